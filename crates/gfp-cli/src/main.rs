@@ -1,0 +1,2 @@
+//! The `gfp` command.
+fn main() {}

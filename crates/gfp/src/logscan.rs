@@ -1,0 +1,1 @@
+//! Reading kernel logs and traces for gfp masks (placeholder; being written).

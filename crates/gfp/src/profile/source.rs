@@ -1,0 +1,1 @@
+//! Deriving a [`super::Profile`] from a kernel source tree (placeholder; being written).
