@@ -281,7 +281,10 @@ impl TaskContext {
     /// token is not live (already left, or from another context).
     pub fn leave(&self, token: ScopeToken) -> bool {
         let len = self.len.get() as usize;
-        let Some(pos) = (0..len).rev().find(|&i| self.entries[i].get().token == token.0) else {
+        let Some(pos) = (0..len)
+            .rev()
+            .find(|&i| self.entries[i].get().token == token.0)
+        else {
             return false;
         };
         for i in pos..len - 1 {
@@ -322,9 +325,13 @@ mod tests {
     fn task_flags_as_the_kernel() {
         let ctx = TaskContext::new();
         assert_eq!(ctx.current_gfp_context(Gfp::KERNEL), Gfp::KERNEL);
-        let nofs = ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC_NOFS)).unwrap();
+        let nofs = ctx
+            .enter(ScopeChange::task(TaskFlags::MEMALLOC_NOFS))
+            .unwrap();
         assert_eq!(ctx.current_gfp_context(Gfp::KERNEL), Gfp::NOFS);
-        let noio = ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC_NOIO)).unwrap();
+        let noio = ctx
+            .enter(ScopeChange::task(TaskFlags::MEMALLOC_NOIO))
+            .unwrap();
         assert_eq!(ctx.current_gfp_context(Gfp::KERNEL), Gfp::NOIO);
         assert!(ctx.leave(nofs));
         // NOIO still in force after the outer NOFS scope ended out of order.
@@ -332,21 +339,39 @@ mod tests {
         assert!(ctx.leave(noio));
         assert!(!ctx.leave(noio));
         assert_eq!(ctx.state(), ScopeState::NONE);
-        let pin = ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC_PIN)).unwrap();
-        assert_eq!(ctx.current_gfp_context(Gfp::HIGHUSER_MOVABLE), Gfp::HIGHUSER_MOVABLE - Gfp::MOVABLE);
+        let pin = ctx
+            .enter(ScopeChange::task(TaskFlags::MEMALLOC_PIN))
+            .unwrap();
+        assert_eq!(
+            ctx.current_gfp_context(Gfp::HIGHUSER_MOVABLE),
+            Gfp::HIGHUSER_MOVABLE - Gfp::MOVABLE
+        );
         ctx.leave(pin);
     }
 
     #[test]
     fn generic_scopes_apply_innermost_last() {
         let ctx = TaskContext::new();
-        let a = ctx.enter(ScopeChange::generic(Gfp::NOWARN, Gfp::EMPTY)).unwrap();
-        let b = ctx.enter(ScopeChange::generic(Gfp::EMPTY, Gfp::NOWARN)).unwrap();
-        assert_eq!(ctx.current_gfp_context(Gfp::KERNEL | Gfp::NOWARN), Gfp::KERNEL);
+        let a = ctx
+            .enter(ScopeChange::generic(Gfp::NOWARN, Gfp::EMPTY))
+            .unwrap();
+        let b = ctx
+            .enter(ScopeChange::generic(Gfp::EMPTY, Gfp::NOWARN))
+            .unwrap();
+        assert_eq!(
+            ctx.current_gfp_context(Gfp::KERNEL | Gfp::NOWARN),
+            Gfp::KERNEL
+        );
         ctx.leave(a);
-        assert_eq!(ctx.current_gfp_context(Gfp::KERNEL | Gfp::NOWARN), Gfp::KERNEL);
+        assert_eq!(
+            ctx.current_gfp_context(Gfp::KERNEL | Gfp::NOWARN),
+            Gfp::KERNEL
+        );
         ctx.leave(b);
-        assert_eq!(ctx.current_gfp_context(Gfp::KERNEL | Gfp::NOWARN), Gfp::KERNEL | Gfp::NOWARN);
+        assert_eq!(
+            ctx.current_gfp_context(Gfp::KERNEL | Gfp::NOWARN),
+            Gfp::KERNEL | Gfp::NOWARN
+        );
     }
 
     #[test]
@@ -354,17 +379,28 @@ mod tests {
         // A generic set of FS (refused by the policy, but representable here)
         // entered *before* NOFS still wins, because task flags apply first.
         let ctx = TaskContext::new();
-        let _g = ctx.enter(ScopeChange::generic(Gfp::FS, Gfp::EMPTY)).unwrap();
-        let _t = ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC_NOFS)).unwrap();
+        let _g = ctx
+            .enter(ScopeChange::generic(Gfp::FS, Gfp::EMPTY))
+            .unwrap();
+        let _t = ctx
+            .enter(ScopeChange::task(TaskFlags::MEMALLOC_NOFS))
+            .unwrap();
         assert_eq!(ctx.current_gfp_context(Gfp::NOFS), Gfp::KERNEL);
     }
 
     #[test]
     fn zone_modifier_set_replaces() {
         let ctx = TaskContext::new();
-        ctx.enter(ScopeChange::generic(Gfp::DMA, Gfp::EMPTY)).unwrap();
-        assert_eq!(ctx.current_gfp_context(Gfp::KERNEL | Gfp::DMA32), Gfp::KERNEL | Gfp::DMA);
-        assert_eq!(ctx.current_gfp_context(Gfp::HIGHUSER_MOVABLE), Gfp::USER | Gfp::DMA | Gfp::SKIP_KASAN);
+        ctx.enter(ScopeChange::generic(Gfp::DMA, Gfp::EMPTY))
+            .unwrap();
+        assert_eq!(
+            ctx.current_gfp_context(Gfp::KERNEL | Gfp::DMA32),
+            Gfp::KERNEL | Gfp::DMA
+        );
+        assert_eq!(
+            ctx.current_gfp_context(Gfp::HIGHUSER_MOVABLE),
+            Gfp::USER | Gfp::DMA | Gfp::SKIP_KASAN
+        );
     }
 
     #[test]
@@ -373,6 +409,9 @@ mod tests {
         for _ in 0..MAX_SCOPE_DEPTH {
             ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC)).unwrap();
         }
-        assert_eq!(ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC)), Err(ScopeDepthExceeded));
+        assert_eq!(
+            ctx.enter(ScopeChange::task(TaskFlags::MEMALLOC)),
+            Err(ScopeDepthExceeded)
+        );
     }
 }

@@ -195,8 +195,7 @@ impl Gfp {
     pub const HIGHUSER: Gfp = Gfp(Gfp::USER.0 | Gfp::HIGHMEM.0);
     /// `GFP_HIGHUSER_MOVABLE`: user memory that may be migrated (page cache,
     /// anonymous memory); KASAN need not unpoison it.
-    pub const HIGHUSER_MOVABLE: Gfp =
-        Gfp(Gfp::HIGHUSER.0 | Gfp::MOVABLE.0 | Gfp::SKIP_KASAN.0);
+    pub const HIGHUSER_MOVABLE: Gfp = Gfp(Gfp::HIGHUSER.0 | Gfp::MOVABLE.0 | Gfp::SKIP_KASAN.0);
     /// `GFP_TRANSHUGE_LIGHT`: a transparent huge page that does not reclaim and
     /// does not touch the reserves.
     pub const TRANSHUGE_LIGHT: Gfp = Gfp((Gfp::HIGHUSER_MOVABLE.0

@@ -28,15 +28,24 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Empty => f.write_str("empty gfp mask: give a number (0xcc0, 3264) or names (GFP_KERNEL|__GFP_NOWARN)"),
-            ParseError::UnknownName { name, profile, suggestion } => {
+            ParseError::Empty => f.write_str(
+                "empty gfp mask: give a number (0xcc0, 3264) or names (GFP_KERNEL|__GFP_NOWARN)",
+            ),
+            ParseError::UnknownName {
+                name,
+                profile,
+                suggestion,
+            } => {
                 write!(f, "unknown gfp flag `{name}` in {profile}")?;
                 if let Some(s) = suggestion {
                     write!(f, "; did you mean `{s}`?")?;
                 }
                 Ok(())
             }
-            ParseError::BadNumber(s) => write!(f, "`{s}` is not a 32-bit gfp mask (use hex with 0x, or decimal)"),
+            ParseError::BadNumber(s) => write!(
+                f,
+                "`{s}` is not a 32-bit gfp mask (use hex with 0x, or decimal)"
+            ),
         }
     }
 }
@@ -159,9 +168,15 @@ mod tests {
         assert_eq!(parse_mask(&p, "none"), Ok(0));
         assert_eq!(parse_mask(&p, ""), Err(ParseError::Empty));
         let err = parse_mask(&p, "GFP_KERNEL|__GFP_NOWRAN").unwrap_err();
-        assert!(matches!(&err, ParseError::UnknownName { name, suggestion: Some(s), .. }
-            if name == "__GFP_NOWRAN" && s == "__GFP_NOWARN"), "{err:?}");
+        assert!(
+            matches!(&err, ParseError::UnknownName { name, suggestion: Some(s), .. }
+            if name == "__GFP_NOWRAN" && s == "__GFP_NOWARN"),
+            "{err:?}"
+        );
         assert!(err.to_string().contains("__GFP_NOWRAN"));
-        assert!(matches!(parse_mask(&p, "0x1ffffffff"), Err(ParseError::BadNumber(_))));
+        assert!(matches!(
+            parse_mask(&p, "0x1ffffffff"),
+            Err(ParseError::BadNumber(_))
+        ));
     }
 }

@@ -156,12 +156,24 @@ pub trait ScopedSet: FlagMarker {}
 pub trait ScopedClear: FlagMarker {}
 
 macro_rules! verdict {
-    (Safe) => { Verdict::Safe };
-    (SafeUnrequested) => { Verdict::SafeUnrequested };
-    (Pointless) => { Verdict::Pointless };
-    (Unsafe) => { Verdict::Unsafe };
-    (MmInternal) => { Verdict::MmInternal };
-    (TaskFlag($pf:literal)) => { Verdict::TaskFlag($pf) };
+    (Safe) => {
+        Verdict::Safe
+    };
+    (SafeUnrequested) => {
+        Verdict::SafeUnrequested
+    };
+    (Pointless) => {
+        Verdict::Pointless
+    };
+    (Unsafe) => {
+        Verdict::Unsafe
+    };
+    (MmInternal) => {
+        Verdict::MmInternal
+    };
+    (TaskFlag($pf:literal)) => {
+        Verdict::TaskFlag($pf)
+    };
 }
 
 /// Emits the type-level half of one cell: an allowed cell implements the

@@ -121,7 +121,11 @@ pub fn hex_and_pgg(profile: &Profile, mask: u32) -> String {
 mod tests {
     use super::*;
 
-    const T: &[(&str, u32)] = &[("GFP_KERNEL", 0xcc0), ("__GFP_HIGH", 0x20), ("__GFP_NOWARN", 0x2000)];
+    const T: &[(&str, u32)] = &[
+        ("GFP_KERNEL", 0xcc0),
+        ("__GFP_HIGH", 0x20),
+        ("__GFP_NOWARN", 0x2000),
+    ];
 
     #[test]
     fn greedy_walk_and_leftover() {

@@ -83,7 +83,9 @@ pub struct ScopeGuard<H: ContextHandle> {
 
 impl<H: ContextHandle> fmt::Debug for ScopeGuard<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScopeGuard").field("token", &self.token).finish()
+        f.debug_struct("ScopeGuard")
+            .field("token", &self.token)
+            .finish()
     }
 }
 
@@ -133,7 +135,12 @@ impl fmt::Display for ScopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ScopeError::Refused(list) => {
-                write!(f, "scope refused ({} flag{}):", list.len(), if list.len() == 1 { "" } else { "s" })?;
+                write!(
+                    f,
+                    "scope refused ({} flag{}):",
+                    list.len(),
+                    if list.len() == 1 { "" } else { "s" }
+                )?;
                 for r in list {
                     write!(f, "\n  - {r}")?;
                 }
@@ -331,18 +338,29 @@ mod tests {
 
     #[test]
     fn try_scope_lists_every_refusal() {
-        let err = try_scope(Gfp::NOFAIL | Gfp::NOWARN, Gfp::DIRECT_RECLAIM | Gfp::from_bits_retain(0x200))
-            .unwrap_err();
-        let ScopeError::Refused(list) = &err else { panic!("{err}") };
+        let err = try_scope(
+            Gfp::NOFAIL | Gfp::NOWARN,
+            Gfp::DIRECT_RECLAIM | Gfp::from_bits_retain(0x200),
+        )
+        .unwrap_err();
+        let ScopeError::Refused(list) = &err else {
+            panic!("{err}")
+        };
         let flags: Vec<_> = list.iter().map(|r| r.flag).collect();
         assert_eq!(flags, [Some(Flag::Nofail), Some(Flag::DirectReclaim), None]);
         let text = err.to_string();
-        assert!(text.contains("__GFP_NOFAIL") && text.contains("0x200"), "{text}");
+        assert!(
+            text.contains("__GFP_NOFAIL") && text.contains("0x200"),
+            "{text}"
+        );
         assert_eq!(current_gfp_context(Gfp::KERNEL), Gfp::KERNEL);
         let g = try_scope(Gfp::NOWARN, Gfp::FS).unwrap();
         assert_eq!(current_gfp_context(Gfp::KERNEL), Gfp::NOFS | Gfp::NOWARN);
         drop(g);
-        assert!(matches!(try_scope(Gfp::NOWARN, Gfp::NOWARN), Err(ScopeError::Refused(_))));
+        assert!(matches!(
+            try_scope(Gfp::NOWARN, Gfp::NOWARN),
+            Err(ScopeError::Refused(_))
+        ));
     }
 
     #[test]

@@ -174,7 +174,11 @@ mod tests {
             }
         };
         for bits in 0..16 {
-            assert_eq!(highest_zone(Gfp::from_bits_retain(bits)).ok(), expect(bits), "{bits}");
+            assert_eq!(
+                highest_zone(Gfp::from_bits_retain(bits)).ok(),
+                expect(bits),
+                "{bits}"
+            );
         }
         assert_eq!(highest_zone(Gfp::HIGHUSER_MOVABLE), Ok(ZoneType::Movable));
         let err = highest_zone(Gfp::DMA | Gfp::DMA32 | Gfp::KERNEL).unwrap_err();
@@ -184,8 +188,14 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(migratetype(Gfp::KERNEL), Some(MigrateType::Unmovable));
-        assert_eq!(migratetype(Gfp::HIGHUSER_MOVABLE), Some(MigrateType::Movable));
-        assert_eq!(migratetype(Gfp::KERNEL | Gfp::RECLAIMABLE), Some(MigrateType::Reclaimable));
+        assert_eq!(
+            migratetype(Gfp::HIGHUSER_MOVABLE),
+            Some(MigrateType::Movable)
+        );
+        assert_eq!(
+            migratetype(Gfp::KERNEL | Gfp::RECLAIMABLE),
+            Some(MigrateType::Reclaimable)
+        );
         assert_eq!(migratetype(Gfp::MOVABLE | Gfp::RECLAIMABLE), None);
         assert!(may_block(Gfp::KERNEL));
         assert!(!may_block(Gfp::ATOMIC));

@@ -134,7 +134,9 @@ impl FromStr for KernelVersion {
 }
 
 /// The Kconfig options that change GFP bits or names.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct KernelConfig {
     /// `CONFIG_LOCKDEP`: gives `__GFP_NOLOCKDEP` a bit (4.12+).
     pub lockdep: bool,

@@ -1,0 +1,4 @@
+// clear __GFP_MOVABLE: task-flag.
+fn main() {
+    let _scope = gfp::scope::clear::<gfp::flag::Movable>();
+}

@@ -1,0 +1,4 @@
+// set __GFP_ZEROTAGS: mm-internal.
+fn main() {
+    let _scope = gfp::scope::set::<gfp::flag::Zerotags>();
+}
