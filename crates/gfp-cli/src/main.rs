@@ -1,2 +1,83 @@
-//! The `gfp` command.
-fn main() {}
+//! The `gfp` command: decode and explain Linux GFP masks, show the scope
+//! policy and check scoped-flag proposals.
+//!
+//! Each subcommand lives in its own module; this file only parses arguments
+//! and reports errors.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod decode;
+mod explain;
+mod profile_args;
+mod profiles;
+mod scopes;
+
+/// Decode, explain and reason about Linux GFP allocation masks.
+#[derive(Parser)]
+#[command(name = "gfp", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print masks as the kernel does (`%#x(%pGg)`), or annotate kernel logs and traces read from stdin.
+    Decode(decode::DecodeArgs),
+    /// Say what an allocation with a mask may do, and each flag's scope verdicts.
+    Explain(explain::ExplainArgs),
+    /// Print the scope policy table: which flags a scope may set or clear, and why.
+    Scopes(JsonArg),
+    /// Check a proposed scope: a verdict per flag; exit 1 when anything is refused.
+    CheckScope(scopes::CheckArgs),
+    /// Show built-in kernel profiles or derive one from a kernel source tree.
+    Profile(profiles::ProfileArgs),
+}
+
+/// `--json` alone.
+#[derive(Args)]
+struct JsonArg {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// An error for the user: printed on stderr, exit status 2.
+#[derive(Debug)]
+pub struct UserError(pub String);
+
+impl<E: std::error::Error> From<E> for UserError {
+    fn from(e: E) -> Self {
+        UserError(e.to_string())
+    }
+}
+
+/// The result of a subcommand: the exit status to use.
+pub type CmdResult = Result<ExitCode, UserError>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode(a) => decode::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Scopes(a) => scopes::run_table(a.json),
+        Command::CheckScope(a) => scopes::run_check(a),
+        Command::Profile(a) => profiles::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(UserError(msg)) => {
+            eprintln!("gfp: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(value: &T) -> CmdResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| UserError(e.to_string()))?;
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}

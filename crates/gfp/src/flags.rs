@@ -206,8 +206,8 @@ impl Gfp {
     /// `GFP_TRANSHUGE`: a transparent huge page that may compact and reclaim.
     pub const TRANSHUGE: Gfp = Gfp(Gfp::TRANSHUGE_LIGHT.0 | Gfp::DIRECT_RECLAIM.0);
 
-    /// Every bit that some flag owns (`__GFP_BITS_MASK`).
-    pub const VALID: Gfp = Gfp((1 << 28) - 1 & !(1 << 9));
+    /// Every bit that some flag owns: `__GFP_BITS_MASK` less the unused bit 9.
+    pub const VALID: Gfp = Gfp(((1 << 28) - 1) & !(1 << 9));
     /// The zone-modifier bits (`GFP_ZONEMASK`).
     pub const ZONEMASK: Gfp = Gfp(Gfp::DMA.0 | Gfp::HIGHMEM.0 | Gfp::DMA32.0 | Gfp::MOVABLE.0);
     /// What the kernel lets slab callers pass (bits outside are fixed up with a
@@ -345,6 +345,11 @@ impl Flag {
             .find(|f| &f.kernel_name()[6..] == bare)
     }
 
+    /// Whether a scope may set or clear this flag, and why.
+    pub fn policy(self) -> &'static crate::policy::FlagPolicy {
+        crate::policy::row(self)
+    }
+
     /// The flag's name without the `__GFP_` prefix, e.g. `NOWARN`.
     pub fn short_name(self) -> &'static str {
         &self.kernel_name()[6..]
@@ -354,6 +359,16 @@ impl Flag {
 impl fmt::Display for Flag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.kernel_name())
+    }
+}
+
+impl core::str::FromStr for Gfp {
+    type Err = crate::parse::ParseError;
+
+    /// Parses `GFP_KERNEL|__GFP_NOWARN`, `0xcc0` or `3264` in the in-process
+    /// layout.
+    fn from_str(s: &str) -> Result<Gfp, Self::Err> {
+        crate::parse::parse_native(s)
     }
 }
 

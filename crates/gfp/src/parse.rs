@@ -95,6 +95,43 @@ pub fn parse_mask(profile: &Profile, expr: &str) -> Result<u32, ParseError> {
     Ok(mask)
 }
 
+/// Parses `expr` in the in-process layout (Linux 6.12 names, every flag).
+pub fn parse_native(expr: &str) -> Result<crate::flags::Gfp, ParseError> {
+    use crate::flags::{Flag, Gfp};
+    let mut mask = 0u32;
+    let mut any = false;
+    for token in expr.split('|').map(str::trim).filter(|t| !t.is_empty()) {
+        any = true;
+        if token.as_bytes()[0].is_ascii_digit() {
+            mask |= parse_number(token)?;
+            continue;
+        }
+        let upper = token.to_ascii_uppercase();
+        let bare = upper.trim_start_matches('_');
+        let bare = bare.strip_prefix("GFP_").unwrap_or(bare);
+        if let Some(f) = Flag::from_kernel_name(bare) {
+            mask |= f.mask().bits();
+        } else if let Some((_, g)) = Gfp::COMPOSITES.iter().find(|(n, _)| n.trim_start_matches('_').strip_prefix("GFP_") == Some(bare)) {
+            mask |= g.bits();
+        } else if bare != "NONE" {
+            return Err(ParseError::UnknownName {
+                name: token.to_string(),
+                profile: "the in-process layout".to_string(),
+                suggestion: Flag::ALL
+                    .iter()
+                    .map(|f| (edit_distance(f.short_name(), bare), f.kernel_name()))
+                    .filter(|(d, _)| *d <= 2)
+                    .min_by_key(|(d, _)| *d)
+                    .map(|(_, n)| n.to_string()),
+            });
+        }
+    }
+    if !any {
+        return Err(ParseError::Empty);
+    }
+    Ok(crate::flags::Gfp::from_bits_retain(mask))
+}
+
 fn lookup_name(profile: &Profile, token: &str) -> Result<u32, ParseError> {
     if let Some(m) = profile.lookup(token) {
         return Ok(m);

@@ -123,9 +123,14 @@ pub struct FlagPolicy {
     pub clear: Cell,
 }
 
+/// Both cells of `flag`.
+pub fn row(flag: Flag) -> &'static FlagPolicy {
+    &TABLE[flag_index(flag)]
+}
+
 /// The cell of `flag` in `direction`.
 pub fn cell(flag: Flag, direction: Direction) -> &'static Cell {
-    let row = &TABLE[flag_index(flag)];
+    let row = row(flag);
     match direction {
         Direction::Set => &row.set,
         Direction::Clear => &row.clear,

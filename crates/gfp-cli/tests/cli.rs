@@ -1,0 +1,160 @@
+//! The `gfp` command as a user runs it.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn gfp() -> Command {
+    Command::cargo_bin("gfp").unwrap()
+}
+
+#[test]
+fn decode_prints_the_kernel_form() {
+    gfp()
+        .args(["decode", "0x140cca"])
+        .assert()
+        .success()
+        .stdout("0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP)\n");
+    gfp()
+        .args(["decode", "--kernel", "6.12", "0x2820", "0", "3264"])
+        .assert()
+        .success()
+        .stdout("0x2820(GFP_ATOMIC|__GFP_NOWARN)\n0x0()\n0xcc0(GFP_KERNEL)\n");
+    gfp()
+        .args(["decode", "--kernel", "6.12", "--trace", "0"])
+        .assert()
+        .success()
+        .stdout("none\n");
+}
+
+#[test]
+fn decode_follows_kernel_version_and_config() {
+    gfp()
+        .args(["decode", "--kernel", "6.7", "0x800"])
+        .assert()
+        .success()
+        .stdout("0x800(GFP_NOWAIT)\n");
+    gfp()
+        .args(["decode", "--kernel", "6.12", "0x800"])
+        .assert()
+        .success()
+        .stdout("0x800(__GFP_KSWAPD_RECLAIM)\n");
+    gfp()
+        .args(["decode", "--kernel", "6.16", "--config", "CONFIG_LOCKDEP=y", "--config", "CONFIG_SLAB_OBJ_EXT=n", "0x1000cc0"])
+        .assert()
+        .success()
+        .stdout("0x1000cc0(GFP_KERNEL|__GFP_NOLOCKDEP)\n");
+}
+
+#[test]
+fn decode_errors_name_the_problem() {
+    gfp()
+        .args(["decode", "GFP_KERNEL|__GFP_NOWRAN"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("__GFP_NOWRAN").and(predicate::str::contains("__GFP_NOWARN")));
+    gfp()
+        .args(["decode", "--kernel", "six", "0x1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("`six` is not a kernel version"));
+    gfp()
+        .args(["decode", "--config", "CONFIG_FOO=y", "0x1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("CONFIG_FOO"));
+}
+
+#[test]
+fn decode_json() {
+    let out = gfp().args(["decode", "--json", "--kernel", "6.12", "0x400dc0"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["rendered"], "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)");
+    assert_eq!(v[0]["mask"], "0x400dc0");
+}
+
+#[test]
+fn scopes_json_has_one_row_per_flag() {
+    let out = gfp().args(["scopes", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), gfp::Flag::ALL.len());
+    let nofail = rows.iter().find(|r| r["flag"] == "__GFP_NOFAIL").unwrap();
+    assert_eq!(nofail["set"]["allowed"], false);
+    assert_eq!(nofail["clear"]["verdict"], "unsafe");
+    assert!(nofail["clear"]["reason"].as_str().unwrap().contains("__GFP_NOFAIL"));
+    let io = rows.iter().find(|r| r["flag"] == "__GFP_IO").unwrap();
+    assert_eq!(io["clear"]["allowed"], true);
+    assert_eq!(io["clear"]["task_flag"], "PF_MEMALLOC_NOIO");
+}
+
+#[test]
+fn check_scope_exit_status() {
+    gfp()
+        .args(["check-scope", "--set", "__GFP_NOWARN", "--clear", "FS"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("allowed"));
+    gfp()
+        .args(["check-scope", "--clear", "__GFP_DIRECT_RECLAIM", "--set", "NOWARN"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("__GFP_NOFAIL"));
+    gfp()
+        .args(["check-scope", "--set", "GFP_KERNEL"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a single GFP flag"));
+    let out = gfp().args(["check-scope", "--json", "--set", "__GFP_NOFAIL"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["allowed"], false);
+}
+
+#[test]
+fn explain_covers_every_topic() {
+    gfp()
+        .args(["explain", "GFP_NOFS|__GFP_NOFAIL"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("never fails")
+                .and(predicate::str::contains("does not call into filesystems"))
+                .and(predicate::str::contains("REFUSED")),
+        );
+    gfp()
+        .args(["explain", "--kernel", "3.10", "0x10d0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("may sleep"));
+}
+
+#[test]
+fn decode_annotates_logs_on_stdin() {
+    let log = "[  1.0] CPU: 1 PID: 9 Comm: kworker Not tainted 5.4.0-42-generic #46-Ubuntu\n\
+               [  2.0] kworker/0:1: page allocation failure: order:4, mode:0x40cc0(GFP_KERNEL|__GFP_COMP), nodemask=(null),cpuset=/,mems_allowed=0\n\
+               [  3.0] nothing to see\n";
+    gfp()
+        .arg("decode")
+        .write_stdin(log)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("page allocation failure").and(predicate::str::contains("    | ")));
+    let out = gfp().args(["decode", "--json"]).write_stdin(log).output().unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    assert_eq!(v["line"], 2);
+    assert_eq!(v["mask"], "0x40cc0");
+    assert_eq!(v["printed"], "GFP_KERNEL|__GFP_COMP");
+    let versions: Vec<&str> = v["agreeing_versions"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+    assert!(versions.contains(&"5.4") && versions.contains(&"7.1") && !versions.contains(&"4.19"), "{versions:?}");
+}
+
+#[test]
+fn arbitrary_bytes_on_stdin_do_not_crash() {
+    let mut junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    junk.extend_from_slice(b"\nmode:0x\ngfp_mask=0xffffffffff(\ngfp_flags=|||\n\xff\xfe mode:0x1(");
+    gfp().arg("decode").write_stdin(junk).assert().success();
+}
