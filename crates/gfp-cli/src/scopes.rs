@@ -59,12 +59,12 @@ pub fn run_table(json: bool) -> CmdResult {
         return print_json(&rows);
     }
     println!(
-        "{:<22} {:<26} {:<26}",
+        "{:<22} {:<28} {}",
         "flag", "set in a scope", "clear in a scope"
     );
     for r in TABLE {
         println!(
-            "{:<22} {:<26} {:<26}",
+            "{:<22} {:<28} {}",
             r.flag.kernel_name(),
             short(&r.set),
             short(&r.clear)
@@ -87,8 +87,11 @@ pub fn run_table(json: bool) -> CmdResult {
 }
 
 fn short(c: &Cell) -> String {
-    let mark = if c.allowed() { "yes" } else { "NO" };
-    format!("{mark} ({})", c.verdict.describe())
+    let mark = if c.allowed() { "yes" } else { "NO " };
+    match c.verdict {
+        policy::Verdict::TaskFlag(pf) => format!("{mark} exists: {pf}"),
+        v => format!("{mark} {}", v.name()),
+    }
 }
 
 /// Arguments of `gfp check-scope`.
