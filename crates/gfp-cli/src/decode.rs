@@ -1,6 +1,6 @@
 //! `gfp decode`: masks on the command line, or kernel logs on stdin.
 
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -91,6 +91,21 @@ fn decode_one(profile: &Profile, mask: u32) -> Decoded<'_> {
     }
 }
 
+/// The byte strings one of which every line that carries a gfp mask, or a
+/// kernel-version banner, contains. Lines without any of them skip the
+/// scanner entirely; the whole input is searched for them at once, which is
+/// what makes decoding run near `grep` speed.
+const TRIGGERS: &[&str] = &[
+    "gfp",
+    "GFP",
+    "mode:",
+    "mask",
+    "flags",
+    "offline node",
+    "ainted",
+    "Linux version",
+];
+
 /// Reads a log on stdin and annotates every line that carries a gfp mask.
 fn decode_stream(args: &DecodeArgs) -> CmdResult {
     let forced = if args.profile.is_given() {
@@ -98,46 +113,130 @@ fn decode_stream(args: &DecodeArgs) -> CmdResult {
     } else {
         None
     };
-    let mut scanner = gfp::logscan::LogScanner::new(gfp::logscan::ScanOptions { profile: forced });
+    let scanner = gfp::logscan::LogScanner::new(gfp::logscan::ScanOptions { profile: forced });
     let stdin = std::io::stdin();
-    let mut input = stdin.lock();
     let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::new(stdout.lock());
-    let mut buf = Vec::new();
-    let mut line_no = 0usize;
-    let io = |e: std::io::Error| UserError(format!("reading stdin: {e}"));
-    loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf).map_err(io)? == 0 {
-            break;
-        }
-        line_no += 1;
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim_end_matches(['\n', '\r']);
-        let findings = scanner.scan_line(line_no, line);
-        let res = if args.json {
-            findings.iter().try_for_each(|f| {
-                let text = serde_json::to_string(f).map_err(std::io::Error::other)?;
-                writeln!(w, "{text}")
-            })
-        } else {
-            (|| {
-                writeln!(w, "{line}")?;
-                for f in &findings {
-                    for l in gfp::logscan::annotate(f).lines() {
-                        writeln!(w, "    | {l}")?;
-                    }
-                }
-                Ok(())
-            })()
-        };
-        if let Err(e) = res {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return Ok(ExitCode::SUCCESS);
-            }
-            return Err(UserError(e.to_string()));
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut stream = LogStream::new(scanner, args.json);
+    let res = stream.run(&mut stdin.lock(), &mut out).and_then(|()| out.flush());
+    match res {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(UserError(format!("decoding stdin: {e}"))),
+    }
+}
+
+/// Streams a log through the scanner in large blocks.
+struct LogStream {
+    scanner: gfp::logscan::LogScanner,
+    triggers: aho_corasick::AhoCorasick,
+    json: bool,
+    /// Lines before the current block.
+    line_base: usize,
+}
+
+impl LogStream {
+    fn new(scanner: gfp::logscan::LogScanner, json: bool) -> Self {
+        // Leftmost-first lets the SIMD (Teddy) searcher run over the input.
+        let triggers = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(TRIGGERS)
+            .expect("fixed patterns build");
+        LogStream {
+            scanner,
+            triggers,
+            json,
+            line_base: 0,
         }
     }
-    w.flush().ok();
-    Ok(ExitCode::SUCCESS)
+
+    fn run(&mut self, input: &mut impl Read, out: &mut impl Write) -> std::io::Result<()> {
+        const BLOCK: usize = 1 << 20;
+        let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
+        let mut eof = false;
+        while !eof {
+            // Fill up to at least one block past what is pending.
+            let start = buf.len();
+            buf.resize(start + BLOCK, 0);
+            let n = read_full(input, &mut buf[start..])?;
+            buf.truncate(start + n);
+            eof = n == 0;
+            // Process every complete line; at EOF, the unterminated rest too.
+            let end = if eof {
+                buf.len()
+            } else {
+                match memchr::memrchr(b'\n', &buf[start..]) {
+                    Some(i) => start + i + 1,
+                    None => continue, // a line longer than a block: read more
+                }
+            };
+            self.block(&buf[..end], out)?;
+            buf.drain(..end);
+        }
+        Ok(())
+    }
+
+    /// Handles a block of whole lines (the last may lack its newline at EOF).
+    fn block(&mut self, block: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+        let mut echoed = 0; // text mode: bytes of the block already written
+        let mut counted = 0; // bytes whose newlines are in line_base
+        let mut at = 0;
+        while at < block.len() {
+            let input = aho_corasick::Input::new(block).range(at..);
+            let Some(m) = self.triggers.find(input) else {
+                break;
+            };
+            let line_start = memchr::memrchr(b'\n', &block[..m.start()]).map_or(0, |i| i + 1);
+            let line_end = memchr::memchr(b'\n', &block[m.start()..]).map_or(block.len(), |i| m.start() + i);
+            self.line_base += memchr::memchr_iter(b'\n', &block[counted..line_start]).count();
+            counted = line_start;
+            let raw = &block[line_start..line_end];
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let line = String::from_utf8_lossy(raw);
+            let findings = self.scanner.scan_line(self.line_base + 1, &line);
+            let next = (line_end + 1).min(block.len());
+            if !findings.is_empty() {
+                if self.json {
+                    for f in &findings {
+                        serde_json::to_writer(&mut *out, f)?;
+                        out.write_all(b"\n")?;
+                    }
+                } else {
+                    out.write_all(&block[echoed..line_end])?;
+                    out.write_all(b"\n")?;
+                    for f in &findings {
+                        for l in gfp::logscan::annotate(f).lines() {
+                            out.write_all(b"    | ")?;
+                            out.write_all(l.as_bytes())?;
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                    echoed = next;
+                }
+            }
+            at = next;
+        }
+        self.line_base += memchr::memchr_iter(b'\n', &block[counted..]).count();
+        if !self.json {
+            out.write_all(&block[echoed..])?;
+            if block.last().is_some_and(|&b| b != b'\n') {
+                out.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
