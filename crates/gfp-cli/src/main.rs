@@ -8,8 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod bench;
 mod decode;
 mod explain;
+mod mm;
 mod profile_args;
 mod profiles;
 mod scopes;
@@ -34,6 +36,10 @@ enum Command {
     CheckScope(scopes::CheckArgs),
     /// Show built-in kernel profiles or derive one from a kernel source tree.
     Profile(profiles::ProfileArgs),
+    /// Show the default machine's zoneinfo, buddyinfo and vmstat after a small workload (or --idle).
+    Mm(mm::MmArgs),
+    /// Benchmark alloc+free pairs against a free stack and buddy_system_allocator.
+    Bench(bench::BenchArgs),
 }
 
 /// `--json` alone.
@@ -58,6 +64,13 @@ impl<E: std::error::Error> From<E> for UserError {
 pub type CmdResult = Result<ExitCode, UserError>;
 
 fn main() -> ExitCode {
+    // Like any Unix filter, end quietly when the reader goes away
+    // (`gfp decode < log | head`) instead of panicking in `println!`.
+    // SAFETY: called first thing in main, before any other thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Decode(a) => decode::run(a),
@@ -65,6 +78,8 @@ fn main() -> ExitCode {
         Command::Scopes(a) => scopes::run_table(a.json),
         Command::CheckScope(a) => scopes::run_check(a),
         Command::Profile(a) => profiles::run(a),
+        Command::Mm(a) => mm::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match result {
         Ok(code) => code,

@@ -58,10 +58,7 @@ pub fn run_table(json: bool) -> CmdResult {
             .collect();
         return print_json(&rows);
     }
-    println!(
-        "{:<22} {:<28} {}",
-        "flag", "set in a scope", "clear in a scope"
-    );
+    println!("{:<22} {:<28} clear in a scope", "flag", "set in a scope");
     for r in TABLE {
         println!(
             "{:<22} {:<28} {}",

@@ -1,0 +1,17 @@
+//! Runs the benchmark of `gfp bench` without the CLI:
+//! `cargo run --release -p gfp-mm --example bench [samples] [pairs]`.
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut cfg = gfp_mm::bench::BenchConfig::default();
+    if let Some(s) = args.next().and_then(|a| a.parse().ok()) {
+        cfg.samples = s;
+    }
+    if let Some(p) = args.next().and_then(|a| a.parse().ok()) {
+        cfg.pairs_per_sample = p;
+    }
+    let t = std::time::Instant::now();
+    let report = gfp_mm::bench::run(&cfg);
+    println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    eprintln!("took {:.1} s", t.elapsed().as_secs_f64());
+}

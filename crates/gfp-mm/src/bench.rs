@@ -1,0 +1,277 @@
+//! The benchmark behind `gfp bench`: alloc+free pairs in batches, single-
+//! and multi-threaded, for this allocator, a bare `Vec` free stack (the
+//! floor) and `buddy_system_allocator`'s `FrameAllocator`.
+//!
+//! A round allocates `batch` blocks of the order and frees them again;
+//! `ns_per_pair` is the wall time of a sample divided by the pairs all its
+//! threads completed. Each configuration runs several samples and reports
+//! their median.
+
+use std::boxed::Box;
+use std::string::String;
+use std::sync::{Barrier, Mutex};
+use std::time::Instant;
+use std::vec::Vec;
+
+use gfp::Gfp;
+
+use crate::page::Page;
+use crate::rt::{bind_current_thread, Mm};
+use crate::spec::MachineSpec;
+
+/// What to measure.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BenchConfig {
+    /// Orders to measure (0 and 3 by default).
+    pub orders: Vec<u32>,
+    /// Thread counts (1 and 2 by default).
+    pub threads: Vec<usize>,
+    /// Blocks per round (64).
+    pub batch: usize,
+    /// Samples per configuration; the median is reported (5).
+    pub samples: usize,
+    /// Approximate pairs per thread per sample.
+    pub pairs_per_sample: u64,
+    /// Allocators to run (`gfp`, `free-stack`, `buddy_system_allocator`).
+    pub allocators: Vec<String>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            orders: std::vec![0, 3],
+            threads: std::vec![1, 2],
+            batch: 64,
+            samples: 5,
+            pairs_per_sample: 2_000_000,
+            allocators: ALLOCATORS.iter().map(|s| String::from(*s)).collect(),
+        }
+    }
+}
+
+/// The allocators `run` knows.
+pub const ALLOCATORS: [&str; 3] = ["gfp", "free-stack", "buddy_system_allocator"];
+
+/// One measurement.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct BenchResult {
+    /// `gfp`, `free-stack` or `buddy_system_allocator`.
+    pub allocator: String,
+    /// The order of every block.
+    pub order: u32,
+    /// Threads running at once.
+    pub threads: usize,
+    /// Median over the samples of wall time / pairs completed by all threads.
+    pub ns_per_pair: f64,
+}
+
+/// All measurements.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct BenchReport {
+    /// One entry per allocator, order and thread count.
+    pub results: Vec<BenchResult>,
+}
+
+impl BenchReport {
+    /// The result for a configuration.
+    pub fn get(&self, allocator: &str, order: u32, threads: usize) -> Option<f64> {
+        self.results
+            .iter()
+            .find(|r| r.allocator == allocator && r.order == order && r.threads == threads)
+            .map(|r| r.ns_per_pair)
+    }
+}
+
+/// An allocator under test: runs `rounds` rounds on thread `thread`.
+pub trait Contender: Sync {
+    /// Runs the rounds: each allocates `batch` blocks of `order`, then frees
+    /// them. `thread` is the thread's index among those running.
+    fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64);
+}
+
+/// This allocator on the default machine; thread `i` is bound to CPU `i`.
+pub struct GfpContender {
+    mm: Mm,
+}
+
+impl GfpContender {
+    /// On the default machine.
+    pub fn new() -> GfpContender {
+        GfpContender::on(MachineSpec::default_machine())
+    }
+
+    /// On a machine of the caller's choice.
+    pub fn on(spec: MachineSpec) -> GfpContender {
+        GfpContender {
+            mm: Mm::new(spec).expect("benchmark machine"),
+        }
+    }
+
+    /// The runtime.
+    pub fn mm(&self) -> &Mm {
+        &self.mm
+    }
+}
+
+impl Default for GfpContender {
+    fn default() -> Self {
+        GfpContender::new()
+    }
+}
+
+impl Contender for GfpContender {
+    fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64) {
+        bind_current_thread(thread);
+        let mut pages: Vec<Page> = Vec::with_capacity(batch);
+        for _ in 0..rounds {
+            for _ in 0..batch {
+                pages.push(
+                    self.mm
+                        .alloc_pages(Gfp::KERNEL, order)
+                        .expect("benchmark allocation"),
+                );
+            }
+            for p in pages.drain(..).rev() {
+                let _ = self.mm.free_pages(std::hint::black_box(p), order);
+            }
+        }
+    }
+}
+
+/// A `Vec` of free block numbers per thread: pop to allocate, push to free.
+pub struct FreeStack {
+    blocks: usize,
+}
+
+impl FreeStack {
+    /// Stacks of `blocks` blocks.
+    pub fn new(blocks: usize) -> FreeStack {
+        FreeStack { blocks }
+    }
+}
+
+impl Contender for FreeStack {
+    fn run(&self, _thread: usize, order: u32, batch: usize, rounds: u64) {
+        let mut stack: Vec<usize> = (0..self.blocks).map(|b| b << order).collect();
+        let mut out: Vec<usize> = Vec::with_capacity(batch);
+        for _ in 0..rounds {
+            for _ in 0..batch {
+                match stack.pop() {
+                    Some(b) => out.push(b),
+                    None => panic!("free stack exhausted"),
+                }
+            }
+            for b in out.drain(..).rev() {
+                stack.push(std::hint::black_box(b));
+            }
+        }
+    }
+}
+
+/// `buddy_system_allocator::FrameAllocator` behind a mutex (shared by all
+/// threads, as its `LockedFrameAllocator` is).
+pub struct BuddyContender {
+    inner: Mutex<buddy_system_allocator::FrameAllocator<33>>,
+}
+
+impl BuddyContender {
+    /// With `pages` frames.
+    pub fn new(pages: usize) -> BuddyContender {
+        let mut fa = buddy_system_allocator::FrameAllocator::<33>::new();
+        fa.add_frame(0, pages);
+        BuddyContender {
+            inner: Mutex::new(fa),
+        }
+    }
+}
+
+impl Contender for BuddyContender {
+    fn run(&self, _thread: usize, order: u32, batch: usize, rounds: u64) {
+        let n = 1usize << order;
+        let mut out: Vec<usize> = Vec::with_capacity(batch);
+        for _ in 0..rounds {
+            for _ in 0..batch {
+                let f = self
+                    .inner
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .alloc(n);
+                out.push(f.expect("buddy allocation"));
+            }
+            for f in out.drain(..).rev() {
+                self.inner
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .dealloc(std::hint::black_box(f), n);
+            }
+        }
+    }
+}
+
+/// Runs `threads` threads of `c` for `rounds` rounds each; returns the wall
+/// time per pair in nanoseconds.
+pub fn sample(c: &dyn Contender, order: u32, threads: usize, batch: usize, rounds: u64) -> f64 {
+    let barrier = Barrier::new(threads + 1);
+    let (start, end) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    c.run(t, order, batch, 1);
+                    barrier.wait();
+                    c.run(t, order, batch, rounds);
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        for h in handles {
+            h.join().expect("benchmark thread");
+        }
+        (start, Instant::now())
+    });
+    let pairs = threads as u64 * rounds * batch as u64;
+    (end - start).as_nanos() as f64 / pairs as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs every configuration.
+pub fn run(cfg: &BenchConfig) -> BenchReport {
+    let spec = MachineSpec::default_machine();
+    let pages = spec.total_pages() as usize;
+    let mut report = BenchReport::default();
+    for name in &cfg.allocators {
+        let contender: Box<dyn Contender> = match name.as_str() {
+            "gfp" => Box::new(GfpContender::on(spec.clone())),
+            "free-stack" => Box::new(FreeStack::new(cfg.batch * 4)),
+            "buddy_system_allocator" => Box::new(BuddyContender::new(pages)),
+            _ => continue,
+        };
+        for &order in &cfg.orders {
+            for &threads in &cfg.threads {
+                let rounds = (cfg.pairs_per_sample / cfg.batch as u64).max(1);
+                let samples: Vec<f64> = (0..cfg.samples.max(1))
+                    .map(|_| sample(&*contender, order, threads, cfg.batch, rounds))
+                    .collect();
+                report.results.push(BenchResult {
+                    allocator: name.clone(),
+                    order,
+                    threads,
+                    ns_per_pair: median(samples),
+                });
+            }
+        }
+    }
+    report
+}

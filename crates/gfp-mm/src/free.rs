@@ -1,0 +1,384 @@
+//! Freeing: `__free_pages()`, `free_pages_prepare()`'s checks, the per-CPU
+//! lists' flush (`free_pcppages_bulk()`), drains, and the queries that read
+//! a page's metadata (compound head, order, zone, dirty state).
+
+use core::ptr::NonNull;
+
+use gfp::zone::ZoneType;
+
+use crate::frame::{FrameKind, FrameState};
+use crate::machine::{Cx, Machine};
+use crate::nodemask::NodeId;
+use crate::page::{BadPage, BadPageReason, Page};
+use crate::pcp::{pcp_allowed_order, ZonePcp, NR_PCP_ORDERS};
+use crate::stats::Event;
+use crate::sync::Ordering;
+use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
+use gfp::zone::MigrateType;
+
+impl Machine {
+    fn bad(&self, cx: &Cx<'_>, pfn: u32, reason: BadPageReason, state: FrameState) -> BadPage {
+        let b = BadPage {
+            pfn,
+            reason,
+            state,
+            comm: cx.comm(),
+        };
+        self.count(Event::BadPage, 1);
+        for line in alloc::format!("{b}").lines() {
+            cx.env.log(crate::env::LogLevel::Alert, line);
+        }
+        b
+    }
+
+    /// Checks a handle and returns its frame's state.
+    fn lookup(&self, cx: &Cx<'_>, page: Page) -> Result<FrameState, BadPage> {
+        let pfn = page.pfn();
+        if page.machine_id() != self.id {
+            return Err(self.bad(
+                cx,
+                pfn,
+                BadPageReason::ForeignAllocator {
+                    owner: page.machine_id(),
+                },
+                FrameState(0),
+            ));
+        }
+        if pfn as usize >= self.fm.frames.len() {
+            return Err(self.bad(cx, pfn, BadPageReason::OutOfRange, FrameState(0)));
+        }
+        Ok(self.fm.frames.get(pfn))
+    }
+
+    /// The metadata of a page (no report on success or failure beyond the
+    /// handle check).
+    pub fn page_state(&self, page: Page) -> Option<FrameState> {
+        if page.machine_id() != self.id || page.pfn() as usize >= self.fm.frames.len() {
+            return None;
+        }
+        Some(self.fm.frames.get(page.pfn()))
+    }
+
+    /// `__free_pages(page, order)`: frees a block by its head and order.
+    #[inline]
+    pub fn free_pages(&self, cx: &Cx<'_>, page: Page, order: u32) -> Result<(), BadPage> {
+        self.free_checked(cx, page, Some(order))
+    }
+
+    /// `free_page(page)`: frees an order-0 page.
+    pub fn free_page(&self, cx: &Cx<'_>, page: Page) -> Result<(), BadPage> {
+        self.free_checked(cx, page, Some(0))
+    }
+
+    /// `folio_put()` of the last reference: frees a compound page by its
+    /// head, with the order recorded at allocation (or an order-0 page).
+    pub fn folio_put(&self, cx: &Cx<'_>, page: Page) -> Result<(), BadPage> {
+        self.free_checked(cx, page, None)
+    }
+
+    #[inline]
+    fn free_checked(&self, cx: &Cx<'_>, page: Page, order: Option<u32>) -> Result<(), BadPage> {
+        if let Some(o) = order {
+            if self.free_fast(cx.cpu, page, o) {
+                return Ok(());
+            }
+        }
+        self.free_slow(cx, page, order)
+    }
+
+    /// The common case of freeing: a clean head of a per-CPU order freed
+    /// with its order, onto `cpu`'s list. `false` when the page needs the
+    /// full checks (or is misused), and nothing was changed.
+    #[inline]
+    pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
+        if !pcp_allowed_order(order)
+            || page.machine_id() != self.id
+            || (page.pfn() as usize) + (1 << order) > self.fm.frames.len()
+        {
+            return false;
+        }
+        let pfn = page.pfn();
+        let s = self.fm.frames.get(pfn);
+        if !s.is_clean_head(order) {
+            return false;
+        }
+        for i in 1..(1u32 << order) {
+            let t = self.fm.frames.get(pfn + i);
+            if t.kind() != FrameKind::Tail || t.head_offset() != i {
+                return false;
+            }
+        }
+        let z = &self.zones[s.zone()];
+        if !self
+            .fm
+            .frames
+            .replace(pfn, s, FrameState::make(FrameKind::PerCpu, z.id, order))
+        {
+            return false;
+        }
+        for i in 1..(1u32 << order) {
+            self.fm
+                .frames
+                .set(pfn + i, FrameState::make(FrameKind::FreeTail, z.id, 0));
+        }
+        self.free_to_pcp(cpu, z, pfn, order);
+        true
+    }
+
+    #[inline(never)]
+    fn free_slow(&self, cx: &Cx<'_>, page: Page, order: Option<u32>) -> Result<(), BadPage> {
+        let pfn = page.pfn();
+        let mut s = self.lookup(cx, page)?;
+        loop {
+            match s.kind() {
+                FrameKind::Allocated => {}
+                FrameKind::Tail => {
+                    return Err(self.bad(
+                        cx,
+                        pfn,
+                        BadPageReason::TailPage {
+                            head: pfn - s.head_offset(),
+                        },
+                        s,
+                    ));
+                }
+                FrameKind::Unmanaged => {
+                    return Err(self.bad(cx, pfn, BadPageReason::NotManaged, s))
+                }
+                _ => return Err(self.bad(cx, pfn, BadPageReason::NotAllocated, s)),
+            }
+            let o = s.order();
+            match order {
+                Some(given) if given != o => {
+                    return Err(self.bad(
+                        cx,
+                        pfn,
+                        BadPageReason::WrongOrder {
+                            allocated: o,
+                            freed: given,
+                        },
+                        s,
+                    ));
+                }
+                None if o > 0 && !s.compound() => {
+                    return Err(self.bad(cx, pfn, BadPageReason::NotCompound { order: o }, s));
+                }
+                _ => {}
+            }
+            for i in 1..(1u32 << o) {
+                let t = self.fm.frames.get(pfn + i);
+                if t.kind() != FrameKind::Tail || t.head_offset() != i {
+                    return Err(self.bad(cx, pfn, BadPageReason::Corrupt { pfn: pfn + i }, s));
+                }
+            }
+            let transit = FrameState::make(FrameKind::PerCpu, s.zone(), o);
+            if self.fm.frames.replace(pfn, s, transit) {
+                break;
+            }
+            // Raced with another change of the head (a concurrent free or
+            // dirtying): look again.
+            s = self.fm.frames.get(pfn);
+        }
+        let o = s.order();
+        let z = &self.zones[s.zone()];
+        for i in 1..(1u32 << o) {
+            self.fm
+                .frames
+                .set(pfn + i, FrameState::make(FrameKind::FreeTail, z.id, 0));
+        }
+        if s.dirty() {
+            self.nodes[z.nid]
+                .nr_dirty
+                .fetch_sub(1 << o, Ordering::Relaxed);
+        }
+        if pcp_allowed_order(o) {
+            self.free_to_pcp(cx.cpu, z, pfn, o);
+        } else {
+            let mut area = z.free.lock();
+            let mt = self.fm.pb_mt(pfn);
+            area.free_one(&self.fm, z, pfn, o, mt);
+            area.publish(z);
+            drop(area);
+            self.count(Event::PgFree, 1 << o);
+        }
+        Ok(())
+    }
+
+    /// `free_unref_page_commit()`: onto this CPU's list; flush a batch to
+    /// the buddy lists when the list is over its high mark.
+    #[inline]
+    fn free_to_pcp(&self, cpu: usize, z: &Zone, pfn: u32, order: u32) {
+        let mut pcp = self.cpus[cpu].pcp.lock();
+        let pcp = &mut *pcp;
+        let mut mt = self.fm.pb_mt(pfn);
+        if mt == MigrateType::HighAtomic {
+            mt = MigrateType::Movable;
+        }
+        let zp = &mut pcp.zones[z.id];
+        zp.lists[order as usize][mt as usize].push(pfn);
+        zp.count += 1 << order;
+        pcp.events[Event::PgFree as usize] += 1 << order;
+        let high = z.pcp_high.load(Ordering::Relaxed);
+        if zp.count >= high {
+            let batch = z.pcp_batch.load(Ordering::Relaxed);
+            let keep = high.saturating_sub(batch);
+            let n = zp.count - keep;
+            self.free_pcppages_bulk(z, zp, n);
+            pcp.events[Event::PcpFlush as usize] += 1;
+        }
+    }
+
+    /// `free_pcppages_bulk()`: returns at least `count` pages (oldest
+    /// first, lists in turn) to the buddy lists.
+    fn free_pcppages_bulk(&self, z: &Zone, zp: &mut ZonePcp, count: u32) {
+        let mut to_free = count.min(zp.count) as i64;
+        if to_free == 0 {
+            return;
+        }
+        let mut area = z.free.lock();
+        let nlists = NR_PCP_ORDERS * MIGRATE_PCPTYPES;
+        let mut empty_rounds = 0;
+        while to_free > 0 && empty_rounds < nlists {
+            let idx = zp.flush_next as usize % nlists;
+            zp.flush_next = ((idx + 1) % nlists) as u8;
+            let (order, mt) = (idx / MIGRATE_PCPTYPES, idx % MIGRATE_PCPTYPES);
+            let list = &mut zp.lists[order][mt];
+            if list.is_empty() {
+                empty_rounds += 1;
+                continue;
+            }
+            empty_rounds = 0;
+            let k = list
+                .len()
+                .min(((to_free + (1 << order) - 1) >> order) as usize);
+            for pfn in list.drain(..k) {
+                let bmt = self.fm.pb_mt(pfn);
+                area.free_one(&self.fm, z, pfn, order as u32, bmt);
+            }
+            to_free -= (k as i64) << order;
+            zp.count -= (k as u32) << order;
+        }
+        area.publish(z);
+    }
+
+    /// `drain_local_pages()`: returns every page on `cpu`'s lists to the
+    /// buddy lists.
+    pub fn drain_local_pages(&self, cpu: usize) {
+        let mut pcp = self.cpus[cpu].pcp.lock();
+        for z in &self.zones {
+            let zp = &mut pcp.zones[z.id];
+            if zp.count > 0 {
+                let n = zp.count;
+                self.free_pcppages_bulk(z, zp, n);
+            }
+        }
+    }
+
+    /// `drain_all_pages()`: drains every CPU's lists (each under its own
+    /// lock, as 6.12 does from the calling CPU).
+    pub fn drain_all_pages(&self) {
+        self.count(Event::DrainAll, 1);
+        for cpu in 0..self.cpus.len() {
+            self.drain_local_pages(cpu);
+        }
+    }
+
+    // ----- queries -----
+
+    /// `compound_head()`: the head of the compound page containing `page`
+    /// (the page itself if it is not a tail).
+    pub fn compound_head(&self, page: Page) -> Option<Page> {
+        let s = self.page_state(page)?;
+        match s.kind() {
+            FrameKind::Tail if s.compound() => {
+                Some(Page::from_raw(self.id, page.pfn() - s.head_offset()))
+            }
+            _ => Some(page),
+        }
+    }
+
+    /// `compound_order()`: the order of a compound head, 0 for any other page.
+    pub fn compound_order(&self, page: Page) -> u32 {
+        match self.page_state(page) {
+            Some(s) if s.kind() == FrameKind::Allocated && s.compound() => s.order(),
+            _ => 0,
+        }
+    }
+
+    /// `PageTail()`: whether `page` is a tail of a compound page.
+    pub fn page_is_tail(&self, page: Page) -> bool {
+        self.page_state(page)
+            .is_some_and(|s| s.kind() == FrameKind::Tail && s.compound())
+    }
+
+    /// `PageHead()`: whether `page` heads a compound page.
+    pub fn page_is_head(&self, page: Page) -> bool {
+        self.page_state(page)
+            .is_some_and(|s| s.kind() == FrameKind::Allocated && s.compound())
+    }
+
+    /// The zone of a page (`page_zone()`).
+    pub fn page_zone(&self, page: Page) -> Option<&Zone> {
+        let s = self.page_state(page)?;
+        let z = self.zones.get(s.zone())?;
+        z.contains(page.pfn()).then_some(z)
+    }
+
+    /// The zone id of a page.
+    pub fn page_zone_id(&self, page: Page) -> Option<ZoneId> {
+        self.page_zone(page).map(|z| z.id)
+    }
+
+    /// The zone type of a page (`page_zonenum()`).
+    pub fn page_zone_type(&self, page: Page) -> Option<ZoneType> {
+        self.page_zone(page).map(|z| z.ztype)
+    }
+
+    /// The node of a page (`page_to_nid()`).
+    pub fn page_to_nid(&self, page: Page) -> Option<NodeId> {
+        self.page_zone(page).map(|z| z.nid)
+    }
+
+    /// The address of an allocated page's memory (`page_address()`). The
+    /// memory stays valid until the page is freed; reading or writing it is
+    /// the caller's business (and `unsafe`).
+    pub fn page_ptr(&self, page: Page) -> Option<NonNull<u8>> {
+        let s = self.page_state(page)?;
+        matches!(s.kind(), FrameKind::Allocated | FrameKind::Tail)
+            .then(|| self.arena.page_ptr(page.pfn()))
+    }
+
+    /// `set_page_dirty()` for a page about to be written back: counts the
+    /// block in its node's dirty pages, which `__GFP_WRITE` placement
+    /// reads. Returns whether the page was clean before.
+    pub fn set_page_dirty(&self, cx: &Cx<'_>, page: Page) -> Result<bool, BadPage> {
+        self.change_dirty(cx, page, true)
+    }
+
+    /// Clears the dirty mark (writeback done). Returns whether it was dirty.
+    pub fn clear_page_dirty(&self, cx: &Cx<'_>, page: Page) -> Result<bool, BadPage> {
+        self.change_dirty(cx, page, false)
+    }
+
+    fn change_dirty(&self, cx: &Cx<'_>, page: Page, dirty: bool) -> Result<bool, BadPage> {
+        let head = self.compound_head(page).unwrap_or(page);
+        let pfn = head.pfn();
+        loop {
+            let s = self.lookup(cx, head)?;
+            if s.kind() != FrameKind::Allocated {
+                return Err(self.bad(cx, pfn, BadPageReason::NotAllocated, s));
+            }
+            if s.dirty() == dirty {
+                return Ok(false);
+            }
+            if self.fm.frames.replace(pfn, s, s.with_dirty(dirty)) {
+                let n = 1i64 << s.order();
+                let nid = self.zones[s.zone()].nid;
+                self.nodes[nid]
+                    .nr_dirty
+                    .fetch_add(if dirty { n } else { -n }, Ordering::Relaxed);
+                return Ok(true);
+            }
+        }
+    }
+}

@@ -1,0 +1,1039 @@
+//! The allocation path: `__alloc_pages()`, `get_page_from_freelist()`,
+//! `rmqueue()` with the per-CPU lists, and `__alloc_pages_slowpath()` with
+//! its pluggable steps, following Linux 6.12.
+
+use gfp::zone::{self, MigrateType, ZoneType, MAX_PAGE_ORDER, PAGE_ALLOC_COSTLY_ORDER};
+use gfp::{Gfp, TaskFlags};
+
+use crate::alloc_flags::{gfp_to_alloc_flags, pfmemalloc_flags, AllocFlags};
+use crate::env::{LogLevel, TICK_NS};
+use crate::frame::{FrameKind, FrameState};
+use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
+use crate::machine::{Cx, Machine, WarnSite};
+use crate::nodemask::{NodeId, NodeMask};
+use crate::page::{AllocError, Page};
+use crate::pcp::{pcp_allowed_order, NR_PCP_ORDERS};
+use crate::stats::{zone_event_index, Event, ZoneEvent};
+use crate::sync::Ordering;
+use crate::zone::{Zone, ZoneId};
+
+/// Retries without progress before the slow path gives up on reclaim
+/// (`MAX_RECLAIM_RETRIES`).
+pub const MAX_RECLAIM_RETRIES: u32 = 16;
+
+/// `gfp_zone()` as a table over the four zone-modifier bits (0xff: no zone).
+const GFP_ZONE_TABLE: [u8; 16] = {
+    let mut t = [0xffu8; 16];
+    let mut i = 0;
+    while i < 16 {
+        if let Ok(z) = zone::highest_zone(Gfp::from_bits_retain(i as u32)) {
+            t[i] = z as u8;
+        }
+        i += 1;
+    }
+    t
+};
+
+/// `struct alloc_context`: what one allocation may use.
+#[derive(Clone, Debug)]
+pub struct AllocContext<'a> {
+    /// The zonelist walked (the preferred node's, or its local-only list
+    /// with `__GFP_THISNODE`).
+    pub zonelist: &'a [ZoneId],
+    /// The allowed nodes, if restricted.
+    pub nodemask: Option<NodeMask>,
+    /// The highest usable zone type (`gfp_zone()`).
+    pub highest_zoneidx: usize,
+    /// The migratetype (`gfp_migratetype()`).
+    pub migratetype: MigrateType,
+    /// Spread `__GFP_WRITE` pages by node dirty limits (fast path only).
+    pub spread_dirty_pages: bool,
+    /// The preferred node.
+    pub preferred_nid: NodeId,
+    /// The first usable zone (`preferred_zoneref`).
+    pub preferred_zone: Option<ZoneId>,
+}
+
+impl Machine {
+    #[inline(always)]
+    fn eligible(&self, ac: &AllocContext<'_>, z: &Zone) -> bool {
+        (z.ztype as usize) <= ac.highest_zoneidx && ac.nodemask.is_none_or(|m| m.contains(z.nid))
+    }
+
+    fn first_zone(&self, ac: &AllocContext<'_>) -> Option<ZoneId> {
+        ac.zonelist
+            .iter()
+            .copied()
+            .find(|&z| self.eligible(ac, &self.zones[z]))
+    }
+
+    /// `alloc_pages(gfp, order)`: from the calling CPU's node.
+    #[inline]
+    pub fn alloc_pages(&self, cx: &Cx<'_>, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
+        self.alloc_pages_nodemask(cx, gfp, order, None, None)
+    }
+
+    /// `alloc_pages_node(nid, gfp, order)`: preferring node `nid`.
+    pub fn alloc_pages_node(
+        &self,
+        cx: &Cx<'_>,
+        nid: NodeId,
+        gfp: Gfp,
+        order: u32,
+    ) -> Result<Page, AllocError> {
+        self.alloc_pages_nodemask(cx, gfp, order, Some(nid), None)
+    }
+
+    /// `alloc_page(gfp)`.
+    pub fn alloc_page(&self, cx: &Cx<'_>, gfp: Gfp) -> Result<Page, AllocError> {
+        self.alloc_pages(cx, gfp, 0)
+    }
+
+    /// `get_zeroed_page(gfp)`: an order-0 page filled with zeroes.
+    pub fn get_zeroed_page(&self, cx: &Cx<'_>, gfp: Gfp) -> Result<Page, AllocError> {
+        self.alloc_pages(cx, gfp | Gfp::ZERO, 0)
+    }
+
+    /// `folio_alloc(gfp, order)`: a compound page.
+    pub fn folio_alloc(&self, cx: &Cx<'_>, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
+        self.alloc_pages(cx, gfp | Gfp::COMP, order)
+    }
+
+    /// `__alloc_pages(gfp, order, preferred_nid, nodemask)`: the heart of
+    /// the allocator. Applies the task's scopes (`current_gfp_context()`),
+    /// tries the fast path with the low watermark, then the slow path.
+    #[inline]
+    pub fn alloc_pages_nodemask(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        preferred_nid: Option<NodeId>,
+        nodemask: Option<NodeMask>,
+    ) -> Result<Page, AllocError> {
+        if pcp_allowed_order(order) && preferred_nid.is_none() && nodemask.is_none() {
+            if let Some(pfn) = self.alloc_fast(cx.cpu, cx.task.gfp_context(gfp), order) {
+                return Ok(Page::from_raw(self.id, pfn));
+            }
+        }
+        self.alloc_pages_general(cx, gfp, order, preferred_nid, nodemask)
+    }
+
+    /// The common case in a few loads and one lock: a small order, no
+    /// placement constraint, the preferred zone above its low watermark and
+    /// a block on this CPU's list. Exactly what the general path would do
+    /// in that case (first zone of the zonelist, `ALLOC_WMARK_LOW`, a pop
+    /// from the per-CPU list); anything else returns `None` and the general
+    /// path decides.
+    #[inline(always)]
+    pub(crate) fn alloc_fast(&self, cpu: usize, gfp: Gfp, order: u32) -> Option<u32> {
+        if gfp.intersects(Gfp::THISNODE | Gfp::WRITE) || self.cpusets_enabled() {
+            return None;
+        }
+        let hz = GFP_ZONE_TABLE[(gfp.bits() & 0xf) as usize];
+        let mti = (gfp.bits() >> 3) & 3;
+        if hz == 0xff || mti == 3 {
+            return None;
+        }
+        let slot = &self.cpus[cpu];
+        let zid = self.nodes[slot.nid].first_zone[hz as usize];
+        let z = self.zones.get(zid as usize)?;
+        let free = z.nr_free.load(Ordering::Relaxed) - z.nr_free_highatomic.load(Ordering::Relaxed);
+        if free - ((1i64 << order) - 1) <= (z.watermark(1) + z.lowmem_reserve(hz as usize)) as i64 {
+            return None;
+        }
+        if order > 0 && !z.has_free_block(order, AllocFlags::WMARK_LOW) {
+            return None;
+        }
+        let mut guard = slot.pcp.try_lock()?;
+        let pcp = &mut *guard;
+        let zp = &mut pcp.zones[z.id];
+        let pfn = zp.lists[order as usize][mti as usize].pop()?;
+        zp.count -= 1 << order;
+        if z.nid == slot.nid {
+            pcp.fast_allocs[z.id * NR_PCP_ORDERS + order as usize] += 1;
+        } else {
+            let ev = &mut pcp.events;
+            ev[zone_event_index(z.id, ZoneEvent::PgAlloc)] += 1 << order;
+            ev[zone_event_index(z.id, ZoneEvent::NumaHit)] += 1;
+            ev[zone_event_index(z.id, ZoneEvent::NumaOther)] += 1;
+        }
+        drop(guard);
+        self.prep_new_page(pfn, z, order, gfp, crate::zone::mt_from_index(mti as u8));
+        Some(pfn)
+    }
+
+    #[inline(never)]
+    fn alloc_pages_general(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        preferred_nid: Option<NodeId>,
+        nodemask: Option<NodeMask>,
+    ) -> Result<Page, AllocError> {
+        if order > MAX_PAGE_ORDER {
+            if !gfp.contains(Gfp::NOWARN) {
+                self.warn_once(
+                    cx,
+                    WarnSite::OrderTooLarge,
+                    "__alloc_pages: order > MAX_PAGE_ORDER",
+                );
+            }
+            return Err(AllocError::OrderTooLarge { order });
+        }
+        let gfp = cx.task.gfp_context(gfp);
+        let highest = zone::highest_zone(gfp).map_err(AllocError::BadZone)? as usize;
+        let mt = zone::migratetype(gfp).ok_or(AllocError::BadMigratetype(gfp))?;
+        let nid = match preferred_nid {
+            Some(n) if n >= self.nodes.len() => return Err(AllocError::NoSuchNode(n)),
+            Some(n) => n,
+            None => self.cpus[cx.cpu].nid,
+        };
+        let node = &self.nodes[nid];
+        let mut ac = AllocContext {
+            zonelist: if gfp.contains(Gfp::THISNODE) {
+                &node.zonelist_nofallback
+            } else {
+                &node.zonelist
+            },
+            nodemask,
+            highest_zoneidx: highest,
+            migratetype: mt,
+            spread_dirty_pages: gfp.contains(Gfp::WRITE),
+            preferred_nid: nid,
+            preferred_zone: None,
+        };
+        let mut alloc_gfp = gfp;
+        let mut af = AllocFlags::WMARK_LOW;
+        if self.cpusets_enabled() {
+            alloc_gfp |= Gfp::HARDWALL;
+            if !cx.task.in_interrupt() && ac.nodemask.is_none() {
+                ac.nodemask = Some(cx.task.mems_allowed);
+            } else {
+                af |= AllocFlags::CPUSET;
+            }
+        }
+        ac.preferred_zone = self.first_zone(&ac);
+        af |= self.alloc_flags_nofragment(ac.preferred_zone, gfp);
+
+        if let Some(pfn) = self.get_page_from_freelist(cx, alloc_gfp, order, af, &ac) {
+            return Ok(Page::from_raw(self.id, pfn));
+        }
+
+        ac.spread_dirty_pages = false;
+        ac.nodemask = nodemask;
+        self.alloc_slowpath(cx, gfp, order, &mut ac)
+            .map(|pfn| Page::from_raw(self.id, pfn))
+    }
+
+    /// `alloc_flags_nofragment()`: avoid fragmenting fallbacks when the
+    /// preferred zone is Normal and DMA32 below it could take the pressure.
+    fn alloc_flags_nofragment(&self, preferred: Option<ZoneId>, gfp: Gfp) -> AllocFlags {
+        let mut af = if gfp.contains(Gfp::KSWAPD_RECLAIM) {
+            AllocFlags::KSWAPD
+        } else {
+            AllocFlags::default()
+        };
+        let Some(z) = preferred else { return af };
+        let z = &self.zones[z];
+        if z.ztype != ZoneType::Normal {
+            return af;
+        }
+        if self.nodes.len() > 1 && self.nodes[z.nid].zones[ZoneType::Dma32 as usize].is_none() {
+            return af;
+        }
+        af |= AllocFlags::NOFRAGMENT;
+        af
+    }
+
+    /// `get_page_from_freelist()`: walks the zonelist for a zone that meets
+    /// the watermark and takes a block from it.
+    pub(crate) fn get_page_from_freelist(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        mut af: AllocFlags,
+        ac: &AllocContext<'_>,
+    ) -> Option<u32> {
+        let preferred = ac.preferred_zone?;
+        'retry: loop {
+            let no_fallback = af.contains(AllocFlags::NOFRAGMENT);
+            let mut last_nid = usize::MAX;
+            let mut last_dirty_ok = false;
+            for &zid in ac.zonelist {
+                let z = &self.zones[zid];
+                if !self.eligible(ac, z) {
+                    continue;
+                }
+                if af.contains(AllocFlags::CPUSET)
+                    && self.cpusets_enabled()
+                    && !self.cpuset_node_allowed(&cx.task, z.nid, gfp)
+                {
+                    continue;
+                }
+                if ac.spread_dirty_pages {
+                    if last_nid != z.nid {
+                        last_nid = z.nid;
+                        last_dirty_ok = self.node_dirty_ok(z.nid, &cx.task);
+                        if !last_dirty_ok {
+                            self.count(Event::DirtySpread, 1);
+                        }
+                    }
+                    if !last_dirty_ok {
+                        continue;
+                    }
+                }
+                if no_fallback
+                    && self.nodes.len() > 1
+                    && zid != preferred
+                    && z.nid != self.zones[preferred].nid
+                {
+                    af -= AllocFlags::NOFRAGMENT;
+                    continue 'retry;
+                }
+                let mark = z.watermark(af.wmark());
+                if !z.watermark_fast(order, mark, ac.highest_zoneidx, af)
+                    && !af.contains(AllocFlags::NO_WATERMARKS)
+                {
+                    continue;
+                }
+                if let Some(pfn) = self.rmqueue(cx, preferred, z, order, gfp, af, ac.migratetype) {
+                    if af.contains(AllocFlags::HIGHATOMIC) {
+                        self.reserve_highatomic_pageblock(pfn, order, z);
+                    }
+                    return Some(pfn);
+                }
+            }
+            if no_fallback {
+                af -= AllocFlags::NOFRAGMENT;
+                continue 'retry;
+            }
+            return None;
+        }
+    }
+
+    /// `rmqueue()`: the per-CPU lists for small orders, the buddy lists
+    /// otherwise or when the per-CPU lists cannot help.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn rmqueue(
+        &self,
+        cx: &Cx<'_>,
+        preferred: ZoneId,
+        z: &Zone,
+        order: u32,
+        gfp: Gfp,
+        af: AllocFlags,
+        mt: MigrateType,
+    ) -> Option<u32> {
+        let pfn = 'got: {
+            if pcp_allowed_order(order) {
+                if let Some(p) = self.rmqueue_pcplist(cx, preferred, z, order, mt, af) {
+                    break 'got p;
+                }
+            }
+            let p = self.rmqueue_buddy(z, order, af, mt)?;
+            self.zone_statistics(cx, preferred, z, order);
+            p
+        };
+        self.prep_new_page(pfn, z, order, gfp, mt);
+        Some(pfn)
+    }
+
+    /// Takes a block from this CPU's list, refilling it with a batch from
+    /// the buddy lists when empty (`rmqueue_pcplist()`, `rmqueue_bulk()`).
+    #[inline]
+    fn rmqueue_pcplist(
+        &self,
+        cx: &Cx<'_>,
+        preferred: ZoneId,
+        z: &Zone,
+        order: u32,
+        mt: MigrateType,
+        af: AllocFlags,
+    ) -> Option<u32> {
+        let slot = &self.cpus[cx.cpu];
+        let mut pcp = slot.pcp.try_lock()?;
+        let pcp = &mut *pcp;
+        let zp = &mut pcp.zones[z.id];
+        let list = &mut zp.lists[order as usize][mt as usize];
+        let pfn = match list.pop() {
+            Some(p) => p,
+            None => {
+                let batch = z.pcp_batch.load(Ordering::Relaxed);
+                let n = if order == 0 {
+                    batch
+                } else {
+                    (batch >> order).max(2)
+                };
+                let mut area = z.free.lock();
+                let mut fallbacks = 0;
+                for _ in 0..n {
+                    let Some((p, fb)) = area.rmqueue(&self.fm, order, mt, af) else {
+                        break;
+                    };
+                    fallbacks += fb as u64;
+                    self.fm
+                        .frames
+                        .set(p, FrameState::make(FrameKind::PerCpu, z.id, order));
+                    list.push(p);
+                }
+                area.publish(z);
+                drop(area);
+                let got = list.len() as u32;
+                zp.count += got << order;
+                pcp.events[Event::PcpRefill as usize] += 1;
+                pcp.events[Event::Fallback as usize] += fallbacks;
+                let zp = &mut pcp.zones[z.id];
+                zp.lists[order as usize][mt as usize].pop()?
+            }
+        };
+        let zp = &mut pcp.zones[z.id];
+        zp.count -= 1 << order;
+        let ev = &mut pcp.events;
+        ev[zone_event_index(z.id, ZoneEvent::PgAlloc)] += 1 << order;
+        let pz = &self.zones[preferred];
+        if z.nid == pz.nid {
+            ev[zone_event_index(z.id, ZoneEvent::NumaHit)] += 1;
+        } else {
+            ev[zone_event_index(z.id, ZoneEvent::NumaMiss)] += 1;
+            ev[zone_event_index(preferred, ZoneEvent::NumaForeign)] += 1;
+        }
+        if z.nid == slot.nid {
+            ev[zone_event_index(z.id, ZoneEvent::NumaLocal)] += 1;
+        } else {
+            ev[zone_event_index(z.id, ZoneEvent::NumaOther)] += 1;
+        }
+        Some(pfn)
+    }
+
+    /// `zone_statistics()` for allocations outside the per-CPU path.
+    fn zone_statistics(&self, cx: &Cx<'_>, preferred: ZoneId, z: &Zone, order: u32) {
+        self.count_zone(z.id, ZoneEvent::PgAlloc, 1 << order);
+        let pz = &self.zones[preferred];
+        if z.nid == pz.nid {
+            self.count_zone(z.id, ZoneEvent::NumaHit, 1);
+        } else {
+            self.count_zone(z.id, ZoneEvent::NumaMiss, 1);
+            self.count_zone(preferred, ZoneEvent::NumaForeign, 1);
+        }
+        if z.nid == self.cpus[cx.cpu].nid {
+            self.count_zone(z.id, ZoneEvent::NumaLocal, 1);
+        } else {
+            self.count_zone(z.id, ZoneEvent::NumaOther, 1);
+        }
+    }
+
+    /// `rmqueue_buddy()`: high-atomic reserves first for
+    /// `ALLOC_HIGHATOMIC`, then the normal lists and fallbacks, then the
+    /// reserves for OOM victims and non-blocking requests.
+    fn rmqueue_buddy(&self, z: &Zone, order: u32, af: AllocFlags, mt: MigrateType) -> Option<u32> {
+        let mut area = z.free.lock();
+        let mut page = None;
+        if af.contains(AllocFlags::HIGHATOMIC) {
+            page = area.rmqueue_smallest(&self.fm, order, MigrateType::HighAtomic);
+        }
+        if page.is_none() {
+            if let Some((p, fb)) = area.rmqueue(&self.fm, order, mt, af) {
+                if fb {
+                    self.count(Event::Fallback, 1);
+                }
+                page = Some(p);
+            } else if af.intersects(AllocFlags::OOM | AllocFlags::NON_BLOCK) {
+                page = area.rmqueue_smallest(&self.fm, order, MigrateType::HighAtomic);
+            }
+        }
+        area.publish(z);
+        page
+    }
+
+    /// `prep_new_page()`: zeroes the block if asked (`__GFP_ZERO` or
+    /// `init_on_alloc`), then writes the head and tail metadata (compound
+    /// with `__GFP_COMP`). Zeroing comes first: until the head says
+    /// "allocated", no free of a stale handle can take the block away.
+    ///
+    /// `__GFP_SKIP_ZERO`, `__GFP_ZEROTAGS` and `__GFP_SKIP_KASAN` only
+    /// matter with hardware memory tags (KASAN HW tags, arm64 MTE), which
+    /// this memory has not: as in a kernel without them, `SKIP_ZERO` does
+    /// not skip zeroing, and the other two change nothing.
+    #[inline]
+    fn prep_new_page(&self, pfn: u32, z: &Zone, order: u32, gfp: Gfp, mt: MigrateType) {
+        if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
+            // SAFETY: the block was just taken off a free list by this call
+            // and its head is not yet marked allocated, so no one else may
+            // access its memory.
+            unsafe { self.arena.zero(pfn, 1 << order) };
+        }
+        let compound = order > 0 && gfp.contains(Gfp::COMP);
+        for i in 1..(1u32 << order) {
+            self.fm
+                .frames
+                .set(pfn + i, FrameState::tail(z.id, i, compound));
+        }
+        self.fm
+            .frames
+            .set(pfn, FrameState::allocated(z.id, order, compound, mt));
+    }
+
+    /// `reserve_highatomic_pageblock()`: after a high-order atomic
+    /// allocation, turns its pageblock into a high-atomic reserve, up to
+    /// about 1% of the zone.
+    fn reserve_highatomic_pageblock(&self, pfn: u32, order: u32, z: &Zone) {
+        let pb = self.fm.pb_pages() as u64;
+        let managed = z.managed_pages();
+        if managed / 100 < pb {
+            return;
+        }
+        let max_managed = (managed / 100).div_ceil(pb) * pb;
+        if z.reserved_highatomic() >= max_managed {
+            return;
+        }
+        let mut area = z.free.lock();
+        if z.reserved_highatomic() >= max_managed {
+            return;
+        }
+        let mt = self.fm.pb_mt(pfn);
+        if mt == MigrateType::HighAtomic {
+            return;
+        }
+        if order < self.fm.pb_order {
+            let start = pfn & !(self.fm.pb_pages() - 1);
+            area.move_freepages_block(&self.fm, start, mt, MigrateType::HighAtomic);
+            z.nr_reserved_highatomic.fetch_add(pb, Ordering::Relaxed);
+        } else {
+            self.fm.change_pb_range(pfn, order, MigrateType::HighAtomic);
+            z.nr_reserved_highatomic
+                .fetch_add(1 << order, Ordering::Relaxed);
+        }
+        area.publish(z);
+        self.count(Event::HighatomicReserve, 1);
+    }
+
+    /// `unreserve_highatomic_pageblock()`: gives a high-atomic pageblock
+    /// back to the request's migratetype. Keeps one pageblock unless
+    /// `force`.
+    pub(crate) fn unreserve_highatomic_pageblock(
+        &self,
+        ac: &AllocContext<'_>,
+        force: bool,
+    ) -> bool {
+        let pb = self.fm.pb_pages() as u64;
+        for &zid in ac.zonelist {
+            let z = &self.zones[zid];
+            if !self.eligible(ac, z) {
+                continue;
+            }
+            if !force && z.reserved_highatomic() <= pb {
+                continue;
+            }
+            let mut area = z.free.lock();
+            for order in 0..=MAX_PAGE_ORDER {
+                let Some(pfn) = area.first(order as usize, MigrateType::HighAtomic) else {
+                    continue;
+                };
+                let mt = self.fm.pb_mt(pfn);
+                if mt == MigrateType::HighAtomic {
+                    let size = pb.max(1 << order).min(z.reserved_highatomic());
+                    z.nr_reserved_highatomic.fetch_sub(size, Ordering::Relaxed);
+                }
+                let moved = if order < self.fm.pb_order {
+                    let start = pfn & !(self.fm.pb_pages() - 1);
+                    area.move_freepages_block(&self.fm, start, mt, ac.migratetype)
+                } else {
+                    area.remove(pfn, order, mt);
+                    area.push(&self.fm, pfn, order, ac.migratetype);
+                    self.fm.change_pb_range(pfn, order, ac.migratetype);
+                    1
+                };
+                area.publish(z);
+                if moved > 0 {
+                    self.count(Event::HighatomicUnreserve, 1);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    // ----- the slow path -----
+
+    fn wake_all_kswapds(&self, cx: &Cx<'_>, order: u32, gfp: Gfp, ac: &AllocContext<'_>) {
+        let mut last = usize::MAX;
+        for &zid in ac.zonelist {
+            let z = &self.zones[zid];
+            if !self.eligible(ac, z) || z.nid == last {
+                continue;
+            }
+            last = z.nid;
+            self.count(Event::KswapdWake, 1);
+            cx.hooks.wake_kswapd(
+                self,
+                cx,
+                z.nid,
+                gfp,
+                order,
+                ZoneType::ALL[ac.highest_zoneidx],
+            );
+        }
+    }
+
+    fn reclaim_request(&self, gfp: Gfp, order: u32, ac: &AllocContext<'_>) -> ReclaimRequest {
+        ReclaimRequest {
+            gfp,
+            order,
+            preferred_nid: ac.preferred_nid,
+            nodemask: ac.nodemask,
+            highest_zone: ZoneType::ALL[ac.highest_zoneidx],
+        }
+    }
+
+    /// The context a reclaim or compaction hook runs in: the caller's, with
+    /// PF_MEMALLOC (`memalloc_noreclaim_save()`).
+    fn noreclaim_cx<'a>(&self, cx: &Cx<'a>) -> Cx<'a> {
+        let mut task = cx.task;
+        task.scope.task_flags = task.scope.task_flags.union(TaskFlags::MEMALLOC);
+        Cx { task, ..*cx }
+    }
+
+    /// `__alloc_pages_direct_reclaim()`.
+    fn direct_reclaim(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        af: AllocFlags,
+        ac: &AllocContext<'_>,
+    ) -> (Option<u32>, u64) {
+        self.count(Event::AllocStall, 1);
+        let req = self.reclaim_request(gfp, order, ac);
+        let progress = cx.hooks.direct_reclaim(self, &self.noreclaim_cx(cx), &req);
+        if progress == 0 {
+            // The kernel drains the per-CPU lists only after reclaim made
+            // progress, counting on reclaim to have freed something. With
+            // no reclaimer (the default hooks) the lists are the only
+            // memory left to find, so they are drained here too.
+            self.drain_all_pages();
+            return (self.get_page_from_freelist(cx, gfp, order, af, ac), 0);
+        }
+        let mut drained = false;
+        loop {
+            if let Some(p) = self.get_page_from_freelist(cx, gfp, order, af, ac) {
+                return (Some(p), progress);
+            }
+            if drained {
+                return (None, progress);
+            }
+            self.unreserve_highatomic_pageblock(ac, false);
+            self.drain_all_pages();
+            drained = true;
+        }
+    }
+
+    /// `__alloc_pages_direct_compact()`.
+    fn direct_compact(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        af: AllocFlags,
+        ac: &AllocContext<'_>,
+        prio: CompactPriority,
+    ) -> (Option<u32>, CompactResult) {
+        if order == 0 || !zone::compaction_allowed(gfp) {
+            return (None, CompactResult::Skipped);
+        }
+        let req = self.reclaim_request(gfp, order, ac);
+        let r = cx
+            .hooks
+            .direct_compact(self, &self.noreclaim_cx(cx), &req, prio);
+        if r == CompactResult::Skipped {
+            return (None, r);
+        }
+        self.count(Event::CompactStall, 1);
+        (self.get_page_from_freelist(cx, gfp, order, af, ac), r)
+    }
+
+    /// `should_reclaim_retry()`.
+    #[allow(clippy::too_many_arguments)]
+    fn should_reclaim_retry(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        ac: &AllocContext<'_>,
+        af: AllocFlags,
+        progress: bool,
+        no_progress_loops: &mut u32,
+    ) -> bool {
+        if progress && order <= PAGE_ALLOC_COSTLY_ORDER {
+            *no_progress_loops = 0;
+        } else {
+            *no_progress_loops += 1;
+        }
+        let mut ret = false;
+        if *no_progress_loops <= MAX_RECLAIM_RETRIES {
+            for &zid in ac.zonelist {
+                let z = &self.zones[zid];
+                if !self.eligible(ac, z) {
+                    continue;
+                }
+                if af.contains(AllocFlags::CPUSET)
+                    && self.cpusets_enabled()
+                    && !self.cpuset_node_allowed(&cx.task, z.nid, gfp)
+                {
+                    continue;
+                }
+                let available = cx.hooks.zone_reclaimable_pages(self, zid) as i64 + z.free_pages();
+                if z.watermark_ok_with(order, z.watermark(0), ac.highest_zoneidx, af, available) {
+                    ret = true;
+                    break;
+                }
+            }
+            if cx.task.wq_worker {
+                cx.env.sleep_ns(TICK_NS);
+            } else {
+                cx.env.cond_resched();
+            }
+        }
+        if !ret {
+            return self.unreserve_highatomic_pageblock(ac, true);
+        }
+        ret
+    }
+
+    /// `__alloc_pages_cpuset_fallback()`.
+    fn cpuset_fallback(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        af: AllocFlags,
+        ac: &AllocContext<'_>,
+    ) -> Option<u32> {
+        self.get_page_from_freelist(cx, gfp, order, af | AllocFlags::CPUSET, ac)
+            .or_else(|| self.get_page_from_freelist(cx, gfp, order, af, ac))
+    }
+
+    /// `__alloc_pages_may_oom()`: one more try at the high watermark, then
+    /// the OOM hook where the kernel would call the OOM killer.
+    fn may_oom(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        ac: &AllocContext<'_>,
+    ) -> (Option<u32>, bool) {
+        if self.oom_lock.swap(true, Ordering::Acquire) {
+            cx.env.sleep_ns(TICK_NS);
+            return (None, true);
+        }
+        let mut progress = false;
+        let mut page = self.get_page_from_freelist(
+            cx,
+            (gfp | Gfp::HARDWALL) - Gfp::DIRECT_RECLAIM,
+            order,
+            AllocFlags::WMARK_HIGH | AllocFlags::CPUSET,
+            ac,
+        );
+        if page.is_none()
+            && order <= PAGE_ALLOC_COSTLY_ORDER
+            && !gfp.intersects(Gfp::RETRY_MAYFAIL | Gfp::THISNODE)
+            && ac.highest_zoneidx >= ZoneType::Normal as usize
+        {
+            self.count(Event::OomCall, 1);
+            let oc = OomControl {
+                gfp,
+                order,
+                nodemask: ac.nodemask,
+                preferred_nid: ac.preferred_nid,
+            };
+            let killed = cx.hooks.out_of_memory(self, cx, &oc);
+            let nofail = gfp.contains(Gfp::NOFAIL);
+            if !killed && nofail {
+                self.warn_once(
+                    cx,
+                    WarnSite::NofailOom,
+                    "__alloc_pages_may_oom: __GFP_NOFAIL and the OOM killer made no progress",
+                );
+            }
+            if killed || nofail {
+                progress = true;
+                if nofail {
+                    page = self.cpuset_fallback(cx, gfp, order, AllocFlags::NO_WATERMARKS, ac);
+                }
+            }
+        }
+        self.oom_lock.store(false, Ordering::Release);
+        cx.env.notify(crate::env::WaitEvent::OomLock);
+        (page, progress)
+    }
+
+    /// `check_retry_cpuset()`: restart when the cpuset changed under us, or
+    /// when the nodemask no longer meets the task's nodes.
+    fn check_retry_cpuset(&self, cx: &Cx<'_>, cookie: u64, ac: &mut AllocContext<'_>) -> bool {
+        if self.cpusets_enabled() {
+            if let Some(m) = ac.nodemask {
+                if !m.intersects(cx.task.mems_allowed) {
+                    ac.nodemask = None;
+                    return true;
+                }
+            }
+        }
+        self.cpuset_seq.load(Ordering::Relaxed) != cookie
+    }
+
+    /// `__alloc_pages_slowpath()`.
+    fn alloc_slowpath(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        ac: &mut AllocContext<'_>,
+    ) -> Result<u32, AllocError> {
+        let can_direct_reclaim = gfp.contains(Gfp::DIRECT_RECLAIM);
+        let can_compact = zone::compaction_allowed(gfp);
+        let nofail = gfp.contains(Gfp::NOFAIL);
+        let costly = order > PAGE_ALLOC_COSTLY_ORDER;
+        self.count(Event::AllocSlowpath, 1);
+
+        if nofail {
+            if order > 1 {
+                self.warn_once(
+                    cx,
+                    WarnSite::NofailOrder,
+                    "__alloc_pages_slowpath: __GFP_NOFAIL with order > 1",
+                );
+            }
+            if !can_direct_reclaim {
+                self.warn_once(
+                    cx,
+                    WarnSite::NofailNoReclaim,
+                    "__alloc_pages_slowpath: __GFP_NOFAIL without __GFP_DIRECT_RECLAIM",
+                );
+            }
+            if cx.task.memalloc() {
+                self.warn_once(
+                    cx,
+                    WarnSite::NofailMemalloc,
+                    "__alloc_pages_slowpath: __GFP_NOFAIL from PF_MEMALLOC",
+                );
+            }
+        }
+
+        'restart: loop {
+            let mut compaction_retries = 0u32;
+            let mut no_progress_loops = 0u32;
+            let mut compact_result;
+            let mut compact_priority = CompactPriority::SyncLight;
+            let cookie = self.cpuset_seq.load(Ordering::Relaxed);
+            let mut af = gfp_to_alloc_flags(gfp, order, &cx.task);
+            ac.preferred_zone = self.first_zone(ac);
+            let mut skip_to_nopage = ac.preferred_zone.is_none();
+
+            if !skip_to_nopage {
+                if af.contains(AllocFlags::KSWAPD) {
+                    self.wake_all_kswapds(cx, order, gfp, ac);
+                }
+                if let Some(p) = self.get_page_from_freelist(cx, gfp, order, af, ac) {
+                    return Ok(p);
+                }
+                if can_direct_reclaim
+                    && can_compact
+                    && (costly || (order > 0 && ac.migratetype != MigrateType::Movable))
+                    && pfmemalloc_flags(gfp, &cx.task) == AllocFlags::default()
+                {
+                    let (p, r) =
+                        self.direct_compact(cx, gfp, order, af, ac, CompactPriority::Async);
+                    if let Some(p) = p {
+                        return Ok(p);
+                    }
+                    if costly && gfp.contains(Gfp::NORETRY) {
+                        if matches!(r, CompactResult::Skipped | CompactResult::Deferred)
+                            || gfp.contains(Gfp::THISNODE)
+                        {
+                            skip_to_nopage = true;
+                        }
+                        compact_priority = CompactPriority::Async;
+                    }
+                }
+            }
+
+            'retry: loop {
+                let nopage = skip_to_nopage
+                    || 'body: {
+                        if self.check_retry_cpuset(cx, cookie, ac) {
+                            continue 'restart;
+                        }
+                        if af.contains(AllocFlags::KSWAPD) {
+                            self.wake_all_kswapds(cx, order, gfp, ac);
+                        }
+                        let reserve = pfmemalloc_flags(gfp, &cx.task);
+                        if reserve != AllocFlags::default() {
+                            af = reserve | (af & AllocFlags::KSWAPD);
+                        }
+                        if !af.contains(AllocFlags::CPUSET) || reserve != AllocFlags::default() {
+                            ac.nodemask = None;
+                            ac.preferred_zone = self.first_zone(ac);
+                        }
+                        if let Some(p) = self.get_page_from_freelist(cx, gfp, order, af, ac) {
+                            return Ok(p);
+                        }
+                        if !can_direct_reclaim || cx.task.memalloc() {
+                            break 'body true;
+                        }
+                        let (p, progress) = self.direct_reclaim(cx, gfp, order, af, ac);
+                        if let Some(p) = p {
+                            return Ok(p);
+                        }
+                        let (p, r) = self.direct_compact(cx, gfp, order, af, ac, compact_priority);
+                        compact_result = r;
+                        if let Some(p) = p {
+                            return Ok(p);
+                        }
+                        if gfp.contains(Gfp::NORETRY) {
+                            break 'body true;
+                        }
+                        if costly && (!can_compact || !gfp.contains(Gfp::RETRY_MAYFAIL)) {
+                            break 'body true;
+                        }
+                        if self.should_reclaim_retry(
+                            cx,
+                            gfp,
+                            order,
+                            ac,
+                            af,
+                            progress > 0,
+                            &mut no_progress_loops,
+                        ) {
+                            continue 'retry;
+                        }
+                        if progress > 0
+                            && can_compact
+                            && cx.hooks.should_compact_retry(
+                                self,
+                                &self.reclaim_request(gfp, order, ac),
+                                compact_result,
+                                &mut compact_priority,
+                                &mut compaction_retries,
+                            )
+                        {
+                            continue 'retry;
+                        }
+                        if self.check_retry_cpuset(cx, cookie, ac) {
+                            continue 'restart;
+                        }
+                        let (p, oom_progress) = self.may_oom(cx, gfp, order, ac);
+                        if let Some(p) = p {
+                            return Ok(p);
+                        }
+                        if cx.task.oom_victim
+                            && (af.contains(AllocFlags::OOM) || gfp.contains(Gfp::NOMEMALLOC))
+                        {
+                            break 'body true;
+                        }
+                        if oom_progress {
+                            no_progress_loops = 0;
+                            continue 'retry;
+                        }
+                        true
+                    };
+                debug_assert!(nopage);
+                skip_to_nopage = false;
+                if self.check_retry_cpuset(cx, cookie, ac) {
+                    continue 'restart;
+                }
+                if nofail && can_direct_reclaim {
+                    if let Some(p) =
+                        self.cpuset_fallback(cx, gfp, order, AllocFlags::MIN_RESERVE, ac)
+                    {
+                        return Ok(p);
+                    }
+                    self.count(Event::NofailRetry, 1);
+                    cx.env.cond_resched();
+                    continue 'retry;
+                }
+                break 'restart;
+            }
+        }
+        self.count(Event::AllocFail, 1);
+        self.warn_alloc(cx, gfp, order, ac.nodemask);
+        Err(AllocError::NoMemory { gfp, order })
+    }
+
+    /// `warn_alloc()`: the failure report, unless `__GFP_NOWARN`, rate
+    /// limited to one per 10 seconds of the environment's clock.
+    fn warn_alloc(&self, cx: &Cx<'_>, gfp: Gfp, order: u32, nodemask: Option<NodeMask>) {
+        if gfp.contains(Gfp::NOWARN) || (gfp.contains(Gfp::DMA) && !self.has_managed_dma()) {
+            return;
+        }
+        if !self.ratelimit_ok(cx) {
+            return;
+        }
+        let mut line = alloc::format!(
+            "{}: page allocation failure: order:{order}, mode:{:#x}({}), nodemask=",
+            cx.comm(),
+            gfp.bits(),
+            gfp
+        );
+        match nodemask {
+            Some(m) => line.push_str(&alloc::format!("{m}")),
+            None => line.push_str("(null)"),
+        }
+        if self.cpusets_enabled() {
+            let name = self
+                .cpusets
+                .lock()
+                .get(cx.task.cpuset)
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            line.push_str(&alloc::format!(
+                ",cpuset={name},mems_allowed={}",
+                cx.task.mems_allowed
+            ));
+        }
+        cx.env.log(LogLevel::Warning, &line);
+        let filter = if !gfp.contains(Gfp::NOMEMALLOC)
+            && (cx.task.oom_victim || cx.task.memalloc() || cx.task.exiting)
+            || cx.task.in_interrupt()
+            || !gfp.contains(Gfp::DIRECT_RECLAIM)
+        {
+            None
+        } else {
+            Some(nodemask.unwrap_or(cx.task.mems_allowed))
+        };
+        for l in self.show_mem_lines(filter, zone::highest_zone(gfp).unwrap_or(ZoneType::Movable)) {
+            cx.env.log(LogLevel::Info, &l);
+        }
+    }
+
+    /// `__ratelimit()` with a 10 s interval and a burst of 1.
+    fn ratelimit_ok(&self, cx: &Cx<'_>) -> bool {
+        let now = cx.env.now_ns();
+        let mut rl = self.ratelimit.lock();
+        let interval = 10 * 1_000_000_000u64;
+        match rl.begin_ns {
+            Some(b) if now.saturating_sub(b) < interval => {}
+            _ => {
+                if rl.missed > 0 {
+                    let missed = rl.missed;
+                    rl.missed = 0;
+                    cx.env.log(
+                        LogLevel::Warning,
+                        &alloc::format!("warn_alloc: {missed} callbacks suppressed"),
+                    );
+                }
+                rl.begin_ns = Some(now);
+                rl.printed = 0;
+            }
+        }
+        if rl.printed < 1 {
+            rl.printed += 1;
+            true
+        } else {
+            rl.missed += 1;
+            false
+        }
+    }
+}

@@ -1,0 +1,520 @@
+//! Observability: zoneinfo, buddyinfo and vmstat in the kernel's shapes,
+//! the memory summary printed after an allocation failure (`show_mem()`),
+//! and a full consistency check of the allocator's state.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use gfp::zone::ZoneType;
+
+use crate::frame::FrameKind;
+use crate::machine::Machine;
+use crate::nodemask::{NodeId, NodeMask};
+use crate::spec::MAX_NR_ZONES;
+use crate::stats::{Event, ZoneEvent};
+use crate::zone::{ZoneId, MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_PAGE_ORDERS};
+use crate::PAGE_SIZE;
+
+const KB: u64 = PAGE_SIZE as u64 / 1024;
+
+/// One zone's state (`/proc/zoneinfo`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ZoneInfo {
+    /// Zone id.
+    pub id: ZoneId,
+    /// Node.
+    pub node: NodeId,
+    /// Zone name (`DMA`, `DMA32`, `Normal`, `HighMem`, `Movable`).
+    pub zone: &'static str,
+    /// First PFN.
+    pub start_pfn: u32,
+    /// Free pages on the buddy lists.
+    pub free: i64,
+    /// Min watermark.
+    pub min: u64,
+    /// Low watermark.
+    pub low: u64,
+    /// High watermark.
+    pub high: u64,
+    /// Present pages.
+    pub present: u64,
+    /// Managed pages.
+    pub managed: u64,
+    /// Pages reserved for high-order atomic allocations.
+    pub reserved_highatomic: u64,
+    /// Free pages in high-atomic pageblocks.
+    pub free_highatomic: i64,
+    /// `protection: (...)`, one value per zone type.
+    pub lowmem_reserve: [u64; MAX_NR_ZONES],
+    /// Pages held on per-CPU lists.
+    pub free_pcp: u64,
+    /// Per-CPU refill batch.
+    pub pcp_batch: u32,
+    /// Per-CPU high mark.
+    pub pcp_high: u32,
+    /// Pages allocated from the zone so far.
+    pub pgalloc: u64,
+}
+
+/// One zone's free blocks per order (`/proc/buddyinfo`), and per
+/// migratetype (`/proc/pagetypeinfo`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BuddyInfo {
+    /// Node.
+    pub node: NodeId,
+    /// Zone name.
+    pub zone: &'static str,
+    /// Free blocks per order.
+    pub free_blocks: [u64; NR_PAGE_ORDERS],
+    /// Free blocks per migratetype (Unmovable, Movable, Reclaimable,
+    /// HighAtomic) and order.
+    pub by_migratetype: [[u64; NR_PAGE_ORDERS]; MIGRATE_TYPES],
+}
+
+/// Page counts from [`Machine::check_invariants`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PageCounts {
+    /// Pages on the buddy lists.
+    pub free_buddy: u64,
+    /// Pages on per-CPU lists.
+    pub free_pcp: u64,
+    /// Pages allocated.
+    pub allocated: u64,
+    /// All managed pages.
+    pub total: u64,
+}
+
+impl Machine {
+    /// `/proc/zoneinfo` as data.
+    pub fn zoneinfo(&self) -> Vec<ZoneInfo> {
+        self.zones
+            .iter()
+            .map(|z| ZoneInfo {
+                id: z.id,
+                node: z.nid,
+                zone: z.ztype.name(),
+                start_pfn: z.start_pfn,
+                free: z.free_pages(),
+                min: z.watermark(0),
+                low: z.watermark(1),
+                high: z.watermark(2),
+                present: z.managed_pages(),
+                managed: z.managed_pages(),
+                reserved_highatomic: z.reserved_highatomic(),
+                free_highatomic: z.nr_free_highatomic.load(crate::sync::Ordering::Relaxed),
+                lowmem_reserve: core::array::from_fn(|i| z.lowmem_reserve(i)),
+                free_pcp: self.zone_pcp_pages(z.id),
+                pcp_batch: z.pcp_batch.load(crate::sync::Ordering::Relaxed),
+                pcp_high: z.pcp_high.load(crate::sync::Ordering::Relaxed),
+                pgalloc: self.zone_event(z.id, ZoneEvent::PgAlloc),
+            })
+            .collect()
+    }
+
+    /// `/proc/buddyinfo` as data.
+    pub fn buddyinfo(&self) -> Vec<BuddyInfo> {
+        self.zones
+            .iter()
+            .map(|z| {
+                let area = z.free.lock();
+                let mut by_mt = [[0u64; NR_PAGE_ORDERS]; MIGRATE_TYPES];
+                let mut free = [0u64; NR_PAGE_ORDERS];
+                for (o, f) in free.iter_mut().enumerate() {
+                    for (mt, row) in by_mt.iter_mut().enumerate() {
+                        row[o] = area.nr[o][mt] as u64;
+                        *f += area.nr[o][mt] as u64;
+                    }
+                }
+                BuddyInfo {
+                    node: z.nid,
+                    zone: z.ztype.name(),
+                    free_blocks: free,
+                    by_migratetype: by_mt,
+                }
+            })
+            .collect()
+    }
+
+    /// `/proc/vmstat`: the allocator's counters, by name.
+    pub fn vmstat(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = Vec::new();
+        v.push(("nr_free_pages".into(), self.nr_free_pages().max(0) as u64));
+        let pcp: u64 = self.zones.iter().map(|z| self.zone_pcp_pages(z.id)).sum();
+        v.push(("nr_free_pcp".into(), pcp));
+        let dirty: i64 = (0..self.nr_nodes()).map(|n| self.node_dirty_pages(n)).sum();
+        v.push(("nr_dirty".into(), dirty.max(0) as u64));
+        for zt in ZoneType::ALL {
+            let ids: Vec<ZoneId> = self
+                .zones
+                .iter()
+                .filter(|z| z.ztype == zt)
+                .map(|z| z.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let n = ids
+                .iter()
+                .map(|&z| self.zone_event(z, ZoneEvent::PgAlloc))
+                .sum();
+            v.push((
+                alloc::format!("pgalloc_{}", zt.name().to_ascii_lowercase()),
+                n,
+            ));
+        }
+        for ev in [
+            ZoneEvent::NumaHit,
+            ZoneEvent::NumaMiss,
+            ZoneEvent::NumaForeign,
+            ZoneEvent::NumaLocal,
+            ZoneEvent::NumaOther,
+        ] {
+            let n = self.zones.iter().map(|z| self.zone_event(z.id, ev)).sum();
+            v.push((ev.name().into(), n));
+        }
+        for ev in Event::ALL {
+            v.push((ev.name().into(), self.event(ev)));
+        }
+        v
+    }
+
+    /// `/proc/zoneinfo` as text, in the kernel's layout (the fields this
+    /// model has).
+    pub fn zoneinfo_text(&self) -> String {
+        let mut s = String::new();
+        for zi in self.zoneinfo() {
+            let _ = writeln!(s, "Node {}, zone {:>8}", zi.node, zi.zone);
+            let _ = writeln!(s, "  pages free     {}", zi.free);
+            let _ = writeln!(s, "        boost    0");
+            let _ = writeln!(s, "        min      {}", zi.min);
+            let _ = writeln!(s, "        low      {}", zi.low);
+            let _ = writeln!(s, "        high     {}", zi.high);
+            let _ = writeln!(s, "        spanned  {}", zi.present);
+            let _ = writeln!(s, "        present  {}", zi.present);
+            let _ = writeln!(s, "        managed  {}", zi.managed);
+            let _ = writeln!(s, "        cma      0");
+            let prot: Vec<String> = zi
+                .lowmem_reserve
+                .iter()
+                .map(|p| alloc::format!("{p}"))
+                .collect();
+            let _ = writeln!(s, "        protection: ({})", prot.join(", "));
+            let _ = writeln!(s, "      nr_free_pages {}", zi.free);
+            let _ = writeln!(s, "      nr_free_highatomic {}", zi.free_highatomic);
+            let _ = writeln!(s, "      nr_reserved_highatomic {}", zi.reserved_highatomic);
+            let _ = writeln!(s, "      pgalloc {}", zi.pgalloc);
+            let _ = writeln!(s, "  pagesets");
+            let _ = writeln!(s, "    count: {}", zi.free_pcp);
+            let _ = writeln!(s, "    high:  {}", zi.pcp_high);
+            let _ = writeln!(s, "    batch: {}", zi.pcp_batch);
+            let _ = writeln!(s, "  start_pfn:           {}", zi.start_pfn);
+        }
+        s
+    }
+
+    /// `/proc/buddyinfo` as text.
+    pub fn buddyinfo_text(&self) -> String {
+        let mut s = String::new();
+        for b in self.buddyinfo() {
+            let _ = write!(s, "Node {}, zone {:>8} ", b.node, b.zone);
+            for n in b.free_blocks {
+                let _ = write!(s, "{n:>6} ");
+            }
+            s.push('\n');
+        }
+        s
+    }
+
+    /// `/proc/vmstat` as text.
+    pub fn vmstat_text(&self) -> String {
+        let mut s = String::new();
+        for (k, v) in self.vmstat() {
+            let _ = writeln!(s, "{k} {v}");
+        }
+        s
+    }
+
+    /// The memory summary of `show_mem()` / `__show_free_areas()`: nodes
+    /// outside `nodes` are skipped (`None`: all), zones above `max_zone`
+    /// too. Fields this model does not have (LRU lists, slab, page tables)
+    /// print as 0.
+    pub fn show_mem_lines(&self, nodes: Option<NodeMask>, max_zone: ZoneType) -> Vec<String> {
+        let show = |nid: NodeId| nodes.is_none_or(|m| m.contains(nid));
+        let mut out = Vec::new();
+        out.push("Mem-Info:".into());
+        let dirty: i64 = (0..self.nr_nodes()).map(|n| self.node_dirty_pages(n)).sum();
+        let wb: i64 = self
+            .nodes
+            .iter()
+            .map(|n| n.nr_writeback.load(crate::sync::Ordering::Relaxed))
+            .sum();
+        let pcp: u64 = self.zones.iter().map(|z| self.zone_pcp_pages(z.id)).sum();
+        out.push("active_anon:0 inactive_anon:0 isolated_anon:0".into());
+        out.push(" active_file:0 inactive_file:0 isolated_file:0".into());
+        out.push(alloc::format!(
+            " unevictable:0 dirty:{} writeback:{}",
+            dirty.max(0),
+            wb.max(0)
+        ));
+        out.push(" slab_reclaimable:0 slab_unreclaimable:0".into());
+        out.push(" mapped:0 shmem:0 pagetables:0".into());
+        out.push(" sec_pagetables:0 bounce:0".into());
+        out.push(" kernel_misc_reclaimable:0".into());
+        out.push(alloc::format!(
+            " free:{} free_pcp:{pcp} free_cma:0",
+            self.nr_free_pages().max(0)
+        ));
+        for nid in 0..self.nr_nodes() {
+            if !show(nid) {
+                continue;
+            }
+            let n = &self.nodes[nid];
+            out.push(alloc::format!(
+                "Node {nid} active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:{}kB writeback:{}kB shmem:0kB writeback_tmp:0kB kernel_stack:0kB pagetables:0kB sec_pagetables:0kB all_unreclaimable? no",
+                n.nr_dirty.load(crate::sync::Ordering::Relaxed).max(0) as u64 * KB,
+                n.nr_writeback.load(crate::sync::Ordering::Relaxed).max(0) as u64 * KB
+            ));
+        }
+        let zones: Vec<_> = self
+            .zones
+            .iter()
+            .filter(|z| z.ztype <= max_zone && show(z.nid))
+            .collect();
+        for z in &zones {
+            let pcp = self.zone_pcp_pages(z.id);
+            out.push(alloc::format!(
+                "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:{}kB local_pcp:0kB free_cma:0kB",
+                z.nid,
+                z.ztype.name(),
+                z.free_pages().max(0) as u64 * KB,
+                z.watermark(0) * KB,
+                z.watermark(1) * KB,
+                z.watermark(2) * KB,
+                z.reserved_highatomic() * KB,
+                z.managed_pages() * KB,
+                z.managed_pages() * KB,
+                pcp * KB,
+            ));
+            let prot: Vec<String> = (0..MAX_NR_ZONES)
+                .map(|i| alloc::format!(" {}", z.lowmem_reserve(i)))
+                .collect();
+            out.push(alloc::format!("lowmem_reserve[]:{}", prot.concat()));
+        }
+        const TYPES: [char; MIGRATE_TYPES] = ['U', 'M', 'E', 'H'];
+        for z in &zones {
+            let area = z.free.lock();
+            let mut line = alloc::format!("Node {} {}: ", z.nid, z.ztype.name());
+            let mut total = 0u64;
+            for o in 0..NR_PAGE_ORDERS {
+                let nr: u64 = (0..MIGRATE_TYPES).map(|m| area.nr[o][m] as u64).sum();
+                total += nr << o;
+                let _ = write!(line, "{nr}*{}kB ", KB << o);
+                if nr > 0 {
+                    let types: String = (0..MIGRATE_TYPES)
+                        .filter(|&m| area.nr[o][m] > 0)
+                        .map(|m| TYPES[m])
+                        .collect();
+                    let _ = write!(line, "({types}) ");
+                }
+            }
+            let _ = write!(line, "= {}kB", total * KB);
+            out.push(line);
+        }
+        out.push("0 total pagecache pages".into());
+        out.push(alloc::format!("{} pages RAM", self.total_pages()));
+        let highmem: u64 = self
+            .zones
+            .iter()
+            .filter(|z| matches!(z.ztype, ZoneType::HighMem | ZoneType::Movable))
+            .map(|z| z.managed_pages())
+            .sum();
+        out.push(alloc::format!("{highmem} pages HighMem/MovableOnly"));
+        out.push("0 pages reserved".into());
+        out
+    }
+
+    /// Checks every structure against every other and counts pages. Locks
+    /// everything: call it when no allocation is in flight.
+    ///
+    /// Checked: each buddy list entry is a free head of that order, aligned,
+    /// inside its zone, on the list of its pageblock's type, its other
+    /// frames free tails; each per-CPU entry is a per-CPU head of its order;
+    /// every allocated head's frames are its tails; the free counters match
+    /// the lists; every frame is covered exactly once; and free + per-CPU +
+    /// allocated = total.
+    pub fn check_invariants(&self) -> Result<PageCounts, String> {
+        let pcps: Vec<_> = self.cpus.iter().map(|c| c.pcp.lock()).collect();
+        let areas: Vec<_> = self.zones.iter().map(|z| z.free.lock()).collect();
+        let total = self.fm.frames.len();
+        let mut covered = alloc::vec![false; total];
+        let mut counts = PageCounts {
+            total: self.total_pages(),
+            ..PageCounts::default()
+        };
+        let mut cover = |pfn: u32, n: u32, what: &str| -> Result<(), String> {
+            for p in pfn..pfn + n {
+                let c = covered
+                    .get_mut(p as usize)
+                    .ok_or_else(|| alloc::format!("{what} pfn {p:#x} out of range"))?;
+                if *c {
+                    return Err(alloc::format!("pfn {p:#x} covered twice ({what})"));
+                }
+                *c = true;
+            }
+            Ok(())
+        };
+        for (z, area) in self.zones.iter().zip(&areas) {
+            let mut free = 0i64;
+            let mut free_ha = 0i64;
+            for o in 0..NR_PAGE_ORDERS {
+                for mt in 0..MIGRATE_TYPES {
+                    let mut n = 0;
+                    for pfn in area.list(o, mt) {
+                        let s = self.fm.frames.get(pfn);
+                        if s.kind() != FrameKind::Buddy
+                            || s.order() as usize != o
+                            || s.zone() != z.id
+                        {
+                            return Err(alloc::format!(
+                                "buddy list {o}/{mt} of zone {} holds pfn {pfn:#x} in state {s:?}",
+                                z.id
+                            ));
+                        }
+                        if pfn % (1 << o) != 0
+                            || !z.contains(pfn)
+                            || !z.contains(pfn + (1 << o) - 1)
+                        {
+                            return Err(alloc::format!("misplaced block pfn {pfn:#x} order {o}"));
+                        }
+                        if self.fm.pb_mt(pfn) as usize != mt {
+                            return Err(alloc::format!(
+                                "pfn {pfn:#x} on list {mt} but its pageblock is {:?}",
+                                self.fm.pb_mt(pfn)
+                            ));
+                        }
+                        for t in pfn + 1..pfn + (1 << o) {
+                            if self.fm.frames.get(t).kind() != FrameKind::FreeTail {
+                                return Err(alloc::format!(
+                                    "pfn {t:#x} inside free block {pfn:#x} is {:?}",
+                                    self.fm.frames.get(t)
+                                ));
+                            }
+                        }
+                        cover(pfn, 1 << o, "buddy")?;
+                        n += 1;
+                        free += 1 << o;
+                        if mt == 3 {
+                            free_ha += 1 << o;
+                        }
+                    }
+                    if n != area.nr[o][mt] {
+                        return Err(alloc::format!(
+                            "zone {} list {o}/{mt}: {n} blocks, counter says {}",
+                            z.id,
+                            area.nr[o][mt]
+                        ));
+                    }
+                }
+            }
+            if free != area.nr_free || free != z.free_pages() {
+                return Err(alloc::format!(
+                    "zone {}: {free} free pages on lists, counters {} / {}",
+                    z.id,
+                    area.nr_free,
+                    z.free_pages()
+                ));
+            }
+            for o in 0..NR_PAGE_ORDERS {
+                let listed: u32 = area.nr[o][..MIGRATE_PCPTYPES].iter().sum();
+                let published = z.blocks[o].load(crate::sync::Ordering::Relaxed);
+                let ha = z.blocks_highatomic[o].load(crate::sync::Ordering::Relaxed);
+                if listed != published || ha != area.nr[o][3] {
+                    return Err(alloc::format!(
+                        "zone {} order {o}: published block counts are stale",
+                        z.id
+                    ));
+                }
+            }
+            if free_ha != area.nr_free_highatomic {
+                return Err(alloc::format!(
+                    "zone {}: high-atomic free {free_ha} vs {}",
+                    z.id,
+                    area.nr_free_highatomic
+                ));
+            }
+            counts.free_buddy += free as u64;
+        }
+        for (cpu, pcp) in pcps.iter().enumerate() {
+            for z in &self.zones {
+                let zp = &pcp.zones[z.id];
+                let mut n = 0u32;
+                for o in 0..crate::pcp::NR_PCP_ORDERS {
+                    for mt in 0..MIGRATE_PCPTYPES {
+                        for &pfn in &zp.lists[o][mt] {
+                            let s = self.fm.frames.get(pfn);
+                            if s.kind() != FrameKind::PerCpu
+                                || s.order() as usize != o
+                                || s.zone() != z.id
+                            {
+                                return Err(alloc::format!(
+                                    "cpu {cpu} list {o}/{mt} holds pfn {pfn:#x} in state {s:?}"
+                                ));
+                            }
+                            for t in pfn + 1..pfn + (1 << o) {
+                                if self.fm.frames.get(t).kind() != FrameKind::FreeTail {
+                                    return Err(alloc::format!("pfn {t:#x} inside per-CPU block {pfn:#x} is not a free tail"));
+                                }
+                            }
+                            cover(pfn, 1 << o, "pcp")?;
+                            n += 1 << o;
+                        }
+                    }
+                }
+                if n != zp.count {
+                    return Err(alloc::format!(
+                        "cpu {cpu} zone {}: {n} pages listed, count {}",
+                        z.id,
+                        zp.count
+                    ));
+                }
+                counts.free_pcp += n as u64;
+            }
+        }
+        let mut pfn = 0u32;
+        while (pfn as usize) < total {
+            let s = self.fm.frames.get(pfn);
+            if s.kind() == FrameKind::Allocated {
+                let o = s.order();
+                for i in 1..(1u32 << o) {
+                    let t = self.fm.frames.get(pfn + i);
+                    if t.kind() != FrameKind::Tail
+                        || t.head_offset() != i
+                        || t.compound() != s.compound()
+                    {
+                        return Err(alloc::format!(
+                            "allocated block {pfn:#x}: frame +{i} is {t:?}"
+                        ));
+                    }
+                }
+                cover(pfn, 1 << o, "allocated")?;
+                counts.allocated += 1 << o;
+                pfn += 1 << o;
+            } else {
+                pfn += 1;
+            }
+        }
+        if let Some(p) = covered.iter().position(|c| !c) {
+            return Err(alloc::format!(
+                "pfn {p:#x} is neither free nor allocated: {:?}",
+                self.fm.frames.get(p as u32)
+            ));
+        }
+        if counts.free_buddy + counts.free_pcp + counts.allocated != counts.total {
+            return Err(alloc::format!("page counts do not add up: {counts:?}"));
+        }
+        drop(areas);
+        drop(pcps);
+        Ok(counts)
+    }
+}

@@ -1,0 +1,361 @@
+//! The `std` runtime: a [`Machine`] with real threads, real time and the
+//! kernel's entry points. Each call reads the calling thread's scopes
+//! (`gfp::scope::current_state()`, i.e. `current_gfp_context()`) and runs on
+//! the thread's CPU (threads are spread over the machine's CPUs round-robin
+//! unless bound with [`bind_current_thread`]).
+
+use std::boxed::Box;
+use std::cell::Cell;
+use std::string::String;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use gfp::zone::ZoneType;
+use gfp::Gfp;
+
+use crate::env::{Environment, LogLevel, WaitEvent};
+use crate::hooks::{NoProgress, SlowPathHooks};
+use crate::machine::{Cx, Machine, MachineError};
+use crate::nodemask::{NodeId, NodeMask};
+use crate::page::{AllocError, BadPage, Page};
+use crate::spec::MachineSpec;
+use crate::task::Task;
+
+/// Where log lines go.
+pub trait LogSink: Send + Sync {
+    /// Writes one line.
+    fn log(&self, level: LogLevel, line: &str);
+}
+
+/// Prints to standard error.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StderrSink;
+
+impl LogSink for StderrSink {
+    fn log(&self, _level: LogLevel, line: &str) {
+        std::eprintln!("{line}");
+    }
+}
+
+/// Keeps lines in memory (for tests and the CLI).
+#[derive(Debug, Default)]
+pub struct MemorySink {
+    lines: Mutex<Vec<(LogLevel, String)>>,
+}
+
+impl MemorySink {
+    /// An empty sink.
+    pub fn new() -> MemorySink {
+        MemorySink::default()
+    }
+
+    /// The lines so far.
+    pub fn lines(&self) -> Vec<(LogLevel, String)> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The lines so far as text.
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for (_, l) in self.lines() {
+            s.push_str(&l);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Forgets the lines.
+    pub fn clear(&self) {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl LogSink for MemorySink {
+    fn log(&self, level: LogLevel, line: &str) {
+        self.lines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((level, line.into()));
+    }
+}
+
+impl<T: LogSink + ?Sized> LogSink for std::sync::Arc<T> {
+    fn log(&self, level: LogLevel, line: &str) {
+        (**self).log(level, line)
+    }
+}
+
+/// The environment of real threads: a monotonic clock, `thread::sleep`,
+/// condition variables for wake-ups, kswapd wake-ups counted per node (the
+/// next layer's kswapd threads wait on them), and a log sink.
+pub struct StdEnv {
+    start: Instant,
+    sink: Box<dyn LogSink>,
+    kswapd: Vec<AtomicU64>,
+    generation: Mutex<u64>,
+    wakeup: Condvar,
+}
+
+impl std::fmt::Debug for StdEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StdEnv")
+            .field("start", &self.start)
+            .finish()
+    }
+}
+
+impl StdEnv {
+    /// An environment for `nodes` nodes logging to `sink`.
+    pub fn new(nodes: usize, sink: Box<dyn LogSink>) -> StdEnv {
+        StdEnv {
+            start: Instant::now(),
+            sink,
+            kswapd: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+            generation: Mutex::new(0),
+            wakeup: Condvar::new(),
+        }
+    }
+
+    /// How often kswapd of `nid` was woken.
+    pub fn kswapd_wakeups(&self, nid: NodeId) -> u64 {
+        self.kswapd
+            .get(nid)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    fn bump(&self) {
+        *self.generation.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.wakeup.notify_all();
+    }
+}
+
+impl Environment for StdEnv {
+    fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+    fn cond_resched(&self) {
+        std::thread::yield_now();
+    }
+    fn sleep_ns(&self, ns: u64) {
+        std::thread::sleep(Duration::from_nanos(ns));
+    }
+    fn wait_for_event(&self, _event: WaitEvent, timeout_ns: u64) -> bool {
+        let g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
+        let start = *g;
+        let (g, _) = self
+            .wakeup
+            .wait_timeout_while(g, Duration::from_nanos(timeout_ns), |gen| *gen == start)
+            .unwrap_or_else(|e| e.into_inner());
+        *g != start
+    }
+    fn notify(&self, _event: WaitEvent) {
+        self.bump();
+    }
+    fn wake_kswapd(&self, nid: NodeId, _order: u32, _highest_zone: ZoneType) {
+        if let Some(c) = self.kswapd.get(nid) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        self.bump();
+    }
+    fn log(&self, level: LogLevel, line: &str) {
+        self.sink.log(level, line);
+    }
+    fn current_comm(&self) -> String {
+        let t = std::thread::current();
+        match t.name() {
+            Some(n) => n.chars().take(15).collect(),
+            None => String::from("thread"),
+        }
+    }
+}
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+std::thread_local! {
+    static THREAD_CPU: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// Binds the calling thread to CPU `cpu` (taken modulo each machine's CPU
+/// count), like `sched_setaffinity` to one CPU.
+pub fn bind_current_thread(cpu: usize) {
+    THREAD_CPU.with(|c| c.set(cpu));
+}
+
+#[inline(always)]
+fn current_cpu(nr_cpus: usize) -> usize {
+    THREAD_CPU.with(|c| {
+        let mut v = c.get();
+        if v == usize::MAX {
+            v = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+            c.set(v);
+        }
+        if v < nr_cpus {
+            v
+        } else {
+            v % nr_cpus
+        }
+    })
+}
+
+/// A machine with the `std` environment and hooks, and the kernel's entry
+/// points for the calling thread.
+pub struct Mm {
+    machine: Machine,
+    env: StdEnv,
+    hooks: Box<dyn SlowPathHooks + Send + Sync>,
+}
+
+impl std::fmt::Debug for Mm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mm")
+            .field("machine", &self.machine)
+            .finish()
+    }
+}
+
+impl Mm {
+    /// The machine with `mmap`ed memory, no-progress hooks, logging to
+    /// standard error.
+    pub fn new(spec: MachineSpec) -> Result<Mm, MachineError> {
+        Mm::with(spec, Box::new(StderrSink), Box::new(NoProgress))
+    }
+
+    /// The machine with a log sink and hooks of the caller's choice.
+    pub fn with(
+        spec: MachineSpec,
+        sink: Box<dyn LogSink>,
+        hooks: Box<dyn SlowPathHooks + Send + Sync>,
+    ) -> Result<Mm, MachineError> {
+        let nodes = spec.nodes.len();
+        let machine = Machine::new(spec)?;
+        Ok(Mm {
+            machine,
+            env: StdEnv::new(nodes, sink),
+            hooks,
+        })
+    }
+
+    /// The built-in default machine (see [`MachineSpec::default_machine`]).
+    pub fn default_machine() -> Result<Mm, MachineError> {
+        Mm::new(MachineSpec::default_machine())
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// The environment.
+    pub fn env(&self) -> &StdEnv {
+        &self.env
+    }
+
+    /// The CPU the calling thread runs on.
+    pub fn current_cpu(&self) -> usize {
+        current_cpu(self.machine.nr_cpus())
+    }
+
+    /// A call context for `task` on the calling thread's CPU, to use the
+    /// core API with an explicit task (cpuset, OOM victim, interrupt...).
+    pub fn cx<'a>(&'a self, task: Task<'a>) -> Cx<'a> {
+        Cx::new(self.current_cpu(), task, &self.env, &*self.hooks)
+    }
+
+    /// The calling thread as a task: its scopes, the root cpuset.
+    #[inline(always)]
+    pub fn current_task(&self) -> Task<'static> {
+        Task::new().with_scope(gfp::scope::current_state())
+    }
+
+    #[inline(always)]
+    fn current_cx(&self) -> Cx<'_> {
+        Cx {
+            cpu: current_cpu(self.machine.nr_cpus()),
+            task: self.current_task(),
+            env: &self.env,
+            hooks: &*self.hooks,
+        }
+    }
+
+    /// `alloc_pages(gfp, order)`.
+    #[inline]
+    pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
+        // The common case needs only the scopes and the CPU; the full
+        // context is built when the general path runs.
+        if crate::pcp::pcp_allowed_order(order) {
+            let scope = gfp::scope::current_state();
+            let cpu = current_cpu(self.machine.nr_cpus());
+            if let Some(pfn) = self.machine.alloc_fast(cpu, scope.apply(gfp), order) {
+                return Ok(Page::from_raw(self.machine.id(), pfn));
+            }
+        }
+        self.machine.alloc_pages(&self.current_cx(), gfp, order)
+    }
+
+    /// `alloc_page(gfp)`.
+    pub fn alloc_page(&self, gfp: Gfp) -> Result<Page, AllocError> {
+        self.alloc_pages(gfp, 0)
+    }
+
+    /// `alloc_pages_node(nid, gfp, order)`.
+    pub fn alloc_pages_node(&self, nid: NodeId, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
+        self.machine
+            .alloc_pages_node(&self.current_cx(), nid, gfp, order)
+    }
+
+    /// `__alloc_pages(gfp, order, preferred_nid, nodemask)`.
+    pub fn alloc_pages_nodemask(
+        &self,
+        gfp: Gfp,
+        order: u32,
+        preferred_nid: Option<NodeId>,
+        nodemask: Option<NodeMask>,
+    ) -> Result<Page, AllocError> {
+        self.machine
+            .alloc_pages_nodemask(&self.current_cx(), gfp, order, preferred_nid, nodemask)
+    }
+
+    /// `get_zeroed_page(gfp)`.
+    pub fn get_zeroed_page(&self, gfp: Gfp) -> Result<Page, AllocError> {
+        self.machine.get_zeroed_page(&self.current_cx(), gfp)
+    }
+
+    /// `folio_alloc(gfp, order)`: a compound page.
+    pub fn folio_alloc(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
+        self.machine.folio_alloc(&self.current_cx(), gfp, order)
+    }
+
+    /// `__free_pages(page, order)`.
+    #[inline]
+    pub fn free_pages(&self, page: Page, order: u32) -> Result<(), BadPage> {
+        if self
+            .machine
+            .free_fast(current_cpu(self.machine.nr_cpus()), page, order)
+        {
+            return Ok(());
+        }
+        self.machine.free_pages(&self.current_cx(), page, order)
+    }
+
+    /// `free_page(page)`.
+    pub fn free_page(&self, page: Page) -> Result<(), BadPage> {
+        self.free_pages(page, 0)
+    }
+
+    /// `folio_put(page)`: frees a compound page by its head.
+    pub fn folio_put(&self, page: Page) -> Result<(), BadPage> {
+        self.machine.folio_put(&self.current_cx(), page)
+    }
+
+    /// Marks a page dirty (see [`Machine::set_page_dirty`]).
+    pub fn set_page_dirty(&self, page: Page) -> Result<bool, BadPage> {
+        self.machine.set_page_dirty(&self.current_cx(), page)
+    }
+
+    /// Clears a page's dirty mark.
+    pub fn clear_page_dirty(&self, page: Page) -> Result<bool, BadPage> {
+        self.machine.clear_page_dirty(&self.current_cx(), page)
+    }
+}

@@ -1,0 +1,104 @@
+//! Misuse is reported like the kernel's bad-page report, never loses a page
+//! and never corrupts the allocator.
+
+mod common;
+
+use common::*;
+use gfp::Gfp;
+use gfp_mm::{BadPageReason, Cx, Event, FrameKind, LogLevel, NoProgress, Page};
+
+#[test]
+fn every_misuse_is_an_error_and_nothing_is_lost() {
+    let m = machine(two_nodes());
+    let other = machine(two_nodes());
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let before = m.check_invariants().unwrap();
+
+    let p = m.alloc_pages(&c, Gfp::KERNEL, 2).unwrap();
+    let reason = |r: Result<(), gfp_mm::BadPage>| r.unwrap_err().reason;
+    assert_eq!(
+        reason(m.free_pages(&c, p, 1)),
+        BadPageReason::WrongOrder {
+            allocated: 2,
+            freed: 1
+        }
+    );
+    assert_eq!(
+        reason(m.free_pages(&c, p.nth(1), 0)),
+        BadPageReason::TailPage { head: p.pfn() }
+    );
+    assert_eq!(
+        reason(m.folio_put(&c, p)),
+        BadPageReason::NotCompound { order: 2 }
+    );
+    let foreign = other.alloc_pages(&c, Gfp::KERNEL, 0).unwrap();
+    assert_eq!(
+        reason(m.free_pages(&c, foreign, 0)),
+        BadPageReason::ForeignAllocator { owner: other.id() }
+    );
+    assert_eq!(
+        reason(m.free_pages(&c, Page::from_raw(m.id(), 1 << 30), 0)),
+        BadPageReason::OutOfRange
+    );
+    // The failed frees left the block allocated and intact.
+    assert_eq!(m.page_state(p).unwrap().kind(), FrameKind::Allocated);
+    m.free_pages(&c, p, 2).unwrap();
+    assert_eq!(reason(m.free_pages(&c, p, 2)), BadPageReason::NotAllocated);
+    // A page that was never allocated.
+    let never = Page::from_raw(m.id(), 100);
+    assert_eq!(
+        reason(m.free_pages(&c, never, 0)),
+        BadPageReason::NotAllocated
+    );
+    assert_eq!(m.event(Event::BadPage), 7);
+    m.drain_all_pages();
+    let after = m.check_invariants().unwrap();
+    assert_eq!(after.free_buddy, before.free_buddy + before.free_pcp);
+    assert_eq!(after.allocated, 0);
+}
+
+#[test]
+fn bad_page_report_has_the_kernel_shape() {
+    let m = machine(two_nodes());
+    let env = env();
+    let c = Cx::new(0, task().named("kworker/0:1"), &env, &NoProgress);
+    let p = m.alloc_pages(&c, Gfp::KERNEL, 0).unwrap();
+    m.free_pages(&c, p, 0).unwrap();
+    let err = m.free_pages(&c, p, 0).unwrap_err();
+    let text = err.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!(
+            "BUG: Bad page state in process kworker/0:1  pfn:{:05x}",
+            p.pfn()
+        )
+    );
+    assert!(
+        lines[1].starts_with("page: refcount:0 mapcount:0 mapping:0000000000000000 index:0x0 pfn:")
+    );
+    assert!(lines[2].starts_with("flags: "));
+    assert_eq!(
+        lines[3],
+        "page dumped because: freeing a page that is not allocated (double free?)"
+    );
+    let log = env.log_lines();
+    assert!(log.iter().all(|(l, _)| *l == LogLevel::Alert));
+    assert_eq!(log.len(), 4);
+}
+
+#[test]
+fn dirtying_a_free_page_is_refused() {
+    let m = machine(two_nodes());
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let p = m.alloc_pages(&c, Gfp::KERNEL, 0).unwrap();
+    m.free_pages(&c, p, 0).unwrap();
+    assert_eq!(
+        m.set_page_dirty(&c, p).unwrap_err().reason,
+        BadPageReason::NotAllocated
+    );
+    assert_eq!(m.node_dirty_pages(0), 0);
+    assert!(m.page_ptr(p).is_none(), "no address for a free page");
+}
