@@ -558,7 +558,8 @@ fn gfp_kernel_fingerprints_the_era() {
 fn enum_layout_config_matrix_6_12() {
     // (LOCKDEP, KASAN_HW_TAGS, SLAB_OBJ_EXT) -> shift, SKIP_ZERO, SKIP_KASAN,
     // NOLOCKDEP, NO_OBJ_EXT, GFP_HIGHUSER_MOVABLE, GFP_TRANSHUGE.
-    let rows: &[((bool, bool, bool), u32, [u32; 4], u32, u32)] = &[
+    type Row = ((bool, bool, bool), u32, [u32; 4], u32, u32);
+    let rows: &[Row] = &[
         ((false, false, false), 24, [0, 0, 0, 0], 0x100cca, 0x1c24ca),
         (
             (false, false, true),
