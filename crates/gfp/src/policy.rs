@@ -6,7 +6,7 @@
 //! test it applies: a scope is safe only if no nested allocation, written
 //! without knowing about the scope, can break because of it.
 //!
-//! The table is written once, in the [`policy_table!`] invocation below. It
+//! The table is written once, in the `policy_table!` invocation below. It
 //! expands into the runtime table [`TABLE`] and into the type-level markers of
 //! [`flag`], whose trait implementations make a refused scope a compile
 //! error carrying the cell's reason.
