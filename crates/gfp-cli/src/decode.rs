@@ -91,21 +91,6 @@ fn decode_one(profile: &Profile, mask: u32) -> Decoded<'_> {
     }
 }
 
-/// The byte strings one of which every line that carries a gfp mask, or a
-/// kernel-version banner, contains. Lines without any of them skip the
-/// scanner entirely; the whole input is searched for them at once, which is
-/// what makes decoding run near `grep` speed.
-const TRIGGERS: &[&str] = &[
-    "gfp",
-    "GFP",
-    "mode:",
-    "mask",
-    "flags",
-    "offline node",
-    "ainted",
-    "Linux version",
-];
-
 /// Reads a log on stdin and annotates every line that carries a gfp mask.
 fn decode_stream(args: &DecodeArgs) -> CmdResult {
     let forced = if args.profile.is_given() {
@@ -118,7 +103,9 @@ fn decode_stream(args: &DecodeArgs) -> CmdResult {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut stream = LogStream::new(scanner, args.json);
-    let res = stream.run(&mut stdin.lock(), &mut out).and_then(|()| out.flush());
+    let res = stream
+        .run(&mut stdin.lock(), &mut out)
+        .and_then(|()| out.flush());
     match res {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
@@ -127,6 +114,10 @@ fn decode_stream(args: &DecodeArgs) -> CmdResult {
 }
 
 /// Streams a log through the scanner in large blocks.
+///
+/// The blocks are searched for the scanner's trigger tokens with a SIMD
+/// multi-pattern search; only the lines that hold one reach the scanner, and
+/// text mode echoes everything else in bulk.
 struct LogStream {
     scanner: gfp::logscan::LogScanner,
     triggers: aho_corasick::AhoCorasick,
@@ -137,10 +128,10 @@ struct LogStream {
 
 impl LogStream {
     fn new(scanner: gfp::logscan::LogScanner, json: bool) -> Self {
-        // Leftmost-first lets the SIMD (Teddy) searcher run over the input.
+        // Leftmost-first lets the packed (Teddy) searcher run.
         let triggers = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(TRIGGERS)
+            .build(gfp::logscan::TRIGGERS)
             .expect("fixed patterns build");
         LogStream {
             scanner,
@@ -157,9 +148,8 @@ impl LogStream {
         while !eof {
             // Fill up to at least one block past what is pending.
             let start = buf.len();
-            buf.resize(start + BLOCK, 0);
-            let n = read_full(input, &mut buf[start..])?;
-            buf.truncate(start + n);
+            // `take` + `read_to_end` fills spare capacity without zeroing it.
+            let n = input.take(BLOCK as u64).read_to_end(&mut buf)?;
             eof = n == 0;
             // Process every complete line; at EOF, the unterminated rest too.
             let end = if eof {
@@ -187,13 +177,13 @@ impl LogStream {
                 break;
             };
             let line_start = memchr::memrchr(b'\n', &block[..m.start()]).map_or(0, |i| i + 1);
-            let line_end = memchr::memchr(b'\n', &block[m.start()..]).map_or(block.len(), |i| m.start() + i);
+            let line_end =
+                memchr::memchr(b'\n', &block[m.start()..]).map_or(block.len(), |i| m.start() + i);
             self.line_base += memchr::memchr_iter(b'\n', &block[counted..line_start]).count();
             counted = line_start;
             let raw = &block[line_start..line_end];
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            let line = String::from_utf8_lossy(raw);
-            let findings = self.scanner.scan_line(self.line_base + 1, &line);
+            let findings = self.scanner.scan_bytes(self.line_base + 1, raw);
             let next = (line_end + 1).min(block.len());
             if !findings.is_empty() {
                 if self.json {
@@ -207,7 +197,7 @@ impl LogStream {
                     for f in &findings {
                         for l in gfp::logscan::annotate(f).lines() {
                             out.write_all(b"    | ")?;
-                            out.write_all(l.as_bytes())?;
+                            out.write_all(l.trim_start().as_bytes())?;
                             out.write_all(b"\n")?;
                         }
                     }
@@ -219,24 +209,10 @@ impl LogStream {
         self.line_base += memchr::memchr_iter(b'\n', &block[counted..]).count();
         if !self.json {
             out.write_all(&block[echoed..])?;
-            if block.last().is_some_and(|&b| b != b'\n') {
+            if block.len() > echoed && block.last() != Some(&b'\n') {
                 out.write_all(b"\n")?;
             }
         }
         Ok(())
     }
-}
-
-/// Reads until `buf` is full or the input ends.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }

@@ -39,7 +39,16 @@ fn decode_follows_kernel_version_and_config() {
         .success()
         .stdout("0x800(__GFP_KSWAPD_RECLAIM)\n");
     gfp()
-        .args(["decode", "--kernel", "6.16", "--config", "CONFIG_LOCKDEP=y", "--config", "CONFIG_SLAB_OBJ_EXT=n", "0x1000cc0"])
+        .args([
+            "decode",
+            "--kernel",
+            "6.16",
+            "--config",
+            "CONFIG_LOCKDEP=y",
+            "--config",
+            "CONFIG_SLAB_OBJ_EXT=n",
+            "0x1000cc0",
+        ])
         .assert()
         .success()
         .stdout("0x1000cc0(GFP_KERNEL|__GFP_NOLOCKDEP)\n");
@@ -51,7 +60,9 @@ fn decode_errors_name_the_problem() {
         .args(["decode", "GFP_KERNEL|__GFP_NOWRAN"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("__GFP_NOWRAN").and(predicate::str::contains("__GFP_NOWARN")));
+        .stderr(
+            predicate::str::contains("__GFP_NOWRAN").and(predicate::str::contains("__GFP_NOWARN")),
+        );
     gfp()
         .args(["decode", "--kernel", "six", "0x1"])
         .assert()
@@ -66,7 +77,10 @@ fn decode_errors_name_the_problem() {
 
 #[test]
 fn decode_json() {
-    let out = gfp().args(["decode", "--json", "--kernel", "6.12", "0x400dc0"]).output().unwrap();
+    let out = gfp()
+        .args(["decode", "--json", "--kernel", "6.12", "0x400dc0"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["rendered"], "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)");
@@ -83,7 +97,10 @@ fn scopes_json_has_one_row_per_flag() {
     let nofail = rows.iter().find(|r| r["flag"] == "__GFP_NOFAIL").unwrap();
     assert_eq!(nofail["set"]["allowed"], false);
     assert_eq!(nofail["clear"]["verdict"], "unsafe");
-    assert!(nofail["clear"]["reason"].as_str().unwrap().contains("__GFP_NOFAIL"));
+    assert!(nofail["clear"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("__GFP_NOFAIL"));
     let io = rows.iter().find(|r| r["flag"] == "__GFP_IO").unwrap();
     assert_eq!(io["clear"]["allowed"], true);
     assert_eq!(io["clear"]["task_flag"], "PF_MEMALLOC_NOIO");
@@ -97,7 +114,13 @@ fn check_scope_exit_status() {
         .code(0)
         .stdout(predicate::str::contains("allowed"));
     gfp()
-        .args(["check-scope", "--clear", "__GFP_DIRECT_RECLAIM", "--set", "NOWARN"])
+        .args([
+            "check-scope",
+            "--clear",
+            "__GFP_DIRECT_RECLAIM",
+            "--set",
+            "NOWARN",
+        ])
         .assert()
         .code(1)
         .stdout(predicate::str::contains("__GFP_NOFAIL"));
@@ -106,7 +129,10 @@ fn check_scope_exit_status() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("not a single GFP flag"));
-    let out = gfp().args(["check-scope", "--json", "--set", "__GFP_NOFAIL"]).output().unwrap();
+    let out = gfp()
+        .args(["check-scope", "--json", "--set", "__GFP_NOFAIL"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["allowed"], false);
@@ -140,16 +166,31 @@ fn decode_annotates_logs_on_stdin() {
         .write_stdin(log)
         .assert()
         .success()
-        .stdout(predicate::str::contains("page allocation failure").and(predicate::str::contains("    | ")));
-    let out = gfp().args(["decode", "--json"]).write_stdin(log).output().unwrap();
+        .stdout(
+            predicate::str::contains("page allocation failure")
+                .and(predicate::str::contains("    | ")),
+        );
+    let out = gfp()
+        .args(["decode", "--json"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let line = String::from_utf8(out.stdout).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
     assert_eq!(v["line"], 2);
     assert_eq!(v["mask"], "0x40cc0");
     assert_eq!(v["printed"], "GFP_KERNEL|__GFP_COMP");
-    let versions: Vec<&str> = v["agreeing_versions"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
-    assert!(versions.contains(&"5.4") && versions.contains(&"7.1") && !versions.contains(&"4.19"), "{versions:?}");
+    let versions: Vec<&str> = v["agreeing_versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(
+        versions.contains(&"5.4") && versions.contains(&"7.1") && !versions.contains(&"4.19"),
+        "{versions:?}"
+    );
 }
 
 #[test]
@@ -157,4 +198,55 @@ fn arbitrary_bytes_on_stdin_do_not_crash() {
     let mut junk: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     junk.extend_from_slice(b"\nmode:0x\ngfp_mask=0xffffffffff(\ngfp_flags=|||\n\xff\xfe mode:0x1(");
     gfp().arg("decode").write_stdin(junk).assert().success();
+}
+
+/// The block-wise stream finds exactly what the line-by-line scanner finds,
+/// across block boundaries, CRLF endings, invalid UTF-8, a line longer than
+/// a block and a last line without its newline.
+#[test]
+fn streamed_decoding_equals_line_by_line_scanning() {
+    let mut log = Vec::new();
+    let lines: &[&[u8]] = &[
+        b"[ 1.0] CPU: 0 PID: 1 Comm: init Not tainted 4.19.0-6-amd64 #1 Debian",
+        b"[ 2.0] a: page allocation failure: order:0, mode:0x6000c0(GFP_KERNEL), nodemask=(null)\r",
+        b"\xff\xfe junk mode:0x20 gfp_mask=0x0() \xc3",
+        b"  kworker-1 [000] .... 1.2: mm_page_alloc: page=0 pfn=0x1 order=0 migratetype=0 gfp_flags=GFP_KERNEL",
+    ];
+    for i in 0..40_000 {
+        log.extend_from_slice(lines[i % lines.len()]);
+        log.push(b'\n');
+        if i == 20_000 {
+            log.extend(std::iter::repeat_n(b'x', 3 << 20));
+            log.extend_from_slice(
+                b" gfp_mask=0x400cc0(GFP_KERNEL_ACCOUNT), order=0, oom_score_adj=0\n",
+            );
+        }
+    }
+    log.extend_from_slice(b"tail: mode:0xcc0(GFP_KERNEL)");
+    let out = gfp()
+        .args(["decode", "--json"])
+        .write_stdin(log.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let streamed: Vec<serde_json::Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let mut scanner = gfp::logscan::LogScanner::default();
+    let mut expected = Vec::new();
+    for (i, raw) in log.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        for f in scanner.scan_line(i + 1, &String::from_utf8_lossy(raw)) {
+            expected.push(serde_json::to_value(&f).unwrap());
+        }
+    }
+    assert!(expected.len() > 30_000);
+    assert_eq!(streamed.len(), expected.len());
+    assert!(
+        streamed == expected,
+        "streamed findings differ from line-by-line scanning"
+    );
 }

@@ -46,7 +46,9 @@
 //!
 //! # Cost
 //!
-//! A line without a mask costs one pass over its bytes and no allocation.
+//! A line without a mask costs one pass over its bytes and no allocation;
+//! [`LogScanner::scan_bytes`] takes the raw line and skips even the UTF-8
+//! decoding for such lines.
 //! Results are cached per (mask, printed names, renderer, profile), so a log
 //! repeating the same masks costs a few reference-count increments per
 //! finding. Every step is linear in the line length, and the scanner never
@@ -84,6 +86,27 @@ const MAX_PROFILES: usize = 256;
 // ---------------------------------------------------------------------------
 // Public types
 // ---------------------------------------------------------------------------
+
+/// The lines of a block that carry gfp masks ([`LogScanner::scan_chunk`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChunkScan {
+    /// How many lines the block holds (the next block's first line number
+    /// is `first_line_no + lines`).
+    pub lines: usize,
+    /// The lines with findings, in order.
+    pub found: Vec<LineFindings>,
+}
+
+/// One line of a block and its findings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineFindings {
+    /// The line number (as in [`Finding::line`]).
+    pub line: usize,
+    /// The line's bytes within the block, without the `\n` (and `\r`).
+    pub range: core::ops::Range<usize>,
+    /// The findings, as [`LogScanner::scan_bytes`] returns them.
+    pub findings: Vec<Finding>,
+}
 
 /// Options of a [`LogScanner`].
 #[derive(Clone, Debug, Default)]
@@ -323,23 +346,49 @@ impl Catalog {
         let configs: Vec<KernelConfig> = KernelConfig::all_combinations().collect();
         let mut tables: Vec<Profile> = Vec::new();
         let mut index: BTreeMap<u64, Vec<u16>> = BTreeMap::new();
+        let mut intern = |p: Profile| -> u16 {
+            let bucket = index.entry(table_hash(&p)).or_default();
+            let found = bucket
+                .iter()
+                .copied()
+                .find(|&i| same_tables(&tables[i as usize], &p));
+            match found {
+                Some(i) => i,
+                None => {
+                    let i = tables.len() as u16;
+                    tables.push(p);
+                    bucket.push(i);
+                    i
+                }
+            }
+        };
         let mut map = Vec::with_capacity(versions.len());
         for &v in &versions {
+            // Most options mean nothing to most releases (KMEMCHECK before
+            // 4.0, SLAB_OBJ_EXT before 6.10...). Find the ones that change
+            // this release's tables on their own, and build only their
+            // combinations; an option that changes nothing alone is assumed
+            // to change nothing in combination either.
+            let base = history::build(v, KernelConfig::default());
+            let mut relevant = 0u8;
+            let mut built: Vec<(u8, u16)> = Vec::new();
+            for bit in 0..4u8 {
+                let c = config_from_bits(1 << bit);
+                let p = history::build(v, c);
+                if !same_tables(&p, &base) {
+                    relevant |= 1 << bit;
+                    built.push((1 << bit, intern(p)));
+                }
+            }
+            built.push((0, intern(base)));
             let mut row = Vec::with_capacity(configs.len());
             for &c in &configs {
-                let p = history::build(v, c);
-                let h = table_hash(&p);
-                let bucket = index.entry(h).or_default();
-                let found = bucket
-                    .iter()
-                    .copied()
-                    .find(|&i| same_tables(&tables[i as usize], &p));
-                let i = match found {
-                    Some(i) => i,
+                let bits = config_bits(c) & relevant;
+                let i = match built.iter().find(|(b, _)| *b == bits) {
+                    Some(&(_, i)) => i,
                     None => {
-                        let i = tables.len() as u16;
-                        tables.push(p);
-                        bucket.push(i);
+                        let i = intern(history::build(v, config_from_bits(bits)));
+                        built.push((bits, i));
                         i
                     }
                 };
@@ -508,6 +557,16 @@ fn config_bits(c: KernelConfig) -> u8 {
         | u8::from(c.kmemcheck) << 3
 }
 
+/// The inverse of [`config_bits`].
+fn config_from_bits(bits: u8) -> KernelConfig {
+    KernelConfig {
+        lockdep: bits & 1 != 0,
+        kasan_hw_tags: bits & 2 != 0,
+        slab_obj_ext: bits & 4 != 0,
+        kmemcheck: bits & 8 != 0,
+    }
+}
+
 fn make_entry(id: u32, profile: Profile) -> Arc<Entry> {
     let owned = profile.flags.iter().fold(0u32, |a, f| a | f.mask);
     let holes = profile.bits_mask & !owned;
@@ -559,7 +618,11 @@ impl LogScanner {
     /// Never panics; the work is linear in the length of the line, and a
     /// line without a mask allocates nothing.
     pub fn scan_line(&mut self, line_no: usize, line: &str) -> Vec<Finding> {
-        let pre = prefilter(line.as_bytes());
+        self.scan_filtered(line_no, line, prefilter(line.as_bytes()))
+    }
+
+    /// [`LogScanner::scan_line`] once the line has been filtered.
+    fn scan_filtered(&mut self, line_no: usize, line: &str, pre: Pre) -> Vec<Finding> {
         let keys = pre.keys;
         if keys == 0 {
             return Vec::new();
@@ -593,13 +656,63 @@ impl LogScanner {
     /// refer to that text), but a line without a trigger token is rejected
     /// before any UTF-8 decoding, which is most of the cost of reading a log.
     pub fn scan_bytes(&mut self, line_no: usize, line: &[u8]) -> Vec<Finding> {
+        self.scan_bytes_filtered(line_no, line, prefilter(line))
+    }
+
+    /// [`LogScanner::scan_bytes`] once the raw line has been filtered.
+    fn scan_bytes_filtered(&mut self, line_no: usize, line: &[u8], pre: Pre) -> Vec<Finding> {
         // Trigger tokens are ASCII, and lossy decoding keeps every ASCII
         // byte, so the filter gives the same answer on both forms.
-        if prefilter(line).keys == 0 {
+        if pre.keys == 0 {
             return Vec::new();
         }
-        let text = String::from_utf8_lossy(line);
-        self.scan_line(line_no, &text)
+        match String::from_utf8_lossy(line) {
+            // Valid UTF-8: same bytes, same token positions.
+            Cow::Borrowed(text) => self.scan_filtered(line_no, text, pre),
+            // Replacement characters moved the positions.
+            Cow::Owned(text) => self.scan_line(line_no, &text),
+        }
+    }
+
+    /// Scans a block of complete lines (separated by `\n`; a final line
+    /// without one counts as a line), as read from a file in large chunks.
+    /// Line `i` of the block (from 0) is numbered `first_line_no + i`.
+    ///
+    /// The same as calling [`LogScanner::scan_bytes`] on every line (a
+    /// trailing `\r` is dropped), but the block is searched for trigger
+    /// tokens in one pass and only the lines that have one are split out,
+    /// which is what makes reading a large log cheap.
+    pub fn scan_chunk(&mut self, first_line_no: usize, chunk: &[u8]) -> ChunkScan {
+        let mut found = Vec::new();
+        let mut pos = 0;
+        let mut counted = 0;
+        let mut line_no = first_line_no;
+        while let Some(j) = next_trigger(chunk, pos) {
+            let start = last_newline(&chunk[pos..j]).map_or(pos, |k| pos + k + 1);
+            let end = first_newline(&chunk[j..]).map_or(chunk.len(), |k| j + k);
+            line_no += count_newlines(&chunk[counted..start]);
+            counted = start;
+            let mut line = &chunk[start..end];
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+            }
+            // No trigger before `j`: filter the line from there on.
+            let pre = prefilter_from(line, j - start);
+            let findings = self.scan_bytes_filtered(line_no, line, pre);
+            if !findings.is_empty() {
+                found.push(LineFindings {
+                    line: line_no,
+                    range: start..start + line.len(),
+                    findings,
+                });
+            }
+            pos = end + 1;
+        }
+        let mut lines = line_no - first_line_no + count_newlines(&chunk[counted..]);
+        if chunk.last().is_some_and(|&c| c != b'\n') {
+            lines += 1;
+        }
+        ChunkScan { lines, found }
     }
 
     fn set_banner(&mut self, v: KernelVersion) {
@@ -1340,6 +1453,23 @@ fn printed_matches(profile: &Profile, class: RenderClass, hex: Option<u32>, prin
 // The byte-level prefilter
 // ---------------------------------------------------------------------------
 
+/// The byte strings that make a line worth scanning: every line with a
+/// finding, and every version banner, contains one of them, and the
+/// scanner's own byte filter tests exactly these. A caller that searches a
+/// large input with a faster multi-pattern engine may skip all other lines.
+pub const TRIGGERS: &[&str] = &[
+    "gfp",
+    "GFP",
+    "mode:0x",
+    "mask ",
+    "mask=",
+    "flags=",
+    "offline node",
+    "Tainted: ",
+    "Not tainted ",
+    "Linux version ",
+];
+
 const K_GFP: u32 = 1; // "gfp" or "GFP"
 const K_MODE: u32 = 2; // "mode:"
 const K_MASK: u32 = 4; // "mask " or "mask="
@@ -1402,10 +1532,16 @@ fn chunk_lanes(c: &[u8; 18]) -> u128 {
 /// One pass over the line: which trigger tokens it contains.
 #[inline]
 fn prefilter(b: &[u8]) -> Pre {
+    prefilter_from(b, 0)
+}
+
+/// [`prefilter`] for a line known to have no trigger token before `from`.
+#[inline]
+fn prefilter_from(b: &[u8], from: usize) -> Pre {
     let mut keys = 0u32;
     let mut first = [usize::MAX; 4];
     let n = b.len();
-    let mut i = 0;
+    let mut i = from;
     while i < n {
         let mut lanes = match b.get(i..i + 18).and_then(|c| <&[u8; 18]>::try_from(c).ok()) {
             Some(c) => chunk_lanes(c),
@@ -1435,6 +1571,70 @@ fn prefilter(b: &[u8]) -> Pre {
         i += 16;
     }
     Pre { keys, first }
+}
+
+/// The position of the first verified trigger token in `b` at or after
+/// `from` (the same test as [`prefilter`], over a whole buffer).
+fn next_trigger(b: &[u8], from: usize) -> Option<usize> {
+    let n = b.len();
+    let mut i = from;
+    while i < n {
+        let mut lanes = match b.get(i..i + 18).and_then(|c| <&[u8; 18]>::try_from(c).ok()) {
+            Some(c) => chunk_lanes(c),
+            None => {
+                let mut buf = [0u8; 18];
+                let tail = &b[i..];
+                let r = tail.len().min(18);
+                buf[..r].copy_from_slice(&tail[..r]);
+                chunk_lanes(&buf)
+            }
+        };
+        while lanes != 0 {
+            let t = lanes.trailing_zeros();
+            lanes &= !(0xffu128 << (t & !7));
+            let j = i + (t / 8) as usize;
+            if pair_hit(b, j) != 0 {
+                return Some(j);
+            }
+        }
+        i += 16;
+    }
+    None
+}
+
+/// The position of the first `\n` in `b`, testing 16 bytes at a time.
+fn first_newline(b: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    for block in b.chunks_exact(16) {
+        if block.iter().fold(false, |a, &c| a | (c == b'\n')) {
+            break;
+        }
+        i += 16;
+    }
+    b[i..].iter().position(|&c| c == b'\n').map(|k| i + k)
+}
+
+/// The position of the last `\n` in `b`, testing 16 bytes at a time.
+fn last_newline(b: &[u8]) -> Option<usize> {
+    let mut end = b.len();
+    for block in b.rchunks_exact(16) {
+        if block.iter().fold(false, |a, &c| a | (c == b'\n')) {
+            break;
+        }
+        end -= 16;
+    }
+    b[..end].iter().rposition(|&c| c == b'\n')
+}
+
+/// The number of `\n` in `b` (a loop the compiler vectorizes).
+fn count_newlines(b: &[u8]) -> usize {
+    let mut blocks = b.chunks_exact(64);
+    let mut n = 0;
+    for block in &mut blocks {
+        // At most 64 per block: the sum fits a byte, which vectorizes well.
+        n += usize::from(block.iter().fold(0u8, |a, &c| a + u8::from(c == b'\n')));
+    }
+    n + blocks.remainder().iter().filter(|&&c| c == b'\n').count()
 }
 
 /// The first occurrence of the ASCII `needle` in `s` at or after `from`
@@ -2566,5 +2766,97 @@ fn collect<'a>(ctx: &mut LineCtx<'a>, pre: &Pre, hits: &mut Vec<Hit<'a>>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `TRIGGERS` is exactly what the byte filter looks for: a line passes
+    /// the filter if and only if it contains one of them.
+    #[test]
+    fn triggers_match_the_byte_filter() {
+        let pieces: &[&[u8]] = &[
+            b"gf",
+            b"p",
+            b"G",
+            b"FP",
+            b"mode",
+            b":0x",
+            b"ma",
+            b"sk",
+            b" ",
+            b"=",
+            b"fl",
+            b"ags",
+            b"offline",
+            b" node",
+            b"Tai",
+            b"nted: ",
+            b"Not",
+            b" tainted ",
+            b"Linux",
+            b" version ",
+            b"x",
+            b"\xff",
+            b"\n",
+            b"0x12",
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut line = Vec::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut r = seed;
+            for _ in 0..(r % 9) {
+                r = r.rotate_left(7) ^ 0x2545_f491_4f6c_dd1d;
+                line.extend_from_slice(pieces[(r % pieces.len() as u64) as usize]);
+            }
+            let contains = TRIGGERS
+                .iter()
+                .any(|t| line.windows(t.len()).any(|w| w == t.as_bytes()));
+            assert_eq!(
+                prefilter(&line).keys != 0,
+                contains,
+                "{:?}",
+                String::from_utf8_lossy(&line)
+            );
+        }
+    }
+
+    /// The catalogue builds only the combinations of the options that
+    /// matter to each release; it must equal building every combination.
+    #[test]
+    fn catalog_equals_the_full_build() {
+        let cat = Catalog::build();
+        for (vi, &v) in cat.versions.iter().enumerate() {
+            for (ci, &c) in cat.configs.iter().enumerate() {
+                let t = &cat.tables[cat.map[vi][ci] as usize];
+                assert!(same_tables(t, &history::build(v, c)), "{v} {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn ranges_and_prefilter() {
+        let all: Vec<KernelVersion> = ["5.0", "5.1", "5.2", "6.0", "6.1", "7.0"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let some = [all[1], all[2], all[3], all[5]];
+        assert_eq!(compress_ranges(&all, &some), "5.1–6.0, 7.0");
+        assert_eq!(compress_ranges(&all, &[]), "");
+        let p = prefilter(b"x: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL)");
+        assert_eq!(p.keys & (K_MODE | K_GFP), K_MODE | K_GFP);
+        assert_eq!(p.first[1], 37);
+        assert_eq!(prefilter(b"nothing to see here").keys, 0);
+        assert_eq!(count_newlines(&[b'\n'; 200]), 200);
+        let mut text = [b'a'; 100];
+        text[70] = b'\n';
+        assert_eq!(first_newline(&text), Some(70));
+        assert_eq!(last_newline(&text), Some(70));
+        assert_eq!(first_newline(b"abc"), None);
     }
 }

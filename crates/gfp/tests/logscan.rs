@@ -432,6 +432,38 @@ fn log_prefixes_and_trace_tools() {
 }
 
 #[test]
+fn whole_logs_in_chunks() {
+    let log = "[    0.000000] Linux version 5.4.0-42-generic (buildd@lgw01) (gcc 9.3.0) #46-Ubuntu SMP\n\
+        [    1.000000] usb 1-1: new high-speed USB device number 2 using xhci_hcd\n\
+        [   12.345678] java: page allocation failure: order:0, mode:0x100cca(GFP_HIGHUSER_MOVABLE), nodemask=(null)\r\n\
+        [   12.345679] CPU: 3 PID: 1 Comm: java Not tainted 5.4.0-42-generic #46-Ubuntu\n\
+        \n\
+        [   99.000000] Linux version 6.12.8 (me@host) (gcc 14) #1\n\
+        [  100.000000] bash invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0";
+    let mut s = LogScanner::default();
+    let scan = s.scan_chunk(1, log.as_bytes());
+    assert_eq!(scan.lines, 7);
+    let lines: Vec<usize> = scan.found.iter().map(|l| l.line).collect();
+    assert_eq!(lines, [3, 7]);
+    let first = &scan.found[0];
+    assert!(log[first.range.clone()].ends_with("nodemask=(null)"));
+    assert!(first.findings[0].profile.contains("5.4"));
+    assert!(scan.found[1].findings[0].profile.contains("6.12"));
+    assert_eq!(
+        s.banner_version(),
+        Some(KernelVersion::with_patch(6, 12, 8))
+    );
+    // Numbering carries over from block to block.
+    let next = s.scan_chunk(
+        1 + scan.lines,
+        b"x: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL)\n",
+    );
+    assert_eq!(next.lines, 1);
+    assert_eq!(next.found[0].line, 8);
+    assert_eq!(s.scan_chunk(1, b"").lines, 0);
+}
+
+#[test]
 fn kernels_without_pgg_print_hex_only() {
     let f = one("java: page allocation failure: order:0, mode:0xd0");
     assert!(
@@ -949,6 +981,40 @@ proptest! {
             prop_assert_eq!(a.scan_bytes(n, &raw), b.scan_line(n, &text));
             prop_assert_eq!(a.banner_version(), b.banner_version());
         }
+    }
+
+    #[test]
+    fn scan_chunk_equals_line_by_line(lines in proptest::collection::vec(proptest::collection::vec(prop_oneof![
+        Just("x: page allocation failure: order:1, mode:0xcc0(GFP_KERNEL)"), Just("Linux version 4.9.1 "),
+        Just("CPU: 1 PID: 1 Comm: a Not tainted 6.12.3 #1"), Just("gfp_flags=GFP_KERNEL"), Just("mode:0x20"),
+        Just("mask 0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)"), Just(" 12.5: kmem:kmalloc: "), Just("plain text "),
+        Just("\r"), Just("\u{fffd}"), Just("gf"), Just("p"), Just(":0x"), Just("fl"), Just("ags="),
+    ], 0..6), 0..12), trailing_newline in any::<bool>()) {
+        let lines: Vec<String> = lines.into_iter().map(|parts| parts.concat()).collect();
+        let mut text = lines.join("\n");
+        if trailing_newline {
+            text.push('\n');
+        }
+        let mut by_line = LogScanner::default();
+        let mut expected = Vec::new();
+        let mut count = 0;
+        for (i, l) in text.split_terminator('\n').enumerate() {
+            count += 1;
+            let l = l.strip_suffix('\r').unwrap_or(l);
+            let f = by_line.scan_bytes(10 + i, l.as_bytes());
+            if !f.is_empty() {
+                expected.push((10 + i, f));
+            }
+        }
+        let mut chunked = LogScanner::default();
+        let scan = chunked.scan_chunk(10, text.as_bytes());
+        prop_assert_eq!(scan.lines, count);
+        let got: Vec<(usize, Vec<Finding>)> = scan.found.iter().map(|l| (l.line, l.findings.clone())).collect();
+        prop_assert_eq!(got, expected);
+        for l in &scan.found {
+            prop_assert!(!text.as_bytes()[l.range.clone()].contains(&b'\n'));
+        }
+        prop_assert_eq!(chunked.banner_version(), by_line.banner_version());
     }
 
     #[test]
