@@ -111,7 +111,10 @@ pub fn parse_native(expr: &str) -> Result<crate::flags::Gfp, ParseError> {
         let bare = bare.strip_prefix("GFP_").unwrap_or(bare);
         if let Some(f) = Flag::from_kernel_name(bare) {
             mask |= f.mask().bits();
-        } else if let Some((_, g)) = Gfp::COMPOSITES.iter().find(|(n, _)| n.trim_start_matches('_').strip_prefix("GFP_") == Some(bare)) {
+        } else if let Some((_, g)) = Gfp::COMPOSITES
+            .iter()
+            .find(|(n, _)| n.trim_start_matches('_').strip_prefix("GFP_") == Some(bare))
+        {
             mask |= g.bits();
         } else if bare != "NONE" {
             return Err(ParseError::UnknownName {
