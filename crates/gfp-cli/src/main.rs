@@ -35,7 +35,7 @@ enum Command {
     /// Check a proposed scope: a verdict per flag; exit 1 when anything is refused.
     CheckScope(scopes::CheckArgs),
     /// Show built-in kernel profiles or derive one from a kernel source tree.
-    Profile(profiles::ProfileArgs),
+    Profile(profiles::ProfileCmdArgs),
     /// Show the default machine's zoneinfo, buddyinfo and vmstat after a small workload (or --idle).
     Mm(mm::MmArgs),
     /// Benchmark alloc+free pairs against a free stack and buddy_system_allocator.
@@ -95,4 +95,14 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> CmdResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| UserError(e.to_string()))?;
     println!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand.
+    #[test]
+    fn command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -1,36 +1,62 @@
 //! `gfp profile`: show a built-in profile, list versions, or derive a
 //! profile from a kernel source tree.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use gfp::profile::history;
+use gfp::profile::{history, Profile};
 
 use crate::profile_args::ProfileArgs as Selection;
 use crate::{CmdResult, UserError};
 
 /// Arguments of `gfp profile`.
 #[derive(Args)]
-pub struct ProfileArgs {
+pub struct ProfileCmdArgs {
     #[command(flatten)]
     selection: Selection,
-    /// Derive the profile from a kernel source tree (uses DIR/.config unless --kconfig is given).
+    /// Derive the profile from a kernel source tree. Its .config is DIR/.config,
+    /// or the file given with --config FILE (or --kconfig FILE).
     #[arg(long, value_name = "DIR")]
     from_source: Option<PathBuf>,
-    /// The .config to use with --from-source.
+    /// The .config to use with --from-source (same as `--from-source DIR --config FILE`).
     #[arg(long, value_name = "FILE", requires = "from_source")]
     kconfig: Option<PathBuf>,
-    /// Write the profile to FILE instead of stdout.
+    /// Write the profile as JSON to FILE, for `--profile FILE` in every command.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// List the built-in kernel versions.
     #[arg(long, conflicts_with = "from_source")]
     list: bool,
+    /// Print the profile as JSON (the file format) instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
+/// With `--from-source`, `--config` names the .config file (the issue
+/// tracker's `gfp profile --from-source DIR --config FILE`); elsewhere it
+/// takes `CONFIG_X=y|n` options.
+fn source_config(args: &ProfileCmdArgs) -> Result<Option<PathBuf>, UserError> {
+    if let Some(k) = &args.kconfig {
+        if !args.selection.config.is_empty() {
+            return Err(UserError(
+                "give the .config once: --config FILE or --kconfig FILE".into(),
+            ));
+        }
+        return Ok(Some(k.clone()));
+    }
+    match args.selection.config.as_slice() {
+        [] => Ok(None),
+        [one] if !one.contains('=') || Path::new(one).is_file() => Ok(Some(PathBuf::from(one))),
+        _ => Err(UserError(
+            "with --from-source, --config takes the tree's .config file (one FILE), not CONFIG_X=y options"
+                .into(),
+        )),
+    }
 }
 
 /// Runs `gfp profile`.
-pub fn run(args: ProfileArgs) -> CmdResult {
+pub fn run(args: ProfileCmdArgs) -> CmdResult {
     if args.list {
         for v in history::supported_versions() {
             println!("{v}");
@@ -38,17 +64,77 @@ pub fn run(args: ProfileArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let profile = match &args.from_source {
-        Some(dir) => gfp::profile::source::derive_from_dir(dir, args.kconfig.as_deref())?,
+        Some(dir) => {
+            if args.selection.kernel.is_some() || args.selection.profile.is_some() {
+                return Err(UserError(
+                    "--from-source reads the version and layout from the tree: drop --kernel/--profile".into(),
+                ));
+            }
+            let config = source_config(&args)?;
+            gfp::profile::source::derive_from_dir(dir, config.as_deref())?
+        }
         None => args.selection.resolve()?,
     };
     let text = serde_json::to_string_pretty(&profile).map_err(|e| UserError(e.to_string()))?;
-    match &args.output {
-        Some(path) => {
-            std::fs::write(path, text + "\n")
-                .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
-            eprintln!("gfp: wrote {} to {}", profile.label, path.display());
+    if let Some(path) = &args.output {
+        std::fs::write(path, text.clone() + "\n")
+            .map_err(|e| UserError(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!("gfp: wrote {} to {}", profile.label, path.display());
+        if !args.json {
+            return Ok(ExitCode::SUCCESS);
         }
-        None => println!("{text}"),
+    }
+    if args.json {
+        println!("{text}");
+    } else {
+        print_summary(&profile);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(p: &Profile) {
+    println!("{}", p.label);
+    println!("  __GFP_BITS_MASK {:#x}", p.bits_mask);
+    for n in &p.notes {
+        println!("  note: {n}");
+    }
+    println!("\nflags:");
+    for f in &p.flags {
+        if f.mask == 0 {
+            println!("  {:<28} 0 (configured out)", f.name);
+        } else {
+            println!("  {:<28} {:#x}", f.name, f.mask);
+        }
+    }
+    println!("\ncomposites:");
+    for c in &p.composites {
+        println!("  {:<28} {:#x}", c.name, c.mask);
+    }
+    match &p.pgg_names {
+        Some(t) => println!(
+            "\n%pGg names, in order: {}",
+            t.iter()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        None => println!("\n%pGg: none (kernels before 4.6 printed masks in hex)"),
+    }
+    println!(
+        "tracepoint names, in order: {}",
+        p.trace_names
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "a zero mask traces as `{}`{}",
+        p.trace_zero,
+        if p.trace_userspace_hex {
+            "; trace-cmd and perf script print hex on this kernel"
+        } else {
+            ""
+        }
+    );
 }

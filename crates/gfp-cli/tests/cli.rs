@@ -250,3 +250,52 @@ fn streamed_decoding_equals_line_by_line_scanning() {
         "streamed findings differ from line-by-line scanning"
     );
 }
+
+#[test]
+fn profile_summary_json_and_files() {
+    gfp()
+        .args(["profile", "--kernel", "4.4"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("__GFP_WAIT")
+                .not()
+                .and(predicate::str::contains("__GFP_ATOMIC")),
+        );
+    let dir = std::env::temp_dir().join(format!("gfp-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.json");
+    gfp()
+        .args(["profile", "--kernel", "3.10", "-o"])
+        .arg(&file)
+        .assert()
+        .success();
+    gfp()
+        .args(["decode", "--profile"])
+        .arg(&file)
+        .arg("0xd0")
+        .assert()
+        .success()
+        .stdout("0xd0(GFP_KERNEL)\n");
+    std::fs::write(&file, "{ not json").unwrap();
+    gfp()
+        .args(["decode", "--profile"])
+        .arg(&file)
+        .arg("0x1")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not a gfp profile"));
+    gfp()
+        .args(["profile", "--from-source"])
+        .arg(&dir)
+        .args(["--config", "CONFIG_LOCKDEP=y"])
+        .assert()
+        .code(2);
+    gfp()
+        .args(["profile", "--from-source"])
+        .arg(&dir)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not a kernel source tree"));
+    std::fs::remove_dir_all(&dir).ok();
+}

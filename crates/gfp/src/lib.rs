@@ -36,7 +36,7 @@ pub mod zone;
 pub use context::{TaskContext, TaskFlags};
 pub use flags::{Flag, FlagGroup, Gfp};
 pub use policy::flag;
-pub use profile::{KernelConfig, KernelVersion, Profile};
+pub use profile::{KernelConfig, KernelProfile, KernelVersion, Profile};
 
 /// Applies the current task's scopes to `gfp`, as the kernel's
 /// `current_gfp_context()` does, followed by the generic scopes of

@@ -278,6 +278,10 @@ pub struct Profile {
     pub notes: Vec<String>,
 }
 
+/// The name the issue tracker uses: a kernel version plus the Kconfig
+/// options that move bits, with everything they imply.
+pub type KernelProfile = Profile;
+
 /// A profile that breaks its invariants (from a hand-edited or foreign file).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidProfile(pub String);
