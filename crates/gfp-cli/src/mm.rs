@@ -99,7 +99,7 @@ pub fn run(args: MmArgs) -> CmdResult {
         spec.name,
         spec.nodes.len(),
         spec.cpus.len(),
-        m.total_pages() * gfp_mm::PAGE_SIZE as u64 >> 20,
+        (m.total_pages() * gfp_mm::PAGE_SIZE as u64) >> 20,
         m.min_free_kbytes(),
         if args.idle {
             "idle"
