@@ -195,6 +195,12 @@ pub struct Finding {
     /// `agreeing_versions` compressed into ranges, e.g. `5.1–6.7, 6.10–7.1`.
     #[serde(serialize_with = "ser_arc_str")]
     pub agreeing_ranges: Arc<str>,
+    /// The configurations that reproduce `printed`, grouped by release:
+    /// `any configuration`, or e.g. `LOCKDEP=n, KASAN_HW_TAGS=n,
+    /// SLAB_OBJ_EXT=n on 6.15–7.1; any configuration on 5.1–5.13, 5.18–6.14`.
+    /// Empty when nothing agrees.
+    #[serde(serialize_with = "ser_arc_str")]
+    pub agreeing_configs: Arc<str>,
     /// The renderer of `rendered`.
     pub renderer: Renderer,
     /// Why [`Finding::profile`] was chosen.
@@ -305,8 +311,8 @@ pub fn annotate(finding: &Finding) -> String {
         } else {
             let _ = write!(
                 out,
-                "\n    printed names match Linux {}",
-                finding.agreeing_ranges
+                "\n    printed names match Linux {} ({})",
+                finding.agreeing_ranges, finding.agreeing_configs
             );
         }
     }
@@ -492,6 +498,8 @@ struct Banner {
 struct Agreement {
     versions: Arc<[KernelVersion]>,
     ranges: Arc<str>,
+    /// Which configurations reproduce the names, per run of releases.
+    config_ranges: Arc<str>,
     /// For each agreeing version, a bit per `Catalog::configs` index.
     configs: Vec<(KernelVersion, u32)>,
 }
@@ -595,6 +603,7 @@ impl LogScanner {
             empty_agreement: Arc::new(Agreement {
                 versions: Arc::from(Vec::new()),
                 ranges: Arc::from(""),
+                config_ranges: Arc::from(""),
                 configs: Vec::new(),
             }),
         }
@@ -848,6 +857,7 @@ impl LogScanner {
             rendered: analysis.rendered.clone(),
             agreeing_versions: analysis.agreement.versions.clone(),
             agreeing_ranges: analysis.agreement.ranges.clone(),
+            agreeing_configs: analysis.agreement.config_ranges.clone(),
             renderer: analysis.renderer,
             version_source: analysis.source,
             order,
@@ -895,9 +905,11 @@ impl LogScanner {
             }
         }
         let ranges = compress_ranges(&cat.versions, &versions);
+        let config_ranges = describe_config_runs(&cat.versions, &cat.configs, &configs);
         let a = Arc::new(Agreement {
             versions: Arc::from(versions),
             ranges: Arc::from(ranges.as_str()),
+            config_ranges: Arc::from(config_ranges.as_str()),
             configs,
         });
         self.agree_cache
@@ -1275,6 +1287,97 @@ fn push_range(s: &mut String, a: KernelVersion, b: KernelVersion) {
 }
 
 /// `5.1–6.7, 6.10–7.1`: runs of consecutive entries of `all`.
+/// The layout-moving options, as bits of a `Catalog::configs` index.
+const CONFIG_OPTIONS: [(u32, &str); 4] = [
+    (1, "LOCKDEP"),
+    (2, "KASAN_HW_TAGS"),
+    (4, "SLAB_OBJ_EXT"),
+    (8, "KMEMCHECK"),
+];
+
+/// Describes a set of agreeing configurations (a bit per index into the 16
+/// combinations of [`KernelConfig::all_combinations`]): options that do not
+/// matter are dropped; what remains is listed, or its complement when
+/// that is shorter.
+fn describe_configs(configs: &[KernelConfig], set: u32) -> String {
+    let index = |c: usize| -> usize {
+        // Map a combination (lockdep=1, kasan=2, slab=4, kmemcheck=8) to
+        // its position in `configs`.
+        let want = KernelConfig {
+            lockdep: c & 1 != 0,
+            kasan_hw_tags: c & 2 != 0,
+            slab_obj_ext: c & 4 != 0,
+            kmemcheck: c & 8 != 0,
+        };
+        configs.iter().position(|&x| x == want).unwrap_or(0)
+    };
+    let member = |c: usize| set & (1 << index(c)) != 0;
+    let all = (0..16).all(member);
+    if all {
+        return "any configuration".into();
+    }
+    // Options whose value never changes membership.
+    let relevant: Vec<(u32, &str)> = CONFIG_OPTIONS
+        .iter()
+        .copied()
+        .filter(|&(bit, _)| (0..16usize).any(|c| member(c) != member(c ^ bit as usize)))
+        .collect();
+    let describe = |c: usize| -> String {
+        let parts: Vec<String> = relevant
+            .iter()
+            .map(|&(bit, name)| format!("{name}={}", if c & bit as usize != 0 { 'y' } else { 'n' }))
+            .collect();
+        parts.join(", ")
+    };
+    // Distinct assignments of the relevant options, in and out of the set.
+    let mask: usize = relevant.iter().map(|&(b, _)| b as usize).sum();
+    let mut inside = Vec::new();
+    let mut outside = Vec::new();
+    for c in 0..16usize {
+        if c & !mask != 0 {
+            continue;
+        }
+        if member(c) {
+            inside.push(describe(c));
+        } else {
+            outside.push(describe(c));
+        }
+    }
+    if outside.len() < inside.len() {
+        format!("any configuration but {}", outside.join(" or "))
+    } else {
+        inside.join(" or ")
+    }
+}
+
+/// Groups the agreeing releases by the configurations that reproduce the
+/// names: `any configuration` alone when that holds everywhere, else
+/// `LOCKDEP=y on 6.15–7.1; any configuration on 5.1–5.13, 5.18–6.14`.
+fn describe_config_runs(
+    all: &[KernelVersion],
+    configs: &[KernelConfig],
+    per_version: &[(KernelVersion, u32)],
+) -> String {
+    let mut groups: Vec<(String, Vec<KernelVersion>)> = Vec::new();
+    for &(v, bits) in per_version {
+        let d = describe_configs(configs, bits);
+        match groups.iter_mut().find(|(gd, _)| *gd == d) {
+            Some((_, vs)) => vs.push(v),
+            None => groups.push((d, alloc::vec![v])),
+        }
+    }
+    if groups.len() == 1 {
+        return groups.pop().map(|(d, _)| d).unwrap_or_default();
+    }
+    // Newest first: the most likely kernel of a log read today.
+    groups.sort_by(|a, b| b.1.last().cmp(&a.1.last()));
+    groups
+        .iter()
+        .map(|(d, vs)| format!("{d} on {}", compress_ranges(all, vs)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn compress_ranges(all: &[KernelVersion], some: &[KernelVersion]) -> String {
     let mut s = String::new();
     let mut i = 0;

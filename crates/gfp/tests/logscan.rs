@@ -1040,3 +1040,31 @@ proptest! {
         }
     }
 }
+
+/// The printed names say which configurations a kernel was built with.
+#[test]
+fn agreeing_configs_name_the_options_the_names_imply() {
+    let mut s = LogScanner::default();
+    let line = |s: &mut LogScanner, text: &str| s.scan_line(1, text).pop().expect("a finding");
+    let f = line(&mut s, "a invoked oom-killer: gfp_mask=0x1000cc0(GFP_KERNEL|__GFP_NOLOCKDEP), order=0, oom_score_adj=0");
+    assert_eq!(&*f.agreeing_configs, "LOCKDEP=y, KASAN_HW_TAGS=n");
+    let f = line(&mut s, "a: page allocation failure: order:0, mode:0x2100cca(GFP_HIGHUSER_MOVABLE), nodemask=(null)");
+    assert_eq!(&*f.agreeing_configs, "KASAN_HW_TAGS=y");
+    let f = line(
+        &mut s,
+        "a: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL), nodemask=(null)",
+    );
+    assert_eq!(&*f.agreeing_configs, "any configuration");
+    let f = line(&mut s, "a: page allocation failure: order:0, mode:0x1000cc0(GFP_KERNEL|0x1000000), nodemask=(null)");
+    assert!(
+        f.agreeing_configs
+            .starts_with("LOCKDEP=n, KASAN_HW_TAGS=n, SLAB_OBJ_EXT=n on 6.15"),
+        "{}",
+        f.agreeing_configs
+    );
+    let json = serde_json::to_value(&f).unwrap();
+    assert_eq!(
+        json["agreeing_configs"],
+        serde_json::Value::from(&*f.agreeing_configs)
+    );
+}
