@@ -37,6 +37,8 @@ pub enum WaitEvent {
     KswapdDone(NodeId),
     /// The OOM lock was released.
     OomLock,
+    /// An element was returned to the mempool with this id.
+    PoolElement(u64),
 }
 
 /// An I/O request the allocator's reclaim would start (used by the next

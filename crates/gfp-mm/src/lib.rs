@@ -57,6 +57,17 @@ pub mod stats;
 pub mod task;
 pub mod zone;
 
+pub mod compaction;
+pub mod kswapd;
+pub mod lockdep;
+pub mod memcg;
+pub mod mempool;
+pub mod oom;
+pub mod reclaim;
+pub mod shrinker;
+pub mod slab;
+pub mod vm;
+
 mod free;
 mod machine;
 mod page_alloc;
@@ -65,6 +76,8 @@ mod page_alloc;
 pub mod bench;
 #[cfg(feature = "std")]
 pub mod rt;
+#[cfg(feature = "std")]
+pub mod vmbench;
 
 pub use alloc_flags::{gfp_to_alloc_flags, pfmemalloc_flags, AllocFlags};
 pub use arena::{Arena, ArenaError};
@@ -80,4 +93,5 @@ pub use report::{BuddyInfo, PageCounts, ZoneInfo};
 pub use spec::{MachineSpec, NodeSpec, Tunables};
 pub use stats::{Event, ZoneEvent};
 pub use task::{ExecContext, Task};
+pub use vm::{PageKind, PageSpec, Pid, Vm, VmConfig, VmStats};
 pub use zone::{Zone, ZoneId};

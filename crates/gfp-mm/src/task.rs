@@ -48,6 +48,9 @@ pub struct Task<'a> {
     pub wq_worker: bool,
     /// Process, softirq or hardirq context.
     pub context: ExecContext,
+    /// The task's id for the layers above the allocator (OOM killer, memcg,
+    /// lock tracking); 0: none.
+    pub pid: u32,
 }
 
 impl Default for Task<'_> {
@@ -69,7 +72,14 @@ impl<'a> Task<'a> {
             realtime: false,
             wq_worker: false,
             context: ExecContext::Task,
+            pid: 0,
         }
+    }
+
+    /// The same task with an id.
+    pub const fn with_pid(mut self, pid: u32) -> Task<'a> {
+        self.pid = pid;
+        self
     }
 
     /// The same task with a name.

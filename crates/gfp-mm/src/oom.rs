@@ -1,0 +1,207 @@
+//! The OOM killer (mm/oom_kill.c): invoked by the slow path where 6.12
+//! invokes it, and by memcg charges inside a group. Picks the task with
+//! the highest badness (resident pages + swap entries + page tables, plus
+//! `oom_score_adj` thousandths of the memory), prints the kernel's report,
+//! frees the victim's memory at once (the OOM reaper's work) and marks it
+//! a victim, which lets it use part of the reserves.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use gfp::Gfp;
+
+use crate::env::LogLevel;
+use crate::hooks::OomControl;
+use crate::machine::{Cx, Machine};
+use crate::memcg::MemcgId;
+use crate::vm::{Pid, ProcInfo, Stat, Vm};
+
+/// `OOM_SCORE_ADJ_MIN`: never killed.
+pub const OOM_SCORE_ADJ_MIN: i16 = -1000;
+/// `OOM_SCORE_ADJ_MAX`.
+pub const OOM_SCORE_ADJ_MAX: i16 = 1000;
+
+/// `oom_badness()`: `None` for tasks that may not be killed.
+pub fn oom_badness(p: &ProcInfo, totalpages: u64) -> Option<i64> {
+    if p.oom_score_adj == OOM_SCORE_ADJ_MIN || p.exited || p.oom_victim {
+        return None;
+    }
+    let points = (p.rss() + p.swapents + p.pgtables_bytes / crate::PAGE_SIZE as u64) as i64;
+    Some(points + p.oom_score_adj as i64 * (totalpages / 1000) as i64)
+}
+
+impl Vm {
+    /// `out_of_memory()` for the page allocator.
+    pub(crate) fn out_of_memory_global(&self, m: &Machine, cx: &Cx<'_>, oc: &OomControl) -> bool {
+        self.stats.add(Stat::OomCalls, 1);
+        // task_will_free_mem(current): an exiting task gets the reserves.
+        if cx.task.exiting {
+            self.mark_victim(cx.task.pid);
+            return true;
+        }
+        // No compensation for IO-less reclaim: pretend progress.
+        if !oc.gfp.contains(Gfp::FS) {
+            return true;
+        }
+        self.oom_kill(m, cx, oc.gfp, oc.order, None)
+    }
+
+    /// `mem_cgroup_out_of_memory()`: kills inside `memcg`'s subtree.
+    pub(crate) fn mem_cgroup_oom(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        memcg: MemcgId,
+        gfp: Gfp,
+        order: u32,
+    ) -> bool {
+        self.state.lock().memcg.get_mut(memcg).events_oom += 1;
+        self.stats.add(Stat::OomCalls, 1);
+        self.oom_kill(m, cx, gfp, order, Some(memcg))
+    }
+
+    fn mark_victim(&self, pid: Pid) {
+        if let Some(p) = self.state.lock().procs.get_mut(&pid) {
+            p.oom_victim = true;
+        }
+    }
+
+    fn oom_kill(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        memcg: Option<MemcgId>,
+    ) -> bool {
+        let cx = self.cx(cx);
+        let mut st = self.state.lock();
+        let totalpages = match memcg {
+            Some(mc) => st
+                .memcg
+                .get(mc)
+                .map_or(self.total_pages, |g| g.max.min(self.total_pages)),
+            None => self.total_pages,
+        } + self.config.swap_pages;
+        let in_scope = |p: &ProcInfo| memcg.is_none_or(|mc| st.memcg.is_descendant(p.memcg, mc));
+        // select_bad_process(): ties go to the later task, as in the kernel.
+        let mut chosen: Option<(Pid, i64)> = None;
+        for p in st.procs.values() {
+            if !in_scope(p) {
+                continue;
+            }
+            let Some(points) = oom_badness(p, totalpages) else {
+                continue;
+            };
+            if chosen.is_none_or(|(_, best)| points >= best) {
+                chosen = Some((p.pid, points));
+            }
+        }
+        let adj = st.procs.get(&cx.task.pid).map_or(0, |p| p.oom_score_adj);
+        let comm = match st.procs.get(&cx.task.pid) {
+            Some(p) => p.comm.clone(),
+            None => cx.comm(),
+        };
+        let mut lines: Vec<String> = Vec::new();
+        lines.push(format!(
+            "{comm} invoked oom-killer: gfp_mask={:#x}({}), order={order}, oom_score_adj={adj}",
+            gfp.bits(),
+            gfp
+        ));
+        match memcg {
+            Some(mc) => {
+                let g = st.memcg.get(mc).cloned();
+                if let Some(g) = g {
+                    lines.push(format!(
+                        "memory: usage {}kB, limit {}kB, failcnt {}",
+                        g.usage * 4,
+                        g.max.saturating_mul(4),
+                        g.events_max
+                    ));
+                }
+            }
+            None => {
+                drop(st);
+                lines.extend(m.show_mem_lines(None, gfp::zone::ZoneType::Movable));
+                st = self.state.lock();
+            }
+        }
+        lines.push("Tasks state (memory values in pages):".into());
+        lines.push("[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name".into());
+        for p in st.procs.values() {
+            if p.exited || !memcg.is_none_or(|mc| st.memcg.is_descendant(p.memcg, mc)) {
+                continue;
+            }
+            lines.push(format!(
+                "[{:7}] {:5} {:5} {:8} {:8} {:8} {:8} {:9} {:8} {:8}         {:5} {}",
+                p.pid,
+                0,
+                p.pid,
+                p.rss() + p.swapents,
+                p.rss(),
+                p.rss_anon,
+                p.rss_file,
+                0,
+                p.pgtables_bytes,
+                p.swapents,
+                p.oom_score_adj,
+                p.comm
+            ));
+        }
+        let Some((victim, _)) = chosen else {
+            drop(st);
+            for l in &lines {
+                cx.env.log(LogLevel::Warning, l);
+            }
+            cx.env.log(
+                LogLevel::Warning,
+                "Out of memory and no killable processes...",
+            );
+            return false;
+        };
+        let v = st.procs[&victim].clone();
+        let task_memcg = st.memcg.path(v.memcg);
+        lines.push(format!(
+            "oom-kill:constraint={},nodemask=(null),cpuset=/,mems_allowed=0-{},{},task_memcg={task_memcg},task={},pid={},uid=0",
+            if memcg.is_some() { "CONSTRAINT_MEMCG" } else { "CONSTRAINT_NONE" },
+            m.nr_nodes() - 1,
+            match memcg {
+                Some(mc) => format!("oom_memcg={}", st.memcg.path(mc)),
+                None => "global_oom".into(),
+            },
+            v.comm,
+            v.pid
+        ));
+        lines.push(format!(
+            "{}: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:0 pgtables:{}kB oom_score_adj:{}",
+            if memcg.is_some() { "Memory cgroup out of memory" } else { "Out of memory" },
+            v.pid,
+            v.comm,
+            (v.rss() + v.swapents) * 4,
+            v.rss_anon * 4,
+            v.rss_file * 4,
+            v.pgtables_bytes / 1024,
+            v.oom_score_adj
+        ));
+        let freed = self.release_task_memory(m, &cx, &mut st, victim);
+        if let Some(p) = st.procs.get_mut(&victim) {
+            p.oom_victim = true;
+            p.exited = true;
+        }
+        if let Some(mc) = memcg {
+            st.memcg.get_mut(mc).events_oom_kill += 1;
+        }
+        drop(st);
+        self.stats.add(Stat::OomKill, 1);
+        lines.push(format!(
+            "oom_reaper: reaped process {} ({}), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+            v.pid, v.comm
+        ));
+        for l in &lines {
+            cx.env.log(LogLevel::Warning, l);
+        }
+        let _ = freed;
+        true
+    }
+}
