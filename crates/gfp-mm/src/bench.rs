@@ -89,7 +89,8 @@ pub trait Contender: Sync {
     fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64);
 }
 
-/// This allocator on the default machine; thread `i` is bound to CPU `i`.
+/// This allocator on the default machine; thread `i` is bound to CPU `i`
+/// (and so owns that CPU's per-CPU lists).
 pub struct GfpContender {
     mm: Mm,
 }

@@ -89,7 +89,7 @@ impl Machine {
     /// The common case of freeing: a clean head of a per-CPU order freed
     /// with its order, onto `cpu`'s list. `false` when the page needs the
     /// full checks (or is misused), and nothing was changed.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
         if !pcp_allowed_order(order)
             || page.machine_id() != self.id
@@ -206,7 +206,7 @@ impl Machine {
 
     /// `free_unref_page_commit()`: onto this CPU's list; flush a batch to
     /// the buddy lists when the list is over its high mark.
-    #[inline]
+    #[inline(always)]
     fn free_to_pcp(&self, cpu: usize, z: &Zone, pfn: u32, order: u32) {
         let mut pcp = self.cpus[cpu].pcp.lock();
         let pcp = &mut *pcp;

@@ -1,15 +1,17 @@
 //! Per-CPU page lists (`struct per_cpu_pages`): for each zone, a stack of
 //! free blocks per order 0..=PAGE_ALLOC_COSTLY_ORDER and per-CPU
 //! migratetype, refilled from and flushed to the buddy lists in batches.
-//! Each CPU's lists sit behind their own lock, taken only by that CPU's
-//! allocations and frees and by drains, so two CPUs never contend.
+//! Each CPU's lists sit behind their own [`CpuLock`]: a thread bound to the
+//! CPU owns them and enters without an atomic read-modify-write (the
+//! kernel's "only this CPU, preemption off"); other threads and drains take
+//! the lock and wait the owner out.
 
 use alloc::vec::Vec;
 
 use gfp::zone::PAGE_ALLOC_COSTLY_ORDER;
 
 use crate::nodemask::NodeId;
-use crate::sync::SpinLock;
+use crate::sync::CpuLock;
 use crate::zone::MIGRATE_PCPTYPES;
 
 /// Orders served from the per-CPU lists (0..=3).
@@ -55,14 +57,14 @@ pub(crate) struct CpuPages {
 #[repr(align(128))]
 pub(crate) struct CpuSlot {
     pub(crate) nid: NodeId,
-    pub(crate) pcp: SpinLock<CpuPages>,
+    pub(crate) pcp: CpuLock<CpuPages>,
 }
 
 impl CpuSlot {
     pub(crate) fn new(nid: NodeId, nr_zones: usize, nr_events: usize) -> CpuSlot {
         CpuSlot {
             nid,
-            pcp: SpinLock::new(CpuPages {
+            pcp: CpuLock::new(CpuPages {
                 zones: (0..nr_zones).map(|_| ZonePcp::new()).collect(),
                 events: alloc::vec![0; nr_events],
                 fast_allocs: alloc::vec![0; nr_zones * NR_PCP_ORDERS],

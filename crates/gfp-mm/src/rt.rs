@@ -179,23 +179,38 @@ std::thread_local! {
 
 /// Binds the calling thread to CPU `cpu` (taken modulo each machine's CPU
 /// count), like `sched_setaffinity` to one CPU.
+///
+/// A bound thread owns its CPU's per-CPU lists (of every machine it uses)
+/// while it stays bound: it takes and puts pages there without atomic
+/// read-modify-writes; other threads and drains wait it out (see the
+/// `sync` module). Rebinding, or the thread's exit, gives the lists up.
 pub fn bind_current_thread(cpu: usize) {
-    THREAD_CPU.with(|c| c.set(cpu));
+    if THREAD_CPU.with(|c| c.replace(cpu)) == cpu && crate::sync::bound_as_owner() {
+        return;
+    }
+    crate::sync::bind_current_thread_owner();
 }
 
 #[inline(always)]
 fn current_cpu(nr_cpus: usize) -> usize {
+    let v = THREAD_CPU.with(Cell::get);
+    // Unassigned threads hold usize::MAX, so one compare covers both.
+    if v < nr_cpus {
+        v
+    } else {
+        current_cpu_slow(nr_cpus)
+    }
+}
+
+#[cold]
+fn current_cpu_slow(nr_cpus: usize) -> usize {
     THREAD_CPU.with(|c| {
         let mut v = c.get();
         if v == usize::MAX {
             v = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
             c.set(v);
         }
-        if v < nr_cpus {
-            v
-        } else {
-            v % nr_cpus
-        }
+        v % nr_cpus
     })
 }
 
@@ -357,5 +372,119 @@ impl Mm {
     /// Clears a page's dirty mark.
     pub fn clear_page_dirty(&self, page: Page) -> Result<bool, BadPage> {
         self.machine.clear_page_dirty(&self.current_cx(), page)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Barrier;
+
+    fn mm() -> Mm {
+        Mm::with(
+            MachineSpec::test_64mib(),
+            Box::new(MemorySink::new()),
+            Box::new(NoProgress),
+        )
+        .unwrap()
+    }
+
+    /// Bound threads own their CPUs' lists; an unbound thread on the same
+    /// CPUs, cross-CPU frees, drains and counter reads all go through the
+    /// lock and wait the owners out; racing double frees by two owners free
+    /// once; owners that exit give their lists up to the next bound thread.
+    #[test]
+    fn bound_owners_and_remote_access() {
+        let mm = mm();
+        let m = mm.machine();
+        let rounds = if cfg!(debug_assertions) { 300 } else { 3000 };
+        for generation in 0..2 {
+            let handoff = std::sync::Mutex::new(Vec::<Page>::new());
+            let barrier = Barrier::new(2);
+            let shared = std::sync::Mutex::new(None::<Page>);
+            let wins = AtomicUsize::new(0);
+            std::thread::scope(|s| {
+                for t in 0..2usize {
+                    let (mm, handoff, barrier, shared, wins) =
+                        (&mm, &handoff, &barrier, &shared, &wins);
+                    s.spawn(move || {
+                        bind_current_thread(t);
+                        let _ = mm.alloc_pages(Gfp::KERNEL, 0).map(|p| mm.free_pages(p, 0));
+                        #[cfg(not(feature = "shuttle"))]
+                        assert!(mm.machine().cpus[t].pcp.has_owner());
+                        let mut mine = Vec::new();
+                        for i in 0..rounds {
+                            let order = [0, 0, 0, 1, 3][i % 5];
+                            mine.push((mm.alloc_pages(Gfp::KERNEL, order).unwrap(), order));
+                            if i % 3 == 0 {
+                                let (p, o) = mine.swap_remove(i % mine.len());
+                                if o == 0 && i % 2 == 0 {
+                                    handoff.lock().unwrap().push(p);
+                                } else {
+                                    mm.free_pages(p, o).unwrap();
+                                }
+                            }
+                            if i % 50 == 0 {
+                                let theirs: Vec<_> = handoff.lock().unwrap().drain(..).collect();
+                                for p in theirs {
+                                    mm.free_pages(p, 0).unwrap();
+                                }
+                                // Racing double frees between the two owners.
+                                if t == 0 {
+                                    *shared.lock().unwrap() =
+                                        Some(mm.alloc_pages(Gfp::KERNEL, 0).unwrap());
+                                }
+                                barrier.wait();
+                                let p = shared.lock().unwrap().unwrap();
+                                if mm.free_pages(p, 0).is_ok() {
+                                    wins.fetch_add(1, Ordering::Relaxed);
+                                }
+                                assert!(mm.free_pages(p, 0).is_err());
+                                barrier.wait();
+                            }
+                        }
+                        for (p, o) in mine {
+                            mm.free_pages(p, o).unwrap();
+                        }
+                    });
+                }
+                // An unbound thread on CPU 0's lists, draining and reading.
+                s.spawn(|| {
+                    let cx = mm.cx(Task::new());
+                    for i in 0..rounds / 4 {
+                        let p = m
+                            .alloc_pages(&Cx { cpu: i % 2, ..cx }, Gfp::KERNEL, 0)
+                            .unwrap();
+                        m.free_pages(
+                            &Cx {
+                                cpu: (i + 1) % 2,
+                                ..cx
+                            },
+                            p,
+                            0,
+                        )
+                        .unwrap();
+                        if i % 64 == 0 {
+                            m.drain_all_pages();
+                            let _ = m.vmstat();
+                            let _ = m.zoneinfo();
+                        }
+                    }
+                });
+            });
+            assert_eq!(
+                wins.into_inner(),
+                rounds.div_ceil(50),
+                "generation {generation}"
+            );
+            for p in handoff.into_inner().unwrap() {
+                mm.free_pages(p, 0).unwrap();
+            }
+            let c = m.check_invariants().unwrap();
+            assert_eq!(c.allocated, 0);
+        }
+        m.drain_all_pages();
+        let c = m.check_invariants().unwrap();
+        assert_eq!(c.free_buddy, c.total);
     }
 }

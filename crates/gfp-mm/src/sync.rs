@@ -68,6 +68,7 @@ mod imp {
             }
         }
 
+        #[allow(dead_code)]
         #[inline]
         pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
             self.locked
@@ -141,3 +142,378 @@ mod imp {
 }
 
 pub(crate) use imp::SpinLock;
+
+#[cfg(not(feature = "shuttle"))]
+pub(crate) use cpu::CpuLock;
+#[cfg(feature = "shuttle")]
+pub(crate) use imp::SpinLock as CpuLock;
+
+/// The lock of one CPU's per-CPU lists.
+///
+/// The kernel touches a CPU's lists from that CPU with preemption disabled,
+/// and from other CPUs only to drain them. Here a thread bound to a CPU
+/// with [`crate::rt::bind_current_thread`] becomes the *owner* of that
+/// CPU's lists (of every machine it uses) and enters them without an atomic
+/// read-modify-write: it raises its `active` flag with a plain store and
+/// checks that no other thread holds `locked`. Every other thread, and the
+/// owner when a remote holder is in, takes `locked` like a spin lock; when
+/// the lists have a live owner it then issues a process-wide memory barrier
+/// (`membarrier(2)`, the heavy half of an asymmetric barrier: folly's and
+/// liburcu's scheme) and waits for `active` to drop. Either the owner's
+/// store of `active` is visible to the remote holder after the barrier, or
+/// the owner's later load of `locked` sees the remote holder: the two never
+/// run at once.
+///
+/// Ownership changes only under `locked`: a bound thread claims lists that
+/// have no owner, or whose owner has exited or rebound (its liveness flag
+/// is cleared by the thread itself, after its last critical section).
+#[cfg(not(feature = "shuttle"))]
+mod cpu {
+    use core::cell::UnsafeCell;
+    use core::ops::{Deref, DerefMut};
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    pub(crate) struct CpuLock<T> {
+        locked: AtomicBool,
+        /// The owner's token (0: none). Written only under `locked`.
+        #[cfg_attr(not(feature = "std"), allow(dead_code))]
+        owner: AtomicU64,
+        /// Raised by the owner while inside; written only by the owner.
+        active: AtomicBool,
+        /// The owner's liveness flag. Read and written only under `locked`.
+        #[cfg(feature = "std")]
+        owner_live: UnsafeCell<Option<std::sync::Arc<AtomicBool>>>,
+        value: UnsafeCell<T>,
+    }
+
+    // SAFETY: the value is reached only through a `CpuGuard`, and guards
+    // are exclusive: a remote guard holds `locked` (taken with Acquire,
+    // released with Release) and waits for the owner's `active` flag to be
+    // down (read with Acquire, lowered with Release) after the heavy
+    // barrier; an owner guard raises `active` and then sees `locked` free
+    // (Acquire). `owner_live` is touched only with `locked` held.
+    unsafe impl<T: Send> Sync for CpuLock<T> {}
+    // SAFETY: the lock owns its `T`.
+    unsafe impl<T: Send> Send for CpuLock<T> {}
+
+    impl<T> CpuLock<T> {
+        pub(crate) fn new(value: T) -> Self {
+            CpuLock {
+                locked: AtomicBool::new(false),
+                owner: AtomicU64::new(0),
+                active: AtomicBool::new(false),
+                #[cfg(feature = "std")]
+                owner_live: UnsafeCell::new(None),
+                value: UnsafeCell::new(value),
+            }
+        }
+
+        /// Whether some thread owns the lists (for tests).
+        #[cfg(test)]
+        pub(crate) fn has_owner(&self) -> bool {
+            self.owner.load(Ordering::Relaxed) != 0
+        }
+
+        /// Enters as the owner: no read-modify-write, no fence instruction.
+        #[inline(always)]
+        fn enter_owned(&self) -> Option<CpuGuard<'_, T>> {
+            self.active.store(true, Ordering::Relaxed);
+            // The light half of the asymmetric barrier: keeps the compiler
+            // from moving the load of `locked` above the store of `active`;
+            // the remote holder's membarrier() orders them on the CPU.
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            if self.locked.load(Ordering::Acquire) {
+                self.active.store(false, Ordering::Release);
+                return None;
+            }
+            Some(CpuGuard {
+                lock: self,
+                owned: true,
+            })
+        }
+
+        /// Whether the calling thread owns these lists.
+        #[inline(always)]
+        fn owned_by_me(&self) -> bool {
+            #[cfg(feature = "std")]
+            {
+                let me = owner::token();
+                me != 0 && self.owner.load(Ordering::Relaxed) == me
+            }
+            #[cfg(not(feature = "std"))]
+            false
+        }
+
+        #[inline]
+        pub(crate) fn lock(&self) -> CpuGuard<'_, T> {
+            if self.owned_by_me() {
+                loop {
+                    if let Some(g) = self.enter_owned() {
+                        return g;
+                    }
+                    let mut spins = 0;
+                    while self.locked.load(Ordering::Relaxed) {
+                        spins += 1;
+                        super::relax_spin(spins);
+                    }
+                }
+            }
+            self.lock_remote(false).unwrap_or_else(|| unreachable!())
+        }
+
+        #[inline]
+        pub(crate) fn try_lock(&self) -> Option<CpuGuard<'_, T>> {
+            if self.owned_by_me() {
+                return self.enter_owned();
+            }
+            self.lock_remote(true)
+        }
+
+        /// Takes `locked`, then makes sure the owner (if any, alive, and
+        /// not the caller) is out; claims the lists for a bound caller when
+        /// they have no live owner.
+        #[inline(never)]
+        fn lock_remote(&self, try_only: bool) -> Option<CpuGuard<'_, T>> {
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                if try_only
+                    && self
+                        .locked
+                        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                        .is_err()
+                {
+                    return None;
+                }
+                if !try_only {
+                    let mut spins = 0u32;
+                    loop {
+                        while self.locked.load(Ordering::Relaxed) {
+                            spins += 1;
+                            super::relax_spin(spins);
+                        }
+                        if self
+                            .locked
+                            .compare_exchange_weak(
+                                false,
+                                true,
+                                Ordering::Acquire,
+                                Ordering::Relaxed,
+                            )
+                            .is_ok()
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+            #[cfg(feature = "std")]
+            self.settle_owner();
+            Some(CpuGuard {
+                lock: self,
+                owned: false,
+            })
+        }
+
+        /// With `locked` held: forgets a dead owner, waits for a live one,
+        /// claims ownerless lists for a bound caller.
+        #[cfg(feature = "std")]
+        fn settle_owner(&self) {
+            // SAFETY: `locked` is held by the caller; `owner_live` is only
+            // touched with it held.
+            let live = unsafe { &mut *self.owner_live.get() };
+            let o = self.owner.load(Ordering::Relaxed);
+            let me = owner::token();
+            if o != 0 && o != me {
+                let alive = live.as_ref().is_some_and(|l| l.load(Ordering::Acquire));
+                if alive {
+                    owner::heavy_barrier();
+                    let mut spins = 0u32;
+                    while self.active.load(Ordering::Acquire) {
+                        spins += 1;
+                        super::relax_spin(spins);
+                    }
+                    return;
+                }
+                // The owner exited or rebound after its last critical
+                // section (its Release store of `live`, read with Acquire
+                // above, follows its Release store of `active`).
+                self.owner.store(0, Ordering::Relaxed);
+                *live = None;
+            }
+            if o != me && me != 0 {
+                if let Some(flag) = owner::claimable() {
+                    *live = Some(flag);
+                    self.owner.store(me, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Exclusive access to a [`CpuLock`]'s value; lets go when dropped.
+    pub(crate) struct CpuGuard<'a, T> {
+        lock: &'a CpuLock<T>,
+        owned: bool,
+    }
+
+    impl<T> Deref for CpuGuard<'_, T> {
+        type Target = T;
+        #[inline(always)]
+        fn deref(&self) -> &T {
+            // SAFETY: a guard is exclusive (see `CpuLock`'s Sync impl).
+            unsafe { &*self.lock.value.get() }
+        }
+    }
+
+    impl<T> DerefMut for CpuGuard<'_, T> {
+        #[inline(always)]
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: as in `deref`; `&mut self` makes this the only access
+            // through this guard.
+            unsafe { &mut *self.lock.value.get() }
+        }
+    }
+
+    impl<T> Drop for CpuGuard<'_, T> {
+        #[inline(always)]
+        fn drop(&mut self) {
+            if self.owned {
+                self.lock.active.store(false, Ordering::Release);
+            } else {
+                self.lock.locked.store(false, Ordering::Release);
+            }
+        }
+    }
+
+    /// The calling thread's ownership token and the process-wide barrier.
+    #[cfg(feature = "std")]
+    pub(crate) mod owner {
+        use core::cell::Cell;
+        use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+        use std::cell::RefCell;
+        use std::sync::Arc;
+
+        static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+        /// 0: not tried, 1: membarrier registered, 2: unavailable.
+        static BARRIER: AtomicU8 = AtomicU8::new(0);
+
+        /// The liveness flag of the calling thread's current binding,
+        /// cleared when the thread rebinds or exits.
+        struct Live(RefCell<Option<Arc<AtomicBool>>>);
+
+        impl Drop for Live {
+            fn drop(&mut self) {
+                // Stop entering as owner before giving the lists up, should
+                // a later thread-local destructor still free pages.
+                TOKEN.with(|t| t.set(0));
+                if let Some(l) = self.0.get_mut().take() {
+                    l.store(false, Ordering::Release);
+                }
+            }
+        }
+
+        std::thread_local! {
+            /// The token, apart from `LIVE` so that the fast path reads a
+            /// thread-local without a destructor (no registration check).
+            static TOKEN: Cell<u64> = const { Cell::new(0) };
+            static LIVE: Live = const { Live(RefCell::new(None)) };
+        }
+
+        /// The calling thread's token: 0 unless it is bound to a CPU.
+        #[inline(always)]
+        pub(crate) fn token() -> u64 {
+            TOKEN.with(Cell::get)
+        }
+
+        /// Makes the calling thread eligible to own per-CPU lists under a
+        /// fresh token; lists it owned before become claimable.
+        pub(crate) fn bind() {
+            let _ = LIVE.try_with(|live| {
+                if let Some(l) = live.0.borrow_mut().take() {
+                    l.store(false, Ordering::Release);
+                }
+                if barrier_available() {
+                    *live.0.borrow_mut() = Some(Arc::new(AtomicBool::new(true)));
+                    TOKEN.with(|t| t.set(NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)));
+                } else {
+                    TOKEN.with(|t| t.set(0));
+                }
+            });
+        }
+
+        /// The liveness flag to record when claiming lists.
+        pub(crate) fn claimable() -> Option<Arc<AtomicBool>> {
+            LIVE.try_with(|l| l.0.borrow().clone()).ok().flatten()
+        }
+
+        fn barrier_available() -> bool {
+            match BARRIER.load(Ordering::Acquire) {
+                1 => true,
+                2 => false,
+                _ => {
+                    let ok = std::env::var_os("GFP_MM_NO_CPU_OWNER").is_none_or(|v| v == "0")
+                        // SAFETY: membarrier(2) takes integer arguments and
+                        // touches no memory of ours.
+                        && unsafe {
+                            libc::syscall(
+                                libc::SYS_membarrier,
+                                MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                                0,
+                                0,
+                            )
+                        } == 0;
+                    BARRIER.store(if ok { 1 } else { 2 }, Ordering::Release);
+                    ok
+                }
+            }
+        }
+
+        const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
+        const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
+
+        /// A full memory barrier on every running thread of the process.
+        /// Only called while some list has a live owner, which implies the
+        /// registration succeeded.
+        #[cold]
+        pub(crate) fn heavy_barrier() {
+            // SAFETY: as in `barrier_available`.
+            let r = unsafe {
+                libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0)
+            };
+            assert_eq!(r, 0, "membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) failed");
+        }
+    }
+}
+
+#[cfg(not(feature = "shuttle"))]
+#[inline]
+fn relax_spin(spins: u32) {
+    #[cfg(feature = "std")]
+    if spins > 64 {
+        std::thread::yield_now();
+        return;
+    }
+    let _ = spins;
+    core::hint::spin_loop();
+}
+
+/// Makes the calling thread eligible to own the per-CPU lists of the CPU it
+/// is bound to (see [`CpuLock`]).
+#[cfg(all(feature = "std", not(feature = "shuttle")))]
+pub(crate) fn bind_current_thread_owner() {
+    cpu::owner::bind();
+}
+#[cfg(feature = "shuttle")]
+pub(crate) fn bind_current_thread_owner() {}
+
+/// Whether the calling thread may own per-CPU lists (it is bound).
+#[cfg(all(feature = "std", not(feature = "shuttle")))]
+pub(crate) fn bound_as_owner() -> bool {
+    cpu::owner::token() != 0
+}
+#[cfg(feature = "shuttle")]
+pub(crate) fn bound_as_owner() -> bool {
+    false
+}
