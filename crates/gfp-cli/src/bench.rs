@@ -1,12 +1,35 @@
 //! `gfp bench`: alloc+free pairs on the default machine for this allocator,
-//! a bare free stack and `buddy_system_allocator`.
+//! a bare free stack and `buddy_system_allocator`; 64-byte kmalloc/kfree
+//! pairs beside the system allocator; reclaim throughput of kswapd and
+//! direct reclaim; allocation latency under memory pressure.
 
 use std::process::ExitCode;
 
 use clap::Args;
 use gfp_mm::bench::{run as run_bench, BenchConfig, BenchReport};
 
+use gfp_mm::slab::KmallocRow;
+use gfp_mm::vmbench::{LatencyRow, ReclaimRow};
+use serde::Serialize;
+
 use crate::{print_json, CmdResult, UserError};
+
+/// One row of `results`: a page-allocator row or a kmalloc row (they share
+/// `allocator`, `threads` and `ns_per_pair`).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Row<'a> {
+    Pages(&'a gfp_mm::bench::BenchResult),
+    Kmalloc(&'a KmallocRow),
+}
+
+/// Everything `gfp bench --json` prints.
+#[derive(Serialize)]
+struct FullReport<'a> {
+    results: Vec<Row<'a>>,
+    reclaim: &'a [ReclaimRow],
+    latency: &'a [LatencyRow],
+}
 
 /// Arguments of `gfp bench`.
 #[derive(Args)]
@@ -69,9 +92,48 @@ pub fn run(args: BenchArgs) -> CmdResult {
         ..BenchConfig::default()
     };
     let report = run_bench(&cfg);
+    let kmalloc = gfp_mm::slab::bench_kmalloc(64, 200_000, args.samples);
+    let reclaim = gfp_mm::vmbench::bench_reclaim(16_384);
+    let latency = gfp_mm::vmbench::bench_latency(16_384, 20_000);
     if args.json {
-        return print_json(&report);
+        let mut results: Vec<Row<'_>> = report.results.iter().map(Row::Pages).collect();
+        results.extend(kmalloc.iter().map(Row::Kmalloc));
+        return print_json(&FullReport {
+            results,
+            reclaim: &reclaim,
+            latency: &latency,
+        });
     }
     print_table(&report);
+    println!();
+    for k in &kmalloc {
+        println!(
+            "{:<16} size {:>4}  {:>8.2} ns/pair",
+            k.allocator, k.size, k.ns_per_pair
+        );
+    }
+    let get = |a: &str| {
+        kmalloc
+            .iter()
+            .find(|k| k.allocator == a)
+            .map(|k| k.ns_per_pair)
+    };
+    println!(
+        "kmalloc(64): gfp-kmalloc / system-malloc {}",
+        ratio(get("gfp-kmalloc"), get("system-malloc"))
+    );
+    println!();
+    for r in &reclaim {
+        println!(
+            "{:<8} reclaimed {:>8} pages  {:>12.0} pages/s",
+            r.reclaimer, r.pages, r.pages_per_sec
+        );
+    }
+    for l in &latency {
+        println!(
+            "{:<11} under pressure: {} of {} succeeded, p50 {} ns, p99 {} ns",
+            l.gfp, l.succeeded, l.allocs, l.p50_ns, l.p99_ns
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
