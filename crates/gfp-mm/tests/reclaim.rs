@@ -478,7 +478,9 @@ fn memcg_limit_holds_and_oom_stays_inside_the_group() {
 
 /// A filesystem shrinker that takes the filesystem's lock.
 struct LockingShrinker {
-    vm: Arc<Vm>,
+    /// Weak: the Vm owns its shrinkers, and a strong reference back would
+    /// be a cycle that leaks both (LeakSanitizer reports it).
+    vm: std::sync::Weak<Vm>,
     lock: gfp_mm::lockdep::LockId,
     cache: PageCacheShrinker,
 }
@@ -494,9 +496,12 @@ impl Shrinker for LockingShrinker {
         if !sc.gfp.contains(Gfp::FS) {
             return gfp_mm::shrinker::SHRINK_STOP;
         }
-        self.vm.lockdep().lock(cx, self.lock);
+        let Some(vm) = self.vm.upgrade() else {
+            return gfp_mm::shrinker::SHRINK_STOP;
+        };
+        vm.lockdep().lock(cx, self.lock);
         let r = self.cache.scan(m, cx, sc);
-        self.vm.lockdep().unlock(cx, self.lock);
+        vm.lockdep().unlock(cx, self.lock);
         r
     }
 }
@@ -508,7 +513,7 @@ fn lockdep_reports_fs_lock_then_gfp_kernel_and_is_quiet_for_nofs() {
     let env = env();
     let lock = vm.lockdep().register("&xfs_inode->i_lock");
     let s = Arc::new(LockingShrinker {
-        vm: vm.clone(),
+        vm: Arc::downgrade(&vm),
         lock,
         cache: PageCacheShrinker::new("xfs-inodes", true),
     });
@@ -706,7 +711,8 @@ fn lockdep_declared_dependency_and_reverse_order() {
     assert_eq!(r[0].reclaim_at, "fs/super.c:super_cache_scan");
     // Reverse order: first a GFP_KERNEL allocation under a lock, later
     // reclaim takes the same lock.
-    struct Taker(&'static Vm, gfp_mm::lockdep::LockId);
+    // The shrinker refers back to its Vm weakly: the Vm owns it.
+    struct Taker(std::sync::Weak<Vm>, gfp_mm::lockdep::LockId);
     impl Shrinker for Taker {
         fn name(&self) -> &str {
             "taker"
@@ -715,21 +721,23 @@ fn lockdep_declared_dependency_and_reverse_order() {
             1
         }
         fn scan(&self, _m: &Machine, cx: &Cx<'_>, _sc: &ShrinkControl) -> u64 {
-            self.0.lockdep().lock(cx, self.1);
-            self.0.lockdep().unlock(cx, self.1);
+            if let Some(vm) = self.0.upgrade() {
+                vm.lockdep().lock(cx, self.1);
+                vm.lockdep().unlock(cx, self.1);
+            }
             0
         }
     }
-    let vm: &'static Vm = Box::leak(Box::new(Vm::new(&m, VmConfig::default())));
+    let vm = Arc::new(Vm::new(&m, VmConfig::default()));
     let l = vm.lockdep().register("&ei->i_data_sem");
-    let c = Cx { hooks: vm, ..c };
+    let c = Cx { hooks: &*vm, ..c };
     vm.lockdep().lock(&c, l);
     let _q = vm.alloc_pages(&m, &c, Gfp::KERNEL, 0).unwrap();
     vm.lockdep().unlock(&c, l);
     assert!(vm.lockdep().reports().is_empty(), "no cycle yet");
     // A task in FS reclaim (a shrinker) takes it: the cycle closes.
-    vm.register_shrinker(Arc::new(Taker(vm, l)));
-    let reclaim = Cx::new(0, task().named("reclaimer").with_pid(4), &env, vm);
+    vm.register_shrinker(Arc::new(Taker(Arc::downgrade(&vm), l)));
+    let reclaim = Cx::new(0, task().named("reclaimer").with_pid(4), &env, &*vm);
     let req = gfp_mm::hooks::ReclaimRequest {
         gfp: Gfp::KERNEL,
         order: 0,
