@@ -26,7 +26,7 @@ use crate::machine::{Cx, Machine};
 use crate::memcg::MemcgId;
 use crate::page::{AllocError, Page};
 use crate::shrinker::{ShrinkControl, Shrinker};
-use crate::sync::{AtomicU32, AtomicU64, Ordering, SpinLock};
+use crate::sync::{AtomicU32, AtomicU64, CpuLock, Ordering, SpinLock};
 use crate::vm::Vm;
 use crate::PAGE_SIZE;
 
@@ -80,7 +80,9 @@ pub struct KmemCache {
     size: usize,
     order: u32,
     reclaimable: bool,
-    cpus: Vec<SpinLock<Vec<usize>>>,
+    /// Per-CPU free objects. A thread bound to the CPU owns its list and
+    /// enters without atomic read-modify-writes, as for the page lists.
+    cpus: Vec<CpuLock<Vec<usize>>>,
     slabs: SpinLock<BTreeMap<u32, SlabMeta>>,
     owner: Arc<PfnOwner>,
     pages: AtomicU64,
@@ -202,7 +204,7 @@ impl Slab {
             order,
             reclaimable,
             cpus: (0..self.nr_cpus)
-                .map(|_| SpinLock::new(Vec::new()))
+                .map(|_| CpuLock::new(Vec::new()))
                 .collect(),
             slabs: SpinLock::new(BTreeMap::new()),
             owner: self.owner.clone(),
@@ -510,11 +512,17 @@ impl Slab {
         if idx == 0 {
             return;
         }
-        let c = if let Some(k) = self.kmalloc.get(idx as usize - 1) {
-            k.clone()
+        // kmalloc caches are borrowed (no reference-count traffic on the
+        // hot path); other caches are looked up under the cache-list lock.
+        let other;
+        let c: &KmemCache = if let Some(k) = self.kmalloc.get(idx as usize - 1) {
+            k
         } else {
             match self.caches.lock().get(idx as usize - 1) {
-                Some(c) => c.clone(),
+                Some(c) => {
+                    other = c.clone();
+                    &other
+                }
                 None => return,
             }
         };
@@ -524,7 +532,7 @@ impl Slab {
         if l.len() >= 2 * BATCH {
             let back: Vec<usize> = l.drain(..BATCH).collect();
             drop(l);
-            self.flush(m, cx, &c, back, 2);
+            self.flush(m, cx, c, back, 2);
         }
     }
 
@@ -652,6 +660,8 @@ pub fn bench_kmalloc(size: usize, pairs: usize, samples: usize) -> Vec<KmallocRo
     let m = Machine::new(crate::MachineSpec::test_64mib()).expect("machine");
     let env = crate::VirtualEnv::new();
     let cx = Cx::new(0, crate::Task::new(), &env, &crate::NoProgress);
+    // As a kernel thread runs on its CPU: the bound thread owns CPU 0's lists.
+    crate::rt::bind_current_thread(0);
     let slab = Slab::new(&m, ObjExtMode::Off);
     let median = |mut v: Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
