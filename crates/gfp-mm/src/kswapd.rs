@@ -136,7 +136,8 @@ impl Vm {
     }
 }
 
-/// A kswapd thread of the `std` runtime.
+/// A background reclaim thread of the `std` runtime: a kswapd, or the
+/// flusher of [`spawn_flusher`].
 #[cfg(feature = "std")]
 pub struct KswapdThread {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -173,6 +174,47 @@ impl Drop for KswapdThread {
 impl core::fmt::Debug for KswapdThread {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("KswapdThread").finish_non_exhaustive()
+    }
+}
+
+/// Starts the flusher thread (the kernel's writeback workers): every
+/// `interval` it writes back up to `batch` dirty file pages per node with
+/// [`Vm::flush_dirty`], so that reclaim, which leaves dirty pages to
+/// writeback, can then drop them. (Direct reclaim that meets dirty pages
+/// only counts a wake-up request, `VmStats::flusher_wakeups`; the thread
+/// writes back on its own tick.) Stop it with [`KswapdThread::stop`] (it
+/// returns the pages written).
+#[cfg(feature = "std")]
+pub fn spawn_flusher(
+    vm: std::sync::Arc<Vm>,
+    m: std::sync::Arc<Machine>,
+    env: std::sync::Arc<dyn crate::Environment + Send + Sync>,
+    interval: std::time::Duration,
+    batch: u64,
+) -> KswapdThread {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let h = std::thread::Builder::new()
+        .name("flush".into())
+        .spawn(move || {
+            let task = crate::Task::new().named("kworker/flush");
+            let mut total = 0;
+            while !stop2.load(std::sync::atomic::Ordering::Acquire) {
+                for nid in 0..m.nr_nodes() {
+                    let cpu = (0..m.nr_cpus())
+                        .find(|&c| m.cpu_to_node(c) == nid)
+                        .unwrap_or(0);
+                    let cx = Cx::new(cpu, task, &*env, &*vm);
+                    total += vm.flush_dirty(&m, &cx, nid, batch);
+                }
+                std::thread::park_timeout(interval);
+            }
+            total
+        })
+        .expect("spawn the flusher");
+    KswapdThread {
+        stop,
+        handle: Some(h),
     }
 }
 

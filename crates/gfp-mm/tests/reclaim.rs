@@ -770,3 +770,41 @@ fn memcg_high_reclaims_the_excess_without_oom() {
     assert!(vm.swap_used() >= 199, "the excess went to swap");
     assert_eq!(vm.proc_info(pid).unwrap().swapents, vm.swap_used());
 }
+
+/// Direct reclaim leaves dirty file pages to writeback: with only dirty
+/// pages reclaimable, a light allocation fails; once the flusher thread has
+/// written them back, reclaim drops them and the allocation succeeds.
+#[test]
+fn flusher_thread_writes_back_what_direct_reclaim_skips() {
+    let m = Arc::new(machine(single_zone(PAGES)));
+    let vm = Arc::new(Vm::new(&m, VmConfig::default()));
+    let env = Arc::new(VirtualEnv::new());
+    let c = Cx::new(0, task(), &*env, &*vm);
+    assert!(fill(&m, &vm, &c, None, PageSpec::FILE_DIRTY) > 0);
+    let light = (Gfp::KERNEL | Gfp::NORETRY | Gfp::NOWARN) - Gfp::KSWAPD_RECLAIM;
+    assert!(
+        vm.alloc_pages(&m, &c, light, 0).is_err(),
+        "dirty pages are not reclaimable directly"
+    );
+    assert!(vm.stats().dirty_skipped > 0);
+    assert_eq!(vm.stats().pgwriteback, 0);
+    let flusher = gfp_mm::kswapd::spawn_flusher(
+        vm.clone(),
+        m.clone(),
+        env.clone(),
+        std::time::Duration::from_millis(1),
+        1024,
+    );
+    let t0 = std::time::Instant::now();
+    while vm.stats().pgwriteback == 0 {
+        assert!(t0.elapsed().as_secs() < 20, "the flusher wrote nothing");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    let written = flusher.stop();
+    assert!(written > 0);
+    assert_eq!(vm.stats().pgwriteback, written);
+    let p = vm.alloc_pages(&m, &c, light, 0);
+    assert!(p.is_ok(), "written-back pages are clean and reclaimable");
+    assert!(vm.stats().pgsteal_direct > 0);
+    assert_eq!(vm.stats().oom_kill, 0);
+}
