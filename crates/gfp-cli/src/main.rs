@@ -15,6 +15,7 @@ mod mm;
 mod profile_args;
 mod profiles;
 mod scopes;
+mod sim;
 
 /// Decode, explain and reason about Linux GFP allocation masks.
 #[derive(Parser)]
@@ -40,6 +41,8 @@ enum Command {
     Mm(mm::MmArgs),
     /// Benchmark alloc+free pairs against a free stack and buddy_system_allocator.
     Bench(bench::BenchArgs),
+    /// Run a scenario in the deterministic simulator; exit 1 when a detector fires.
+    Sim(sim::SimArgs),
 }
 
 /// `--json` alone.
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Profile(a) => profiles::run(a),
         Command::Mm(a) => mm::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Sim(a) => sim::run(a),
     };
     match result {
         Ok(code) => code,

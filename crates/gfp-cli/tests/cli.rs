@@ -299,3 +299,17 @@ fn profile_summary_json_and_files() {
         .stderr(predicate::str::contains("not a kernel source tree"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn sim_exit_status_names_the_detector() {
+    gfp()
+        .args(["sim", "bcachefs-scoped-nowait"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("[nofail-failed]"));
+    gfp()
+        .args(["sim", "bcachefs-explicit-nowait"])
+        .assert()
+        .code(0);
+    gfp().args(["sim", "no-such-scenario"]).assert().code(2);
+}

@@ -1,0 +1,958 @@
+//! The scenario format (version 1): data model, parser and printer.
+//!
+//! A scenario is line-based text. `#` starts a comment that runs to the end
+//! of the line; blank lines are ignored; tokens are separated by spaces.
+//! The first non-blank, non-comment line must be `gfp-scenario 1`.
+//!
+//! ```text
+//! gfp-scenario 1
+//! name example                    # optional
+//! machine pages=4096              # or a preset: default, test-64mib, highmem-32bit
+//! fill file-clean                 # before the tasks run: file-clean, file-dirty, anon, kernel
+//! lock btree sleeping             # or spin; add fs-reclaim if the FS's reclaim path takes it
+//! fn helper                       # a named function, run with `call helper`
+//!   alloc p GFP_KERNEL|__GFP_NOFAIL no-failure-path
+//! end
+//! task writer                     # optional context: softirq, hardirq
+//!   lock btree
+//!   scope clear __GFP_DIRECT_RECLAIM
+//!     call helper
+//!   end
+//!   unlock btree
+//! end
+//! ```
+//!
+//! Operations: `lock L`, `unlock L` (sleeping locks); `spin_lock L`,
+//! `spin_unlock L`; `irq_disable`, `irq_enable`; `rcu_read_lock`,
+//! `rcu_read_unlock`; `scope set FLAGS`, `scope clear FLAGS`, `scope nofs`,
+//! `scope noio`, `scope noreclaim`, `scope pin` each opening a block closed
+//! by `end`; `alloc VAR MASK [order=N] [node=N] [no-failure-path]`;
+//! `if-failed VAR` opening a block closed by `end` (the caller's failure
+//! path); `repeat N` opening a block closed by `end`; `free VAR`; `touch VAR` (writes the memory); `expect-zero VAR`
+//! (reads it, relying on it being zero); `sleep NS`; `fs_call` (calls into
+//! the filesystem: takes its `fs-reclaim` locks and allocates with
+//! `GFP_KERNEL`); `io` (block I/O: allocates with `GFP_NOIO`, waits for
+//! the device); `call NAME`. Masks are `|`-joined kernel names or numbers
+//! without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
+//! description is `FORMAT.md` in this crate.
+
+use core::fmt;
+
+use gfp::Gfp;
+use serde::Serialize;
+
+/// The format version this crate reads and writes.
+pub const VERSION: u32 = 1;
+
+/// A parsed scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Scenario {
+    /// Its name (`name` line), if any.
+    pub name: Option<String>,
+    /// The machine.
+    pub machine: MachineDecl,
+    /// Memory filled before the tasks start, in order.
+    pub fills: Vec<Fill>,
+    /// Declared locks.
+    pub locks: Vec<LockDecl>,
+    /// Named functions.
+    pub functions: Vec<Function>,
+    /// Tasks, in declaration order.
+    pub tasks: Vec<TaskDecl>,
+}
+
+/// The machine a scenario runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MachineDecl {
+    /// A preset of [`gfp_mm::MachineSpec`]: `default`, `test-64mib`,
+    /// `highmem-32bit`.
+    Preset(String),
+    /// One node with one Normal zone of this many pages (a multiple of 32).
+    Pages(u32),
+}
+
+impl Default for MachineDecl {
+    fn default() -> Self {
+        MachineDecl::Pages(4096)
+    }
+}
+
+/// What fills memory before the tasks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fill {
+    /// Clean page cache: reclaimable by any reclaim.
+    FileClean,
+    /// Dirty page cache: needs writeback.
+    FileDirty,
+    /// Anonymous memory: needs swap and `__GFP_IO`.
+    Anon,
+    /// Unreclaimable kernel memory.
+    Kernel,
+}
+
+impl Fill {
+    /// The keyword.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Fill::FileClean => "file-clean",
+            Fill::FileDirty => "file-dirty",
+            Fill::Anon => "anon",
+            Fill::Kernel => "kernel",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Fill> {
+        [Fill::FileClean, Fill::FileDirty, Fill::Anon, Fill::Kernel]
+            .into_iter()
+            .find(|f| f.name() == s)
+    }
+}
+
+/// Sleeping lock or spinlock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    /// A mutex: waiting sleeps.
+    Sleeping,
+    /// A spinlock: holding it is atomic context.
+    Spin,
+}
+
+/// A lock declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockDecl {
+    /// Its name.
+    pub name: String,
+    /// Its kind.
+    pub kind: LockKind,
+    /// The filesystem's reclaim path (shrinker, writeback) takes it.
+    pub fs_reclaim: bool,
+}
+
+/// A named function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    /// Its name.
+    pub name: String,
+    /// Its body.
+    pub body: Vec<Op>,
+}
+
+/// Where a task runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskContextKind {
+    /// Process context.
+    #[default]
+    Process,
+    /// Softirq (atomic; PF_MEMALLOC of the interrupted task still counts).
+    SoftIrq,
+    /// Hard interrupt (atomic).
+    HardIrq,
+}
+
+/// A task and its program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskDecl {
+    /// Its name (`comm`).
+    pub name: String,
+    /// Its context.
+    pub context: TaskContextKind,
+    /// Its program.
+    pub body: Vec<Op>,
+}
+
+/// A named scope kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Sets flags on every nested mask.
+    Set(Gfp),
+    /// Clears flags from every nested mask.
+    Clear(Gfp),
+    /// `memalloc_nofs_save()`.
+    Nofs,
+    /// `memalloc_noio_save()`.
+    Noio,
+    /// `memalloc_noreclaim_save()` (PF_MEMALLOC).
+    Noreclaim,
+    /// `memalloc_pin_save()`.
+    Pin,
+}
+
+/// An allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alloc {
+    /// The variable that holds the page.
+    pub var: String,
+    /// The mask at the call site (before scopes).
+    pub mask: Gfp,
+    /// The order.
+    pub order: u32,
+    /// The preferred node.
+    pub node: Option<u32>,
+    /// The caller has no failure path: a failure here is a bug.
+    pub no_failure_path: bool,
+}
+
+/// One operation of a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Takes a sleeping lock.
+    Lock(String),
+    /// Drops a sleeping lock.
+    Unlock(String),
+    /// Takes a spinlock.
+    SpinLock(String),
+    /// Drops a spinlock.
+    SpinUnlock(String),
+    /// `local_irq_disable()`.
+    IrqDisable,
+    /// `local_irq_enable()`.
+    IrqEnable,
+    /// `rcu_read_lock()`.
+    RcuReadLock,
+    /// `rcu_read_unlock()`.
+    RcuReadUnlock,
+    /// A scope around a block.
+    Scope(Scope, Vec<Op>),
+    /// An allocation.
+    Alloc(Alloc),
+    /// A block run only when the variable's allocation failed.
+    IfFailed(String, Vec<Op>),
+    /// Frees the variable's page.
+    Free(String),
+    /// Writes the variable's memory.
+    Touch(String),
+    /// Reads the variable's memory, relying on it being zero.
+    ExpectZero(String),
+    /// Sleeps this many nanoseconds.
+    Sleep(u64),
+    /// Calls into the filesystem.
+    FsCall,
+    /// Block I/O.
+    Io,
+    /// Calls a named function.
+    Call(String),
+    /// Runs a block this many times (1..=100000).
+    Repeat(u32, Vec<Op>),
+}
+
+/// A parse error: where and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+#[derive(Clone, Copy)]
+struct Tok<'a> {
+    text: &'a str,
+    line: usize,
+    col: usize,
+}
+
+struct Line<'a> {
+    no: usize,
+    toks: Vec<Tok<'a>>,
+}
+
+fn err<T>(line: usize, col: usize, message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError {
+        line,
+        column: col,
+        message: message.into(),
+    })
+}
+
+fn tokenize(text: &str) -> Vec<Line<'_>> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let content = match raw.find('#') {
+            Some(p) => &raw[..p],
+            None => raw,
+        };
+        let mut toks = Vec::new();
+        let mut start: Option<usize> = None;
+        for (bi, ch) in content.char_indices().chain([(content.len(), ' ')]) {
+            if ch.is_whitespace() {
+                if let Some(s) = start.take() {
+                    let col = content[..s].chars().count() + 1;
+                    toks.push(Tok {
+                        text: &content[s..bi],
+                        line: i + 1,
+                        col,
+                    });
+                }
+            } else if start.is_none() {
+                start = Some(bi);
+            }
+        }
+        if !toks.is_empty() {
+            out.push(Line { no: i + 1, toks });
+        }
+    }
+    out
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+}
+
+fn name_tok(t: &Tok<'_>, what: &str) -> Result<String, ParseError> {
+    if is_name(t.text) {
+        Ok(t.text.to_string())
+    } else {
+        err(
+            t.line,
+            t.col,
+            format!(
+                "`{}` is not a valid {what} (letters, digits, `_`, `-`, `.`)",
+                t.text
+            ),
+        )
+    }
+}
+
+fn mask_tok(t: &Tok<'_>) -> Result<Gfp, ParseError> {
+    gfp::parse::parse_native(t.text).or_else(|e| err(t.line, t.col, format!("bad mask: {e}")))
+}
+
+fn num_tok<T: core::str::FromStr>(t: &Tok<'_>, s: &str, what: &str) -> Result<T, ParseError> {
+    s.parse::<T>()
+        .or_else(|_| err(t.line, t.col, format!("`{s}` is not a valid {what}")))
+}
+
+struct Parser<'a> {
+    lines: Vec<Line<'a>>,
+    pos: usize,
+    last_line: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn arity(&self, l: &Line<'a>, n: usize, usage: &str) -> Result<(), ParseError> {
+        if l.toks.len() == n {
+            return Ok(());
+        }
+        if l.toks.len() > n {
+            let t = l.toks[n];
+            return err(
+                t.line,
+                t.col,
+                format!("unexpected `{}`; usage: {usage}", t.text),
+            );
+        }
+        let last = l.toks[l.toks.len() - 1];
+        err(
+            l.no,
+            last.col + last.text.chars().count(),
+            format!("missing argument; usage: {usage}"),
+        )
+    }
+
+    /// Parses ops until `end` (consumed) when `block`, else errors at EOF.
+    fn body(&mut self, opener: Tok<'a>) -> Result<Vec<Op>, ParseError> {
+        let mut ops = Vec::new();
+        loop {
+            let Some(l) = self.lines.get(self.pos) else {
+                return err(
+                    self.last_line + 1,
+                    1,
+                    format!(
+                        "`{}` opened at line {}, column {} has no `end`",
+                        opener.text, opener.line, opener.col
+                    ),
+                );
+            };
+            let l = Line {
+                no: l.no,
+                toks: l.toks.clone(),
+            };
+            self.pos += 1;
+            let t0 = l.toks[0];
+            let op = match t0.text {
+                "end" => {
+                    self.arity(&l, 1, "end")?;
+                    return Ok(ops);
+                }
+                "lock" | "unlock" | "spin_lock" | "spin_unlock" => {
+                    self.arity(&l, 2, &format!("{} LOCK", t0.text))?;
+                    let n = name_tok(&l.toks[1], "lock name")?;
+                    match t0.text {
+                        "lock" => Op::Lock(n),
+                        "unlock" => Op::Unlock(n),
+                        "spin_lock" => Op::SpinLock(n),
+                        _ => Op::SpinUnlock(n),
+                    }
+                }
+                "irq_disable" | "irq_enable" | "rcu_read_lock" | "rcu_read_unlock" | "fs_call"
+                | "io" => {
+                    self.arity(&l, 1, t0.text)?;
+                    match t0.text {
+                        "irq_disable" => Op::IrqDisable,
+                        "irq_enable" => Op::IrqEnable,
+                        "rcu_read_lock" => Op::RcuReadLock,
+                        "rcu_read_unlock" => Op::RcuReadUnlock,
+                        "fs_call" => Op::FsCall,
+                        _ => Op::Io,
+                    }
+                }
+                "free" | "touch" | "expect-zero" | "call" => {
+                    self.arity(&l, 2, &format!("{} NAME", t0.text))?;
+                    let n = name_tok(&l.toks[1], "name")?;
+                    match t0.text {
+                        "free" => Op::Free(n),
+                        "touch" => Op::Touch(n),
+                        "expect-zero" => Op::ExpectZero(n),
+                        _ => Op::Call(n),
+                    }
+                }
+                "sleep" => {
+                    self.arity(&l, 2, "sleep NANOSECONDS")?;
+                    let t = l.toks[1];
+                    Op::Sleep(num_tok(&t, t.text, "number of nanoseconds")?)
+                }
+                "repeat" => {
+                    self.arity(&l, 2, "repeat N")?;
+                    let t = l.toks[1];
+                    let n: u32 = num_tok(&t, t.text, "repeat count")?;
+                    if n == 0 || n > MAX_REPEAT {
+                        return err(t.line, t.col, format!("repeat {n}: need 1..={MAX_REPEAT}"));
+                    }
+                    Op::Repeat(n, self.body(t0)?)
+                }
+                "if-failed" => {
+                    self.arity(&l, 2, "if-failed VAR")?;
+                    let v = name_tok(&l.toks[1], "variable name")?;
+                    Op::IfFailed(v, self.body(t0)?)
+                }
+                "scope" => {
+                    if l.toks.len() < 2 {
+                        self.arity(
+                            &l,
+                            2,
+                            "scope set|clear FLAGS | scope nofs|noio|noreclaim|pin",
+                        )?;
+                    }
+                    let k = l.toks[1];
+                    let scope = match k.text {
+                        "set" | "clear" => {
+                            self.arity(&l, 3, &format!("scope {} FLAGS", k.text))?;
+                            let m = mask_tok(&l.toks[2])?;
+                            if k.text == "set" {
+                                Scope::Set(m)
+                            } else {
+                                Scope::Clear(m)
+                            }
+                        }
+                        "nofs" | "noio" | "noreclaim" | "pin" => {
+                            self.arity(&l, 2, &format!("scope {}", k.text))?;
+                            match k.text {
+                                "nofs" => Scope::Nofs,
+                                "noio" => Scope::Noio,
+                                "noreclaim" => Scope::Noreclaim,
+                                _ => Scope::Pin,
+                            }
+                        }
+                        other => {
+                            return err(
+                                k.line,
+                                k.col,
+                                format!("unknown scope `{other}`: expected set, clear, nofs, noio, noreclaim or pin"),
+                            )
+                        }
+                    };
+                    Op::Scope(scope, self.body(t0)?)
+                }
+                "alloc" => {
+                    if l.toks.len() < 3 {
+                        self.arity(&l, 3, "alloc VAR MASK [order=N] [node=N] [no-failure-path]")?;
+                    }
+                    let var = name_tok(&l.toks[1], "variable name")?;
+                    let mask = mask_tok(&l.toks[2])?;
+                    let mut a = Alloc {
+                        var,
+                        mask,
+                        order: 0,
+                        node: None,
+                        no_failure_path: false,
+                    };
+                    let (mut seen_order, mut seen_node, mut seen_nfp) = (false, false, false);
+                    for t in &l.toks[3..] {
+                        if let Some(v) = t.text.strip_prefix("order=") {
+                            let o: u32 = num_tok(t, v, "order")?;
+                            if seen_order || o > 10 {
+                                return err(
+                                    t.line,
+                                    t.col,
+                                    if seen_order {
+                                        "order given twice".to_string()
+                                    } else {
+                                        format!("order {o} above MAX_PAGE_ORDER 10")
+                                    },
+                                );
+                            }
+                            seen_order = true;
+                            a.order = o;
+                        } else if let Some(v) = t.text.strip_prefix("node=") {
+                            if seen_node {
+                                return err(t.line, t.col, "node given twice");
+                            }
+                            seen_node = true;
+                            a.node = Some(num_tok(t, v, "node")?);
+                        } else if t.text == "no-failure-path" {
+                            if seen_nfp {
+                                return err(t.line, t.col, "no-failure-path given twice");
+                            }
+                            seen_nfp = true;
+                            a.no_failure_path = true;
+                        } else {
+                            return err(
+                                t.line,
+                                t.col,
+                                format!(
+                                    "unexpected `{}`: expected order=N, node=N or no-failure-path",
+                                    t.text
+                                ),
+                            );
+                        }
+                    }
+                    Op::Alloc(a)
+                }
+                other => {
+                    return err(t0.line, t0.col, format!("unknown operation `{other}`"));
+                }
+            };
+            ops.push(op);
+        }
+    }
+}
+
+/// Parses a scenario. Never panics; errors name the line, column and problem.
+pub fn parse(text: &str) -> Result<Scenario, ParseError> {
+    let lines = tokenize(text);
+    let last_line = text.lines().count();
+    let Some(first) = lines.first() else {
+        return err(1, 1, "empty scenario: expected `gfp-scenario 1`");
+    };
+    let h = first.toks[0];
+    if h.text != "gfp-scenario" {
+        return err(
+            h.line,
+            h.col,
+            format!("expected `gfp-scenario 1`, found `{}`", h.text),
+        );
+    }
+    match first.toks.get(1) {
+        None => return err(h.line, h.col + h.text.len(), "missing format version"),
+        Some(v) if v.text != "1" => {
+            return err(
+                v.line,
+                v.col,
+                format!(
+                    "unsupported format version `{}` (this reader knows 1)",
+                    v.text
+                ),
+            )
+        }
+        Some(_) => {}
+    }
+    if let Some(t) = first.toks.get(2) {
+        return err(
+            t.line,
+            t.col,
+            format!("unexpected `{}` after the version", t.text),
+        );
+    }
+    let mut p = Parser {
+        lines,
+        pos: 1,
+        last_line,
+    };
+    let mut s = Scenario::default();
+    let (mut seen_machine, mut seen_name) = (false, false);
+    // Names referenced by ops, checked once every declaration is known.
+    while let Some(l) = p.lines.get(p.pos) {
+        let l = Line {
+            no: l.no,
+            toks: l.toks.clone(),
+        };
+        p.pos += 1;
+        let t0 = l.toks[0];
+        match t0.text {
+            "name" => {
+                p.arity(&l, 2, "name NAME")?;
+                if seen_name {
+                    return err(t0.line, t0.col, "second `name` line");
+                }
+                seen_name = true;
+                s.name = Some(name_tok(&l.toks[1], "scenario name")?);
+            }
+            "machine" => {
+                p.arity(&l, 2, "machine PRESET | machine pages=N")?;
+                if seen_machine {
+                    return err(t0.line, t0.col, "second `machine` line");
+                }
+                seen_machine = true;
+                let t = l.toks[1];
+                s.machine = if let Some(v) = t.text.strip_prefix("pages=") {
+                    let n: u32 = num_tok(&t, v, "page count")?;
+                    if n == 0 || n % 32 != 0 || n > 1 << 24 {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("pages={n}: need a positive multiple of 32 up to 16777216"),
+                        );
+                    }
+                    MachineDecl::Pages(n)
+                } else if PRESETS.contains(&t.text) {
+                    MachineDecl::Preset(t.text.to_string())
+                } else {
+                    return err(
+                        t.line,
+                        t.col,
+                        format!(
+                            "unknown machine `{}`: expected pages=N or one of {}",
+                            t.text,
+                            PRESETS.join(", ")
+                        ),
+                    );
+                };
+            }
+            "fill" => {
+                p.arity(&l, 2, "fill file-clean|file-dirty|anon|kernel")?;
+                let t = l.toks[1];
+                match Fill::from_name(t.text) {
+                    Some(f) => s.fills.push(f),
+                    None => {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!(
+                            "unknown fill `{}`: expected file-clean, file-dirty, anon or kernel",
+                            t.text
+                        ),
+                        )
+                    }
+                }
+            }
+            "lock" => {
+                if l.toks.len() < 3 {
+                    p.arity(&l, 3, "lock NAME sleeping|spin [fs-reclaim]")?;
+                }
+                if l.toks.len() > 4 {
+                    p.arity(&l, 4, "lock NAME sleeping|spin [fs-reclaim]")?;
+                }
+                let name = name_tok(&l.toks[1], "lock name")?;
+                if s.locks.iter().any(|d| d.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("lock `{name}` declared twice"),
+                    );
+                }
+                let k = l.toks[2];
+                let kind = match k.text {
+                    "sleeping" => LockKind::Sleeping,
+                    "spin" => LockKind::Spin,
+                    o => {
+                        return err(
+                            k.line,
+                            k.col,
+                            format!("unknown lock kind `{o}`: expected sleeping or spin"),
+                        )
+                    }
+                };
+                let fs_reclaim = match l.toks.get(3) {
+                    None => false,
+                    Some(t) if t.text == "fs-reclaim" => true,
+                    Some(t) => {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("unexpected `{}`: expected fs-reclaim", t.text),
+                        )
+                    }
+                };
+                s.locks.push(LockDecl {
+                    name,
+                    kind,
+                    fs_reclaim,
+                });
+            }
+            "fn" => {
+                p.arity(&l, 2, "fn NAME")?;
+                let name = name_tok(&l.toks[1], "function name")?;
+                if s.functions.iter().any(|f| f.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("function `{name}` defined twice"),
+                    );
+                }
+                let body = p.body(t0)?;
+                s.functions.push(Function { name, body });
+            }
+            "task" => {
+                if l.toks.len() < 2 || l.toks.len() > 3 {
+                    p.arity(
+                        &l,
+                        if l.toks.len() < 2 { 2 } else { 3 },
+                        "task NAME [softirq|hardirq]",
+                    )?;
+                }
+                let name = name_tok(&l.toks[1], "task name")?;
+                if s.tasks.iter().any(|t| t.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("task `{name}` declared twice"),
+                    );
+                }
+                let context = match l.toks.get(2) {
+                    None => TaskContextKind::Process,
+                    Some(t) if t.text == "softirq" => TaskContextKind::SoftIrq,
+                    Some(t) if t.text == "hardirq" => TaskContextKind::HardIrq,
+                    Some(t) => {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("unknown context `{}`: expected softirq or hardirq", t.text),
+                        )
+                    }
+                };
+                let body = p.body(t0)?;
+                s.tasks.push(TaskDecl {
+                    name,
+                    context,
+                    body,
+                });
+            }
+            "gfp-scenario" => return err(t0.line, t0.col, "second `gfp-scenario` header"),
+            other => {
+                return err(
+                    t0.line,
+                    t0.col,
+                    format!(
+                    "unknown declaration `{other}`: expected name, machine, fill, lock, fn or task"
+                ),
+                )
+            }
+        }
+    }
+    check_refs(&s, text)?;
+    Ok(s)
+}
+
+/// The largest `repeat` count.
+pub const MAX_REPEAT: u32 = 100_000;
+
+/// The machine presets.
+pub const PRESETS: [&str; 3] = ["default", "test-64mib", "highmem-32bit"];
+
+/// Checks that every lock and function an op names is declared, and that
+/// locks are used with their kind. Reports the first line that names it.
+fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
+    fn walk<'o>(ops: &'o [Op], out: &mut Vec<(&'o str, &'o str)>) {
+        for op in ops {
+            match op {
+                Op::Lock(n) | Op::Unlock(n) => out.push(("lock", n)),
+                Op::SpinLock(n) | Op::SpinUnlock(n) => out.push(("spin", n)),
+                Op::Call(n) => out.push(("call", n)),
+                Op::Scope(_, b) | Op::IfFailed(_, b) | Op::Repeat(_, b) => walk(b, out),
+                _ => {}
+            }
+        }
+    }
+    let mut refs = Vec::new();
+    for f in &s.functions {
+        walk(&f.body, &mut refs);
+    }
+    for t in &s.tasks {
+        walk(&t.body, &mut refs);
+    }
+    for (kind, name) in refs {
+        let problem = match kind {
+            "call" if !s.functions.iter().any(|f| f.name == name) => {
+                Some(format!("call of undefined function `{name}`"))
+            }
+            "lock" | "spin" => match s.locks.iter().find(|l| l.name == name) {
+                None => Some(format!("lock `{name}` is not declared")),
+                Some(l) if (l.kind == LockKind::Spin) != (kind == "spin") => Some(format!(
+                    "lock `{name}` is declared {}; use {}",
+                    if l.kind == LockKind::Spin {
+                        "spin"
+                    } else {
+                        "sleeping"
+                    },
+                    if l.kind == LockKind::Spin {
+                        "spin_lock/spin_unlock"
+                    } else {
+                        "lock/unlock"
+                    }
+                )),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(message) = problem {
+            let (line, column) = locate(text, kind, name);
+            return err(line, column, message);
+        }
+    }
+    Ok(())
+}
+
+/// The first op line naming `name` with an op of `kind`.
+fn locate(text: &str, kind: &str, name: &str) -> (usize, usize) {
+    for l in tokenize(text) {
+        let first = l.toks[0].text;
+        let matches_kind = match kind {
+            "call" => first == "call",
+            "lock" => first == "lock" || first == "unlock",
+            _ => first == "spin_lock" || first == "spin_unlock",
+        };
+        if matches_kind && l.toks.len() == 2 && l.toks[1].text == name {
+            return (l.no, l.toks[1].col);
+        }
+    }
+    (1, 1)
+}
+
+/// Prints a scenario in the canonical layout; [`parse`] reads it back to
+/// the same value.
+pub fn print(s: &Scenario) -> String {
+    let mut o = String::new();
+    o.push_str("gfp-scenario 1\n");
+    if let Some(n) = &s.name {
+        o.push_str(&format!("name {n}\n"));
+    }
+    match &s.machine {
+        MachineDecl::Preset(p) => o.push_str(&format!("machine {p}\n")),
+        MachineDecl::Pages(n) => o.push_str(&format!("machine pages={n}\n")),
+    }
+    for f in &s.fills {
+        o.push_str(&format!("fill {}\n", f.name()));
+    }
+    for l in &s.locks {
+        o.push_str(&format!(
+            "lock {} {}{}\n",
+            l.name,
+            match l.kind {
+                LockKind::Sleeping => "sleeping",
+                LockKind::Spin => "spin",
+            },
+            if l.fs_reclaim { " fs-reclaim" } else { "" }
+        ));
+    }
+    for f in &s.functions {
+        o.push_str(&format!("fn {}\n", f.name));
+        print_body(&mut o, &f.body, 1);
+        o.push_str("end\n");
+    }
+    for t in &s.tasks {
+        o.push_str(&format!(
+            "task {}{}\n",
+            t.name,
+            match t.context {
+                TaskContextKind::Process => "",
+                TaskContextKind::SoftIrq => " softirq",
+                TaskContextKind::HardIrq => " hardirq",
+            }
+        ));
+        print_body(&mut o, &t.body, 1);
+        o.push_str("end\n");
+    }
+    o
+}
+
+fn print_body(o: &mut String, ops: &[Op], depth: usize) {
+    let pad = "  ".repeat(depth);
+    for op in ops {
+        o.push_str(&pad);
+        match op {
+            Op::Lock(n) => o.push_str(&format!("lock {n}\n")),
+            Op::Unlock(n) => o.push_str(&format!("unlock {n}\n")),
+            Op::SpinLock(n) => o.push_str(&format!("spin_lock {n}\n")),
+            Op::SpinUnlock(n) => o.push_str(&format!("spin_unlock {n}\n")),
+            Op::IrqDisable => o.push_str("irq_disable\n"),
+            Op::IrqEnable => o.push_str("irq_enable\n"),
+            Op::RcuReadLock => o.push_str("rcu_read_lock\n"),
+            Op::RcuReadUnlock => o.push_str("rcu_read_unlock\n"),
+            Op::Scope(sc, body) => {
+                match sc {
+                    Scope::Set(g) => o.push_str(&format!("scope set {}\n", mask_text(*g))),
+                    Scope::Clear(g) => o.push_str(&format!("scope clear {}\n", mask_text(*g))),
+                    Scope::Nofs => o.push_str("scope nofs\n"),
+                    Scope::Noio => o.push_str("scope noio\n"),
+                    Scope::Noreclaim => o.push_str("scope noreclaim\n"),
+                    Scope::Pin => o.push_str("scope pin\n"),
+                }
+                print_body(o, body, depth + 1);
+                o.push_str(&pad);
+                o.push_str("end\n");
+            }
+            Op::Repeat(n, body) => {
+                o.push_str(&format!("repeat {n}\n"));
+                print_body(o, body, depth + 1);
+                o.push_str(&pad);
+                o.push_str("end\n");
+            }
+            Op::IfFailed(v, body) => {
+                o.push_str(&format!("if-failed {v}\n"));
+                print_body(o, body, depth + 1);
+                o.push_str(&pad);
+                o.push_str("end\n");
+            }
+            Op::Alloc(a) => {
+                o.push_str(&format!("alloc {} {}", a.var, mask_text(a.mask)));
+                if a.order != 0 {
+                    o.push_str(&format!(" order={}", a.order));
+                }
+                if let Some(n) = a.node {
+                    o.push_str(&format!(" node={n}"));
+                }
+                if a.no_failure_path {
+                    o.push_str(" no-failure-path");
+                }
+                o.push('\n');
+            }
+            Op::Free(v) => o.push_str(&format!("free {v}\n")),
+            Op::Touch(v) => o.push_str(&format!("touch {v}\n")),
+            Op::ExpectZero(v) => o.push_str(&format!("expect-zero {v}\n")),
+            Op::Sleep(ns) => o.push_str(&format!("sleep {ns}\n")),
+            Op::FsCall => o.push_str("fs_call\n"),
+            Op::Io => o.push_str("io\n"),
+            Op::Call(n) => o.push_str(&format!("call {n}\n")),
+        }
+    }
+}
+
+/// A mask as the format writes it: kernel names when they read back to the
+/// same bits, else hexadecimal.
+pub fn mask_text(g: Gfp) -> String {
+    let named = g.to_string();
+    if !named.contains(' ') && gfp::parse::parse_native(&named).ok() == Some(g) {
+        named
+    } else {
+        format!("{:#x}", g.bits())
+    }
+}

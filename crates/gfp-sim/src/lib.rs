@@ -1,0 +1,47 @@
+//! Deterministic simulation of scoped GFP allocations.
+//!
+//! * [`format`]: the scenario text format (version 1), its data model,
+//!   parser and printer (`FORMAT.md` describes it in full).
+//! * [`sim`]: the simulator (seeded scheduler, virtual time, gfp-mm's
+//!   allocator and memory manager) and its detectors ([`sim::Rule`]).
+//! * [`builtin`]: the scenarios that ship with the crate.
+//!
+//! ```
+//! let text = gfp_sim::builtin::get("bcachefs-scoped-nowait").unwrap();
+//! let report = gfp_sim::run_text(text, 1).unwrap();
+//! assert!(report.has(gfp_sim::sim::Rule::NofailFailed));
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod builtin;
+pub mod format;
+pub mod sim;
+
+pub use format::{parse, print, ParseError, Scenario};
+pub use sim::{Finding, Report, Rule, SimConfig};
+
+/// Why a scenario text could not be run.
+#[derive(Debug)]
+pub enum Error {
+    /// The text does not parse.
+    Parse(ParseError),
+    /// The machine could not be built.
+    Setup(sim::SetupError),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Parse(e) => write!(f, "{e}"),
+            Error::Setup(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Parses `text` and runs it with `seed`.
+pub fn run_text(text: &str, seed: u64) -> Result<Report, Error> {
+    let s = parse(text).map_err(Error::Parse)?;
+    sim::run(&s, seed).map_err(Error::Setup)
+}

@@ -1,0 +1,1412 @@
+//! The simulator: runs a [`Scenario`]'s tasks step by step over gfp-mm's
+//! [`Machine`] and [`Vm`] with virtual time ([`VirtualEnv`]), picking the
+//! next task with a seeded xorshift generator, and checks every step
+//! against the detectors ([`Rule`]).
+//!
+//! Each task keeps its scopes in its own [`gfp::TaskContext`], entered with
+//! [`ScopeChange`] whatever the policy says, so the scopes the typed API
+//! refuses run here and show what they break. Allocations go through
+//! [`Vm::alloc_pages`] (lockdep's `fs_reclaim` check, memcg) and the real
+//! slow path: direct reclaim, compaction, OOM. One operation is one step;
+//! the scheduler switches tasks between steps and at every blocking point
+//! (a contended lock, a sleep, I/O).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::rc::Rc;
+
+use gfp::context::{ScopeChange, ScopeToken};
+use gfp::policy::{self, Direction};
+use gfp::{Gfp, TaskContext, TaskFlags};
+use gfp_mm::lockdep::LockId;
+use gfp_mm::{
+    AllocError, Cx, Environment, ExecContext, Machine, MachineSpec, NoProgress, NodeSpec, Page,
+    PageSpec, Pid, Task, VirtualEnv, Vm, VmConfig,
+};
+use serde::Serialize;
+
+use crate::format::{Alloc, Fill, LockKind, MachineDecl, Op, Scenario, Scope, TaskContextKind};
+
+/// A detector's rule, with a stable id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Rule {
+    /// An allocation that may sleep (`__GFP_DIRECT_RECLAIM` after scopes),
+    /// a sleeping lock or a sleep, in atomic context (spinlock held, IRQs
+    /// off, RCU read section, softirq or hardirq).
+    SleepInAtomic,
+    /// A `__GFP_NOFAIL` allocation returned no page.
+    NofailFailed,
+    /// An allocation failed where its caller has no failure path, or a
+    /// failed allocation's memory was used.
+    UnhandledFailure,
+    /// An allocation that may enter FS reclaim under a lock the
+    /// filesystem's reclaim path takes (lockdep's `fs_reclaim` map).
+    ReclaimRecursion,
+    /// A wait-for cycle between tasks and locks, or a lock taken twice by
+    /// its holder, or a wait on a lock no task will release.
+    Deadlock,
+    /// Memory from a zone (or node, with `__GFP_THISNODE`) the call site's
+    /// mask cannot use.
+    WrongZone,
+    /// Memory read as zero that was not zeroed.
+    NotZeroed,
+    /// Calls nested beyond the simulator's bound.
+    UnboundedRecursion,
+    /// Compound metadata (`__GFP_COMP`) on a high-order page whose call
+    /// site did not ask for it, or missing where it did.
+    Compound,
+    /// Allocations ran with a zone below its low watermark and kswapd was
+    /// never woken (a scope cleared `__GFP_KSWAPD_RECLAIM`).
+    KswapdNotWoken,
+    /// Allocations without watermarks (PF_MEMALLOC, `__GFP_MEMALLOC`)
+    /// drained a zone's reserves below what atomic allocations and reclaim
+    /// itself need.
+    ReservesDrained,
+    /// An allocation that loops without progress (a `__GFP_NOFAIL`
+    /// request that cannot be satisfied): the run stops there.
+    AllocStall,
+    /// A program that misuses the simulated kernel API (unlocking a lock
+    /// it does not hold, freeing an unknown variable, unbalanced IRQ/RCU).
+    ProgramError,
+}
+
+impl Rule {
+    /// Every rule.
+    pub const ALL: [Rule; 13] = [
+        Rule::SleepInAtomic,
+        Rule::NofailFailed,
+        Rule::UnhandledFailure,
+        Rule::ReclaimRecursion,
+        Rule::Deadlock,
+        Rule::WrongZone,
+        Rule::NotZeroed,
+        Rule::UnboundedRecursion,
+        Rule::Compound,
+        Rule::KswapdNotWoken,
+        Rule::ReservesDrained,
+        Rule::AllocStall,
+        Rule::ProgramError,
+    ];
+
+    /// The stable id.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Rule::SleepInAtomic => "sleep-in-atomic",
+            Rule::NofailFailed => "nofail-failed",
+            Rule::UnhandledFailure => "unhandled-failure",
+            Rule::ReclaimRecursion => "reclaim-recursion",
+            Rule::Deadlock => "deadlock",
+            Rule::WrongZone => "wrong-zone",
+            Rule::NotZeroed => "not-zeroed",
+            Rule::UnboundedRecursion => "unbounded-recursion",
+            Rule::Compound => "compound",
+            Rule::KswapdNotWoken => "kswapd-not-woken",
+            Rule::ReservesDrained => "reserves-drained",
+            Rule::AllocStall => "alloc-stall",
+            Rule::ProgramError => "program-error",
+        }
+    }
+}
+
+/// One detector finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule.
+    pub rule: Rule,
+    /// The rule's id.
+    pub rule_id: &'static str,
+    /// The task.
+    pub task: String,
+    /// Where in the program: the call chain and the operation.
+    pub at: String,
+    /// Virtual time in nanoseconds.
+    pub time_ns: u64,
+    /// What happened.
+    pub message: String,
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Ran its program to the end.
+    Completed,
+    /// Stopped by a finding it cannot continue past (a NULL dereference,
+    /// a self-deadlock, unbounded recursion).
+    Aborted,
+    /// Waits forever (deadlock).
+    Stuck,
+    /// The step bound was reached first.
+    Unfinished,
+}
+
+/// Per-task results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TaskReport {
+    /// The task's name.
+    pub name: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Operations executed.
+    pub steps: u64,
+    /// Allocations made.
+    pub allocations: u64,
+    /// Allocations that failed.
+    pub failures: u64,
+    /// Sum of allocation latencies (virtual ns).
+    pub latency_total_ns: u64,
+    /// Largest allocation latency (virtual ns).
+    pub latency_max_ns: u64,
+}
+
+/// The simulation's report.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Virtual time at the end (ns).
+    pub time_ns: u64,
+    /// Scheduler steps.
+    pub steps: u64,
+    /// Per task.
+    pub tasks: Vec<TaskReport>,
+    /// kswapd wake-ups.
+    pub kswapd_wakeups: u64,
+    /// kswapd runs.
+    pub kswapd_runs: u64,
+    /// Pages reclaimed by kswapd.
+    pub pgsteal_kswapd: u64,
+    /// Pages reclaimed by direct reclaim.
+    pub pgsteal_direct: u64,
+    /// OOM kills.
+    pub oom_kills: u64,
+    /// Every finding, in order.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether any detector fired.
+    pub fn clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    /// Whether `rule` fired.
+    pub fn has(&self, rule: Rule) -> bool {
+        self.findings.iter().any(|f| f.rule == rule)
+    }
+
+    /// The report as text (deterministic).
+    pub fn text(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "scenario {} (seed {})", self.scenario, self.seed);
+        let _ = writeln!(o, "virtual time {} ns, {} steps", self.time_ns, self.steps);
+        let _ = writeln!(o, "tasks:");
+        for t in &self.tasks {
+            let _ = writeln!(
+                o,
+                "  {:<16} {:<10} steps {:>4}  allocations {:>4} failed {:>3}  latency total {} ns max {} ns",
+                t.name,
+                match t.outcome {
+                    Outcome::Completed => "completed",
+                    Outcome::Aborted => "aborted",
+                    Outcome::Stuck => "stuck",
+                    Outcome::Unfinished => "unfinished",
+                },
+                t.steps,
+                t.allocations,
+                t.failures,
+                t.latency_total_ns,
+                t.latency_max_ns
+            );
+        }
+        let _ = writeln!(
+            o,
+            "kswapd: {} wake-ups, {} runs, {} pages reclaimed; direct reclaim {} pages; OOM kills {}",
+            self.kswapd_wakeups, self.kswapd_runs, self.pgsteal_kswapd, self.pgsteal_direct, self.oom_kills
+        );
+        if self.findings.is_empty() {
+            let _ = writeln!(o, "findings: none");
+        } else {
+            let _ = writeln!(o, "findings ({}):", self.findings.len());
+            for f in &self.findings {
+                let _ = writeln!(
+                    o,
+                    "  [{}] {} at {} (t={} ns): {}",
+                    f.rule_id, f.task, f.at, f.time_ns, f.message
+                );
+            }
+        }
+        o
+    }
+}
+
+/// Simulation parameters.
+#[derive(Clone, Copy, Debug)]
+pub struct SimConfig {
+    /// The scheduler's seed.
+    pub seed: u64,
+    /// Upper bound on scheduler steps.
+    pub max_steps: u64,
+    /// Deepest call nesting before `unbounded-recursion`.
+    pub max_depth: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            max_steps: 100_000,
+            max_depth: 64,
+        }
+    }
+}
+
+/// The scheduler's generator: xorshift64*, deterministic per seed.
+#[derive(Clone, Debug)]
+pub struct XorShift(u64);
+
+impl XorShift {
+    /// A generator from `seed` (0 is remapped, xorshift needs a non-zero state).
+    pub fn new(seed: u64) -> XorShift {
+        XorShift(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
+    }
+
+    /// The next value.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A value below `n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Virtual time one allocation may spend before the simulator calls it
+/// stalled (the kernel would keep looping): 60 s.
+pub const STALL_NS: u64 = 60_000_000_000;
+
+/// Blocking points one allocation may pass before the simulator calls it
+/// stalled.
+pub const STALL_CALLS: u32 = 2_000;
+
+/// Unwinds out of a stalled allocation (carries no message; never shown).
+struct Stall;
+
+/// [`VirtualEnv`] with a watchdog: while armed, a blocking point past
+/// [`STALL_NS`] of virtual time (or [`STALL_CALLS`] of them) in one allocation
+/// unwinds out of the allocator. Blocking points run with no allocator
+/// lock held, and the allocator's locks are released by their guards.
+struct SimEnv {
+    inner: VirtualEnv,
+    armed: std::cell::Cell<Option<u64>>,
+    calls: std::cell::Cell<u32>,
+}
+
+impl SimEnv {
+    fn check(&self) {
+        if let Some(start) = self.armed.get() {
+            self.calls.set(self.calls.get() + 1);
+            if self.inner.now_ns().wrapping_sub(start) > STALL_NS || self.calls.get() > STALL_CALLS
+            {
+                self.armed.set(None);
+                std::panic::resume_unwind(Box::new(Stall));
+            }
+        }
+    }
+}
+
+impl Environment for SimEnv {
+    fn now_ns(&self) -> u64 {
+        self.inner.now_ns()
+    }
+    fn cond_resched(&self) {
+        self.inner.cond_resched();
+        self.check();
+    }
+    fn sleep_ns(&self, ns: u64) {
+        self.inner.sleep_ns(ns);
+        self.check();
+    }
+    fn wake_kswapd(&self, nid: gfp_mm::NodeId, order: u32, highest: gfp::zone::ZoneType) {
+        self.inner.wake_kswapd(nid, order, highest);
+    }
+    fn log(&self, level: gfp_mm::LogLevel, line: &str) {
+        self.inner.log(level, line);
+    }
+}
+
+/// Why a scenario could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetupError(pub String);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SetupError {}
+
+enum FrameKind {
+    Body,
+    Repeat(u32),
+    Call(String),
+    Scope(ScopeToken),
+}
+
+struct Frame {
+    ops: Rc<[Op]>,
+    pc: usize,
+    kind: FrameKind,
+}
+
+#[derive(Clone, Copy)]
+enum Var {
+    Page { page: Page, order: u32 },
+    Failed,
+    Freed,
+}
+
+struct TaskState {
+    name: String,
+    context: TaskContextKind,
+    pid: Pid,
+    ctx: TaskContext,
+    frames: Vec<Frame>,
+    vars: BTreeMap<String, Var>,
+    held: Vec<usize>,
+    spin: u32,
+    irq_off: u32,
+    rcu: u32,
+    wake_at: u64,
+    waiting_on: Option<usize>,
+    done: Option<Outcome>,
+    report: TaskReport,
+}
+
+struct LockState {
+    name: String,
+    kind: LockKind,
+    owner: Option<usize>,
+    id: LockId,
+}
+
+/// A prepared simulation.
+pub struct Sim {
+    scenario: Scenario,
+    config: SimConfig,
+    machine: Machine,
+    vm: Vm,
+    env: SimEnv,
+    rng: XorShift,
+    tasks: Vec<TaskState>,
+    locks: Vec<LockState>,
+    functions: BTreeMap<String, Rc<[Op]>>,
+    fs_body: Rc<[Op]>,
+    io_body: Rc<[Op]>,
+    dirty: BTreeSet<u32>,
+    findings: Vec<Finding>,
+    steps: u64,
+    kswapd_runs: u64,
+    /// The task on the CPU: it keeps running until it blocks.
+    current: Option<usize>,
+    /// Set by an operation that blocked (slept, waited, reclaimed).
+    blocked: bool,
+    /// An allocation stalled: the run stops.
+    halted: bool,
+    /// Lockdep reports already turned into findings.
+    reports_seen: usize,
+    /// kswapd wake-ups when the tasks started.
+    wakeups_at_start: u64,
+    /// The first allocation made while a zone sat below its low watermark.
+    below_low: Option<(String, String, u64)>,
+    /// Zones already reported as drained.
+    drained: BTreeSet<usize>,
+}
+
+/// The machine a declaration names.
+pub fn machine_spec(decl: &MachineDecl) -> MachineSpec {
+    match decl {
+        MachineDecl::Preset(p) => match p.as_str() {
+            "test-64mib" => MachineSpec::test_64mib(),
+            "highmem-32bit" => MachineSpec::highmem_32bit(),
+            _ => MachineSpec::default_machine(),
+        },
+        MachineDecl::Pages(n) => {
+            let mut s = MachineSpec::new("sim", vec![NodeSpec::new(0, 0, *n, 0, 0)], 1);
+            s.tunables.pcp_batch = Some(1);
+            s.tunables.pcp_high = Some(4);
+            s.tunables.pageblock_order = 5;
+            s
+        }
+    }
+}
+
+/// Fills memory without reclaim and without waking kswapd.
+const FILL_MASK: Gfp = Gfp::HIGHUSER_MOVABLE
+    .difference(Gfp::DIRECT_RECLAIM)
+    .difference(Gfp::KSWAPD_RECLAIM)
+    .union(Gfp::NOWARN);
+
+/// The simulated block device's latency.
+pub const IO_LATENCY_NS: u64 = 100_000;
+
+impl Sim {
+    /// Builds the machine, fills memory and creates the tasks.
+    pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
+        let spec = machine_spec(&scenario.machine);
+        let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
+        let vm = Vm::new(
+            &machine,
+            VmConfig {
+                swap_pages: 1024,
+                ..VmConfig::default()
+            },
+        );
+        let env = SimEnv {
+            inner: VirtualEnv::new(),
+            armed: std::cell::Cell::new(None),
+            calls: std::cell::Cell::new(0),
+        };
+        let mut locks = Vec::new();
+        for l in &scenario.locks {
+            let id = vm.lockdep().register(&l.name);
+            if l.fs_reclaim {
+                vm.lockdep()
+                    .taken_in_fs_reclaim(id, &format!("fs reclaim path (lock {})", l.name));
+            }
+            locks.push(LockState {
+                name: l.name.clone(),
+                kind: l.kind,
+                owner: None,
+                id,
+            });
+        }
+        let functions = scenario
+            .functions
+            .iter()
+            .map(|f| (f.name.clone(), Rc::from(f.body.clone())))
+            .collect();
+        // The filesystem: takes its reclaim-path locks and allocates.
+        let mut fs = Vec::new();
+        for l in scenario.locks.iter().filter(|l| l.fs_reclaim) {
+            if l.kind == LockKind::Sleeping {
+                fs.push(Op::Lock(l.name.clone()));
+            }
+        }
+        fs.push(Op::Alloc(Alloc {
+            var: "fs-page".into(),
+            mask: Gfp::KERNEL,
+            order: 0,
+            node: None,
+            no_failure_path: false,
+        }));
+        fs.push(Op::Free("fs-page".into()));
+        for l in scenario.locks.iter().filter(|l| l.fs_reclaim).rev() {
+            if l.kind == LockKind::Sleeping {
+                fs.push(Op::Unlock(l.name.clone()));
+            }
+        }
+        let io = vec![
+            Op::Alloc(Alloc {
+                var: "bio-page".into(),
+                mask: Gfp::NOIO,
+                order: 0,
+                node: None,
+                no_failure_path: false,
+            }),
+            Op::Sleep(IO_LATENCY_NS),
+            Op::Free("bio-page".into()),
+        ];
+        let mut sim = Sim {
+            scenario: scenario.clone(),
+            config,
+            machine,
+            vm,
+            env,
+            rng: XorShift::new(config.seed),
+            tasks: Vec::new(),
+            locks,
+            functions,
+            fs_body: Rc::from(fs),
+            io_body: Rc::from(io),
+            dirty: BTreeSet::new(),
+            findings: Vec::new(),
+            steps: 0,
+            kswapd_runs: 0,
+            current: None,
+            halted: false,
+            reports_seen: 0,
+            blocked: false,
+            wakeups_at_start: 0,
+            below_low: None,
+            drained: BTreeSet::new(),
+        };
+        sim.fill();
+        sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
+        for t in &scenario.tasks {
+            let pid = sim.vm.spawn(&t.name, 0);
+            sim.tasks.push(TaskState {
+                name: t.name.clone(),
+                context: t.context,
+                pid,
+                ctx: TaskContext::new(),
+                frames: vec![Frame {
+                    ops: Rc::from(t.body.clone()),
+                    pc: 0,
+                    kind: FrameKind::Body,
+                }],
+                vars: BTreeMap::new(),
+                held: Vec::new(),
+                spin: 0,
+                irq_off: 0,
+                rcu: 0,
+                wake_at: 0,
+                waiting_on: None,
+                done: None,
+                report: TaskReport {
+                    name: t.name.clone(),
+                    outcome: Outcome::Unfinished,
+                    steps: 0,
+                    allocations: 0,
+                    failures: 0,
+                    latency_total_ns: 0,
+                    latency_max_ns: 0,
+                },
+            });
+        }
+        Ok(sim)
+    }
+
+    fn fill(&mut self) {
+        let fills = self.scenario.fills.clone();
+        let cx = Cx::new(0, Task::new().named("init"), &self.env, &self.vm);
+        for f in fills {
+            match f {
+                Fill::Kernel => {
+                    let c = Cx {
+                        hooks: &NoProgress,
+                        ..cx
+                    };
+                    // Down to the min watermark, then into the atomic
+                    // reserves: only PF_MEMALLOC can allocate afterwards.
+                    for mask in [
+                        (Gfp::KERNEL - Gfp::DIRECT_RECLAIM - Gfp::KSWAPD_RECLAIM) | Gfp::NOWARN,
+                        (Gfp::ATOMIC - Gfp::KSWAPD_RECLAIM) | Gfp::NOWARN,
+                    ] {
+                        while self.machine.alloc_pages(&c, mask, 0).is_ok() {}
+                    }
+                }
+                _ => {
+                    let spec = match f {
+                        Fill::FileClean => PageSpec::FILE_CLEAN,
+                        Fill::FileDirty => PageSpec::FILE_DIRTY,
+                        _ => PageSpec::ANON,
+                    };
+                    while self
+                        .vm
+                        .add_page(&self.machine, &cx, FILL_MASK, None, spec)
+                        .is_ok()
+                    {}
+                }
+            }
+        }
+    }
+
+    /// Runs to the end and returns the report.
+    pub fn run(mut self) -> Report {
+        while self.steps < self.config.max_steps && !self.halted {
+            if !self.step() {
+                break;
+            }
+        }
+        if let Some((task, at, time_ns)) = self.below_low.take() {
+            if self.env.inner.kswapd_wakeups() == self.wakeups_at_start {
+                self.findings.push(Finding {
+                    rule: Rule::KswapdNotWoken,
+                    rule_id: Rule::KswapdNotWoken.id(),
+                    task,
+                    at,
+                    time_ns,
+                    message: "allocations ran with a zone below its low watermark and kswapd was never woken"
+                        .into(),
+                });
+            }
+        }
+        let stats = self.vm.stats();
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| TaskReport {
+                outcome: t.done.unwrap_or(Outcome::Unfinished),
+                ..t.report.clone()
+            })
+            .collect();
+        Report {
+            scenario: self
+                .scenario
+                .name
+                .clone()
+                .unwrap_or_else(|| "unnamed".into()),
+            seed: self.config.seed,
+            time_ns: self.env.now_ns(),
+            steps: self.steps,
+            tasks,
+            kswapd_wakeups: self.env.inner.kswapd_wakeups(),
+            kswapd_runs: self.kswapd_runs,
+            pgsteal_kswapd: stats.pgsteal_kswapd,
+            pgsteal_direct: stats.pgsteal_direct,
+            oom_kills: stats.oom_kill,
+            findings: self.findings,
+        }
+    }
+
+    fn kswapd_pending(&self) -> Option<usize> {
+        (0..self.machine.nr_nodes()).find(|&n| self.vm.kswapd_pending(n))
+    }
+
+    /// One scheduler step; `false` when nothing can run any more.
+    fn step(&mut self) -> bool {
+        let now = self.env.now_ns();
+        let mut runnable: Vec<Option<usize>> = Vec::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            if t.done.is_some() || t.wake_at > now {
+                continue;
+            }
+            match t.waiting_on {
+                Some(l) if self.locks[l].owner.is_some() => {}
+                _ => runnable.push(Some(i)),
+            }
+        }
+        if self.kswapd_pending().is_some() {
+            runnable.push(None);
+        }
+        if runnable.is_empty() {
+            let sleeping = self
+                .tasks
+                .iter()
+                .filter(|t| t.done.is_none() && t.wake_at > now)
+                .map(|t| t.wake_at)
+                .min();
+            if let Some(w) = sleeping {
+                self.env.inner.advance(w - now);
+                return true;
+            }
+            // Everyone left waits on a lock nobody will release.
+            for i in 0..self.tasks.len() {
+                if self.tasks[i].done.is_none() {
+                    if let Some(l) = self.tasks[i].waiting_on {
+                        let owner = self.locks[l].owner;
+                        let msg = match owner {
+                            Some(o) => format!(
+                                "waits for lock {} held by {}, which can never release it",
+                                self.locks[l].name, self.tasks[o].name
+                            ),
+                            None => format!("waits for lock {}", self.locks[l].name),
+                        };
+                        self.finding(i, Rule::Deadlock, msg);
+                    }
+                    self.tasks[i].done = Some(Outcome::Stuck);
+                }
+            }
+            return false;
+        }
+        self.steps += 1;
+        // The running task keeps the CPU until a blocking point; then the
+        // seeded generator picks among everything runnable (kswapd too).
+        let pick = match self.current {
+            Some(c) if runnable.contains(&Some(c)) => Some(c),
+            _ => runnable[self.rng.below(runnable.len())],
+        };
+        self.current = pick;
+        self.blocked = false;
+        match pick {
+            None => {
+                if let Some(nid) = self.kswapd_pending() {
+                    let cx = Cx::new(0, Task::new().named("kswapd0"), &self.env, &self.vm);
+                    self.vm.kswapd_run(&self.machine, &cx, nid);
+                    self.kswapd_runs += 1;
+                }
+            }
+            Some(i) => {
+                self.exec(i);
+                let t = &self.tasks[i];
+                if self.blocked
+                    || t.done.is_some()
+                    || t.waiting_on.is_some()
+                    || t.wake_at > self.env.now_ns()
+                {
+                    self.current = None;
+                }
+            }
+        }
+        if pick.is_none() {
+            self.current = None;
+        }
+        true
+    }
+
+    fn where_(&self, i: usize) -> String {
+        let t = &self.tasks[i];
+        let mut s = String::new();
+        for f in &t.frames {
+            if let FrameKind::Call(n) = &f.kind {
+                s.push_str(n);
+                s.push_str("() > ");
+            }
+        }
+        if let Some(f) = t.frames.last() {
+            if let Some(op) = f.ops.get(f.pc.saturating_sub(1)) {
+                s.push_str(&op_text(op));
+            }
+        }
+        s
+    }
+
+    fn finding(&mut self, i: usize, rule: Rule, message: String) {
+        let at = self.where_(i);
+        self.findings.push(Finding {
+            rule,
+            rule_id: rule.id(),
+            task: self.tasks[i].name.clone(),
+            at,
+            time_ns: self.env.now_ns(),
+            message,
+        });
+    }
+
+    fn atomic_reason(&self, i: usize) -> Option<String> {
+        let t = &self.tasks[i];
+        if t.spin > 0 {
+            let names: Vec<&str> = t
+                .held
+                .iter()
+                .filter(|&&l| self.locks[l].kind == LockKind::Spin)
+                .map(|&l| self.locks[l].name.as_str())
+                .collect();
+            return Some(format!("holding spinlock {}", names.join(", ")));
+        }
+        if t.irq_off > 0 {
+            return Some("with interrupts disabled".into());
+        }
+        if t.rcu > 0 {
+            return Some("inside an RCU read-side section".into());
+        }
+        match t.context {
+            TaskContextKind::SoftIrq => Some("in softirq context".into()),
+            TaskContextKind::HardIrq => Some("in hardirq context".into()),
+            TaskContextKind::Process => None,
+        }
+    }
+
+    fn gfp_task(&self, i: usize) -> Task<'_> {
+        let t = &self.tasks[i];
+        let mut task = self.vm.task(t.pid).named(&t.name).with_scope(t.ctx.state());
+        task.context = match t.context {
+            TaskContextKind::Process => ExecContext::Task,
+            TaskContextKind::SoftIrq => ExecContext::SoftIrq,
+            TaskContextKind::HardIrq => ExecContext::HardIrq,
+        };
+        task
+    }
+
+    fn abort(&mut self, i: usize) {
+        let t = &mut self.tasks[i];
+        t.done = Some(Outcome::Aborted);
+        for l in std::mem::take(&mut t.held) {
+            self.locks[l].owner = None;
+        }
+    }
+
+    fn lock_idx(&self, name: &str) -> Option<usize> {
+        self.locks.iter().position(|l| l.name == name)
+    }
+
+    /// Executes the next operation of task `i`.
+    fn exec(&mut self, i: usize) {
+        // Pop finished frames (leaving their scopes).
+        loop {
+            let t = &mut self.tasks[i];
+            let Some(f) = t.frames.last() else {
+                t.done = Some(Outcome::Completed);
+                self.end_checks(i);
+                return;
+            };
+            if f.pc < f.ops.len() {
+                break;
+            }
+            if let Some(Frame {
+                kind: FrameKind::Repeat(left),
+                pc,
+                ..
+            }) = t.frames.last_mut()
+            {
+                if *left > 1 {
+                    *left -= 1;
+                    *pc = 0;
+                    continue;
+                }
+            }
+            if let Some(Frame {
+                kind: FrameKind::Scope(tok),
+                ..
+            }) = t.frames.pop()
+            {
+                t.ctx.leave(tok);
+            }
+        }
+        // The frame's ops are shared: clone the handle, not the op.
+        let (ops, pc) = {
+            let t = &self.tasks[i];
+            let f = t.frames.last().expect("checked above");
+            (f.ops.clone(), f.pc)
+        };
+        let op = &ops[pc];
+        // A contended lock leaves pc in place: the task retries the op.
+        let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_));
+        if advance {
+            self.tasks[i].frames.last_mut().expect("frame").pc += 1;
+        }
+        self.tasks[i].report.steps += 1;
+        let touch = matches!(op, Op::Touch(_));
+        if let Op::Alloc(a) = op {
+            // The hot path: no clone of the operation.
+            self.op_alloc(i, a);
+            return;
+        }
+        let op = op.clone();
+        match op {
+            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n),
+            Op::Unlock(n) | Op::SpinUnlock(n) => {
+                let Some(l) = self.lock_idx(&n) else { return };
+                let t = &mut self.tasks[i];
+                if let Some(p) = t.held.iter().rposition(|&h| h == l) {
+                    t.held.remove(p);
+                    if self.locks[l].kind == LockKind::Spin {
+                        t.spin -= 1;
+                    }
+                    self.locks[l].owner = None;
+                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &self.vm);
+                    self.vm.lockdep().unlock(&cx, self.locks[l].id);
+                } else {
+                    self.finding(
+                        i,
+                        Rule::ProgramError,
+                        format!("unlocks {n}, which it does not hold"),
+                    );
+                }
+            }
+            Op::IrqDisable => self.tasks[i].irq_off += 1,
+            Op::IrqEnable => {
+                if self.tasks[i].irq_off == 0 {
+                    self.finding(
+                        i,
+                        Rule::ProgramError,
+                        "irq_enable without irq_disable".into(),
+                    );
+                } else {
+                    self.tasks[i].irq_off -= 1;
+                }
+            }
+            Op::RcuReadLock => self.tasks[i].rcu += 1,
+            Op::RcuReadUnlock => {
+                if self.tasks[i].rcu == 0 {
+                    self.finding(
+                        i,
+                        Rule::ProgramError,
+                        "rcu_read_unlock outside a read section".into(),
+                    );
+                } else {
+                    self.tasks[i].rcu -= 1;
+                }
+            }
+            Op::Scope(sc, body) => {
+                let change = match sc {
+                    Scope::Set(g) => ScopeChange::generic(g, Gfp::EMPTY),
+                    Scope::Clear(g) => ScopeChange::generic(Gfp::EMPTY, g),
+                    Scope::Nofs => ScopeChange::task(TaskFlags::MEMALLOC_NOFS),
+                    Scope::Noio => ScopeChange::task(TaskFlags::MEMALLOC_NOIO),
+                    Scope::Noreclaim => ScopeChange::task(TaskFlags::MEMALLOC),
+                    Scope::Pin => ScopeChange::task(TaskFlags::MEMALLOC_PIN),
+                };
+                match self.tasks[i].ctx.enter(change) {
+                    Ok(tok) => self.push(i, body.into(), FrameKind::Scope(tok)),
+                    Err(e) => {
+                        self.finding(i, Rule::UnboundedRecursion, e.to_string());
+                        self.abort(i);
+                    }
+                }
+            }
+            Op::Repeat(n, body) => {
+                if !body.is_empty() {
+                    self.push(i, body.into(), FrameKind::Repeat(n));
+                }
+            }
+            Op::IfFailed(v, body) => {
+                if matches!(self.tasks[i].vars.get(&v), Some(Var::Failed)) {
+                    self.push(i, body.into(), FrameKind::Body);
+                }
+            }
+            Op::Call(n) => {
+                if let Some(b) = self.functions.get(&n).cloned() {
+                    self.push(i, b, FrameKind::Call(n));
+                }
+            }
+            Op::FsCall => {
+                let b = self.fs_body.clone();
+                self.push(i, b, FrameKind::Call("fs".into()));
+            }
+            Op::Io => {
+                let b = self.io_body.clone();
+                self.push(i, b, FrameKind::Call("submit_bio".into()));
+            }
+            Op::Sleep(ns) => {
+                if let Some(why) = self.atomic_reason(i) {
+                    self.finding(i, Rule::SleepInAtomic, format!("sleeps {ns} ns {why}"));
+                }
+                self.tasks[i].wake_at = self.env.now_ns().saturating_add(ns);
+            }
+            Op::Alloc(_) => {} // handled above
+            Op::Free(v) => match self.tasks[i].vars.get(&v).copied() {
+                Some(Var::Page { page, order }) => {
+                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &self.vm);
+                    if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
+                        let d = e.reason.describe();
+                        self.finding(i, Rule::ProgramError, d);
+                    }
+                    self.tasks[i].vars.insert(v, Var::Freed);
+                }
+                Some(Var::Failed) => {
+                    // free(NULL) is fine.
+                }
+                Some(Var::Freed) => {
+                    self.finding(i, Rule::ProgramError, format!("double free of {v}"))
+                }
+                None => self.finding(i, Rule::ProgramError, format!("frees {v}, never allocated")),
+            },
+            Op::Touch(v) | Op::ExpectZero(v) => match self.tasks[i].vars.get(&v).copied() {
+                Some(Var::Page { page, order }) => {
+                    let pfns = page.pfn()..page.pfn() + (1u32 << order);
+                    if touch {
+                        self.dirty.extend(pfns);
+                    } else if pfns.clone().any(|p| self.dirty.contains(&p)) {
+                        self.finding(
+                            i,
+                            Rule::NotZeroed,
+                            format!(
+                                "reads {v} as zero, but the page holds an earlier owner's data"
+                            ),
+                        );
+                    }
+                }
+                Some(Var::Failed) => {
+                    self.finding(
+                        i,
+                        Rule::UnhandledFailure,
+                        format!("uses {v}, whose allocation failed (NULL dereference)"),
+                    );
+                    self.abort(i);
+                }
+                _ => self.finding(
+                    i,
+                    Rule::ProgramError,
+                    format!("uses {v}, which it does not own"),
+                ),
+            },
+        }
+    }
+
+    fn push(&mut self, i: usize, ops: Rc<[Op]>, kind: FrameKind) {
+        if self.tasks[i].frames.len() >= self.config.max_depth {
+            self.finding(
+                i,
+                Rule::UnboundedRecursion,
+                format!("call depth above {}", self.config.max_depth),
+            );
+            self.abort(i);
+            return;
+        }
+        self.tasks[i].frames.push(Frame { ops, pc: 0, kind });
+    }
+
+    fn end_checks(&mut self, i: usize) {
+        let t = &self.tasks[i];
+        let mut problems = Vec::new();
+        if !t.held.is_empty() {
+            let names: Vec<&str> = t
+                .held
+                .iter()
+                .map(|&l| self.locks[l].name.as_str())
+                .collect();
+            problems.push(format!("exits holding {}", names.join(", ")));
+        }
+        if t.irq_off > 0 {
+            problems.push("exits with interrupts disabled".into());
+        }
+        if t.rcu > 0 {
+            problems.push("exits inside an RCU read section".into());
+        }
+        for p in problems {
+            self.finding(i, Rule::ProgramError, p);
+        }
+    }
+
+    fn op_lock(&mut self, i: usize, n: &str) {
+        let Some(l) = self.lock_idx(n) else { return };
+        let kind = self.locks[l].kind;
+        if kind == LockKind::Sleeping && self.tasks[i].waiting_on.is_none() {
+            if let Some(why) = self.atomic_reason(i) {
+                self.finding(
+                    i,
+                    Rule::SleepInAtomic,
+                    format!("takes sleeping lock {n} {why}"),
+                );
+            }
+        }
+        match self.locks[l].owner {
+            Some(o) if o == i => {
+                self.finding(
+                    i,
+                    Rule::Deadlock,
+                    format!("takes {n}, which it already holds"),
+                );
+                self.tasks[i].done = Some(Outcome::Stuck);
+            }
+            Some(_) => {
+                let first = self.tasks[i].waiting_on.is_none();
+                self.tasks[i].waiting_on = Some(l);
+                if first {
+                    if let Some(cycle) = self.wait_cycle(i) {
+                        self.finding(i, Rule::Deadlock, format!("wait-for cycle: {cycle}"));
+                        self.mark_cycle_stuck(i);
+                    }
+                }
+            }
+            None => {
+                let t = &mut self.tasks[i];
+                t.waiting_on = None;
+                t.held.push(l);
+                if kind == LockKind::Spin {
+                    t.spin += 1;
+                }
+                self.locks[l].owner = Some(i);
+                t.frames.last_mut().expect("frame").pc += 1;
+                let cx = Cx::new(0, self.gfp_task(i), &self.env, &self.vm);
+                self.vm.lockdep().lock(&cx, self.locks[l].id);
+            }
+        }
+    }
+
+    /// Follows task -> lock -> owner from `start`; the cycle, if it returns.
+    fn wait_cycle(&self, start: usize) -> Option<String> {
+        let mut cur = start;
+        let mut path = Vec::new();
+        for _ in 0..=self.tasks.len() {
+            let l = self.tasks[cur].waiting_on?;
+            let owner = self.locks[l].owner?;
+            path.push(format!(
+                "{} waits for {} held by {}",
+                self.tasks[cur].name, self.locks[l].name, self.tasks[owner].name
+            ));
+            if owner == start {
+                return Some(path.join(", "));
+            }
+            cur = owner;
+        }
+        None
+    }
+
+    fn mark_cycle_stuck(&mut self, start: usize) {
+        let mut cur = start;
+        for _ in 0..=self.tasks.len() {
+            self.tasks[cur].done = Some(Outcome::Stuck);
+            let Some(l) = self.tasks[cur].waiting_on else {
+                return;
+            };
+            let Some(o) = self.locks[l].owner else { return };
+            if o == start {
+                return;
+            }
+            cur = o;
+        }
+    }
+
+    fn op_alloc(&mut self, i: usize, a: &Alloc) {
+        let effective = self.tasks[i].ctx.current_gfp_context(a.mask);
+        if effective.contains(Gfp::DIRECT_RECLAIM) {
+            if let Some(why) = self.atomic_reason(i) {
+                let cause = if a.mask.contains(Gfp::DIRECT_RECLAIM) {
+                    "the call site asked for it".to_string()
+                } else {
+                    format!(
+                        "a scope set __GFP_DIRECT_RECLAIM on a {} request ({})",
+                        a.mask,
+                        policy::cell(gfp::Flag::DirectReclaim, Direction::Set)
+                            .breaks
+                            .unwrap_or("")
+                    )
+                };
+                self.finding(
+                    i,
+                    Rule::SleepInAtomic,
+                    format!("allocation with {effective} may sleep {why}: {cause}"),
+                );
+            }
+        }
+        let t0 = self.env.now_ns();
+        self.env.armed.set(Some(t0));
+        self.env.calls.set(0);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let task = self.gfp_task(i);
+            let cx = Cx::new(0, task, &self.env, &self.vm);
+            match a.node {
+                None => self.vm.alloc_pages(&self.machine, &cx, a.mask, a.order),
+                Some(n) => {
+                    if n as usize >= self.machine.nr_nodes() {
+                        Err(AllocError::NoSuchNode(n as usize))
+                    } else {
+                        let cx = self.vm.cx(&cx);
+                        self.vm
+                            .lockdep()
+                            .might_alloc(&cx, a.mask, core::panic::Location::caller());
+                        self.machine
+                            .alloc_pages_node(&cx, n as usize, a.mask, a.order)
+                    }
+                }
+            }
+        }));
+        self.env.armed.set(None);
+        let result = match result {
+            Ok(r) => r,
+            Err(payload) => {
+                if payload.downcast_ref::<Stall>().is_none() {
+                    std::panic::resume_unwind(payload);
+                }
+                self.tasks[i].report.allocations += 1;
+                self.finding(
+                    i,
+                    Rule::AllocStall,
+                    format!(
+                        "allocation with {effective} order {} made no progress for {} s of virtual time; the kernel would keep looping here",
+                        a.order,
+                        STALL_NS / 1_000_000_000
+                    ),
+                );
+                self.tasks[i].done = Some(Outcome::Stuck);
+                self.halted = true;
+                return;
+            }
+        };
+        let latency = self.env.now_ns().saturating_sub(t0);
+        if latency > 0 {
+            // It slept (reclaim, compaction, a retry wait): a blocking point.
+            self.blocked = true;
+        }
+        {
+            let r = &mut self.tasks[i].report;
+            r.allocations += 1;
+            r.latency_total_ns += latency;
+            r.latency_max_ns = r.latency_max_ns.max(latency);
+        }
+        if self.below_low.is_none()
+            && self
+                .machine
+                .zones()
+                .iter()
+                .any(|z| z.managed_pages() > 0 && z.free_pages() < z.watermark(1) as i64)
+        {
+            self.below_low = Some((
+                self.tasks[i].name.clone(),
+                self.where_(i),
+                self.env.now_ns(),
+            ));
+        }
+        let reports = self.vm.lockdep().reports();
+        let before_reports = std::mem::replace(&mut self.reports_seen, reports.len());
+        for rep in reports.get(before_reports..).unwrap_or(&[]) {
+            self.finding(
+                i,
+                Rule::ReclaimRecursion,
+                format!(
+                    "allocation with {effective} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
+                    rep.lock
+                ),
+            );
+        }
+        match result {
+            Ok(page) => {
+                self.check_placement(i, a, effective, page);
+                self.check_reserves(i, effective, page);
+                if effective.contains(Gfp::ZERO) || self.machine.init_on_alloc() {
+                    for p in page.pfn()..page.pfn() + (1u32 << a.order) {
+                        self.dirty.remove(&p);
+                    }
+                }
+                self.tasks[i].vars.insert(
+                    a.var.clone(),
+                    Var::Page {
+                        page,
+                        order: a.order,
+                    },
+                );
+            }
+            Err(e) => {
+                self.tasks[i].report.failures += 1;
+                self.tasks[i].vars.insert(a.var.clone(), Var::Failed);
+                if a.mask.contains(Gfp::NOFAIL) {
+                    let why = if !effective.contains(Gfp::DIRECT_RECLAIM)
+                        && a.mask.contains(Gfp::DIRECT_RECLAIM)
+                    {
+                        format!(
+                            " a scope cleared __GFP_DIRECT_RECLAIM ({})",
+                            policy::cell(gfp::Flag::DirectReclaim, Direction::Clear)
+                                .breaks
+                                .unwrap_or("NOFAIL needs direct reclaim")
+                        )
+                    } else {
+                        String::new()
+                    };
+                    self.finding(
+                        i,
+                        Rule::NofailFailed,
+                        format!(
+                            "__GFP_NOFAIL allocation (call site {}, in force {effective}) failed: {e:?};{why}",
+                            a.mask
+                        ),
+                    );
+                }
+                if a.no_failure_path {
+                    self.finding(
+                        i,
+                        Rule::UnhandledFailure,
+                        format!(
+                            "allocation of {} with {effective} failed and the caller has no failure path",
+                            a.var
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
+        let t = &self.tasks[i];
+        let no_watermarks = !effective.contains(Gfp::NOMEMALLOC)
+            && (effective.contains(Gfp::MEMALLOC)
+                || (t.ctx.task_flags().contains(TaskFlags::MEMALLOC)
+                    && t.context != TaskContextKind::HardIrq));
+        if !no_watermarks {
+            return;
+        }
+        let Some(zid) = self.machine.page_zone_id(page) else {
+            return;
+        };
+        let z = &self.machine.zones()[zid];
+        let min = z.watermark(0);
+        let free = z.free_pages();
+        if free < (min / 8) as i64 && self.drained.insert(zid) {
+            let msg = format!(
+                "allocations without watermarks ({}) left zone {} with {free} free pages (min watermark {min}): atomic allocations and reclaim itself can no longer make progress",
+                if effective.contains(Gfp::MEMALLOC) { "__GFP_MEMALLOC" } else { "PF_MEMALLOC" },
+                z.zone_type().name()
+            );
+            self.finding(i, Rule::ReservesDrained, msg);
+        }
+    }
+
+    fn check_placement(&mut self, i: usize, a: &Alloc, effective: Gfp, page: Page) {
+        if a.order > 0 {
+            let head = self.machine.page_is_head(page);
+            let asked = a.mask.contains(Gfp::COMP);
+            if asked != head {
+                let msg = if asked {
+                    format!(
+                        "{} asked for a compound page (__GFP_COMP) and got none: a scope cleared it (in force {effective})",
+                        a.var
+                    )
+                } else {
+                    format!(
+                        "{} got compound metadata (head/tail pages) its call site did not ask for: a scope set __GFP_COMP",
+                        a.var
+                    )
+                };
+                self.finding(i, Rule::Compound, msg);
+            }
+        }
+        let Ok(allowed) = gfp::zone::highest_zone(a.mask) else {
+            return;
+        };
+        if let Some(got) = self.machine.page_zone_type(page) {
+            if got > allowed {
+                self.finding(
+                    i,
+                    Rule::WrongZone,
+                    format!(
+                        "{} got a page from zone {} but its call site ({}) can use zones up to {}; in force: {effective}",
+                        a.var,
+                        got.name(),
+                        a.mask,
+                        allowed.name()
+                    ),
+                );
+            }
+        }
+        if let (Some(n), true) = (a.node, a.mask.contains(Gfp::THISNODE)) {
+            if let Some(got) = self.machine.page_to_nid(page) {
+                if got != n as usize {
+                    self.finding(
+                        i,
+                        Rule::WrongZone,
+                        format!(
+                            "{} asked __GFP_THISNODE on node {n} and got node {got}",
+                            a.var
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The text of one operation, as in the scenario.
+pub fn op_text(op: &Op) -> String {
+    let s = crate::format::print(&Scenario {
+        tasks: vec![crate::format::TaskDecl {
+            name: "t".into(),
+            context: TaskContextKind::Process,
+            body: vec![match op {
+                Op::Scope(s, _) => Op::Scope(*s, Vec::new()),
+                Op::IfFailed(v, _) => Op::IfFailed(v.clone(), Vec::new()),
+                Op::Repeat(n, _) => Op::Repeat(*n, Vec::new()),
+                o => o.clone(),
+            }],
+        }],
+        ..Scenario::default()
+    });
+    s.lines().nth(3).unwrap_or("").trim().to_string()
+}
+
+/// Parses nothing: runs an already parsed scenario with `seed`.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Report, SetupError> {
+    Ok(Sim::new(
+        scenario,
+        SimConfig {
+            seed,
+            ..SimConfig::default()
+        },
+    )?
+    .run())
+}

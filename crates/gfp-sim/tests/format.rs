@@ -1,0 +1,282 @@
+//! The scenario format: precise errors, a parser that never panics, and
+//! a printer that the parser reads back to the same value.
+
+use gfp::Gfp;
+use gfp_sim::format::{
+    parse, print, Alloc, Fill, Function, LockDecl, LockKind, MachineDecl, Op, Scenario, Scope,
+    TaskContextKind, TaskDecl,
+};
+use proptest::prelude::*;
+
+fn err_at(text: &str) -> (usize, usize, String) {
+    let e = parse(text).expect_err("should not parse");
+    (e.line, e.column, e.message)
+}
+
+#[test]
+fn errors_name_line_column_and_problem() {
+    let (l, c, m) = err_at("");
+    assert_eq!((l, c), (1, 1));
+    assert!(m.contains("gfp-scenario 1"), "{m}");
+    let (l, c, m) = err_at("# comment\ngfp-scenario 2\n");
+    assert_eq!((l, c), (2, 14));
+    assert!(m.contains("version `2`"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  alloc p GFP_KERNL\nend\n");
+    assert_eq!((l, c), (3, 11));
+    assert!(m.contains("bad mask"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  lock x\nend\n");
+    assert_eq!((l, c), (3, 8));
+    assert!(m.contains("lock `x` is not declared"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\nlock x spin\ntask a\n  lock x\nend\n");
+    assert_eq!((l, c), (4, 8));
+    assert!(m.contains("spin_lock"), "{m}");
+    let (l, _, m) = err_at("gfp-scenario 1\ntask a\n  scope nofs\n    io\nend\n");
+    assert_eq!(l, 6);
+    assert!(
+        m.contains("`task` opened at line 2, column 1 has no `end`"),
+        "{m}"
+    );
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  alloc p GFP_KERNEL order=11\nend\n");
+    assert_eq!((l, c), (3, 22));
+    assert!(m.contains("MAX_PAGE_ORDER"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  frobnicate\nend\n");
+    assert_eq!((l, c), (3, 3));
+    assert!(m.contains("unknown operation `frobnicate`"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  call nowhere\nend\n");
+    assert_eq!((l, c), (3, 8));
+    assert!(m.contains("undefined function `nowhere`"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\nmachine pages=100\n");
+    assert_eq!((l, c), (2, 9));
+    assert!(m.contains("multiple of 32"), "{m}");
+    let (_, _, m) = err_at("gfp-scenario 1\ntask a\n  sleep\nend\n");
+    assert!(m.contains("missing argument"), "{m}");
+}
+
+#[test]
+fn comments_blank_lines_and_any_order() {
+    let s = parse(
+        "  # leading comment\n\ngfp-scenario 1   # header\ntask a # ctx\n  call f\nend\nfn f\n  io\nend\nlock l spin\nmachine default\n",
+    )
+    .unwrap();
+    assert_eq!(s.machine, MachineDecl::Preset("default".into()));
+    assert_eq!(s.tasks[0].body, [Op::Call("f".into())]);
+    assert_eq!(s.functions[0].body, [Op::Io]);
+    assert_eq!(s.locks[0].kind, LockKind::Spin);
+}
+
+#[test]
+fn masks_read_as_the_kernel_names_them() {
+    let s = parse("gfp-scenario 1\ntask a\n  alloc p GFP_NOWAIT|__GFP_ZERO order=2 node=1 no-failure-path\nend\n").unwrap();
+    assert_eq!(
+        s.tasks[0].body,
+        [Op::Alloc(Alloc {
+            var: "p".into(),
+            mask: Gfp::NOWAIT | Gfp::ZERO,
+            order: 2,
+            node: Some(1),
+            no_failure_path: true,
+        })]
+    );
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-z][a-z0-9_-]{0,6}"
+}
+
+fn mask() -> impl Strategy<Value = Gfp> {
+    (0u32..(1 << 27)).prop_map(Gfp::from_bits_retain)
+}
+
+fn leaf(locks: Vec<(String, LockKind)>) -> impl Strategy<Value = Op> {
+    let lock_ops = if locks.is_empty() {
+        Just(Op::Io).boxed()
+    } else {
+        (proptest::sample::select(locks), any::<bool>())
+            .prop_map(|((n, k), take)| match (k, take) {
+                (LockKind::Sleeping, true) => Op::Lock(n),
+                (LockKind::Sleeping, false) => Op::Unlock(n),
+                (LockKind::Spin, true) => Op::SpinLock(n),
+                (LockKind::Spin, false) => Op::SpinUnlock(n),
+            })
+            .boxed()
+    };
+    prop_oneof![
+        lock_ops,
+        Just(Op::IrqDisable),
+        Just(Op::IrqEnable),
+        Just(Op::RcuReadLock),
+        Just(Op::RcuReadUnlock),
+        Just(Op::FsCall),
+        Just(Op::Io),
+        any::<u64>().prop_map(Op::Sleep),
+        name().prop_map(Op::Free),
+        name().prop_map(Op::Touch),
+        name().prop_map(Op::ExpectZero),
+        (
+            name(),
+            mask(),
+            0u32..=10,
+            proptest::option::of(0u32..4),
+            any::<bool>()
+        )
+            .prop_map(
+                |(var, mask, order, node, no_failure_path)| Op::Alloc(Alloc {
+                    var,
+                    mask,
+                    order,
+                    node,
+                    no_failure_path
+                })
+            ),
+    ]
+}
+
+fn ops(locks: Vec<(String, LockKind)>) -> impl Strategy<Value = Vec<Op>> {
+    let leaf = leaf(locks);
+    let op = leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            (
+                prop_oneof![
+                    mask().prop_map(Scope::Set),
+                    mask().prop_map(Scope::Clear),
+                    Just(Scope::Nofs),
+                    Just(Scope::Noio),
+                    Just(Scope::Noreclaim),
+                    Just(Scope::Pin),
+                ],
+                proptest::collection::vec(inner.clone(), 0..4)
+            )
+                .prop_map(|(s, b)| Op::Scope(s, b)),
+            (name(), proptest::collection::vec(inner.clone(), 0..4))
+                .prop_map(|(v, b)| Op::IfFailed(v, b)),
+            (1u32..=3, proptest::collection::vec(inner, 0..4)).prop_map(|(n, b)| Op::Repeat(n, b)),
+        ]
+    });
+    proptest::collection::vec(op, 0..6)
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    let locks = proptest::collection::btree_map(
+        name(),
+        (
+            prop_oneof![Just(LockKind::Sleeping), Just(LockKind::Spin)],
+            any::<bool>(),
+        ),
+        0..3,
+    );
+    (
+        proptest::option::of(name()),
+        prop_oneof![
+            (1u32..64).prop_map(|n| MachineDecl::Pages(n * 32)),
+            proptest::sample::select(gfp_sim::format::PRESETS.to_vec())
+                .prop_map(|p| MachineDecl::Preset(p.into())),
+        ],
+        proptest::collection::vec(
+            proptest::sample::select(vec![
+                Fill::FileClean,
+                Fill::FileDirty,
+                Fill::Anon,
+                Fill::Kernel,
+            ]),
+            0..3,
+        ),
+        locks,
+    )
+        .prop_flat_map(|(nm, machine, fills, locks)| {
+            let decls: Vec<LockDecl> = locks
+                .iter()
+                .map(|(n, (k, fs))| LockDecl {
+                    name: n.clone(),
+                    kind: *k,
+                    fs_reclaim: *fs,
+                })
+                .collect();
+            let pairs: Vec<(String, LockKind)> =
+                decls.iter().map(|d| (d.name.clone(), d.kind)).collect();
+            let tasks = proptest::collection::btree_map(
+                name(),
+                (
+                    prop_oneof![
+                        Just(TaskContextKind::Process),
+                        Just(TaskContextKind::SoftIrq),
+                        Just(TaskContextKind::HardIrq)
+                    ],
+                    ops(pairs.clone()),
+                ),
+                0..3,
+            );
+            let funcs = proptest::collection::btree_map(name(), ops(pairs), 0..2);
+            (
+                Just(nm),
+                Just(machine),
+                Just(fills),
+                Just(decls),
+                funcs,
+                tasks,
+            )
+        })
+        .prop_map(|(name, machine, fills, locks, funcs, tasks)| Scenario {
+            name,
+            machine,
+            fills,
+            locks,
+            functions: funcs
+                .into_iter()
+                .map(|(name, body)| Function { name, body })
+                .collect(),
+            tasks: tasks
+                .into_iter()
+                .map(|(name, (context, body))| TaskDecl {
+                    name,
+                    context,
+                    body,
+                })
+                .collect(),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn print_then_parse_is_identity(s in scenario()) {
+        let text = print(&s);
+        let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(back, s);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = parse(&text);
+        let _ = parse(&format!("gfp-scenario 1\n{text}"));
+    }
+
+    #[test]
+    fn mutated_scenarios_never_panic(s in scenario(), cut in 0usize..400, junk in "[ a-z_=|0-9#\n]{0,12}") {
+        let text = print(&s);
+        let mut cut = cut.min(text.len());
+        while !text.is_char_boundary(cut) { cut -= 1; }
+        let mutated = format!("{}{}{}", &text[..cut], junk, &text[cut..]);
+        if let Err(e) = parse(&mutated) {
+            prop_assert!(e.line >= 1 && e.column >= 1);
+            prop_assert!(!e.message.is_empty());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Any parsed scenario runs to a report without panicking, and the
+    /// same seed gives the same report.
+    #[test]
+    fn any_scenario_runs_deterministically(mut s in scenario(), seed in any::<u64>()) {
+        s.machine = MachineDecl::Pages(1024);
+        s.fills.truncate(1);
+        let config = gfp_sim::SimConfig { seed, max_steps: 2_000, ..Default::default() };
+        let a = gfp_sim::sim::Sim::new(&s, config).unwrap().run();
+        let b = gfp_sim::sim::Sim::new(&s, config).unwrap().run();
+        prop_assert_eq!(a.text(), b.text());
+        prop_assert_eq!(a.tasks.len(), s.tasks.len());
+    }
+}
