@@ -1638,6 +1638,21 @@ fn prefilter(b: &[u8]) -> Pre {
     prefilter_from(b, 0)
 }
 
+/// The trigger lanes of the 16 bytes at `i` (zero-padded past the end).
+#[inline(always)]
+fn lanes_at(b: &[u8], i: usize) -> u128 {
+    match b.get(i..i + 18).and_then(|c| <&[u8; 18]>::try_from(c).ok()) {
+        Some(c) => chunk_lanes(c),
+        None => {
+            let mut buf = [0u8; 18];
+            let tail = b.get(i..).unwrap_or(&[]);
+            let r = tail.len().min(18);
+            buf[..r].copy_from_slice(&tail[..r]);
+            chunk_lanes(&buf)
+        }
+    }
+}
+
 /// [`prefilter`] for a line known to have no trigger token before `from`.
 #[inline]
 fn prefilter_from(b: &[u8], from: usize) -> Pre {
@@ -1646,16 +1661,7 @@ fn prefilter_from(b: &[u8], from: usize) -> Pre {
     let n = b.len();
     let mut i = from;
     while i < n {
-        let mut lanes = match b.get(i..i + 18).and_then(|c| <&[u8; 18]>::try_from(c).ok()) {
-            Some(c) => chunk_lanes(c),
-            None => {
-                let mut buf = [0u8; 18];
-                let tail = &b[i..];
-                let r = tail.len().min(18);
-                buf[..r].copy_from_slice(&tail[..r]);
-                chunk_lanes(&buf)
-            }
-        };
+        let mut lanes = lanes_at(b, i);
         while lanes != 0 {
             let t = lanes.trailing_zeros();
             lanes &= !(0xffu128 << (t & !7));
@@ -1682,16 +1688,7 @@ fn next_trigger(b: &[u8], from: usize) -> Option<usize> {
     let n = b.len();
     let mut i = from;
     while i < n {
-        let mut lanes = match b.get(i..i + 18).and_then(|c| <&[u8; 18]>::try_from(c).ok()) {
-            Some(c) => chunk_lanes(c),
-            None => {
-                let mut buf = [0u8; 18];
-                let tail = &b[i..];
-                let r = tail.len().min(18);
-                buf[..r].copy_from_slice(&tail[..r]);
-                chunk_lanes(&buf)
-            }
-        };
+        let mut lanes = lanes_at(b, i);
         while lanes != 0 {
             let t = lanes.trailing_zeros();
             lanes &= !(0xffu128 << (t & !7));
