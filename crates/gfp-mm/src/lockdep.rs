@@ -153,9 +153,14 @@ impl Lockdep {
         if !may_enter_fs_reclaim(gfp, cx.task.flags()) {
             return;
         }
-        let at = format!("{site}");
         let mut st = self.st.lock();
-        let held: Vec<(LockId, String)> = st.held.get(&cx.task.pid).cloned().unwrap_or_default();
+        // The common case, a task holding no tracked lock, costs one lookup:
+        // no formatting, no copying.
+        let held: Vec<(LockId, String)> = match st.held.get(&cx.task.pid) {
+            Some(h) if !h.is_empty() => h.clone(),
+            _ => return,
+        };
+        let at = format!("{site}");
         for (lock, held_at) in held {
             st.held_across.entry(lock).or_insert_with(|| at.clone());
             if let Some(reclaim_at) = st.reclaim_takes.get(&lock).cloned() {
