@@ -60,6 +60,24 @@ impl Machine {
         (z.ztype as usize) <= ac.highest_zoneidx && ac.nodemask.is_none_or(|m| m.contains(z.nid))
     }
 
+    /// The zonelist walk's filter (`for_next_zone_zonelist_nodemask()` plus
+    /// the cpuset check of `get_page_from_freelist()` and
+    /// `should_reclaim_retry()`): eligible for the request, and inside the
+    /// task's cpuset when `ALLOC_CPUSET` applies.
+    fn zone_allowed(
+        &self,
+        cx: &Cx<'_>,
+        ac: &AllocContext<'_>,
+        af: AllocFlags,
+        gfp: Gfp,
+        z: &Zone,
+    ) -> bool {
+        self.eligible(ac, z)
+            && !(af.contains(AllocFlags::CPUSET)
+                && self.cpusets_enabled()
+                && !self.cpuset_node_allowed(&cx.task, z.nid, gfp))
+    }
+
     fn first_zone(&self, ac: &AllocContext<'_>) -> Option<ZoneId> {
         ac.zonelist
             .iter()
@@ -264,13 +282,7 @@ impl Machine {
             let mut last_dirty_ok = false;
             for &zid in ac.zonelist {
                 let z = &self.zones[zid];
-                if !self.eligible(ac, z) {
-                    continue;
-                }
-                if af.contains(AllocFlags::CPUSET)
-                    && self.cpusets_enabled()
-                    && !self.cpuset_node_allowed(&cx.task, z.nid, gfp)
-                {
+                if !self.zone_allowed(cx, ac, af, gfp, z) {
                     continue;
                 }
                 if ac.spread_dirty_pages {
@@ -676,13 +688,7 @@ impl Machine {
         if *no_progress_loops <= MAX_RECLAIM_RETRIES {
             for &zid in ac.zonelist {
                 let z = &self.zones[zid];
-                if !self.eligible(ac, z) {
-                    continue;
-                }
-                if af.contains(AllocFlags::CPUSET)
-                    && self.cpusets_enabled()
-                    && !self.cpuset_node_allowed(&cx.task, z.nid, gfp)
-                {
+                if !self.zone_allowed(cx, ac, af, gfp, z) {
                     continue;
                 }
                 let available = cx.hooks.zone_reclaimable_pages(self, zid) as i64 + z.free_pages();
