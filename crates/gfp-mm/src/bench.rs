@@ -19,10 +19,66 @@ use crate::page::Page;
 use crate::rt::{bind_current_thread, Mm};
 use crate::spec::MachineSpec;
 
+/// Runs `$body` with `$o` a const generic parameter equal to `$order`
+/// (0..=10), so that every contender's inner loop sees its order as a
+/// constant, as a kernel call site does.
+macro_rules! with_order {
+    ($order:expr, |$o:ident| $body:expr) => {
+        match $order {
+            0 => {
+                const $o: u32 = 0;
+                $body
+            }
+            1 => {
+                const $o: u32 = 1;
+                $body
+            }
+            2 => {
+                const $o: u32 = 2;
+                $body
+            }
+            3 => {
+                const $o: u32 = 3;
+                $body
+            }
+            4 => {
+                const $o: u32 = 4;
+                $body
+            }
+            5 => {
+                const $o: u32 = 5;
+                $body
+            }
+            6 => {
+                const $o: u32 = 6;
+                $body
+            }
+            7 => {
+                const $o: u32 = 7;
+                $body
+            }
+            8 => {
+                const $o: u32 = 8;
+                $body
+            }
+            9 => {
+                const $o: u32 = 9;
+                $body
+            }
+            10 => {
+                const $o: u32 = 10;
+                $body
+            }
+            o => panic!("benchmark order {o} is above MAX_PAGE_ORDER"),
+        }
+    };
+}
+
 /// What to measure.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchConfig {
-    /// Orders to measure (0 and 3 by default).
+    /// Orders to measure (0 and 3 by default; orders above `MAX_PAGE_ORDER`
+    /// are not run).
     pub orders: Vec<u32>,
     /// Thread counts (1 and 2 by default).
     pub threads: Vec<usize>,
@@ -120,22 +176,30 @@ impl Default for GfpContender {
     }
 }
 
-impl Contender for GfpContender {
-    fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64) {
-        bind_current_thread(thread);
+impl GfpContender {
+    /// The rounds with the order known at compile time, as at the kernel's
+    /// call sites (`alloc_page()`, `alloc_pages(gfp, 3)`).
+    fn rounds<const ORDER: u32>(&self, batch: usize, rounds: u64) {
         let mut pages: Vec<Page> = Vec::with_capacity(batch);
         for _ in 0..rounds {
             for _ in 0..batch {
                 pages.push(
                     self.mm
-                        .alloc_pages(Gfp::KERNEL, order)
+                        .alloc_pages(Gfp::KERNEL, ORDER)
                         .expect("benchmark allocation"),
                 );
             }
             for p in pages.drain(..).rev() {
-                let _ = self.mm.free_pages(std::hint::black_box(p), order);
+                let _ = self.mm.free_pages(std::hint::black_box(p), ORDER);
             }
         }
+    }
+}
+
+impl Contender for GfpContender {
+    fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64) {
+        bind_current_thread(thread);
+        with_order!(order, |O| self.rounds::<O>(batch, rounds))
     }
 }
 
@@ -151,9 +215,9 @@ impl FreeStack {
     }
 }
 
-impl Contender for FreeStack {
-    fn run(&self, _thread: usize, order: u32, batch: usize, rounds: u64) {
-        let mut stack: Vec<usize> = (0..self.blocks).map(|b| b << order).collect();
+impl FreeStack {
+    fn rounds<const ORDER: u32>(&self, batch: usize, rounds: u64) {
+        let mut stack: Vec<usize> = (0..self.blocks).map(|b| b << ORDER).collect();
         let mut out: Vec<usize> = Vec::with_capacity(batch);
         for _ in 0..rounds {
             for _ in 0..batch {
@@ -166,6 +230,12 @@ impl Contender for FreeStack {
                 stack.push(std::hint::black_box(b));
             }
         }
+    }
+}
+
+impl Contender for FreeStack {
+    fn run(&self, _thread: usize, order: u32, batch: usize, rounds: u64) {
+        with_order!(order, |O| self.rounds::<O>(batch, rounds))
     }
 }
 
@@ -186,9 +256,9 @@ impl BuddyContender {
     }
 }
 
-impl Contender for BuddyContender {
-    fn run(&self, _thread: usize, order: u32, batch: usize, rounds: u64) {
-        let n = 1usize << order;
+impl BuddyContender {
+    fn rounds<const ORDER: u32>(&self, batch: usize, rounds: u64) {
+        let n = 1usize << ORDER;
         let mut out: Vec<usize> = Vec::with_capacity(batch);
         for _ in 0..rounds {
             for _ in 0..batch {
@@ -206,6 +276,12 @@ impl Contender for BuddyContender {
                     .dealloc(std::hint::black_box(f), n);
             }
         }
+    }
+}
+
+impl Contender for BuddyContender {
+    fn run(&self, _thread: usize, order: u32, batch: usize, rounds: u64) {
+        with_order!(order, |O| self.rounds::<O>(batch, rounds))
     }
 }
 
@@ -259,7 +335,11 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
             "buddy_system_allocator" => Box::new(BuddyContender::new(pages)),
             _ => continue,
         };
-        for &order in &cfg.orders {
+        for &order in cfg
+            .orders
+            .iter()
+            .filter(|&&o| o <= gfp::zone::MAX_PAGE_ORDER)
+        {
             for &threads in &cfg.threads {
                 let rounds = (cfg.pairs_per_sample / cfg.batch as u64).max(1);
                 let samples: Vec<f64> = (0..cfg.samples.max(1))

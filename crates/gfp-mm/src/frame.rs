@@ -55,18 +55,14 @@ impl FrameState {
         FrameState(kind as u32 | (order << ORDER_SHIFT) | ((zone as u32) << ZONE_SHIFT))
     }
 
+    /// An allocated head; `mt` is the migratetype's index (0..4).
     #[inline(always)]
-    pub(crate) const fn allocated(
-        zone: usize,
-        order: u32,
-        compound: bool,
-        mt: MigrateType,
-    ) -> FrameState {
+    pub(crate) const fn allocated(zone: usize, order: u32, compound: bool, mt: u32) -> FrameState {
         FrameState(
             FrameKind::Allocated as u32
                 | (order << ORDER_SHIFT)
                 | if compound { COMPOUND } else { 0 }
-                | ((mt as u32) << MT_SHIFT)
+                | ((mt & 3) << MT_SHIFT)
                 | ((zone as u32) << ZONE_SHIFT),
         )
     }
@@ -231,7 +227,8 @@ mod tests {
 
     #[test]
     fn encoding_round_trips() {
-        let s = FrameState::allocated(200, 10, true, MigrateType::Reclaimable).with_dirty(true);
+        let s =
+            FrameState::allocated(200, 10, true, MigrateType::Reclaimable as u32).with_dirty(true);
         assert_eq!(s.kind(), FrameKind::Allocated);
         assert_eq!(s.order(), 10);
         assert!(s.compound() && s.dirty());

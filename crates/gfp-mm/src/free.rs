@@ -10,7 +10,7 @@ use crate::frame::{FrameKind, FrameState};
 use crate::machine::{Cx, Machine};
 use crate::nodemask::NodeId;
 use crate::page::{BadPage, BadPageReason, Page};
-use crate::pcp::{pcp_allowed_order, ZonePcp, NR_PCP_ORDERS};
+use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, ZonePcp, NR_PCP_ORDERS};
 use crate::stats::Event;
 use crate::sync::Ordering;
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
@@ -88,16 +88,38 @@ impl Machine {
 
     /// The common case of freeing: a clean head of a per-CPU order freed
     /// with its order, onto `cpu`'s list. `false` when the page needs the
-    /// full checks (or is misused), and nothing was changed.
+    /// full checks (or is misused), or the lists are busy, and nothing was
+    /// changed.
     #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
+        let pfn = page.pfn();
         if !pcp_allowed_order(order)
             || page.machine_id() != self.id
-            || (page.pfn() as usize) + (1 << order) > self.fm.frames.len()
+            || (pfn as usize) + (1 << order) > self.fm.frames.len()
         {
             return false;
         }
-        let pfn = page.pfn();
+        let Some(slot) = self.cpus.get(cpu) else {
+            return false;
+        };
+        if let Some(mut pcp) = slot.pcp.try_own() {
+            return self.free_onto(&mut pcp, pfn, order);
+        }
+        self.free_fast_locked(slot, pfn, order)
+    }
+
+    /// [`Machine::free_fast`] for a thread that does not own the lists.
+    #[inline(never)]
+    fn free_fast_locked(&self, slot: &CpuSlot, pfn: u32, order: u32) -> bool {
+        match slot.pcp.try_lock() {
+            Some(mut pcp) => self.free_onto(&mut pcp, pfn, order),
+            None => false,
+        }
+    }
+
+    /// [`Machine::free_fast`] with the CPU's lists entered.
+    #[inline(always)]
+    fn free_onto(&self, pcp: &mut CpuPages, pfn: u32, order: u32) -> bool {
         let s = self.fm.frames.get(pfn);
         if !s.is_clean_head(order) {
             return false;
@@ -108,20 +130,20 @@ impl Machine {
                 return false;
             }
         }
-        let z = &self.zones[s.zone()];
+        let zone = s.zone();
         if !self
             .fm
             .frames
-            .replace(pfn, s, FrameState::make(FrameKind::PerCpu, z.id, order))
+            .replace(pfn, s, FrameState::make(FrameKind::PerCpu, zone, order))
         {
             return false;
         }
         for i in 1..(1u32 << order) {
             self.fm
                 .frames
-                .set(pfn + i, FrameState::make(FrameKind::FreeTail, z.id, 0));
+                .set(pfn + i, FrameState::make(FrameKind::FreeTail, zone, 0));
         }
-        self.free_to_pcp(cpu, z, pfn, order);
+        self.pcp_push(pcp, zone, pfn, order);
         true
     }
 
@@ -192,7 +214,7 @@ impl Machine {
                 .fetch_sub(1 << o, Ordering::Relaxed);
         }
         if pcp_allowed_order(o) {
-            self.free_to_pcp(cx.cpu, z, pfn, o);
+            self.free_to_pcp(cx.cpu, z.id, pfn, o);
         } else {
             let mut area = z.free.lock();
             let mt = self.fm.pb_mt(pfn);
@@ -204,28 +226,41 @@ impl Machine {
         Ok(())
     }
 
-    /// `free_unref_page_commit()`: onto this CPU's list; flush a batch to
-    /// the buddy lists when the list is over its high mark.
-    #[inline(always)]
-    fn free_to_pcp(&self, cpu: usize, z: &Zone, pfn: u32, order: u32) {
+    /// `free_unref_page_commit()` from a path that holds no per-CPU lists.
+    fn free_to_pcp(&self, cpu: usize, zone: ZoneId, pfn: u32, order: u32) {
         let mut pcp = self.cpus[cpu].pcp.lock();
-        let pcp = &mut *pcp;
-        let mut mt = self.fm.pb_mt(pfn);
-        if mt == MigrateType::HighAtomic {
-            mt = MigrateType::Movable;
-        }
-        let zp = &mut pcp.zones[z.id];
-        zp.lists[order as usize][mt as usize].push(pfn);
+        self.pcp_push(&mut pcp, zone, pfn, order);
+    }
+
+    /// `free_unref_page_commit()`: onto the CPU's list of the pageblock's
+    /// migratetype; a batch goes back to the buddy lists when the zone's
+    /// lists reach their high mark.
+    #[inline(always)]
+    fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
+        // A high-atomic pageblock's pages go to the movable list: the
+        // reserve is kept on the buddy lists only.
+        let mt = match self.fm.pb_mt_index(pfn) {
+            i if i == MigrateType::HighAtomic as usize => MigrateType::Movable as usize,
+            i => i,
+        };
+        let zp = &mut pcp.zones[zone];
+        zp.lists[order as usize][mt].push(pfn);
         zp.count += 1 << order;
         pcp.events[Event::PgFree as usize] += 1 << order;
-        let high = z.pcp_high.load(Ordering::Relaxed);
-        if zp.count >= high {
-            let batch = z.pcp_batch.load(Ordering::Relaxed);
-            let keep = high.saturating_sub(batch);
-            let n = zp.count - keep;
-            self.free_pcppages_bulk(z, zp, n);
-            pcp.events[Event::PcpFlush as usize] += 1;
+        if zp.count >= zp.high {
+            self.pcp_flush_high(pcp, zone);
         }
+    }
+
+    /// Trims a zone's lists on this CPU to `high - batch` pages.
+    #[cold]
+    #[inline(never)]
+    fn pcp_flush_high(&self, pcp: &mut CpuPages, zone: ZoneId) {
+        let zp = &mut pcp.zones[zone];
+        let keep = zp.high.saturating_sub(zp.batch);
+        let n = zp.count - keep;
+        self.free_pcppages_bulk(&self.zones[zone], zp, n);
+        pcp.events[Event::PcpFlush as usize] += 1;
     }
 
     /// `free_pcppages_bulk()`: returns at least `count` pages (oldest

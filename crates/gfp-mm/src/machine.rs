@@ -15,7 +15,7 @@ use crate::env::Environment;
 use crate::frame::{FrameKind, FrameState, FrameTable};
 use crate::hooks::SlowPathHooks;
 use crate::nodemask::{NodeId, NodeMask};
-use crate::pcp::{zone_batchsize, CpuSlot, NR_PCP_ORDERS};
+use crate::pcp::{fast_routes, zone_batchsize, CpuSlot, NR_PCP_ORDERS};
 use crate::spec::{MachineSpec, SpecError, MAX_NR_ZONES};
 use crate::stats::{zone_event_index, Event, ZoneEvent, NR_EVENTS, NR_ZONE_EVENTS};
 use crate::sync::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering, SpinLock};
@@ -135,6 +135,9 @@ pub(crate) enum WarnSite {
     NofailOom,
 }
 
+/// The mask bits the fast path never serves (see `Machine::fast_reject`).
+const FAST_REJECT: u32 = gfp::Gfp::THISNODE.bits() | gfp::Gfp::WRITE.bits();
+
 static NEXT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
 
 /// A simulated machine's memory and its page allocator.
@@ -148,6 +151,10 @@ pub struct Machine {
     pub(crate) cpus: Box<[CpuSlot]>,
     pub(crate) cpusets: SpinLock<CpusetTree>,
     pub(crate) cpusets_enabled: AtomicBool,
+    /// Mask bits that send an allocation to the general path at once:
+    /// `__GFP_THISNODE | __GFP_WRITE`, or every bit while cpusets are in
+    /// use (the fast path knows no `mems_allowed`).
+    pub(crate) fast_reject: AtomicU32,
     pub(crate) cpuset_seq: AtomicU64,
     pub(crate) init_on_alloc: AtomicBool,
     pub(crate) min_free_kbytes: AtomicU64,
@@ -288,7 +295,14 @@ impl Machine {
         let cpus: Box<[CpuSlot]> = spec
             .cpus
             .iter()
-            .map(|&nid| CpuSlot::new(nid, zones.len(), nr_events))
+            .map(|&nid| {
+                CpuSlot::new(
+                    nid,
+                    fast_routes(&nodes[nid].first_zone),
+                    zones.len(),
+                    nr_events,
+                )
+            })
             .collect();
 
         let lowmem_kb: u64 = zones
@@ -310,6 +324,7 @@ impl Machine {
             cpus,
             cpusets: SpinLock::new(CpusetTree::new(NodeMask::first(nr_nodes))),
             cpusets_enabled: AtomicBool::new(false),
+            fast_reject: AtomicU32::new(FAST_REJECT),
             cpuset_seq: AtomicU64::new(0),
             init_on_alloc: AtomicBool::new(spec.tunables.init_on_alloc),
             min_free_kbytes: AtomicU64::new(min_free_kbytes),
@@ -385,6 +400,7 @@ impl Machine {
             z.wmark[0].store(min, Ordering::Relaxed);
             z.wmark[1].store(min + step, Ordering::Relaxed);
             z.wmark[2].store(min + 2 * step, Ordering::Relaxed);
+            z.refresh_fast_marks();
         }
         drop(_t);
         self.calculate_totalreserve_pages();
@@ -410,6 +426,7 @@ impl Machine {
                     let v = upper.checked_div(ratio).unwrap_or(0);
                     z.lowmem_reserve[j].store(v, Ordering::Relaxed);
                 }
+                z.refresh_fast_marks();
             }
         }
         self.calculate_totalreserve_pages();
@@ -451,6 +468,12 @@ impl Machine {
                 .max(batch);
             z.pcp_batch.store(batch, Ordering::Relaxed);
             z.pcp_high.store(high, Ordering::Relaxed);
+            for c in self.cpus.iter() {
+                let mut pcp = c.pcp.lock();
+                let zp = &mut pcp.zones[z.id];
+                zp.high = high;
+                zp.batch = batch;
+            }
         }
     }
 
@@ -606,7 +629,10 @@ impl Machine {
     ) -> Result<CpusetId, CpusetError> {
         let mut t = self.cpusets.lock();
         let id = t.create(parent, name, mems, mem_hardwall, mem_exclusive)?;
-        self.cpusets_enabled.store(t.len() > 1, Ordering::Relaxed);
+        let enabled = t.len() > 1;
+        self.cpusets_enabled.store(enabled, Ordering::Relaxed);
+        self.fast_reject
+            .store(if enabled { !0 } else { FAST_REJECT }, Ordering::Relaxed);
         self.cpuset_seq.fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }
@@ -672,7 +698,14 @@ impl Machine {
                     e if e == ZoneEvent::PgAlloc as usize => {
                         fast.iter().enumerate().map(|(o, n)| n << o).sum::<u64>()
                     }
-                    e if e == ZoneEvent::NumaHit as usize || e == ZoneEvent::NumaLocal as usize => {
+                    // Fast-path allocations are NUMA hits (the first zone
+                    // of the CPU's zonelist), local when the zone is on
+                    // the CPU's node, "other" when not.
+                    e if e == ZoneEvent::NumaHit as usize => fast.iter().sum::<u64>(),
+                    e if e == ZoneEvent::NumaLocal as usize && self.zones[zone].nid == c.nid => {
+                        fast.iter().sum::<u64>()
+                    }
+                    e if e == ZoneEvent::NumaOther as usize && self.zones[zone].nid != c.nid => {
                         fast.iter().sum::<u64>()
                     }
                     _ => 0,

@@ -12,7 +12,7 @@ use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
 use crate::machine::{Cx, Machine, WarnSite};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, Page};
-use crate::pcp::{pcp_allowed_order, NR_PCP_ORDERS};
+use crate::pcp::{pcp_allowed_order, CpuPages, FastRoute, NR_PCP_ORDERS, ROUTE_BITS};
 use crate::stats::{zone_event_index, Event, ZoneEvent};
 use crate::sync::Ordering;
 use crate::zone::{Zone, ZoneId};
@@ -20,19 +20,6 @@ use crate::zone::{Zone, ZoneId};
 /// Retries without progress before the slow path gives up on reclaim
 /// (`MAX_RECLAIM_RETRIES`).
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
-
-/// `gfp_zone()` as a table over the four zone-modifier bits (0xff: no zone).
-const GFP_ZONE_TABLE: [u8; 16] = {
-    let mut t = [0xffu8; 16];
-    let mut i = 0;
-    while i < 16 {
-        if let Ok(z) = zone::highest_zone(Gfp::from_bits_retain(i as u32)) {
-            t[i] = z as u8;
-        }
-        i += 1;
-    }
-    t
-};
 
 /// `struct alloc_context`: what one allocation may use.
 #[derive(Clone, Debug)]
@@ -52,6 +39,20 @@ pub struct AllocContext<'a> {
     pub preferred_nid: NodeId,
     /// The first usable zone (`preferred_zoneref`).
     pub preferred_zone: Option<ZoneId>,
+}
+
+/// The fast path's pop from a CPU's list of `zone`, `order` and
+/// migratetype index `mt`, with its counters.
+#[inline(always)]
+fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Option<u32> {
+    let zp = &mut pcp.zones[zone];
+    let pfn = zp.lists[order as usize][mt].pop()?;
+    zp.count -= 1 << order;
+    // The zone is the first of the CPU's own zonelist, so the request is a
+    // NUMA hit, local when the zone is on the CPU's node: the counter
+    // readers fold that in (`Machine::sum_event`).
+    pcp.fast_allocs[zone * NR_PCP_ORDERS + order as usize] += 1;
+    Some(pfn)
 }
 
 impl Machine {
@@ -145,39 +146,23 @@ impl Machine {
     /// path decides.
     #[inline(always)]
     pub(crate) fn alloc_fast(&self, cpu: usize, gfp: Gfp, order: u32) -> Option<u32> {
-        if gfp.intersects(Gfp::THISNODE | Gfp::WRITE) || self.cpusets_enabled() {
+        if gfp.bits() & self.fast_reject.load(Ordering::Relaxed) != 0 {
             return None;
         }
-        let hz = GFP_ZONE_TABLE[(gfp.bits() & 0xf) as usize];
-        let mti = (gfp.bits() >> 3) & 3;
-        if hz == 0xff || mti == 3 {
+        let slot = self.cpus.get(cpu)?;
+        let r = slot.route[(gfp.bits() & ((1 << ROUTE_BITS) - 1)) as usize];
+        if r == FastRoute::SLOW {
             return None;
         }
-        let slot = &self.cpus[cpu];
-        let zid = self.nodes[slot.nid].first_zone[hz as usize];
-        let z = self.zones.get(zid as usize)?;
-        let free = z.nr_free.load(Ordering::Relaxed) - z.nr_free_highatomic.load(Ordering::Relaxed);
-        if free - ((1i64 << order) - 1) <= (z.watermark(1) + z.lowmem_reserve(hz as usize)) as i64 {
+        let zid = r.zone();
+        if !self.zones[zid].fast_watermark_ok(order, r.ok_shift()) {
             return None;
         }
-        if order > 0 && !z.has_free_block(order, AllocFlags::WMARK_LOW) {
-            return None;
-        }
-        let mut guard = slot.pcp.try_lock()?;
-        let pcp = &mut *guard;
-        let zp = &mut pcp.zones[z.id];
-        let pfn = zp.lists[order as usize][mti as usize].pop()?;
-        zp.count -= 1 << order;
-        if z.nid == slot.nid {
-            pcp.fast_allocs[z.id * NR_PCP_ORDERS + order as usize] += 1;
-        } else {
-            let ev = &mut pcp.events;
-            ev[zone_event_index(z.id, ZoneEvent::PgAlloc)] += 1 << order;
-            ev[zone_event_index(z.id, ZoneEvent::NumaHit)] += 1;
-            ev[zone_event_index(z.id, ZoneEvent::NumaOther)] += 1;
-        }
-        drop(guard);
-        self.prep_new_page(pfn, z, order, gfp, crate::zone::mt_from_index(mti as u8));
+        let pfn = match slot.pcp.try_own() {
+            Some(mut pcp) => pcp_pop(&mut pcp, zid, order, r.mt())?,
+            None => pcp_pop(&mut *slot.pcp.try_lock()?, zid, order, r.mt())?,
+        };
+        self.prep_new_page(pfn, zid, order, gfp, r.mt() as u32);
         Some(pfn)
     }
 
@@ -350,7 +335,7 @@ impl Machine {
             self.zone_statistics(cx, preferred, z, order);
             p
         };
-        self.prep_new_page(pfn, z, order, gfp, mt);
+        self.prep_new_page(pfn, z.id, order, gfp, mt as u32);
         Some(pfn)
     }
 
@@ -470,8 +455,8 @@ impl Machine {
     /// matter with hardware memory tags (KASAN HW tags, arm64 MTE), which
     /// this memory has not: as in a kernel without them, `SKIP_ZERO` does
     /// not skip zeroing, and the other two change nothing.
-    #[inline]
-    fn prep_new_page(&self, pfn: u32, z: &Zone, order: u32, gfp: Gfp, mt: MigrateType) {
+    #[inline(always)]
+    fn prep_new_page(&self, pfn: u32, zone: ZoneId, order: u32, gfp: Gfp, mt: u32) {
         if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
             // SAFETY: the block was just taken off a free list by this call
             // and its head is not yet marked allocated, so no one else may
@@ -482,11 +467,11 @@ impl Machine {
         for i in 1..(1u32 << order) {
             self.fm
                 .frames
-                .set(pfn + i, FrameState::tail(z.id, i, compound));
+                .set(pfn + i, FrameState::tail(zone, i, compound));
         }
         self.fm
             .frames
-            .set(pfn, FrameState::allocated(z.id, order, compound, mt));
+            .set(pfn, FrameState::allocated(zone, order, compound, mt));
     }
 
     /// `reserve_highatomic_pageblock()`: after a high-order atomic

@@ -30,6 +30,10 @@ pub(crate) struct ZonePcp {
     pub(crate) count: u32,
     /// Round-robin start for flushing.
     pub(crate) flush_next: u8,
+    /// The zone's `pcp_high` and `pcp_batch` (fixed when the machine is
+    /// built), copied here so that a free touches no zone cache line.
+    pub(crate) high: u32,
+    pub(crate) batch: u32,
 }
 
 impl ZonePcp {
@@ -38,6 +42,8 @@ impl ZonePcp {
             lists: Default::default(),
             count: 0,
             flush_next: 0,
+            high: u32::MAX,
+            batch: 1,
         }
     }
 }
@@ -52,18 +58,91 @@ pub(crate) struct CpuPages {
     pub(crate) fast_allocs: Vec<u64>,
 }
 
-/// A CPU: its node and its locked lists. Aligned so that two CPUs' locks
-/// never share a cache line.
+/// Where the fast path takes a block for a mask, by the mask's five low
+/// bits (the zone modifiers and the migratetype bits): the first zone of
+/// the CPU's node's zonelist for the mask's highest zone type, the zone's
+/// fast watermark bit for that type, the per-CPU list's migratetype, and
+/// the head's metadata word for an order-0 allocation. A bad zone
+/// combination, `__GFP_MOVABLE | __GFP_RECLAIMABLE`, or no usable zone
+/// routes to the general path ([`FastRoute::SLOW`]).
+///
+/// Packed in one word so that the fast path reads it with one load: zone
+/// id in bits 0..16, watermark bit shift in 16..24, migratetype in 24..26.
+///
+/// # Invariants
+///
+/// Unless `SLOW`, the zone exists, the migratetype is below
+/// [`MIGRATE_PCPTYPES`], and the zone is the first of the node's zonelist
+/// with a type at most the mask's highest zone type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FastRoute(u32);
+
+impl FastRoute {
+    /// The general path decides.
+    pub(crate) const SLOW: FastRoute = FastRoute(u32::MAX);
+
+    /// The zone.
+    #[inline(always)]
+    pub(crate) const fn zone(self) -> usize {
+        (self.0 & 0xffff) as usize
+    }
+
+    /// The shift of the zone's `fast_ok` bits for this highest zone type.
+    #[inline(always)]
+    pub(crate) const fn ok_shift(self) -> u32 {
+        (self.0 >> 16) & 0xff
+    }
+
+    /// The per-CPU list's migratetype index.
+    #[inline(always)]
+    pub(crate) const fn mt(self) -> usize {
+        ((self.0 >> 24) & 3) as usize
+    }
+}
+
+/// Number of mask bits the fast route is indexed by.
+pub(crate) const ROUTE_BITS: u32 = 5;
+
+/// The routes of a node whose zonelist's first zone per highest zone type
+/// is `first_zone` (`u32::MAX`: none).
+pub(crate) fn fast_routes(
+    first_zone: &[u32; crate::spec::MAX_NR_ZONES],
+) -> [FastRoute; 1 << ROUTE_BITS] {
+    let mut routes = [FastRoute::SLOW; 1 << ROUTE_BITS];
+    for (bits, r) in routes.iter_mut().enumerate() {
+        let gfp = gfp::Gfp::from_bits_retain(bits as u32);
+        let (Ok(hz), Some(mt)) = (gfp::zone::highest_zone(gfp), gfp::zone::migratetype(gfp)) else {
+            continue;
+        };
+        let zid = first_zone[hz as usize];
+        if zid > 0xffff || (mt as usize) >= MIGRATE_PCPTYPES {
+            continue;
+        }
+        let shift = hz as u32 * crate::zone::FAST_OK_ORDERS;
+        *r = FastRoute(zid | (shift << 16) | ((mt as u32) << 24));
+    }
+    routes
+}
+
+/// A CPU: its node, its fast routes and its locked lists. Aligned so that
+/// two CPUs' locks never share a cache line.
 #[repr(align(128))]
 pub(crate) struct CpuSlot {
     pub(crate) nid: NodeId,
+    pub(crate) route: [FastRoute; 1 << ROUTE_BITS],
     pub(crate) pcp: CpuLock<CpuPages>,
 }
 
 impl CpuSlot {
-    pub(crate) fn new(nid: NodeId, nr_zones: usize, nr_events: usize) -> CpuSlot {
+    pub(crate) fn new(
+        nid: NodeId,
+        route: [FastRoute; 1 << ROUTE_BITS],
+        nr_zones: usize,
+        nr_events: usize,
+    ) -> CpuSlot {
         CpuSlot {
             nid,
+            route,
             pcp: CpuLock::new(CpuPages {
                 zones: (0..nr_zones).map(|_| ZonePcp::new()).collect(),
                 events: alloc::vec![0; nr_events],

@@ -436,6 +436,22 @@ impl Machine {
                     ));
                 }
             }
+            // The fast path's one-bit verdicts agree with the general
+            // watermark test for every highest zone type and per-CPU order.
+            for hz in 0..MAX_NR_ZONES {
+                for o in 0..crate::zone::FAST_OK_ORDERS {
+                    let general =
+                        z.watermark_fast(o, z.watermark(1), hz, crate::AllocFlags::WMARK_LOW);
+                    let shift = hz as u32 * crate::zone::FAST_OK_ORDERS;
+                    if z.fast_watermark_ok(o, shift) != general {
+                        return Err(alloc::format!(
+                            "zone {} highest zone {hz} order {o}: fast watermark verdict {} but the watermark test says {general}",
+                            z.id,
+                            !general
+                        ));
+                    }
+                }
+            }
             if free_ha != area.nr_free_highatomic {
                 return Err(alloc::format!(
                     "zone {}: high-atomic free {free_ha} vs {}",

@@ -295,10 +295,13 @@ impl Mm {
     }
 
     /// `alloc_pages(gfp, order)`.
-    #[inline]
+    ///
+    /// Inlined into the caller, like the kernel's: the common case needs
+    /// only the scopes and the CPU and, with a constant order, folds to a
+    /// few loads, one pop and one store; the full context is built when the
+    /// general path runs.
+    #[inline(always)]
     pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
-        // The common case needs only the scopes and the CPU; the full
-        // context is built when the general path runs.
         if crate::pcp::pcp_allowed_order(order) {
             let scope = gfp::scope::current_state();
             let cpu = current_cpu(self.machine.nr_cpus());
@@ -306,6 +309,11 @@ impl Mm {
                 return Ok(Page::from_raw(self.machine.id(), pfn));
             }
         }
+        self.alloc_pages_general(gfp, order)
+    }
+
+    #[inline(never)]
+    fn alloc_pages_general(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
         self.machine.alloc_pages(&self.current_cx(), gfp, order)
     }
 
@@ -342,8 +350,9 @@ impl Mm {
         self.machine.folio_alloc(&self.current_cx(), gfp, order)
     }
 
-    /// `__free_pages(page, order)`.
-    #[inline]
+    /// `__free_pages(page, order)`; inlined into the caller as
+    /// [`Mm::alloc_pages`] is.
+    #[inline(always)]
     pub fn free_pages(&self, page: Page, order: u32) -> Result<(), BadPage> {
         if self
             .machine
@@ -351,6 +360,11 @@ impl Mm {
         {
             return Ok(());
         }
+        self.free_pages_general(page, order)
+    }
+
+    #[inline(never)]
+    fn free_pages_general(&self, page: Page, order: u32) -> Result<(), BadPage> {
         self.machine.free_pages(&self.current_cx(), page, order)
     }
 

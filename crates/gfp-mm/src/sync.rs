@@ -138,6 +138,9 @@ mod imp {
         pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
             self.0.try_lock().ok()
         }
+        pub(crate) fn try_own(&self) -> Option<Guard<'_, T>> {
+            None
+        }
     }
 }
 
@@ -269,6 +272,25 @@ mod cpu {
             self.lock_remote(true)
         }
 
+        /// Enters the lists if the calling thread owns them and no remote
+        /// holder is in; `None` otherwise (then [`CpuLock::try_lock`]
+        /// decides). The guard knows statically how it was entered, so the
+        /// owner's fast paths carry no flag.
+        #[inline(always)]
+        pub(crate) fn try_own(&self) -> Option<OwnerGuard<'_, T>> {
+            if !self.owned_by_me() {
+                return None;
+            }
+            self.active.store(true, Ordering::Relaxed);
+            // As in `enter_owned`.
+            core::sync::atomic::compiler_fence(Ordering::SeqCst);
+            if self.locked.load(Ordering::Acquire) {
+                self.active.store(false, Ordering::Release);
+                return None;
+            }
+            Some(OwnerGuard { lock: self })
+        }
+
         /// Takes `locked`, then makes sure the owner (if any, alive, and
         /// not the caller) is out; claims the lists for a bound caller when
         /// they have no live owner.
@@ -373,6 +395,38 @@ mod cpu {
             // SAFETY: as in `deref`; `&mut self` makes this the only access
             // through this guard.
             unsafe { &mut *self.lock.value.get() }
+        }
+    }
+
+    /// The owner's exclusive access to a [`CpuLock`]'s value (see
+    /// [`CpuLock::try_own`]); lowers `active` when dropped.
+    pub(crate) struct OwnerGuard<'a, T> {
+        lock: &'a CpuLock<T>,
+    }
+
+    impl<T> Deref for OwnerGuard<'_, T> {
+        type Target = T;
+        #[inline(always)]
+        fn deref(&self) -> &T {
+            // SAFETY: an owner guard exists only while the owner's `active`
+            // flag is up and no remote holder is in (see `Sync`).
+            unsafe { &*self.lock.value.get() }
+        }
+    }
+
+    impl<T> DerefMut for OwnerGuard<'_, T> {
+        #[inline(always)]
+        fn deref_mut(&mut self) -> &mut T {
+            // SAFETY: as in `deref`; `&mut self` makes this the only access
+            // through this guard.
+            unsafe { &mut *self.lock.value.get() }
+        }
+    }
+
+    impl<T> Drop for OwnerGuard<'_, T> {
+        #[inline(always)]
+        fn drop(&mut self) {
+            self.lock.active.store(false, Ordering::Release);
         }
     }
 

@@ -20,6 +20,9 @@ pub type ZoneId = usize;
 
 /// Number of orders (`NR_PAGE_ORDERS`).
 pub const NR_PAGE_ORDERS: usize = MAX_PAGE_ORDER as usize + 1;
+/// Orders with a fast-path watermark verdict (those of the per-CPU lists).
+pub(crate) const FAST_OK_ORDERS: u32 = gfp::zone::PAGE_ALLOC_COSTLY_ORDER + 1;
+
 /// Number of migratetypes with free lists.
 pub const MIGRATE_TYPES: usize = 4;
 /// Migratetypes that have per-CPU lists (`MIGRATE_PCPTYPES`).
@@ -61,6 +64,12 @@ impl FrameMaps {
         mt_from_index(self.pageblock_mt[(pfn >> self.pb_order) as usize].load(Ordering::Relaxed))
     }
 
+    /// The pageblock's migratetype as its index (0..4), for list indexing.
+    #[inline(always)]
+    pub(crate) fn pb_mt_index(&self, pfn: u32) -> usize {
+        (self.pageblock_mt[(pfn >> self.pb_order) as usize].load(Ordering::Relaxed) & 3) as usize
+    }
+
     #[inline(always)]
     pub(crate) fn set_pb_mt(&self, pfn: u32, mt: MigrateType) {
         self.pageblock_mt[(pfn >> self.pb_order) as usize].store(mt as u8, Ordering::Relaxed);
@@ -100,6 +109,16 @@ pub struct Zone {
     /// (`free_area[o].nr_free` and `free_area_empty()`).
     pub(crate) blocks: [AtomicU32; NR_PAGE_ORDERS],
     pub(crate) blocks_highatomic: [AtomicU32; NR_PAGE_ORDERS],
+    /// For each highest zone type `hz`, the low watermark plus
+    /// `lowmem_reserve[hz]`: what the fast path compares free pages with.
+    /// Derived from `wmark` and `lowmem_reserve` whenever they change.
+    pub(crate) fast_mark: [AtomicI64; MAX_NR_ZONES],
+    /// The fast path's watermark verdicts: bit `hz * 4 + order` (orders
+    /// 0..=3) is set when a request of that highest zone type and order
+    /// passes `zone_watermark_fast()` at `ALLOC_WMARK_LOW` without
+    /// reserves. Recomputed under the zone lock whenever the free counts or
+    /// the marks change, so a fast allocation tests one bit.
+    pub(crate) fast_ok: AtomicU32,
     pub(crate) pcp_batch: AtomicU32,
     pub(crate) pcp_high: AtomicU32,
     pub(crate) free: SpinLock<FreeArea>,
@@ -138,6 +157,8 @@ impl Zone {
             nr_reserved_highatomic: AtomicU64::new(0),
             blocks: [0u32; NR_PAGE_ORDERS].map(AtomicU32::new),
             blocks_highatomic: [0u32; NR_PAGE_ORDERS].map(AtomicU32::new),
+            fast_ok: AtomicU32::new(0),
+            fast_mark: [i64::MAX; MAX_NR_ZONES].map(AtomicI64::new),
             pcp_batch: AtomicU32::new(1),
             pcp_high: AtomicU32::new(4),
             free: SpinLock::new(FreeArea::new(id, start_pfn, pages)),
@@ -191,6 +212,29 @@ impl Zone {
     #[inline(always)]
     pub fn lowmem_reserve(&self, zt: usize) -> u64 {
         self.lowmem_reserve[zt].load(Ordering::Relaxed)
+    }
+
+    /// Recomputes `fast_mark` from the low watermark and the lowmem
+    /// reserves, and the fast path's verdicts with them.
+    pub(crate) fn refresh_fast_marks(&self) {
+        let area = self.free.lock();
+        let low = self.watermark(1);
+        for (hz, m) in self.fast_mark.iter().enumerate() {
+            let v = low
+                .saturating_add(self.lowmem_reserve(hz))
+                .min(i64::MAX as u64);
+            m.store(v as i64, Ordering::Relaxed);
+        }
+        area.publish(self);
+    }
+
+    /// The fast path's watermark test (see `fast_ok`) for an order below
+    /// [`FAST_OK_ORDERS`], whose highest zone type's bits start at `shift`
+    /// (`highest * FAST_OK_ORDERS`, precomputed in the fast route).
+    #[inline(always)]
+    pub(crate) fn fast_watermark_ok(&self, order: u32, shift: u32) -> bool {
+        debug_assert!(order < FAST_OK_ORDERS && shift % FAST_OK_ORDERS == 0);
+        (self.fast_ok.load(Ordering::Relaxed) >> (shift + order)) & 1 != 0
     }
 
     /// Pages reserved for high-order atomic allocations.
@@ -306,11 +350,27 @@ impl FreeArea {
         z.nr_free.store(self.nr_free, Ordering::Relaxed);
         z.nr_free_highatomic
             .store(self.nr_free_highatomic, Ordering::Relaxed);
+        let mut orders = 0u32;
         for (o, nr) in self.nr.iter().enumerate() {
-            let pcptypes = nr[..MIGRATE_PCPTYPES].iter().sum();
+            let pcptypes: u32 = nr[..MIGRATE_PCPTYPES].iter().sum();
+            orders |= u32::from(pcptypes > 0) << o;
             z.blocks[o].store(pcptypes, Ordering::Relaxed);
             z.blocks_highatomic[o].store(nr[MigrateType::HighAtomic as usize], Ordering::Relaxed);
         }
+        // The fast path's verdicts, as `watermark_fast()` would give them
+        // with ALLOC_WMARK_LOW: free pages less the high-atomic reserve less
+        // the block's other pages above the mark and the lowmem reserve,
+        // and for order > 0 a block of that order or larger.
+        let usable = self.nr_free - self.nr_free_highatomic;
+        let mut ok = 0u32;
+        for (hz, mark) in z.fast_mark.iter().enumerate() {
+            let mark = mark.load(Ordering::Relaxed);
+            for o in 0..FAST_OK_ORDERS {
+                let pass = usable - ((1i64 << o) - 1) > mark && (o == 0 || orders >> o != 0);
+                ok |= u32::from(pass) << (hz as u32 * FAST_OK_ORDERS + o);
+            }
+        }
+        z.fast_ok.store(ok, Ordering::Relaxed);
     }
 
     fn account(&mut self, order: u32, mt: MigrateType, sign: i64) {
@@ -631,5 +691,44 @@ impl FreeArea {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{MachineSpec, MAX_NR_ZONES};
+    use crate::{AllocFlags, Machine};
+
+    use super::FAST_OK_ORDERS;
+
+    /// The fast path's one-bit verdicts equal `watermark_fast()` at
+    /// `ALLOC_WMARK_LOW` for every zone, highest zone type and per-CPU
+    /// order, while `min_free_kbytes` sweeps the low watermarks across the
+    /// zones' free counts, exact boundaries included.
+    #[test]
+    fn fast_verdicts_match_the_watermark_test_at_every_mark() {
+        let m = Machine::new(MachineSpec::test_64mib()).unwrap();
+        let mut boundaries = 0;
+        for kb in (128..262_144).step_by(61) {
+            m.set_min_free_kbytes(kb);
+            for z in m.zones() {
+                let usable = z.free_pages() - z.nr_free_highatomic.load(super::Ordering::Relaxed);
+                for hz in 0..MAX_NR_ZONES {
+                    let mark = (z.watermark(1) + z.lowmem_reserve(hz)) as i64;
+                    for o in 0..FAST_OK_ORDERS {
+                        let general =
+                            z.watermark_fast(o, z.watermark(1), hz, AllocFlags::WMARK_LOW);
+                        let fast = z.fast_watermark_ok(o, hz as u32 * FAST_OK_ORDERS);
+                        assert_eq!(fast, general, "zone {} hz {hz} order {o} at {kb} kB", z.id);
+                        let left = usable - ((1i64 << o) - 1);
+                        boundaries += u32::from(left == mark || left == mark + 1);
+                    }
+                }
+            }
+        }
+        assert!(
+            boundaries > 0,
+            "the sweep never reached a watermark boundary"
+        );
     }
 }
