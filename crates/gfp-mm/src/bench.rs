@@ -286,27 +286,33 @@ impl Contender for BuddyContender {
 }
 
 /// Runs `threads` threads of `c` for `rounds` rounds each; returns the wall
-/// time per pair in nanoseconds.
+/// time per pair in nanoseconds: from the first thread's start to the last
+/// thread's end, each read by the worker itself right after the common
+/// start barrier (a coordinating thread's clock would need a free core to
+/// be read on time, and on a machine with as many cores as workers it
+/// would start the clock late).
 pub fn sample(c: &dyn Contender, order: u32, threads: usize, batch: usize, rounds: u64) -> f64 {
-    let barrier = Barrier::new(threads + 1);
-    let (start, end) = std::thread::scope(|s| {
+    let barrier = Barrier::new(threads);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let barrier = &barrier;
                 s.spawn(move || {
                     c.run(t, order, batch, 1);
                     barrier.wait();
+                    let start = Instant::now();
                     c.run(t, order, batch, rounds);
+                    (start, Instant::now())
                 })
             })
             .collect();
-        barrier.wait();
-        let start = Instant::now();
-        for h in handles {
-            h.join().expect("benchmark thread");
-        }
-        (start, Instant::now())
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("benchmark thread"))
+            .collect()
     });
+    let start = spans.iter().map(|s| s.0).min().expect("one thread at least");
+    let end = spans.iter().map(|s| s.1).max().expect("one thread at least");
     let pairs = threads as u64 * rounds * batch as u64;
     (end - start).as_nanos() as f64 / pairs as f64
 }

@@ -10,7 +10,7 @@ use crate::frame::{FrameKind, FrameState};
 use crate::machine::{Cx, Machine};
 use crate::nodemask::NodeId;
 use crate::page::{BadPage, BadPageReason, Page};
-use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, ZonePcp, NR_PCP_ORDERS};
+use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, ZonePcp, NR_PCP_ORDERS, PCP_COLUMNS};
 use crate::stats::Event;
 use crate::sync::Ordering;
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
@@ -244,9 +244,9 @@ impl Machine {
             i => i,
         };
         let zp = &mut pcp.zones[zone];
-        zp.lists[order as usize][mt].push(pfn);
+        zp.lists[order as usize][mt & (PCP_COLUMNS - 1)].push(pfn);
         zp.count += 1 << order;
-        pcp.events[Event::PgFree as usize] += 1 << order;
+        pcp.pgfree += 1 << order;
         if zp.count >= zp.high {
             self.pcp_flush_high(pcp, zone);
         }

@@ -15,7 +15,7 @@ use crate::env::Environment;
 use crate::frame::{FrameKind, FrameState, FrameTable};
 use crate::hooks::SlowPathHooks;
 use crate::nodemask::{NodeId, NodeMask};
-use crate::pcp::{fast_routes, zone_batchsize, CpuSlot, NR_PCP_ORDERS};
+use crate::pcp::{fast_routes, zone_batchsize, CpuSlot};
 use crate::spec::{MachineSpec, SpecError, MAX_NR_ZONES};
 use crate::stats::{zone_event_index, Event, ZoneEvent, NR_EVENTS, NR_ZONE_EVENTS};
 use crate::sync::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering, SpinLock};
@@ -692,8 +692,11 @@ impl Machine {
         for c in self.cpus.iter() {
             let pcp = c.pcp.lock();
             v += pcp.events[idx];
+            if idx == Event::PgFree as usize {
+                v += pcp.pgfree;
+            }
             if let Some((zone, ev)) = zone_ev {
-                let fast = &pcp.fast_allocs[zone * NR_PCP_ORDERS..(zone + 1) * NR_PCP_ORDERS];
+                let fast = &pcp.zones[zone].fast_allocs;
                 v += match ev {
                     e if e == ZoneEvent::PgAlloc as usize => {
                         fast.iter().enumerate().map(|(o, n)| n << o).sum::<u64>()

@@ -12,7 +12,7 @@ use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
 use crate::machine::{Cx, Machine, WarnSite};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, Page};
-use crate::pcp::{pcp_allowed_order, CpuPages, FastRoute, NR_PCP_ORDERS, ROUTE_BITS};
+use crate::pcp::{pcp_allowed_order, CpuPages, FastRoute, PCP_COLUMNS, ROUTE_BITS};
 use crate::stats::{zone_event_index, Event, ZoneEvent};
 use crate::sync::Ordering;
 use crate::zone::{Zone, ZoneId};
@@ -46,12 +46,12 @@ pub struct AllocContext<'a> {
 #[inline(always)]
 fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Option<u32> {
     let zp = &mut pcp.zones[zone];
-    let pfn = zp.lists[order as usize][mt].pop()?;
+    let pfn = zp.lists[order as usize][mt & (PCP_COLUMNS - 1)].pop()?;
     zp.count -= 1 << order;
     // The zone is the first of the CPU's own zonelist, so the request is a
     // NUMA hit, local when the zone is on the CPU's node: the counter
     // readers fold that in (`Machine::sum_event`).
-    pcp.fast_allocs[zone * NR_PCP_ORDERS + order as usize] += 1;
+    zp.fast_allocs[order as usize] += 1;
     Some(pfn)
 }
 

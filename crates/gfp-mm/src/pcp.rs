@@ -23,9 +23,14 @@ pub const fn pcp_allowed_order(order: u32) -> bool {
     order <= PAGE_ALLOC_COSTLY_ORDER
 }
 
+/// Columns of a zone's list table: the per-CPU migratetypes, padded to four
+/// so that an index masked to two bits needs no bounds check. The fourth
+/// column (high-atomic) stays empty: those pages go to the movable list.
+pub(crate) const PCP_COLUMNS: usize = 4;
+
 /// One zone's lists on one CPU.
 pub(crate) struct ZonePcp {
-    pub(crate) lists: [[Vec<u32>; MIGRATE_PCPTYPES]; NR_PCP_ORDERS],
+    pub(crate) lists: [[Vec<u32>; PCP_COLUMNS]; NR_PCP_ORDERS],
     /// Pages held (blocks weighted by their size).
     pub(crate) count: u32,
     /// Round-robin start for flushing.
@@ -34,6 +39,10 @@ pub(crate) struct ZonePcp {
     /// built), copied here so that a free touches no zone cache line.
     pub(crate) high: u32,
     pub(crate) batch: u32,
+    /// Fast-path allocations per order: each is one `numa_hit`, one
+    /// `numa_local` (or `numa_other`) and `1 << order` pages of `pgalloc`,
+    /// folded in when the counters are read.
+    pub(crate) fast_allocs: [u64; NR_PCP_ORDERS],
 }
 
 impl ZonePcp {
@@ -44,6 +53,7 @@ impl ZonePcp {
             flush_next: 0,
             high: u32::MAX,
             batch: 1,
+            fast_allocs: [0; NR_PCP_ORDERS],
         }
     }
 }
@@ -52,10 +62,9 @@ impl ZonePcp {
 pub(crate) struct CpuPages {
     pub(crate) zones: Vec<ZonePcp>,
     pub(crate) events: Vec<u64>,
-    /// Fast-path allocations per zone and order (`zone * NR_PCP_ORDERS +
-    /// order`): each is one `numa_hit`, one `numa_local` and `1 << order`
-    /// pages of `pgalloc`, folded in when the counters are read.
-    pub(crate) fast_allocs: Vec<u64>,
+    /// Pages freed onto these lists (`pgfree`), folded into the machine's
+    /// counter when it is read.
+    pub(crate) pgfree: u64,
 }
 
 /// Where the fast path takes a block for a mask, by the mask's five low
@@ -146,7 +155,7 @@ impl CpuSlot {
             pcp: CpuLock::new(CpuPages {
                 zones: (0..nr_zones).map(|_| ZonePcp::new()).collect(),
                 events: alloc::vec![0; nr_events],
-                fast_allocs: alloc::vec![0; nr_zones * NR_PCP_ORDERS],
+                pgfree: 0,
             }),
         }
     }
