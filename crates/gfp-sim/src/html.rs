@@ -44,7 +44,7 @@ pub struct HtmlOptions {
 }
 
 /// Rows of the findings table at most (the text and JSON reports have all).
-pub const MAX_FINDING_ROWS: usize = 500;
+pub const MAX_FINDING_ROWS: usize = 200;
 
 /// Nanoseconds in the largest unit that keeps a whole number in front:
 /// `950 ns`, `13 µs`, `1.5 ms`, `60 s`.
@@ -1043,34 +1043,42 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             );
         }
     }
-    // Spans, then points (points on top), grouped per pixel column.
-    for e in tl.events.list().iter().filter(|e| e.kind.is_span()) {
-        let (what, color) = kind_style(e.kind);
-        let (xa, xb) = span_x(xs, e.from, e.to);
-        let (y, h) = if e.kind == EventKind::Scope {
-            (lane_mid(e.lane) - 12.0, 4.0)
+    // Spans, then points (points on top). Merged where the page could not
+    // show them apart anyway, so a long run stays a page of reasonable size.
+    for sp in merge_spans(tl, xs) {
+        let (what, color) = kind_style(sp.kind);
+        let (y, h) = if sp.kind == EventKind::Scope {
+            (lane_mid(sp.lane) - 12.0, 4.0)
         } else {
-            (lane_mid(e.lane) - 5.0, 10.0)
+            (lane_mid(sp.lane) - 5.0, 10.0)
         };
-        let count = if e.count > 1 {
-            format!(" (×{} merged)", e.count)
+        let tip = if sp.count > 1 {
+            format!(
+                "{}: {what} ×{}, {} to {}; the first: {}",
+                tl.lanes[sp.lane].name,
+                sp.count,
+                when(sp.from),
+                when(sp.to),
+                sp.detail
+            )
         } else {
-            String::new()
+            format!(
+                "{}: {what}, {} to {}: {}",
+                tl.lanes[sp.lane].name,
+                when(sp.from),
+                when(sp.to),
+                sp.detail
+            )
         };
         let _ = writeln!(
             o,
-            r#"<rect class="ev" x="{xa:.1}" y="{y:.1}" width="{:.1}" height="{h}" fill="{color}" fill-opacity="0.85"><title>{}</title></rect>"#,
-            xb - xa,
-            escape(&format!(
-                "{}: {what}{count}, {} to {}: {}",
-                tl.lanes[e.lane].name,
-                when(e.from),
-                when(e.to),
-                e.detail
-            ))
+            r#"<rect class="ev" x="{:.1}" y="{y:.1}" width="{:.1}" height="{h}" fill="{color}" fill-opacity="0.85"><title>{}</title></rect>"#,
+            sp.xa,
+            sp.xb - sp.xa,
+            escape(&tip)
         );
     }
-    /// Point events of one kind in one half-pixel column of a lane.
+    /// Point events of one kind in one column of a lane.
     struct Mark<'a> {
         kind: EventKind,
         x: f64,
@@ -1079,21 +1087,24 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
         to: At,
         detail: &'a str,
     }
-    let mut points: BTreeMap<(usize, i64, u8), Mark<'_>> = BTreeMap::new();
-    for e in tl.events.list().iter().filter(|e| !e.kind.is_span()) {
-        let x = xs.pos(e.from);
-        let key = (e.lane, (x * 2.0).round() as i64, kind_order(e.kind));
-        let p = points.entry(key).or_insert(Mark {
-            kind: e.kind,
-            x,
-            count: 0,
-            from: e.from,
-            to: e.to,
-            detail: &e.detail,
-        });
-        p.count += e.count;
-        p.to = p.to.max(e.to);
-    }
+    let (_, points) = coarsest_needed(MAX_MARKS, |col| {
+        let mut points: BTreeMap<(usize, i64, u8), Mark<'_>> = BTreeMap::new();
+        for e in tl.events.list().iter().filter(|e| !e.kind.is_span()) {
+            let x = xs.pos(e.from);
+            let key = (e.lane, (x / col).floor() as i64, kind_order(e.kind));
+            let p = points.entry(key).or_insert(Mark {
+                kind: e.kind,
+                x,
+                count: 0,
+                from: e.from,
+                to: e.to,
+                detail: &e.detail,
+            });
+            p.count += e.count;
+            p.to = p.to.max(e.to);
+        }
+        points
+    });
     for (&(lane, _, _), m) in &points {
         let Mark {
             kind,
@@ -1150,11 +1161,96 @@ fn kind_order(k: EventKind) -> u8 {
     }
 }
 
-/// A span's pixel extent: at least 2 px wide.
-fn span_x(xs: &XScale<'_>, from: At, to: At) -> (f64, f64) {
-    let xa = xs.pos(from);
-    let xb = xs.pos(to).max(xa + 2.0);
-    (xa, xb)
+/// Most marks of one sort (spans, point events, findings) the timeline
+/// draws: past it, marks of the same lane and kind in ever wider pixel
+/// columns merge (counted in their tooltip).
+pub const MAX_MARKS: usize = 600;
+
+/// `group(column_width)` with the narrowest column width (half a pixel,
+/// doubling) that gives at most `max` groups, or the widest tried; and
+/// that width.
+fn coarsest_needed<K, V>(
+    max: usize,
+    group: impl Fn(f64) -> BTreeMap<K, V>,
+) -> (f64, BTreeMap<K, V>) {
+    let mut col = 0.5;
+    loop {
+        let g = group(col);
+        if g.len() <= max || col > W {
+            return (col, g);
+        }
+        col *= 2.0;
+    }
+}
+
+/// Spans of one lane and kind, merged where they touch at this width.
+struct SpanMark<'a> {
+    lane: usize,
+    kind: EventKind,
+    xa: f64,
+    xb: f64,
+    from: At,
+    to: At,
+    count: u64,
+    detail: &'a str,
+}
+
+/// The timeline's spans at least 2 px wide, neighbours of one lane and
+/// kind closer than a gap merged; the gap widens until at most
+/// [`MAX_MARKS`] remain.
+fn merge_spans<'a>(tl: &'a Timeline, xs: &XScale<'_>) -> Vec<SpanMark<'a>> {
+    let (_, merged) = coarsest_needed(MAX_MARKS, |gap| {
+        let mut open: BTreeMap<(usize, u8), SpanMark<'a>> = BTreeMap::new();
+        let mut done: BTreeMap<(usize, u8, i64), SpanMark<'a>> = BTreeMap::new();
+        let mut n = 0;
+        for e in tl.events.list().iter().filter(|e| e.kind.is_span()) {
+            let xa = xs.pos(e.from);
+            let xb = xs.pos(e.to).max(xa + 2.0);
+            let key = (e.lane, span_order(e.kind));
+            if let Some(m) = open.get_mut(&key) {
+                // Touching, overlapping or nested (scopes): one mark.
+                if xa <= m.xb + gap - 0.5 {
+                    m.xa = m.xa.min(xa);
+                    m.from = m.from.min(e.from);
+                    m.xb = m.xb.max(xb);
+                    m.to = m.to.max(e.to);
+                    m.count += e.count;
+                    continue;
+                }
+            }
+            let next = SpanMark {
+                lane: e.lane,
+                kind: e.kind,
+                xa,
+                xb,
+                from: e.from,
+                to: e.to,
+                count: e.count,
+                detail: &e.detail,
+            };
+            if let Some(prev) = open.insert(key, next) {
+                done.insert((key.0, key.1, n), prev);
+                n += 1;
+            }
+        }
+        for (key, m) in open {
+            done.insert((key.0, key.1, n), m);
+            n += 1;
+        }
+        done
+    });
+    merged.into_values().collect()
+}
+
+/// A distinct number per span kind.
+fn span_order(k: EventKind) -> u8 {
+    match k {
+        EventKind::WaitLock => 0,
+        EventKind::Sleep => 1,
+        EventKind::AllocSlept => 2,
+        EventKind::Scope => 3,
+        _ => 4,
+    }
 }
 
 fn findings_marks(
@@ -1166,17 +1262,22 @@ fn findings_marks(
     when: &dyn Fn(At) -> String,
 ) {
     // Group per lane, rule and pixel column: one diamond per group.
-    let mut groups: BTreeMap<(usize, i64, Rule), Vec<(usize, At)>> = BTreeMap::new();
-    for (n, f) in r.findings.iter().enumerate() {
-        let at = tl.finding_at.get(n).copied().unwrap_or(tl.end);
-        let lane = tl.task_lane(&f.task).unwrap_or(0);
-        let x = xs.pos(at);
+    let (col, groups) = coarsest_needed(MAX_MARKS / 2, |col| {
+        let mut groups: BTreeMap<(usize, i64, Rule), Vec<(usize, At)>> = BTreeMap::new();
+        for (n, f) in r.findings.iter().enumerate() {
+            let at = tl.finding_at.get(n).copied().unwrap_or(tl.end);
+            let lane = tl.task_lane(&f.task).unwrap_or(0);
+            let x = xs.pos(at);
+            groups
+                .entry((lane, (x / col).floor() as i64, f.rule))
+                .or_default()
+                .push((n, at));
+        }
         groups
-            .entry((lane, (x * 2.0).round() as i64, f.rule))
-            .or_default()
-            .push((n, at));
-    }
+    });
     let groups: Vec<_> = groups.into_iter().collect();
+    // Diamonds narrow where findings are dense, so each stays visible.
+    let half = (7.0 / col).clamp(3.0, 7.0);
     // Labels: never over another label; over later marks (with a white
     // halo) only for the first finding of its rule on the lane.
     let mut label_end: BTreeMap<usize, f64> = BTreeMap::new();
@@ -1213,10 +1314,10 @@ fn findings_marks(
             y - LANE_H / 2.0 + 1.0,
             y + LANE_H / 2.0 - 1.0,
             y - 8.0,
-            x + 7.0,
+            x + half,
             y,
             y + 8.0,
-            x - 7.0,
+            x - half,
             y,
             escape(&tip)
         );
@@ -1232,17 +1333,22 @@ fn findings_marks(
             .map(|(_, list)| xs.pos(list[0].1))
             .unwrap_or(f64::INFINITY);
         let room = next_x - x > width + 16.0;
+        // Right of the mark, or left of it at the page's right edge.
+        let lx = if x + 9.0 + width > W {
+            x - 9.0 - width
+        } else {
+            x + 9.0
+        };
         let end = label_end.entry(*lane).or_insert(f64::NEG_INFINITY);
-        if x + 9.0 > *end && (room || !labelled.contains(&(*lane, *rule))) {
+        if lx > *end && (room || !labelled.contains(&(*lane, *rule))) {
             labelled.insert((*lane, *rule));
             let _ = writeln!(
                 o,
-                r#"<text class="rule" x="{:.1}" y="{:.1}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,
-                x + 9.0,
+                r#"<text class="rule" x="{lx:.1}" y="{:.1}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,
                 y - 4.0,
                 escape(&text)
             );
-            *end = x + 9.0 + width;
+            *end = lx + width;
         }
     }
 }

@@ -380,12 +380,19 @@ impl Events {
     }
 
     /// Merges events of the same lane and kind whose start falls in one
-    /// bucket of steps, doubling the bucket width until at most half of
-    /// [`MAX_EVENTS`] remain (or one event per lane and kind).
+    /// bucket of steps: first at the current bucket width (events that
+    /// arrived since the last merge join their bucket), then doubling it
+    /// until at most half of [`MAX_EVENTS`] remain (or one bucket spans the
+    /// whole run).
     fn merge_until_small(&mut self) {
         let last_step = self.list.iter().map(|e| e.to.step).max().unwrap_or(0);
+        self.width = self.width.max(1);
+        let mut first = true;
         loop {
-            self.width = self.width.max(1).saturating_mul(2);
+            if !first {
+                self.width = self.width.saturating_mul(2);
+            }
+            first = false;
             let mut out: Vec<Event> = Vec::with_capacity(self.list.len());
             let mut index: BTreeMap<(usize, u8, u64), usize> = BTreeMap::new();
             for e in std::mem::take(&mut self.list) {
@@ -523,6 +530,14 @@ mod tests {
         }
         assert!(ev.list().len() <= MAX_EVENTS, "{}", ev.list().len());
         assert!(ev.merge_width() > 1);
+        // Only as wide as needed: about (events / kept) steps, never past
+        // the run's length.
+        assert!(
+            ev.merge_width() <= 8 * n / MAX_EVENTS as u64,
+            "{}",
+            ev.merge_width()
+        );
+        assert!(ev.list().len() >= MAX_EVENTS / 8, "{}", ev.list().len());
         let total: u64 = ev.list().iter().map(|e| e.count).sum();
         assert_eq!(total, n);
         for lane in 0..2 {
