@@ -33,7 +33,7 @@ pub struct SimArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<std::path::PathBuf>,
     /// The x axis of the page's plots: virtual time, scheduler steps, or
-    /// time when most steps take time (auto).
+    /// time when at least half of the steps end at a new instant (auto).
     #[arg(long, value_enum, default_value_t = AxisArg::Auto, requires = "html")]
     pub x_axis: AxisArg,
 }
@@ -41,7 +41,7 @@ pub struct SimArgs {
 /// `--x-axis`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum AxisArg {
-    /// Time when at least half of the steps take virtual time, else steps.
+    /// Time when at least half of the steps end at a new virtual time, else steps.
     Auto,
     /// Virtual time.
     Time,

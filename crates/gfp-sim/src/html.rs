@@ -24,7 +24,7 @@ use crate::timeline::{At, EventKind, Point, Series, Timeline};
 /// What the plots' x axis counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum XAxis {
-    /// Virtual time when at least a quarter of the steps end at a new
+    /// Virtual time when at least half of the steps end at a new
     /// instant, scheduler steps otherwise (most operations take no virtual
     /// time, so a short run happens at a handful of instants and a time
     /// axis would stack it on a few vertical lines).
@@ -356,7 +356,7 @@ pub fn render(report: &Report, timeline: &Timeline, opts: &HtmlOptions) -> Strin
         XAxis::Time => Axis::Time,
         XAxis::Step => Axis::Step,
         XAxis::Auto => {
-            if timeline.end.time_ns > 0 && timeline.timed_steps * 4 >= timeline.end.step {
+            if timeline.end.time_ns > 0 && timeline.timed_steps * 2 >= timeline.end.step {
                 Axis::Time
             } else {
                 Axis::Step
@@ -599,6 +599,31 @@ fn zone_plot(o: &mut String, k: usize, z: &crate::timeline::ZoneSeries, xs: &XSc
         );
     }
     let mut labels = Vec::new();
+    // Free pages first, the watermarks over them: where free sits on a
+    // watermark, the watermark's dashes still show.
+    if z.free_pcp.points() != z.free.points() {
+        let pts = step_line(&z.free_pcp.points(), xs, &ys);
+        let _ = writeln!(
+            o,
+            r#"<polyline class="free-pcp" points="{}" fill="none" stroke="{C_PCP}" stroke-width="1.2" stroke-dasharray="3 2"><title>free pages plus per-CPU lists</title></polyline>"#,
+            points_attr(&pts)
+        );
+    }
+    let pts = step_line(&z.free.points(), xs, &ys);
+    let (fmin, fmax) = z.free.range().unwrap_or((0, 0));
+    let last_free = z.free.items().last().map(|m| m.last.value).unwrap_or(0);
+    let _ = writeln!(
+        o,
+        r#"<polyline class="free" points="{}" fill="none" stroke="{C_FREE}" stroke-width="1.8" stroke-linejoin="round"><title>NR_FREE_PAGES: from {fmin} to {fmax} pages, {last_free} at the end</title></polyline>"#,
+        points_attr(&pts)
+    );
+    if let Some(&(_, y)) = pts.last() {
+        labels.push(MarginLabel {
+            y,
+            text: format!("free {last_free}"),
+            color: C_FREE,
+        });
+    }
     let wm = [
         ("min", C_MIN, DASH_MIN),
         ("low", C_LOW, DASH_LOW),
@@ -623,34 +648,6 @@ fn zone_plot(o: &mut String, k: usize, z: &crate::timeline::ZoneSeries, xs: &XSc
                 color,
             });
         }
-    }
-    let pcp_differs = z.free_pcp.points() != z.free.points()
-        || z.free_pcp
-            .items()
-            .zip(z.free.items())
-            .any(|(a, b)| a.last.value != b.last.value);
-    if pcp_differs {
-        let pts = step_line(&z.free_pcp.points(), xs, &ys);
-        let _ = writeln!(
-            o,
-            r#"<polyline class="free-pcp" points="{}" fill="none" stroke="{C_PCP}" stroke-width="1.2" stroke-dasharray="3 2"><title>free pages plus per-CPU lists</title></polyline>"#,
-            points_attr(&pts)
-        );
-    }
-    let pts = step_line(&z.free.points(), xs, &ys);
-    let (fmin, fmax) = z.free.range().unwrap_or((0, 0));
-    let last_free = z.free.items().last().map(|m| m.last.value).unwrap_or(0);
-    let _ = writeln!(
-        o,
-        r#"<polyline class="free" points="{}" fill="none" stroke="{C_FREE}" stroke-width="1.8" stroke-linejoin="round"><title>NR_FREE_PAGES: from {fmin} to {fmax} pages, {last_free} at the end</title></polyline>"#,
-        points_attr(&pts)
-    );
-    if let Some(&(_, y)) = pts.last() {
-        labels.push(MarginLabel {
-            y,
-            text: format!("free {last_free}"),
-            color: C_FREE,
-        });
     }
     place_labels(&mut labels, top + 4.0, bottom);
     for l in &labels {

@@ -547,3 +547,43 @@ fn long_runs_are_capped() {
         }
     }
 }
+
+#[test]
+fn auto_axis_is_time_only_when_time_moves_on_most_steps() {
+    let axis_label = |html: &str| {
+        let doc = parse_page(html).expect("parses");
+        let plot = zone_svgs(&doc)[0];
+        let label = svg_all(plot, "text")
+            .find(|t| class_is(t, "axislabel") && t.attribute("transform").is_none())
+            .and_then(|t| t.text())
+            .unwrap()
+            .to_string();
+        label
+    };
+    // Four steps, time moves in one (kswapd's run): steps.
+    let (_, tl, html) = page(&builtin("swap-over-nfs"), 1, XAxis::Auto);
+    assert!(tl.timed_steps * 2 < tl.end.step);
+    assert_eq!(axis_label(&html), "scheduler step (virtual time below)");
+    // Every step sleeps: time.
+    let sleeper = scenario(
+        "gfp-scenario 1\nname sleeper\nmachine pages=4096\n\
+         task a\n  repeat 50\n    sleep 1000\n  end\nend\n",
+    );
+    let (_, tl, html) = page(&sleeper, 1, XAxis::Auto);
+    assert!(
+        tl.timed_steps * 2 >= tl.end.step,
+        "{} of {}",
+        tl.timed_steps,
+        tl.end.step
+    );
+    assert_eq!(axis_label(&html), "virtual time (µs)");
+    // Forced either way.
+    assert_eq!(
+        axis_label(&page(&sleeper, 1, XAxis::Step).2),
+        "scheduler step (virtual time below)"
+    );
+    assert_eq!(
+        axis_label(&page(&builtin("swap-over-nfs"), 1, XAxis::Time).2),
+        "virtual time (µs)"
+    );
+}
