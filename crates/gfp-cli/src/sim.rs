@@ -1,12 +1,14 @@
 //! `gfp sim`: runs a scenario (a file, or a built-in by name) in the
 //! deterministic simulator and reports per-task outcomes, reclaim and
-//! kswapd activity, and every detector finding. Exit status 1 when a
-//! detector fired, 0 when the run was clean, 2 on a usage or parse error.
+//! kswapd activity, and every detector finding; `--html FILE` also writes
+//! a page with plots of the run. Exit status 1 when a detector fired, 0
+//! when the run was clean, 2 on a usage, parse or write error.
 
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use gfp_sim::builtin::BUILTIN;
+use gfp_sim::html::{HtmlOptions, XAxis};
 
 use crate::{print_json, CmdResult, UserError};
 
@@ -25,6 +27,26 @@ pub struct SimArgs {
     /// List the built-in scenarios.
     #[arg(long)]
     pub list: bool,
+    /// Also write one self-contained HTML page with plots of the run (free
+    /// pages against the watermarks per zone, reclaim activity, a timeline
+    /// of events) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+    /// The x axis of the page's plots: virtual time, scheduler steps, or
+    /// time when at least half of the steps end at a new instant (auto).
+    #[arg(long, value_enum, default_value_t = AxisArg::Auto, requires = "html")]
+    pub x_axis: AxisArg,
+}
+
+/// `--x-axis`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AxisArg {
+    /// Time when at least half of the steps end at a new virtual time, else steps.
+    Auto,
+    /// Virtual time.
+    Time,
+    /// Scheduler steps.
+    Step,
 }
 
 /// The first comment line after the header: the scenario's summary.
@@ -64,8 +86,26 @@ pub fn run(args: SimArgs) -> CmdResult {
         )));
     };
     let scenario = gfp_sim::parse(&text).map_err(|e| UserError(format!("{label}: {e}")))?;
-    let report =
-        gfp_sim::sim::run(&scenario, args.seed).map_err(|e| UserError(format!("{label}: {e}")))?;
+    let setup = |e: gfp_sim::sim::SetupError| UserError(format!("{label}: {e}"));
+    let report = match &args.html {
+        None => gfp_sim::sim::run(&scenario, args.seed).map_err(setup)?,
+        Some(path) => {
+            let (report, timeline) = gfp_sim::run_recorded(&scenario, args.seed).map_err(setup)?;
+            let opts = HtmlOptions {
+                x_axis: match args.x_axis {
+                    AxisArg::Auto => XAxis::Auto,
+                    AxisArg::Time => XAxis::Time,
+                    AxisArg::Step => XAxis::Step,
+                },
+            };
+            let page = gfp_sim::html::render(&report, &timeline, &opts);
+            // Written before the report is printed: a failed write is an
+            // error (exit 2), not a report followed by one.
+            std::fs::write(path, page)
+                .map_err(|e| UserError(format!("writing {}: {e}", path.display())))?;
+            report
+        }
+    };
     if args.json {
         print_json(&report)?;
     } else {
@@ -97,6 +137,8 @@ mod tests {
                 seed: 1,
                 json: false,
                 list: false,
+                html: None,
+                x_axis: AxisArg::Auto,
             })
             .unwrap()
         };
@@ -107,6 +149,8 @@ mod tests {
             seed: 1,
             json: false,
             list: false,
+            html: None,
+            x_axis: AxisArg::Auto,
         })
         .is_err());
     }

@@ -313,3 +313,60 @@ fn sim_exit_status_names_the_detector() {
         .code(0);
     gfp().args(["sim", "no-such-scenario"]).assert().code(2);
 }
+
+#[test]
+fn sim_html_writes_the_page_next_to_the_report() {
+    let dir = std::env::temp_dir().join(format!("gfp-cli-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let page = dir.join("swap.html");
+    // The text report is printed as without --html, and the page written.
+    let text = gfp()
+        .args(["sim", "swap-over-nfs"])
+        .output()
+        .unwrap()
+        .stdout;
+    gfp()
+        .args(["sim", "swap-over-nfs", "--html"])
+        .arg(&page)
+        .assert()
+        .code(1)
+        .stdout(String::from_utf8(text).unwrap());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("<title>gfp sim: swap-over-nfs (seed 1)</title>"));
+    assert!(html.contains("unhandled-failure"));
+    // With --json, JSON on stdout; the page is the same bytes.
+    let again = dir.join("again.html");
+    gfp()
+        .args(["sim", "swap-over-nfs", "--json", "--html"])
+        .arg(&again)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("{"));
+    assert_eq!(std::fs::read(&again).unwrap(), html.as_bytes());
+    // The axis can be forced.
+    gfp()
+        .args(["sim", "swap-over-nfs", "--x-axis", "time", "--html"])
+        .arg(&again)
+        .assert()
+        .code(1);
+    assert!(std::fs::read_to_string(&again)
+        .unwrap()
+        .contains(">virtual time (µs)<"));
+    // A page that cannot be written: exit 2, the path and the OS error.
+    let missing = dir.join("no-such-dir").join("x.html");
+    gfp()
+        .args(["sim", "swap-over-nfs", "--html"])
+        .arg(&missing)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(missing.display().to_string()))
+        .stderr(predicate::str::contains("No such file or directory"));
+    // --x-axis only makes sense with a page.
+    gfp()
+        .args(["sim", "swap-over-nfs", "--x-axis", "step"])
+        .assert()
+        .code(2);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -5,6 +5,10 @@
 //! * [`sim`]: the simulator (seeded scheduler, virtual time, gfp-mm's
 //!   allocator and memory manager) and its detectors ([`sim::Rule`]).
 //! * [`builtin`]: the scenarios that ship with the crate.
+//! * [`timeline`]: what a run did over time (zone free pages and
+//!   watermarks, reclaim activity, task and kswapd events), recorded on
+//!   request ([`SimConfig::record_timeline`], [`run_recorded`]).
+//! * [`html`]: one self-contained HTML page with SVG plots of a run.
 //!
 //! ```
 //! let text = gfp_sim::builtin::get("bcachefs-scoped-nowait").unwrap();
@@ -15,10 +19,13 @@
 
 pub mod builtin;
 pub mod format;
+pub mod html;
 pub mod sim;
+pub mod timeline;
 
 pub use format::{parse, print, ParseError, Scenario};
 pub use sim::{Finding, Report, Rule, SimConfig};
+pub use timeline::Timeline;
 
 /// Why a scenario text could not be run.
 #[derive(Debug)]
@@ -44,4 +51,16 @@ impl std::error::Error for Error {}
 pub fn run_text(text: &str, seed: u64) -> Result<Report, Error> {
     let s = parse(text).map_err(Error::Parse)?;
     sim::run(&s, seed).map_err(Error::Setup)
+}
+
+/// Runs `scenario` with `seed`, recording a [`Timeline`] (for
+/// [`html::render`]). The report is the one [`sim::run`] gives.
+pub fn run_recorded(scenario: &Scenario, seed: u64) -> Result<(Report, Timeline), sim::SetupError> {
+    let config = SimConfig {
+        seed,
+        record_timeline: true,
+        ..SimConfig::default()
+    };
+    let (report, timeline) = sim::Sim::new(scenario, config)?.run_timeline();
+    Ok((report, timeline.expect("recording was requested")))
 }

@@ -26,6 +26,9 @@ use gfp_mm::{
 use serde::Serialize;
 
 use crate::format::{Alloc, Fill, LockKind, MachineDecl, Op, Scenario, Scope, TaskContextKind};
+use crate::timeline::Timeline;
+
+mod record;
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -252,6 +255,11 @@ pub struct SimConfig {
     pub max_steps: u64,
     /// Deepest call nesting before `unbounded-recursion`.
     pub max_depth: usize,
+    /// Record a [`Timeline`] (zone free pages and watermarks, reclaim
+    /// activity, task and kswapd events) for [`Sim::run_timeline`]. Off by
+    /// default: it costs a look at every zone after each step. It never
+    /// changes the report.
+    pub record_timeline: bool,
 }
 
 impl Default for SimConfig {
@@ -260,6 +268,7 @@ impl Default for SimConfig {
             seed: 1,
             max_steps: 100_000,
             max_depth: 64,
+            record_timeline: false,
         }
     }
 }
@@ -435,6 +444,8 @@ pub struct Sim {
     below_low: Option<(String, String, u64)>,
     /// Zones already reported as drained.
     drained: BTreeSet<usize>,
+    /// The timeline being recorded ([`SimConfig::record_timeline`]).
+    timeline: Option<Box<record::Recorder>>,
 }
 
 /// The machine a declaration names.
@@ -554,6 +565,7 @@ impl Sim {
             wakeups_at_start: 0,
             below_low: None,
             drained: BTreeSet::new(),
+            timeline: None,
         };
         sim.fill();
         sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
@@ -588,6 +600,7 @@ impl Sim {
                 },
             });
         }
+        sim.start_recording();
         Ok(sim)
     }
 
@@ -627,7 +640,13 @@ impl Sim {
     }
 
     /// Runs to the end and returns the report.
-    pub fn run(mut self) -> Report {
+    pub fn run(self) -> Report {
+        self.run_timeline().0
+    }
+
+    /// Runs to the end and returns the report, and the timeline when
+    /// [`SimConfig::record_timeline`] is set.
+    pub fn run_timeline(mut self) -> (Report, Option<Timeline>) {
         while self.steps < self.config.max_steps && !self.halted {
             if !self.step() {
                 break;
@@ -646,6 +665,7 @@ impl Sim {
                 });
             }
         }
+        let timeline = self.finish_recording();
         let stats = self.vm.stats();
         let tasks = self
             .tasks
@@ -655,7 +675,7 @@ impl Sim {
                 ..t.report.clone()
             })
             .collect();
-        Report {
+        let report = Report {
             scenario: self
                 .scenario
                 .name
@@ -671,7 +691,8 @@ impl Sim {
             pgsteal_direct: stats.pgsteal_direct,
             oom_kills: stats.oom_kill,
             findings: self.findings,
-        }
+        };
+        (report, timeline)
     }
 
     fn kswapd_pending(&self) -> Option<usize> {
@@ -756,6 +777,7 @@ impl Sim {
         if pick.is_none() {
             self.current = None;
         }
+        self.record_step(pick, now);
         true
     }
 
