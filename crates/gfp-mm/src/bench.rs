@@ -311,8 +311,16 @@ pub fn sample(c: &dyn Contender, order: u32, threads: usize, batch: usize, round
             .map(|h| h.join().expect("benchmark thread"))
             .collect()
     });
-    let start = spans.iter().map(|s| s.0).min().expect("one thread at least");
-    let end = spans.iter().map(|s| s.1).max().expect("one thread at least");
+    let start = spans
+        .iter()
+        .map(|s| s.0)
+        .min()
+        .expect("one thread at least");
+    let end = spans
+        .iter()
+        .map(|s| s.1)
+        .max()
+        .expect("one thread at least");
     let pairs = threads as u64 * rounds * batch as u64;
     (end - start).as_nanos() as f64 / pairs as f64
 }

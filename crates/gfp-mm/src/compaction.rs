@@ -130,6 +130,8 @@ impl Vm {
                     return false;
                 };
                 match fs.kind() {
+                    // Being allocated by another CPU right now.
+                    FrameKind::Claimed => return false,
                     FrameKind::Allocated | FrameKind::Tail => {
                         if st.pages.contains_key(&pfn) {
                             movable.push(pfn);

@@ -29,6 +29,11 @@ pub enum FrameKind {
     Allocated,
     /// Inside an allocated block, not its head (a tail page when compound).
     Tail,
+    /// Head of a block an allocation has taken off the buddy lists and not
+    /// yet prepared: no longer free (the pageblock walks of claiming and
+    /// compaction must not touch it), not yet allocated (a stale handle's
+    /// free must not take it).
+    Claimed,
 }
 
 const KIND_MASK: u32 = 0x7;
@@ -91,6 +96,7 @@ impl FrameState {
             3 => FrameKind::FreeTail,
             4 => FrameKind::Allocated,
             5 => FrameKind::Tail,
+            6 => FrameKind::Claimed,
             _ => FrameKind::Unmanaged,
         }
     }
@@ -155,7 +161,9 @@ impl fmt::Debug for FrameState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#010x}({:?}", self.0, self.kind())?;
         match self.kind() {
-            FrameKind::Buddy | FrameKind::PerCpu => write!(f, "|order={}", self.order())?,
+            FrameKind::Buddy | FrameKind::PerCpu | FrameKind::Claimed => {
+                write!(f, "|order={}", self.order())?
+            }
             FrameKind::Allocated => {
                 write!(
                     f,

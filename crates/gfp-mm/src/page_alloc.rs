@@ -442,6 +442,15 @@ impl Machine {
                 page = area.rmqueue_smallest(&self.fm, order, MigrateType::HighAtomic);
             }
         }
+        if let Some(p) = page {
+            // Off the lists but still marked `Buddy` until `prep_new_page`
+            // runs after the lock is dropped: another CPU's pageblock walk
+            // (claiming, high-atomic reserves) would take it for a listed
+            // block. Mark it claimed while the lock is held.
+            self.fm
+                .frames
+                .set(p, FrameState::make(FrameKind::Claimed, z.id, order));
+        }
         area.publish(z);
         page
     }

@@ -96,3 +96,52 @@ fn racing_double_free_frees_once() {
         300,
     );
 }
+
+/// One pageblock of 32 pages: an order-4 movable allocation splits it while
+/// an unmovable order-0 allocation, finding no unmovable page, claims the
+/// pageblock (`try_to_claim_block`) and walks its frames. The block the
+/// first allocation took off the lists must not look free to that walk in
+/// the window between the zone lock's release and `prep_new_page()`.
+#[test]
+fn claiming_a_pageblock_skips_a_block_being_allocated() {
+    shuttle::check_pct(
+        || {
+            let mut spec = MachineSpec::new("claim", vec![NodeSpec::new(0, 0, 32, 0, 0)], 2);
+            spec.tunables.pageblock_order = 5;
+            spec.tunables.pcp_batch = Some(2);
+            spec.tunables.pcp_high = Some(4);
+            spec.tunables.min_free_kbytes = Some(16);
+            let pages = spec.total_pages() as usize;
+            let m =
+                Arc::new(Machine::with_arena(spec, Arena::heap(pages).unwrap(), Some(1)).unwrap());
+            let env = Arc::new(VirtualEnv::new());
+            let handles: Vec<_> = [(Gfp::HIGHUSER_MOVABLE, 4u32), (Gfp::KERNEL, 0)]
+                .into_iter()
+                .enumerate()
+                .map(|(t, (gfp, order))| {
+                    let (m, env) = (Arc::clone(&m), Arc::clone(&env));
+                    shuttle::thread::spawn(move || {
+                        let cx = Cx::new(t, Task::new(), &*env, &NoProgress);
+                        let p = m.alloc_pages(&cx, gfp | Gfp::NOWARN, order).ok();
+                        p.map(|p| (p, order))
+                    })
+                })
+                .collect();
+            let got: Vec<(Page, u32)> = handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap())
+                .collect();
+            let env = VirtualEnv::new();
+            let cx = Cx::new(0, Task::new(), &env, &NoProgress);
+            m.check_invariants().unwrap();
+            for (p, o) in got {
+                m.free_pages(&cx, p, o).unwrap();
+            }
+            m.drain_all_pages();
+            let counts = m.check_invariants().unwrap();
+            assert_eq!(counts.free_buddy, counts.total);
+        },
+        2000,
+        3,
+    );
+}
