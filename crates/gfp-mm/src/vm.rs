@@ -704,7 +704,9 @@ impl Vm {
         let site = core::panic::Location::caller();
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
-        let memcg = if gfp.contains(Gfp::ACCOUNT) {
+        // The charge follows the mask in force (scopes applied), as
+        // `__alloc_pages()` tests it after `current_gfp_context()`.
+        let memcg = if cx.task.gfp_context(gfp).contains(Gfp::ACCOUNT) {
             let memcg = self.memcg_of(cx.task.pid);
             self.memcg_try_charge(m, &cx, memcg, cx.task.gfp_context(gfp), 1 << order)?;
             Some(memcg)
@@ -725,6 +727,48 @@ impl Vm {
                 Err(e)
             }
         }
+    }
+
+    /// [`Vm::alloc_pages`] on a preferred node (`alloc_pages_node()`).
+    #[track_caller]
+    pub fn alloc_pages_node(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        nid: NodeId,
+        gfp: Gfp,
+        order: u32,
+    ) -> Result<Page, AllocError> {
+        let site = core::panic::Location::caller();
+        let cx = self.cx(cx);
+        self.lockdep.might_alloc(&cx, gfp, site);
+        let memcg = if cx.task.gfp_context(gfp).contains(Gfp::ACCOUNT) {
+            let memcg = self.memcg_of(cx.task.pid);
+            self.memcg_try_charge(m, &cx, memcg, cx.task.gfp_context(gfp), 1 << order)?;
+            Some(memcg)
+        } else {
+            None
+        };
+        match m.alloc_pages_node(&cx, nid, gfp, order) {
+            Ok(p) => {
+                if let Some(mc) = memcg {
+                    self.state.lock().memcg.record_kmem(p.pfn(), mc, 1 << order);
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                if let Some(mc) = memcg {
+                    self.state.lock().memcg.uncharge(mc, 1 << order);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The memory cgroup an accounted kernel page from [`Vm::alloc_pages`]
+    /// is charged to.
+    pub fn kmem_memcg(&self, page: Page) -> Option<MemcgId> {
+        self.state.lock().memcg.kmem_of(page.pfn())
     }
 
     /// `__free_pages()` for pages from [`Vm::alloc_pages`]: uncharges an

@@ -189,6 +189,7 @@ fn rule_ids_are_stable_and_distinct() {
             "kswapd-not-woken",
             "reserves-drained",
             "alloc-stall",
+            "memcg-escape",
             "program-error"
         ]
     );
