@@ -196,8 +196,50 @@ pub(crate) struct NodeLru {
     pub(crate) counts: [u64; 4],
 }
 
+/// The LRU pages' records by page frame number: a slot per frame (the
+/// `struct page` fields the memory manager keeps), so that lookups on the
+/// reclaim and fault paths are an index, and iteration is in frame order.
+#[derive(Default)]
+pub(crate) struct PageTable {
+    slots: Vec<Option<PageInfo>>,
+}
+
+impl PageTable {
+    pub(crate) fn insert(&mut self, pfn: u32, info: PageInfo) -> Option<PageInfo> {
+        let i = pfn as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i].replace(info)
+    }
+
+    pub(crate) fn remove(&mut self, pfn: &u32) -> Option<PageInfo> {
+        self.slots.get_mut(*pfn as usize)?.take()
+    }
+
+    pub(crate) fn get(&self, pfn: &u32) -> Option<&PageInfo> {
+        self.slots.get(*pfn as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, pfn: &u32) -> Option<&mut PageInfo> {
+        self.slots.get_mut(*pfn as usize)?.as_mut()
+    }
+
+    pub(crate) fn contains_key(&self, pfn: &u32) -> bool {
+        self.get(pfn).is_some()
+    }
+
+    /// Records in frame order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &PageInfo)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(p, i)| i.as_ref().map(|i| (p as u32, i)))
+    }
+}
+
 pub(crate) struct VmState {
-    pub(crate) pages: BTreeMap<u32, PageInfo>,
+    pub(crate) pages: PageTable,
     pub(crate) nodes: Vec<NodeLru>,
     /// Per zone: anon and file pages on the LRU.
     pub(crate) zone_counts: Vec<[u64; 2]>,
@@ -373,7 +415,7 @@ impl Vm {
             machine_id: m.id(),
             config,
             state: SpinLock::new(VmState {
-                pages: BTreeMap::new(),
+                pages: PageTable::default(),
                 nodes: (0..m.nr_nodes()).map(|_| NodeLru::default()).collect(),
                 zone_counts: alloc::vec![[0; 2]; m.zones().len()],
                 procs: BTreeMap::new(),
@@ -496,7 +538,7 @@ impl Vm {
             .pages
             .iter()
             .filter(|(_, i)| i.owner == Some(pid))
-            .map(|(&p, i)| (p, i.spec.kind, i.spec.mapped))
+            .map(|(p, i)| (p, i.spec.kind, i.spec.mapped))
             .collect();
         let mut freed = 0;
         for (pfn, kind, mapped) in owned {

@@ -5,6 +5,8 @@
 //! * [`sim`]: the simulator (seeded scheduler, virtual time, gfp-mm's
 //!   allocator and memory manager) and its detectors ([`sim::Rule`]).
 //! * [`builtin`]: the scenarios that ship with the crate.
+//! * [`verify`]: the bounded search behind `gfp verify`, which derives a
+//!   verdict for every cell of the scope policy table.
 //!
 //! ```
 //! let text = gfp_sim::builtin::get("bcachefs-scoped-nowait").unwrap();
@@ -16,6 +18,7 @@
 pub mod builtin;
 pub mod format;
 pub mod sim;
+pub mod verify;
 
 pub use format::{parse, print, ParseError, Scenario};
 pub use sim::{Finding, Report, Rule, SimConfig};

@@ -449,7 +449,8 @@ pub struct Sim {
     functions: BTreeMap<String, Rc<[Op]>>,
     fs_body: Rc<[Op]>,
     io_body: Rc<[Op]>,
-    dirty: BTreeSet<u32>,
+    /// Per page frame: it holds an earlier owner's data.
+    dirty: Vec<bool>,
     findings: Vec<Finding>,
     steps: u64,
     kswapd_runs: u64,
@@ -478,8 +479,8 @@ pub fn machine_spec(decl: &MachineDecl) -> MachineSpec {
             "small-numa" => small(
                 "small-numa",
                 vec![
-                    NodeSpec::new(64, 192, 256, 0, 0),
-                    NodeSpec::new(0, 0, 384, 0, 128),
+                    NodeSpec::new(64, 192, 384, 0, 0),
+                    NodeSpec::new(0, 0, 256, 0, 128),
                 ],
             ),
             "small-highmem" => small("small-highmem", vec![NodeSpec::new(64, 0, 448, 512, 0)]),
@@ -496,15 +497,16 @@ pub fn machine_spec(decl: &MachineDecl) -> MachineSpec {
 }
 
 /// A machine of 1024 pages, small enough to build and fill in a fraction
-/// of a millisecond, with proportions that keep what matters on a real
-/// machine: `min_free_kbytes` sized so that the reserves hold more than
-/// the few pages one call site takes from them (on a real machine they
-/// hold thousands), and ZONE_DMA kept out of reach of allocations that
-/// may use higher zones (`lowmem_reserve_ratio` 1, as a 16 MiB ZONE_DMA
-/// is below gigabytes of higher zones: the reserve covers all of it).
+/// of a millisecond, with the proportions that matter on a real machine
+/// kept: the reserves below the min watermark hold several times the
+/// largest single request (order 3) of an ordinary call site, as a real
+/// machine's hold thousands of pages (`min_free_kbytes` 1 MiB: a quarter
+/// of memory here); ZONE_DMA is out of reach of allocations that may use
+/// higher zones (`lowmem_reserve_ratio` 1, as a 16 MiB ZONE_DMA below
+/// gigabytes of higher zones is entirely covered by its reserve).
 fn small(name: &str, nodes: Vec<NodeSpec>) -> MachineSpec {
     let mut s = MachineSpec::new(name, nodes, 1);
-    s.tunables.min_free_kbytes = Some(768);
+    s.tunables.min_free_kbytes = Some(1024);
     s.tunables.lowmem_reserve_ratio = [1, 256, 32, 0, 0];
     s.tunables.pcp_batch = Some(1);
     s.tunables.pcp_high = Some(4);
@@ -656,7 +658,7 @@ impl Sim {
             functions,
             fs_body: Rc::from(fs),
             io_body: Rc::from(io),
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             findings: Vec::new(),
             steps: 0,
             kswapd_runs: 0,
@@ -711,6 +713,17 @@ impl Sim {
         sim.fill();
         sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
         Ok(sim)
+    }
+
+    fn set_dirty(&mut self, pfn: u32, on: bool) {
+        let i = pfn as usize;
+        if i >= self.dirty.len() {
+            if !on {
+                return;
+            }
+            self.dirty.resize(i + 1, false);
+        }
+        self.dirty[i] = on;
     }
 
     /// The pid owning a fill: a task of that name, or a background
@@ -775,7 +788,9 @@ impl Sim {
                     }
                 }
             }
-            self.dirty.extend(used);
+            for p in used {
+                self.set_dirty(p, true);
+            }
         }
     }
 
@@ -1229,8 +1244,13 @@ impl Sim {
         if let Some((page, order)) = pages {
             let pfns = page.pfn()..page.pfn() + (1u32 << order);
             if write {
-                self.dirty.extend(pfns);
-            } else if pfns.clone().any(|p| self.dirty.contains(&p)) {
+                for p in pfns {
+                    self.set_dirty(p, true);
+                }
+            } else if pfns
+                .clone()
+                .any(|p| self.dirty.get(p as usize) == Some(&true))
+            {
                 self.finding(
                     i,
                     Rule::NotZeroed,
@@ -1376,8 +1396,9 @@ impl Sim {
 
     /// The checks every allocation makes before the allocator runs; returns
     /// the mask in force (the task's scopes applied).
-    fn pre_alloc(&mut self, i: usize, mask: Gfp) -> Gfp {
+    fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
         let effective = self.tasks[i].ctx.current_gfp_context(mask);
+        self.note_below_low(i, effective, node);
         if effective.contains(Gfp::DIRECT_RECLAIM) {
             if let Some(why) = self.atomic_reason(i) {
                 let cause = if mask.contains(Gfp::DIRECT_RECLAIM) {
@@ -1522,10 +1543,11 @@ impl Sim {
         }
     }
 
-    /// Records the first allocation made while every zone it may use sat
-    /// below its low watermark: the point where the kernel wakes kswapd
-    /// (the fast path failed everywhere). Zones the allocation cannot use
-    /// do not count: their state is nobody's business here.
+    /// Records the first allocation that starts while every zone it may
+    /// use sits below its low watermark: the point where the kernel's fast
+    /// path fails and the slow path wakes kswapd. Zones the allocation
+    /// cannot use do not count, and neither does a zone an allocation
+    /// leaves below the mark (the next allocation there wakes kswapd).
     fn note_below_low(&mut self, i: usize, effective: Gfp, node: Option<u32>) {
         if self.below_low.is_some() {
             return;
@@ -1606,7 +1628,7 @@ impl Sim {
     }
 
     fn op_alloc(&mut self, i: usize, a: &Alloc) {
-        let effective = self.pre_alloc(i, a.mask);
+        let effective = self.pre_alloc(i, a.mask, a.node);
         let Some(result) = self.guarded(i, a.mask, effective, a.order, |s| {
             let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
             match a.node {
@@ -1621,7 +1643,6 @@ impl Sim {
         }) else {
             return;
         };
-        self.note_below_low(i, effective, a.node);
         match result {
             Ok(page) => {
                 self.check_placement(i, a, effective, page);
@@ -1630,7 +1651,7 @@ impl Sim {
                 self.check_memcg(i, &a.var, a.mask, effective, charged);
                 if effective.contains(Gfp::ZERO) || self.machine.init_on_alloc() {
                     for p in page.pfn()..page.pfn() + (1u32 << a.order) {
-                        self.dirty.remove(&p);
+                        self.set_dirty(p, false);
                     }
                 }
                 self.tasks[i].vars.insert(
@@ -1666,7 +1687,7 @@ impl Sim {
         // mempool_alloc() adds these for its backing allocator: the pool,
         // not the emergency reserves, is its fallback.
         let backing = a.mask | Gfp::NOMEMALLOC | Gfp::NORETRY | Gfp::NOWARN;
-        let effective = self.pre_alloc(i, backing);
+        let effective = self.pre_alloc(i, backing, None);
         let from_reserve = self.pools[pool].1.from_reserve();
         let Some(got) = self.guarded(i, a.mask, effective, self.pools[pool].1.order(), |s| {
             let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
@@ -1677,7 +1698,6 @@ impl Sim {
         }) else {
             return;
         };
-        self.note_below_low(i, effective, None);
         match got {
             Some(page) => {
                 if self.pools[pool].1.from_reserve() == from_reserve {
@@ -1704,7 +1724,7 @@ impl Sim {
             self.slab =
                 Some(Slab::new(&self.machine, ObjExtMode::WithFlag).with_memcg(self.vm.clone()));
         }
-        let effective = self.pre_alloc(i, a.mask);
+        let effective = self.pre_alloc(i, a.mask, None);
         let Some(r) = self.guarded(i, a.mask, effective, 0, |s| {
             let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
             let cx = s.vm.cx(&cx);
@@ -1715,7 +1735,6 @@ impl Sim {
         }) else {
             return;
         };
-        self.note_below_low(i, effective, None);
         match r {
             Ok(o) => {
                 let charged = self.slab.as_ref().and_then(|s| s.obj_memcg(o));
@@ -1772,13 +1791,18 @@ impl Sim {
         );
     }
 
-    fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
+    /// Whether an allocation with `effective` by task `i` may ignore the
+    /// watermarks (`__gfp_pfmemalloc_flags()` == ALLOC_NO_WATERMARKS).
+    fn no_watermarks(&self, i: usize, effective: Gfp) -> bool {
         let t = &self.tasks[i];
-        let no_watermarks = !effective.contains(Gfp::NOMEMALLOC)
+        !effective.contains(Gfp::NOMEMALLOC)
             && (effective.contains(Gfp::MEMALLOC)
                 || (t.ctx.task_flags().contains(TaskFlags::MEMALLOC)
-                    && t.context != TaskContextKind::HardIrq));
-        if !no_watermarks {
+                    && t.context != TaskContextKind::HardIrq))
+    }
+
+    fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
+        if !self.no_watermarks(i, effective) {
             return;
         }
         let Some(zid) = self.machine.page_zone_id(page) else {
@@ -1843,8 +1867,17 @@ impl Sim {
             }
         }
         // Cpuset: user memory (__GFP_HARDWALL at the call site) stays on the
-        // task's nodes.
-        if a.mask.contains(Gfp::HARDWALL) {
+        // task's nodes, except where the kernel lets any allocation leave
+        // them: reserve access without watermarks drops the cpuset check
+        // (`__alloc_pages_slowpath()` clears ALLOC_CPUSET with the reserve
+        // flags), and so do OOM victims and interrupts.
+        let exempt = self.no_watermarks(i, effective)
+            || self.tasks[i].context != TaskContextKind::Process
+            || self
+                .vm
+                .proc_info(self.tasks[i].pid)
+                .is_some_and(|p| p.oom_victim);
+        if a.mask.contains(Gfp::HARDWALL) && !exempt {
             if let (Some((_, mems)), Some(got)) =
                 (self.tasks[i].cpuset, self.machine.page_to_nid(page))
             {
