@@ -25,6 +25,11 @@ pub struct SimArgs {
     /// List the built-in scenarios.
     #[arg(long)]
     pub list: bool,
+    /// Run the programs with their generic scopes (`scope set`, `scope
+    /// clear`) removed; task-flag scopes (`nofs`, `noio`, `noreclaim`,
+    /// `pin`) stay. A `gfp verify` witness runs clean this way.
+    #[arg(long)]
+    pub drop_scopes: bool,
 }
 
 /// The first comment line after the header: the scenario's summary.
@@ -63,7 +68,10 @@ pub fn run(args: SimArgs) -> CmdResult {
             names.join(", ")
         )));
     };
-    let scenario = gfp_sim::parse(&text).map_err(|e| UserError(format!("{label}: {e}")))?;
+    let mut scenario = gfp_sim::parse(&text).map_err(|e| UserError(format!("{label}: {e}")))?;
+    if args.drop_scopes {
+        scenario = gfp_sim::format::drop_scopes(&scenario);
+    }
     let report =
         gfp_sim::sim::run(&scenario, args.seed).map_err(|e| UserError(format!("{label}: {e}")))?;
     if args.json {
@@ -97,6 +105,7 @@ mod tests {
                 seed: 1,
                 json: false,
                 list: false,
+                drop_scopes: false,
             })
             .unwrap()
         };
@@ -107,6 +116,7 @@ mod tests {
             seed: 1,
             json: false,
             list: false,
+            drop_scopes: false,
         })
         .is_err());
     }

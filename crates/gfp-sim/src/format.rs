@@ -97,6 +97,10 @@ pub enum Fill {
     Anon,
     /// Unreclaimable kernel memory.
     Kernel,
+    /// Nothing is allocated, but every page has held data before (memory
+    /// after a workload): whoever gets a page reads that data unless it is
+    /// zeroed.
+    Used,
 }
 
 impl Fill {
@@ -107,13 +111,20 @@ impl Fill {
             Fill::FileDirty => "file-dirty",
             Fill::Anon => "anon",
             Fill::Kernel => "kernel",
+            Fill::Used => "used",
         }
     }
 
     fn from_name(s: &str) -> Option<Fill> {
-        [Fill::FileClean, Fill::FileDirty, Fill::Anon, Fill::Kernel]
-            .into_iter()
-            .find(|f| f.name() == s)
+        [
+            Fill::FileClean,
+            Fill::FileDirty,
+            Fill::Anon,
+            Fill::Kernel,
+            Fill::Used,
+        ]
+        .into_iter()
+        .find(|f| f.name() == s)
     }
 }
 
@@ -795,7 +806,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 };
             }
             "fill" => {
-                let usage = "fill file-clean|file-dirty|anon|kernel [node=N] [owner=NAME]";
+                let usage = "fill file-clean|file-dirty|anon|kernel|used [node=N] [owner=NAME]";
                 if l.toks.len() < 2 {
                     p.arity(&l, 2, usage)?;
                 }
@@ -805,7 +816,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                         t.line,
                         t.col,
                         format!(
-                            "unknown fill `{}`: expected file-clean, file-dirty, anon or kernel",
+                            "unknown fill `{}`: expected file-clean, file-dirty, anon, kernel or used",
                             t.text
                         ),
                     );

@@ -758,6 +758,13 @@ impl Sim {
             // reads that data unless the page is zeroed.
             let mut used = Vec::new();
             match f.kind {
+                Fill::Used => {
+                    for z in self.machine.zones() {
+                        if f.node.is_none_or(|n| z.nid() == n as usize) {
+                            used.extend(z.start_pfn()..z.start_pfn() + z.managed_pages() as u32);
+                        }
+                    }
+                }
                 Fill::Kernel => {
                     let c = Cx {
                         hooks: &NoProgress,

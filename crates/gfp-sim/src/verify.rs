@@ -79,9 +79,6 @@ use crate::sim::{Report, Rule, Sim, SimConfig, XorShift};
 /// replays with `gfp sim FILE`.
 pub const SCHEDULER_SEED: u64 = 1;
 
-/// Steps one program may take (the programs are short).
-const MAX_STEPS: u64 = 20_000;
-
 /// The search bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Bounds {
@@ -98,7 +95,7 @@ impl Default for Bounds {
     fn default() -> Self {
         Bounds {
             max_ops: 2,
-            random: 64,
+            random: 512,
             seed: 1,
         }
     }
@@ -271,11 +268,14 @@ pub fn environments() -> Vec<Environment> {
     // with no swap, then kernel memory down into the atomic reserves.
     let exhausted = vec![fill(Anon, None, Some("memhog")), fill(Kernel, None, None)];
     vec![
-        env(
-            "free",
-            "2-node machine with ZONE_DMA, DMA32, Normal, Movable; memory free",
-            "small-numa",
-        ),
+        Environment {
+            fills: vec![fill(Used, None, None)],
+            ..env(
+                "free",
+                "2-node machine with ZONE_DMA, DMA32, Normal, Movable; memory free, every page used before",
+                "small-numa",
+            )
+        },
         Environment {
             fills: vec![fill(FileClean, None, None)],
             ..env(
@@ -448,11 +448,11 @@ pub fn scenario(envs: &[Environment], p: &Program, scope: Option<Scope>) -> Scen
 
 /// Runs a scenario the way the search does.
 pub fn run(s: &Scenario) -> Report {
+    // `gfp sim`'s configuration, so that a witness replays as found.
     match Sim::new(
         s,
         SimConfig {
             seed: SCHEDULER_SEED,
-            max_steps: MAX_STEPS,
             ..SimConfig::default()
         },
     ) {
@@ -642,13 +642,13 @@ fn witness_text(
     head + body.strip_prefix("gfp-scenario 1\n").unwrap_or(&body)
 }
 
-/// Searches one cell over `programs`; `dropped_clean[k]` says whether
-/// program `k` runs clean without scopes; `progress` is told how many
-/// programs each step explored.
+/// Searches one cell over `programs`; `dropped_clean[k]` caches whether
+/// program `k` runs clean without scopes (shared by every cell, computed
+/// on first use); `progress` is told how many programs each step explored.
 fn search_cell(
     envs: &[Environment],
     programs: &[Program],
-    dropped_clean: &[bool],
+    dropped_clean: &[OnceLock<bool>],
     flag: Flag,
     direction: Direction,
     bounds: &Bounds,
@@ -665,7 +665,10 @@ fn search_cell(
     for (k, p) in programs.iter().enumerate() {
         explored += 1;
         progress(1);
-        if !dropped_clean[k] || !affects(&change, p) {
+        if !affects(&change, p)
+            || !*dropped_clean[k]
+                .get_or_init(|| violation(&run(&scenario(envs, p, None))).is_none())
+        {
             continue;
         }
         simulated += 1;
@@ -732,9 +735,8 @@ impl Selection {
 }
 
 /// Runs the search for the selected cells; deterministic for given bounds.
-/// `progress` is called with the number of programs just explored
-/// (scope-free runs of the shared programs included), adding up to
-/// [`total_work`].
+/// `progress` is called with the number of programs each cell just
+/// explored, adding up to [`total_work`].
 pub fn verify(
     sel: &Selection,
     bounds: &Bounds,
@@ -743,14 +745,7 @@ pub fn verify(
     let envs = environments();
     let programs = programs(envs.len(), bounds);
     // The scope-free run of each program, shared by every cell.
-    let dropped_clean: Vec<bool> = programs
-        .par_iter()
-        .map(|p| {
-            let clean = violation(&run(&scenario(&envs, p, None))).is_none();
-            progress(1);
-            clean
-        })
-        .collect();
+    let dropped_clean: Vec<OnceLock<bool>> = programs.iter().map(|_| OnceLock::new()).collect();
     sel.cells()
         .par_iter()
         .map(|&(flag, direction)| {
@@ -767,8 +762,8 @@ pub fn verify(
         .collect()
 }
 
-/// The units of work [`verify`] reports through `progress`.
+/// The units of work [`verify`] reports through `progress`: programs
+/// times cells.
 pub fn total_work(sel: &Selection, bounds: &Bounds) -> u64 {
-    let n = programs(environments().len(), bounds).len() as u64;
-    n * (1 + sel.cells().len() as u64)
+    programs(environments().len(), bounds).len() as u64 * sel.cells().len() as u64
 }

@@ -195,6 +195,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     Fill::FileDirty,
                     Fill::Anon,
                     Fill::Kernel,
+                    Fill::Used,
                 ]),
                 proptest::option::of(0u32..2),
                 proptest::option::of(name()),
