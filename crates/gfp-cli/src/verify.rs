@@ -129,7 +129,7 @@ fn parse_flag(name: &str) -> Result<Flag, UserError> {
 /// The text report: one row per cell, then the legend.
 fn table(results: &[CellResult], bounds: &Bounds) -> String {
     let mut o = format!(
-        "{:<22} {:<9} {:<22} {:<18} {:<6} {:>9}  {}\n",
+        "{:<21} {:<9} {:<27} {:<18} {:<6} {:>8}  {}\n",
         "flag", "direction", "documented", "derived", "agrees", "explored", "witness"
     );
     for c in results {
@@ -144,7 +144,7 @@ fn table(results: &[CellResult], bounds: &Bounds) -> String {
             None => "-".into(),
         };
         o.push_str(&format!(
-            "{:<22} {:<9} {:<22} {:<18} {:<6} {:>9}  {}\n",
+            "{:<21} {:<9} {:<27} {:<18} {:<6} {:>8}  {}\n",
             c.flag,
             c.direction.name(),
             if c.documented_allowed {
@@ -164,7 +164,7 @@ fn table(results: &[CellResult], bounds: &Bounds) -> String {
         results.len()
     ));
     o.push_str(&format!(
-        "\nLegend: each cell was searched over programs that nest realistic call sites (the same vocabulary for every flag) inside `scope set F` or `scope clear F`, in {} environments: bodies of up to {} call sites exhaustively, then {} random programs of {}-{} call sites per cell (seed {}).\n",
+        "\nLegend: each cell was searched over programs that nest realistic call sites (one vocabulary for every flag) inside `scope set F` or `scope clear F`, in {} environments: bodies of up to {} call sites exhaustively, then {} random programs of {}-{} call sites (seed {}), the same programs for every cell.\n",
         verify::environments().len(),
         bounds.max_ops,
         bounds.random,

@@ -32,8 +32,13 @@
 //! (reads it, relying on it being zero); `sleep NS`; `fs_call` (calls into
 //! the filesystem: takes its `fs-reclaim` locks and allocates with
 //! `GFP_KERNEL`); `io` (block I/O: allocates with `GFP_NOIO`, waits for
-//! the device); `call NAME`. Masks are `|`-joined kernel names or numbers
-//! without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
+//! the device); `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
+//! `mempool_alloc VAR POOL MASK`. Declarations besides `name`, `machine`,
+//! `fill`, `lock`, `fn` and `task`: `swap PAGES`, `mempool NAME min=N
+//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`;
+//! fills take `node=N` and `owner=NAME`, locks `io-reclaim`, tasks
+//! `memcg=NAME` and `cpuset=NAME`. Masks are `|`-joined kernel names or
+//! numbers without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
 //! description is `FORMAT.md` in this crate.
 
 use core::fmt;
