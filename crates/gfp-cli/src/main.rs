@@ -16,6 +16,7 @@ mod profile_args;
 mod profiles;
 mod scopes;
 mod sim;
+mod verify;
 
 /// Decode, explain and reason about Linux GFP allocation masks.
 #[derive(Parser)]
@@ -43,6 +44,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Run a scenario in the deterministic simulator; exit 1 when a detector fires.
     Sim(sim::SimArgs),
+    /// Derive every scope cell's verdict by a bounded search through the simulator; exit 1 unless all agree with the policy table.
+    Verify(verify::VerifyArgs),
 }
 
 /// `--json` alone.
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Mm(a) => mm::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Verify(a) => verify::run(a),
     };
     match result {
         Ok(code) => code,

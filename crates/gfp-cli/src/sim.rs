@@ -36,6 +36,11 @@ pub struct SimArgs {
     /// time when at least half of the steps end at a new instant (auto).
     #[arg(long, value_enum, default_value_t = AxisArg::Auto, requires = "html")]
     pub x_axis: AxisArg,
+    /// Run the programs with their generic scopes (`scope set`, `scope
+    /// clear`) removed; task-flag scopes (`nofs`, `noio`, `noreclaim`,
+    /// `pin`) stay. A `gfp verify` witness runs clean this way.
+    #[arg(long)]
+    pub drop_scopes: bool,
 }
 
 /// `--x-axis`.
@@ -85,7 +90,10 @@ pub fn run(args: SimArgs) -> CmdResult {
             names.join(", ")
         )));
     };
-    let scenario = gfp_sim::parse(&text).map_err(|e| UserError(format!("{label}: {e}")))?;
+    let mut scenario = gfp_sim::parse(&text).map_err(|e| UserError(format!("{label}: {e}")))?;
+    if args.drop_scopes {
+        scenario = gfp_sim::format::drop_scopes(&scenario);
+    }
     let setup = |e: gfp_sim::sim::SetupError| UserError(format!("{label}: {e}"));
     let report = match &args.html {
         None => gfp_sim::sim::run(&scenario, args.seed).map_err(setup)?,
@@ -139,6 +147,7 @@ mod tests {
                 list: false,
                 html: None,
                 x_axis: AxisArg::Auto,
+                drop_scopes: false,
             })
             .unwrap()
         };
@@ -151,6 +160,7 @@ mod tests {
             list: false,
             html: None,
             x_axis: AxisArg::Auto,
+            drop_scopes: false,
         })
         .is_err());
     }

@@ -370,3 +370,90 @@ fn sim_html_writes_the_page_next_to_the_report() {
         .code(2);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn verify_json_gives_a_witness_that_replays() {
+    let out = gfp()
+        .args([
+            "verify",
+            "--flag",
+            "__GFP_FS",
+            "--direction",
+            "set",
+            "--json",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let cells = v["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1);
+    let c = &cells[0];
+    assert_eq!(c["flag"], "__GFP_FS");
+    assert_eq!(c["direction"], "set");
+    assert_eq!(c["documented_allowed"], false);
+    assert_eq!(c["derived"], "unsafe");
+    assert_eq!(c["agrees"], true);
+    assert!(c["explored"].as_u64().unwrap() > 0);
+    let detector = c["detector"].as_str().unwrap().to_string();
+    let witness = c["witness"].as_str().unwrap();
+    assert!(witness.starts_with("gfp-scenario 1\n"), "{witness}");
+
+    let dir = std::env::temp_dir().join(format!("gfp-cli-verify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("witness.scenario");
+    std::fs::write(&file, witness).unwrap();
+    gfp()
+        .arg("sim")
+        .arg(&file)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(format!("[{detector}]")));
+    gfp()
+        .arg("sim")
+        .arg(&file)
+        .arg("--drop-scopes")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("findings: none"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn verify_table_and_usage_errors() {
+    // An allowed cell: searched, nothing found, agreement, exit 0.
+    gfp()
+        .args([
+            "verify",
+            "--flag",
+            "NOWARN",
+            "--direction",
+            "clear",
+            "--max-ops",
+            "1",
+            "--random",
+            "0",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("__GFP_NOWARN"))
+        .stdout(predicate::str::contains("no violation found"))
+        .stdout(predicate::str::contains("1 of 1 cells agree"))
+        .stdout(predicate::str::contains("Legend"));
+    gfp()
+        .args(["verify", "--flag", "__GFP_NOWRAN"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown flag"));
+    gfp()
+        .args(["verify", "--max-ops", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-ops"));
+    gfp()
+        .args(["verify", "--direction", "sideways"])
+        .assert()
+        .code(2);
+}

@@ -160,6 +160,10 @@ impl MemcgTree {
         self.kmem.insert(pfn, (id, nr));
     }
 
+    pub(crate) fn kmem_of(&self, pfn: u32) -> Option<MemcgId> {
+        self.kmem.get(&pfn).map(|&(mc, _)| mc)
+    }
+
     pub(crate) fn take_kmem(&mut self, pfn: u32) -> Option<(MemcgId, u64)> {
         self.kmem.remove(&pfn)
     }

@@ -68,6 +68,11 @@ impl Mempool {
         })
     }
 
+    /// The order of each element.
+    pub fn order(&self) -> u32 {
+        self.order
+    }
+
     /// Elements in the reserve (`curr_nr`).
     pub fn curr_nr(&self) -> usize {
         self.reserve.lock().len()

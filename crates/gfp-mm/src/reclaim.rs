@@ -420,7 +420,7 @@ impl Vm {
                 .pages
                 .iter()
                 .filter(|(_, i)| i.nid == nid && i.spec.dirty)
-                .map(|(&p, _)| p)
+                .map(|(p, _)| p)
                 .take(max as usize)
                 .collect();
             for pfn in dirty {

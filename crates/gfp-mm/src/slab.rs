@@ -221,6 +221,12 @@ impl Slab {
         Some(&self.kmalloc[i])
     }
 
+    /// The memory cgroup `o` is charged to, if it was allocated with
+    /// `__GFP_ACCOUNT` (after the task's scopes) and a group took the charge.
+    pub fn obj_memcg(&self, o: Obj) -> Option<MemcgId> {
+        self.accounted.lock().get(&o.0).map(|&(mc, _)| mc)
+    }
+
     /// Object-extension recursions detected so far.
     pub fn recursion_reports(&self) -> u64 {
         self.recursion_reports.load(Ordering::Relaxed)
@@ -315,13 +321,17 @@ impl Slab {
             Some(a) => a,
             None => self.refill(m, cx, c, cpu, gfp)?,
         };
-        if self.mode != ObjExtMode::Off && !gfp.contains(Gfp::NO_OBJ_EXT) {
+        // The hooks read the mask as the allocator sees it, with the task's
+        // scopes applied (`current_gfp_context()`): a scope that changes
+        // __GFP_NO_OBJ_EXT or __GFP_ACCOUNT changes what happens here.
+        let eff = cx.task.gfp_context(gfp);
+        if self.mode != ObjExtMode::Off && !eff.contains(Gfp::NO_OBJ_EXT) {
             if let Err(e) = self.ensure_obj_exts(m, cx, c, addr, gfp, depth) {
                 c.cpus[cpu].lock().push(addr);
                 return Err(e);
             }
         }
-        if gfp.contains(Gfp::ACCOUNT) {
+        if eff.contains(Gfp::ACCOUNT) {
             if let Some(vm) = &self.memcg {
                 if let Err(e) = self.charge_obj(vm, m, cx, addr, c.size as u64, gfp) {
                     c.cpus[cpu].lock().push(addr);

@@ -196,8 +196,50 @@ pub(crate) struct NodeLru {
     pub(crate) counts: [u64; 4],
 }
 
+/// The LRU pages' records by page frame number: a slot per frame (the
+/// `struct page` fields the memory manager keeps), so that lookups on the
+/// reclaim and fault paths are an index, and iteration is in frame order.
+#[derive(Default)]
+pub(crate) struct PageTable {
+    slots: Vec<Option<PageInfo>>,
+}
+
+impl PageTable {
+    pub(crate) fn insert(&mut self, pfn: u32, info: PageInfo) -> Option<PageInfo> {
+        let i = pfn as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i].replace(info)
+    }
+
+    pub(crate) fn remove(&mut self, pfn: &u32) -> Option<PageInfo> {
+        self.slots.get_mut(*pfn as usize)?.take()
+    }
+
+    pub(crate) fn get(&self, pfn: &u32) -> Option<&PageInfo> {
+        self.slots.get(*pfn as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, pfn: &u32) -> Option<&mut PageInfo> {
+        self.slots.get_mut(*pfn as usize)?.as_mut()
+    }
+
+    pub(crate) fn contains_key(&self, pfn: &u32) -> bool {
+        self.get(pfn).is_some()
+    }
+
+    /// Records in frame order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &PageInfo)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(p, i)| i.as_ref().map(|i| (p as u32, i)))
+    }
+}
+
 pub(crate) struct VmState {
-    pub(crate) pages: BTreeMap<u32, PageInfo>,
+    pub(crate) pages: PageTable,
     pub(crate) nodes: Vec<NodeLru>,
     /// Per zone: anon and file pages on the LRU.
     pub(crate) zone_counts: Vec<[u64; 2]>,
@@ -373,7 +415,7 @@ impl Vm {
             machine_id: m.id(),
             config,
             state: SpinLock::new(VmState {
-                pages: BTreeMap::new(),
+                pages: PageTable::default(),
                 nodes: (0..m.nr_nodes()).map(|_| NodeLru::default()).collect(),
                 zone_counts: alloc::vec![[0; 2]; m.zones().len()],
                 procs: BTreeMap::new(),
@@ -496,7 +538,7 @@ impl Vm {
             .pages
             .iter()
             .filter(|(_, i)| i.owner == Some(pid))
-            .map(|(&p, i)| (p, i.spec.kind, i.spec.mapped))
+            .map(|(p, i)| (p, i.spec.kind, i.spec.mapped))
             .collect();
         let mut freed = 0;
         for (pfn, kind, mapped) in owned {
@@ -704,7 +746,9 @@ impl Vm {
         let site = core::panic::Location::caller();
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
-        let memcg = if gfp.contains(Gfp::ACCOUNT) {
+        // The charge follows the mask in force (scopes applied), as
+        // `__alloc_pages()` tests it after `current_gfp_context()`.
+        let memcg = if cx.task.gfp_context(gfp).contains(Gfp::ACCOUNT) {
             let memcg = self.memcg_of(cx.task.pid);
             self.memcg_try_charge(m, &cx, memcg, cx.task.gfp_context(gfp), 1 << order)?;
             Some(memcg)
@@ -725,6 +769,48 @@ impl Vm {
                 Err(e)
             }
         }
+    }
+
+    /// [`Vm::alloc_pages`] on a preferred node (`alloc_pages_node()`).
+    #[track_caller]
+    pub fn alloc_pages_node(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        nid: NodeId,
+        gfp: Gfp,
+        order: u32,
+    ) -> Result<Page, AllocError> {
+        let site = core::panic::Location::caller();
+        let cx = self.cx(cx);
+        self.lockdep.might_alloc(&cx, gfp, site);
+        let memcg = if cx.task.gfp_context(gfp).contains(Gfp::ACCOUNT) {
+            let memcg = self.memcg_of(cx.task.pid);
+            self.memcg_try_charge(m, &cx, memcg, cx.task.gfp_context(gfp), 1 << order)?;
+            Some(memcg)
+        } else {
+            None
+        };
+        match m.alloc_pages_node(&cx, nid, gfp, order) {
+            Ok(p) => {
+                if let Some(mc) = memcg {
+                    self.state.lock().memcg.record_kmem(p.pfn(), mc, 1 << order);
+                }
+                Ok(p)
+            }
+            Err(e) => {
+                if let Some(mc) = memcg {
+                    self.state.lock().memcg.uncharge(mc, 1 << order);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The memory cgroup an accounted kernel page from [`Vm::alloc_pages`]
+    /// is charged to.
+    pub fn kmem_memcg(&self, page: Page) -> Option<MemcgId> {
+        self.state.lock().memcg.kmem_of(page.pfn())
     }
 
     /// `__free_pages()` for pages from [`Vm::alloc_pages`]: uncharges an

@@ -32,8 +32,13 @@
 //! (reads it, relying on it being zero); `sleep NS`; `fs_call` (calls into
 //! the filesystem: takes its `fs-reclaim` locks and allocates with
 //! `GFP_KERNEL`); `io` (block I/O: allocates with `GFP_NOIO`, waits for
-//! the device); `call NAME`. Masks are `|`-joined kernel names or numbers
-//! without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
+//! the device); `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
+//! `mempool_alloc VAR POOL MASK`. Declarations besides `name`, `machine`,
+//! `fill`, `lock`, `fn` and `task`: `swap PAGES`, `mempool NAME min=N
+//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`;
+//! fills take `node=N` and `owner=NAME`, locks `io-reclaim`, tasks
+//! `memcg=NAME` and `cpuset=NAME`. Masks are `|`-joined kernel names or
+//! numbers without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
 //! description is `FORMAT.md` in this crate.
 
 use core::fmt;
@@ -51,10 +56,18 @@ pub struct Scenario {
     pub name: Option<String>,
     /// The machine.
     pub machine: MachineDecl,
+    /// The swap device's capacity in pages (`swap N`); `None`: 1024.
+    pub swap: Option<u64>,
     /// Memory filled before the tasks start, in order.
-    pub fills: Vec<Fill>,
+    pub fills: Vec<FillDecl>,
     /// Declared locks.
     pub locks: Vec<LockDecl>,
+    /// Memory pools (`mempool NAME min=N order=N`).
+    pub mempools: Vec<MempoolDecl>,
+    /// Memory cgroups (`memcg NAME max=PAGES`).
+    pub memcgs: Vec<MemcgDecl>,
+    /// Cpusets (`cpuset NAME mems=LIST [hardwall]`).
+    pub cpusets: Vec<CpusetDecl>,
     /// Named functions.
     pub functions: Vec<Function>,
     /// Tasks, in declaration order.
@@ -89,6 +102,10 @@ pub enum Fill {
     Anon,
     /// Unreclaimable kernel memory.
     Kernel,
+    /// Nothing is allocated, but every page has held data before (memory
+    /// after a workload): whoever gets a page reads that data unless it is
+    /// zeroed.
+    Used,
 }
 
 impl Fill {
@@ -99,14 +116,91 @@ impl Fill {
             Fill::FileDirty => "file-dirty",
             Fill::Anon => "anon",
             Fill::Kernel => "kernel",
+            Fill::Used => "used",
         }
     }
 
     fn from_name(s: &str) -> Option<Fill> {
-        [Fill::FileClean, Fill::FileDirty, Fill::Anon, Fill::Kernel]
-            .into_iter()
-            .find(|f| f.name() == s)
+        [
+            Fill::FileClean,
+            Fill::FileDirty,
+            Fill::Anon,
+            Fill::Kernel,
+            Fill::Used,
+        ]
+        .into_iter()
+        .find(|f| f.name() == s)
     }
+}
+
+/// One `fill` line: what fills memory, where, and whose it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FillDecl {
+    /// What the memory holds.
+    pub kind: Fill,
+    /// Only this node (`node=N`); `None`: every node.
+    pub node: Option<u32>,
+    /// The process the pages belong to (`owner=NAME`): a task of that name,
+    /// or a background process that exists only as their owner. Owned
+    /// anonymous pages count in the owner's RSS, so the OOM killer can free
+    /// them by killing it. `None`: nobody's (page cache, kernel memory).
+    pub owner: Option<String>,
+}
+
+impl FillDecl {
+    /// A fill of every node, owned by nobody.
+    pub fn of(kind: Fill) -> FillDecl {
+        FillDecl {
+            kind,
+            node: None,
+            owner: None,
+        }
+    }
+
+    /// The declaration's text after `fill`: `anon node=1 owner=db`.
+    pub fn text(&self) -> String {
+        let mut t = String::from(self.kind.name());
+        if let Some(n) = self.node {
+            t.push_str(&format!(" node={n}"));
+        }
+        if let Some(w) = &self.owner {
+            t.push_str(&format!(" owner={w}"));
+        }
+        t
+    }
+}
+
+/// A memory pool of pages (`mempool_create_page_pool()`), preallocated
+/// before memory is filled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MempoolDecl {
+    /// Its name.
+    pub name: String,
+    /// Preallocated elements (`min_nr`).
+    pub min: u32,
+    /// The order of each element.
+    pub order: u32,
+}
+
+/// A memory cgroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemcgDecl {
+    /// Its name.
+    pub name: String,
+    /// `memory.max` in pages.
+    pub max: u64,
+}
+
+/// A cpuset, a child of the root cpuset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpusetDecl {
+    /// Its name.
+    pub name: String,
+    /// Its memory nodes, ascending.
+    pub mems: Vec<u32>,
+    /// `cpuset.mem_hardwall`: kernel allocations of its tasks may not
+    /// escape to the parent's nodes either.
+    pub hardwall: bool,
 }
 
 /// Sleeping lock or spinlock.
@@ -128,6 +222,9 @@ pub struct LockDecl {
     pub kind: LockKind,
     /// The filesystem's reclaim path (shrinker, writeback) takes it.
     pub fs_reclaim: bool,
+    /// The block layer's submission path takes it (a request queue lock):
+    /// reclaim that starts I/O (swap-out, writeback) goes through it.
+    pub io_reclaim: bool,
 }
 
 /// A named function.
@@ -159,6 +256,10 @@ pub struct TaskDecl {
     pub name: String,
     /// Its context.
     pub context: TaskContextKind,
+    /// Its memory cgroup (`memcg=NAME`); `None`: the root group.
+    pub memcg: Option<String>,
+    /// Its cpuset (`cpuset=NAME`); `None`: the root cpuset.
+    pub cpuset: Option<String>,
     /// Its program.
     pub body: Vec<Op>,
 }
@@ -192,6 +293,33 @@ pub struct Alloc {
     /// The preferred node.
     pub node: Option<u32>,
     /// The caller has no failure path: a failure here is a bug.
+    pub no_failure_path: bool,
+}
+
+/// An allocation from a memory pool (`mempool_alloc()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolAlloc {
+    /// The variable that holds the element.
+    pub var: String,
+    /// The pool.
+    pub pool: String,
+    /// The mask at the call site; the pool adds `__GFP_NOMEMALLOC`,
+    /// `__GFP_NORETRY` and `__GFP_NOWARN` for its backing allocator.
+    pub mask: Gfp,
+    /// The caller has no failure path.
+    pub no_failure_path: bool,
+}
+
+/// A slab allocation (`kmalloc()`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kmalloc {
+    /// The variable that holds the object.
+    pub var: String,
+    /// Bytes (1..=8192).
+    pub size: u32,
+    /// The mask at the call site.
+    pub mask: Gfp,
+    /// The caller has no failure path.
     pub no_failure_path: bool,
 }
 
@@ -236,6 +364,12 @@ pub enum Op {
     Call(String),
     /// Runs a block this many times (1..=100000).
     Repeat(u32, Vec<Op>),
+    /// Leaves the current function (in a task's body: ends the program).
+    Return,
+    /// An allocation from a memory pool.
+    MempoolAlloc(PoolAlloc),
+    /// A slab allocation.
+    Kmalloc(Kmalloc),
 }
 
 /// A parse error: where and what.
@@ -404,7 +538,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 "irq_disable" | "irq_enable" | "rcu_read_lock" | "rcu_read_unlock" | "fs_call"
-                | "io" => {
+                | "io" | "return" => {
                     self.arity(&l, 1, t0.text)?;
                     match t0.text {
                         "irq_disable" => Op::IrqDisable,
@@ -412,7 +546,58 @@ impl<'a> Parser<'a> {
                         "rcu_read_lock" => Op::RcuReadLock,
                         "rcu_read_unlock" => Op::RcuReadUnlock,
                         "fs_call" => Op::FsCall,
+                        "return" => Op::Return,
                         _ => Op::Io,
+                    }
+                }
+                "mempool_alloc" | "kmalloc" => {
+                    let usage = if t0.text == "kmalloc" {
+                        "kmalloc VAR SIZE MASK [no-failure-path]"
+                    } else {
+                        "mempool_alloc VAR POOL MASK [no-failure-path]"
+                    };
+                    if l.toks.len() < 4 {
+                        self.arity(&l, 4, usage)?;
+                    }
+                    if l.toks.len() > 5 {
+                        self.arity(&l, 5, usage)?;
+                    }
+                    let var = name_tok(&l.toks[1], "variable name")?;
+                    let mask = mask_tok(&l.toks[3])?;
+                    let no_failure_path = match l.toks.get(4) {
+                        None => false,
+                        Some(t) if t.text == "no-failure-path" => true,
+                        Some(t) => {
+                            return err(
+                                t.line,
+                                t.col,
+                                format!("unexpected `{}`: expected no-failure-path", t.text),
+                            )
+                        }
+                    };
+                    if t0.text == "kmalloc" {
+                        let t = l.toks[2];
+                        let size: u32 = num_tok(&t, t.text, "size in bytes")?;
+                        if size == 0 || size > MAX_KMALLOC {
+                            return err(
+                                t.line,
+                                t.col,
+                                format!("kmalloc size {size}: need 1..={MAX_KMALLOC} bytes"),
+                            );
+                        }
+                        Op::Kmalloc(Kmalloc {
+                            var,
+                            size,
+                            mask,
+                            no_failure_path,
+                        })
+                    } else {
+                        Op::MempoolAlloc(PoolAlloc {
+                            var,
+                            pool: name_tok(&l.toks[2], "pool name")?,
+                            mask,
+                            no_failure_path,
+                        })
                     }
                 }
                 "free" | "touch" | "expect-zero" | "call" => {
@@ -638,28 +823,178 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 };
             }
             "fill" => {
-                p.arity(&l, 2, "fill file-clean|file-dirty|anon|kernel")?;
+                let usage = "fill file-clean|file-dirty|anon|kernel|used [node=N] [owner=NAME]";
+                if l.toks.len() < 2 {
+                    p.arity(&l, 2, usage)?;
+                }
                 let t = l.toks[1];
-                match Fill::from_name(t.text) {
-                    Some(f) => s.fills.push(f),
-                    None => {
+                let Some(kind) = Fill::from_name(t.text) else {
+                    return err(
+                        t.line,
+                        t.col,
+                        format!(
+                            "unknown fill `{}`: expected file-clean, file-dirty, anon, kernel or used",
+                            t.text
+                        ),
+                    );
+                };
+                let mut f = FillDecl::of(kind);
+                for t in &l.toks[2..] {
+                    if let Some(v) = t.text.strip_prefix("node=") {
+                        if f.node.is_some() {
+                            return err(t.line, t.col, "node given twice");
+                        }
+                        f.node = Some(num_tok(t, v, "node")?);
+                    } else if let Some(v) = t.text.strip_prefix("owner=") {
+                        if f.owner.is_some() {
+                            return err(t.line, t.col, "owner given twice");
+                        }
+                        let owner = Tok { text: v, ..*t };
+                        f.owner = Some(name_tok(&owner, "owner name")?);
+                    } else {
                         return err(
                             t.line,
                             t.col,
-                            format!(
-                            "unknown fill `{}`: expected file-clean, file-dirty, anon or kernel",
-                            t.text
-                        ),
-                        )
+                            format!("unexpected `{}`; usage: {usage}", t.text),
+                        );
                     }
                 }
+                s.fills.push(f);
+            }
+            "swap" => {
+                p.arity(&l, 2, "swap PAGES")?;
+                if s.swap.is_some() {
+                    return err(t0.line, t0.col, "second `swap` line");
+                }
+                let t = l.toks[1];
+                s.swap = Some(num_tok(&t, t.text, "number of swap pages")?);
+            }
+            "mempool" => {
+                let usage = "mempool NAME [min=N] [order=N]";
+                if l.toks.len() < 2 {
+                    p.arity(&l, 2, usage)?;
+                }
+                let name = name_tok(&l.toks[1], "pool name")?;
+                if s.mempools.iter().any(|m| m.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("mempool `{name}` declared twice"),
+                    );
+                }
+                let mut d = MempoolDecl {
+                    name,
+                    min: DEFAULT_POOL_MIN,
+                    order: 0,
+                };
+                let (mut seen_min, mut seen_order) = (false, false);
+                for t in &l.toks[2..] {
+                    if let Some(v) = t.text.strip_prefix("min=") {
+                        let n: u32 = num_tok(t, v, "pool size")?;
+                        if seen_min || n == 0 || n > MAX_POOL_MIN {
+                            return err(
+                                t.line,
+                                t.col,
+                                if seen_min {
+                                    "min given twice".to_string()
+                                } else {
+                                    format!("min={n}: need 1..={MAX_POOL_MIN}")
+                                },
+                            );
+                        }
+                        seen_min = true;
+                        d.min = n;
+                    } else if let Some(v) = t.text.strip_prefix("order=") {
+                        let o: u32 = num_tok(t, v, "order")?;
+                        if seen_order || o > 10 {
+                            return err(
+                                t.line,
+                                t.col,
+                                if seen_order {
+                                    "order given twice".to_string()
+                                } else {
+                                    format!("order {o} above MAX_PAGE_ORDER 10")
+                                },
+                            );
+                        }
+                        seen_order = true;
+                        d.order = o;
+                    } else {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("unexpected `{}`; usage: {usage}", t.text),
+                        );
+                    }
+                }
+                s.mempools.push(d);
+            }
+            "memcg" => {
+                p.arity(&l, 3, "memcg NAME max=PAGES")?;
+                let name = name_tok(&l.toks[1], "memcg name")?;
+                if s.memcgs.iter().any(|m| m.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("memcg `{name}` declared twice"),
+                    );
+                }
+                let t = l.toks[2];
+                let Some(v) = t.text.strip_prefix("max=") else {
+                    return err(
+                        t.line,
+                        t.col,
+                        format!("unexpected `{}`; usage: memcg NAME max=PAGES", t.text),
+                    );
+                };
+                let max: u64 = num_tok(&t, v, "page count")?;
+                s.memcgs.push(MemcgDecl { name, max });
+            }
+            "cpuset" => {
+                let usage = "cpuset NAME mems=LIST [hardwall]";
+                if l.toks.len() < 3 || l.toks.len() > 4 {
+                    p.arity(&l, if l.toks.len() < 3 { 3 } else { 4 }, usage)?;
+                }
+                let name = name_tok(&l.toks[1], "cpuset name")?;
+                if s.cpusets.iter().any(|c| c.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("cpuset `{name}` declared twice"),
+                    );
+                }
+                let t = l.toks[2];
+                let Some(v) = t.text.strip_prefix("mems=") else {
+                    return err(
+                        t.line,
+                        t.col,
+                        format!("unexpected `{}`; usage: {usage}", t.text),
+                    );
+                };
+                let mems = node_list(&t, v)?;
+                let hardwall = match l.toks.get(3) {
+                    None => false,
+                    Some(t) if t.text == "hardwall" => true,
+                    Some(t) => {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("unexpected `{}`: expected hardwall", t.text),
+                        )
+                    }
+                };
+                s.cpusets.push(CpusetDecl {
+                    name,
+                    mems,
+                    hardwall,
+                });
             }
             "lock" => {
                 if l.toks.len() < 3 {
-                    p.arity(&l, 3, "lock NAME sleeping|spin [fs-reclaim]")?;
+                    p.arity(&l, 3, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
                 }
                 if l.toks.len() > 4 {
-                    p.arity(&l, 4, "lock NAME sleeping|spin [fs-reclaim]")?;
+                    p.arity(&l, 4, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
                 }
                 let name = name_tok(&l.toks[1], "lock name")?;
                 if s.locks.iter().any(|d| d.name == name) {
@@ -681,14 +1016,15 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                         )
                     }
                 };
-                let fs_reclaim = match l.toks.get(3) {
-                    None => false,
-                    Some(t) if t.text == "fs-reclaim" => true,
+                let (fs_reclaim, io_reclaim) = match l.toks.get(3) {
+                    None => (false, false),
+                    Some(t) if t.text == "fs-reclaim" => (true, false),
+                    Some(t) if t.text == "io-reclaim" => (false, true),
                     Some(t) => {
                         return err(
                             t.line,
                             t.col,
-                            format!("unexpected `{}`: expected fs-reclaim", t.text),
+                            format!("unexpected `{}`: expected fs-reclaim or io-reclaim", t.text),
                         )
                     }
                 };
@@ -696,6 +1032,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                     name,
                     kind,
                     fs_reclaim,
+                    io_reclaim,
                 });
             }
             "fn" => {
@@ -712,12 +1049,9 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 s.functions.push(Function { name, body });
             }
             "task" => {
-                if l.toks.len() < 2 || l.toks.len() > 3 {
-                    p.arity(
-                        &l,
-                        if l.toks.len() < 2 { 2 } else { 3 },
-                        "task NAME [softirq|hardirq]",
-                    )?;
+                let usage = "task NAME [softirq|hardirq] [memcg=NAME] [cpuset=NAME]";
+                if l.toks.len() < 2 {
+                    p.arity(&l, 2, usage)?;
                 }
                 let name = name_tok(&l.toks[1], "task name")?;
                 if s.tasks.iter().any(|t| t.name == name) {
@@ -727,22 +1061,51 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                         format!("task `{name}` declared twice"),
                     );
                 }
-                let context = match l.toks.get(2) {
-                    None => TaskContextKind::Process,
-                    Some(t) if t.text == "softirq" => TaskContextKind::SoftIrq,
-                    Some(t) if t.text == "hardirq" => TaskContextKind::HardIrq,
-                    Some(t) => {
-                        return err(
-                            t.line,
-                            t.col,
-                            format!("unknown context `{}`: expected softirq or hardirq", t.text),
-                        )
+                let mut context = None;
+                let (mut memcg, mut cpuset) = (None, None);
+                for t in &l.toks[2..] {
+                    let dup = |what: &str| err(t.line, t.col, format!("{what} given twice"));
+                    match t.text {
+                        "softirq" | "hardirq" => {
+                            if context.is_some() {
+                                return dup("context");
+                            }
+                            context = Some(if t.text == "softirq" {
+                                TaskContextKind::SoftIrq
+                            } else {
+                                TaskContextKind::HardIrq
+                            });
+                        }
+                        _ => {
+                            if let Some(v) = t.text.strip_prefix("memcg=") {
+                                if memcg.is_some() {
+                                    return dup("memcg");
+                                }
+                                memcg = Some(name_tok(&Tok { text: v, ..*t }, "memcg name")?);
+                            } else if let Some(v) = t.text.strip_prefix("cpuset=") {
+                                if cpuset.is_some() {
+                                    return dup("cpuset");
+                                }
+                                cpuset = Some(name_tok(&Tok { text: v, ..*t }, "cpuset name")?);
+                            } else {
+                                return err(
+                                    t.line,
+                                    t.col,
+                                    format!(
+                                        "unknown task option `{}`: expected softirq, hardirq, memcg=NAME or cpuset=NAME",
+                                        t.text
+                                    ),
+                                );
+                            }
+                        }
                     }
-                };
+                }
                 let body = p.body(t0)?;
                 s.tasks.push(TaskDecl {
                     name,
-                    context,
+                    context: context.unwrap_or_default(),
+                    memcg,
+                    cpuset,
                     body,
                 });
             }
@@ -752,7 +1115,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                     t0.line,
                     t0.col,
                     format!(
-                    "unknown declaration `{other}`: expected name, machine, fill, lock, fn or task"
+                    "unknown declaration `{other}`: expected name, machine, swap, fill, lock, mempool, memcg, cpuset, fn or task"
                 ),
                 )
             }
@@ -766,7 +1129,46 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
 pub const MAX_REPEAT: u32 = 100_000;
 
 /// The machine presets.
-pub const PRESETS: [&str; 3] = ["default", "test-64mib", "highmem-32bit"];
+pub const PRESETS: [&str; 5] = [
+    "default",
+    "test-64mib",
+    "highmem-32bit",
+    "small-numa",
+    "small-highmem",
+];
+
+/// The largest `kmalloc` size (the largest kmalloc class).
+pub const MAX_KMALLOC: u32 = 8192;
+
+/// A pool's elements when `min=` is not given.
+pub const DEFAULT_POOL_MIN: u32 = 4;
+
+/// The largest pool.
+pub const MAX_POOL_MIN: u32 = 1024;
+
+/// Parses a node list: `1`, `0,1`, `0-3`, `0-1,3`.
+fn node_list(t: &Tok<'_>, v: &str) -> Result<Vec<u32>, ParseError> {
+    let mut out = Vec::new();
+    for part in v.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let a: u32 = num_tok(t, a, "node")?;
+        let b: u32 = num_tok(t, b, "node")?;
+        if a > b || b >= 64 {
+            return err(
+                t.line,
+                t.col,
+                format!("bad node range `{part}`: nodes are 0..=63, low-high"),
+            );
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
 
 /// Checks that every lock and function an op names is declared, and that
 /// locks are used with their kind. Reports the first line that names it.
@@ -777,6 +1179,7 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
                 Op::Lock(n) | Op::Unlock(n) => out.push(("lock", n)),
                 Op::SpinLock(n) | Op::SpinUnlock(n) => out.push(("spin", n)),
                 Op::Call(n) => out.push(("call", n)),
+                Op::MempoolAlloc(a) => out.push(("mempool", &a.pool)),
                 Op::Scope(_, b) | Op::IfFailed(_, b) | Op::Repeat(_, b) => walk(b, out),
                 _ => {}
             }
@@ -793,6 +1196,9 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
         let problem = match kind {
             "call" if !s.functions.iter().any(|f| f.name == name) => {
                 Some(format!("call of undefined function `{name}`"))
+            }
+            "mempool" if !s.mempools.iter().any(|m| m.name == name) => {
+                Some(format!("mempool `{name}` is not declared"))
             }
             "lock" | "spin" => match s.locks.iter().find(|l| l.name == name) {
                 None => Some(format!("lock `{name}` is not declared")),
@@ -818,6 +1224,36 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
             return err(line, column, message);
         }
     }
+    for t in &s.tasks {
+        let missing = if let Some(m) = t
+            .memcg
+            .as_ref()
+            .filter(|m| !s.memcgs.iter().any(|d| &d.name == *m))
+        {
+            Some(("memcg=", m, "memcg"))
+        } else {
+            t.cpuset
+                .as_ref()
+                .filter(|c| !s.cpusets.iter().any(|d| &d.name == *c))
+                .map(|c| ("cpuset=", c, "cpuset"))
+        };
+        if let Some((key, name, what)) = missing {
+            let needle = format!("{key}{name}");
+            let (line, column) = tokenize(text)
+                .into_iter()
+                .filter(|l| {
+                    l.toks[0].text == "task" && l.toks.get(1).is_some_and(|n| n.text == t.name)
+                })
+                .find_map(|l| {
+                    l.toks
+                        .iter()
+                        .find(|k| k.text == needle)
+                        .map(|k| (k.line, k.col))
+                })
+                .unwrap_or((1, 1));
+            return err(line, column, format!("{what} `{name}` is not declared"));
+        }
+    }
     Ok(())
 }
 
@@ -827,14 +1263,49 @@ fn locate(text: &str, kind: &str, name: &str) -> (usize, usize) {
         let first = l.toks[0].text;
         let matches_kind = match kind {
             "call" => first == "call",
+            "mempool" => first == "mempool_alloc",
             "lock" => first == "lock" || first == "unlock",
             _ => first == "spin_lock" || first == "spin_unlock",
         };
+        if matches_kind && kind == "mempool" {
+            if let Some(t) = l.toks.get(2).filter(|t| t.text == name) {
+                return (l.no, t.col);
+            }
+        }
         if matches_kind && l.toks.len() == 2 && l.toks[1].text == name {
             return (l.no, l.toks[1].col);
         }
     }
     (1, 1)
+}
+
+/// The same scenario with every generic scope (`scope set`, `scope clear`)
+/// removed and its body inlined: what `gfp sim --drop-scopes` runs, and
+/// what `gfp verify` checks a witness against. The task-flag scopes
+/// (`nofs`, `noio`, `noreclaim`, `pin`) describe the program's context and
+/// stay.
+pub fn drop_scopes(s: &Scenario) -> Scenario {
+    fn ops(body: &[Op]) -> Vec<Op> {
+        let mut out = Vec::with_capacity(body.len());
+        for op in body {
+            match op {
+                Op::Scope(Scope::Set(_) | Scope::Clear(_), b) => out.extend(ops(b)),
+                Op::Scope(k, b) => out.push(Op::Scope(*k, ops(b))),
+                Op::IfFailed(v, b) => out.push(Op::IfFailed(v.clone(), ops(b))),
+                Op::Repeat(n, b) => out.push(Op::Repeat(*n, ops(b))),
+                o => out.push(o.clone()),
+            }
+        }
+        out
+    }
+    let mut d = s.clone();
+    for f in &mut d.functions {
+        f.body = ops(&f.body);
+    }
+    for t in &mut d.tasks {
+        t.body = ops(&t.body);
+    }
+    d
 }
 
 /// Prints a scenario in the canonical layout; [`parse`] reads it back to
@@ -849,8 +1320,11 @@ pub fn print(s: &Scenario) -> String {
         MachineDecl::Preset(p) => o.push_str(&format!("machine {p}\n")),
         MachineDecl::Pages(n) => o.push_str(&format!("machine pages={n}\n")),
     }
+    if let Some(n) = s.swap {
+        o.push_str(&format!("swap {n}\n"));
+    }
     for f in &s.fills {
-        o.push_str(&format!("fill {}\n", f.name()));
+        o.push_str(&format!("fill {}\n", f.text()));
     }
     for l in &s.locks {
         o.push_str(&format!(
@@ -860,7 +1334,32 @@ pub fn print(s: &Scenario) -> String {
                 LockKind::Sleeping => "sleeping",
                 LockKind::Spin => "spin",
             },
-            if l.fs_reclaim { " fs-reclaim" } else { "" }
+            if l.fs_reclaim {
+                " fs-reclaim"
+            } else if l.io_reclaim {
+                " io-reclaim"
+            } else {
+                ""
+            }
+        ));
+    }
+    for m in &s.mempools {
+        o.push_str(&format!("mempool {} min={}", m.name, m.min));
+        if m.order != 0 {
+            o.push_str(&format!(" order={}", m.order));
+        }
+        o.push('\n');
+    }
+    for m in &s.memcgs {
+        o.push_str(&format!("memcg {} max={}\n", m.name, m.max));
+    }
+    for c in &s.cpusets {
+        let mems: Vec<String> = c.mems.iter().map(|n| n.to_string()).collect();
+        o.push_str(&format!(
+            "cpuset {} mems={}{}\n",
+            c.name,
+            mems.join(","),
+            if c.hardwall { " hardwall" } else { "" }
         ));
     }
     for f in &s.functions {
@@ -870,7 +1369,7 @@ pub fn print(s: &Scenario) -> String {
     }
     for t in &s.tasks {
         o.push_str(&format!(
-            "task {}{}\n",
+            "task {}{}",
             t.name,
             match t.context {
                 TaskContextKind::Process => "",
@@ -878,6 +1377,13 @@ pub fn print(s: &Scenario) -> String {
                 TaskContextKind::HardIrq => " hardirq",
             }
         ));
+        if let Some(m) = &t.memcg {
+            o.push_str(&format!(" memcg={m}"));
+        }
+        if let Some(c) = &t.cpuset {
+            o.push_str(&format!(" cpuset={c}"));
+        }
+        o.push('\n');
         print_body(&mut o, &t.body, 1);
         o.push_str("end\n");
     }
@@ -942,6 +1448,29 @@ fn print_body(o: &mut String, ops: &[Op], depth: usize) {
             Op::FsCall => o.push_str("fs_call\n"),
             Op::Io => o.push_str("io\n"),
             Op::Call(n) => o.push_str(&format!("call {n}\n")),
+            Op::Return => o.push_str("return\n"),
+            Op::MempoolAlloc(a) => o.push_str(&format!(
+                "mempool_alloc {} {} {}{}\n",
+                a.var,
+                a.pool,
+                mask_text(a.mask),
+                if a.no_failure_path {
+                    " no-failure-path"
+                } else {
+                    ""
+                }
+            )),
+            Op::Kmalloc(a) => o.push_str(&format!(
+                "kmalloc {} {} {}{}\n",
+                a.var,
+                a.size,
+                mask_text(a.mask),
+                if a.no_failure_path {
+                    " no-failure-path"
+                } else {
+                    ""
+                }
+            )),
         }
     }
 }

@@ -888,6 +888,7 @@ fn outcome_word(o: Outcome) -> &'static str {
         Outcome::Completed => "completed",
         Outcome::Aborted => "aborted",
         Outcome::Stuck => "stuck",
+        Outcome::Killed => "killed",
         Outcome::Unfinished => "unfinished",
     }
 }
@@ -898,6 +899,7 @@ fn kind_style(k: EventKind) -> (&'static str, &'static str) {
         EventKind::End(Outcome::Completed) => ("end: completed", "#2e7d32"),
         EventKind::End(Outcome::Aborted) => ("end: aborted", "#c00000"),
         EventKind::End(Outcome::Stuck) => ("end: stuck", "#7a0000"),
+        EventKind::End(Outcome::Killed) => ("end: killed", "#4a148c"),
         EventKind::End(Outcome::Unfinished) => ("end: unfinished", "#777777"),
         EventKind::WaitLock => ("waits for a lock", "#e69f00"),
         EventKind::Sleep => ("sleeps / I/O", "#9e9e9e"),

@@ -9,6 +9,8 @@
 //!   watermarks, reclaim activity, task and kswapd events), recorded on
 //!   request ([`SimConfig::record_timeline`], [`run_recorded`]).
 //! * [`html`]: one self-contained HTML page with SVG plots of a run.
+//! * [`verify`]: the bounded search behind `gfp verify`, which derives a
+//!   verdict for every cell of the scope policy table.
 //!
 //! ```
 //! let text = gfp_sim::builtin::get("bcachefs-scoped-nowait").unwrap();
@@ -22,6 +24,7 @@ pub mod format;
 pub mod html;
 pub mod sim;
 pub mod timeline;
+pub mod verify;
 
 pub use format::{parse, print, ParseError, Scenario};
 pub use sim::{Finding, Report, Rule, SimConfig};

@@ -14,18 +14,24 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use gfp::context::{ScopeChange, ScopeToken};
 use gfp::policy::{self, Direction};
 use gfp::{Gfp, TaskContext, TaskFlags};
 use gfp_mm::lockdep::LockId;
+use gfp_mm::memcg::MemcgId;
+use gfp_mm::mempool::Mempool;
+use gfp_mm::slab::{Obj, ObjExtMode, Slab, SlabError};
 use gfp_mm::{
-    AllocError, Cx, Environment, ExecContext, Machine, MachineSpec, NoProgress, NodeSpec, Page,
-    PageSpec, Pid, Task, VirtualEnv, Vm, VmConfig,
+    AllocError, CpusetId, Cx, Environment, ExecContext, Machine, MachineSpec, NoProgress, NodeMask,
+    NodeSpec, Page, PageSpec, Pid, Task, VirtualEnv, Vm, VmConfig,
 };
 use serde::Serialize;
 
-use crate::format::{Alloc, Fill, LockKind, MachineDecl, Op, Scenario, Scope, TaskContextKind};
+use crate::format::{
+    Alloc, Fill, Kmalloc, LockKind, MachineDecl, Op, PoolAlloc, Scenario, Scope, TaskContextKind,
+};
 use crate::timeline::Timeline;
 
 mod record;
@@ -69,6 +75,10 @@ pub enum Rule {
     /// An allocation that loops without progress (a `__GFP_NOFAIL`
     /// request that cannot be satisfied): the run stops there.
     AllocStall,
+    /// An allocation whose call site asked for `__GFP_ACCOUNT`, made by a
+    /// task in a memory cgroup, that was not charged to the group: it
+    /// escapes the group's limit.
+    MemcgEscape,
     /// A program that misuses the simulated kernel API (unlocking a lock
     /// it does not hold, freeing an unknown variable, unbalanced IRQ/RCU).
     ProgramError,
@@ -76,7 +86,7 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 14] = [
         Rule::SleepInAtomic,
         Rule::NofailFailed,
         Rule::UnhandledFailure,
@@ -89,6 +99,7 @@ impl Rule {
         Rule::KswapdNotWoken,
         Rule::ReservesDrained,
         Rule::AllocStall,
+        Rule::MemcgEscape,
         Rule::ProgramError,
     ];
 
@@ -107,6 +118,7 @@ impl Rule {
             Rule::KswapdNotWoken => "kswapd-not-woken",
             Rule::ReservesDrained => "reserves-drained",
             Rule::AllocStall => "alloc-stall",
+            Rule::MemcgEscape => "memcg-escape",
             Rule::ProgramError => "program-error",
         }
     }
@@ -142,6 +154,8 @@ pub enum Outcome {
     Stuck,
     /// The step bound was reached first.
     Unfinished,
+    /// Killed by the OOM killer.
+    Killed,
 }
 
 /// Per-task results.
@@ -217,6 +231,7 @@ impl Report {
                     Outcome::Aborted => "aborted",
                     Outcome::Stuck => "stuck",
                     Outcome::Unfinished => "unfinished",
+                    Outcome::Killed => "killed",
                 },
                 t.steps,
                 t.allocations,
@@ -385,6 +400,8 @@ struct Frame {
 #[derive(Clone, Copy)]
 enum Var {
     Page { page: Page, order: u32 },
+    Obj(Obj),
+    Pool { pool: usize, page: Page },
     Failed,
     Freed,
 }
@@ -404,11 +421,16 @@ struct TaskState {
     waiting_on: Option<usize>,
     done: Option<Outcome>,
     report: TaskReport,
+    /// Its memory cgroup (the root for none).
+    memcg: MemcgId,
+    /// Its cpuset and nodes, when not the root's.
+    cpuset: Option<(CpusetId, NodeMask)>,
 }
 
 struct LockState {
     name: String,
     kind: LockKind,
+    io_reclaim: bool,
     owner: Option<usize>,
     id: LockId,
 }
@@ -418,15 +440,26 @@ pub struct Sim {
     scenario: Scenario,
     config: SimConfig,
     machine: Machine,
-    vm: Vm,
+    vm: Arc<Vm>,
     env: SimEnv,
+    /// The slab allocator, made on the first `kmalloc`.
+    slab: Option<Slab>,
+    /// Declared memory pools, in declaration order.
+    pools: Vec<(String, Mempool)>,
+    /// Slab objects holding an earlier owner's data.
+    dirty_objs: BTreeSet<usize>,
+    /// I/O-reclaim locks already reported.
+    io_reported: BTreeSet<usize>,
+    /// OOM kills already turned into killed tasks.
+    kills_seen: u64,
     rng: XorShift,
     tasks: Vec<TaskState>,
     locks: Vec<LockState>,
     functions: BTreeMap<String, Rc<[Op]>>,
     fs_body: Rc<[Op]>,
     io_body: Rc<[Op]>,
-    dirty: BTreeSet<u32>,
+    /// Per page frame: it holds an earlier owner's data.
+    dirty: Vec<bool>,
     findings: Vec<Finding>,
     steps: u64,
     kswapd_runs: u64,
@@ -454,6 +487,14 @@ pub fn machine_spec(decl: &MachineDecl) -> MachineSpec {
         MachineDecl::Preset(p) => match p.as_str() {
             "test-64mib" => MachineSpec::test_64mib(),
             "highmem-32bit" => MachineSpec::highmem_32bit(),
+            "small-numa" => small(
+                "small-numa",
+                vec![
+                    NodeSpec::new(64, 192, 384, 0, 0),
+                    NodeSpec::new(0, 0, 256, 0, 128),
+                ],
+            ),
+            "small-highmem" => small("small-highmem", vec![NodeSpec::new(64, 0, 448, 512, 0)]),
             _ => MachineSpec::default_machine(),
         },
         MachineDecl::Pages(n) => {
@@ -466,11 +507,32 @@ pub fn machine_spec(decl: &MachineDecl) -> MachineSpec {
     }
 }
 
+/// A machine of 1024 pages, small enough to build and fill in a fraction
+/// of a millisecond, with the proportions that matter on a real machine
+/// kept: the reserves below the min watermark hold several times the
+/// largest single request (order 3) of an ordinary call site, as a real
+/// machine's hold thousands of pages (`min_free_kbytes` 1 MiB: a quarter
+/// of memory here); ZONE_DMA is out of reach of allocations that may use
+/// higher zones (`lowmem_reserve_ratio` 1, as a 16 MiB ZONE_DMA below
+/// gigabytes of higher zones is entirely covered by its reserve).
+fn small(name: &str, nodes: Vec<NodeSpec>) -> MachineSpec {
+    let mut s = MachineSpec::new(name, nodes, 1);
+    s.tunables.min_free_kbytes = Some(1024);
+    s.tunables.lowmem_reserve_ratio = [1, 256, 32, 0, 0];
+    s.tunables.pcp_batch = Some(1);
+    s.tunables.pcp_high = Some(4);
+    s.tunables.pageblock_order = 5;
+    s
+}
+
 /// Fills memory without reclaim and without waking kswapd.
 const FILL_MASK: Gfp = Gfp::HIGHUSER_MOVABLE
     .difference(Gfp::DIRECT_RECLAIM)
     .difference(Gfp::KSWAPD_RECLAIM)
     .union(Gfp::NOWARN);
+
+/// Swap pages when the scenario does not say (`swap N`).
+pub const DEFAULT_SWAP_PAGES: u64 = 1024;
 
 /// The simulated block device's latency.
 pub const IO_LATENCY_NS: u64 = 100_000;
@@ -480,13 +542,13 @@ impl Sim {
     pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
         let spec = machine_spec(&scenario.machine);
         let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
-        let vm = Vm::new(
+        let vm = Arc::new(Vm::new(
             &machine,
             VmConfig {
-                swap_pages: 1024,
+                swap_pages: scenario.swap.unwrap_or(DEFAULT_SWAP_PAGES),
                 ..VmConfig::default()
             },
-        );
+        ));
         let env = SimEnv {
             inner: VirtualEnv::new(),
             armed: std::cell::Cell::new(None),
@@ -502,6 +564,7 @@ impl Sim {
             locks.push(LockState {
                 name: l.name.clone(),
                 kind: l.kind,
+                io_reclaim: l.io_reclaim,
                 owner: None,
                 id,
             });
@@ -542,19 +605,71 @@ impl Sim {
             Op::Sleep(IO_LATENCY_NS),
             Op::Free("bio-page".into()),
         ];
+        // Pools are made at boot, before memory fills up.
+        let mut pools = Vec::new();
+        {
+            let cx = Cx::new(0, Task::new().named("init"), &env, &*vm);
+            let cx = vm.cx(&cx);
+            for p in &scenario.mempools {
+                let pool = Mempool::new_page_pool(&machine, &cx, p.min as usize, p.order)
+                    .map_err(|e| SetupError(format!("mempool {}: {e}", p.name)))?;
+                pools.push((p.name.clone(), pool));
+            }
+        }
+        let memcgs: BTreeMap<&str, MemcgId> = scenario
+            .memcgs
+            .iter()
+            .map(|m| {
+                let id = vm.memcg_create(MemcgId::ROOT, &m.name);
+                vm.memcg_set_max(id, m.max);
+                (m.name.as_str(), id)
+            })
+            .collect();
+        let mut cpusets = BTreeMap::new();
+        for c in &scenario.cpusets {
+            let mut mask = NodeMask::EMPTY;
+            for &n in &c.mems {
+                if n as usize >= machine.nr_nodes() {
+                    return Err(SetupError(format!(
+                        "cpuset {}: node {n} does not exist (the machine has {} nodes)",
+                        c.name,
+                        machine.nr_nodes()
+                    )));
+                }
+                mask = mask.with(n as usize);
+            }
+            let id = machine
+                .create_cpuset(CpusetId::ROOT, &c.name, mask, c.hardwall, false)
+                .map_err(|e| SetupError(format!("cpuset {}: {e}", c.name)))?;
+            cpusets.insert(c.name.as_str(), (id, mask));
+        }
+        for f in &scenario.fills {
+            if let Some(n) = f.node.filter(|&n| n as usize >= machine.nr_nodes()) {
+                return Err(SetupError(format!(
+                    "fill {} node={n}: the machine has {} nodes",
+                    f.kind.name(),
+                    machine.nr_nodes()
+                )));
+            }
+        }
         let mut sim = Sim {
             scenario: scenario.clone(),
             config,
             machine,
             vm,
             env,
+            slab: None,
+            pools,
+            dirty_objs: BTreeSet::new(),
+            io_reported: BTreeSet::new(),
+            kills_seen: 0,
             rng: XorShift::new(config.seed),
             tasks: Vec::new(),
             locks,
             functions,
             fs_body: Rc::from(fs),
             io_body: Rc::from(io),
-            dirty: BTreeSet::new(),
+            dirty: Vec::new(),
             findings: Vec::new(),
             steps: 0,
             kswapd_runs: 0,
@@ -567,10 +682,15 @@ impl Sim {
             drained: BTreeSet::new(),
             timeline: None,
         };
-        sim.fill();
-        sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
+        // Tasks exist before memory is filled, so that fills can name them
+        // as owners.
         for t in &scenario.tasks {
-            let pid = sim.vm.spawn(&t.name, 0);
+            let memcg = t
+                .memcg
+                .as_deref()
+                .and_then(|m| memcgs.get(m).copied())
+                .unwrap_or(MemcgId::ROOT);
+            let pid = sim.vm.spawn_in(&t.name, 0, memcg);
             sim.tasks.push(TaskState {
                 name: t.name.clone(),
                 context: t.context,
@@ -598,17 +718,66 @@ impl Sim {
                     latency_total_ns: 0,
                     latency_max_ns: 0,
                 },
+                memcg,
+                cpuset: t.cpuset.as_deref().and_then(|c| cpusets.get(c).copied()),
             });
         }
+        sim.fill();
+        sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
         sim.start_recording();
         Ok(sim)
     }
 
+    fn set_dirty(&mut self, pfn: u32, on: bool) {
+        let i = pfn as usize;
+        if i >= self.dirty.len() {
+            if !on {
+                return;
+            }
+            self.dirty.resize(i + 1, false);
+        }
+        self.dirty[i] = on;
+    }
+
+    /// The pid owning a fill: a task of that name, or a background
+    /// process made for it (once per name).
+    fn owner_pid(&mut self, name: &str, extra: &mut BTreeMap<String, Pid>) -> Pid {
+        if let Some(t) = self.tasks.iter().find(|t| t.name == name) {
+            return t.pid;
+        }
+        *extra
+            .entry(name.to_string())
+            .or_insert_with(|| self.vm.spawn(name, 0))
+    }
+
     fn fill(&mut self) {
         let fills = self.scenario.fills.clone();
-        let cx = Cx::new(0, Task::new().named("init"), &self.env, &self.vm);
+        let mut extra = BTreeMap::new();
         for f in fills {
-            match f {
+            let owner = f.owner.as_deref().map(|o| self.owner_pid(o, &mut extra));
+            // A fill of one node allocates from that node's CPU with
+            // __GFP_THISNODE; a CPU of node 0 otherwise.
+            let (cpu, thisnode) = match f.node {
+                Some(n) => (
+                    (0..self.machine.nr_cpus())
+                        .find(|&c| self.machine.cpu_to_node(c) == n as usize)
+                        .unwrap_or(0),
+                    Gfp::THISNODE,
+                ),
+                None => (0, Gfp::EMPTY),
+            };
+            let cx = Cx::new(cpu, Task::new().named("init"), &self.env, &*self.vm);
+            // Every filled page holds data: once freed, whoever gets it next
+            // reads that data unless the page is zeroed.
+            let mut used = Vec::new();
+            match f.kind {
+                Fill::Used => {
+                    for z in self.machine.zones() {
+                        if f.node.is_none_or(|n| z.nid() == n as usize) {
+                            used.extend(z.start_pfn()..z.start_pfn() + z.managed_pages() as u32);
+                        }
+                    }
+                }
                 Fill::Kernel => {
                     let c = Cx {
                         hooks: &NoProgress,
@@ -620,21 +789,27 @@ impl Sim {
                         (Gfp::KERNEL - Gfp::DIRECT_RECLAIM - Gfp::KSWAPD_RECLAIM) | Gfp::NOWARN,
                         (Gfp::ATOMIC - Gfp::KSWAPD_RECLAIM) | Gfp::NOWARN,
                     ] {
-                        while self.machine.alloc_pages(&c, mask, 0).is_ok() {}
+                        while let Ok(p) = self.machine.alloc_pages(&c, mask | thisnode, 0) {
+                            used.push(p.pfn());
+                        }
                     }
                 }
                 _ => {
-                    let spec = match f {
+                    let spec = match f.kind {
                         Fill::FileClean => PageSpec::FILE_CLEAN,
                         Fill::FileDirty => PageSpec::FILE_DIRTY,
                         _ => PageSpec::ANON,
                     };
-                    while self
-                        .vm
-                        .add_page(&self.machine, &cx, FILL_MASK, None, spec)
-                        .is_ok()
-                    {}
+                    while let Ok(p) =
+                        self.vm
+                            .add_page(&self.machine, &cx, FILL_MASK | thisnode, owner, spec)
+                    {
+                        used.push(p.pfn());
+                    }
                 }
+            }
+            for p in used {
+                self.set_dirty(p, true);
             }
         }
     }
@@ -757,7 +932,7 @@ impl Sim {
         match pick {
             None => {
                 if let Some(nid) = self.kswapd_pending() {
-                    let cx = Cx::new(0, Task::new().named("kswapd0"), &self.env, &self.vm);
+                    let cx = Cx::new(0, Task::new().named("kswapd0"), &self.env, &*self.vm);
                     self.vm.kswapd_run(&self.machine, &cx, nid);
                     self.kswapd_runs += 1;
                 }
@@ -842,6 +1017,10 @@ impl Sim {
             TaskContextKind::SoftIrq => ExecContext::SoftIrq,
             TaskContextKind::HardIrq => ExecContext::HardIrq,
         };
+        if let Some((id, mems)) = t.cpuset {
+            task.cpuset = id;
+            task.mems_allowed = mems;
+        }
         task
     }
 
@@ -921,7 +1100,7 @@ impl Sim {
                         t.spin -= 1;
                     }
                     self.locks[l].owner = None;
-                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &self.vm);
+                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
                     self.vm.lockdep().unlock(&cx, self.locks[l].id);
                 } else {
                     self.finding(
@@ -1002,52 +1181,111 @@ impl Sim {
                 self.tasks[i].wake_at = self.env.now_ns().saturating_add(ns);
             }
             Op::Alloc(_) => {} // handled above
-            Op::Free(v) => match self.tasks[i].vars.get(&v).copied() {
-                Some(Var::Page { page, order }) => {
-                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &self.vm);
-                    if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
-                        let d = e.reason.describe();
-                        self.finding(i, Rule::ProgramError, d);
-                    }
-                    self.tasks[i].vars.insert(v, Var::Freed);
+            Op::MempoolAlloc(a) => self.op_mempool(i, &a),
+            Op::Kmalloc(a) => self.op_kmalloc(i, &a),
+            Op::Return => self.op_return(i),
+            Op::Free(v) => self.op_free(i, v),
+            Op::Touch(v) | Op::ExpectZero(v) => self.op_use(i, &v, touch),
+        }
+    }
+
+    /// `return`: pops frames up to and including the innermost call,
+    /// leaving the scopes on the way; in a task's body, ends the program.
+    fn op_return(&mut self, i: usize) {
+        let t = &mut self.tasks[i];
+        while let Some(f) = t.frames.pop() {
+            match f.kind {
+                FrameKind::Scope(tok) => {
+                    t.ctx.leave(tok);
                 }
-                Some(Var::Failed) => {
-                    // free(NULL) is fine.
+                FrameKind::Call(_) => return,
+                FrameKind::Body | FrameKind::Repeat(_) => {}
+            }
+        }
+        // Returned from the task's body: the next step completes it.
+    }
+
+    fn op_free(&mut self, i: usize, v: String) {
+        let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
+        match self.tasks[i].vars.get(&v).copied() {
+            Some(Var::Page { page, order }) => {
+                if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
+                    let d = e.reason.describe();
+                    self.finding(i, Rule::ProgramError, d);
                 }
-                Some(Var::Freed) => {
-                    self.finding(i, Rule::ProgramError, format!("double free of {v}"))
+                self.tasks[i].vars.insert(v, Var::Freed);
+            }
+            Some(Var::Obj(o)) => {
+                if let Some(slab) = &self.slab {
+                    slab.kfree(&self.machine, &self.vm.cx(&cx), o);
                 }
-                None => self.finding(i, Rule::ProgramError, format!("frees {v}, never allocated")),
-            },
-            Op::Touch(v) | Op::ExpectZero(v) => match self.tasks[i].vars.get(&v).copied() {
-                Some(Var::Page { page, order }) => {
-                    let pfns = page.pfn()..page.pfn() + (1u32 << order);
-                    if touch {
-                        self.dirty.extend(pfns);
-                    } else if pfns.clone().any(|p| self.dirty.contains(&p)) {
-                        self.finding(
-                            i,
-                            Rule::NotZeroed,
-                            format!(
-                                "reads {v} as zero, but the page holds an earlier owner's data"
-                            ),
-                        );
-                    }
-                }
-                Some(Var::Failed) => {
+                self.tasks[i].vars.insert(v, Var::Freed);
+            }
+            Some(Var::Pool { pool, page }) => {
+                self.pools[pool]
+                    .1
+                    .free(&self.machine, &self.vm.cx(&cx), page);
+                self.tasks[i].vars.insert(v, Var::Freed);
+            }
+            Some(Var::Failed) => {
+                // free(NULL) is fine.
+            }
+            Some(Var::Freed) => self.finding(i, Rule::ProgramError, format!("double free of {v}")),
+            None => self.finding(i, Rule::ProgramError, format!("frees {v}, never allocated")),
+        }
+    }
+
+    /// `touch` (`write`) or `expect-zero` (`write` false) on a variable.
+    fn op_use(&mut self, i: usize, v: &str, write: bool) {
+        let pages = match self.tasks[i].vars.get(v).copied() {
+            Some(Var::Page { page, order }) => Some((page, order)),
+            Some(Var::Pool { pool, page }) => Some((page, self.pools[pool].1.order())),
+            Some(Var::Obj(o)) => {
+                if write {
+                    self.dirty_objs.insert(o.0);
+                } else if self.dirty_objs.contains(&o.0) {
                     self.finding(
                         i,
-                        Rule::UnhandledFailure,
-                        format!("uses {v}, whose allocation failed (NULL dereference)"),
+                        Rule::NotZeroed,
+                        format!("reads {v} as zero, but the object holds an earlier owner's data"),
                     );
-                    self.abort(i);
                 }
-                _ => self.finding(
+                None
+            }
+            Some(Var::Failed) => {
+                self.finding(
+                    i,
+                    Rule::UnhandledFailure,
+                    format!("uses {v}, whose allocation failed (NULL dereference)"),
+                );
+                self.abort(i);
+                None
+            }
+            _ => {
+                self.finding(
                     i,
                     Rule::ProgramError,
                     format!("uses {v}, which it does not own"),
-                ),
-            },
+                );
+                None
+            }
+        };
+        if let Some((page, order)) = pages {
+            let pfns = page.pfn()..page.pfn() + (1u32 << order);
+            if write {
+                for p in pfns {
+                    self.set_dirty(p, true);
+                }
+            } else if pfns
+                .clone()
+                .any(|p| self.dirty.get(p as usize) == Some(&true))
+            {
+                self.finding(
+                    i,
+                    Rule::NotZeroed,
+                    format!("reads {v} as zero, but the page holds an earlier owner's data"),
+                );
+            }
         }
     }
 
@@ -1126,7 +1364,7 @@ impl Sim {
                 }
                 self.locks[l].owner = Some(i);
                 t.frames.last_mut().expect("frame").pc += 1;
-                let cx = Cx::new(0, self.gfp_task(i), &self.env, &self.vm);
+                let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
                 self.vm.lockdep().lock(&cx, self.locks[l].id);
             }
         }
@@ -1166,16 +1404,38 @@ impl Sim {
         }
     }
 
-    fn op_alloc(&mut self, i: usize, a: &Alloc) {
-        let effective = self.tasks[i].ctx.current_gfp_context(a.mask);
+    /// What scopes did to a call site's mask, for messages: `" (scopes
+    /// added X; removed Y)"`, or nothing.
+    fn scope_note(site: Gfp, effective: Gfp) -> String {
+        let added = effective - site;
+        let removed = site - effective;
+        let mut parts = Vec::new();
+        if !added.is_empty() {
+            parts.push(format!("scopes added {}", added.kernel_names()));
+        }
+        if !removed.is_empty() {
+            parts.push(format!("removed {}", removed.kernel_names()));
+        }
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join("; "))
+        }
+    }
+
+    /// The checks every allocation makes before the allocator runs; returns
+    /// the mask in force (the task's scopes applied).
+    fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
+        let effective = self.tasks[i].ctx.current_gfp_context(mask);
+        self.note_below_low(i, effective, node);
         if effective.contains(Gfp::DIRECT_RECLAIM) {
             if let Some(why) = self.atomic_reason(i) {
-                let cause = if a.mask.contains(Gfp::DIRECT_RECLAIM) {
+                let cause = if mask.contains(Gfp::DIRECT_RECLAIM) {
                     "the call site asked for it".to_string()
                 } else {
                     format!(
                         "a scope set __GFP_DIRECT_RECLAIM on a {} request ({})",
-                        a.mask,
+                        mask,
                         policy::cell(gfp::Flag::DirectReclaim, Direction::Set)
                             .breaks
                             .unwrap_or("")
@@ -1188,48 +1448,82 @@ impl Sim {
                 );
             }
         }
+        self.check_io_reclaim(i, mask, effective);
+        effective
+    }
+
+    /// The block layer's counterpart of lockdep's `fs_reclaim` check: an
+    /// allocation that may enter reclaim with `__GFP_IO` may start I/O
+    /// (swap-out, writeback), whose submission takes the request-queue
+    /// locks (`io-reclaim`); a caller holding one would wait for itself.
+    fn check_io_reclaim(&mut self, i: usize, mask: Gfp, effective: Gfp) {
+        let t = &self.tasks[i];
+        if !effective.contains(Gfp::DIRECT_RECLAIM | Gfp::IO)
+            || effective.contains(Gfp::NOLOCKDEP)
+            || t.ctx.task_flags().contains(TaskFlags::MEMALLOC)
+        {
+            return;
+        }
+        let held: Vec<usize> = t
+            .held
+            .iter()
+            .copied()
+            .filter(|&l| self.locks[l].io_reclaim && !self.io_reported.contains(&l))
+            .collect();
+        for l in held {
+            self.io_reported.insert(l);
+            let name = self.locks[l].name.clone();
+            self.finding(
+                i,
+                Rule::ReclaimRecursion,
+                format!(
+                    "allocation with {effective}{} may start I/O from reclaim (swap-out, writeback) while holding {name}, which the block layer's submission path takes",
+                    Self::scope_note(mask, effective)
+                ),
+            );
+        }
+    }
+
+    /// Runs one allocation under the stall watchdog, then does the
+    /// bookkeeping every kind shares. `None`: it stalled. A stalled
+    /// `__GFP_NOFAIL` request (at the call site or in force) is a finding
+    /// and stops the run; any other request that loops waits for others'
+    /// progress, as the kernel's NOFS and NOIO allocations do (they do not
+    /// invoke the OOM killer), so the task is stuck without a finding.
+    fn guarded<R>(
+        &mut self,
+        i: usize,
+        site: Gfp,
+        effective: Gfp,
+        order: u32,
+        f: impl FnOnce(&Sim) -> R,
+    ) -> Option<R> {
         let t0 = self.env.now_ns();
         self.env.armed.set(Some(t0));
         self.env.calls.set(0);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let task = self.gfp_task(i);
-            let cx = Cx::new(0, task, &self.env, &self.vm);
-            match a.node {
-                None => self.vm.alloc_pages(&self.machine, &cx, a.mask, a.order),
-                Some(n) => {
-                    if n as usize >= self.machine.nr_nodes() {
-                        Err(AllocError::NoSuchNode(n as usize))
-                    } else {
-                        let cx = self.vm.cx(&cx);
-                        self.vm
-                            .lockdep()
-                            .might_alloc(&cx, a.mask, core::panic::Location::caller());
-                        self.machine
-                            .alloc_pages_node(&cx, n as usize, a.mask, a.order)
-                    }
-                }
-            }
-        }));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         self.env.armed.set(None);
+        self.tasks[i].report.allocations += 1;
         let result = match result {
-            Ok(r) => r,
+            Ok(r) => Some(r),
             Err(payload) => {
                 if payload.downcast_ref::<Stall>().is_none() {
                     std::panic::resume_unwind(payload);
                 }
-                self.tasks[i].report.allocations += 1;
-                self.finding(
-                    i,
-                    Rule::AllocStall,
-                    format!(
-                        "allocation with {effective} order {} made no progress for {} s of virtual time; the kernel would keep looping here",
-                        a.order,
-                        STALL_NS / 1_000_000_000
-                    ),
-                );
+                if (site | effective).contains(Gfp::NOFAIL) {
+                    self.finding(
+                        i,
+                        Rule::AllocStall,
+                        format!(
+                            "__GFP_NOFAIL allocation (call site {site}, in force {effective}{}) order {order} made no progress for {} s of virtual time; the kernel would keep looping here",
+                            Self::scope_note(site, effective),
+                            STALL_NS / 1_000_000_000
+                        ),
+                    );
+                    self.halted = true;
+                }
                 self.tasks[i].done = Some(Outcome::Stuck);
-                self.halted = true;
-                return;
+                None
             }
         };
         let latency = self.env.now_ns().saturating_sub(t0);
@@ -1239,22 +1533,8 @@ impl Sim {
         }
         {
             let r = &mut self.tasks[i].report;
-            r.allocations += 1;
             r.latency_total_ns += latency;
             r.latency_max_ns = r.latency_max_ns.max(latency);
-        }
-        if self.below_low.is_none()
-            && self
-                .machine
-                .zones()
-                .iter()
-                .any(|z| z.managed_pages() > 0 && z.free_pages() < z.watermark(1) as i64)
-        {
-            self.below_low = Some((
-                self.tasks[i].name.clone(),
-                self.where_(i),
-                self.env.now_ns(),
-            ));
         }
         let reports = self.vm.lockdep().reports();
         let before_reports = std::mem::replace(&mut self.reports_seen, reports.len());
@@ -1263,18 +1543,144 @@ impl Sim {
                 i,
                 Rule::ReclaimRecursion,
                 format!(
-                    "allocation with {effective} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
+                    "allocation with {effective}{} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
+                    Self::scope_note(site, effective),
                     rep.lock
                 ),
             );
         }
+        self.reap_killed();
+        result
+    }
+
+    /// Tasks the OOM killer chose end: their programs stop and their locks
+    /// are released as they exit.
+    fn reap_killed(&mut self) {
+        let kills = self.vm.stats().oom_kill;
+        if kills == self.kills_seen {
+            return;
+        }
+        self.kills_seen = kills;
+        for j in 0..self.tasks.len() {
+            let pid = self.tasks[j].pid;
+            if self.tasks[j].done.is_none() && self.vm.proc_info(pid).is_some_and(|p| p.exited) {
+                self.tasks[j].done = Some(Outcome::Killed);
+                for l in std::mem::take(&mut self.tasks[j].held) {
+                    self.locks[l].owner = None;
+                }
+            }
+        }
+    }
+
+    /// Records the first allocation that starts while every zone it may
+    /// use sits below its low watermark: the point where the kernel's fast
+    /// path fails and the slow path wakes kswapd. Zones the allocation
+    /// cannot use do not count, and neither does a zone an allocation
+    /// leaves below the mark (the next allocation there wakes kswapd).
+    fn note_below_low(&mut self, i: usize, effective: Gfp, node: Option<u32>) {
+        if self.below_low.is_some() {
+            return;
+        }
+        let Ok(highest) = gfp::zone::highest_zone(effective) else {
+            return;
+        };
+        let nodes = match (node, effective.contains(Gfp::THISNODE)) {
+            (Some(n), true) => Some(NodeMask::single(n as usize)),
+            _ => self.tasks[i].cpuset.map(|(_, m)| m),
+        };
+        let mut eligible = self.machine.zones().iter().filter(|z| {
+            z.managed_pages() > 0
+                && z.zone_type() <= highest
+                && nodes.is_none_or(|m| m.contains(z.nid()))
+        });
+        let mut any = false;
+        let all_low = eligible.all(|z| {
+            any = true;
+            z.free_pages() < z.watermark(1) as i64
+        });
+        if any && all_low {
+            self.below_low = Some((
+                self.tasks[i].name.clone(),
+                self.where_(i),
+                self.env.now_ns(),
+            ));
+        }
+    }
+
+    /// A failed allocation: the variable holds NULL; NOFAIL and
+    /// no-failure-path callers are findings.
+    fn alloc_failed(
+        &mut self,
+        i: usize,
+        var: &str,
+        site: Gfp,
+        effective: Gfp,
+        no_failure_path: bool,
+        err: &str,
+    ) {
+        self.tasks[i].report.failures += 1;
+        self.tasks[i].vars.insert(var.to_string(), Var::Failed);
+        if (site | effective).contains(Gfp::NOFAIL) {
+            let why = if !effective.contains(Gfp::DIRECT_RECLAIM)
+                && site.contains(Gfp::DIRECT_RECLAIM)
+            {
+                format!(
+                    " a scope cleared __GFP_DIRECT_RECLAIM ({})",
+                    policy::cell(gfp::Flag::DirectReclaim, Direction::Clear)
+                        .breaks
+                        .unwrap_or("NOFAIL needs direct reclaim")
+                )
+            } else if !effective.contains(Gfp::DIRECT_RECLAIM) {
+                " __GFP_NOFAIL without __GFP_DIRECT_RECLAIM cannot loop: the allocator warns and fails".to_string()
+            } else {
+                String::new()
+            };
+            self.finding(
+                i,
+                Rule::NofailFailed,
+                format!(
+                    "__GFP_NOFAIL allocation (call site {site}, in force {effective}{}) failed: {err};{why}",
+                    Self::scope_note(site, effective)
+                ),
+            );
+        }
+        if no_failure_path {
+            self.finding(
+                i,
+                Rule::UnhandledFailure,
+                format!(
+                    "allocation of {var} with {effective}{} failed and the caller has no failure path",
+                    Self::scope_note(site, effective)
+                ),
+            );
+        }
+    }
+
+    fn op_alloc(&mut self, i: usize, a: &Alloc) {
+        let effective = self.pre_alloc(i, a.mask, a.node);
+        let Some(result) = self.guarded(i, a.mask, effective, a.order, |s| {
+            let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
+            match a.node {
+                None => s.vm.alloc_pages(&s.machine, &cx, a.mask, a.order),
+                Some(n) if n as usize >= s.machine.nr_nodes() => {
+                    Err(AllocError::NoSuchNode(n as usize))
+                }
+                Some(n) => {
+                    s.vm.alloc_pages_node(&s.machine, &cx, n as usize, a.mask, a.order)
+                }
+            }
+        }) else {
+            return;
+        };
         match result {
             Ok(page) => {
                 self.check_placement(i, a, effective, page);
                 self.check_reserves(i, effective, page);
+                let charged = self.vm.kmem_memcg(page);
+                self.check_memcg(i, &a.var, a.mask, effective, charged);
                 if effective.contains(Gfp::ZERO) || self.machine.init_on_alloc() {
                     for p in page.pfn()..page.pfn() + (1u32 << a.order) {
-                        self.dirty.remove(&p);
+                        self.set_dirty(p, false);
                     }
                 }
                 self.tasks[i].vars.insert(
@@ -1286,51 +1692,146 @@ impl Sim {
                 );
             }
             Err(e) => {
-                self.tasks[i].report.failures += 1;
-                self.tasks[i].vars.insert(a.var.clone(), Var::Failed);
-                if a.mask.contains(Gfp::NOFAIL) {
-                    let why = if !effective.contains(Gfp::DIRECT_RECLAIM)
-                        && a.mask.contains(Gfp::DIRECT_RECLAIM)
-                    {
-                        format!(
-                            " a scope cleared __GFP_DIRECT_RECLAIM ({})",
-                            policy::cell(gfp::Flag::DirectReclaim, Direction::Clear)
-                                .breaks
-                                .unwrap_or("NOFAIL needs direct reclaim")
-                        )
-                    } else {
-                        String::new()
-                    };
+                if let AllocError::BadZone(_) | AllocError::BadMigratetype(_) = e {
                     self.finding(
                         i,
-                        Rule::NofailFailed,
+                        Rule::WrongZone,
                         format!(
-                            "__GFP_NOFAIL allocation (call site {}, in force {effective}) failed: {e:?};{why}",
-                            a.mask
+                            "the mask in force for {}, {effective}{}, names no zone or mobility class the allocator can serve: {e}",
+                            a.var,
+                            Self::scope_note(a.mask, effective)
                         ),
                     );
                 }
-                if a.no_failure_path {
-                    self.finding(
-                        i,
-                        Rule::UnhandledFailure,
-                        format!(
-                            "allocation of {} with {effective} failed and the caller has no failure path",
-                            a.var
-                        ),
-                    );
-                }
+                let e = format!("{e:?}");
+                self.alloc_failed(i, &a.var, a.mask, effective, a.no_failure_path, &e);
             }
         }
     }
 
-    fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
+    fn op_mempool(&mut self, i: usize, a: &PoolAlloc) {
+        let Some(pool) = self.pools.iter().position(|(n, _)| *n == a.pool) else {
+            return;
+        };
+        // mempool_alloc() adds these for its backing allocator: the pool,
+        // not the emergency reserves, is its fallback.
+        let backing = a.mask | Gfp::NOMEMALLOC | Gfp::NORETRY | Gfp::NOWARN;
+        let effective = self.pre_alloc(i, backing, None);
+        let from_reserve = self.pools[pool].1.from_reserve();
+        let Some(got) = self.guarded(i, a.mask, effective, self.pools[pool].1.order(), |s| {
+            let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
+            let cx = s.vm.cx(&cx);
+            s.vm.lockdep()
+                .might_alloc(&cx, a.mask, core::panic::Location::caller());
+            s.pools[pool].1.alloc(&s.machine, &cx, a.mask)
+        }) else {
+            return;
+        };
+        match got {
+            Some(page) => {
+                if self.pools[pool].1.from_reserve() == from_reserve {
+                    // From the page allocator, not the pool's own elements.
+                    self.check_reserves(i, effective, page);
+                }
+                self.tasks[i]
+                    .vars
+                    .insert(a.var.clone(), Var::Pool { pool, page });
+            }
+            None => self.alloc_failed(
+                i,
+                &a.var,
+                a.mask,
+                effective,
+                a.no_failure_path,
+                "mempool_alloc returned NULL (no direct reclaim, pool empty)",
+            ),
+        }
+    }
+
+    fn op_kmalloc(&mut self, i: usize, a: &Kmalloc) {
+        if self.slab.is_none() {
+            self.slab =
+                Some(Slab::new(&self.machine, ObjExtMode::WithFlag).with_memcg(self.vm.clone()));
+        }
+        let effective = self.pre_alloc(i, a.mask, None);
+        let Some(r) = self.guarded(i, a.mask, effective, 0, |s| {
+            let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
+            let cx = s.vm.cx(&cx);
+            s.vm.lockdep()
+                .might_alloc(&cx, a.mask, core::panic::Location::caller());
+            let slab = s.slab.as_ref().expect("made above");
+            slab.kmalloc(&s.machine, &cx, a.size as usize, a.mask)
+        }) else {
+            return;
+        };
+        match r {
+            Ok(o) => {
+                let charged = self.slab.as_ref().and_then(|s| s.obj_memcg(o));
+                self.check_memcg(i, &a.var, a.mask, effective, charged);
+                if effective.contains(Gfp::ZERO) {
+                    self.dirty_objs.remove(&o.0);
+                }
+                self.tasks[i].vars.insert(a.var.clone(), Var::Obj(o));
+            }
+            Err(e) => {
+                if let SlabError::ObjExtRecursion { depth } = e {
+                    self.finding(
+                        i,
+                        Rule::UnboundedRecursion,
+                        format!(
+                            "kmalloc of {} with {effective}{}: allocating the slab's object-extension vector needs a vector itself ({depth} levels deep, unbounded), because the vector's mask lost __GFP_NO_OBJ_EXT",
+                            a.var,
+                            Self::scope_note(a.mask, effective)
+                        ),
+                    );
+                }
+                let e = format!("{e:?}");
+                self.alloc_failed(i, &a.var, a.mask, effective, a.no_failure_path, &e);
+            }
+        }
+    }
+
+    /// An allocation its call site accounts (`__GFP_ACCOUNT`), by a task
+    /// in a memory cgroup, must be charged to that group.
+    fn check_memcg(
+        &mut self,
+        i: usize,
+        var: &str,
+        site: Gfp,
+        effective: Gfp,
+        charged: Option<MemcgId>,
+    ) {
+        let mc = self.tasks[i].memcg;
+        if !site.contains(Gfp::ACCOUNT) || mc == MemcgId::ROOT || charged == Some(mc) {
+            return;
+        }
+        let group = self
+            .vm
+            .memcg(mc)
+            .map(|g| format!("{} (max {} pages)", g.name, g.max))
+            .unwrap_or_default();
+        self.finding(
+            i,
+            Rule::MemcgEscape,
+            format!(
+                "{var} was allocated for memory cgroup {group} with __GFP_ACCOUNT at its call site but was not charged (in force {effective}{}): it escapes the group's limit",
+                Self::scope_note(site, effective)
+            ),
+        );
+    }
+
+    /// Whether an allocation with `effective` by task `i` may ignore the
+    /// watermarks (`__gfp_pfmemalloc_flags()` == ALLOC_NO_WATERMARKS).
+    fn no_watermarks(&self, i: usize, effective: Gfp) -> bool {
         let t = &self.tasks[i];
-        let no_watermarks = !effective.contains(Gfp::NOMEMALLOC)
+        !effective.contains(Gfp::NOMEMALLOC)
             && (effective.contains(Gfp::MEMALLOC)
                 || (t.ctx.task_flags().contains(TaskFlags::MEMALLOC)
-                    && t.context != TaskContextKind::HardIrq));
-        if !no_watermarks {
+                    && t.context != TaskContextKind::HardIrq))
+    }
+
+    fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
+        if !self.no_watermarks(i, effective) {
             return;
         }
         let Some(zid) = self.machine.page_zone_id(page) else {
@@ -1366,6 +1867,59 @@ impl Sim {
                     )
                 };
                 self.finding(i, Rule::Compound, msg);
+            }
+        }
+        // Mobility: the allocator files the page as movable or reclaimable
+        // although its call site said neither; compaction and memory
+        // offlining will try to move it, shrinkers are assumed behind it.
+        if let (Some(site_mt), Some(mt)) = (
+            gfp::zone::migratetype(a.mask),
+            gfp::zone::migratetype(effective),
+        ) {
+            if mt != site_mt
+                && matches!(
+                    mt,
+                    gfp::zone::MigrateType::Movable | gfp::zone::MigrateType::Reclaimable
+                )
+            {
+                self.finding(
+                    i,
+                    Rule::WrongZone,
+                    format!(
+                        "{} was allocated as {} memory (in force {effective}) but its call site ({}) asked for {} memory: nothing can move or shrink it, so it pins what compaction and offlining rely on",
+                        a.var,
+                        mt.name(),
+                        a.mask,
+                        site_mt.name()
+                    ),
+                );
+            }
+        }
+        // Cpuset: user memory (__GFP_HARDWALL at the call site) stays on the
+        // task's nodes, except where the kernel lets any allocation leave
+        // them: reserve access without watermarks drops the cpuset check
+        // (`__alloc_pages_slowpath()` clears ALLOC_CPUSET with the reserve
+        // flags), and so do OOM victims and interrupts.
+        let exempt = self.no_watermarks(i, effective)
+            || self.tasks[i].context != TaskContextKind::Process
+            || self
+                .vm
+                .proc_info(self.tasks[i].pid)
+                .is_some_and(|p| p.oom_victim);
+        if a.mask.contains(Gfp::HARDWALL) && !exempt {
+            if let (Some((_, mems)), Some(got)) =
+                (self.tasks[i].cpuset, self.machine.page_to_nid(page))
+            {
+                if !mems.contains(got) {
+                    self.finding(
+                        i,
+                        Rule::WrongZone,
+                        format!(
+                            "{} is user memory (call site {}) of a task whose cpuset allows nodes {mems}, and got node {got} (in force {effective})",
+                            a.var, a.mask
+                        ),
+                    );
+                }
             }
         }
         let Ok(allowed) = gfp::zone::highest_zone(a.mask) else {
@@ -1409,6 +1963,8 @@ pub fn op_text(op: &Op) -> String {
         tasks: vec![crate::format::TaskDecl {
             name: "t".into(),
             context: TaskContextKind::Process,
+            memcg: None,
+            cpuset: None,
             body: vec![match op {
                 Op::Scope(s, _) => Op::Scope(*s, Vec::new()),
                 Op::IfFailed(v, _) => Op::IfFailed(v.clone(), Vec::new()),

@@ -323,6 +323,7 @@ impl EventKind {
             EventKind::KswapdWake => 12,
             EventKind::KswapdRun => 13,
             EventKind::KswapdSleep => 14,
+            EventKind::End(Outcome::Killed) => 15,
         }
     }
 
@@ -436,7 +437,7 @@ pub struct Timeline {
     /// The machine, in words.
     pub machine: String,
     /// Memory filled before the tasks ran, in words (`kernel`, ...).
-    pub fills: Vec<&'static str>,
+    pub fills: Vec<String>,
     /// Per zone with managed pages, in the machine's order.
     pub zones: Vec<ZoneSeries>,
     /// Reclaim activity (buckets with any activity only).

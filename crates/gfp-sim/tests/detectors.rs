@@ -189,6 +189,7 @@ fn rule_ids_are_stable_and_distinct() {
             "kswapd-not-woken",
             "reserves-drained",
             "alloc-stall",
+            "memcg-escape",
             "program-error"
         ]
     );
@@ -250,4 +251,142 @@ fn alloc_stall_ends_the_run() {
     assert_eq!(r.tasks[0].outcome, Outcome::Stuck);
     // The same request on free memory succeeds.
     clean(&run(&body.replace("fill kernel\n", "")));
+}
+
+#[test]
+fn memcg_escape() {
+    // An accounted allocation by a task in a memory cgroup is charged to
+    // it; a scope clearing __GFP_ACCOUNT lets it escape the limit.
+    let body = "machine small-numa\nmemcg box max=64\ntask a memcg=box\n  scope clear __GFP_ACCOUNT\n    alloc p GFP_KERNEL_ACCOUNT\n    kmalloc o 128 GFP_KERNEL_ACCOUNT\n  end\n  free p\n  free o\nend\n";
+    let r = run(body);
+    only(&r, Rule::MemcgEscape);
+    assert_eq!(r.findings.len(), 2, "the page and the object: {}", r.text());
+    clean(&run(
+        &body.replace("scope clear __GFP_ACCOUNT", "scope nofs")
+    ));
+    // Outside a memory cgroup there is no limit to escape.
+    clean(&run(&body.replace(" memcg=box", "")));
+}
+
+#[test]
+fn wrong_zone_mobility_and_cpuset() {
+    // A kernel allocation filed as movable (or reclaimable) pins what
+    // compaction relies on.
+    let body = "machine small-numa\ntask a\n  scope set __GFP_MOVABLE\n    alloc p GFP_KERNEL\n  end\n  free p\nend\n";
+    only(&run(body), Rule::WrongZone);
+    only(
+        &run(&body.replace("set __GFP_MOVABLE", "set __GFP_RECLAIMABLE")),
+        Rule::WrongZone,
+    );
+    // Keeping user memory out of movable memory (PF_MEMALLOC_PIN) is fine.
+    clean(&run(&body.replace(
+        "scope set __GFP_MOVABLE\n    alloc p GFP_KERNEL",
+        "scope pin\n    alloc p GFP_HIGHUSER_MOVABLE",
+    )));
+    // User memory of a task in a cpuset of node 1, node 1 full: without
+    // __GFP_HARDWALL it escapes to node 0.
+    let cpuset = "machine small-numa\nfill file-clean node=1\ncpuset n1 mems=1\ntask a cpuset=n1\n  scope clear __GFP_HARDWALL\n    alloc p GFP_USER\n  end\n  free p\nend\n";
+    let r = run(cpuset);
+    only(&r, Rule::WrongZone);
+    assert!(r.findings[0].message.contains("cpuset"), "{}", r.text());
+    let r = run(&cpuset.replace("scope clear __GFP_HARDWALL", "scope nofs"));
+    clean(&r);
+    assert_eq!(r.tasks[0].failures, 0, "served on node 1: {}", r.text());
+    // Reserve access ignores cpusets in the kernel too: not a finding.
+    clean(&run(
+        &cpuset.replace("scope clear __GFP_HARDWALL", "scope noreclaim")
+    ));
+}
+
+#[test]
+fn io_reclaim_recursion() {
+    // A block driver allocating under its request-queue lock must not
+    // start I/O from reclaim: GFP_NOIO. A scope setting __GFP_IO recurses.
+    let body = "lock queue sleeping io-reclaim\ntask a\n  lock queue\n  scope set __GFP_IO\n    alloc rq GFP_NOIO\n  end\n  unlock queue\n  free rq\nend\n";
+    let r = run(body);
+    only(&r, Rule::ReclaimRecursion);
+    assert!(r.findings[0].message.contains("I/O"), "{}", r.text());
+    clean(&run(&body.replace("scope set __GFP_IO", "scope noio")));
+    // The same allocation outside the lock is fine.
+    clean(&run(&body.replace(" io-reclaim", "")));
+}
+
+#[test]
+fn obj_ext_recursion_through_kmalloc() {
+    let body = "task a\n  scope clear __GFP_NO_OBJ_EXT\n    kmalloc o 64 GFP_KERNEL\n  end\n  free o\nend\n";
+    let r = run(body);
+    assert!(r.has(Rule::UnboundedRecursion), "{}", r.text());
+    assert!(
+        r.findings.iter().all(|f| f.rule == Rule::UnboundedRecursion
+            || f.rule == Rule::ProgramError
+            || f.rule == Rule::UnhandledFailure),
+        "{}",
+        r.text()
+    );
+    let r = run(&body.replace("scope clear __GFP_NO_OBJ_EXT", "scope nofs"));
+    clean(&r);
+    assert_eq!(r.tasks[0].failures, 0);
+}
+
+#[test]
+fn mempool_falls_back_to_its_pool_and_keeps_off_the_reserves() {
+    // Memory exhausted into the atomic reserves, a reclaim path (PF_MEMALLOC)
+    // allocating a batch from its mempool: the pool serves it.
+    let body = "machine small-numa\nswap 0\nfill kernel\nmempool bios min=32\ntask a\n  scope noreclaim\n    scope clear __GFP_NOMEMALLOC\n      repeat 32\n        mempool_alloc bio bios GFP_NOIO\n      end\n    end\n  end\nend\n";
+    let r = run(body);
+    only(&r, Rule::ReservesDrained);
+    let r = run(&body.replace("scope clear __GFP_NOMEMALLOC", "scope nofs"));
+    clean(&r);
+    assert_eq!(r.tasks[0].failures, 0, "{}", r.text());
+}
+
+#[test]
+fn loops_without_nofail_wait_for_others() {
+    // GFP_NOFS never invokes the OOM killer: with only a process's memory
+    // left it waits for someone else to. Not a finding...
+    let body = "machine small-numa\nswap 0\nfill anon owner=hog\nfill kernel\ntask a\n  scope nofs\n    alloc p GFP_KERNEL\n  end\n  free p\nend\n";
+    let r = run(body);
+    clean(&r);
+    assert_eq!(r.tasks[0].outcome, Outcome::Stuck, "{}", r.text());
+    // ...while GFP_KERNEL kills the process and goes on,
+    let r = run(&body.replace("scope nofs", "scope pin"));
+    clean(&r);
+    assert_eq!(r.oom_kills, 1);
+    assert_eq!(r.tasks[0].outcome, Outcome::Completed);
+    // and __GFP_NOFAIL under NOFS gets the reserves to make progress.
+    clean(&run(&body.replace(
+        "alloc p GFP_KERNEL",
+        "alloc p GFP_KERNEL|__GFP_NOFAIL no-failure-path",
+    )));
+}
+
+#[test]
+fn oom_kill_ends_the_owning_task() {
+    // The task owning all anonymous memory is the OOM killer's victim.
+    let body = "machine small-numa\nswap 0\nfill anon owner=hog\nfill kernel\ntask hog\n  sleep 1000\n  sleep 1000\nend\ntask a\n  alloc p GFP_KERNEL\n  free p\nend\n";
+    let r = run(body);
+    clean(&r);
+    assert_eq!(r.tasks[0].outcome, Outcome::Killed, "{}", r.text());
+    assert_eq!(r.tasks[1].outcome, Outcome::Completed);
+}
+
+#[test]
+fn used_memory_is_not_zero() {
+    let body =
+        "fill used\ntask a\n  alloc p GFP_KERNEL|__GFP_ZERO\n  expect-zero p\n  free p\nend\n";
+    clean(&run(body));
+    only(&run(&body.replace("|__GFP_ZERO", "")), Rule::NotZeroed);
+    // Without `fill used` the machine is fresh from boot.
+    clean(&run(&body
+        .replace("fill used\n", "")
+        .replace("|__GFP_ZERO", "")));
+}
+
+#[test]
+fn return_leaves_the_function_and_its_scopes() {
+    let body = "fill kernel\nfn f\n  scope clear __GFP_DIRECT_RECLAIM\n    alloc p GFP_NOWAIT\n    if-failed p\n      return\n    end\n    touch p\n    free p\n  end\nend\ntask a\n  call f\n  lock m\n  unlock m\nend\nlock m sleeping\n";
+    let r = run(body);
+    clean(&r);
+    assert_eq!(r.tasks[0].failures, 1);
+    assert_eq!(r.tasks[0].outcome, Outcome::Completed);
 }

@@ -3,8 +3,8 @@
 
 use gfp::Gfp;
 use gfp_sim::format::{
-    parse, print, Alloc, Fill, Function, LockDecl, LockKind, MachineDecl, Op, Scenario, Scope,
-    TaskContextKind, TaskDecl,
+    parse, print, Alloc, CpusetDecl, Fill, FillDecl, Function, Kmalloc, LockDecl, LockKind,
+    MachineDecl, MemcgDecl, MempoolDecl, Op, PoolAlloc, Scenario, Scope, TaskContextKind, TaskDecl,
 };
 use proptest::prelude::*;
 
@@ -102,6 +102,23 @@ fn leaf(locks: Vec<(String, LockKind)>) -> impl Strategy<Value = Op> {
     };
     prop_oneof![
         lock_ops,
+        Just(Op::Return),
+        (name(), 1u32..=8192, mask(), any::<bool>()).prop_map(|(var, size, mask, nfp)| {
+            Op::Kmalloc(Kmalloc {
+                var,
+                size,
+                mask,
+                no_failure_path: nfp,
+            })
+        }),
+        (name(), mask(), any::<bool>()).prop_map(|(var, mask, nfp)| {
+            Op::MempoolAlloc(PoolAlloc {
+                var,
+                pool: "pool".into(),
+                mask,
+                no_failure_path: nfp,
+            })
+        }),
         Just(Op::IrqDisable),
         Just(Op::IrqEnable),
         Just(Op::RcuReadLock),
@@ -160,7 +177,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         name(),
         (
             prop_oneof![Just(LockKind::Sleeping), Just(LockKind::Spin)],
-            any::<bool>(),
+            0u8..3,
         ),
         0..3,
     );
@@ -172,12 +189,18 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 .prop_map(|p| MachineDecl::Preset(p.into())),
         ],
         proptest::collection::vec(
-            proptest::sample::select(vec![
-                Fill::FileClean,
-                Fill::FileDirty,
-                Fill::Anon,
-                Fill::Kernel,
-            ]),
+            (
+                proptest::sample::select(vec![
+                    Fill::FileClean,
+                    Fill::FileDirty,
+                    Fill::Anon,
+                    Fill::Kernel,
+                    Fill::Used,
+                ]),
+                proptest::option::of(0u32..2),
+                proptest::option::of(name()),
+            )
+                .prop_map(|(kind, node, owner)| FillDecl { kind, node, owner }),
             0..3,
         ),
         locks,
@@ -185,10 +208,11 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         .prop_flat_map(|(nm, machine, fills, locks)| {
             let decls: Vec<LockDecl> = locks
                 .iter()
-                .map(|(n, (k, fs))| LockDecl {
+                .map(|(n, (k, class))| LockDecl {
                     name: n.clone(),
                     kind: *k,
-                    fs_reclaim: *fs,
+                    fs_reclaim: *class == 1,
+                    io_reclaim: *class == 2,
                 })
                 .collect();
             let pairs: Vec<(String, LockKind)> =
@@ -201,6 +225,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                         Just(TaskContextKind::SoftIrq),
                         Just(TaskContextKind::HardIrq)
                     ],
+                    any::<bool>(),
+                    any::<bool>(),
                     ops(pairs.clone()),
                 ),
                 0..3,
@@ -218,17 +244,34 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         .prop_map(|(name, machine, fills, locks, funcs, tasks)| Scenario {
             name,
             machine,
+            swap: Some(64),
             fills,
             locks,
+            mempools: vec![MempoolDecl {
+                name: "pool".into(),
+                min: 2,
+                order: 1,
+            }],
+            memcgs: vec![MemcgDecl {
+                name: "box".into(),
+                max: 64,
+            }],
+            cpusets: vec![CpusetDecl {
+                name: "node0".into(),
+                mems: vec![0],
+                hardwall: true,
+            }],
             functions: funcs
                 .into_iter()
                 .map(|(name, body)| Function { name, body })
                 .collect(),
             tasks: tasks
                 .into_iter()
-                .map(|(name, (context, body))| TaskDecl {
+                .map(|(name, (context, in_memcg, in_cpuset, body))| TaskDecl {
                     name,
                     context,
+                    memcg: in_memcg.then(|| "box".to_string()),
+                    cpuset: in_cpuset.then(|| "node0".to_string()),
                     body,
                 })
                 .collect(),
@@ -273,6 +316,9 @@ proptest! {
     fn any_scenario_runs_deterministically(mut s in scenario(), seed in any::<u64>()) {
         s.machine = MachineDecl::Pages(1024);
         s.fills.truncate(1);
+        for f in &mut s.fills {
+            f.node = None;
+        }
         let config = gfp_sim::SimConfig { seed, max_steps: 2_000, ..Default::default() };
         let a = gfp_sim::sim::Sim::new(&s, config).unwrap().run();
         let b = gfp_sim::sim::Sim::new(&s, config).unwrap().run();

@@ -344,7 +344,7 @@ policy_table! {
         clear: Unsafe, "clearing __GFP_COMP in a scope strips the head and tail metadata from nested compound allocations whose callers rely on it", "breaks: a nested order-3 __GFP_COMP allocation used and freed through its head page";
     }
     Nomemalloc {
-        set: Pointless, "setting __GFP_NOMEMALLOC in a scope only overrides PF_MEMALLOC, which the scope's owner controls anyway, so it makes little sense", "";
+        set: Unsafe, "setting __GFP_NOMEMALLOC in a scope overrides not only PF_MEMALLOC, which the scope's owner controls, but the __GFP_MEMALLOC of nested call sites: it takes the reserves away from allocations granted them to guarantee forward progress of reclaim, such as swap over the network", "breaks: a nested __GFP_MEMALLOC allocation on the swap-over-network path";
         clear: Unsafe, "clearing __GFP_NOMEMALLOC in a scope lets nested mempool refills made under PF_MEMALLOC drain the emergency reserves instead of falling back to their pools", "breaks: a nested mempool allocation under PF_MEMALLOC";
     }
     Hardwall {

@@ -97,7 +97,7 @@ impl Sim {
         let mut r = Recorder {
             tl: Timeline {
                 machine: self.machine_words(),
-                fills: self.scenario.fills.iter().map(|f| f.name()).collect(),
+                fills: self.scenario.fills.iter().map(|f| f.text()).collect(),
                 zones,
                 activity: Bucketed::new(),
                 clock: Series::new(),
@@ -455,6 +455,7 @@ impl Sim {
             Outcome::Completed => "completed",
             Outcome::Aborted => "aborted",
             Outcome::Stuck => "stuck",
+            Outcome::Killed => "killed by the OOM killer",
             Outcome::Unfinished => "unfinished (step bound reached)",
         };
         out.push(point(j, EventKind::End(o), at, format!("ends: {word}")));

@@ -1,4 +1,4 @@
-// set __GFP_NOMEMALLOC: pointless.
+// set __GFP_NOMEMALLOC: unsafe.
 fn main() {
     let _scope = gfp::scope::set::<gfp::flag::Nomemalloc>();
 }
