@@ -1503,6 +1503,7 @@ impl Sim {
         self.env.calls.set(0);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         self.env.armed.set(None);
+        let (waited_ns, blocked) = (self.env.now_ns().saturating_sub(t0), self.env.calls.get());
         self.tasks[i].report.allocations += 1;
         let result = match result {
             Ok(r) => Some(r),
@@ -1515,7 +1516,7 @@ impl Sim {
                         i,
                         Rule::AllocStall,
                         format!(
-                            "__GFP_NOFAIL allocation (call site {site}, in force {effective}{}) order {order} made no progress for {} s of virtual time; the kernel would keep looping here",
+                            "__GFP_NOFAIL allocation (call site {site}, in force {effective}{}) order {order} made no progress in {waited_ns} ns of virtual time and {blocked} blocking points (the watchdog's bounds: {} s, {STALL_CALLS} points); the kernel would keep looping here",
                             Self::scope_note(site, effective),
                             STALL_NS / 1_000_000_000
                         ),
