@@ -54,6 +54,18 @@ const ZONE_SHIFT: u32 = 24;
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameState(pub(crate) u32);
 
+/// Reads a frame word (`FrameTable::get` for a word already looked up).
+#[inline(always)]
+pub(crate) fn load(w: &AtomicU32) -> FrameState {
+    FrameState(w.load(Ordering::Acquire))
+}
+
+/// Writes a frame word (`FrameTable::set` for a word already looked up).
+#[inline(always)]
+pub(crate) fn store(w: &AtomicU32, s: FrameState) {
+    w.store(s.0, Ordering::Release);
+}
+
 impl FrameState {
     #[inline(always)]
     pub(crate) const fn make(kind: FrameKind, zone: usize, order: u32) -> FrameState {
@@ -218,6 +230,15 @@ impl FrameTable {
     #[inline(always)]
     pub(crate) fn set(&self, pfn: u32, s: FrameState) {
         self.words[pfn as usize].store(s.0, Ordering::Release);
+    }
+
+    /// The words of the block of `order` at `pfn` (head first), or `None`
+    /// when the block does not fit in the table: one bounds check for the
+    /// whole block.
+    #[inline(always)]
+    pub(crate) fn block(&self, pfn: u32, order: u32) -> Option<&[AtomicU32]> {
+        let start = pfn as usize;
+        self.words.get(start..start + (1usize << order))
     }
 
     /// Replaces `old` with `new`; `false` if the word was not `old`.

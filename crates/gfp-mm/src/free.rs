@@ -6,13 +6,13 @@ use core::ptr::NonNull;
 
 use gfp::zone::ZoneType;
 
-use crate::frame::{FrameKind, FrameState};
+use crate::frame::{self, FrameKind, FrameState};
 use crate::machine::{Cx, Machine};
 use crate::nodemask::NodeId;
 use crate::page::{BadPage, BadPageReason, Page};
 use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, ZonePcp, NR_PCP_ORDERS, PCP_COLUMNS};
 use crate::stats::Event;
-use crate::sync::Ordering;
+use crate::sync::{AtomicU32, Ordering};
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
 use gfp::zone::MigrateType;
 
@@ -93,55 +93,58 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
         let pfn = page.pfn();
-        if !pcp_allowed_order(order)
-            || page.machine_id() != self.id
-            || (pfn as usize) + (1 << order) > self.fm.frames.len()
-        {
+        if !pcp_allowed_order(order) || page.machine_id() != self.id {
             return false;
         }
+        let Some(block) = self.fm.frames.block(pfn, order) else {
+            return false;
+        };
         let Some(slot) = self.cpus.get(cpu) else {
             return false;
         };
         if let Some(mut pcp) = slot.pcp.try_own() {
-            return self.free_onto(&mut pcp, pfn, order);
+            return self.free_onto(&mut pcp, pfn, block, order);
         }
-        self.free_fast_locked(slot, pfn, order)
+        self.free_fast_locked(slot, pfn, block, order)
     }
 
     /// [`Machine::free_fast`] for a thread that does not own the lists.
     #[inline(never)]
-    fn free_fast_locked(&self, slot: &CpuSlot, pfn: u32, order: u32) -> bool {
+    fn free_fast_locked(&self, slot: &CpuSlot, pfn: u32, block: &[AtomicU32], order: u32) -> bool {
         match slot.pcp.try_lock() {
-            Some(mut pcp) => self.free_onto(&mut pcp, pfn, order),
+            Some(mut pcp) => self.free_onto(&mut pcp, pfn, block, order),
             None => false,
         }
     }
 
-    /// [`Machine::free_fast`] with the CPU's lists entered.
+    /// [`Machine::free_fast`] with the CPU's lists entered; `block` is the
+    /// frames' words of the block at `pfn`.
     #[inline(always)]
-    fn free_onto(&self, pcp: &mut CpuPages, pfn: u32, order: u32) -> bool {
-        let s = self.fm.frames.get(pfn);
+    fn free_onto(&self, pcp: &mut CpuPages, pfn: u32, block: &[AtomicU32], order: u32) -> bool {
+        let (head, tails) = match block.split_first() {
+            Some(split) => split,
+            None => return false,
+        };
+        let s = frame::load(head);
         if !s.is_clean_head(order) {
             return false;
         }
-        for i in 1..(1u32 << order) {
-            let t = self.fm.frames.get(pfn + i);
+        for (i, t) in (1u32..).zip(tails) {
+            let t = frame::load(t);
             if t.kind() != FrameKind::Tail || t.head_offset() != i {
                 return false;
             }
         }
         let zone = s.zone();
-        if !self
-            .fm
-            .frames
-            .replace(pfn, s, FrameState::make(FrameKind::PerCpu, zone, order))
+        let transit = FrameState::make(FrameKind::PerCpu, zone, order);
+        if head
+            .compare_exchange(s.0, transit.0, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
         {
             return false;
         }
-        for i in 1..(1u32 << order) {
-            self.fm
-                .frames
-                .set(pfn + i, FrameState::make(FrameKind::FreeTail, zone, 0));
+        for t in tails {
+            frame::store(t, FrameState::make(FrameKind::FreeTail, zone, 0));
         }
         self.pcp_push(pcp, zone, pfn, order);
         true

@@ -7,7 +7,7 @@ use gfp::{Gfp, TaskFlags};
 
 use crate::alloc_flags::{gfp_to_alloc_flags, pfmemalloc_flags, AllocFlags};
 use crate::env::{LogLevel, TICK_NS};
-use crate::frame::{FrameKind, FrameState};
+use crate::frame::{self, FrameKind, FrameState};
 use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
 use crate::machine::{Cx, Machine, WarnSite};
 use crate::nodemask::{NodeId, NodeMask};
@@ -473,14 +473,18 @@ impl Machine {
             unsafe { self.arena.zero(pfn, 1 << order) };
         }
         let compound = order > 0 && gfp.contains(Gfp::COMP);
-        for i in 1..(1u32 << order) {
-            self.fm
-                .frames
-                .set(pfn + i, FrameState::tail(zone, i, compound));
-        }
-        self.fm
+        // A block taken off a list lies inside the table (the lists hold
+        // only blocks of the zone); one bounds check covers all its frames.
+        let block = self
+            .fm
             .frames
-            .set(pfn, FrameState::allocated(zone, order, compound, mt));
+            .block(pfn, order)
+            .expect("a free list held a block outside the frame table");
+        let (head, tails) = block.split_first().expect("a block has a head");
+        for (i, t) in (1u32..).zip(tails) {
+            frame::store(t, FrameState::tail(zone, i, compound));
+        }
+        frame::store(head, FrameState::allocated(zone, order, compound, mt));
     }
 
     /// `reserve_highatomic_pageblock()`: after a high-order atomic
