@@ -34,7 +34,12 @@ use crate::format::{
 };
 use crate::timeline::Timeline;
 
+mod devices;
+mod reclaim;
 mod record;
+
+pub use devices::DEFAULT_LATENCY_NS;
+use reclaim::{Actor, FsShrinker, LockWait, ReclaimPath, World};
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -200,6 +205,16 @@ pub struct Report {
     pub pgsteal_direct: u64,
     /// OOM kills.
     pub oom_kills: u64,
+    /// Calls of the filesystem's shrinker that took its `fs-reclaim` locks
+    /// and allocated (reclaim with `__GFP_FS`).
+    pub fs_reclaim_calls: u64,
+    /// Swap-out writes the swap device failed (the pages stayed).
+    pub swap_write_errors: u64,
+    /// Writeback writes the filesystem's device failed (the mapping kept
+    /// the error).
+    pub writeback_errors: u64,
+    /// `io` requests that failed.
+    pub io_errors: u64,
     /// Every finding, in order.
     pub findings: Vec<Finding>,
 }
@@ -245,6 +260,22 @@ impl Report {
             "kswapd: {} wake-ups, {} runs, {} pages reclaimed; direct reclaim {} pages; OOM kills {}",
             self.kswapd_wakeups, self.kswapd_runs, self.pgsteal_kswapd, self.pgsteal_direct, self.oom_kills
         );
+        // Only when something happened there: reports of scenarios without
+        // a filesystem or failing devices read as before.
+        if self.fs_reclaim_calls > 0 {
+            let _ = writeln!(
+                o,
+                "filesystem reclaim: {} calls took its locks and allocated",
+                self.fs_reclaim_calls
+            );
+        }
+        if self.swap_write_errors + self.writeback_errors + self.io_errors > 0 {
+            let _ = writeln!(
+                o,
+                "device errors: swap writes {}, writeback {}, block I/O {}",
+                self.swap_write_errors, self.writeback_errors, self.io_errors
+            );
+        }
         if self.findings.is_empty() {
             let _ = writeln!(o, "findings: none");
         } else {
@@ -337,6 +368,8 @@ struct SimEnv {
     inner: VirtualEnv,
     armed: std::cell::Cell<Option<u64>>,
     calls: std::cell::Cell<u32>,
+    /// The lock holders and devices reclaim's I/O reaches.
+    world: Arc<World>,
 }
 
 impl SimEnv {
@@ -367,6 +400,16 @@ impl Environment for SimEnv {
     fn wake_kswapd(&self, nid: gfp_mm::NodeId, order: u32, highest: gfp::zone::ZoneType) {
         self.inner.wake_kswapd(nid, order, highest);
     }
+    fn start_io(&self, _io: gfp_mm::env::IoRequest) {
+        // The block layer's submission path: takes the io-reclaim locks.
+        self.world.submit_io();
+    }
+    fn swap_write_fails(&self, _nid: gfp_mm::NodeId) -> bool {
+        self.world.lock().devices.swap_write_fails()
+    }
+    fn writeback_fails(&self, _nid: gfp_mm::NodeId) -> bool {
+        self.world.lock().devices.writeback_fails()
+    }
     fn log(&self, level: gfp_mm::LogLevel, line: &str) {
         self.inner.log(level, line);
     }
@@ -389,6 +432,10 @@ enum FrameKind {
     Repeat(u32),
     Call(String),
     Scope(ScopeToken),
+    /// An `io` in flight: when its body (submission, the device's latency)
+    /// is done, the request completes on this device (`None`: the default
+    /// one) and its status goes to the variable.
+    Io(Option<usize>, Option<String>),
 }
 
 struct Frame {
@@ -399,9 +446,18 @@ struct Frame {
 
 #[derive(Clone, Copy)]
 enum Var {
-    Page { page: Page, order: u32 },
+    Page {
+        page: Page,
+        order: u32,
+    },
     Obj(Obj),
-    Pool { pool: usize, page: Page },
+    Pool {
+        pool: usize,
+        page: Page,
+    },
+    /// The status of an `io` or `fsync` that succeeded (a failed one is
+    /// [`Var::Failed`]).
+    IoDone,
     Failed,
     Freed,
 }
@@ -416,6 +472,8 @@ struct TaskState {
     held: Vec<usize>,
     spin: u32,
     irq_off: u32,
+    /// `local_bh_disable()` depth (`spin_lock_bh` included).
+    bh_off: u32,
     rcu: u32,
     wake_at: u64,
     waiting_on: Option<usize>,
@@ -425,6 +483,12 @@ struct TaskState {
     memcg: MemcgId,
     /// Its cpuset and nodes, when not the root's.
     cpuset: Option<(CpusetId, NodeMask)>,
+    /// Its allocation waits in reclaim for `waiting_on` (the path that
+    /// wanted the lock); the allocation starts again once it is free.
+    reclaim_wait: Option<ReclaimPath>,
+    /// The allocation at `pc` is being started again after a wait: the
+    /// checks made before the allocator runs have reported already.
+    retrying: bool,
 }
 
 struct LockState {
@@ -457,7 +521,11 @@ pub struct Sim {
     locks: Vec<LockState>,
     functions: BTreeMap<String, Rc<[Op]>>,
     fs_body: Rc<[Op]>,
-    io_body: Rc<[Op]>,
+    /// `io`'s body per block device, by device index; the last one is the
+    /// default device's.
+    io_bodies: Vec<Rc<[Op]>>,
+    /// What reclaim inside the allocator sees of the simulator.
+    world: Arc<World>,
     /// Per page frame: it holds an earlier owner's data.
     dirty: Vec<bool>,
     findings: Vec<Finding>,
@@ -542,17 +610,45 @@ impl Sim {
     pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
         let spec = machine_spec(&scenario.machine);
         let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
-        let vm = Arc::new(Vm::new(
-            &machine,
-            VmConfig {
-                swap_pages: scenario.swap.unwrap_or(DEFAULT_SWAP_PAGES),
-                ..VmConfig::default()
-            },
-        ));
+        let devices = devices::Devices::new(&scenario.devices, config.seed);
+        let mut vm_config = VmConfig {
+            swap_pages: scenario.swap.unwrap_or(DEFAULT_SWAP_PAGES),
+            ..VmConfig::default()
+        };
+        // Declared devices set the latencies of reclaim's I/O: swap-out on
+        // the swap device, writeback on the filesystem's (first block) one.
+        if let Some(d) = devices.swap {
+            vm_config.swap_latency_ns = devices.list[d].latency_ns;
+        }
+        if let Some(d) = devices.fs {
+            vm_config.writeback_latency_ns = devices.list[d].latency_ns;
+        }
+        let io_bodies = Self::io_bodies(scenario, &devices);
+        let vm = Arc::new(Vm::new(&machine, vm_config));
+        let reclaim_locks = |io: bool| -> Vec<usize> {
+            (scenario.locks.iter().enumerate())
+                .filter(|(_, l)| if io { l.io_reclaim } else { l.fs_reclaim })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let fs_locks = reclaim_locks(false);
+        let world = World::new(
+            scenario.locks.len(),
+            fs_locks.clone(),
+            reclaim_locks(true),
+            devices,
+        );
+        if !fs_locks.is_empty() {
+            // The filesystem's shrinker: reclaim with __GFP_FS calls it.
+            vm.register_shrinker(Arc::new(FsShrinker {
+                world: world.clone(),
+            }));
+        }
         let env = SimEnv {
             inner: VirtualEnv::new(),
             armed: std::cell::Cell::new(None),
             calls: std::cell::Cell::new(0),
+            world: world.clone(),
         };
         let mut locks = Vec::new();
         for l in &scenario.locks {
@@ -594,17 +690,6 @@ impl Sim {
                 fs.push(Op::Unlock(l.name.clone()));
             }
         }
-        let io = vec![
-            Op::Alloc(Alloc {
-                var: "bio-page".into(),
-                mask: Gfp::NOIO,
-                order: 0,
-                node: None,
-                no_failure_path: false,
-            }),
-            Op::Sleep(IO_LATENCY_NS),
-            Op::Free("bio-page".into()),
-        ];
         // Pools are made at boot, before memory fills up.
         let mut pools = Vec::new();
         {
@@ -668,7 +753,8 @@ impl Sim {
             locks,
             functions,
             fs_body: Rc::from(fs),
-            io_body: Rc::from(io),
+            io_bodies,
+            world,
             dirty: Vec::new(),
             findings: Vec::new(),
             steps: 0,
@@ -705,6 +791,7 @@ impl Sim {
                 held: Vec::new(),
                 spin: 0,
                 irq_off: 0,
+                bh_off: 0,
                 rcu: 0,
                 wake_at: 0,
                 waiting_on: None,
@@ -720,12 +807,49 @@ impl Sim {
                 },
                 memcg,
                 cpuset: t.cpuset.as_deref().and_then(|c| cpusets.get(c).copied()),
+                reclaim_wait: None,
+                retrying: false,
             });
         }
         sim.fill();
         sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
         sim.start_recording();
         Ok(sim)
+    }
+
+    /// `io`'s body on each block device (by device index, the default
+    /// device last): the block layer's submission takes the `io-reclaim`
+    /// sleeping locks around the bio's allocation (`GFP_NOIO`), then the
+    /// task waits the device's latency; the request completes when the
+    /// body's frame ends.
+    fn io_bodies(scenario: &Scenario, devices: &devices::Devices) -> Vec<Rc<[Op]>> {
+        let queue: Vec<&str> = scenario
+            .locks
+            .iter()
+            .filter(|l| l.io_reclaim && l.kind == LockKind::Sleeping)
+            .map(|l| l.name.as_str())
+            .collect();
+        let latencies = devices
+            .list
+            .iter()
+            .map(|d| d.latency_ns)
+            .chain([IO_LATENCY_NS]);
+        latencies
+            .map(|latency| {
+                let mut ops: Vec<Op> = queue.iter().map(|l| Op::Lock(l.to_string())).collect();
+                ops.push(Op::Alloc(Alloc {
+                    var: "bio-page".into(),
+                    mask: Gfp::NOIO,
+                    order: 0,
+                    node: None,
+                    no_failure_path: false,
+                }));
+                ops.extend(queue.iter().rev().map(|l| Op::Unlock(l.to_string())));
+                ops.push(Op::Sleep(latency));
+                ops.push(Op::Free("bio-page".into()));
+                Rc::from(ops)
+            })
+            .collect()
     }
 
     fn set_dirty(&mut self, pfn: u32, on: bool) {
@@ -842,6 +966,7 @@ impl Sim {
         }
         let timeline = self.finish_recording();
         let stats = self.vm.stats();
+        let world = self.world.lock();
         let tasks = self
             .tasks
             .iter()
@@ -865,6 +990,10 @@ impl Sim {
             pgsteal_kswapd: stats.pgsteal_kswapd,
             pgsteal_direct: stats.pgsteal_direct,
             oom_kills: stats.oom_kill,
+            fs_reclaim_calls: world.fs_calls,
+            swap_write_errors: stats.swap_write_errors,
+            writeback_errors: stats.writeback_errors,
+            io_errors: world.devices.io_errors,
             findings: self.findings,
         };
         (report, timeline)
@@ -908,8 +1037,10 @@ impl Sim {
                         let owner = self.locks[l].owner;
                         let msg = match owner {
                             Some(o) => format!(
-                                "waits for lock {} held by {}, which can never release it",
-                                self.locks[l].name, self.tasks[o].name
+                                "waits{} for lock {} held by {}, which can never release it",
+                                self.wait_where(i),
+                                self.locks[l].name,
+                                self.tasks[o].name
                             ),
                             None => format!("waits for lock {}", self.locks[l].name),
                         };
@@ -932,8 +1063,10 @@ impl Sim {
         match pick {
             None => {
                 if let Some(nid) = self.kswapd_pending() {
+                    self.publish(Actor::Kswapd);
                     let cx = Cx::new(0, Task::new().named("kswapd0"), &self.env, &*self.vm);
                     self.vm.kswapd_run(&self.machine, &cx, nid);
+                    self.world.lock().actor = Actor::Outside;
                     self.kswapd_runs += 1;
                 }
             }
@@ -1061,12 +1194,12 @@ impl Sim {
                     continue;
                 }
             }
-            if let Some(Frame {
-                kind: FrameKind::Scope(tok),
-                ..
-            }) = t.frames.pop()
-            {
-                t.ctx.leave(tok);
+            match t.frames.pop().map(|f| f.kind) {
+                Some(FrameKind::Scope(tok)) => {
+                    t.ctx.leave(tok);
+                }
+                Some(FrameKind::Io(dev, var)) => self.io_complete(i, dev, var),
+                _ => {}
             }
         }
         // The frame's ops are shared: clone the handle, not the op.
@@ -1077,7 +1210,7 @@ impl Sim {
         };
         let op = &ops[pc];
         // A contended lock leaves pc in place: the task retries the op.
-        let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_));
+        let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_) | Op::SpinLockBh(_));
         if advance {
             self.tasks[i].frames.last_mut().expect("frame").pc += 1;
         }
@@ -1090,26 +1223,16 @@ impl Sim {
         }
         let op = op.clone();
         match op {
-            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n),
-            Op::Unlock(n) | Op::SpinUnlock(n) => {
-                let Some(l) = self.lock_idx(&n) else { return };
-                let t = &mut self.tasks[i];
-                if let Some(p) = t.held.iter().rposition(|&h| h == l) {
-                    t.held.remove(p);
-                    if self.locks[l].kind == LockKind::Spin {
-                        t.spin -= 1;
-                    }
-                    self.locks[l].owner = None;
-                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
-                    self.vm.lockdep().unlock(&cx, self.locks[l].id);
-                } else {
-                    self.finding(
-                        i,
-                        Rule::ProgramError,
-                        format!("unlocks {n}, which it does not hold"),
-                    );
-                }
+            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n, false),
+            Op::SpinLockBh(n) => self.op_lock(i, &n, true),
+            Op::SpinUnlockBh(n) => {
+                self.op_unlock(i, &n);
+                self.bh_enable(i, "spin_unlock_bh");
             }
+            Op::BhDisable => self.tasks[i].bh_off += 1,
+            Op::BhEnable => self.bh_enable(i, "local_bh_enable"),
+            Op::Fsync(v) => self.op_fsync(i, v),
+            Op::Unlock(n) | Op::SpinUnlock(n) => self.op_unlock(i, &n),
             Op::IrqDisable => self.tasks[i].irq_off += 1,
             Op::IrqEnable => {
                 if self.tasks[i].irq_off == 0 {
@@ -1170,10 +1293,7 @@ impl Sim {
                 let b = self.fs_body.clone();
                 self.push(i, b, FrameKind::Call("fs".into()));
             }
-            Op::Io => {
-                let b = self.io_body.clone();
-                self.push(i, b, FrameKind::Call("submit_bio".into()));
-            }
+            Op::Io(io) => self.op_io(i, io),
             Op::Sleep(ns) => {
                 if let Some(why) = self.atomic_reason(i) {
                     self.finding(i, Rule::SleepInAtomic, format!("sleeps {ns} ns {why}"));
@@ -1199,7 +1319,9 @@ impl Sim {
                     t.ctx.leave(tok);
                 }
                 FrameKind::Call(_) => return,
-                FrameKind::Body | FrameKind::Repeat(_) => {}
+                // An `io` body has no `return`; a frame left this way
+                // would drop its request unfinished.
+                FrameKind::Body | FrameKind::Repeat(_) | FrameKind::Io(..) => {}
             }
         }
         // Returned from the task's body: the next step completes it.
@@ -1230,6 +1352,11 @@ impl Sim {
             Some(Var::Failed) => {
                 // free(NULL) is fine.
             }
+            Some(Var::IoDone) => self.finding(
+                i,
+                Rule::ProgramError,
+                format!("frees {v}, an I/O status, not memory"),
+            ),
             Some(Var::Freed) => self.finding(i, Rule::ProgramError, format!("double free of {v}")),
             None => self.finding(i, Rule::ProgramError, format!("frees {v}, never allocated")),
         }
@@ -1316,6 +1443,9 @@ impl Sim {
         if t.irq_off > 0 {
             problems.push("exits with interrupts disabled".into());
         }
+        if t.bh_off > 0 {
+            problems.push("exits with softirqs disabled".into());
+        }
         if t.rcu > 0 {
             problems.push("exits inside an RCU read section".into());
         }
@@ -1324,7 +1454,42 @@ impl Sim {
         }
     }
 
-    fn op_lock(&mut self, i: usize, n: &str) {
+    fn op_unlock(&mut self, i: usize, n: &str) {
+        let Some(l) = self.lock_idx(n) else { return };
+        let t = &mut self.tasks[i];
+        if let Some(p) = t.held.iter().rposition(|&h| h == l) {
+            t.held.remove(p);
+            if self.locks[l].kind == LockKind::Spin {
+                t.spin -= 1;
+            }
+            self.locks[l].owner = None;
+            let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
+            self.vm.lockdep().unlock(&cx, self.locks[l].id);
+        } else {
+            self.finding(
+                i,
+                Rule::ProgramError,
+                format!("unlocks {n}, which it does not hold"),
+            );
+        }
+    }
+
+    /// `local_bh_enable()` (or the end of `spin_unlock_bh`).
+    fn bh_enable(&mut self, i: usize, what: &str) {
+        if self.tasks[i].bh_off == 0 {
+            self.finding(
+                i,
+                Rule::ProgramError,
+                format!("{what} with softirqs not disabled"),
+            );
+        } else {
+            self.tasks[i].bh_off -= 1;
+        }
+    }
+
+    /// `lock`, `spin_lock`, `spin_lock_bh` (`bh`: softirqs are disabled
+    /// once the lock is taken).
+    fn op_lock(&mut self, i: usize, n: &str, bh: bool) {
         let Some(l) = self.lock_idx(n) else { return };
         let kind = self.locks[l].kind;
         if kind == LockKind::Sleeping && self.tasks[i].waiting_on.is_none() {
@@ -1363,6 +1528,7 @@ impl Sim {
                     t.spin += 1;
                 }
                 self.locks[l].owner = Some(i);
+                t.bh_off += u32::from(bh);
                 t.frames.last_mut().expect("frame").pc += 1;
                 let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
                 self.vm.lockdep().lock(&cx, self.locks[l].id);
@@ -1378,8 +1544,11 @@ impl Sim {
             let l = self.tasks[cur].waiting_on?;
             let owner = self.locks[l].owner?;
             path.push(format!(
-                "{} waits for {} held by {}",
-                self.tasks[cur].name, self.locks[l].name, self.tasks[owner].name
+                "{}{} waits for {} held by {}",
+                self.tasks[cur].name,
+                self.wait_where(cur),
+                self.locks[l].name,
+                self.tasks[owner].name
             ));
             if owner == start {
                 return Some(path.join(", "));
@@ -1387,6 +1556,15 @@ impl Sim {
             cur = owner;
         }
         None
+    }
+
+    /// Where a waiting task waits, for messages: `" (in reclaim's ...)"`
+    /// when its allocation's reclaim waits, else nothing.
+    fn wait_where(&self, i: usize) -> String {
+        match self.tasks[i].reclaim_wait {
+            Some(p) => format!(" (in {})", p.text()),
+            None => String::new(),
+        }
     }
 
     fn mark_cycle_stuck(&mut self, start: usize) {
@@ -1428,7 +1606,7 @@ impl Sim {
     fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
         let effective = self.tasks[i].ctx.current_gfp_context(mask);
         self.note_below_low(i, effective, node);
-        if effective.contains(Gfp::DIRECT_RECLAIM) {
+        if effective.contains(Gfp::DIRECT_RECLAIM) && !self.tasks[i].retrying {
             if let Some(why) = self.atomic_reason(i) {
                 let cause = if mask.contains(Gfp::DIRECT_RECLAIM) {
                     "the call site asked for it".to_string()
@@ -1499,14 +1677,29 @@ impl Sim {
         f: impl FnOnce(&Sim) -> R,
     ) -> Option<R> {
         let t0 = self.env.now_ns();
+        self.tasks[i].waiting_on = None;
+        self.tasks[i].reclaim_wait = None;
+        self.publish(Actor::Task(i));
         self.env.armed.set(Some(t0));
         self.env.calls.set(0);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         self.env.armed.set(None);
+        self.world.lock().actor = Actor::Outside;
+        let retrying = std::mem::take(&mut self.tasks[i].retrying);
         let (waited_ns, blocked) = (self.env.now_ns().saturating_sub(t0), self.env.calls.get());
-        self.tasks[i].report.allocations += 1;
+        let mut lock_wait = None;
+        if !retrying {
+            // An allocation started again after a wait counts once.
+            self.tasks[i].report.allocations += 1;
+        }
         let result = match result {
             Ok(r) => Some(r),
+            Err(payload) if payload.downcast_ref::<LockWait>().is_some() => {
+                // Reported below, after lockdep's view of the same
+                // allocation: the wait is what happens next.
+                lock_wait = self.world.take_blocked();
+                None
+            }
             Err(payload) => {
                 if payload.downcast_ref::<Stall>().is_none() {
                     std::panic::resume_unwind(payload);
@@ -1549,6 +1742,9 @@ impl Sim {
                     rep.lock
                 ),
             );
+        }
+        if let Some(b) = lock_wait {
+            self.reclaim_blocked(i, b, site, effective);
         }
         self.reap_killed();
         result
@@ -1966,6 +2162,7 @@ pub fn op_text(op: &Op) -> String {
             context: TaskContextKind::Process,
             memcg: None,
             cpuset: None,
+            interrupts: None,
             body: vec![match op {
                 Op::Scope(s, _) => Op::Scope(*s, Vec::new()),
                 Op::IfFailed(v, _) => Op::IfFailed(v.clone(), Vec::new()),
