@@ -35,6 +35,7 @@ use crate::format::{
 use crate::timeline::Timeline;
 
 mod devices;
+mod irq;
 mod reclaim;
 mod record;
 
@@ -87,11 +88,16 @@ pub enum Rule {
     /// A program that misuses the simulated kernel API (unlocking a lock
     /// it does not hold, freeing an unknown variable, unbalanced IRQ/RCU).
     ProgramError,
+    /// A spinlock an interrupt handler takes is also taken with that
+    /// interrupt enabled (lockdep's "inconsistent lock state"): the handler
+    /// can interrupt the holder on its CPU and spin forever. Fires whether
+    /// or not the interrupt came at the bad moment.
+    IrqUnsafeLock,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::SleepInAtomic,
         Rule::NofailFailed,
         Rule::UnhandledFailure,
@@ -106,6 +112,7 @@ impl Rule {
         Rule::AllocStall,
         Rule::MemcgEscape,
         Rule::ProgramError,
+        Rule::IrqUnsafeLock,
     ];
 
     /// The stable id.
@@ -125,6 +132,7 @@ impl Rule {
             Rule::AllocStall => "alloc-stall",
             Rule::MemcgEscape => "memcg-escape",
             Rule::ProgramError => "program-error",
+            Rule::IrqUnsafeLock => "irq-unsafe-lock",
         }
     }
 }
@@ -489,6 +497,13 @@ struct TaskState {
     /// The allocation at `pc` is being started again after a wait: the
     /// checks made before the allocator runs have reported already.
     retrying: bool,
+    /// Not runnable for the scheduler: an interrupt handler that has not
+    /// fired, or a task its handler interrupted.
+    parked: bool,
+    /// The handler running on this task's CPU, which it waits for.
+    interrupted_by: Option<usize>,
+    /// For an interrupt handler (`interrupts=TASK`): its state.
+    irq: Option<irq::Handler>,
 }
 
 struct LockState {
@@ -526,6 +541,9 @@ pub struct Sim {
     io_bodies: Vec<Rc<[Op]>>,
     /// What reclaim inside the allocator sees of the simulator.
     world: Arc<World>,
+    /// Interrupt handlers (task indices), and how each lock has been used
+    /// with respect to interrupts (lockdep's usage bits).
+    irqs: irq::Irqs,
     /// Per page frame: it holds an earlier owner's data.
     dirty: Vec<bool>,
     findings: Vec<Finding>,
@@ -755,6 +773,7 @@ impl Sim {
             fs_body: Rc::from(fs),
             io_bodies,
             world,
+            irqs: irq::Irqs::new(scenario.locks.len()),
             dirty: Vec::new(),
             findings: Vec::new(),
             steps: 0,
@@ -809,8 +828,12 @@ impl Sim {
                 cpuset: t.cpuset.as_deref().and_then(|c| cpusets.get(c).copied()),
                 reclaim_wait: None,
                 retrying: false,
+                parked: false,
+                interrupted_by: None,
+                irq: None,
             });
         }
+        sim.arm_handlers(scenario);
         sim.fill();
         sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
         sim.start_recording();
@@ -1008,7 +1031,7 @@ impl Sim {
         let now = self.env.now_ns();
         let mut runnable: Vec<Option<usize>> = Vec::new();
         for (i, t) in self.tasks.iter().enumerate() {
-            if t.done.is_some() || t.wake_at > now {
+            if t.done.is_some() || t.wake_at > now || t.parked {
                 continue;
             }
             match t.waiting_on {
@@ -1023,11 +1046,14 @@ impl Sim {
             let sleeping = self
                 .tasks
                 .iter()
-                .filter(|t| t.done.is_none() && t.wake_at > now)
+                .filter(|t| t.done.is_none() && t.wake_at > now && !t.parked)
                 .map(|t| t.wake_at)
                 .min();
             if let Some(w) = sleeping {
                 self.env.inner.advance(w - now);
+                return true;
+            }
+            if self.fire_on_idle() {
                 return true;
             }
             // Everyone left waits on a lock nobody will release.
@@ -1079,6 +1105,9 @@ impl Sim {
                     || t.wake_at > self.env.now_ns()
                 {
                     self.current = None;
+                }
+                if !self.irqs.handlers.is_empty() {
+                    self.after_step(i);
                 }
             }
         }
@@ -1492,6 +1521,9 @@ impl Sim {
     fn op_lock(&mut self, i: usize, n: &str, bh: bool) {
         let Some(l) = self.lock_idx(n) else { return };
         let kind = self.locks[l].kind;
+        if kind == LockKind::Spin && self.tasks[i].waiting_on.is_none() {
+            self.irq_usage(i, l, bh);
+        }
         if kind == LockKind::Sleeping && self.tasks[i].waiting_on.is_none() {
             if let Some(why) = self.atomic_reason(i) {
                 self.finding(
@@ -1541,6 +1573,18 @@ impl Sim {
         let mut cur = start;
         let mut path = Vec::new();
         for _ in 0..=self.tasks.len() {
+            if let Some(h) = self.tasks[cur].interrupted_by {
+                // An interrupted task waits for the handler on its CPU.
+                path.push(format!(
+                    "{} is interrupted by {} on its CPU and runs only when the handler returns",
+                    self.tasks[cur].name, self.tasks[h].name
+                ));
+                if h == start {
+                    return Some(path.join(", "));
+                }
+                cur = h;
+                continue;
+            }
             let l = self.tasks[cur].waiting_on?;
             let owner = self.locks[l].owner?;
             path.push(format!(
@@ -1571,10 +1615,11 @@ impl Sim {
         let mut cur = start;
         for _ in 0..=self.tasks.len() {
             self.tasks[cur].done = Some(Outcome::Stuck);
-            let Some(l) = self.tasks[cur].waiting_on else {
-                return;
+            let next = match self.tasks[cur].interrupted_by {
+                Some(h) => Some(h),
+                None => self.tasks[cur].waiting_on.and_then(|l| self.locks[l].owner),
             };
-            let Some(o) = self.locks[l].owner else { return };
+            let Some(o) = next else { return };
             if o == start {
                 return;
             }

@@ -212,7 +212,8 @@ fn rule_ids_are_stable_and_distinct() {
             "reserves-drained",
             "alloc-stall",
             "memcg-escape",
-            "program-error"
+            "program-error",
+            "irq-unsafe-lock"
         ]
     );
 }

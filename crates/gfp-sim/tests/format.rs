@@ -54,6 +54,48 @@ fn errors_name_line_column_and_problem() {
 }
 
 #[test]
+fn devices_io_and_interrupts_errors() {
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice d tape\n");
+    assert_eq!((l, c), (2, 10));
+    assert!(m.contains("unknown device kind `tape`"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice d block fail=every:0\n");
+    assert_eq!((l, c), (2, 16));
+    assert!(m.contains("every:N needs N >= 1"), "{m}");
+    let (_, _, m) = err_at("gfp-scenario 1\ndevice d swap fail=rate:3/2\n");
+    assert!(m.contains("0 <= P <= Q"), "{m}");
+    let (_, _, m) = err_at("gfp-scenario 1\ndevice d block fail=sometimes\n");
+    assert!(m.contains("expected every:N, after:N or rate:P/Q"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice a swap\ndevice b swap\n");
+    assert_eq!((l, c), (3, 10));
+    assert!(m.contains("second swap device"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice s swap\ntask a\n  io st dev=s\nend\n");
+    assert_eq!((l, c), (4, 9));
+    assert!(m.contains("io needs a block device"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  io dev=nope\nend\n");
+    assert_eq!((l, c), (3, 6));
+    assert!(m.contains("device `nope` is not declared"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  io x y\nend\n");
+    assert_eq!((l, c), (3, 8));
+    assert!(m.contains("usage: io [VAR] [dev=NAME]"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a interrupts=b\nend\ntask b\nend\n");
+    assert_eq!((l, c), (2, 8));
+    assert!(m.contains("needs softirq or hardirq"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a softirq interrupts=b\nend\n");
+    assert_eq!((l, c), (2, 16));
+    assert!(m.contains("task `b` is not declared"), "{m}");
+    let (_, _, m) =
+        err_at("gfp-scenario 1\ntask a softirq interrupts=b\nend\ntask b hardirq\nend\n");
+    assert!(m.contains("not a process-context task"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\nlock m sleeping\ntask a\n  spin_lock_bh m\nend\n");
+    assert_eq!((l, c), (4, 16));
+    assert!(m.contains("use lock/unlock"), "{m}");
+    // Version-1 files from before these additions read as before.
+    let s = parse("gfp-scenario 1\ntask a\n  io\nend\n").unwrap();
+    assert_eq!(s.tasks[0].body, [Op::Io(BlockIo::default())]);
+    assert!(s.devices.is_empty() && s.tasks[0].interrupts.is_none());
+}
+
+#[test]
 fn comments_blank_lines_and_any_order() {
     let s = parse(
         "  # leading comment\n\ngfp-scenario 1   # header\ntask a # ctx\n  call f\nend\nfn f\n  io\nend\nlock l spin\nmachine default\n",
