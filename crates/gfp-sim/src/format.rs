@@ -23,7 +23,8 @@
 //! ```
 //!
 //! Operations: `lock L`, `unlock L` (sleeping locks); `spin_lock L`,
-//! `spin_unlock L`; `irq_disable`, `irq_enable`; `rcu_read_lock`,
+//! `spin_unlock L`, `spin_lock_bh L`, `spin_unlock_bh L`;
+//! `local_bh_disable`, `local_bh_enable`; `irq_disable`, `irq_enable`; `rcu_read_lock`,
 //! `rcu_read_unlock`; `scope set FLAGS`, `scope clear FLAGS`, `scope nofs`,
 //! `scope noio`, `scope noreclaim`, `scope pin` each opening a block closed
 //! by `end`; `alloc VAR MASK [order=N] [node=N] [no-failure-path]`;
@@ -31,13 +32,16 @@
 //! path); `repeat N` opening a block closed by `end`; `free VAR`; `touch VAR` (writes the memory); `expect-zero VAR`
 //! (reads it, relying on it being zero); `sleep NS`; `fs_call` (calls into
 //! the filesystem: takes its `fs-reclaim` locks and allocates with
-//! `GFP_KERNEL`); `io` (block I/O: allocates with `GFP_NOIO`, waits for
-//! the device); `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
+//! `GFP_KERNEL`); `io [VAR] [dev=NAME]` (block I/O: allocates with
+//! `GFP_NOIO` under the `io-reclaim` locks, waits for the device, whose
+//! status goes to VAR); `fsync [VAR]` (the mapping's writeback error);
+//! `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
 //! `mempool_alloc VAR POOL MASK`. Declarations besides `name`, `machine`,
 //! `fill`, `lock`, `fn` and `task`: `swap PAGES`, `mempool NAME min=N
-//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`;
+//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`,
+//! `device NAME block|swap [latency=NS] [fail=every:N|after:N|rate:P/Q]`;
 //! fills take `node=N` and `owner=NAME`, locks `io-reclaim`, tasks
-//! `memcg=NAME` and `cpuset=NAME`. Masks are `|`-joined kernel names or
+//! `memcg=NAME`, `cpuset=NAME` and (handlers) `interrupts=TASK`. Masks are `|`-joined kernel names or
 //! numbers without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
 //! description is `FORMAT.md` in this crate.
 

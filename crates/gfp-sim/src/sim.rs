@@ -10,6 +10,11 @@
 //! slow path: direct reclaim, compaction, OOM. One operation is one step;
 //! the scheduler switches tasks between steps and at every blocking point
 //! (a contended lock, a sleep, I/O).
+//!
+//! Reclaim reaches the scenario's filesystem and block layer through the
+//! simulator's lock model (module `reclaim`), devices have a latency and
+//! injected errors (module `devices`), and interrupt handlers run on the
+//! CPU of the task they interrupt (module `irq`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -224,15 +224,29 @@ impl Sim {
         let softirq_on =
             t.context == TaskContextKind::Process && t.irq_off == 0 && t.bh_off == 0 && !bh;
         let hardirq_on = !hardirq_ctx && t.irq_off == 0;
+        let u = &self.irqs.usage[l];
+        let new = [
+            (u.in_softirq.is_none() && softirq_ctx),
+            (u.in_hardirq.is_none() && hardirq_ctx),
+            (u.softirq_on.is_none() && softirq_on),
+            (u.hardirq_on.is_none() && hardirq_on),
+        ];
+        // The common case, a lock used as before, formats nothing.
+        if !new.contains(&true) {
+            return;
+        }
         let site = format!("{} at {}", t.name, self.here(i));
         let u = &mut self.irqs.usage[l];
-        for (bit, on) in [
-            (&mut u.in_softirq, softirq_ctx),
-            (&mut u.in_hardirq, hardirq_ctx),
-            (&mut u.softirq_on, softirq_on),
-            (&mut u.hardirq_on, hardirq_on),
-        ] {
-            if on && bit.is_none() {
+        for (bit, set) in [
+            &mut u.in_softirq,
+            &mut u.in_hardirq,
+            &mut u.softirq_on,
+            &mut u.hardirq_on,
+        ]
+        .into_iter()
+        .zip(new)
+        {
+            if set {
                 *bit = Some(site.clone());
             }
         }
