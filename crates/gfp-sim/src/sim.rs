@@ -45,7 +45,7 @@ mod reclaim;
 mod record;
 
 pub use devices::DEFAULT_LATENCY_NS;
-use reclaim::{Actor, FsShrinker, LockWait, ReclaimPath, World};
+use reclaim::{Actor, FsShrinker, ReclaimPath, World, Yield};
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -413,6 +413,24 @@ impl Environment for SimEnv {
     fn wake_kswapd(&self, nid: gfp_mm::NodeId, order: u32, highest: gfp::zone::ZoneType) {
         self.inner.wake_kswapd(nid, order, highest);
     }
+    fn wait_for_event(&self, event: gfp_mm::env::WaitEvent, timeout_ns: u64) -> bool {
+        if let gfp_mm::env::WaitEvent::PoolElement(id) = event {
+            // A blocking point like any other for the watchdog, then a
+            // yield to the other tasks (when a task is waiting).
+            self.calls.set(self.calls.get() + 1);
+            self.check();
+            if self.world.pool_wait(id, timeout_ns) {
+                return false;
+            }
+        }
+        self.sleep_ns(timeout_ns);
+        false
+    }
+    fn notify(&self, event: gfp_mm::env::WaitEvent) {
+        if let gfp_mm::env::WaitEvent::PoolElement(id) = event {
+            self.world.lock().pool_notified.push(id);
+        }
+    }
     fn start_io(&self, _io: gfp_mm::env::IoRequest) {
         // The block layer's submission path: takes the io-reclaim locks.
         self.world.submit_io();
@@ -502,6 +520,12 @@ struct TaskState {
     /// The allocation at `pc` is being started again after a wait: the
     /// checks made before the allocator runs have reported already.
     retrying: bool,
+    /// Its `mempool_alloc()` sleeps until an element of this pool (wait
+    /// event id) comes back.
+    pool_wait: Option<u64>,
+    /// The stall watchdog of an allocation started again after a mempool
+    /// wait: its first start and blocking points so far.
+    alloc_watch: Option<(u64, u32)>,
     /// Not runnable for the scheduler: an interrupt handler that has not
     /// fired, or a task its handler interrupted.
     parked: bool,
@@ -833,6 +857,8 @@ impl Sim {
                 cpuset: t.cpuset.as_deref().and_then(|c| cpusets.get(c).copied()),
                 reclaim_wait: None,
                 retrying: false,
+                pool_wait: None,
+                alloc_watch: None,
                 parked: false,
                 interrupted_by: None,
                 irq: None,
@@ -1382,6 +1408,7 @@ impl Sim {
                     .1
                     .free(&self.machine, &self.vm.cx(&cx), page);
                 self.tasks[i].vars.insert(v, Var::Freed);
+                self.wake_pool_waiters();
             }
             Some(Var::Failed) => {
                 // free(NULL) is fine.
@@ -1726,28 +1753,34 @@ impl Sim {
         order: u32,
         f: impl FnOnce(&Sim) -> R,
     ) -> Option<R> {
-        let t0 = self.env.now_ns();
-        self.tasks[i].waiting_on = None;
-        self.tasks[i].reclaim_wait = None;
+        let t = &mut self.tasks[i];
+        t.waiting_on = None;
+        t.reclaim_wait = None;
+        t.pool_wait = None;
+        // After a mempool wait the watchdog goes on from the first attempt:
+        // the allocation has been looping since then.
+        let (t0, calls) = t.alloc_watch.take().unwrap_or((self.env.now_ns(), 0));
         self.publish(Actor::Task(i));
         self.env.armed.set(Some(t0));
-        self.env.calls.set(0);
+        self.env.calls.set(calls);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         self.env.armed.set(None);
         self.world.lock().actor = Actor::Outside;
         let retrying = std::mem::take(&mut self.tasks[i].retrying);
         let (waited_ns, blocked) = (self.env.now_ns().saturating_sub(t0), self.env.calls.get());
         let mut lock_wait = None;
+        let mut pool_wait = None;
         if !retrying {
             // An allocation started again after a wait counts once.
             self.tasks[i].report.allocations += 1;
         }
         let result = match result {
             Ok(r) => Some(r),
-            Err(payload) if payload.downcast_ref::<LockWait>().is_some() => {
+            Err(payload) if payload.downcast_ref::<Yield>().is_some() => {
                 // Reported below, after lockdep's view of the same
                 // allocation: the wait is what happens next.
                 lock_wait = self.world.take_blocked();
+                pool_wait = self.world.lock().pool_wait.take();
                 None
             }
             Err(payload) => {
@@ -1775,7 +1808,9 @@ impl Sim {
             // It slept (reclaim, compaction, a retry wait): a blocking point.
             self.blocked = true;
         }
-        {
+        // An allocation that yields for a mempool element is accounted
+        // once it is done, from its first start.
+        if pool_wait.is_none() {
             let r = &mut self.tasks[i].report;
             r.latency_total_ns += latency;
             r.latency_max_ns = r.latency_max_ns.max(latency);
@@ -1795,6 +1830,9 @@ impl Sim {
         }
         if let Some(b) = lock_wait {
             self.reclaim_blocked(i, b, site, effective);
+        }
+        if let Some((id, timeout)) = pool_wait {
+            self.pool_blocked(i, id, timeout, t0, blocked);
         }
         self.reap_killed();
         result

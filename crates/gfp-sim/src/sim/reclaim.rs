@@ -19,7 +19,7 @@
 //! A lock the reclaiming task holds itself can never be released: the task
 //! waits for itself, a real deadlock. A lock another task holds makes the
 //! reclaimer wait: the allocation unwinds out of the allocator (the
-//! [`LockWait`] payload, like the stall watchdog's) and the task sleeps on
+//! [`Yield`] payload, like the stall watchdog's) and the task sleeps on
 //! that lock; once it is free the allocation starts again from the top,
 //! the reclaim work done before the wait staying done. The waits are
 //! edges of the simulator's wait-for graph, so a cycle through them is a
@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use gfp::Gfp;
 use gfp_mm::shrinker::{ShrinkControl, Shrinker, SHRINK_STOP};
-use gfp_mm::{Cx, Machine};
+use gfp_mm::{Cx, Environment, Machine};
 
 use super::devices::Devices;
 
@@ -78,9 +78,11 @@ pub(super) struct Blocked {
     pub(super) path: ReclaimPath,
 }
 
-/// Unwinds out of an allocation whose reclaim waits for a lock
-/// ([`World::take_blocked`] says which). Carries no message; never shown.
-pub(super) struct LockWait;
+/// Unwinds out of an allocation that waits for something only another
+/// task can give: a lock its reclaim needs ([`World::take_blocked`]) or a
+/// mempool element ([`WorldState::pool_wait`]). Carries no message; never
+/// shown.
+pub(super) struct Yield;
 
 /// What the simulator publishes for the reclaim paths, and what they leave
 /// for it.
@@ -95,6 +97,12 @@ pub(super) struct WorldState {
     pub(super) io_locks: Vec<usize>,
     /// Set by a reclaim path that must wait; taken by the simulator.
     pub(super) blocked: Option<Blocked>,
+    /// Set by `mempool_alloc()` about to wait for an element: the pool's
+    /// wait event id and the wait's timeout; taken by the simulator.
+    pub(super) pool_wait: Option<(u64, u64)>,
+    /// Pools (wait event ids) an element went back to since the simulator
+    /// last looked: their waiters wake.
+    pub(super) pool_notified: Vec<u64>,
     /// Calls of the filesystem's shrinker that took its locks and
     /// allocated.
     pub(super) fs_calls: u64,
@@ -122,6 +130,8 @@ impl World {
             fs_locks,
             io_locks,
             blocked: None,
+            pool_wait: None,
+            pool_notified: Vec::new(),
             fs_calls: 0,
             fs_skipped: 0,
             devices,
@@ -158,7 +168,7 @@ impl World {
     /// The reclaim path `path` takes `locks` for the actor. `true`: all
     /// free, taken and (the path being instantaneous) released. `false`:
     /// kswapd or an unknown actor found one busy and skips. A task that
-    /// finds one busy unwinds ([`LockWait`]) after leaving the wait in
+    /// finds one busy unwinds ([`Yield`]) after leaving the wait in
     /// [`WorldState::blocked`].
     fn take(&self, path: ReclaimPath) -> bool {
         let mut w = self.lock();
@@ -176,10 +186,26 @@ impl World {
             Actor::Task(_) => {
                 w.blocked = Some(Blocked { lock, owner, path });
                 drop(w);
-                std::panic::resume_unwind(Box::new(LockWait));
+                std::panic::resume_unwind(Box::new(Yield));
             }
             Actor::Kswapd | Actor::Outside => false,
         }
+    }
+
+    /// `mempool_alloc()` waits for an element of pool `id` for at most
+    /// `timeout_ns`. A task yields: the allocation unwinds, the task sleeps
+    /// until an element comes back or the timeout passes, and then
+    /// `mempool_alloc()` starts again from the top, as the kernel's does
+    /// after `io_schedule_timeout()`. `false`: nobody to yield (kswapd,
+    /// setup), the caller sleeps in place.
+    pub(super) fn pool_wait(&self, id: u64, timeout_ns: u64) -> bool {
+        let mut w = self.lock();
+        if !matches!(w.actor, Actor::Task(_)) {
+            return false;
+        }
+        w.pool_wait = Some((id, timeout_ns));
+        drop(w);
+        std::panic::resume_unwind(Box::new(Yield));
     }
 
     /// Reclaim submits I/O: the block layer takes the `io-reclaim` locks.
@@ -236,6 +262,36 @@ impl Shrinker for FsShrinker {
 }
 
 impl super::Sim {
+    /// Wakes the tasks waiting for an element of a pool one went back to.
+    pub(super) fn wake_pool_waiters(&mut self) {
+        let notified = std::mem::take(&mut self.world.lock().pool_notified);
+        if notified.is_empty() {
+            return;
+        }
+        let now = self.env.now_ns();
+        for t in &mut self.tasks {
+            if t.pool_wait.is_some_and(|id| notified.contains(&id)) {
+                t.wake_at = t.wake_at.min(now);
+            }
+        }
+    }
+
+    /// Task `i`'s `mempool_alloc()` waits for an element: it sleeps until
+    /// one comes back (or the timeout), then the allocation starts again,
+    /// its watchdog still counting from the first attempt.
+    pub(super) fn pool_blocked(&mut self, i: usize, id: u64, timeout_ns: u64, t0: u64, calls: u32) {
+        self.blocked = true;
+        let now = self.env.now_ns();
+        let t = &mut self.tasks[i];
+        t.wake_at = now.saturating_add(timeout_ns);
+        t.pool_wait = Some(id);
+        t.retrying = true;
+        t.alloc_watch = Some((t0, calls));
+        if let Some(f) = t.frames.last_mut() {
+            f.pc = f.pc.saturating_sub(1);
+        }
+    }
+
     /// Publishes `actor` and the holders of the reclaim-path locks before
     /// the allocator (or kswapd) runs.
     pub(super) fn publish(&self, actor: Actor) {
