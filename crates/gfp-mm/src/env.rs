@@ -79,6 +79,23 @@ pub trait Environment {
     fn start_io(&self, io: IoRequest) {
         let _ = io;
     }
+    /// Whether the swap device fails the write of one page of node `nid`
+    /// (an injected device error). Reclaim asks before it lets the page go:
+    /// a failed write leaves the page in memory, as `end_swap_bio_write()`
+    /// re-dirties it. The default device never fails.
+    fn swap_write_fails(&self, nid: NodeId) -> bool {
+        let _ = nid;
+        false
+    }
+    /// Whether the filesystem's block device fails the writeback of one
+    /// dirty page-cache page of node `nid`. The page is cleaned either way
+    /// (the kernel records the error in the mapping, `mapping_set_error()`,
+    /// and does not redirty); the environment keeps the error for whoever
+    /// asks the mapping. The default device never fails.
+    fn writeback_fails(&self, nid: NodeId) -> bool {
+        let _ = nid;
+        false
+    }
     /// One line of kernel log (no trailing newline).
     fn log(&self, level: LogLevel, line: &str);
     /// The name of the running task, when the [`crate::Task`] has none.

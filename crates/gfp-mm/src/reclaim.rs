@@ -56,6 +56,8 @@ pub(crate) struct ShrinkResult {
     pub(crate) reclaimed: u64,
     pub(crate) scanned: u64,
     pub(crate) swapped: u64,
+    /// Swap writes the device failed (the pages stayed).
+    pub(crate) swap_failed: u64,
     pub(crate) written: u64,
     pub(crate) dirty_skipped: u64,
 }
@@ -74,18 +76,17 @@ impl Vm {
             memcg: None,
         };
         let cx = self.cx(cx);
-        let fs = sc.gfp.contains(Gfp::FS);
-        if fs {
-            self.lockdep.fs_reclaim_enter(cx.task.pid);
-        }
+        // Left on drop, so that a reclaimer unwound out of a blocking point
+        // (a simulator's watchdog, a wait it models by restarting the
+        // allocation) is not left inside fs_reclaim for lockdep.
+        let _in_fs_reclaim = sc
+            .gfp
+            .contains(Gfp::FS)
+            .then(|| FsReclaimSection::enter(&self.lockdep, cx.task.pid));
         let first = req.preferred_nid;
         let mut nodes: Vec<NodeId> = (0..m.nr_nodes()).collect();
         nodes.sort_by_key(|&n| (n != first, n));
-        let got = self.do_try_to_free_pages(m, &cx, &sc, &nodes);
-        if fs {
-            self.lockdep.fs_reclaim_exit(cx.task.pid);
-        }
-        got
+        self.do_try_to_free_pages(m, &cx, &sc, &nodes)
     }
 
     /// Memcg reclaim (`try_to_free_mem_cgroup_pages()`): pages charged to
@@ -182,14 +183,17 @@ impl Vm {
                 }
             }
         }
-        if res.swapped > 0 {
+        // Failed writes were submitted too: the device's latency is paid
+        // for every page tried.
+        let swap_io = res.swapped + res.swap_failed;
+        if swap_io > 0 {
             cx.env.start_io(IoRequest {
                 nid,
-                pages: res.swapped,
+                pages: swap_io,
                 write: true,
             });
             cx.env
-                .sleep_ns(self.config.swap_latency_ns * res.swapped.div_ceil(SWAP_CLUSTER_MAX));
+                .sleep_ns(self.config.swap_latency_ns * swap_io.div_ceil(SWAP_CLUSTER_MAX));
         }
         if res.written > 0 {
             cx.env.start_io(IoRequest {
@@ -321,6 +325,15 @@ impl Vm {
                         ));
                         continue;
                     }
+                    if cx.env.swap_write_fails(nid) {
+                        // end_swap_bio_write() with an error: the folio is
+                        // redirtied and stays in memory; reclaim made no
+                        // progress with it (the slot is given back here).
+                        self.stats.add(Stat::SwapWriteErrors, 1);
+                        res.swap_failed += 1;
+                        keep.push((pfn, info));
+                        continue;
+                    }
                     st.swap_used += 1;
                     if let Some(p) = info.owner.and_then(|o| st.procs.get_mut(&o)) {
                         p.swapents += 1;
@@ -331,7 +344,12 @@ impl Vm {
                 PageKind::File => {
                     if info.spec.dirty {
                         if sc.kswapd && sc.gfp.contains(Gfp::IO) {
-                            // pageout(): written, reclaimed on a later pass.
+                            // pageout(): written, reclaimed on a later pass. A
+                            // failed write cleans the page too: the error
+                            // stays in the mapping (mapping_set_error()).
+                            if cx.env.writeback_fails(nid) {
+                                self.stats.add(Stat::WritebackErrors, 1);
+                            }
                             let _ = m.clear_page_dirty(cx, Page::from_raw(self.machine_id, pfn));
                             res.written += 1;
                             self.stats.add(Stat::Pgwriteback, 1);
@@ -427,6 +445,9 @@ impl Vm {
                 if let Some(i) = st.pages.get_mut(&pfn) {
                     i.spec.dirty = false;
                     written += 1;
+                    if cx.env.writeback_fails(nid) {
+                        self.stats.add(Stat::WritebackErrors, 1);
+                    }
                 }
                 let _ = m.clear_page_dirty(cx, Page::from_raw(self.machine_id, pfn));
             }
@@ -442,6 +463,26 @@ impl Vm {
                 .sleep_ns(self.config.writeback_latency_ns * written.div_ceil(SWAP_CLUSTER_MAX));
         }
         written
+    }
+}
+
+/// lockdep's `fs_reclaim` section of one task: entered on creation, left
+/// on drop (also when the reclaimer unwinds).
+struct FsReclaimSection<'a> {
+    lockdep: &'a crate::lockdep::Lockdep,
+    pid: u32,
+}
+
+impl<'a> FsReclaimSection<'a> {
+    fn enter(lockdep: &'a crate::lockdep::Lockdep, pid: u32) -> FsReclaimSection<'a> {
+        lockdep.fs_reclaim_enter(pid);
+        FsReclaimSection { lockdep, pid }
+    }
+}
+
+impl Drop for FsReclaimSection<'_> {
+    fn drop(&mut self) {
+        self.lockdep.fs_reclaim_exit(self.pid);
     }
 }
 

@@ -348,10 +348,15 @@ pub struct VmStats {
     pub pageoutrun: u64,
     /// Flusher wake-ups requested by direct reclaim.
     pub flusher_wakeups: u64,
+    /// Swap-out writes the device failed: the pages stayed in memory.
+    pub swap_write_errors: u64,
+    /// Writeback writes the device failed: the pages were cleaned and the
+    /// error left in the mapping.
+    pub writeback_errors: u64,
 }
 
 pub(crate) struct Counters {
-    pub(crate) v: [AtomicU64; 18],
+    pub(crate) v: [AtomicU64; 20],
 }
 
 #[derive(Clone, Copy)]
@@ -374,6 +379,8 @@ pub(crate) enum Stat {
     KswapdWakeups,
     Pageoutrun,
     FlusherWakeups,
+    SwapWriteErrors,
+    WritebackErrors,
 }
 
 impl Counters {
@@ -722,6 +729,8 @@ impl Vm {
             kswapd_wakeups: c.get(Stat::KswapdWakeups),
             pageoutrun: c.get(Stat::Pageoutrun),
             flusher_wakeups: c.get(Stat::FlusherWakeups),
+            swap_write_errors: c.get(Stat::SwapWriteErrors),
+            writeback_errors: c.get(Stat::WritebackErrors),
         }
     }
 
@@ -746,29 +755,10 @@ impl Vm {
         let site = core::panic::Location::caller();
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
-        // The charge follows the mask in force (scopes applied), as
-        // `__alloc_pages()` tests it after `current_gfp_context()`.
-        let memcg = if cx.task.gfp_context(gfp).contains(Gfp::ACCOUNT) {
-            let memcg = self.memcg_of(cx.task.pid);
-            self.memcg_try_charge(m, &cx, memcg, cx.task.gfp_context(gfp), 1 << order)?;
-            Some(memcg)
-        } else {
-            None
-        };
-        match m.alloc_pages(&cx, gfp, order) {
-            Ok(p) => {
-                if let Some(mc) = memcg {
-                    self.state.lock().memcg.record_kmem(p.pfn(), mc, 1 << order);
-                }
-                Ok(p)
-            }
-            Err(e) => {
-                if let Some(mc) = memcg {
-                    self.state.lock().memcg.uncharge(mc, 1 << order);
-                }
-                Err(e)
-            }
-        }
+        let charge = self.charge_kmem(m, &cx, gfp, order)?;
+        let r = m.alloc_pages(&cx, gfp, order);
+        self.commit_kmem(charge, &r, order);
+        r
     }
 
     /// [`Vm::alloc_pages`] on a preferred node (`alloc_pages_node()`).
@@ -784,26 +774,52 @@ impl Vm {
         let site = core::panic::Location::caller();
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
-        let memcg = if cx.task.gfp_context(gfp).contains(Gfp::ACCOUNT) {
-            let memcg = self.memcg_of(cx.task.pid);
-            self.memcg_try_charge(m, &cx, memcg, cx.task.gfp_context(gfp), 1 << order)?;
-            Some(memcg)
-        } else {
-            None
-        };
-        match m.alloc_pages_node(&cx, nid, gfp, order) {
-            Ok(p) => {
-                if let Some(mc) = memcg {
-                    self.state.lock().memcg.record_kmem(p.pfn(), mc, 1 << order);
-                }
-                Ok(p)
-            }
-            Err(e) => {
-                if let Some(mc) = memcg {
-                    self.state.lock().memcg.uncharge(mc, 1 << order);
-                }
-                Err(e)
-            }
+        let charge = self.charge_kmem(m, &cx, gfp, order)?;
+        let r = m.alloc_pages_node(&cx, nid, gfp, order);
+        self.commit_kmem(charge, &r, order);
+        r
+    }
+
+    /// With `__GFP_ACCOUNT` in force, charges `2^order` pages to the
+    /// task's memory cgroup; the charge is given back when the returned
+    /// guard is dropped uncommitted (a failed allocation, or one unwound
+    /// out of a blocking point).
+    fn charge_kmem(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+    ) -> Result<Option<KmemCharge<'_>>, AllocError> {
+        // The charge follows the mask in force (scopes applied), as
+        // `__alloc_pages()` tests it after `current_gfp_context()`.
+        let gfp = cx.task.gfp_context(gfp);
+        if !gfp.contains(Gfp::ACCOUNT) {
+            return Ok(None);
+        }
+        let memcg = self.memcg_of(cx.task.pid);
+        self.memcg_try_charge(m, cx, memcg, gfp, 1 << order)?;
+        Ok(Some(KmemCharge {
+            vm: self,
+            memcg,
+            nr: 1 << order,
+        }))
+    }
+
+    /// Records a successful accounted allocation's charge against its page;
+    /// a failed one's charge is given back (by the guard's drop).
+    fn commit_kmem(
+        &self,
+        charge: Option<KmemCharge<'_>>,
+        r: &Result<Page, AllocError>,
+        order: u32,
+    ) {
+        if let (Some(c), Ok(p)) = (charge, r) {
+            let c = core::mem::ManuallyDrop::new(c);
+            self.state
+                .lock()
+                .memcg
+                .record_kmem(p.pfn(), c.memcg, 1 << order);
         }
     }
 
@@ -828,6 +844,20 @@ impl Vm {
             st.memcg.uncharge(mc, n);
         }
         Ok(())
+    }
+}
+
+/// A charge of an accounted allocation not yet recorded against its page:
+/// dropping it uncharges.
+struct KmemCharge<'a> {
+    vm: &'a Vm,
+    memcg: MemcgId,
+    nr: u64,
+}
+
+impl Drop for KmemCharge<'_> {
+    fn drop(&mut self) {
+        self.vm.state.lock().memcg.uncharge(self.memcg, self.nr);
     }
 }
 

@@ -808,3 +808,127 @@ fn flusher_thread_writes_back_what_direct_reclaim_skips() {
     assert!(vm.stats().pgsteal_direct > 0);
     assert_eq!(vm.stats().oom_kill, 0);
 }
+
+/// An environment whose devices fail every write.
+#[derive(Default)]
+struct FailingDevices {
+    inner: Instrumented,
+}
+
+impl Environment for FailingDevices {
+    fn now_ns(&self) -> u64 {
+        self.inner.now_ns()
+    }
+    fn sleep_ns(&self, ns: u64) {
+        self.inner.sleep_ns(ns);
+    }
+    fn wake_kswapd(&self, nid: usize, order: u32, z: gfp::zone::ZoneType) {
+        self.inner.wake_kswapd(nid, order, z);
+    }
+    fn start_io(&self, io: IoRequest) {
+        self.inner.start_io(io);
+    }
+    fn swap_write_fails(&self, _nid: usize) -> bool {
+        true
+    }
+    fn writeback_fails(&self, _nid: usize) -> bool {
+        true
+    }
+    fn log(&self, level: LogLevel, line: &str) {
+        self.inner.log(level, line);
+    }
+}
+
+#[test]
+fn failed_swap_writes_leave_the_pages_in_memory() {
+    let (m, vm) = setup(2048);
+    let env = FailingDevices::default();
+    let pid = vm.spawn("anon", 0);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    let filled = fill(&m, &vm, &c, Some(pid), PageSpec::ANON) as u64;
+    assert!(vm
+        .alloc_pages(&m, &c, Gfp::KERNEL | Gfp::NORETRY | Gfp::NOWARN, 0)
+        .is_err());
+    let s = vm.stats();
+    // Every write was tried (the device's latency paid) and failed: no
+    // page left, no swap slot used, the owner's RSS intact.
+    assert!(s.swap_write_errors > 0, "{s:?}");
+    assert!(env.inner.io_pages() >= s.swap_write_errors);
+    assert_eq!((s.pswpout, s.pgsteal_direct, vm.swap_used()), (0, 0, 0));
+    assert_eq!(vm.proc_info(pid).unwrap().rss_anon, filled);
+    // The same pressure with a working device swaps out.
+    let (m, vm) = setup(2048);
+    let env = Instrumented::default();
+    let pid = vm.spawn("anon", 0);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    fill(&m, &vm, &c, Some(pid), PageSpec::ANON);
+    vm.alloc_pages(&m, &c, Gfp::KERNEL | Gfp::NORETRY, 0)
+        .expect("swap-out frees anon pages");
+    assert!(vm.stats().pswpout > 0 && vm.stats().swap_write_errors == 0);
+}
+
+#[test]
+fn failed_writeback_cleans_the_page_and_counts_the_error() {
+    let (m, vm) = setup(0);
+    let env = FailingDevices::default();
+    let c = Cx::new(0, task(), &env, &vm);
+    fill(&m, &vm, &c, None, PageSpec::FILE_DIRTY);
+    let _pinned = pin_rest(&m, &c);
+    assert!(vm
+        .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::NOWARN, 0)
+        .is_err());
+    let k = Cx::new(0, Task::new().named("kswapd0"), &env, &vm);
+    let got = vm.kswapd_run(&m, &k, 0);
+    let s = vm.stats();
+    // The kernel does not redirty after a writeback error: the pages are
+    // clean and reclaim drops them; the mapping keeps the error.
+    assert!(
+        s.writeback_errors > 0 && s.writeback_errors == s.pgwriteback,
+        "{s:?}"
+    );
+    assert!(got > 0, "{s:?}");
+}
+
+/// A shrinker that unwinds out of reclaim, as a simulator's wait does.
+struct Unwinds;
+
+impl Shrinker for Unwinds {
+    fn name(&self) -> &str {
+        "unwinds"
+    }
+    fn count(&self, _sc: &ShrinkControl) -> u64 {
+        1
+    }
+    fn scan(&self, _m: &Machine, _cx: &Cx<'_>, _sc: &ShrinkControl) -> u64 {
+        std::panic::resume_unwind(Box::new(()));
+    }
+}
+
+#[test]
+fn unwinding_out_of_reclaim_leaves_no_charge_and_no_fs_reclaim_section() {
+    let (m, vm) = setup(0);
+    let env = env();
+    let mc = vm.memcg_create(gfp_mm::memcg::MemcgId::ROOT, "box");
+    vm.memcg_set_max(mc, 1 << 20);
+    let pid = vm.spawn_in("t", 0, mc);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    fill(&m, &vm, &c, None, PageSpec::FILE_CLEAN);
+    let usage = |vm: &Vm| vm.memcg(mc).unwrap().usage;
+    let before = usage(&vm);
+    vm.register_shrinker(Arc::new(Unwinds));
+    let lock = vm.lockdep().register("l");
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        vm.alloc_pages(&m, &c, Gfp::KERNEL_ACCOUNT, 0)
+    }));
+    assert!(r.is_err(), "the shrinker ran and unwound");
+    assert_eq!(usage(&vm), before, "the charge was given back");
+    // Outside reclaim again: taking a lock records no fs_reclaim dependency,
+    // so holding it across a GFP_KERNEL allocation is no recursion.
+    let plain = Cx::new(0, task().with_pid(99), &env, &NoProgress);
+    vm.lockdep().lock(&c, lock);
+    vm.lockdep().unlock(&c, lock);
+    vm.lockdep().lock(&plain, lock);
+    vm.lockdep()
+        .might_alloc(&plain, Gfp::KERNEL, core::panic::Location::caller());
+    assert!(vm.lockdep().reports().is_empty());
+}

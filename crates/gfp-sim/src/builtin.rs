@@ -30,6 +30,34 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "swap-over-nfs-memalloc",
         include_str!("../scenarios/swap-over-nfs-memalloc.scenario"),
     ),
+    (
+        "fs-reclaim-cycle",
+        include_str!("../scenarios/fs-reclaim-cycle.scenario"),
+    ),
+    (
+        "softirq-spinlock",
+        include_str!("../scenarios/softirq-spinlock.scenario"),
+    ),
+    (
+        "softirq-spinlock-bh",
+        include_str!("../scenarios/softirq-spinlock-bh.scenario"),
+    ),
+    (
+        "swap-over-nfs-irq",
+        include_str!("../scenarios/swap-over-nfs-irq.scenario"),
+    ),
+    (
+        "swap-write-errors",
+        include_str!("../scenarios/swap-write-errors.scenario"),
+    ),
+    (
+        "swap-write-errors-flaky",
+        include_str!("../scenarios/swap-write-errors-flaky.scenario"),
+    ),
+    (
+        "disk-errors",
+        include_str!("../scenarios/disk-errors.scenario"),
+    ),
 ];
 
 /// The text of a built-in scenario.

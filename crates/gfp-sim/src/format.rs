@@ -23,7 +23,8 @@
 //! ```
 //!
 //! Operations: `lock L`, `unlock L` (sleeping locks); `spin_lock L`,
-//! `spin_unlock L`; `irq_disable`, `irq_enable`; `rcu_read_lock`,
+//! `spin_unlock L`, `spin_lock_bh L`, `spin_unlock_bh L`;
+//! `local_bh_disable`, `local_bh_enable`; `irq_disable`, `irq_enable`; `rcu_read_lock`,
 //! `rcu_read_unlock`; `scope set FLAGS`, `scope clear FLAGS`, `scope nofs`,
 //! `scope noio`, `scope noreclaim`, `scope pin` each opening a block closed
 //! by `end`; `alloc VAR MASK [order=N] [node=N] [no-failure-path]`;
@@ -31,13 +32,16 @@
 //! path); `repeat N` opening a block closed by `end`; `free VAR`; `touch VAR` (writes the memory); `expect-zero VAR`
 //! (reads it, relying on it being zero); `sleep NS`; `fs_call` (calls into
 //! the filesystem: takes its `fs-reclaim` locks and allocates with
-//! `GFP_KERNEL`); `io` (block I/O: allocates with `GFP_NOIO`, waits for
-//! the device); `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
+//! `GFP_KERNEL`); `io [VAR] [dev=NAME]` (block I/O: allocates with
+//! `GFP_NOIO` under the `io-reclaim` locks, waits for the device, whose
+//! status goes to VAR); `fsync [VAR]` (the mapping's writeback error);
+//! `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
 //! `mempool_alloc VAR POOL MASK`. Declarations besides `name`, `machine`,
 //! `fill`, `lock`, `fn` and `task`: `swap PAGES`, `mempool NAME min=N
-//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`;
+//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`,
+//! `device NAME block|swap [latency=NS] [fail=every:N|after:N|rate:P/Q]`;
 //! fills take `node=N` and `owner=NAME`, locks `io-reclaim`, tasks
-//! `memcg=NAME` and `cpuset=NAME`. Masks are `|`-joined kernel names or
+//! `memcg=NAME`, `cpuset=NAME` and (handlers) `interrupts=TASK`. Masks are `|`-joined kernel names or
 //! numbers without spaces (`GFP_KERNEL|__GFP_NOWARN`, `0x400`). The full
 //! description is `FORMAT.md` in this crate.
 
@@ -68,6 +72,8 @@ pub struct Scenario {
     pub memcgs: Vec<MemcgDecl>,
     /// Cpusets (`cpuset NAME mems=LIST [hardwall]`).
     pub cpusets: Vec<CpusetDecl>,
+    /// Block and swap devices (`device NAME block|swap ...`).
+    pub devices: Vec<DeviceDecl>,
     /// Named functions.
     pub functions: Vec<Function>,
     /// Tasks, in declaration order.
@@ -203,6 +209,78 @@ pub struct CpusetDecl {
     pub hardwall: bool,
 }
 
+/// What a device is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    /// A block device: `io` reaches it; the first one declared holds the
+    /// filesystem, whose writeback it serves.
+    Block,
+    /// The swap device: reclaim's swap-out writes to it.
+    Swap,
+}
+
+impl DeviceKind {
+    /// The keyword.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DeviceKind::Block => "block",
+            DeviceKind::Swap => "swap",
+        }
+    }
+}
+
+/// Which requests a device fails (injected errors), counting its requests
+/// from 1: one page written by reclaim, or one `io`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailMode {
+    /// `every:N`: requests N, 2N, 3N, ... fail (N >= 1).
+    Every(u64),
+    /// `after:N`: the first N requests succeed, every later one fails (the
+    /// device died).
+    After(u64),
+    /// `rate:P/Q`: each request fails with probability P/Q, drawn from a
+    /// generator seeded with the run's seed and the device's position (the
+    /// same seed fails the same requests).
+    Rate(u32, u32),
+}
+
+impl FailMode {
+    /// The value after `fail=`: `every:3`, `after:10`, `rate:1/4`.
+    pub fn text(self) -> String {
+        match self {
+            FailMode::Every(n) => format!("every:{n}"),
+            FailMode::After(n) => format!("after:{n}"),
+            FailMode::Rate(p, q) => format!("rate:{p}/{q}"),
+        }
+    }
+}
+
+/// A device declaration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceDecl {
+    /// Its name.
+    pub name: String,
+    /// Block or swap.
+    pub kind: DeviceKind,
+    /// Time one request takes (`latency=NS`); `None`: 100 µs.
+    pub latency_ns: Option<u64>,
+    /// Injected errors (`fail=`); `None`: it never fails.
+    pub fail: Option<FailMode>,
+}
+
+/// A block I/O (`io [VAR] [dev=NAME]`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct BlockIo {
+    /// The variable that receives the I/O's status (`if-failed VAR` is its
+    /// error path); `None`: the caller does not look at it.
+    pub var: Option<String>,
+    /// The block device; `None`: the first one declared (a device that
+    /// never fails when there is none).
+    pub device: Option<String>,
+}
+
 /// Sleeping lock or spinlock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -260,6 +338,10 @@ pub struct TaskDecl {
     pub memcg: Option<String>,
     /// Its cpuset (`cpuset=NAME`); `None`: the root cpuset.
     pub cpuset: Option<String>,
+    /// A softirq or hardirq handler that interrupts this task
+    /// (`interrupts=TASK`): it runs on that task's CPU between two of its
+    /// steps, instead of being scheduled on its own.
+    pub interrupts: Option<String>,
     /// Its program.
     pub body: Vec<Op>,
 }
@@ -334,6 +416,14 @@ pub enum Op {
     SpinLock(String),
     /// Drops a spinlock.
     SpinUnlock(String),
+    /// Takes a spinlock with softirqs disabled (`spin_lock_bh()`).
+    SpinLockBh(String),
+    /// Drops a spinlock taken with `spin_lock_bh`, enabling softirqs.
+    SpinUnlockBh(String),
+    /// `local_bh_disable()`: no softirq runs on this CPU.
+    BhDisable,
+    /// `local_bh_enable()`.
+    BhEnable,
     /// `local_irq_disable()`.
     IrqDisable,
     /// `local_irq_enable()`.
@@ -359,7 +449,10 @@ pub enum Op {
     /// Calls into the filesystem.
     FsCall,
     /// Block I/O.
-    Io,
+    Io(BlockIo),
+    /// Asks the filesystem's mapping for a writeback error (`fsync()`,
+    /// `filemap_check_errors()`); the variable receives the status.
+    Fsync(Option<String>),
     /// Calls a named function.
     Call(String),
     /// Runs a block this many times (1..=100000).
@@ -527,18 +620,21 @@ impl<'a> Parser<'a> {
                     self.arity(&l, 1, "end")?;
                     return Ok(ops);
                 }
-                "lock" | "unlock" | "spin_lock" | "spin_unlock" => {
+                "lock" | "unlock" | "spin_lock" | "spin_unlock" | "spin_lock_bh"
+                | "spin_unlock_bh" => {
                     self.arity(&l, 2, &format!("{} LOCK", t0.text))?;
                     let n = name_tok(&l.toks[1], "lock name")?;
                     match t0.text {
                         "lock" => Op::Lock(n),
                         "unlock" => Op::Unlock(n),
                         "spin_lock" => Op::SpinLock(n),
-                        _ => Op::SpinUnlock(n),
+                        "spin_unlock" => Op::SpinUnlock(n),
+                        "spin_lock_bh" => Op::SpinLockBh(n),
+                        _ => Op::SpinUnlockBh(n),
                     }
                 }
                 "irq_disable" | "irq_enable" | "rcu_read_lock" | "rcu_read_unlock" | "fs_call"
-                | "io" | "return" => {
+                | "local_bh_disable" | "local_bh_enable" | "return" => {
                     self.arity(&l, 1, t0.text)?;
                     match t0.text {
                         "irq_disable" => Op::IrqDisable,
@@ -546,9 +642,40 @@ impl<'a> Parser<'a> {
                         "rcu_read_lock" => Op::RcuReadLock,
                         "rcu_read_unlock" => Op::RcuReadUnlock,
                         "fs_call" => Op::FsCall,
-                        "return" => Op::Return,
-                        _ => Op::Io,
+                        "local_bh_disable" => Op::BhDisable,
+                        "local_bh_enable" => Op::BhEnable,
+                        _ => Op::Return,
                     }
+                }
+                "io" => {
+                    let usage = "io [VAR] [dev=NAME]";
+                    let mut io = BlockIo::default();
+                    for t in &l.toks[1..] {
+                        if let Some(v) = t.text.strip_prefix("dev=") {
+                            if io.device.is_some() {
+                                return err(t.line, t.col, "dev given twice");
+                            }
+                            io.device = Some(name_tok(&Tok { text: v, ..*t }, "device name")?);
+                        } else if io.var.is_none() {
+                            io.var = Some(name_tok(t, "variable name")?);
+                        } else {
+                            return err(
+                                t.line,
+                                t.col,
+                                format!("unexpected `{}`; usage: {usage}", t.text),
+                            );
+                        }
+                    }
+                    Op::Io(io)
+                }
+                "fsync" => {
+                    if l.toks.len() > 2 {
+                        self.arity(&l, 2, "fsync [VAR]")?;
+                    }
+                    Op::Fsync(match l.toks.get(1) {
+                        Some(t) => Some(name_tok(t, "variable name")?),
+                        None => None,
+                    })
                 }
                 "mempool_alloc" | "kmalloc" => {
                     let usage = if t0.text == "kmalloc" {
@@ -989,6 +1116,62 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                     hardwall,
                 });
             }
+            "device" => {
+                let usage = "device NAME block|swap [latency=NS] [fail=every:N|after:N|rate:P/Q]";
+                if l.toks.len() < 3 {
+                    p.arity(&l, 3, usage)?;
+                }
+                let name = name_tok(&l.toks[1], "device name")?;
+                if s.devices.iter().any(|d| d.name == name) {
+                    return err(
+                        l.toks[1].line,
+                        l.toks[1].col,
+                        format!("device `{name}` declared twice"),
+                    );
+                }
+                let k = l.toks[2];
+                let kind = match k.text {
+                    "block" => DeviceKind::Block,
+                    "swap" => DeviceKind::Swap,
+                    o => {
+                        return err(
+                            k.line,
+                            k.col,
+                            format!("unknown device kind `{o}`: expected block or swap"),
+                        )
+                    }
+                };
+                if kind == DeviceKind::Swap && s.devices.iter().any(|d| d.kind == DeviceKind::Swap)
+                {
+                    return err(k.line, k.col, "a second swap device (one is modelled)");
+                }
+                let mut d = DeviceDecl {
+                    name,
+                    kind,
+                    latency_ns: None,
+                    fail: None,
+                };
+                for t in &l.toks[3..] {
+                    if let Some(v) = t.text.strip_prefix("latency=") {
+                        if d.latency_ns.is_some() {
+                            return err(t.line, t.col, "latency given twice");
+                        }
+                        d.latency_ns = Some(num_tok(t, v, "latency in nanoseconds")?);
+                    } else if let Some(v) = t.text.strip_prefix("fail=") {
+                        if d.fail.is_some() {
+                            return err(t.line, t.col, "fail given twice");
+                        }
+                        d.fail = Some(fail_mode(t, v)?);
+                    } else {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("unexpected `{}`; usage: {usage}", t.text),
+                        );
+                    }
+                }
+                s.devices.push(d);
+            }
             "lock" => {
                 if l.toks.len() < 3 {
                     p.arity(&l, 3, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
@@ -1049,7 +1232,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 s.functions.push(Function { name, body });
             }
             "task" => {
-                let usage = "task NAME [softirq|hardirq] [memcg=NAME] [cpuset=NAME]";
+                let usage = "task NAME [softirq|hardirq [interrupts=TASK]] [memcg=NAME] [cpuset=NAME]";
                 if l.toks.len() < 2 {
                     p.arity(&l, 2, usage)?;
                 }
@@ -1063,6 +1246,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 }
                 let mut context = None;
                 let (mut memcg, mut cpuset) = (None, None);
+                let mut interrupts: Option<(String, Tok<'_>)> = None;
                 for t in &l.toks[2..] {
                     let dup = |what: &str| err(t.line, t.col, format!("{what} given twice"));
                     match t.text {
@@ -1087,17 +1271,34 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                                     return dup("cpuset");
                                 }
                                 cpuset = Some(name_tok(&Tok { text: v, ..*t }, "cpuset name")?);
+                            } else if let Some(v) = t.text.strip_prefix("interrupts=") {
+                                if interrupts.is_some() {
+                                    return dup("interrupts");
+                                }
+                                interrupts = Some((
+                                    name_tok(&Tok { text: v, ..*t }, "task name")?,
+                                    *t,
+                                ));
                             } else {
                                 return err(
                                     t.line,
                                     t.col,
                                     format!(
-                                        "unknown task option `{}`: expected softirq, hardirq, memcg=NAME or cpuset=NAME",
+                                        "unknown task option `{}`: expected softirq, hardirq, memcg=NAME, cpuset=NAME or interrupts=TASK",
                                         t.text
                                     ),
                                 );
                             }
                         }
+                    }
+                }
+                if let Some((_, t)) = &interrupts {
+                    if context.is_none() {
+                        return err(
+                            t.line,
+                            t.col,
+                            "interrupts=TASK needs softirq or hardirq: only an interrupt handler interrupts a task",
+                        );
                     }
                 }
                 let body = p.body(t0)?;
@@ -1106,6 +1307,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                     context: context.unwrap_or_default(),
                     memcg,
                     cpuset,
+                    interrupts: interrupts.map(|(n, _)| n),
                     body,
                 });
             }
@@ -1115,7 +1317,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                     t0.line,
                     t0.col,
                     format!(
-                    "unknown declaration `{other}`: expected name, machine, swap, fill, lock, mempool, memcg, cpuset, fn or task"
+                    "unknown declaration `{other}`: expected name, machine, swap, fill, device, lock, mempool, memcg, cpuset, fn or task"
                 ),
                 )
             }
@@ -1145,6 +1347,40 @@ pub const DEFAULT_POOL_MIN: u32 = 4;
 
 /// The largest pool.
 pub const MAX_POOL_MIN: u32 = 1024;
+
+/// Parses the value of `fail=`: `every:N`, `after:N`, `rate:P/Q`.
+fn fail_mode(t: &Tok<'_>, v: &str) -> Result<FailMode, ParseError> {
+    let bad = |why: &str| {
+        err(
+            t.line,
+            t.col,
+            format!("bad fail=`{v}`: {why}; expected every:N, after:N or rate:P/Q"),
+        )
+    };
+    let Some((how, n)) = v.split_once(':') else {
+        return bad("no `:`");
+    };
+    match how {
+        "every" => match n.parse::<u64>() {
+            Ok(n) if n >= 1 => Ok(FailMode::Every(n)),
+            _ => bad("every:N needs N >= 1"),
+        },
+        "after" => match n.parse::<u64>() {
+            Ok(n) => Ok(FailMode::After(n)),
+            _ => bad("after:N needs a number"),
+        },
+        "rate" => {
+            let parsed = n
+                .split_once('/')
+                .and_then(|(p, q)| Some((p.parse::<u32>().ok()?, q.parse::<u32>().ok()?)));
+            match parsed {
+                Some((p, q)) if q >= 1 && p <= q => Ok(FailMode::Rate(p, q)),
+                _ => bad("rate:P/Q needs 0 <= P <= Q, Q >= 1"),
+            }
+        }
+        _ => bad(&format!("unknown mode `{how}`")),
+    }
+}
 
 /// Parses a node list: `1`, `0,1`, `0-3`, `0-1,3`.
 fn node_list(t: &Tok<'_>, v: &str) -> Result<Vec<u32>, ParseError> {
@@ -1177,7 +1413,12 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
         for op in ops {
             match op {
                 Op::Lock(n) | Op::Unlock(n) => out.push(("lock", n)),
-                Op::SpinLock(n) | Op::SpinUnlock(n) => out.push(("spin", n)),
+                Op::SpinLock(n) | Op::SpinUnlock(n) | Op::SpinLockBh(n) | Op::SpinUnlockBh(n) => {
+                    out.push(("spin", n))
+                }
+                Op::Io(BlockIo {
+                    device: Some(d), ..
+                }) => out.push(("device", d)),
                 Op::Call(n) => out.push(("call", n)),
                 Op::MempoolAlloc(a) => out.push(("mempool", &a.pool)),
                 Op::Scope(_, b) | Op::IfFailed(_, b) | Op::Repeat(_, b) => walk(b, out),
@@ -1200,6 +1441,13 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
             "mempool" if !s.mempools.iter().any(|m| m.name == name) => {
                 Some(format!("mempool `{name}` is not declared"))
             }
+            "device" => match s.devices.iter().find(|d| d.name == name) {
+                None => Some(format!("device `{name}` is not declared")),
+                Some(d) if d.kind != DeviceKind::Block => Some(format!(
+                    "device `{name}` is the swap device; io needs a block device"
+                )),
+                _ => None,
+            },
             "lock" | "spin" => match s.locks.iter().find(|l| l.name == name) {
                 None => Some(format!("lock `{name}` is not declared")),
                 Some(l) if (l.kind == LockKind::Spin) != (kind == "spin") => Some(format!(
@@ -1254,6 +1502,32 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
             return err(line, column, format!("{what} `{name}` is not declared"));
         }
     }
+    for t in &s.tasks {
+        let Some(v) = &t.interrupts else { continue };
+        let problem = match s.tasks.iter().find(|d| &d.name == v) {
+            None => Some(format!("task `{v}` is not declared")),
+            Some(d) if d.context != TaskContextKind::Process => Some(format!(
+                "task `{v}` is not a process-context task: handlers interrupt tasks"
+            )),
+            _ => None,
+        };
+        if let Some(message) = problem {
+            let needle = format!("interrupts={v}");
+            let (line, column) = tokenize(text)
+                .into_iter()
+                .filter(|l| {
+                    l.toks[0].text == "task" && l.toks.get(1).is_some_and(|n| n.text == t.name)
+                })
+                .find_map(|l| {
+                    l.toks
+                        .iter()
+                        .find(|k| k.text == needle)
+                        .map(|k| (k.line, k.col))
+                })
+                .unwrap_or((1, 1));
+            return err(line, column, message);
+        }
+    }
     Ok(())
 }
 
@@ -1265,8 +1539,18 @@ fn locate(text: &str, kind: &str, name: &str) -> (usize, usize) {
             "call" => first == "call",
             "mempool" => first == "mempool_alloc",
             "lock" => first == "lock" || first == "unlock",
-            _ => first == "spin_lock" || first == "spin_unlock",
+            "device" => first == "io",
+            _ => matches!(
+                first,
+                "spin_lock" | "spin_unlock" | "spin_lock_bh" | "spin_unlock_bh"
+            ),
         };
+        if kind == "device" && matches_kind {
+            let needle = format!("dev={name}");
+            if let Some(t) = l.toks.iter().find(|t| t.text == needle) {
+                return (l.no, t.col);
+            }
+        }
         if matches_kind && kind == "mempool" {
             if let Some(t) = l.toks.get(2).filter(|t| t.text == name) {
                 return (l.no, t.col);
@@ -1362,6 +1646,16 @@ pub fn print(s: &Scenario) -> String {
             if c.hardwall { " hardwall" } else { "" }
         ));
     }
+    for d in &s.devices {
+        o.push_str(&format!("device {} {}", d.name, d.kind.name()));
+        if let Some(l) = d.latency_ns {
+            o.push_str(&format!(" latency={l}"));
+        }
+        if let Some(f) = d.fail {
+            o.push_str(&format!(" fail={}", f.text()));
+        }
+        o.push('\n');
+    }
     for f in &s.functions {
         o.push_str(&format!("fn {}\n", f.name));
         print_body(&mut o, &f.body, 1);
@@ -1383,6 +1677,9 @@ pub fn print(s: &Scenario) -> String {
         if let Some(c) = &t.cpuset {
             o.push_str(&format!(" cpuset={c}"));
         }
+        if let Some(v) = &t.interrupts {
+            o.push_str(&format!(" interrupts={v}"));
+        }
         o.push('\n');
         print_body(&mut o, &t.body, 1);
         o.push_str("end\n");
@@ -1399,6 +1696,10 @@ fn print_body(o: &mut String, ops: &[Op], depth: usize) {
             Op::Unlock(n) => o.push_str(&format!("unlock {n}\n")),
             Op::SpinLock(n) => o.push_str(&format!("spin_lock {n}\n")),
             Op::SpinUnlock(n) => o.push_str(&format!("spin_unlock {n}\n")),
+            Op::SpinLockBh(n) => o.push_str(&format!("spin_lock_bh {n}\n")),
+            Op::SpinUnlockBh(n) => o.push_str(&format!("spin_unlock_bh {n}\n")),
+            Op::BhDisable => o.push_str("local_bh_disable\n"),
+            Op::BhEnable => o.push_str("local_bh_enable\n"),
             Op::IrqDisable => o.push_str("irq_disable\n"),
             Op::IrqEnable => o.push_str("irq_enable\n"),
             Op::RcuReadLock => o.push_str("rcu_read_lock\n"),
@@ -1446,7 +1747,20 @@ fn print_body(o: &mut String, ops: &[Op], depth: usize) {
             Op::ExpectZero(v) => o.push_str(&format!("expect-zero {v}\n")),
             Op::Sleep(ns) => o.push_str(&format!("sleep {ns}\n")),
             Op::FsCall => o.push_str("fs_call\n"),
-            Op::Io => o.push_str("io\n"),
+            Op::Io(io) => {
+                o.push_str("io");
+                if let Some(v) = &io.var {
+                    o.push_str(&format!(" {v}"));
+                }
+                if let Some(d) = &io.device {
+                    o.push_str(&format!(" dev={d}"));
+                }
+                o.push('\n');
+            }
+            Op::Fsync(v) => match v {
+                Some(v) => o.push_str(&format!("fsync {v}\n")),
+                None => o.push_str("fsync\n"),
+            },
             Op::Call(n) => o.push_str(&format!("call {n}\n")),
             Op::Return => o.push_str("return\n"),
             Op::MempoolAlloc(a) => o.push_str(&format!(

@@ -10,6 +10,11 @@
 //! slow path: direct reclaim, compaction, OOM. One operation is one step;
 //! the scheduler switches tasks between steps and at every blocking point
 //! (a contended lock, a sleep, I/O).
+//!
+//! Reclaim reaches the scenario's filesystem and block layer through the
+//! simulator's lock model (module `reclaim`), devices have a latency and
+//! injected errors (module `devices`), and interrupt handlers run on the
+//! CPU of the task they interrupt (module `irq`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -34,7 +39,13 @@ use crate::format::{
 };
 use crate::timeline::Timeline;
 
+mod devices;
+mod irq;
+mod reclaim;
 mod record;
+
+pub use devices::DEFAULT_LATENCY_NS;
+use reclaim::{Actor, FsShrinker, ReclaimPath, World, Yield};
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -82,11 +93,16 @@ pub enum Rule {
     /// A program that misuses the simulated kernel API (unlocking a lock
     /// it does not hold, freeing an unknown variable, unbalanced IRQ/RCU).
     ProgramError,
+    /// A spinlock an interrupt handler takes is also taken with that
+    /// interrupt enabled (lockdep's "inconsistent lock state"): the handler
+    /// can interrupt the holder on its CPU and spin forever. Fires whether
+    /// or not the interrupt came at the bad moment.
+    IrqUnsafeLock,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 14] = [
+    pub const ALL: [Rule; 15] = [
         Rule::SleepInAtomic,
         Rule::NofailFailed,
         Rule::UnhandledFailure,
@@ -101,6 +117,7 @@ impl Rule {
         Rule::AllocStall,
         Rule::MemcgEscape,
         Rule::ProgramError,
+        Rule::IrqUnsafeLock,
     ];
 
     /// The stable id.
@@ -120,6 +137,7 @@ impl Rule {
             Rule::AllocStall => "alloc-stall",
             Rule::MemcgEscape => "memcg-escape",
             Rule::ProgramError => "program-error",
+            Rule::IrqUnsafeLock => "irq-unsafe-lock",
         }
     }
 }
@@ -200,6 +218,16 @@ pub struct Report {
     pub pgsteal_direct: u64,
     /// OOM kills.
     pub oom_kills: u64,
+    /// Calls of the filesystem's shrinker that took its `fs-reclaim` locks
+    /// and allocated (reclaim with `__GFP_FS`).
+    pub fs_reclaim_calls: u64,
+    /// Swap-out writes the swap device failed (the pages stayed).
+    pub swap_write_errors: u64,
+    /// Writeback writes the filesystem's device failed (the mapping kept
+    /// the error).
+    pub writeback_errors: u64,
+    /// `io` requests that failed.
+    pub io_errors: u64,
     /// Every finding, in order.
     pub findings: Vec<Finding>,
 }
@@ -245,6 +273,22 @@ impl Report {
             "kswapd: {} wake-ups, {} runs, {} pages reclaimed; direct reclaim {} pages; OOM kills {}",
             self.kswapd_wakeups, self.kswapd_runs, self.pgsteal_kswapd, self.pgsteal_direct, self.oom_kills
         );
+        // Only when something happened there: reports of scenarios without
+        // a filesystem or failing devices read as before.
+        if self.fs_reclaim_calls > 0 {
+            let _ = writeln!(
+                o,
+                "filesystem reclaim: {} calls took its locks and allocated",
+                self.fs_reclaim_calls
+            );
+        }
+        if self.swap_write_errors + self.writeback_errors + self.io_errors > 0 {
+            let _ = writeln!(
+                o,
+                "device errors: swap writes {}, writeback {}, block I/O {}",
+                self.swap_write_errors, self.writeback_errors, self.io_errors
+            );
+        }
         if self.findings.is_empty() {
             let _ = writeln!(o, "findings: none");
         } else {
@@ -337,6 +381,8 @@ struct SimEnv {
     inner: VirtualEnv,
     armed: std::cell::Cell<Option<u64>>,
     calls: std::cell::Cell<u32>,
+    /// The lock holders and devices reclaim's I/O reaches.
+    world: Arc<World>,
 }
 
 impl SimEnv {
@@ -367,6 +413,34 @@ impl Environment for SimEnv {
     fn wake_kswapd(&self, nid: gfp_mm::NodeId, order: u32, highest: gfp::zone::ZoneType) {
         self.inner.wake_kswapd(nid, order, highest);
     }
+    fn wait_for_event(&self, event: gfp_mm::env::WaitEvent, timeout_ns: u64) -> bool {
+        if let gfp_mm::env::WaitEvent::PoolElement(id) = event {
+            // A blocking point like any other for the watchdog, then a
+            // yield to the other tasks (when a task is waiting).
+            self.calls.set(self.calls.get() + 1);
+            self.check();
+            if self.world.pool_wait(id, timeout_ns) {
+                return false;
+            }
+        }
+        self.sleep_ns(timeout_ns);
+        false
+    }
+    fn notify(&self, event: gfp_mm::env::WaitEvent) {
+        if let gfp_mm::env::WaitEvent::PoolElement(id) = event {
+            self.world.lock().pool_notified.push(id);
+        }
+    }
+    fn start_io(&self, _io: gfp_mm::env::IoRequest) {
+        // The block layer's submission path: takes the io-reclaim locks.
+        self.world.submit_io();
+    }
+    fn swap_write_fails(&self, _nid: gfp_mm::NodeId) -> bool {
+        self.world.lock().devices.swap_write_fails()
+    }
+    fn writeback_fails(&self, _nid: gfp_mm::NodeId) -> bool {
+        self.world.lock().devices.writeback_fails()
+    }
     fn log(&self, level: gfp_mm::LogLevel, line: &str) {
         self.inner.log(level, line);
     }
@@ -389,6 +463,10 @@ enum FrameKind {
     Repeat(u32),
     Call(String),
     Scope(ScopeToken),
+    /// An `io` in flight: when its body (submission, the device's latency)
+    /// is done, the request completes on this device (`None`: the default
+    /// one) and its status goes to the variable.
+    Io(Option<usize>, Option<String>),
 }
 
 struct Frame {
@@ -399,9 +477,18 @@ struct Frame {
 
 #[derive(Clone, Copy)]
 enum Var {
-    Page { page: Page, order: u32 },
+    Page {
+        page: Page,
+        order: u32,
+    },
     Obj(Obj),
-    Pool { pool: usize, page: Page },
+    Pool {
+        pool: usize,
+        page: Page,
+    },
+    /// The status of an `io` or `fsync` that succeeded (a failed one is
+    /// [`Var::Failed`]).
+    IoDone,
     Failed,
     Freed,
 }
@@ -416,6 +503,8 @@ struct TaskState {
     held: Vec<usize>,
     spin: u32,
     irq_off: u32,
+    /// `local_bh_disable()` depth (`spin_lock_bh` included).
+    bh_off: u32,
     rcu: u32,
     wake_at: u64,
     waiting_on: Option<usize>,
@@ -425,6 +514,25 @@ struct TaskState {
     memcg: MemcgId,
     /// Its cpuset and nodes, when not the root's.
     cpuset: Option<(CpusetId, NodeMask)>,
+    /// Its allocation waits in reclaim for `waiting_on` (the path that
+    /// wanted the lock); the allocation starts again once it is free.
+    reclaim_wait: Option<ReclaimPath>,
+    /// The allocation at `pc` is being started again after a wait: the
+    /// checks made before the allocator runs have reported already.
+    retrying: bool,
+    /// Its `mempool_alloc()` sleeps until an element of this pool (wait
+    /// event id) comes back.
+    pool_wait: Option<u64>,
+    /// The stall watchdog of an allocation started again after a mempool
+    /// wait: its first start and blocking points so far.
+    alloc_watch: Option<(u64, u32)>,
+    /// Not runnable for the scheduler: an interrupt handler that has not
+    /// fired, or a task its handler interrupted.
+    parked: bool,
+    /// The handler running on this task's CPU, which it waits for.
+    interrupted_by: Option<usize>,
+    /// For an interrupt handler (`interrupts=TASK`): its state.
+    irq: Option<irq::Handler>,
 }
 
 struct LockState {
@@ -457,7 +565,14 @@ pub struct Sim {
     locks: Vec<LockState>,
     functions: BTreeMap<String, Rc<[Op]>>,
     fs_body: Rc<[Op]>,
-    io_body: Rc<[Op]>,
+    /// `io`'s body per block device, by device index; the last one is the
+    /// default device's.
+    io_bodies: Vec<Rc<[Op]>>,
+    /// What reclaim inside the allocator sees of the simulator.
+    world: Arc<World>,
+    /// Interrupt handlers (task indices), and how each lock has been used
+    /// with respect to interrupts (lockdep's usage bits).
+    irqs: irq::Irqs,
     /// Per page frame: it holds an earlier owner's data.
     dirty: Vec<bool>,
     findings: Vec<Finding>,
@@ -542,17 +657,45 @@ impl Sim {
     pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
         let spec = machine_spec(&scenario.machine);
         let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
-        let vm = Arc::new(Vm::new(
-            &machine,
-            VmConfig {
-                swap_pages: scenario.swap.unwrap_or(DEFAULT_SWAP_PAGES),
-                ..VmConfig::default()
-            },
-        ));
+        let devices = devices::Devices::new(&scenario.devices, config.seed);
+        let mut vm_config = VmConfig {
+            swap_pages: scenario.swap.unwrap_or(DEFAULT_SWAP_PAGES),
+            ..VmConfig::default()
+        };
+        // Declared devices set the latencies of reclaim's I/O: swap-out on
+        // the swap device, writeback on the filesystem's (first block) one.
+        if let Some(d) = devices.swap {
+            vm_config.swap_latency_ns = devices.list[d].latency_ns;
+        }
+        if let Some(d) = devices.fs {
+            vm_config.writeback_latency_ns = devices.list[d].latency_ns;
+        }
+        let io_bodies = Self::io_bodies(scenario, &devices);
+        let vm = Arc::new(Vm::new(&machine, vm_config));
+        let reclaim_locks = |io: bool| -> Vec<usize> {
+            (scenario.locks.iter().enumerate())
+                .filter(|(_, l)| if io { l.io_reclaim } else { l.fs_reclaim })
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let fs_locks = reclaim_locks(false);
+        let world = World::new(
+            scenario.locks.len(),
+            fs_locks.clone(),
+            reclaim_locks(true),
+            devices,
+        );
+        if !fs_locks.is_empty() {
+            // The filesystem's shrinker: reclaim with __GFP_FS calls it.
+            vm.register_shrinker(Arc::new(FsShrinker {
+                world: world.clone(),
+            }));
+        }
         let env = SimEnv {
             inner: VirtualEnv::new(),
             armed: std::cell::Cell::new(None),
             calls: std::cell::Cell::new(0),
+            world: world.clone(),
         };
         let mut locks = Vec::new();
         for l in &scenario.locks {
@@ -594,17 +737,6 @@ impl Sim {
                 fs.push(Op::Unlock(l.name.clone()));
             }
         }
-        let io = vec![
-            Op::Alloc(Alloc {
-                var: "bio-page".into(),
-                mask: Gfp::NOIO,
-                order: 0,
-                node: None,
-                no_failure_path: false,
-            }),
-            Op::Sleep(IO_LATENCY_NS),
-            Op::Free("bio-page".into()),
-        ];
         // Pools are made at boot, before memory fills up.
         let mut pools = Vec::new();
         {
@@ -668,7 +800,9 @@ impl Sim {
             locks,
             functions,
             fs_body: Rc::from(fs),
-            io_body: Rc::from(io),
+            io_bodies,
+            world,
+            irqs: irq::Irqs::new(scenario.locks.len()),
             dirty: Vec::new(),
             findings: Vec::new(),
             steps: 0,
@@ -705,6 +839,7 @@ impl Sim {
                 held: Vec::new(),
                 spin: 0,
                 irq_off: 0,
+                bh_off: 0,
                 rcu: 0,
                 wake_at: 0,
                 waiting_on: None,
@@ -720,12 +855,55 @@ impl Sim {
                 },
                 memcg,
                 cpuset: t.cpuset.as_deref().and_then(|c| cpusets.get(c).copied()),
+                reclaim_wait: None,
+                retrying: false,
+                pool_wait: None,
+                alloc_watch: None,
+                parked: false,
+                interrupted_by: None,
+                irq: None,
             });
         }
+        sim.arm_handlers(scenario);
         sim.fill();
         sim.wakeups_at_start = sim.env.inner.kswapd_wakeups();
         sim.start_recording();
         Ok(sim)
+    }
+
+    /// `io`'s body on each block device (by device index, the default
+    /// device last): the block layer's submission takes the `io-reclaim`
+    /// sleeping locks around the bio's allocation (`GFP_NOIO`), then the
+    /// task waits the device's latency; the request completes when the
+    /// body's frame ends.
+    fn io_bodies(scenario: &Scenario, devices: &devices::Devices) -> Vec<Rc<[Op]>> {
+        let queue: Vec<&str> = scenario
+            .locks
+            .iter()
+            .filter(|l| l.io_reclaim && l.kind == LockKind::Sleeping)
+            .map(|l| l.name.as_str())
+            .collect();
+        let latencies = devices
+            .list
+            .iter()
+            .map(|d| d.latency_ns)
+            .chain([IO_LATENCY_NS]);
+        latencies
+            .map(|latency| {
+                let mut ops: Vec<Op> = queue.iter().map(|l| Op::Lock(l.to_string())).collect();
+                ops.push(Op::Alloc(Alloc {
+                    var: "bio-page".into(),
+                    mask: Gfp::NOIO,
+                    order: 0,
+                    node: None,
+                    no_failure_path: false,
+                }));
+                ops.extend(queue.iter().rev().map(|l| Op::Unlock(l.to_string())));
+                ops.push(Op::Sleep(latency));
+                ops.push(Op::Free("bio-page".into()));
+                Rc::from(ops)
+            })
+            .collect()
     }
 
     fn set_dirty(&mut self, pfn: u32, on: bool) {
@@ -842,6 +1020,7 @@ impl Sim {
         }
         let timeline = self.finish_recording();
         let stats = self.vm.stats();
+        let world = self.world.lock();
         let tasks = self
             .tasks
             .iter()
@@ -865,6 +1044,10 @@ impl Sim {
             pgsteal_kswapd: stats.pgsteal_kswapd,
             pgsteal_direct: stats.pgsteal_direct,
             oom_kills: stats.oom_kill,
+            fs_reclaim_calls: world.fs_calls,
+            swap_write_errors: stats.swap_write_errors,
+            writeback_errors: stats.writeback_errors,
+            io_errors: world.devices.io_errors,
             findings: self.findings,
         };
         (report, timeline)
@@ -879,7 +1062,7 @@ impl Sim {
         let now = self.env.now_ns();
         let mut runnable: Vec<Option<usize>> = Vec::new();
         for (i, t) in self.tasks.iter().enumerate() {
-            if t.done.is_some() || t.wake_at > now {
+            if t.done.is_some() || t.wake_at > now || t.parked {
                 continue;
             }
             match t.waiting_on {
@@ -894,11 +1077,14 @@ impl Sim {
             let sleeping = self
                 .tasks
                 .iter()
-                .filter(|t| t.done.is_none() && t.wake_at > now)
+                .filter(|t| t.done.is_none() && t.wake_at > now && !t.parked)
                 .map(|t| t.wake_at)
                 .min();
             if let Some(w) = sleeping {
                 self.env.inner.advance(w - now);
+                return true;
+            }
+            if self.fire_on_idle() {
                 return true;
             }
             // Everyone left waits on a lock nobody will release.
@@ -908,8 +1094,10 @@ impl Sim {
                         let owner = self.locks[l].owner;
                         let msg = match owner {
                             Some(o) => format!(
-                                "waits for lock {} held by {}, which can never release it",
-                                self.locks[l].name, self.tasks[o].name
+                                "waits{} for lock {} held by {}, which can never release it",
+                                self.wait_where(i),
+                                self.locks[l].name,
+                                self.tasks[o].name
                             ),
                             None => format!("waits for lock {}", self.locks[l].name),
                         };
@@ -932,8 +1120,10 @@ impl Sim {
         match pick {
             None => {
                 if let Some(nid) = self.kswapd_pending() {
+                    self.publish(Actor::Kswapd);
                     let cx = Cx::new(0, Task::new().named("kswapd0"), &self.env, &*self.vm);
                     self.vm.kswapd_run(&self.machine, &cx, nid);
+                    self.world.lock().actor = Actor::Outside;
                     self.kswapd_runs += 1;
                 }
             }
@@ -946,6 +1136,9 @@ impl Sim {
                     || t.wake_at > self.env.now_ns()
                 {
                     self.current = None;
+                }
+                if !self.irqs.handlers.is_empty() {
+                    self.after_step(i);
                 }
             }
         }
@@ -1061,12 +1254,12 @@ impl Sim {
                     continue;
                 }
             }
-            if let Some(Frame {
-                kind: FrameKind::Scope(tok),
-                ..
-            }) = t.frames.pop()
-            {
-                t.ctx.leave(tok);
+            match t.frames.pop().map(|f| f.kind) {
+                Some(FrameKind::Scope(tok)) => {
+                    t.ctx.leave(tok);
+                }
+                Some(FrameKind::Io(dev, var)) => self.io_complete(i, dev, var),
+                _ => {}
             }
         }
         // The frame's ops are shared: clone the handle, not the op.
@@ -1077,7 +1270,7 @@ impl Sim {
         };
         let op = &ops[pc];
         // A contended lock leaves pc in place: the task retries the op.
-        let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_));
+        let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_) | Op::SpinLockBh(_));
         if advance {
             self.tasks[i].frames.last_mut().expect("frame").pc += 1;
         }
@@ -1090,26 +1283,16 @@ impl Sim {
         }
         let op = op.clone();
         match op {
-            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n),
-            Op::Unlock(n) | Op::SpinUnlock(n) => {
-                let Some(l) = self.lock_idx(&n) else { return };
-                let t = &mut self.tasks[i];
-                if let Some(p) = t.held.iter().rposition(|&h| h == l) {
-                    t.held.remove(p);
-                    if self.locks[l].kind == LockKind::Spin {
-                        t.spin -= 1;
-                    }
-                    self.locks[l].owner = None;
-                    let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
-                    self.vm.lockdep().unlock(&cx, self.locks[l].id);
-                } else {
-                    self.finding(
-                        i,
-                        Rule::ProgramError,
-                        format!("unlocks {n}, which it does not hold"),
-                    );
-                }
+            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n, false),
+            Op::SpinLockBh(n) => self.op_lock(i, &n, true),
+            Op::SpinUnlockBh(n) => {
+                self.op_unlock(i, &n);
+                self.bh_enable(i, "spin_unlock_bh");
             }
+            Op::BhDisable => self.tasks[i].bh_off += 1,
+            Op::BhEnable => self.bh_enable(i, "local_bh_enable"),
+            Op::Fsync(v) => self.op_fsync(i, v),
+            Op::Unlock(n) | Op::SpinUnlock(n) => self.op_unlock(i, &n),
             Op::IrqDisable => self.tasks[i].irq_off += 1,
             Op::IrqEnable => {
                 if self.tasks[i].irq_off == 0 {
@@ -1170,10 +1353,7 @@ impl Sim {
                 let b = self.fs_body.clone();
                 self.push(i, b, FrameKind::Call("fs".into()));
             }
-            Op::Io => {
-                let b = self.io_body.clone();
-                self.push(i, b, FrameKind::Call("submit_bio".into()));
-            }
+            Op::Io(io) => self.op_io(i, io),
             Op::Sleep(ns) => {
                 if let Some(why) = self.atomic_reason(i) {
                     self.finding(i, Rule::SleepInAtomic, format!("sleeps {ns} ns {why}"));
@@ -1199,7 +1379,9 @@ impl Sim {
                     t.ctx.leave(tok);
                 }
                 FrameKind::Call(_) => return,
-                FrameKind::Body | FrameKind::Repeat(_) => {}
+                // An `io` body has no `return`; a frame left this way
+                // would drop its request unfinished.
+                FrameKind::Body | FrameKind::Repeat(_) | FrameKind::Io(..) => {}
             }
         }
         // Returned from the task's body: the next step completes it.
@@ -1226,10 +1408,16 @@ impl Sim {
                     .1
                     .free(&self.machine, &self.vm.cx(&cx), page);
                 self.tasks[i].vars.insert(v, Var::Freed);
+                self.wake_pool_waiters();
             }
             Some(Var::Failed) => {
                 // free(NULL) is fine.
             }
+            Some(Var::IoDone) => self.finding(
+                i,
+                Rule::ProgramError,
+                format!("frees {v}, an I/O status, not memory"),
+            ),
             Some(Var::Freed) => self.finding(i, Rule::ProgramError, format!("double free of {v}")),
             None => self.finding(i, Rule::ProgramError, format!("frees {v}, never allocated")),
         }
@@ -1316,6 +1504,9 @@ impl Sim {
         if t.irq_off > 0 {
             problems.push("exits with interrupts disabled".into());
         }
+        if t.bh_off > 0 {
+            problems.push("exits with softirqs disabled".into());
+        }
         if t.rcu > 0 {
             problems.push("exits inside an RCU read section".into());
         }
@@ -1324,9 +1515,47 @@ impl Sim {
         }
     }
 
-    fn op_lock(&mut self, i: usize, n: &str) {
+    fn op_unlock(&mut self, i: usize, n: &str) {
+        let Some(l) = self.lock_idx(n) else { return };
+        let t = &mut self.tasks[i];
+        if let Some(p) = t.held.iter().rposition(|&h| h == l) {
+            t.held.remove(p);
+            if self.locks[l].kind == LockKind::Spin {
+                t.spin -= 1;
+            }
+            self.locks[l].owner = None;
+            let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
+            self.vm.lockdep().unlock(&cx, self.locks[l].id);
+        } else {
+            self.finding(
+                i,
+                Rule::ProgramError,
+                format!("unlocks {n}, which it does not hold"),
+            );
+        }
+    }
+
+    /// `local_bh_enable()` (or the end of `spin_unlock_bh`).
+    fn bh_enable(&mut self, i: usize, what: &str) {
+        if self.tasks[i].bh_off == 0 {
+            self.finding(
+                i,
+                Rule::ProgramError,
+                format!("{what} with softirqs not disabled"),
+            );
+        } else {
+            self.tasks[i].bh_off -= 1;
+        }
+    }
+
+    /// `lock`, `spin_lock`, `spin_lock_bh` (`bh`: softirqs are disabled
+    /// once the lock is taken).
+    fn op_lock(&mut self, i: usize, n: &str, bh: bool) {
         let Some(l) = self.lock_idx(n) else { return };
         let kind = self.locks[l].kind;
+        if kind == LockKind::Spin && self.tasks[i].waiting_on.is_none() {
+            self.irq_usage(i, l, bh);
+        }
         if kind == LockKind::Sleeping && self.tasks[i].waiting_on.is_none() {
             if let Some(why) = self.atomic_reason(i) {
                 self.finding(
@@ -1363,6 +1592,7 @@ impl Sim {
                     t.spin += 1;
                 }
                 self.locks[l].owner = Some(i);
+                t.bh_off += u32::from(bh);
                 t.frames.last_mut().expect("frame").pc += 1;
                 let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
                 self.vm.lockdep().lock(&cx, self.locks[l].id);
@@ -1375,11 +1605,26 @@ impl Sim {
         let mut cur = start;
         let mut path = Vec::new();
         for _ in 0..=self.tasks.len() {
+            if let Some(h) = self.tasks[cur].interrupted_by {
+                // An interrupted task waits for the handler on its CPU.
+                path.push(format!(
+                    "{} is interrupted by {} on its CPU and runs only when the handler returns",
+                    self.tasks[cur].name, self.tasks[h].name
+                ));
+                if h == start {
+                    return Some(path.join(", "));
+                }
+                cur = h;
+                continue;
+            }
             let l = self.tasks[cur].waiting_on?;
             let owner = self.locks[l].owner?;
             path.push(format!(
-                "{} waits for {} held by {}",
-                self.tasks[cur].name, self.locks[l].name, self.tasks[owner].name
+                "{}{} waits for {} held by {}",
+                self.tasks[cur].name,
+                self.wait_where(cur),
+                self.locks[l].name,
+                self.tasks[owner].name
             ));
             if owner == start {
                 return Some(path.join(", "));
@@ -1389,14 +1634,24 @@ impl Sim {
         None
     }
 
+    /// Where a waiting task waits, for messages: `" (in reclaim's ...)"`
+    /// when its allocation's reclaim waits, else nothing.
+    fn wait_where(&self, i: usize) -> String {
+        match self.tasks[i].reclaim_wait {
+            Some(p) => format!(" (in {})", p.text()),
+            None => String::new(),
+        }
+    }
+
     fn mark_cycle_stuck(&mut self, start: usize) {
         let mut cur = start;
         for _ in 0..=self.tasks.len() {
             self.tasks[cur].done = Some(Outcome::Stuck);
-            let Some(l) = self.tasks[cur].waiting_on else {
-                return;
+            let next = match self.tasks[cur].interrupted_by {
+                Some(h) => Some(h),
+                None => self.tasks[cur].waiting_on.and_then(|l| self.locks[l].owner),
             };
-            let Some(o) = self.locks[l].owner else { return };
+            let Some(o) = next else { return };
             if o == start {
                 return;
             }
@@ -1428,7 +1683,7 @@ impl Sim {
     fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
         let effective = self.tasks[i].ctx.current_gfp_context(mask);
         self.note_below_low(i, effective, node);
-        if effective.contains(Gfp::DIRECT_RECLAIM) {
+        if effective.contains(Gfp::DIRECT_RECLAIM) && !self.tasks[i].retrying {
             if let Some(why) = self.atomic_reason(i) {
                 let cause = if mask.contains(Gfp::DIRECT_RECLAIM) {
                     "the call site asked for it".to_string()
@@ -1498,15 +1753,36 @@ impl Sim {
         order: u32,
         f: impl FnOnce(&Sim) -> R,
     ) -> Option<R> {
-        let t0 = self.env.now_ns();
+        let t = &mut self.tasks[i];
+        t.waiting_on = None;
+        t.reclaim_wait = None;
+        t.pool_wait = None;
+        // After a mempool wait the watchdog goes on from the first attempt:
+        // the allocation has been looping since then.
+        let (t0, calls) = t.alloc_watch.take().unwrap_or((self.env.now_ns(), 0));
+        self.publish(Actor::Task(i));
         self.env.armed.set(Some(t0));
-        self.env.calls.set(0);
+        self.env.calls.set(calls);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
         self.env.armed.set(None);
+        self.world.lock().actor = Actor::Outside;
+        let retrying = std::mem::take(&mut self.tasks[i].retrying);
         let (waited_ns, blocked) = (self.env.now_ns().saturating_sub(t0), self.env.calls.get());
-        self.tasks[i].report.allocations += 1;
+        let mut lock_wait = None;
+        let mut pool_wait = None;
+        if !retrying {
+            // An allocation started again after a wait counts once.
+            self.tasks[i].report.allocations += 1;
+        }
         let result = match result {
             Ok(r) => Some(r),
+            Err(payload) if payload.downcast_ref::<Yield>().is_some() => {
+                // Reported below, after lockdep's view of the same
+                // allocation: the wait is what happens next.
+                lock_wait = self.world.take_blocked();
+                pool_wait = self.world.lock().pool_wait.take();
+                None
+            }
             Err(payload) => {
                 if payload.downcast_ref::<Stall>().is_none() {
                     std::panic::resume_unwind(payload);
@@ -1532,7 +1808,9 @@ impl Sim {
             // It slept (reclaim, compaction, a retry wait): a blocking point.
             self.blocked = true;
         }
-        {
+        // An allocation that yields for a mempool element is accounted
+        // once it is done, from its first start.
+        if pool_wait.is_none() {
             let r = &mut self.tasks[i].report;
             r.latency_total_ns += latency;
             r.latency_max_ns = r.latency_max_ns.max(latency);
@@ -1549,6 +1827,12 @@ impl Sim {
                     rep.lock
                 ),
             );
+        }
+        if let Some(b) = lock_wait {
+            self.reclaim_blocked(i, b, site, effective);
+        }
+        if let Some((id, timeout)) = pool_wait {
+            self.pool_blocked(i, id, timeout, t0, blocked);
         }
         self.reap_killed();
         result
@@ -1966,6 +2250,7 @@ pub fn op_text(op: &Op) -> String {
             context: TaskContextKind::Process,
             memcg: None,
             cpuset: None,
+            interrupts: None,
             body: vec![match op {
                 Op::Scope(s, _) => Op::Scope(*s, Vec::new()),
                 Op::IfFailed(v, _) => Op::IfFailed(v.clone(), Vec::new()),

@@ -429,6 +429,7 @@ pub fn scenario(envs: &[Environment], p: &Program, scope: Option<Scope>) -> Scen
         mempools,
         memcgs: e.memcg.iter().cloned().collect(),
         cpusets: e.cpuset.iter().cloned().collect(),
+        devices: Vec::new(),
         functions: idioms
             .iter()
             .map(|i| Function {
@@ -441,6 +442,7 @@ pub fn scenario(envs: &[Environment], p: &Program, scope: Option<Scope>) -> Scen
             context: TaskContextKind::Process,
             memcg: e.memcg.as_ref().map(|m| m.name.clone()),
             cpuset: e.cpuset.as_ref().map(|c| c.name.clone()),
+            interrupts: None,
             body,
         }],
     }
@@ -471,6 +473,10 @@ pub fn run(s: &Scenario) -> Report {
             pgsteal_kswapd: 0,
             pgsteal_direct: 0,
             oom_kills: 0,
+            fs_reclaim_calls: 0,
+            swap_write_errors: 0,
+            writeback_errors: 0,
+            io_errors: 0,
             findings: vec![crate::sim::Finding {
                 rule: Rule::ProgramError,
                 rule_id: Rule::ProgramError.id(),

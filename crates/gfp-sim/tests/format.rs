@@ -3,8 +3,9 @@
 
 use gfp::Gfp;
 use gfp_sim::format::{
-    parse, print, Alloc, CpusetDecl, Fill, FillDecl, Function, Kmalloc, LockDecl, LockKind,
-    MachineDecl, MemcgDecl, MempoolDecl, Op, PoolAlloc, Scenario, Scope, TaskContextKind, TaskDecl,
+    parse, print, Alloc, BlockIo, CpusetDecl, DeviceDecl, DeviceKind, FailMode, Fill, FillDecl,
+    Function, Kmalloc, LockDecl, LockKind, MachineDecl, MemcgDecl, MempoolDecl, Op, PoolAlloc,
+    Scenario, Scope, TaskContextKind, TaskDecl,
 };
 use proptest::prelude::*;
 
@@ -53,6 +54,48 @@ fn errors_name_line_column_and_problem() {
 }
 
 #[test]
+fn devices_io_and_interrupts_errors() {
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice d tape\n");
+    assert_eq!((l, c), (2, 10));
+    assert!(m.contains("unknown device kind `tape`"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice d block fail=every:0\n");
+    assert_eq!((l, c), (2, 16));
+    assert!(m.contains("every:N needs N >= 1"), "{m}");
+    let (_, _, m) = err_at("gfp-scenario 1\ndevice d swap fail=rate:3/2\n");
+    assert!(m.contains("0 <= P <= Q"), "{m}");
+    let (_, _, m) = err_at("gfp-scenario 1\ndevice d block fail=sometimes\n");
+    assert!(m.contains("expected every:N, after:N or rate:P/Q"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice a swap\ndevice b swap\n");
+    assert_eq!((l, c), (3, 10));
+    assert!(m.contains("second swap device"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ndevice s swap\ntask a\n  io st dev=s\nend\n");
+    assert_eq!((l, c), (4, 9));
+    assert!(m.contains("io needs a block device"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  io dev=nope\nend\n");
+    assert_eq!((l, c), (3, 6));
+    assert!(m.contains("device `nope` is not declared"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a\n  io x y\nend\n");
+    assert_eq!((l, c), (3, 8));
+    assert!(m.contains("usage: io [VAR] [dev=NAME]"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a interrupts=b\nend\ntask b\nend\n");
+    assert_eq!((l, c), (2, 8));
+    assert!(m.contains("needs softirq or hardirq"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\ntask a softirq interrupts=b\nend\n");
+    assert_eq!((l, c), (2, 16));
+    assert!(m.contains("task `b` is not declared"), "{m}");
+    let (_, _, m) =
+        err_at("gfp-scenario 1\ntask a softirq interrupts=b\nend\ntask b hardirq\nend\n");
+    assert!(m.contains("not a process-context task"), "{m}");
+    let (l, c, m) = err_at("gfp-scenario 1\nlock m sleeping\ntask a\n  spin_lock_bh m\nend\n");
+    assert_eq!((l, c), (4, 16));
+    assert!(m.contains("use lock/unlock"), "{m}");
+    // Version-1 files from before these additions read as before.
+    let s = parse("gfp-scenario 1\ntask a\n  io\nend\n").unwrap();
+    assert_eq!(s.tasks[0].body, [Op::Io(BlockIo::default())]);
+    assert!(s.devices.is_empty() && s.tasks[0].interrupts.is_none());
+}
+
+#[test]
 fn comments_blank_lines_and_any_order() {
     let s = parse(
         "  # leading comment\n\ngfp-scenario 1   # header\ntask a # ctx\n  call f\nend\nfn f\n  io\nend\nlock l spin\nmachine default\n",
@@ -60,7 +103,7 @@ fn comments_blank_lines_and_any_order() {
     .unwrap();
     assert_eq!(s.machine, MachineDecl::Preset("default".into()));
     assert_eq!(s.tasks[0].body, [Op::Call("f".into())]);
-    assert_eq!(s.functions[0].body, [Op::Io]);
+    assert_eq!(s.functions[0].body, [Op::Io(BlockIo::default())]);
     assert_eq!(s.locks[0].kind, LockKind::Spin);
 }
 
@@ -89,14 +132,20 @@ fn mask() -> impl Strategy<Value = Gfp> {
 
 fn leaf(locks: Vec<(String, LockKind)>) -> impl Strategy<Value = Op> {
     let lock_ops = if locks.is_empty() {
-        Just(Op::Io).boxed()
+        Just(Op::Io(BlockIo::default())).boxed()
     } else {
-        (proptest::sample::select(locks), any::<bool>())
-            .prop_map(|((n, k), take)| match (k, take) {
-                (LockKind::Sleeping, true) => Op::Lock(n),
-                (LockKind::Sleeping, false) => Op::Unlock(n),
-                (LockKind::Spin, true) => Op::SpinLock(n),
-                (LockKind::Spin, false) => Op::SpinUnlock(n),
+        (
+            proptest::sample::select(locks),
+            any::<bool>(),
+            any::<bool>(),
+        )
+            .prop_map(|((n, k), take, bh)| match (k, take, bh) {
+                (LockKind::Sleeping, true, _) => Op::Lock(n),
+                (LockKind::Sleeping, false, _) => Op::Unlock(n),
+                (LockKind::Spin, true, false) => Op::SpinLock(n),
+                (LockKind::Spin, false, false) => Op::SpinUnlock(n),
+                (LockKind::Spin, true, true) => Op::SpinLockBh(n),
+                (LockKind::Spin, false, true) => Op::SpinUnlockBh(n),
             })
             .boxed()
     };
@@ -124,7 +173,17 @@ fn leaf(locks: Vec<(String, LockKind)>) -> impl Strategy<Value = Op> {
         Just(Op::RcuReadLock),
         Just(Op::RcuReadUnlock),
         Just(Op::FsCall),
-        Just(Op::Io),
+        Just(Op::BhDisable),
+        Just(Op::BhEnable),
+        (
+            proptest::option::of(name()),
+            proptest::option::of(0usize..3)
+        )
+            .prop_map(|(var, d)| Op::Io(BlockIo {
+                var,
+                device: d.map(|d| format!("d{d}")),
+            })),
+        proptest::option::of(name()).prop_map(Op::Fsync),
         any::<u64>().prop_map(Op::Sleep),
         name().prop_map(Op::Free),
         name().prop_map(Op::Touch),
@@ -227,11 +286,26 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     ],
                     any::<bool>(),
                     any::<bool>(),
+                    any::<bool>(),
                     ops(pairs.clone()),
                 ),
                 0..3,
             );
             let funcs = proptest::collection::btree_map(name(), ops(pairs), 0..2);
+            let devices = proptest::collection::vec(
+                (
+                    any::<bool>(),
+                    proptest::option::of(0u64..1_000_000),
+                    proptest::option::of(prop_oneof![
+                        (1u64..10).prop_map(FailMode::Every),
+                        (0u64..10).prop_map(FailMode::After),
+                        (1u32..8)
+                            .prop_flat_map(|q| (0..=q, Just(q)))
+                            .prop_map(|(p, q)| FailMode::Rate(p, q)),
+                    ]),
+                ),
+                0..3,
+            );
             (
                 Just(nm),
                 Just(machine),
@@ -239,43 +313,105 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 Just(decls),
                 funcs,
                 tasks,
+                devices,
             )
         })
-        .prop_map(|(name, machine, fills, locks, funcs, tasks)| Scenario {
-            name,
-            machine,
-            swap: Some(64),
-            fills,
-            locks,
-            mempools: vec![MempoolDecl {
-                name: "pool".into(),
-                min: 2,
-                order: 1,
-            }],
-            memcgs: vec![MemcgDecl {
-                name: "box".into(),
-                max: 64,
-            }],
-            cpusets: vec![CpusetDecl {
-                name: "node0".into(),
-                mems: vec![0],
-                hardwall: true,
-            }],
-            functions: funcs
+        .prop_map(|(name, machine, fills, locks, funcs, tasks, devices)| {
+            // At most one swap device; names d0, d1, ...
+            let mut seen_swap = false;
+            let devices: Vec<DeviceDecl> = devices
                 .into_iter()
-                .map(|(name, body)| Function { name, body })
-                .collect(),
-            tasks: tasks
-                .into_iter()
-                .map(|(name, (context, in_memcg, in_cpuset, body))| TaskDecl {
-                    name,
-                    context,
-                    memcg: in_memcg.then(|| "box".to_string()),
-                    cpuset: in_cpuset.then(|| "node0".to_string()),
-                    body,
+                .enumerate()
+                .map(|(i, (swap, latency_ns, fail))| {
+                    let swap = swap && !seen_swap;
+                    seen_swap |= swap;
+                    DeviceDecl {
+                        name: format!("d{i}"),
+                        kind: if swap {
+                            DeviceKind::Swap
+                        } else {
+                            DeviceKind::Block
+                        },
+                        latency_ns,
+                        fail,
+                    }
                 })
-                .collect(),
+                .collect();
+            (name, machine, fills, locks, funcs, tasks, devices)
         })
+        .prop_map(|(name, machine, fills, locks, mut funcs, tasks, devices)| {
+            let block: Vec<String> = devices
+                .iter()
+                .filter(|d| d.kind == DeviceKind::Block)
+                .map(|d| d.name.clone())
+                .collect();
+            for body in funcs.values_mut() {
+                fix_devices(body, &block);
+            }
+            let victim = tasks
+                .iter()
+                .find(|(_, t)| t.0 == TaskContextKind::Process)
+                .map(|(n, _)| n.clone());
+            let tasks: Vec<TaskDecl> = tasks
+                .into_iter()
+                .map(|(name, (context, in_memcg, in_cpuset, irq, mut body))| {
+                    fix_devices(&mut body, &block);
+                    TaskDecl {
+                        name,
+                        context,
+                        memcg: in_memcg.then(|| "box".to_string()),
+                        cpuset: in_cpuset.then(|| "node0".to_string()),
+                        interrupts: victim
+                            .clone()
+                            .filter(|_| irq && context != TaskContextKind::Process),
+                        body,
+                    }
+                })
+                .collect();
+            (name, machine, fills, locks, funcs, tasks, devices)
+        })
+        .prop_map(
+            |(name, machine, fills, locks, funcs, tasks, devices)| Scenario {
+                name,
+                machine,
+                swap: Some(64),
+                fills,
+                locks,
+                mempools: vec![MempoolDecl {
+                    name: "pool".into(),
+                    min: 2,
+                    order: 1,
+                }],
+                memcgs: vec![MemcgDecl {
+                    name: "box".into(),
+                    max: 64,
+                }],
+                cpusets: vec![CpusetDecl {
+                    name: "node0".into(),
+                    mems: vec![0],
+                    hardwall: true,
+                }],
+                functions: funcs
+                    .into_iter()
+                    .map(|(name, body)| Function { name, body })
+                    .collect(),
+                devices,
+                tasks,
+            },
+        )
+}
+
+/// `io dev=` names only declared block devices.
+fn fix_devices(ops: &mut [Op], block: &[String]) {
+    for op in ops {
+        match op {
+            Op::Io(io) if io.device.as_ref().is_some_and(|d| !block.contains(d)) => {
+                io.device = None;
+            }
+            Op::Scope(_, b) | Op::IfFailed(_, b) | Op::Repeat(_, b) => fix_devices(b, block),
+            _ => {}
+        }
+    }
 }
 
 proptest! {
