@@ -34,7 +34,10 @@ use crate::format::{
 };
 use crate::timeline::Timeline;
 
+mod fast;
 mod record;
+
+use fast::{Blocks, FxHashMap, NO_BLOCK};
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -395,6 +398,9 @@ struct Frame {
     ops: Rc<[Op]>,
     pc: usize,
     kind: FrameKind,
+    /// Per operation of `ops`: the compiled block it enters ([`NO_BLOCK`]:
+    /// none), so that entering a body clones no operation.
+    nested: Rc<[u32]>,
 }
 
 #[derive(Clone, Copy)]
@@ -412,7 +418,7 @@ struct TaskState {
     pid: Pid,
     ctx: TaskContext,
     frames: Vec<Frame>,
-    vars: BTreeMap<String, Var>,
+    vars: FxHashMap<String, Var>,
     held: Vec<usize>,
     spin: u32,
     irq_off: u32,
@@ -456,8 +462,6 @@ pub struct Sim {
     tasks: Vec<TaskState>,
     locks: Vec<LockState>,
     functions: BTreeMap<String, Rc<[Op]>>,
-    fs_body: Rc<[Op]>,
-    io_body: Rc<[Op]>,
     /// Per page frame: it holds an earlier owner's data.
     dirty: Vec<bool>,
     findings: Vec<Finding>,
@@ -479,6 +483,14 @@ pub struct Sim {
     drained: BTreeSet<usize>,
     /// The timeline being recorded ([`SimConfig::record_timeline`]).
     timeline: Option<Box<record::Recorder>>,
+    /// Every block of operations, compiled once.
+    blocks: Blocks,
+    /// The blocks of the filesystem's and the block layer's operations
+    /// (`fs_call`, `io`).
+    fs_block: u32,
+    io_block: u32,
+    /// The scheduler's list of runnable tasks, kept between steps.
+    runnable: Vec<Option<usize>>,
 }
 
 /// The machine a declaration names.
@@ -652,6 +664,14 @@ impl Sim {
                 )));
             }
         }
+        let mut blocks = Blocks::with_functions(
+            scenario
+                .functions
+                .iter()
+                .map(|f| (f.name.as_str(), f.body.as_slice())),
+        );
+        let fs_block = blocks.compile(Rc::from(fs));
+        let io_block = blocks.compile(Rc::from(io));
         let mut sim = Sim {
             scenario: scenario.clone(),
             config,
@@ -667,8 +687,6 @@ impl Sim {
             tasks: Vec::new(),
             locks,
             functions,
-            fs_body: Rc::from(fs),
-            io_body: Rc::from(io),
             dirty: Vec::new(),
             findings: Vec::new(),
             steps: 0,
@@ -681,6 +699,10 @@ impl Sim {
             below_low: None,
             drained: BTreeSet::new(),
             timeline: None,
+            blocks,
+            fs_block,
+            io_block,
+            runnable: Vec::new(),
         };
         // Tasks exist before memory is filled, so that fills can name them
         // as owners.
@@ -691,17 +713,20 @@ impl Sim {
                 .and_then(|m| memcgs.get(m).copied())
                 .unwrap_or(MemcgId::ROOT);
             let pid = sim.vm.spawn_in(&t.name, 0, memcg);
+            let body = sim.blocks.compile(Rc::from(t.body.as_slice()));
+            let body = sim.blocks.get(body);
             sim.tasks.push(TaskState {
                 name: t.name.clone(),
                 context: t.context,
                 pid,
                 ctx: TaskContext::new(),
                 frames: vec![Frame {
-                    ops: Rc::from(t.body.clone()),
+                    ops: body.ops.clone(),
                     pc: 0,
                     kind: FrameKind::Body,
+                    nested: body.nested.clone(),
                 }],
-                vars: BTreeMap::new(),
+                vars: FxHashMap::default(),
                 held: Vec::new(),
                 spin: 0,
                 irq_off: 0,
@@ -819,9 +844,27 @@ impl Sim {
         self.run_timeline().0
     }
 
+    /// The simulated machine: its event counters ([`Machine::event`]) say
+    /// what the allocator did so far (the fills included).
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Runs to the end like [`Sim::run`], and gives the machine back with
+    /// the report, for its counters.
+    pub fn run_machine(self) -> (Report, Machine) {
+        let (report, _, machine) = self.run_parts();
+        (report, machine)
+    }
+
     /// Runs to the end and returns the report, and the timeline when
     /// [`SimConfig::record_timeline`] is set.
-    pub fn run_timeline(mut self) -> (Report, Option<Timeline>) {
+    pub fn run_timeline(self) -> (Report, Option<Timeline>) {
+        let (report, timeline, _) = self.run_parts();
+        (report, timeline)
+    }
+
+    fn run_parts(mut self) -> (Report, Option<Timeline>, Machine) {
         while self.steps < self.config.max_steps && !self.halted {
             if !self.step() {
                 break;
@@ -867,30 +910,44 @@ impl Sim {
             oom_kills: stats.oom_kill,
             findings: self.findings,
         };
-        (report, timeline)
+        (report, timeline, self.machine)
     }
 
     fn kswapd_pending(&self) -> Option<usize> {
         (0..self.machine.nr_nodes()).find(|&n| self.vm.kswapd_pending(n))
     }
 
+    /// Whether task `i` can run at `now`: not done, awake, not waiting for
+    /// a held lock.
+    fn can_run(&self, i: usize, now: u64) -> bool {
+        let t = &self.tasks[i];
+        t.done.is_none()
+            && t.wake_at <= now
+            && !matches!(t.waiting_on, Some(l) if self.locks[l].owner.is_some())
+    }
+
     /// One scheduler step; `false` when nothing can run any more.
     fn step(&mut self) -> bool {
         let now = self.env.now_ns();
-        let mut runnable: Vec<Option<usize>> = Vec::new();
-        for (i, t) in self.tasks.iter().enumerate() {
-            if t.done.is_some() || t.wake_at > now {
-                continue;
-            }
-            match t.waiting_on {
-                Some(l) if self.locks[l].owner.is_some() => {}
-                _ => runnable.push(Some(i)),
+        // The running task keeps the CPU while it can run: the pick below
+        // would be it, so the others need not be listed.
+        if let Some(c) = self.current.filter(|&c| self.can_run(c, now)) {
+            self.steps += 1;
+            self.run_pick(Some(c), now);
+            return true;
+        }
+        let mut runnable = std::mem::take(&mut self.runnable);
+        runnable.clear();
+        for i in 0..self.tasks.len() {
+            if self.can_run(i, now) {
+                runnable.push(Some(i));
             }
         }
         if self.kswapd_pending().is_some() {
             runnable.push(None);
         }
         if runnable.is_empty() {
+            self.runnable = runnable;
             let sleeping = self
                 .tasks
                 .iter()
@@ -927,6 +984,13 @@ impl Sim {
             Some(c) if runnable.contains(&Some(c)) => Some(c),
             _ => runnable[self.rng.below(runnable.len())],
         };
+        self.runnable = runnable;
+        self.run_pick(pick, now);
+        true
+    }
+
+    /// Runs the step's pick (`None`: kswapd) and records the step.
+    fn run_pick(&mut self, pick: Option<usize>, now: u64) {
         self.current = pick;
         self.blocked = false;
         match pick {
@@ -953,7 +1017,6 @@ impl Sim {
             self.current = None;
         }
         self.record_step(pick, now);
-        true
     }
 
     fn where_(&self, i: usize) -> String {
@@ -1070,10 +1133,14 @@ impl Sim {
             }
         }
         // The frame's ops are shared: clone the handle, not the op.
-        let (ops, pc) = {
+        let (ops, pc, nested) = {
             let t = &self.tasks[i];
             let f = t.frames.last().expect("checked above");
-            (f.ops.clone(), f.pc)
+            (
+                f.ops.clone(),
+                f.pc,
+                f.nested.get(f.pc).copied().unwrap_or(NO_BLOCK),
+            )
         };
         let op = &ops[pc];
         // A contended lock leaves pc in place: the task retries the op.
@@ -1088,11 +1155,10 @@ impl Sim {
             self.op_alloc(i, a);
             return;
         }
-        let op = op.clone();
         match op {
-            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n),
+            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, n),
             Op::Unlock(n) | Op::SpinUnlock(n) => {
-                let Some(l) = self.lock_idx(&n) else { return };
+                let Some(l) = self.lock_idx(n) else { return };
                 let t = &mut self.tasks[i];
                 if let Some(p) = t.held.iter().rposition(|&h| h == l) {
                     t.held.remove(p);
@@ -1135,7 +1201,7 @@ impl Sim {
                 }
             }
             Op::Scope(sc, body) => {
-                let change = match sc {
+                let change = match *sc {
                     Scope::Set(g) => ScopeChange::generic(g, Gfp::EMPTY),
                     Scope::Clear(g) => ScopeChange::generic(Gfp::EMPTY, g),
                     Scope::Nofs => ScopeChange::task(TaskFlags::MEMALLOC_NOFS),
@@ -1144,7 +1210,7 @@ impl Sim {
                     Scope::Pin => ScopeChange::task(TaskFlags::MEMALLOC_PIN),
                 };
                 match self.tasks[i].ctx.enter(change) {
-                    Ok(tok) => self.push(i, body.into(), FrameKind::Scope(tok)),
+                    Ok(tok) => self.push_nested(i, nested, body, FrameKind::Scope(tok)),
                     Err(e) => {
                         self.finding(i, Rule::UnboundedRecursion, e.to_string());
                         self.abort(i);
@@ -1153,39 +1219,40 @@ impl Sim {
             }
             Op::Repeat(n, body) => {
                 if !body.is_empty() {
-                    self.push(i, body.into(), FrameKind::Repeat(n));
+                    self.push_nested(i, nested, body, FrameKind::Repeat(*n));
                 }
             }
             Op::IfFailed(v, body) => {
-                if matches!(self.tasks[i].vars.get(&v), Some(Var::Failed)) {
-                    self.push(i, body.into(), FrameKind::Body);
+                if matches!(self.tasks[i].vars.get(v), Some(Var::Failed)) {
+                    self.push_nested(i, nested, body, FrameKind::Body);
                 }
             }
             Op::Call(n) => {
-                if let Some(b) = self.functions.get(&n).cloned() {
-                    self.push(i, b, FrameKind::Call(n));
+                if nested != NO_BLOCK {
+                    self.push_block(i, nested, FrameKind::Call(n.clone()));
+                } else if let Some(b) = self.functions.get(n).cloned() {
+                    self.push(i, b, FrameKind::Call(n.clone()));
                 }
             }
             Op::FsCall => {
-                let b = self.fs_body.clone();
-                self.push(i, b, FrameKind::Call("fs".into()));
+                self.push_block(i, self.fs_block, FrameKind::Call("fs".into()));
             }
             Op::Io => {
-                let b = self.io_body.clone();
-                self.push(i, b, FrameKind::Call("submit_bio".into()));
+                self.push_block(i, self.io_block, FrameKind::Call("submit_bio".into()));
             }
             Op::Sleep(ns) => {
+                let ns = *ns;
                 if let Some(why) = self.atomic_reason(i) {
                     self.finding(i, Rule::SleepInAtomic, format!("sleeps {ns} ns {why}"));
                 }
                 self.tasks[i].wake_at = self.env.now_ns().saturating_add(ns);
             }
             Op::Alloc(_) => {} // handled above
-            Op::MempoolAlloc(a) => self.op_mempool(i, &a),
-            Op::Kmalloc(a) => self.op_kmalloc(i, &a),
+            Op::MempoolAlloc(a) => self.op_mempool(i, a),
+            Op::Kmalloc(a) => self.op_kmalloc(i, a),
             Op::Return => self.op_return(i),
             Op::Free(v) => self.op_free(i, v),
-            Op::Touch(v) | Op::ExpectZero(v) => self.op_use(i, &v, touch),
+            Op::Touch(v) | Op::ExpectZero(v) => self.op_use(i, v, touch),
         }
     }
 
@@ -1205,27 +1272,27 @@ impl Sim {
         // Returned from the task's body: the next step completes it.
     }
 
-    fn op_free(&mut self, i: usize, v: String) {
+    fn op_free(&mut self, i: usize, v: &str) {
         let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
-        match self.tasks[i].vars.get(&v).copied() {
+        match self.tasks[i].vars.get(v).copied() {
             Some(Var::Page { page, order }) => {
                 if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
                     let d = e.reason.describe();
                     self.finding(i, Rule::ProgramError, d);
                 }
-                self.tasks[i].vars.insert(v, Var::Freed);
+                self.set_var(i, v, Var::Freed);
             }
             Some(Var::Obj(o)) => {
                 if let Some(slab) = &self.slab {
                     slab.kfree(&self.machine, &self.vm.cx(&cx), o);
                 }
-                self.tasks[i].vars.insert(v, Var::Freed);
+                self.set_var(i, v, Var::Freed);
             }
             Some(Var::Pool { pool, page }) => {
                 self.pools[pool]
                     .1
                     .free(&self.machine, &self.vm.cx(&cx), page);
-                self.tasks[i].vars.insert(v, Var::Freed);
+                self.set_var(i, v, Var::Freed);
             }
             Some(Var::Failed) => {
                 // free(NULL) is fine.
@@ -1289,7 +1356,41 @@ impl Sim {
         }
     }
 
+    /// Sets variable `name` of task `i` (no allocation when it exists).
+    fn set_var(&mut self, i: usize, name: &str, v: Var) {
+        let vars = &mut self.tasks[i].vars;
+        match vars.get_mut(name) {
+            Some(slot) => *slot = v,
+            None => {
+                vars.insert(name.to_string(), v);
+            }
+        }
+    }
+
+    /// Enters `body`, the nested body of the current operation, whose
+    /// compiled block is `nested` (compiled now if it has none).
+    fn push_nested(&mut self, i: usize, nested: u32, body: &[Op], kind: FrameKind) {
+        if nested != NO_BLOCK {
+            self.push_block(i, nested, kind);
+        } else {
+            self.push(i, Rc::from(body), kind);
+        }
+    }
+
+    /// Enters compiled block `b`.
+    fn push_block(&mut self, i: usize, b: u32, kind: FrameKind) {
+        let block = self.blocks.get(b);
+        let (ops, nested) = (block.ops.clone(), block.nested.clone());
+        self.push_frame(i, ops, nested, kind);
+    }
+
+    /// Enters `ops` (compiled on the way: prefer [`Sim::push_block`]).
     fn push(&mut self, i: usize, ops: Rc<[Op]>, kind: FrameKind) {
+        let b = self.blocks.compile(ops);
+        self.push_block(i, b, kind);
+    }
+
+    fn push_frame(&mut self, i: usize, ops: Rc<[Op]>, nested: Rc<[u32]>, kind: FrameKind) {
         if self.tasks[i].frames.len() >= self.config.max_depth {
             self.finding(
                 i,
@@ -1299,7 +1400,12 @@ impl Sim {
             self.abort(i);
             return;
         }
-        self.tasks[i].frames.push(Frame { ops, pc: 0, kind });
+        self.tasks[i].frames.push(Frame {
+            ops,
+            pc: 0,
+            kind,
+            nested,
+        });
     }
 
     fn end_checks(&mut self, i: usize) {
@@ -1620,7 +1726,7 @@ impl Sim {
         err: &str,
     ) {
         self.tasks[i].report.failures += 1;
-        self.tasks[i].vars.insert(var.to_string(), Var::Failed);
+        self.set_var(i, var, Var::Failed);
         if (site | effective).contains(Gfp::NOFAIL) {
             let why = if !effective.contains(Gfp::DIRECT_RECLAIM)
                 && site.contains(Gfp::DIRECT_RECLAIM)
@@ -1684,8 +1790,9 @@ impl Sim {
                         self.set_dirty(p, false);
                     }
                 }
-                self.tasks[i].vars.insert(
-                    a.var.clone(),
+                self.set_var(
+                    i,
+                    &a.var,
                     Var::Page {
                         page,
                         order: a.order,
@@ -1734,9 +1841,7 @@ impl Sim {
                     // From the page allocator, not the pool's own elements.
                     self.check_reserves(i, effective, page);
                 }
-                self.tasks[i]
-                    .vars
-                    .insert(a.var.clone(), Var::Pool { pool, page });
+                self.set_var(i, &a.var, Var::Pool { pool, page });
             }
             None => self.alloc_failed(
                 i,
@@ -1772,7 +1877,7 @@ impl Sim {
                 if effective.contains(Gfp::ZERO) {
                     self.dirty_objs.remove(&o.0);
                 }
-                self.tasks[i].vars.insert(a.var.clone(), Var::Obj(o));
+                self.set_var(i, &a.var, Var::Obj(o));
             }
             Err(e) => {
                 if let SlabError::ObjExtRecursion { depth } = e {
