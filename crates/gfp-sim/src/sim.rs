@@ -1643,18 +1643,21 @@ impl Sim {
             r.latency_total_ns += latency;
             r.latency_max_ns = r.latency_max_ns.max(latency);
         }
-        let reports = self.vm.lockdep().reports();
-        let before_reports = std::mem::replace(&mut self.reports_seen, reports.len());
-        for rep in reports.get(before_reports..).unwrap_or(&[]) {
-            self.finding(
-                i,
-                Rule::ReclaimRecursion,
-                format!(
-                    "allocation with {effective}{} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
-                    Self::scope_note(site, effective),
-                    rep.lock
-                ),
-            );
+        // The reports are copied only when there are new ones.
+        if self.vm.lockdep().report_count() != self.reports_seen {
+            let reports = self.vm.lockdep().reports();
+            let before_reports = std::mem::replace(&mut self.reports_seen, reports.len());
+            for rep in reports.get(before_reports..).unwrap_or(&[]) {
+                self.finding(
+                    i,
+                    Rule::ReclaimRecursion,
+                    format!(
+                        "allocation with {effective}{} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
+                        Self::scope_note(site, effective),
+                        rep.lock
+                    ),
+                );
+            }
         }
         self.reap_killed();
         result
@@ -1663,7 +1666,7 @@ impl Sim {
     /// Tasks the OOM killer chose end: their programs stop and their locks
     /// are released as they exit.
     fn reap_killed(&mut self) {
-        let kills = self.vm.stats().oom_kill;
+        let kills = self.vm.oom_kills();
         if kills == self.kills_seen {
             return;
         }
@@ -1783,7 +1786,13 @@ impl Sim {
             Ok(page) => {
                 self.check_placement(i, a, effective, page);
                 self.check_reserves(i, effective, page);
-                let charged = self.vm.kmem_memcg(page);
+                // Only an accounted call site in a group needs the charge.
+                let charged =
+                    if a.mask.contains(Gfp::ACCOUNT) && self.tasks[i].memcg != MemcgId::ROOT {
+                        self.vm.kmem_memcg(page)
+                    } else {
+                        None
+                    };
                 self.check_memcg(i, &a.var, a.mask, effective, charged);
                 if effective.contains(Gfp::ZERO) || self.machine.init_on_alloc() {
                     for p in page.pfn()..page.pfn() + (1u32 << a.order) {
@@ -2006,13 +2015,12 @@ impl Sim {
         // them: reserve access without watermarks drops the cpuset check
         // (`__alloc_pages_slowpath()` clears ALLOC_CPUSET with the reserve
         // flags), and so do OOM victims and interrupts.
-        let exempt = self.no_watermarks(i, effective)
-            || self.tasks[i].context != TaskContextKind::Process
-            || self
-                .vm
-                .proc_info(self.tasks[i].pid)
-                .is_some_and(|p| p.oom_victim);
-        if a.mask.contains(Gfp::HARDWALL) && !exempt {
+        let exempt = || {
+            self.no_watermarks(i, effective)
+                || self.tasks[i].context != TaskContextKind::Process
+                || self.vm.is_oom_victim(self.tasks[i].pid)
+        };
+        if a.mask.contains(Gfp::HARDWALL) && self.tasks[i].cpuset.is_some() && !exempt() {
             if let (Some((_, mems)), Some(got)) =
                 (self.tasks[i].cpuset, self.machine.page_to_nid(page))
             {
