@@ -37,7 +37,7 @@ use crate::timeline::Timeline;
 mod fast;
 mod record;
 
-use fast::{Blocks, FxHashMap, NO_BLOCK};
+use fast::{Blocks, OpInfo, NONE};
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -398,9 +398,9 @@ struct Frame {
     ops: Rc<[Op]>,
     pc: usize,
     kind: FrameKind,
-    /// Per operation of `ops`: the compiled block it enters ([`NO_BLOCK`]:
-    /// none), so that entering a body clones no operation.
-    nested: Rc<[u32]>,
+    /// Per operation of `ops`: the compiled block it enters (so that
+    /// entering a body clones no operation) and its variable's slot.
+    info: Rc<[OpInfo]>,
 }
 
 #[derive(Clone, Copy)]
@@ -418,7 +418,8 @@ struct TaskState {
     pid: Pid,
     ctx: TaskContext,
     frames: Vec<Frame>,
-    vars: FxHashMap<String, Var>,
+    /// Variables by slot ([`Sim::var`], [`Sim::set_var`]).
+    vars: Vec<Option<Var>>,
     held: Vec<usize>,
     spin: u32,
     irq_off: u32,
@@ -491,6 +492,9 @@ pub struct Sim {
     io_block: u32,
     /// The scheduler's list of runnable tasks, kept between steps.
     runnable: Vec<Option<usize>>,
+    /// The variable of the operation being executed: its name's address
+    /// and length (the name lives in a compiled block), and its slot.
+    op_var: (usize, usize, u32),
 }
 
 /// The machine a declaration names.
@@ -703,6 +707,7 @@ impl Sim {
             fs_block,
             io_block,
             runnable: Vec::new(),
+            op_var: (0, 0, NONE),
         };
         // Tasks exist before memory is filled, so that fills can name them
         // as owners.
@@ -724,9 +729,9 @@ impl Sim {
                     ops: body.ops.clone(),
                     pc: 0,
                     kind: FrameKind::Body,
-                    nested: body.nested.clone(),
+                    info: body.info.clone(),
                 }],
-                vars: FxHashMap::default(),
+                vars: Vec::new(),
                 held: Vec::new(),
                 spin: 0,
                 irq_off: 0,
@@ -1133,16 +1138,27 @@ impl Sim {
             }
         }
         // The frame's ops are shared: clone the handle, not the op.
-        let (ops, pc, nested) = {
+        let (ops, pc, info) = {
             let t = &self.tasks[i];
             let f = t.frames.last().expect("checked above");
+            let none = OpInfo {
+                block: NONE,
+                var: NONE,
+            };
             (
                 f.ops.clone(),
                 f.pc,
-                f.nested.get(f.pc).copied().unwrap_or(NO_BLOCK),
+                f.info.get(f.pc).copied().unwrap_or(none),
             )
         };
         let op = &ops[pc];
+        let nested = info.block;
+        self.op_var = (0, 0, NONE);
+        if info.var != NONE {
+            if let Some(name) = op_var_name(op) {
+                self.op_var = (name.as_ptr() as usize, name.len(), info.var);
+            }
+        }
         // A contended lock leaves pc in place: the task retries the op.
         let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_));
         if advance {
@@ -1223,12 +1239,12 @@ impl Sim {
                 }
             }
             Op::IfFailed(v, body) => {
-                if matches!(self.tasks[i].vars.get(v), Some(Var::Failed)) {
+                if matches!(self.var(i, v), Some(Var::Failed)) {
                     self.push_nested(i, nested, body, FrameKind::Body);
                 }
             }
             Op::Call(n) => {
-                if nested != NO_BLOCK {
+                if nested != NONE {
                     self.push_block(i, nested, FrameKind::Call(n.clone()));
                 } else if let Some(b) = self.functions.get(n).cloned() {
                     self.push(i, b, FrameKind::Call(n.clone()));
@@ -1274,7 +1290,7 @@ impl Sim {
 
     fn op_free(&mut self, i: usize, v: &str) {
         let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
-        match self.tasks[i].vars.get(v).copied() {
+        match self.var(i, v) {
             Some(Var::Page { page, order }) => {
                 if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
                     let d = e.reason.describe();
@@ -1304,7 +1320,7 @@ impl Sim {
 
     /// `touch` (`write`) or `expect-zero` (`write` false) on a variable.
     fn op_use(&mut self, i: usize, v: &str, write: bool) {
-        let pages = match self.tasks[i].vars.get(v).copied() {
+        let pages = match self.var(i, v) {
             Some(Var::Page { page, order }) => Some((page, order)),
             Some(Var::Pool { pool, page }) => Some((page, self.pools[pool].1.order())),
             Some(Var::Obj(o)) => {
@@ -1356,21 +1372,39 @@ impl Sim {
         }
     }
 
-    /// Sets variable `name` of task `i` (no allocation when it exists).
-    fn set_var(&mut self, i: usize, name: &str, v: Var) {
-        let vars = &mut self.tasks[i].vars;
-        match vars.get_mut(name) {
-            Some(slot) => *slot = v,
-            None => {
-                vars.insert(name.to_string(), v);
-            }
+    /// The slot of variable `name`: the current operation's without a
+    /// lookup (the same address and length is the same name, which lives
+    /// as long as the simulation), else the interned one.
+    fn var_slot(&self, name: &str) -> Option<u32> {
+        if (name.as_ptr() as usize, name.len()) == (self.op_var.0, self.op_var.1) {
+            return Some(self.op_var.2);
         }
+        self.blocks.vars.find(name)
+    }
+
+    /// Task `i`'s variable `name`.
+    fn var(&self, i: usize, name: &str) -> Option<Var> {
+        let slot = self.var_slot(name)?;
+        self.tasks[i].vars.get(slot as usize).copied().flatten()
+    }
+
+    /// Sets task `i`'s variable `name`.
+    fn set_var(&mut self, i: usize, name: &str, v: Var) {
+        let slot = match self.var_slot(name) {
+            Some(s) => s,
+            None => self.blocks.vars.id(name),
+        } as usize;
+        let vars = &mut self.tasks[i].vars;
+        if slot >= vars.len() {
+            vars.resize(slot + 1, None);
+        }
+        vars[slot] = Some(v);
     }
 
     /// Enters `body`, the nested body of the current operation, whose
     /// compiled block is `nested` (compiled now if it has none).
     fn push_nested(&mut self, i: usize, nested: u32, body: &[Op], kind: FrameKind) {
-        if nested != NO_BLOCK {
+        if nested != NONE {
             self.push_block(i, nested, kind);
         } else {
             self.push(i, Rc::from(body), kind);
@@ -1380,8 +1414,8 @@ impl Sim {
     /// Enters compiled block `b`.
     fn push_block(&mut self, i: usize, b: u32, kind: FrameKind) {
         let block = self.blocks.get(b);
-        let (ops, nested) = (block.ops.clone(), block.nested.clone());
-        self.push_frame(i, ops, nested, kind);
+        let (ops, info) = (block.ops.clone(), block.info.clone());
+        self.push_frame(i, ops, info, kind);
     }
 
     /// Enters `ops` (compiled on the way: prefer [`Sim::push_block`]).
@@ -1390,7 +1424,7 @@ impl Sim {
         self.push_block(i, b, kind);
     }
 
-    fn push_frame(&mut self, i: usize, ops: Rc<[Op]>, nested: Rc<[u32]>, kind: FrameKind) {
+    fn push_frame(&mut self, i: usize, ops: Rc<[Op]>, info: Rc<[OpInfo]>, kind: FrameKind) {
         if self.tasks[i].frames.len() >= self.config.max_depth {
             self.finding(
                 i,
@@ -1404,7 +1438,7 @@ impl Sim {
             ops,
             pc: 0,
             kind,
-            nested,
+            info,
         });
     }
 
@@ -2068,6 +2102,18 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+/// The variable an operation names (the one its compiled info has a slot
+/// for).
+fn op_var_name(op: &Op) -> Option<&str> {
+    match op {
+        Op::Alloc(a) => Some(&a.var),
+        Op::MempoolAlloc(a) => Some(&a.var),
+        Op::Kmalloc(a) => Some(&a.var),
+        Op::Free(v) | Op::Touch(v) | Op::ExpectZero(v) | Op::IfFailed(v, _) => Some(v),
+        _ => None,
     }
 }
 

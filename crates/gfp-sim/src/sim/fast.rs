@@ -1,6 +1,6 @@
 //! What keeps the simulator's steps cheap: blocks of operations compiled
-//! once (their nested bodies shared, not cloned on every entry) and a
-//! hash map with a cheap hasher for per-task variables.
+//! once (their nested bodies shared, not cloned on every entry, their
+//! variables interned to slots) and a cheap hasher for the few maps.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -9,8 +9,8 @@ use std::rc::Rc;
 use crate::format::Op;
 
 /// The Fx hash (rustc's): a multiply and a rotate per word. Fine for the
-/// short, trusted keys here (variable names); nothing iterates these maps,
-/// so their order cannot reach a report.
+/// short, trusted keys here (variable and function names); nothing
+/// iterates these maps, so their order cannot reach a report.
 #[derive(Default, Clone, Copy)]
 pub(super) struct FxHasher(u64);
 
@@ -30,11 +30,12 @@ impl Hasher for FxHasher {
         for c in &mut chunks {
             self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
+        let mut w = 0u64;
+        for (k, &b) in chunks.remainder().iter().enumerate() {
+            w |= u64::from(b) << (8 * k);
+        }
+        if !chunks.remainder().is_empty() {
+            self.add(w);
         }
     }
     #[inline]
@@ -62,24 +63,61 @@ impl Hasher for FxHasher {
 /// A `HashMap` with [`FxHasher`].
 pub(super) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// No nested block.
-pub(super) const NO_BLOCK: u32 = u32::MAX;
+/// No nested block, no variable.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// What the simulator precomputes for one operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct OpInfo {
+    /// The block it enters: its nested body (`scope`, `repeat`,
+    /// `if-failed`) or, for `call`, the function's block; [`NONE`].
+    pub(super) block: u32,
+    /// The slot of the variable it names; [`NONE`].
+    pub(super) var: u32,
+}
+
+/// Variable names interned to slots: a task's variables are a vector
+/// indexed by slot.
+#[derive(Default)]
+pub(super) struct VarNames {
+    ids: FxHashMap<String, u32>,
+}
+
+impl VarNames {
+    /// The slot of `name`, made on first use.
+    pub(super) fn id(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.ids.len() as u32;
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    /// The slot of `name`, if it has one.
+    pub(super) fn find(&self, name: &str) -> Option<u32> {
+        self.ids.get(name).copied()
+    }
+}
 
 /// A block of operations (a task's body, a function, the body of a
-/// `scope`, `repeat` or `if-failed`), compiled once: per operation, the
-/// block it enters (its nested body; for `call`, the function's block).
+/// `scope`, `repeat` or `if-failed`), compiled once.
 #[derive(Clone)]
 pub(super) struct Block {
     pub(super) ops: Rc<[Op]>,
-    pub(super) nested: Rc<[u32]>,
+    /// Per operation.
+    pub(super) info: Rc<[OpInfo]>,
 }
 
-/// Every block of a simulation, by index.
+/// Every block of a simulation, by index, and the variable names. Blocks
+/// are never dropped before the simulation: their operations (and the
+/// names in them) stay where they are.
 #[derive(Default)]
 pub(super) struct Blocks {
     pub(super) list: Vec<Block>,
     /// Function name -> its block.
     pub(super) functions: FxHashMap<String, u32>,
+    pub(super) vars: VarNames,
 }
 
 impl Blocks {
@@ -94,11 +132,11 @@ impl Blocks {
             b.functions.insert(name.to_string(), idx);
             b.list.push(Block {
                 ops: Rc::from(Vec::new()),
-                nested: Rc::from(Vec::new()),
+                info: Rc::from(Vec::new()),
             });
         }
         for (name, body) in fns {
-            let block = b.compile_block(Rc::from(body.to_vec()));
+            let block = b.compile_block(Rc::from(body));
             let idx = b.functions[name];
             b.list[idx as usize] = block;
         }
@@ -113,19 +151,25 @@ impl Blocks {
     }
 
     fn compile_block(&mut self, ops: Rc<[Op]>) -> Block {
-        let nested: Vec<u32> = ops
+        let info: Vec<OpInfo> = ops
             .iter()
-            .map(|op| match op {
-                Op::Scope(_, body) | Op::Repeat(_, body) | Op::IfFailed(_, body) => {
-                    self.compile(Rc::from(body.as_slice()))
+            .map(|op| {
+                let block = match op {
+                    Op::Scope(_, body) | Op::Repeat(_, body) | Op::IfFailed(_, body) => {
+                        self.compile(Rc::from(body.as_slice()))
+                    }
+                    Op::Call(n) => self.functions.get(n.as_str()).copied().unwrap_or(NONE),
+                    _ => NONE,
+                };
+                OpInfo {
+                    block,
+                    var: super::op_var_name(op).map_or(NONE, |v| self.vars.id(v)),
                 }
-                Op::Call(n) => self.functions.get(n.as_str()).copied().unwrap_or(NO_BLOCK),
-                _ => NO_BLOCK,
             })
             .collect();
         Block {
             ops,
-            nested: Rc::from(nested),
+            info: Rc::from(info),
         }
     }
 
