@@ -555,7 +555,12 @@ pub const IO_LATENCY_NS: u64 = 100_000;
 
 impl Sim {
     /// Builds the machine, fills memory and creates the tasks.
+    ///
+    /// The calling thread, which runs the simulation (a `Sim` stays on its
+    /// thread), becomes the owner of the machine's per-CPU lists (see
+    /// [`gfp_mm::rt::own_per_cpu_lists`]): no other thread uses them.
     pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
+        gfp_mm::rt::own_per_cpu_lists();
         let spec = machine_spec(&scenario.machine);
         let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
         let vm = Arc::new(Vm::new(
