@@ -541,6 +541,7 @@ impl Vm {
 
     /// The allocator's view of task `pid`: its id, and whether the OOM
     /// killer chose it (then it may use part of the reserves).
+    #[inline]
     pub fn task(&self, pid: Pid) -> Task<'static> {
         let mut t = Task::new().with_pid(pid);
         t.oom_victim = self.is_oom_victim(pid);

@@ -356,6 +356,7 @@ impl SimEnv {
 }
 
 impl Environment for SimEnv {
+    #[inline]
     fn now_ns(&self) -> u64 {
         self.inner.now_ns()
     }
@@ -1603,7 +1604,8 @@ impl Sim {
     /// locks (`io-reclaim`); a caller holding one would wait for itself.
     fn check_io_reclaim(&mut self, i: usize, mask: Gfp, effective: Gfp) {
         let t = &self.tasks[i];
-        if !effective.contains(Gfp::DIRECT_RECLAIM | Gfp::IO)
+        if t.held.is_empty()
+            || !effective.contains(Gfp::DIRECT_RECLAIM | Gfp::IO)
             || effective.contains(Gfp::NOLOCKDEP)
             || t.ctx.task_flags().contains(TaskFlags::MEMALLOC)
         {
