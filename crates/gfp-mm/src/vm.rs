@@ -415,9 +415,11 @@ pub(crate) enum Stat {
 }
 
 impl Counters {
+    #[inline]
     pub(crate) fn add(&self, s: Stat, n: u64) {
         self.v[s as usize].fetch_add(n, Ordering::Relaxed);
     }
+    #[inline]
     fn get(&self, s: Stat) -> u64 {
         self.v[s as usize].load(Ordering::Relaxed)
     }

@@ -1059,6 +1059,14 @@ impl Sim {
         });
     }
 
+    /// Whether task `i` is in atomic context ([`Sim::atomic_reason`] says
+    /// why).
+    #[inline]
+    fn in_atomic(&self, i: usize) -> bool {
+        let t = &self.tasks[i];
+        t.spin > 0 || t.irq_off > 0 || t.rcu > 0 || t.context != TaskContextKind::Process
+    }
+
     fn atomic_reason(&self, i: usize) -> Option<String> {
         let t = &self.tasks[i];
         if t.spin > 0 {
@@ -1085,17 +1093,26 @@ impl Sim {
 
     fn gfp_task(&self, i: usize) -> Task<'_> {
         let t = &self.tasks[i];
-        let mut task = self.vm.task(t.pid).named(&t.name).with_scope(t.ctx.state());
-        task.context = match t.context {
-            TaskContextKind::Process => ExecContext::Task,
-            TaskContextKind::SoftIrq => ExecContext::SoftIrq,
-            TaskContextKind::HardIrq => ExecContext::HardIrq,
+        // One struct expression (the task is copied into every context: no
+        // field written apart just before).
+        let (cpuset, mems_allowed) = match t.cpuset {
+            Some((id, mems)) => (id, mems),
+            None => (Task::new().cpuset, Task::new().mems_allowed),
         };
-        if let Some((id, mems)) = t.cpuset {
-            task.cpuset = id;
-            task.mems_allowed = mems;
+        Task {
+            comm: Some(&t.name),
+            scope: t.ctx.state(),
+            cpuset,
+            mems_allowed,
+            oom_victim: self.vm.is_oom_victim(t.pid),
+            context: match t.context {
+                TaskContextKind::Process => ExecContext::Task,
+                TaskContextKind::SoftIrq => ExecContext::SoftIrq,
+                TaskContextKind::HardIrq => ExecContext::HardIrq,
+            },
+            pid: t.pid,
+            ..Task::new()
         }
-        task
     }
 
     fn abort(&mut self, i: usize) {
@@ -1381,6 +1398,7 @@ impl Sim {
     /// The slot of variable `name`: the current operation's without a
     /// lookup (the same address and length is the same name, which lives
     /// as long as the simulation), else the interned one.
+    #[inline]
     fn var_slot(&self, name: &str) -> Option<u32> {
         if (name.as_ptr() as usize, name.len()) == (self.op_var.0, self.op_var.1) {
             return Some(self.op_var.2);
@@ -1389,12 +1407,14 @@ impl Sim {
     }
 
     /// Task `i`'s variable `name`.
+    #[inline]
     fn var(&self, i: usize, name: &str) -> Option<Var> {
         let slot = self.var_slot(name)?;
         self.tasks[i].vars.get(slot as usize).copied().flatten()
     }
 
     /// Sets task `i`'s variable `name`.
+    #[inline]
     fn set_var(&mut self, i: usize, name: &str, v: Var) {
         let slot = match self.var_slot(name) {
             Some(s) => s,
@@ -1574,7 +1594,7 @@ impl Sim {
     fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
         let effective = self.tasks[i].ctx.current_gfp_context(mask);
         self.note_below_low(i, effective, node);
-        if effective.contains(Gfp::DIRECT_RECLAIM) {
+        if effective.contains(Gfp::DIRECT_RECLAIM) && self.in_atomic(i) {
             if let Some(why) = self.atomic_reason(i) {
                 let cause = if mask.contains(Gfp::DIRECT_RECLAIM) {
                     "the call site asked for it".to_string()
@@ -1602,6 +1622,7 @@ impl Sim {
     /// allocation that may enter reclaim with `__GFP_IO` may start I/O
     /// (swap-out, writeback), whose submission takes the request-queue
     /// locks (`io-reclaim`); a caller holding one would wait for itself.
+    #[inline]
     fn check_io_reclaim(&mut self, i: usize, mask: Gfp, effective: Gfp) {
         let t = &self.tasks[i];
         if t.held.is_empty()
@@ -1706,6 +1727,7 @@ impl Sim {
 
     /// Tasks the OOM killer chose end: their programs stop and their locks
     /// are released as they exit.
+    #[inline]
     fn reap_killed(&mut self) {
         let kills = self.vm.oom_kills();
         if kills == self.kills_seen {
@@ -1728,6 +1750,7 @@ impl Sim {
     /// path fails and the slow path wakes kswapd. Zones the allocation
     /// cannot use do not count, and neither does a zone an allocation
     /// leaves below the mark (the next allocation there wakes kswapd).
+    #[inline]
     fn note_below_low(&mut self, i: usize, effective: Gfp, node: Option<u32>) {
         if self.below_low.is_some() {
             return;
@@ -1949,6 +1972,7 @@ impl Sim {
 
     /// An allocation its call site accounts (`__GFP_ACCOUNT`), by a task
     /// in a memory cgroup, must be charged to that group.
+    #[inline]
     fn check_memcg(
         &mut self,
         i: usize,
@@ -1978,6 +2002,7 @@ impl Sim {
 
     /// Whether an allocation with `effective` by task `i` may ignore the
     /// watermarks (`__gfp_pfmemalloc_flags()` == ALLOC_NO_WATERMARKS).
+    #[inline]
     fn no_watermarks(&self, i: usize, effective: Gfp) -> bool {
         let t = &self.tasks[i];
         !effective.contains(Gfp::NOMEMALLOC)
@@ -1986,6 +2011,7 @@ impl Sim {
                     && t.context != TaskContextKind::HardIrq))
     }
 
+    #[inline]
     fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
         if !self.no_watermarks(i, effective) {
             return;
