@@ -1972,7 +1972,7 @@ impl Sim {
 
     /// An allocation its call site accounts (`__GFP_ACCOUNT`), by a task
     /// in a memory cgroup, must be charged to that group.
-    #[inline]
+    #[inline(always)]
     fn check_memcg(
         &mut self,
         i: usize,
@@ -1985,6 +1985,11 @@ impl Sim {
         if !site.contains(Gfp::ACCOUNT) || mc == MemcgId::ROOT || charged == Some(mc) {
             return;
         }
+        self.memcg_escape(i, var, site, effective, mc);
+    }
+
+    #[cold]
+    fn memcg_escape(&mut self, i: usize, var: &str, site: Gfp, effective: Gfp, mc: MemcgId) {
         let group = self
             .vm
             .memcg(mc)
@@ -2011,11 +2016,15 @@ impl Sim {
                     && t.context != TaskContextKind::HardIrq))
     }
 
-    #[inline]
+    #[inline(always)]
     fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
-        if !self.no_watermarks(i, effective) {
-            return;
+        if self.no_watermarks(i, effective) {
+            self.check_reserves_left(i, effective, page);
         }
+    }
+
+    /// [`Sim::check_reserves`] for an allocation without watermarks.
+    fn check_reserves_left(&mut self, i: usize, effective: Gfp, page: Page) {
         let Some(zid) = self.machine.page_zone_id(page) else {
             return;
         };
