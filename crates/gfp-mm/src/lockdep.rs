@@ -86,6 +86,7 @@ impl Default for Lockdep {
 /// `__need_reclaim()` + the `__GFP_FS` test of `fs_reclaim_acquire()`:
 /// whether an allocation with `gfp` (scopes applied) by a task with
 /// `flags` may enter FS reclaim, for lockdep's purposes.
+#[inline]
 pub fn may_enter_fs_reclaim(gfp: Gfp, flags: TaskFlags) -> bool {
     gfp.contains(Gfp::DIRECT_RECLAIM | Gfp::FS)
         && !flags.contains(TaskFlags::MEMALLOC)
@@ -157,6 +158,7 @@ impl Lockdep {
 
     /// `might_alloc()` / `fs_reclaim_acquire()`: called before an
     /// allocation with `gfp` at `site`.
+    #[inline]
     pub fn might_alloc(&self, cx: &Cx<'_>, gfp: Gfp, site: &Location<'_>) {
         let gfp = cx.task.gfp_context(gfp);
         if !may_enter_fs_reclaim(gfp, cx.task.flags()) {
@@ -167,6 +169,11 @@ impl Lockdep {
         if self.held.load(Ordering::Relaxed) == 0 {
             return;
         }
+        self.might_alloc_held(cx, site);
+    }
+
+    /// [`Lockdep::might_alloc`] when some task holds a tracked lock.
+    fn might_alloc_held(&self, cx: &Cx<'_>, site: &Location<'_>) {
         let mut st = self.st.lock();
         // The common case, a task holding no tracked lock, costs one lookup:
         // no formatting, no copying.

@@ -1047,6 +1047,7 @@ impl Sim {
         s
     }
 
+    #[cold]
     fn finding(&mut self, i: usize, rule: Rule, message: String) {
         let at = self.where_(i);
         self.findings.push(Finding {
@@ -1783,6 +1784,7 @@ impl Sim {
 
     /// A failed allocation: the variable holds NULL; NOFAIL and
     /// no-failure-path callers are findings.
+    #[cold]
     fn alloc_failed(
         &mut self,
         i: usize,
