@@ -2065,27 +2065,30 @@ impl Sim {
         // Mobility: the allocator files the page as movable or reclaimable
         // although its call site said neither; compaction and memory
         // offlining will try to move it, shrinkers are assumed behind it.
-        if let (Some(site_mt), Some(mt)) = (
-            gfp::zone::migratetype(a.mask),
-            gfp::zone::migratetype(effective),
-        ) {
-            if mt != site_mt
-                && matches!(
-                    mt,
-                    gfp::zone::MigrateType::Movable | gfp::zone::MigrateType::Reclaimable
-                )
-            {
-                self.finding(
-                    i,
-                    Rule::WrongZone,
-                    format!(
-                        "{} was allocated as {} memory (in force {effective}) but its call site ({}) asked for {} memory: nothing can move or shrink it, so it pins what compaction and offlining rely on",
-                        a.var,
-                        mt.name(),
-                        a.mask,
-                        site_mt.name()
-                    ),
-                );
+        // (The same mask has the same migratetype.)
+        if effective != a.mask {
+            if let (Some(site_mt), Some(mt)) = (
+                gfp::zone::migratetype(a.mask),
+                gfp::zone::migratetype(effective),
+            ) {
+                if mt != site_mt
+                    && matches!(
+                        mt,
+                        gfp::zone::MigrateType::Movable | gfp::zone::MigrateType::Reclaimable
+                    )
+                {
+                    self.finding(
+                        i,
+                        Rule::WrongZone,
+                        format!(
+                            "{} was allocated as {} memory (in force {effective}) but its call site ({}) asked for {} memory: nothing can move or shrink it, so it pins what compaction and offlining rely on",
+                            a.var,
+                            mt.name(),
+                            a.mask,
+                            site_mt.name()
+                        ),
+                    );
+                }
             }
         }
         // Cpuset: user memory (__GFP_HARDWALL at the call site) stays on the
