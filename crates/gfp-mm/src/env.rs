@@ -132,11 +132,13 @@ impl VirtualEnv {
     }
 
     /// Moves the clock forward.
+    #[inline]
     pub fn advance(&self, ns: u64) {
         self.now.fetch_add(ns, Ordering::Relaxed);
     }
 
     /// How often kswapd was woken.
+    #[inline]
     pub fn kswapd_wakeups(&self) -> u64 {
         self.kswapd_wakeups.load(Ordering::Relaxed)
     }
@@ -169,6 +171,7 @@ impl Default for VirtualEnv {
 }
 
 impl Environment for VirtualEnv {
+    #[inline]
     fn now_ns(&self) -> u64 {
         self.now.load(Ordering::Relaxed)
     }

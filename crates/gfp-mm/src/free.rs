@@ -52,6 +52,7 @@ impl Machine {
 
     /// The metadata of a page (no report on success or failure beyond the
     /// handle check).
+    #[inline]
     pub fn page_state(&self, page: Page) -> Option<FrameState> {
         if page.machine_id() != self.id || page.pfn() as usize >= self.fm.frames.len() {
             return None;
@@ -358,6 +359,7 @@ impl Machine {
     }
 
     /// The zone of a page (`page_zone()`).
+    #[inline]
     pub fn page_zone(&self, page: Page) -> Option<&Zone> {
         let s = self.page_state(page)?;
         let z = self.zones.get(s.zone())?;
@@ -370,6 +372,7 @@ impl Machine {
     }
 
     /// The zone type of a page (`page_zonenum()`).
+    #[inline]
     pub fn page_zone_type(&self, page: Page) -> Option<ZoneType> {
         self.page_zone(page).map(|z| z.ztype)
     }

@@ -20,7 +20,7 @@ use gfp::{Gfp, TaskFlags};
 
 use crate::env::LogLevel;
 use crate::machine::Cx;
-use crate::sync::SpinLock;
+use crate::sync::{AtomicU64, Ordering, SpinLock};
 
 /// A registered lock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,6 +64,11 @@ struct State {
 /// The tracker.
 pub struct Lockdep {
     st: SpinLock<State>,
+    /// Tracked locks held, by all tasks together (stored under `st` after
+    /// each change): while 0, `might_alloc` has nothing to check.
+    held: AtomicU64,
+    /// Reports so far (stored under `st`).
+    nr_reports: AtomicU64,
 }
 
 impl core::fmt::Debug for Lockdep {
@@ -81,6 +86,7 @@ impl Default for Lockdep {
 /// `__need_reclaim()` + the `__GFP_FS` test of `fs_reclaim_acquire()`:
 /// whether an allocation with `gfp` (scopes applied) by a task with
 /// `flags` may enter FS reclaim, for lockdep's purposes.
+#[inline]
 pub fn may_enter_fs_reclaim(gfp: Gfp, flags: TaskFlags) -> bool {
     gfp.contains(Gfp::DIRECT_RECLAIM | Gfp::FS)
         && !flags.contains(TaskFlags::MEMALLOC)
@@ -92,6 +98,8 @@ impl Lockdep {
     pub fn new() -> Lockdep {
         Lockdep {
             st: SpinLock::new(State::default()),
+            held: AtomicU64::new(0),
+            nr_reports: AtomicU64::new(0),
         }
     }
 
@@ -117,6 +125,7 @@ impl Lockdep {
             }
         }
         st.held.entry(pid).or_default().push((lock, at));
+        self.held.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Task `cx.task.pid` drops `lock`.
@@ -125,6 +134,7 @@ impl Lockdep {
         if let Some(h) = st.held.get_mut(&cx.task.pid) {
             if let Some(i) = h.iter().rposition(|(l, _)| *l == lock) {
                 h.remove(i);
+                self.held.fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
@@ -148,11 +158,22 @@ impl Lockdep {
 
     /// `might_alloc()` / `fs_reclaim_acquire()`: called before an
     /// allocation with `gfp` at `site`.
+    #[inline]
     pub fn might_alloc(&self, cx: &Cx<'_>, gfp: Gfp, site: &Location<'_>) {
         let gfp = cx.task.gfp_context(gfp);
         if !may_enter_fs_reclaim(gfp, cx.task.flags()) {
             return;
         }
+        // No task holds a tracked lock: nothing to record or report. A lock
+        // this task holds was counted before this call (same thread).
+        if self.held.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        self.might_alloc_held(cx, site);
+    }
+
+    /// [`Lockdep::might_alloc`] when some task holds a tracked lock.
+    fn might_alloc_held(&self, cx: &Cx<'_>, site: &Location<'_>) {
         let mut st = self.st.lock();
         // The common case, a task holding no tracked lock, costs one lookup:
         // no formatting, no copying.
@@ -216,6 +237,14 @@ impl Lockdep {
             reclaim_at,
             text,
         });
+        self.nr_reports
+            .store(st.reports.len() as u64, Ordering::Relaxed);
+    }
+
+    /// How many reports there are (`reports().len()`, without copying
+    /// them).
+    pub fn report_count(&self) -> usize {
+        self.nr_reports.load(Ordering::Relaxed) as usize
     }
 
     /// The reports so far.

@@ -558,6 +558,7 @@ impl Machine {
     }
 
     /// The `init_on_alloc` switch.
+    #[inline]
     pub fn init_on_alloc(&self) -> bool {
         self.init_on_alloc.load(Ordering::Relaxed)
     }

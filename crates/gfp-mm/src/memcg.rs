@@ -134,18 +134,21 @@ impl MemcgTree {
     }
 
     fn charge(&mut self, id: MemcgId, nr: u64) {
-        let ids: Vec<MemcgId> = self.ancestors(id).collect();
-        for a in ids {
-            self.groups[a.0].usage += nr;
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            let g = &mut self.groups[c.0];
+            g.usage += nr;
+            cur = g.parent;
         }
     }
 
     /// Uncharges `nr` pages from `id` and its ancestors.
     pub fn uncharge(&mut self, id: MemcgId, nr: u64) {
-        let ids: Vec<MemcgId> = self.ancestors(id).collect();
-        for a in ids {
-            let g = &mut self.groups[a.0];
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            let g = &mut self.groups[c.0];
             g.usage = g.usage.saturating_sub(nr);
+            cur = g.parent;
         }
     }
 
@@ -166,6 +169,11 @@ impl MemcgTree {
 
     pub(crate) fn take_kmem(&mut self, pfn: u32) -> Option<(MemcgId, u64)> {
         self.kmem.remove(&pfn)
+    }
+
+    /// How many accounted kernel pages are recorded.
+    pub(crate) fn kmem_records(&self) -> u64 {
+        self.kmem.len() as u64
     }
 
     pub(crate) fn get_mut(&mut self, id: MemcgId) -> &mut Memcg {

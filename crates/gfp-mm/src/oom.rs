@@ -15,6 +15,7 @@ use crate::env::LogLevel;
 use crate::hooks::OomControl;
 use crate::machine::{Cx, Machine};
 use crate::memcg::MemcgId;
+use crate::sync::Ordering;
 use crate::vm::{Pid, ProcInfo, Stat, Vm};
 
 /// `OOM_SCORE_ADJ_MIN`: never killed.
@@ -64,6 +65,7 @@ impl Vm {
     fn mark_victim(&self, pid: Pid) {
         if let Some(p) = self.state.lock().procs.get_mut(&pid) {
             p.oom_victim = true;
+            self.any_oom_victim.store(true, Ordering::Release);
         }
     }
 
@@ -188,6 +190,7 @@ impl Vm {
         if let Some(p) = st.procs.get_mut(&victim) {
             p.oom_victim = true;
             p.exited = true;
+            self.any_oom_victim.store(true, Ordering::Release);
         }
         if let Some(mc) = memcg {
             st.memcg.get_mut(mc).events_oom_kill += 1;

@@ -15,7 +15,7 @@ use crate::page::{AllocError, Page};
 use crate::pcp::{pcp_allowed_order, CpuPages, FastRoute, PCP_COLUMNS, ROUTE_BITS};
 use crate::stats::{zone_event_index, Event, ZoneEvent};
 use crate::sync::Ordering;
-use crate::zone::{Zone, ZoneId};
+use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
 
 /// Retries without progress before the slow path gives up on reclaim
 /// (`MAX_RECLAIM_RETRIES`).
@@ -159,11 +159,96 @@ impl Machine {
             return None;
         }
         let pfn = match slot.pcp.try_own() {
-            Some(mut pcp) => pcp_pop(&mut pcp, zid, order, r.mt())?,
-            None => pcp_pop(&mut *slot.pcp.try_lock()?, zid, order, r.mt())?,
+            Some(mut pcp) => self.fast_take(&mut pcp, zid, order, r.mt(), gfp)?,
+            None => self.fast_take(&mut *slot.pcp.try_lock()?, zid, order, r.mt(), gfp)?,
         };
         self.prep_new_page(pfn, zid, order, gfp, r.mt() as u32);
         Some(pfn)
+    }
+
+    /// The fast path's pop; an empty list is first refilled from the
+    /// buddy lists, as the general path would do at this point (its first
+    /// zone passes the watermark: `rmqueue_bulk()` with its allocation
+    /// flags), unless the refill finds nothing: then the general path
+    /// decides, and counts the refill.
+    #[inline(always)]
+    fn fast_take(
+        &self,
+        pcp: &mut CpuPages,
+        zid: ZoneId,
+        order: u32,
+        mt: usize,
+        gfp: Gfp,
+    ) -> Option<u32> {
+        if let Some(pfn) = pcp_pop(pcp, zid, order, mt) {
+            return Some(pfn);
+        }
+        self.fast_refill(pcp, zid, order, mt, gfp)
+    }
+
+    #[inline(never)]
+    fn fast_refill(
+        &self,
+        pcp: &mut CpuPages,
+        zid: ZoneId,
+        order: u32,
+        mt: usize,
+        gfp: Gfp,
+    ) -> Option<u32> {
+        debug_assert!(mt < MIGRATE_PCPTYPES);
+        let mt_type = match mt {
+            0 => MigrateType::Unmovable,
+            1 => MigrateType::Movable,
+            _ => MigrateType::Reclaimable,
+        };
+        // `alloc_pages_general()`'s flags for this request: the low
+        // watermark, and no cpuset (the fast path is off while cpusets are
+        // in use).
+        let af = AllocFlags::WMARK_LOW | self.alloc_flags_nofragment(Some(zid), gfp);
+        if self.pcp_refill(pcp, &self.zones[zid], order, mt_type, af) == 0 {
+            return None;
+        }
+        pcp.events[Event::PcpRefill as usize] += 1;
+        pcp_pop(pcp, zid, order, mt)
+    }
+
+    /// `rmqueue_bulk()`: refills the CPU's empty list of `z`, `order` and
+    /// `mt` with a batch from the buddy lists; the blocks it got. The
+    /// caller counts the refill.
+    fn pcp_refill(
+        &self,
+        pcp: &mut CpuPages,
+        z: &Zone,
+        order: u32,
+        mt: MigrateType,
+        af: AllocFlags,
+    ) -> u32 {
+        let zp = &mut pcp.zones[z.id];
+        let list = &mut zp.lists[order as usize][mt as usize];
+        let batch = z.pcp_batch.load(Ordering::Relaxed);
+        let n = if order == 0 {
+            batch
+        } else {
+            (batch >> order).max(2)
+        };
+        let mut area = z.free.lock();
+        let mut fallbacks = 0;
+        for _ in 0..n {
+            let Some((p, fb)) = area.rmqueue(&self.fm, order, mt, af) else {
+                break;
+            };
+            fallbacks += fb as u64;
+            self.fm
+                .frames
+                .set(p, FrameState::make(FrameKind::PerCpu, z.id, order));
+            list.push(p);
+        }
+        area.publish(z);
+        drop(area);
+        let got = list.len() as u32;
+        zp.count += got << order;
+        pcp.events[Event::Fallback as usize] += fallbacks;
+        got
     }
 
     #[inline(never)]
@@ -359,30 +444,8 @@ impl Machine {
         let pfn = match list.pop() {
             Some(p) => p,
             None => {
-                let batch = z.pcp_batch.load(Ordering::Relaxed);
-                let n = if order == 0 {
-                    batch
-                } else {
-                    (batch >> order).max(2)
-                };
-                let mut area = z.free.lock();
-                let mut fallbacks = 0;
-                for _ in 0..n {
-                    let Some((p, fb)) = area.rmqueue(&self.fm, order, mt, af) else {
-                        break;
-                    };
-                    fallbacks += fb as u64;
-                    self.fm
-                        .frames
-                        .set(p, FrameState::make(FrameKind::PerCpu, z.id, order));
-                    list.push(p);
-                }
-                area.publish(z);
-                drop(area);
-                let got = list.len() as u32;
-                zp.count += got << order;
+                self.pcp_refill(pcp, z, order, mt, af);
                 pcp.events[Event::PcpRefill as usize] += 1;
-                pcp.events[Event::Fallback as usize] += fallbacks;
                 let zp = &mut pcp.zones[z.id];
                 zp.lists[order as usize][mt as usize].pop()?
             }

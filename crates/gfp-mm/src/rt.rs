@@ -191,6 +191,26 @@ pub fn bind_current_thread(cpu: usize) {
     crate::sync::bind_current_thread_owner();
 }
 
+/// Makes the calling thread eligible to own per-CPU lists, like
+/// [`bind_current_thread`] but without choosing a CPU for it (this
+/// module's entry points spread it over the CPUs as before). Every CPU's
+/// lists that it enters afterwards, of any machine, while they have no
+/// live owner, become its own: it then takes and puts pages there with
+/// plain stores instead of a lock's compare-and-swap.
+///
+/// For a thread that is the only user of its machines, as a simulator
+/// driving all of a machine's CPUs from one thread is. Another thread may
+/// still enter those lists; while the owner lives, each such entry waits
+/// it out with a process-wide barrier (see the `sync` module), which is
+/// correct but slow. Does nothing if the thread is bound already, or if
+/// the barrier is unavailable (then every entry takes the lock, as
+/// before).
+pub fn own_per_cpu_lists() {
+    if !crate::sync::bound_as_owner() {
+        crate::sync::bind_current_thread_owner();
+    }
+}
+
 #[inline(always)]
 fn current_cpu(nr_cpus: usize) -> usize {
     let v = THREAD_CPU.with(Cell::get);

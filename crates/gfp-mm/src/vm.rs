@@ -7,7 +7,7 @@
 //! Everything is deterministic and driven through the [`Cx`]: sleeping,
 //! I/O and wake-ups go to its [`crate::Environment`].
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -22,7 +22,7 @@ use crate::memcg::{MemcgId, MemcgTree};
 use crate::nodemask::NodeId;
 use crate::page::{AllocError, Page};
 use crate::shrinker::Shrinker;
-use crate::sync::{AtomicU64, Ordering, SpinLock};
+use crate::sync::{AtomicBool, AtomicU64, Ordering, SpinLock};
 use crate::task::Task;
 use crate::zone::ZoneId;
 
@@ -238,12 +238,50 @@ impl PageTable {
     }
 }
 
+/// The tasks by pid: a slot per pid (pids are handed out in order from
+/// 1), so that the per-allocation lookups are an index, and iteration is
+/// in pid order.
+#[derive(Default)]
+pub(crate) struct ProcTable {
+    slots: Vec<Option<ProcInfo>>,
+}
+
+impl ProcTable {
+    pub(crate) fn insert(&mut self, pid: Pid, info: ProcInfo) -> Option<ProcInfo> {
+        let i = pid as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i].replace(info)
+    }
+
+    pub(crate) fn get(&self, pid: &Pid) -> Option<&ProcInfo> {
+        self.slots.get(*pid as usize)?.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self, pid: &Pid) -> Option<&mut ProcInfo> {
+        self.slots.get_mut(*pid as usize)?.as_mut()
+    }
+
+    /// The tasks in pid order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &ProcInfo> {
+        self.slots.iter().flatten()
+    }
+}
+
+impl core::ops::Index<&Pid> for ProcTable {
+    type Output = ProcInfo;
+    fn index(&self, pid: &Pid) -> &ProcInfo {
+        self.get(pid).expect("no such pid")
+    }
+}
+
 pub(crate) struct VmState {
     pub(crate) pages: PageTable,
     pub(crate) nodes: Vec<NodeLru>,
     /// Per zone: anon and file pages on the LRU.
     pub(crate) zone_counts: Vec<[u64; 2]>,
-    pub(crate) procs: BTreeMap<Pid, ProcInfo>,
+    pub(crate) procs: ProcTable,
     pub(crate) next_pid: Pid,
     pub(crate) swap_used: u64,
     pub(crate) next_gen: u32,
@@ -384,9 +422,11 @@ pub(crate) enum Stat {
 }
 
 impl Counters {
+    #[inline]
     pub(crate) fn add(&self, s: Stat, n: u64) {
         self.v[s as usize].fetch_add(n, Ordering::Relaxed);
     }
+    #[inline]
     fn get(&self, s: Stat) -> u64 {
         self.v[s as usize].load(Ordering::Relaxed)
     }
@@ -404,6 +444,13 @@ pub struct Vm {
     pub(crate) total_pages: u64,
     #[allow(clippy::type_complexity)]
     pub(crate) kswapd_waker: SpinLock<Option<alloc::boxed::Box<dyn Fn(NodeId) + Send + Sync>>>,
+    /// Whether the OOM killer ever chose a victim (the flag never clears):
+    /// until then, no task lookup needs the state's lock.
+    pub(crate) any_oom_victim: AtomicBool,
+    /// Accounted kernel pages recorded (`MemcgTree`'s kmem records),
+    /// stored under the state's lock after each change: while 0, freeing a
+    /// page needs no lookup.
+    pub(crate) kmem_records: AtomicU64,
 }
 
 impl core::fmt::Debug for Vm {
@@ -425,7 +472,7 @@ impl Vm {
                 pages: PageTable::default(),
                 nodes: (0..m.nr_nodes()).map(|_| NodeLru::default()).collect(),
                 zone_counts: alloc::vec![[0; 2]; m.zones().len()],
-                procs: BTreeMap::new(),
+                procs: ProcTable::default(),
                 next_pid: 1,
                 swap_used: 0,
                 next_gen: 0,
@@ -439,6 +486,8 @@ impl Vm {
             lockdep: Lockdep::new(),
             total_pages: m.total_pages(),
             kswapd_waker: SpinLock::new(None),
+            any_oom_victim: AtomicBool::new(false),
+            kmem_records: AtomicU64::new(0),
         }
     }
 
@@ -501,15 +550,29 @@ impl Vm {
 
     /// The allocator's view of task `pid`: its id, and whether the OOM
     /// killer chose it (then it may use part of the reserves).
+    #[inline]
     pub fn task(&self, pid: Pid) -> Task<'static> {
         let mut t = Task::new().with_pid(pid);
-        t.oom_victim = self
-            .state
-            .lock()
-            .procs
-            .get(&pid)
-            .is_some_and(|p| p.oom_victim);
+        t.oom_victim = self.is_oom_victim(pid);
         t
+    }
+
+    /// Whether the OOM killer chose `pid` (`tsk_is_oom_victim`).
+    #[inline]
+    pub fn is_oom_victim(&self, pid: Pid) -> bool {
+        self.any_oom_victim.load(Ordering::Acquire)
+            && self
+                .state
+                .lock()
+                .procs
+                .get(&pid)
+                .is_some_and(|p| p.oom_victim)
+    }
+
+    /// OOM kills so far (`VmStats::oom_kill`, one load).
+    #[inline]
+    pub fn oom_kills(&self) -> u64 {
+        self.stats.get(Stat::OomKill)
     }
 
     /// The memory cgroup of `pid` (the root for unknown tasks).
@@ -816,17 +879,24 @@ impl Vm {
     ) {
         if let (Some(c), Ok(p)) = (charge, r) {
             let c = core::mem::ManuallyDrop::new(c);
-            self.state
-                .lock()
-                .memcg
-                .record_kmem(p.pfn(), c.memcg, 1 << order);
+            self.record_kmem(*p, c.memcg, 1 << order);
         }
     }
 
     /// The memory cgroup an accounted kernel page from [`Vm::alloc_pages`]
     /// is charged to.
     pub fn kmem_memcg(&self, page: Page) -> Option<MemcgId> {
+        if self.kmem_records.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         self.state.lock().memcg.kmem_of(page.pfn())
+    }
+
+    fn record_kmem(&self, page: Page, memcg: MemcgId, nr: u64) {
+        let mut st = self.state.lock();
+        st.memcg.record_kmem(page.pfn(), memcg, nr);
+        self.kmem_records
+            .store(st.memcg.kmem_records(), Ordering::Relaxed);
     }
 
     /// `__free_pages()` for pages from [`Vm::alloc_pages`]: uncharges an
@@ -839,9 +909,16 @@ impl Vm {
         order: u32,
     ) -> Result<(), crate::page::BadPage> {
         m.free_pages(cx, page, order)?;
+        // A record of this page, if any, was counted before the page was
+        // handed out, and only this free removes it: 0 means none.
+        if self.kmem_records.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
         let mut st = self.state.lock();
         if let Some((mc, n)) = st.memcg.take_kmem(page.pfn()) {
             st.memcg.uncharge(mc, n);
+            self.kmem_records
+                .store(st.memcg.kmem_records(), Ordering::Relaxed);
         }
         Ok(())
     }

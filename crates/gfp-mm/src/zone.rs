@@ -319,6 +319,11 @@ pub(crate) struct FreeArea {
     links: Vec<Link>,
     pub(crate) nr_free: i64,
     pub(crate) nr_free_highatomic: i64,
+    /// Orders whose list counts changed since the last `publish` (bit per
+    /// order): only those are published again.
+    changed: core::cell::Cell<u32>,
+    /// Orders with a block of a per-CPU migratetype, as last published.
+    pcp_orders: core::cell::Cell<u32>,
 }
 
 impl FreeArea {
@@ -337,6 +342,8 @@ impl FreeArea {
             ],
             nr_free: 0,
             nr_free_highatomic: 0,
+            changed: core::cell::Cell::new((1 << NR_PAGE_ORDERS) - 1),
+            pcp_orders: core::cell::Cell::new(0),
         }
     }
 
@@ -350,25 +357,41 @@ impl FreeArea {
         z.nr_free.store(self.nr_free, Ordering::Relaxed);
         z.nr_free_highatomic
             .store(self.nr_free_highatomic, Ordering::Relaxed);
-        let mut orders = 0u32;
-        for (o, nr) in self.nr.iter().enumerate() {
+        let mut orders = self.pcp_orders.get();
+        let mut changed = self.changed.replace(0);
+        while changed != 0 {
+            let o = changed.trailing_zeros() as usize;
+            changed &= changed - 1;
+            let nr = &self.nr[o];
             let pcptypes: u32 = nr[..MIGRATE_PCPTYPES].iter().sum();
-            orders |= u32::from(pcptypes > 0) << o;
+            orders = (orders & !(1 << o)) | (u32::from(pcptypes > 0) << o);
             z.blocks[o].store(pcptypes, Ordering::Relaxed);
             z.blocks_highatomic[o].store(nr[MigrateType::HighAtomic as usize], Ordering::Relaxed);
         }
+        self.pcp_orders.set(orders);
         // The fast path's verdicts, as `watermark_fast()` would give them
         // with ALLOC_WMARK_LOW: free pages less the high-atomic reserve less
         // the block's other pages above the mark and the lowmem reserve,
         // and for order > 0 a block of that order or larger.
         let usable = self.nr_free - self.nr_free_highatomic;
+        // Order o passes when `usable - (2^o - 1) > mark`, i.e. when
+        // `usable - mark >= 2^o`: the orders that pass are a prefix, as
+        // long as the difference's bit length. Bit o of `has`: a block of
+        // order o or larger exists (order 0 needs none).
+        let mut has = 1u32;
+        for o in 1..FAST_OK_ORDERS {
+            has |= u32::from(orders >> o != 0) << o;
+        }
         let mut ok = 0u32;
         for (hz, mark) in z.fast_mark.iter().enumerate() {
-            let mark = mark.load(Ordering::Relaxed);
-            for o in 0..FAST_OK_ORDERS {
-                let pass = usable - ((1i64 << o) - 1) > mark && (o == 0 || orders >> o != 0);
-                ok |= u32::from(pass) << (hz as u32 * FAST_OK_ORDERS + o);
-            }
+            let d = usable.saturating_sub(mark.load(Ordering::Relaxed));
+            let passing = if d > 0 {
+                (64 - (d as u64).leading_zeros()).min(FAST_OK_ORDERS)
+            } else {
+                0
+            };
+            let prefix = (1u32 << passing) - 1;
+            ok |= (prefix & has) << (hz as u32 * FAST_OK_ORDERS);
         }
         z.fast_ok.store(ok, Ordering::Relaxed);
     }
@@ -395,6 +418,7 @@ impl FreeArea {
         }
         self.heads[o][m] = pfn;
         self.nr[o][m] += 1;
+        self.changed.set(self.changed.get() | 1 << o);
         self.account(order, mt, 1);
         fm.frames
             .set(pfn, FrameState::make(FrameKind::Buddy, self.zone, order));
@@ -415,6 +439,7 @@ impl FreeArea {
             self.link(next).prev = prev;
         }
         self.nr[o][m] -= 1;
+        self.changed.set(self.changed.get() | 1 << o);
         self.account(order, mt, -1);
     }
 

@@ -40,11 +40,13 @@ use crate::format::{
 use crate::timeline::Timeline;
 
 mod devices;
+mod fast;
 mod irq;
 mod reclaim;
 mod record;
 
 pub use devices::DEFAULT_LATENCY_NS;
+use fast::{Blocks, OpInfo, NONE};
 use reclaim::{Actor, FsShrinker, ReclaimPath, World, Yield};
 
 /// A detector's rule, with a stable id.
@@ -399,6 +401,7 @@ impl SimEnv {
 }
 
 impl Environment for SimEnv {
+    #[inline]
     fn now_ns(&self) -> u64 {
         self.inner.now_ns()
     }
@@ -473,6 +476,9 @@ struct Frame {
     ops: Rc<[Op]>,
     pc: usize,
     kind: FrameKind,
+    /// Per operation of `ops`: the compiled block it enters (so that
+    /// entering a body clones no operation) and its variable's slot.
+    info: Rc<[OpInfo]>,
 }
 
 #[derive(Clone, Copy)]
@@ -499,7 +505,8 @@ struct TaskState {
     pid: Pid,
     ctx: TaskContext,
     frames: Vec<Frame>,
-    vars: BTreeMap<String, Var>,
+    /// Variables by slot ([`Sim::var`], [`Sim::set_var`]).
+    vars: Vec<Option<Var>>,
     held: Vec<usize>,
     spin: u32,
     irq_off: u32,
@@ -564,10 +571,6 @@ pub struct Sim {
     tasks: Vec<TaskState>,
     locks: Vec<LockState>,
     functions: BTreeMap<String, Rc<[Op]>>,
-    fs_body: Rc<[Op]>,
-    /// `io`'s body per block device, by device index; the last one is the
-    /// default device's.
-    io_bodies: Vec<Rc<[Op]>>,
     /// What reclaim inside the allocator sees of the simulator.
     world: Arc<World>,
     /// Interrupt handlers (task indices), and how each lock has been used
@@ -594,6 +597,18 @@ pub struct Sim {
     drained: BTreeSet<usize>,
     /// The timeline being recorded ([`SimConfig::record_timeline`]).
     timeline: Option<Box<record::Recorder>>,
+    /// Every block of operations, compiled once.
+    blocks: Blocks,
+    /// The blocks of the filesystem's operations (`fs_call`) and of the
+    /// block layer's submission per block device (`io`; by device index,
+    /// the default device's last).
+    fs_block: u32,
+    io_blocks: Vec<u32>,
+    /// The scheduler's list of runnable tasks, kept between steps.
+    runnable: Vec<Option<usize>>,
+    /// The variable of the operation being executed: its name's address
+    /// and length (the name lives in a compiled block), and its slot.
+    op_var: (usize, usize, u32),
 }
 
 /// The machine a declaration names.
@@ -654,7 +669,12 @@ pub const IO_LATENCY_NS: u64 = 100_000;
 
 impl Sim {
     /// Builds the machine, fills memory and creates the tasks.
+    ///
+    /// The calling thread, which runs the simulation (a `Sim` stays on its
+    /// thread), becomes the owner of the machine's per-CPU lists (see
+    /// [`gfp_mm::rt::own_per_cpu_lists`]): no other thread uses them.
     pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
+        gfp_mm::rt::own_per_cpu_lists();
         let spec = machine_spec(&scenario.machine);
         let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
         let devices = devices::Devices::new(&scenario.devices, config.seed);
@@ -784,6 +804,14 @@ impl Sim {
                 )));
             }
         }
+        let mut blocks = Blocks::with_functions(
+            scenario
+                .functions
+                .iter()
+                .map(|f| (f.name.as_str(), f.body.as_slice())),
+        );
+        let fs_block = blocks.compile(Rc::from(fs));
+        let io_blocks: Vec<u32> = io_bodies.into_iter().map(|b| blocks.compile(b)).collect();
         let mut sim = Sim {
             scenario: scenario.clone(),
             config,
@@ -799,8 +827,6 @@ impl Sim {
             tasks: Vec::new(),
             locks,
             functions,
-            fs_body: Rc::from(fs),
-            io_bodies,
             world,
             irqs: irq::Irqs::new(scenario.locks.len()),
             dirty: Vec::new(),
@@ -815,6 +841,11 @@ impl Sim {
             below_low: None,
             drained: BTreeSet::new(),
             timeline: None,
+            blocks,
+            fs_block,
+            io_blocks,
+            runnable: Vec::new(),
+            op_var: (0, 0, NONE),
         };
         // Tasks exist before memory is filled, so that fills can name them
         // as owners.
@@ -825,17 +856,20 @@ impl Sim {
                 .and_then(|m| memcgs.get(m).copied())
                 .unwrap_or(MemcgId::ROOT);
             let pid = sim.vm.spawn_in(&t.name, 0, memcg);
+            let body = sim.blocks.compile(Rc::from(t.body.as_slice()));
+            let body = sim.blocks.get(body);
             sim.tasks.push(TaskState {
                 name: t.name.clone(),
                 context: t.context,
                 pid,
                 ctx: TaskContext::new(),
                 frames: vec![Frame {
-                    ops: Rc::from(t.body.clone()),
+                    ops: body.ops.clone(),
                     pc: 0,
                     kind: FrameKind::Body,
+                    info: body.info.clone(),
                 }],
-                vars: BTreeMap::new(),
+                vars: Vec::new(),
                 held: Vec::new(),
                 spin: 0,
                 irq_off: 0,
@@ -997,9 +1031,27 @@ impl Sim {
         self.run_timeline().0
     }
 
+    /// The simulated machine: its event counters ([`Machine::event`]) say
+    /// what the allocator did so far (the fills included).
+    pub fn machine(&self) -> &Machine {
+        &self.machine
+    }
+
+    /// Runs to the end like [`Sim::run`], and gives the machine back with
+    /// the report, for its counters.
+    pub fn run_machine(self) -> (Report, Machine) {
+        let (report, _, machine) = self.run_parts();
+        (report, machine)
+    }
+
     /// Runs to the end and returns the report, and the timeline when
     /// [`SimConfig::record_timeline`] is set.
-    pub fn run_timeline(mut self) -> (Report, Option<Timeline>) {
+    pub fn run_timeline(self) -> (Report, Option<Timeline>) {
+        let (report, timeline, _) = self.run_parts();
+        (report, timeline)
+    }
+
+    fn run_parts(mut self) -> (Report, Option<Timeline>, Machine) {
         while self.steps < self.config.max_steps && !self.halted {
             if !self.step() {
                 break;
@@ -1050,30 +1102,46 @@ impl Sim {
             io_errors: world.devices.io_errors,
             findings: self.findings,
         };
-        (report, timeline)
+        (report, timeline, self.machine)
     }
 
     fn kswapd_pending(&self) -> Option<usize> {
         (0..self.machine.nr_nodes()).find(|&n| self.vm.kswapd_pending(n))
     }
 
+    /// Whether task `i` can run at `now`: not done, awake, not parked (an
+    /// interrupt handler waiting for its moment), not waiting for a held
+    /// lock.
+    fn can_run(&self, i: usize, now: u64) -> bool {
+        let t = &self.tasks[i];
+        t.done.is_none()
+            && t.wake_at <= now
+            && !t.parked
+            && !matches!(t.waiting_on, Some(l) if self.locks[l].owner.is_some())
+    }
+
     /// One scheduler step; `false` when nothing can run any more.
     fn step(&mut self) -> bool {
         let now = self.env.now_ns();
-        let mut runnable: Vec<Option<usize>> = Vec::new();
-        for (i, t) in self.tasks.iter().enumerate() {
-            if t.done.is_some() || t.wake_at > now || t.parked {
-                continue;
-            }
-            match t.waiting_on {
-                Some(l) if self.locks[l].owner.is_some() => {}
-                _ => runnable.push(Some(i)),
+        // The running task keeps the CPU while it can run: the pick below
+        // would be it, so the others need not be listed.
+        if let Some(c) = self.current.filter(|&c| self.can_run(c, now)) {
+            self.steps += 1;
+            self.run_pick(Some(c), now);
+            return true;
+        }
+        let mut runnable = std::mem::take(&mut self.runnable);
+        runnable.clear();
+        for i in 0..self.tasks.len() {
+            if self.can_run(i, now) {
+                runnable.push(Some(i));
             }
         }
         if self.kswapd_pending().is_some() {
             runnable.push(None);
         }
         if runnable.is_empty() {
+            self.runnable = runnable;
             let sleeping = self
                 .tasks
                 .iter()
@@ -1115,6 +1183,13 @@ impl Sim {
             Some(c) if runnable.contains(&Some(c)) => Some(c),
             _ => runnable[self.rng.below(runnable.len())],
         };
+        self.runnable = runnable;
+        self.run_pick(pick, now);
+        true
+    }
+
+    /// Runs the step's pick (`None`: kswapd) and records the step.
+    fn run_pick(&mut self, pick: Option<usize>, now: u64) {
         self.current = pick;
         self.blocked = false;
         match pick {
@@ -1146,7 +1221,6 @@ impl Sim {
             self.current = None;
         }
         self.record_step(pick, now);
-        true
     }
 
     fn where_(&self, i: usize) -> String {
@@ -1166,6 +1240,7 @@ impl Sim {
         s
     }
 
+    #[cold]
     fn finding(&mut self, i: usize, rule: Rule, message: String) {
         let at = self.where_(i);
         self.findings.push(Finding {
@@ -1176,6 +1251,18 @@ impl Sim {
             time_ns: self.env.now_ns(),
             message,
         });
+    }
+
+    /// Whether task `i` is in atomic context ([`Sim::atomic_reason`] says
+    /// why).
+    #[inline]
+    fn in_atomic(&self, i: usize) -> bool {
+        let t = &self.tasks[i];
+        t.spin > 0
+            || t.irq_off > 0
+            || t.bh_off > 0
+            || t.rcu > 0
+            || t.context != TaskContextKind::Process
     }
 
     fn atomic_reason(&self, i: usize) -> Option<String> {
@@ -1192,6 +1279,10 @@ impl Sim {
         if t.irq_off > 0 {
             return Some("with interrupts disabled".into());
         }
+        if t.bh_off > 0 {
+            // local_bh_disable() raises the preempt count: no sleeping.
+            return Some("with softirqs disabled (local_bh_disable)".into());
+        }
         if t.rcu > 0 {
             return Some("inside an RCU read-side section".into());
         }
@@ -1204,17 +1295,26 @@ impl Sim {
 
     fn gfp_task(&self, i: usize) -> Task<'_> {
         let t = &self.tasks[i];
-        let mut task = self.vm.task(t.pid).named(&t.name).with_scope(t.ctx.state());
-        task.context = match t.context {
-            TaskContextKind::Process => ExecContext::Task,
-            TaskContextKind::SoftIrq => ExecContext::SoftIrq,
-            TaskContextKind::HardIrq => ExecContext::HardIrq,
+        // One struct expression (the task is copied into every context: no
+        // field written apart just before).
+        let (cpuset, mems_allowed) = match t.cpuset {
+            Some((id, mems)) => (id, mems),
+            None => (Task::new().cpuset, Task::new().mems_allowed),
         };
-        if let Some((id, mems)) = t.cpuset {
-            task.cpuset = id;
-            task.mems_allowed = mems;
+        Task {
+            comm: Some(&t.name),
+            scope: t.ctx.state(),
+            cpuset,
+            mems_allowed,
+            oom_victim: self.vm.is_oom_victim(t.pid),
+            context: match t.context {
+                TaskContextKind::Process => ExecContext::Task,
+                TaskContextKind::SoftIrq => ExecContext::SoftIrq,
+                TaskContextKind::HardIrq => ExecContext::HardIrq,
+            },
+            pid: t.pid,
+            ..Task::new()
         }
-        task
     }
 
     fn abort(&mut self, i: usize) {
@@ -1263,12 +1363,27 @@ impl Sim {
             }
         }
         // The frame's ops are shared: clone the handle, not the op.
-        let (ops, pc) = {
+        let (ops, pc, info) = {
             let t = &self.tasks[i];
             let f = t.frames.last().expect("checked above");
-            (f.ops.clone(), f.pc)
+            let none = OpInfo {
+                block: NONE,
+                var: NONE,
+            };
+            (
+                f.ops.clone(),
+                f.pc,
+                f.info.get(f.pc).copied().unwrap_or(none),
+            )
         };
         let op = &ops[pc];
+        let nested = info.block;
+        self.op_var = (0, 0, NONE);
+        if info.var != NONE {
+            if let Some(name) = op_var_name(op) {
+                self.op_var = (name.as_ptr() as usize, name.len(), info.var);
+            }
+        }
         // A contended lock leaves pc in place: the task retries the op.
         let advance = !matches!(op, Op::Lock(_) | Op::SpinLock(_) | Op::SpinLockBh(_));
         if advance {
@@ -1281,18 +1396,17 @@ impl Sim {
             self.op_alloc(i, a);
             return;
         }
-        let op = op.clone();
         match op {
-            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, &n, false),
-            Op::SpinLockBh(n) => self.op_lock(i, &n, true),
+            Op::Lock(n) | Op::SpinLock(n) => self.op_lock(i, n, false),
+            Op::SpinLockBh(n) => self.op_lock(i, n, true),
             Op::SpinUnlockBh(n) => {
-                self.op_unlock(i, &n);
+                self.op_unlock(i, n);
                 self.bh_enable(i, "spin_unlock_bh");
             }
             Op::BhDisable => self.tasks[i].bh_off += 1,
             Op::BhEnable => self.bh_enable(i, "local_bh_enable"),
-            Op::Fsync(v) => self.op_fsync(i, v),
-            Op::Unlock(n) | Op::SpinUnlock(n) => self.op_unlock(i, &n),
+            Op::Fsync(v) => self.op_fsync(i, v.clone()),
+            Op::Unlock(n) | Op::SpinUnlock(n) => self.op_unlock(i, n),
             Op::IrqDisable => self.tasks[i].irq_off += 1,
             Op::IrqEnable => {
                 if self.tasks[i].irq_off == 0 {
@@ -1318,7 +1432,7 @@ impl Sim {
                 }
             }
             Op::Scope(sc, body) => {
-                let change = match sc {
+                let change = match *sc {
                     Scope::Set(g) => ScopeChange::generic(g, Gfp::EMPTY),
                     Scope::Clear(g) => ScopeChange::generic(Gfp::EMPTY, g),
                     Scope::Nofs => ScopeChange::task(TaskFlags::MEMALLOC_NOFS),
@@ -1327,7 +1441,7 @@ impl Sim {
                     Scope::Pin => ScopeChange::task(TaskFlags::MEMALLOC_PIN),
                 };
                 match self.tasks[i].ctx.enter(change) {
-                    Ok(tok) => self.push(i, body.into(), FrameKind::Scope(tok)),
+                    Ok(tok) => self.push_nested(i, nested, body, FrameKind::Scope(tok)),
                     Err(e) => {
                         self.finding(i, Rule::UnboundedRecursion, e.to_string());
                         self.abort(i);
@@ -1336,36 +1450,38 @@ impl Sim {
             }
             Op::Repeat(n, body) => {
                 if !body.is_empty() {
-                    self.push(i, body.into(), FrameKind::Repeat(n));
+                    self.push_nested(i, nested, body, FrameKind::Repeat(*n));
                 }
             }
             Op::IfFailed(v, body) => {
-                if matches!(self.tasks[i].vars.get(&v), Some(Var::Failed)) {
-                    self.push(i, body.into(), FrameKind::Body);
+                if matches!(self.var(i, v), Some(Var::Failed)) {
+                    self.push_nested(i, nested, body, FrameKind::Body);
                 }
             }
             Op::Call(n) => {
-                if let Some(b) = self.functions.get(&n).cloned() {
-                    self.push(i, b, FrameKind::Call(n));
+                if nested != NONE {
+                    self.push_block(i, nested, FrameKind::Call(n.clone()));
+                } else if let Some(b) = self.functions.get(n).cloned() {
+                    self.push(i, b, FrameKind::Call(n.clone()));
                 }
             }
             Op::FsCall => {
-                let b = self.fs_body.clone();
-                self.push(i, b, FrameKind::Call("fs".into()));
+                self.push_block(i, self.fs_block, FrameKind::Call("fs".into()));
             }
-            Op::Io(io) => self.op_io(i, io),
+            Op::Io(io) => self.op_io(i, io.clone()),
             Op::Sleep(ns) => {
+                let ns = *ns;
                 if let Some(why) = self.atomic_reason(i) {
                     self.finding(i, Rule::SleepInAtomic, format!("sleeps {ns} ns {why}"));
                 }
                 self.tasks[i].wake_at = self.env.now_ns().saturating_add(ns);
             }
             Op::Alloc(_) => {} // handled above
-            Op::MempoolAlloc(a) => self.op_mempool(i, &a),
-            Op::Kmalloc(a) => self.op_kmalloc(i, &a),
+            Op::MempoolAlloc(a) => self.op_mempool(i, a),
+            Op::Kmalloc(a) => self.op_kmalloc(i, a),
             Op::Return => self.op_return(i),
             Op::Free(v) => self.op_free(i, v),
-            Op::Touch(v) | Op::ExpectZero(v) => self.op_use(i, &v, touch),
+            Op::Touch(v) | Op::ExpectZero(v) => self.op_use(i, v, touch),
         }
     }
 
@@ -1387,27 +1503,27 @@ impl Sim {
         // Returned from the task's body: the next step completes it.
     }
 
-    fn op_free(&mut self, i: usize, v: String) {
+    fn op_free(&mut self, i: usize, v: &str) {
         let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
-        match self.tasks[i].vars.get(&v).copied() {
+        match self.var(i, v) {
             Some(Var::Page { page, order }) => {
                 if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
                     let d = e.reason.describe();
                     self.finding(i, Rule::ProgramError, d);
                 }
-                self.tasks[i].vars.insert(v, Var::Freed);
+                self.set_var(i, v, Var::Freed);
             }
             Some(Var::Obj(o)) => {
                 if let Some(slab) = &self.slab {
                     slab.kfree(&self.machine, &self.vm.cx(&cx), o);
                 }
-                self.tasks[i].vars.insert(v, Var::Freed);
+                self.set_var(i, v, Var::Freed);
             }
             Some(Var::Pool { pool, page }) => {
                 self.pools[pool]
                     .1
                     .free(&self.machine, &self.vm.cx(&cx), page);
-                self.tasks[i].vars.insert(v, Var::Freed);
+                self.set_var(i, v, Var::Freed);
                 self.wake_pool_waiters();
             }
             Some(Var::Failed) => {
@@ -1425,7 +1541,7 @@ impl Sim {
 
     /// `touch` (`write`) or `expect-zero` (`write` false) on a variable.
     fn op_use(&mut self, i: usize, v: &str, write: bool) {
-        let pages = match self.tasks[i].vars.get(v).copied() {
+        let pages = match self.var(i, v) {
             Some(Var::Page { page, order }) => Some((page, order)),
             Some(Var::Pool { pool, page }) => Some((page, self.pools[pool].1.order())),
             Some(Var::Obj(o)) => {
@@ -1477,7 +1593,62 @@ impl Sim {
         }
     }
 
+    /// The slot of variable `name`: the current operation's without a
+    /// lookup (the same address and length is the same name, which lives
+    /// as long as the simulation), else the interned one.
+    #[inline]
+    fn var_slot(&self, name: &str) -> Option<u32> {
+        if (name.as_ptr() as usize, name.len()) == (self.op_var.0, self.op_var.1) {
+            return Some(self.op_var.2);
+        }
+        self.blocks.vars.find(name)
+    }
+
+    /// Task `i`'s variable `name`.
+    #[inline]
+    fn var(&self, i: usize, name: &str) -> Option<Var> {
+        let slot = self.var_slot(name)?;
+        self.tasks[i].vars.get(slot as usize).copied().flatten()
+    }
+
+    /// Sets task `i`'s variable `name`.
+    #[inline]
+    fn set_var(&mut self, i: usize, name: &str, v: Var) {
+        let slot = match self.var_slot(name) {
+            Some(s) => s,
+            None => self.blocks.vars.id(name),
+        } as usize;
+        let vars = &mut self.tasks[i].vars;
+        if slot >= vars.len() {
+            vars.resize(slot + 1, None);
+        }
+        vars[slot] = Some(v);
+    }
+
+    /// Enters `body`, the nested body of the current operation, whose
+    /// compiled block is `nested` (compiled now if it has none).
+    fn push_nested(&mut self, i: usize, nested: u32, body: &[Op], kind: FrameKind) {
+        if nested != NONE {
+            self.push_block(i, nested, kind);
+        } else {
+            self.push(i, Rc::from(body), kind);
+        }
+    }
+
+    /// Enters compiled block `b`.
+    fn push_block(&mut self, i: usize, b: u32, kind: FrameKind) {
+        let block = self.blocks.get(b);
+        let (ops, info) = (block.ops.clone(), block.info.clone());
+        self.push_frame(i, ops, info, kind);
+    }
+
+    /// Enters `ops` (compiled on the way: prefer [`Sim::push_block`]).
     fn push(&mut self, i: usize, ops: Rc<[Op]>, kind: FrameKind) {
+        let b = self.blocks.compile(ops);
+        self.push_block(i, b, kind);
+    }
+
+    fn push_frame(&mut self, i: usize, ops: Rc<[Op]>, info: Rc<[OpInfo]>, kind: FrameKind) {
         if self.tasks[i].frames.len() >= self.config.max_depth {
             self.finding(
                 i,
@@ -1487,7 +1658,12 @@ impl Sim {
             self.abort(i);
             return;
         }
-        self.tasks[i].frames.push(Frame { ops, pc: 0, kind });
+        self.tasks[i].frames.push(Frame {
+            ops,
+            pc: 0,
+            kind,
+            info,
+        });
     }
 
     fn end_checks(&mut self, i: usize) {
@@ -1683,7 +1859,7 @@ impl Sim {
     fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
         let effective = self.tasks[i].ctx.current_gfp_context(mask);
         self.note_below_low(i, effective, node);
-        if effective.contains(Gfp::DIRECT_RECLAIM) && !self.tasks[i].retrying {
+        if effective.contains(Gfp::DIRECT_RECLAIM) && !self.tasks[i].retrying && self.in_atomic(i) {
             if let Some(why) = self.atomic_reason(i) {
                 let cause = if mask.contains(Gfp::DIRECT_RECLAIM) {
                     "the call site asked for it".to_string()
@@ -1711,9 +1887,11 @@ impl Sim {
     /// allocation that may enter reclaim with `__GFP_IO` may start I/O
     /// (swap-out, writeback), whose submission takes the request-queue
     /// locks (`io-reclaim`); a caller holding one would wait for itself.
+    #[inline]
     fn check_io_reclaim(&mut self, i: usize, mask: Gfp, effective: Gfp) {
         let t = &self.tasks[i];
-        if !effective.contains(Gfp::DIRECT_RECLAIM | Gfp::IO)
+        if t.held.is_empty()
+            || !effective.contains(Gfp::DIRECT_RECLAIM | Gfp::IO)
             || effective.contains(Gfp::NOLOCKDEP)
             || t.ctx.task_flags().contains(TaskFlags::MEMALLOC)
         {
@@ -1815,18 +1993,21 @@ impl Sim {
             r.latency_total_ns += latency;
             r.latency_max_ns = r.latency_max_ns.max(latency);
         }
-        let reports = self.vm.lockdep().reports();
-        let before_reports = std::mem::replace(&mut self.reports_seen, reports.len());
-        for rep in reports.get(before_reports..).unwrap_or(&[]) {
-            self.finding(
-                i,
-                Rule::ReclaimRecursion,
-                format!(
-                    "allocation with {effective}{} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
-                    Self::scope_note(site, effective),
-                    rep.lock
-                ),
-            );
+        // The reports are copied only when there are new ones.
+        if self.vm.lockdep().report_count() != self.reports_seen {
+            let reports = self.vm.lockdep().reports();
+            let before_reports = std::mem::replace(&mut self.reports_seen, reports.len());
+            for rep in reports.get(before_reports..).unwrap_or(&[]) {
+                self.finding(
+                    i,
+                    Rule::ReclaimRecursion,
+                    format!(
+                        "allocation with {effective}{} may enter FS reclaim while holding {}, which the filesystem's reclaim path takes",
+                        Self::scope_note(site, effective),
+                        rep.lock
+                    ),
+                );
+            }
         }
         if let Some(b) = lock_wait {
             self.reclaim_blocked(i, b, site, effective);
@@ -1840,8 +2021,9 @@ impl Sim {
 
     /// Tasks the OOM killer chose end: their programs stop and their locks
     /// are released as they exit.
+    #[inline]
     fn reap_killed(&mut self) {
-        let kills = self.vm.stats().oom_kill;
+        let kills = self.vm.oom_kills();
         if kills == self.kills_seen {
             return;
         }
@@ -1862,6 +2044,7 @@ impl Sim {
     /// path fails and the slow path wakes kswapd. Zones the allocation
     /// cannot use do not count, and neither does a zone an allocation
     /// leaves below the mark (the next allocation there wakes kswapd).
+    #[inline]
     fn note_below_low(&mut self, i: usize, effective: Gfp, node: Option<u32>) {
         if self.below_low.is_some() {
             return;
@@ -1894,6 +2077,7 @@ impl Sim {
 
     /// A failed allocation: the variable holds NULL; NOFAIL and
     /// no-failure-path callers are findings.
+    #[cold]
     fn alloc_failed(
         &mut self,
         i: usize,
@@ -1904,7 +2088,7 @@ impl Sim {
         err: &str,
     ) {
         self.tasks[i].report.failures += 1;
-        self.tasks[i].vars.insert(var.to_string(), Var::Failed);
+        self.set_var(i, var, Var::Failed);
         if (site | effective).contains(Gfp::NOFAIL) {
             let why = if !effective.contains(Gfp::DIRECT_RECLAIM)
                 && site.contains(Gfp::DIRECT_RECLAIM)
@@ -1961,15 +2145,22 @@ impl Sim {
             Ok(page) => {
                 self.check_placement(i, a, effective, page);
                 self.check_reserves(i, effective, page);
-                let charged = self.vm.kmem_memcg(page);
+                // Only an accounted call site in a group needs the charge.
+                let charged =
+                    if a.mask.contains(Gfp::ACCOUNT) && self.tasks[i].memcg != MemcgId::ROOT {
+                        self.vm.kmem_memcg(page)
+                    } else {
+                        None
+                    };
                 self.check_memcg(i, &a.var, a.mask, effective, charged);
                 if effective.contains(Gfp::ZERO) || self.machine.init_on_alloc() {
                     for p in page.pfn()..page.pfn() + (1u32 << a.order) {
                         self.set_dirty(p, false);
                     }
                 }
-                self.tasks[i].vars.insert(
-                    a.var.clone(),
+                self.set_var(
+                    i,
+                    &a.var,
                     Var::Page {
                         page,
                         order: a.order,
@@ -2018,9 +2209,7 @@ impl Sim {
                     // From the page allocator, not the pool's own elements.
                     self.check_reserves(i, effective, page);
                 }
-                self.tasks[i]
-                    .vars
-                    .insert(a.var.clone(), Var::Pool { pool, page });
+                self.set_var(i, &a.var, Var::Pool { pool, page });
             }
             None => self.alloc_failed(
                 i,
@@ -2056,7 +2245,7 @@ impl Sim {
                 if effective.contains(Gfp::ZERO) {
                     self.dirty_objs.remove(&o.0);
                 }
-                self.tasks[i].vars.insert(a.var.clone(), Var::Obj(o));
+                self.set_var(i, &a.var, Var::Obj(o));
             }
             Err(e) => {
                 if let SlabError::ObjExtRecursion { depth } = e {
@@ -2078,6 +2267,7 @@ impl Sim {
 
     /// An allocation its call site accounts (`__GFP_ACCOUNT`), by a task
     /// in a memory cgroup, must be charged to that group.
+    #[inline(always)]
     fn check_memcg(
         &mut self,
         i: usize,
@@ -2090,6 +2280,11 @@ impl Sim {
         if !site.contains(Gfp::ACCOUNT) || mc == MemcgId::ROOT || charged == Some(mc) {
             return;
         }
+        self.memcg_escape(i, var, site, effective, mc);
+    }
+
+    #[cold]
+    fn memcg_escape(&mut self, i: usize, var: &str, site: Gfp, effective: Gfp, mc: MemcgId) {
         let group = self
             .vm
             .memcg(mc)
@@ -2107,6 +2302,7 @@ impl Sim {
 
     /// Whether an allocation with `effective` by task `i` may ignore the
     /// watermarks (`__gfp_pfmemalloc_flags()` == ALLOC_NO_WATERMARKS).
+    #[inline]
     fn no_watermarks(&self, i: usize, effective: Gfp) -> bool {
         let t = &self.tasks[i];
         !effective.contains(Gfp::NOMEMALLOC)
@@ -2115,10 +2311,15 @@ impl Sim {
                     && t.context != TaskContextKind::HardIrq))
     }
 
+    #[inline(always)]
     fn check_reserves(&mut self, i: usize, effective: Gfp, page: Page) {
-        if !self.no_watermarks(i, effective) {
-            return;
+        if self.no_watermarks(i, effective) {
+            self.check_reserves_left(i, effective, page);
         }
+    }
+
+    /// [`Sim::check_reserves`] for an allocation without watermarks.
+    fn check_reserves_left(&mut self, i: usize, effective: Gfp, page: Page) {
         let Some(zid) = self.machine.page_zone_id(page) else {
             return;
         };
@@ -2157,27 +2358,30 @@ impl Sim {
         // Mobility: the allocator files the page as movable or reclaimable
         // although its call site said neither; compaction and memory
         // offlining will try to move it, shrinkers are assumed behind it.
-        if let (Some(site_mt), Some(mt)) = (
-            gfp::zone::migratetype(a.mask),
-            gfp::zone::migratetype(effective),
-        ) {
-            if mt != site_mt
-                && matches!(
-                    mt,
-                    gfp::zone::MigrateType::Movable | gfp::zone::MigrateType::Reclaimable
-                )
-            {
-                self.finding(
-                    i,
-                    Rule::WrongZone,
-                    format!(
-                        "{} was allocated as {} memory (in force {effective}) but its call site ({}) asked for {} memory: nothing can move or shrink it, so it pins what compaction and offlining rely on",
-                        a.var,
-                        mt.name(),
-                        a.mask,
-                        site_mt.name()
-                    ),
-                );
+        // (The same mask has the same migratetype.)
+        if effective != a.mask {
+            if let (Some(site_mt), Some(mt)) = (
+                gfp::zone::migratetype(a.mask),
+                gfp::zone::migratetype(effective),
+            ) {
+                if mt != site_mt
+                    && matches!(
+                        mt,
+                        gfp::zone::MigrateType::Movable | gfp::zone::MigrateType::Reclaimable
+                    )
+                {
+                    self.finding(
+                        i,
+                        Rule::WrongZone,
+                        format!(
+                            "{} was allocated as {} memory (in force {effective}) but its call site ({}) asked for {} memory: nothing can move or shrink it, so it pins what compaction and offlining rely on",
+                            a.var,
+                            mt.name(),
+                            a.mask,
+                            site_mt.name()
+                        ),
+                    );
+                }
             }
         }
         // Cpuset: user memory (__GFP_HARDWALL at the call site) stays on the
@@ -2185,13 +2389,12 @@ impl Sim {
         // them: reserve access without watermarks drops the cpuset check
         // (`__alloc_pages_slowpath()` clears ALLOC_CPUSET with the reserve
         // flags), and so do OOM victims and interrupts.
-        let exempt = self.no_watermarks(i, effective)
-            || self.tasks[i].context != TaskContextKind::Process
-            || self
-                .vm
-                .proc_info(self.tasks[i].pid)
-                .is_some_and(|p| p.oom_victim);
-        if a.mask.contains(Gfp::HARDWALL) && !exempt {
+        let exempt = || {
+            self.no_watermarks(i, effective)
+                || self.tasks[i].context != TaskContextKind::Process
+                || self.vm.is_oom_victim(self.tasks[i].pid)
+        };
+        if a.mask.contains(Gfp::HARDWALL) && self.tasks[i].cpuset.is_some() && !exempt() {
             if let (Some((_, mems)), Some(got)) =
                 (self.tasks[i].cpuset, self.machine.page_to_nid(page))
             {
@@ -2239,6 +2442,18 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+/// The variable an operation names (the one its compiled info has a slot
+/// for).
+fn op_var_name(op: &Op) -> Option<&str> {
+    match op {
+        Op::Alloc(a) => Some(&a.var),
+        Op::MempoolAlloc(a) => Some(&a.var),
+        Op::Kmalloc(a) => Some(&a.var),
+        Op::Free(v) | Op::Touch(v) | Op::ExpectZero(v) | Op::IfFailed(v, _) => Some(v),
+        _ => None,
     }
 }
 

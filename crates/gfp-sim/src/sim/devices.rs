@@ -128,7 +128,7 @@ impl Devices {
 
 impl super::Sim {
     /// `io [VAR] [dev=NAME]`: runs the block layer's submission and waits
-    /// the device's latency (the body of [`super::Sim::io_bodies`]); the
+    /// the device's latency (the blocks of [`super::Sim::io_bodies`]); the
     /// request completes when that frame ends ([`super::Sim::io_complete`]).
     pub(super) fn op_io(&mut self, i: usize, io: BlockIo) {
         let dev = io
@@ -136,8 +136,8 @@ impl super::Sim {
             .as_deref()
             .and_then(|d| self.world.lock().devices.find(d))
             .or_else(|| self.world.lock().devices.fs);
-        let body = self.io_bodies[dev.unwrap_or(self.io_bodies.len() - 1)].clone();
-        self.push(i, body, super::FrameKind::Io(dev, io.var));
+        let block = self.io_blocks[dev.unwrap_or(self.io_blocks.len() - 1)];
+        self.push_block(i, block, super::FrameKind::Io(dev, io.var));
     }
 
     /// An `io` completes: the device may fail it. The status goes to the
@@ -175,10 +175,10 @@ impl super::Sim {
     fn io_status(&mut self, i: usize, var: Option<String>, error: Option<String>) {
         match (var, error) {
             (Some(v), None) => {
-                self.tasks[i].vars.insert(v, super::Var::IoDone);
+                self.set_var(i, &v, super::Var::IoDone);
             }
             (Some(v), Some(_)) => {
-                self.tasks[i].vars.insert(v, super::Var::Failed);
+                self.set_var(i, &v, super::Var::Failed);
             }
             (None, None) => {}
             (None, Some(e)) => self.finding(
