@@ -41,6 +41,15 @@ fn sleep_in_atomic() {
         &run("task a softirq\n  alloc p GFP_NOIO\n  free p\nend\n"),
         Rule::SleepInAtomic,
     );
+    // So is a section with softirqs disabled (local_bh_disable raises
+    // the preempt count), where GFP_ATOMIC is fine.
+    let bh = "task a\n  local_bh_disable\n  alloc p GFP_KERNEL\n  local_bh_enable\n  free p\nend\n";
+    only(&run(bh), Rule::SleepInAtomic);
+    clean(&run(&bh.replace("GFP_KERNEL", "GFP_ATOMIC")));
+    only(
+        &run("task a\n  local_bh_disable\n  sleep 10\n  local_bh_enable\nend\n"),
+        Rule::SleepInAtomic,
+    );
     // A sleeping lock in atomic context.
     only(
         &run("lock s spin\nlock m sleeping\ntask a\n  spin_lock s\n  lock m\n  unlock m\n  spin_unlock s\nend\n"),
