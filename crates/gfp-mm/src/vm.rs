@@ -196,85 +196,70 @@ pub(crate) struct NodeLru {
     pub(crate) counts: [u64; 4],
 }
 
-/// The LRU pages' records by page frame number: a slot per frame (the
-/// `struct page` fields the memory manager keeps), so that lookups on the
-/// reclaim and fault paths are an index, and iteration is in frame order.
-#[derive(Default)]
-pub(crate) struct PageTable {
-    slots: Vec<Option<PageInfo>>,
+/// Records keyed by a small dense number (a page frame number, a pid): a
+/// slot per key, so that the lookups on the allocation, reclaim and fault
+/// paths are an index, and iteration is in key order.
+pub(crate) struct SlotTable<T> {
+    slots: Vec<Option<T>>,
 }
 
-impl PageTable {
-    pub(crate) fn insert(&mut self, pfn: u32, info: PageInfo) -> Option<PageInfo> {
-        let i = pfn as usize;
+impl<T> Default for SlotTable<T> {
+    fn default() -> Self {
+        SlotTable { slots: Vec::new() }
+    }
+}
+
+impl<T> SlotTable<T> {
+    pub(crate) fn insert(&mut self, key: u32, value: T) -> Option<T> {
+        let i = key as usize;
         if i >= self.slots.len() {
-            self.slots.resize(i + 1, None);
+            self.slots.resize_with(i + 1, || None);
         }
-        self.slots[i].replace(info)
+        self.slots[i].replace(value)
     }
 
-    pub(crate) fn remove(&mut self, pfn: &u32) -> Option<PageInfo> {
-        self.slots.get_mut(*pfn as usize)?.take()
+    pub(crate) fn remove(&mut self, key: &u32) -> Option<T> {
+        self.slots.get_mut(*key as usize)?.take()
     }
 
-    pub(crate) fn get(&self, pfn: &u32) -> Option<&PageInfo> {
-        self.slots.get(*pfn as usize)?.as_ref()
+    pub(crate) fn get(&self, key: &u32) -> Option<&T> {
+        self.slots.get(*key as usize)?.as_ref()
     }
 
-    pub(crate) fn get_mut(&mut self, pfn: &u32) -> Option<&mut PageInfo> {
-        self.slots.get_mut(*pfn as usize)?.as_mut()
+    pub(crate) fn get_mut(&mut self, key: &u32) -> Option<&mut T> {
+        self.slots.get_mut(*key as usize)?.as_mut()
     }
 
-    pub(crate) fn contains_key(&self, pfn: &u32) -> bool {
-        self.get(pfn).is_some()
+    pub(crate) fn contains_key(&self, key: &u32) -> bool {
+        self.get(key).is_some()
     }
 
-    /// Records in frame order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &PageInfo)> {
+    /// The records with their keys, in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &T)> {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(p, i)| i.as_ref().map(|i| (p as u32, i)))
-    }
-}
-
-/// The tasks by pid: a slot per pid (pids are handed out in order from
-/// 1), so that the per-allocation lookups are an index, and iteration is
-/// in pid order.
-#[derive(Default)]
-pub(crate) struct ProcTable {
-    slots: Vec<Option<ProcInfo>>,
-}
-
-impl ProcTable {
-    pub(crate) fn insert(&mut self, pid: Pid, info: ProcInfo) -> Option<ProcInfo> {
-        let i = pid as usize;
-        if i >= self.slots.len() {
-            self.slots.resize(i + 1, None);
-        }
-        self.slots[i].replace(info)
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k as u32, v)))
     }
 
-    pub(crate) fn get(&self, pid: &Pid) -> Option<&ProcInfo> {
-        self.slots.get(*pid as usize)?.as_ref()
-    }
-
-    pub(crate) fn get_mut(&mut self, pid: &Pid) -> Option<&mut ProcInfo> {
-        self.slots.get_mut(*pid as usize)?.as_mut()
-    }
-
-    /// The tasks in pid order.
-    pub(crate) fn values(&self) -> impl Iterator<Item = &ProcInfo> {
+    /// The records in key order.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().flatten()
     }
 }
 
-impl core::ops::Index<&Pid> for ProcTable {
-    type Output = ProcInfo;
-    fn index(&self, pid: &Pid) -> &ProcInfo {
-        self.get(pid).expect("no such pid")
+impl<T> core::ops::Index<&u32> for SlotTable<T> {
+    type Output = T;
+    fn index(&self, key: &u32) -> &T {
+        self.get(key).expect("no record for this key")
     }
 }
+
+/// The LRU pages' records by page frame number.
+pub(crate) type PageTable = SlotTable<PageInfo>;
+
+/// The tasks by pid (pids are handed out in order from 1).
+pub(crate) type ProcTable = SlotTable<ProcInfo>;
 
 pub(crate) struct VmState {
     pub(crate) pages: PageTable,

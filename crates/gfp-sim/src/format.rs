@@ -559,6 +559,16 @@ fn name_tok(t: &Tok<'_>, what: &str) -> Result<String, ParseError> {
     }
 }
 
+/// A declaration's name (`what` is the declaration's keyword): a valid
+/// name that `taken` does not already know.
+fn new_name(t: &Tok<'_>, what: &str, taken: impl Fn(&str) -> bool) -> Result<String, ParseError> {
+    let name = name_tok(t, &format!("{what} name"))?;
+    if taken(&name) {
+        return err(t.line, t.col, format!("{what} `{name}` declared twice"));
+    }
+    Ok(name)
+}
+
 fn mask_tok(t: &Tok<'_>) -> Result<Gfp, ParseError> {
     gfp::parse::parse_native(t.text).or_else(|e| err(t.line, t.col, format!("bad mask: {e}")))
 }
@@ -1001,14 +1011,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 if l.toks.len() < 2 {
                     p.arity(&l, 2, usage)?;
                 }
-                let name = name_tok(&l.toks[1], "pool name")?;
-                if s.mempools.iter().any(|m| m.name == name) {
-                    return err(
-                        l.toks[1].line,
-                        l.toks[1].col,
-                        format!("mempool `{name}` declared twice"),
-                    );
-                }
+                let name = new_name(&l.toks[1], "mempool", |n| s.mempools.iter().any(|d| d.name == n))?;
                 let mut d = MempoolDecl {
                     name,
                     min: DEFAULT_POOL_MIN,
@@ -1058,14 +1061,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
             }
             "memcg" => {
                 p.arity(&l, 3, "memcg NAME max=PAGES")?;
-                let name = name_tok(&l.toks[1], "memcg name")?;
-                if s.memcgs.iter().any(|m| m.name == name) {
-                    return err(
-                        l.toks[1].line,
-                        l.toks[1].col,
-                        format!("memcg `{name}` declared twice"),
-                    );
-                }
+                let name = new_name(&l.toks[1], "memcg", |n| s.memcgs.iter().any(|d| d.name == n))?;
                 let t = l.toks[2];
                 let Some(v) = t.text.strip_prefix("max=") else {
                     return err(
@@ -1082,14 +1078,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 if l.toks.len() < 3 || l.toks.len() > 4 {
                     p.arity(&l, if l.toks.len() < 3 { 3 } else { 4 }, usage)?;
                 }
-                let name = name_tok(&l.toks[1], "cpuset name")?;
-                if s.cpusets.iter().any(|c| c.name == name) {
-                    return err(
-                        l.toks[1].line,
-                        l.toks[1].col,
-                        format!("cpuset `{name}` declared twice"),
-                    );
-                }
+                let name = new_name(&l.toks[1], "cpuset", |n| s.cpusets.iter().any(|d| d.name == n))?;
                 let t = l.toks[2];
                 let Some(v) = t.text.strip_prefix("mems=") else {
                     return err(
@@ -1121,14 +1110,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 if l.toks.len() < 3 {
                     p.arity(&l, 3, usage)?;
                 }
-                let name = name_tok(&l.toks[1], "device name")?;
-                if s.devices.iter().any(|d| d.name == name) {
-                    return err(
-                        l.toks[1].line,
-                        l.toks[1].col,
-                        format!("device `{name}` declared twice"),
-                    );
-                }
+                let name = new_name(&l.toks[1], "device", |n| s.devices.iter().any(|d| d.name == n))?;
                 let k = l.toks[2];
                 let kind = match k.text {
                     "block" => DeviceKind::Block,
@@ -1179,14 +1161,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 if l.toks.len() > 4 {
                     p.arity(&l, 4, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
                 }
-                let name = name_tok(&l.toks[1], "lock name")?;
-                if s.locks.iter().any(|d| d.name == name) {
-                    return err(
-                        l.toks[1].line,
-                        l.toks[1].col,
-                        format!("lock `{name}` declared twice"),
-                    );
-                }
+                let name = new_name(&l.toks[1], "lock", |n| s.locks.iter().any(|d| d.name == n))?;
                 let k = l.toks[2];
                 let kind = match k.text {
                     "sleeping" => LockKind::Sleeping,
@@ -1236,14 +1211,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 if l.toks.len() < 2 {
                     p.arity(&l, 2, usage)?;
                 }
-                let name = name_tok(&l.toks[1], "task name")?;
-                if s.tasks.iter().any(|t| t.name == name) {
-                    return err(
-                        l.toks[1].line,
-                        l.toks[1].col,
-                        format!("task `{name}` declared twice"),
-                    );
-                }
+                let name = new_name(&l.toks[1], "task", |n| s.tasks.iter().any(|d| d.name == n))?;
                 let mut context = None;
                 let (mut memcg, mut cpuset) = (None, None);
                 let mut interrupts: Option<(String, Tok<'_>)> = None;

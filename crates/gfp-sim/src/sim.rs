@@ -1223,7 +1223,14 @@ impl Sim {
         self.record_step(pick, now);
     }
 
+    /// Where task `i` is: its call chain and the operation just executed.
     fn where_(&self, i: usize) -> String {
+        self.location(i, |pc| pc.saturating_sub(1))
+    }
+
+    /// Task `i`'s call chain (`fs() > `...) and the operation of its
+    /// innermost frame at `at(pc)`.
+    fn location(&self, i: usize, at: impl Fn(usize) -> usize) -> String {
         let t = &self.tasks[i];
         let mut s = String::new();
         for f in &t.frames {
@@ -1232,10 +1239,8 @@ impl Sim {
                 s.push_str("() > ");
             }
         }
-        if let Some(f) = t.frames.last() {
-            if let Some(op) = f.ops.get(f.pc.saturating_sub(1)) {
-                s.push_str(&op_text(op));
-            }
+        if let Some(op) = t.frames.last().and_then(|f| f.ops.get(at(f.pc))) {
+            s.push_str(&op_text(op));
         }
         s
     }

@@ -28,7 +28,7 @@ use gfp::TaskFlags;
 
 use crate::format::{Scenario, TaskContextKind};
 
-use super::{op_text, FrameKind, Outcome, Rule, Sim};
+use super::{Outcome, Rule, Sim};
 
 /// An interrupt handler's state.
 pub(super) struct Handler {
@@ -200,18 +200,7 @@ impl Sim {
     /// The call chain and the operation at `pc` (not yet executed): where
     /// a lock operation that has not advanced is.
     fn here(&self, i: usize) -> String {
-        let t = &self.tasks[i];
-        let mut s = String::new();
-        for f in &t.frames {
-            if let FrameKind::Call(n) = &f.kind {
-                s.push_str(n);
-                s.push_str("() > ");
-            }
-        }
-        if let Some(op) = t.frames.last().and_then(|f| f.ops.get(f.pc)) {
-            s.push_str(&op_text(op));
-        }
-        s
+        self.location(i, |pc| pc)
     }
 
     /// Task `i` tries spinlock `l` (`bh`: with `spin_lock_bh`): records
