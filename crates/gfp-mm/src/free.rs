@@ -132,12 +132,10 @@ impl Machine {
         }
         // The tails of an allocated head are written with it and changed
         // only when the head changes (a tail freed by mistake is refused
-        // without a write), so an allocated head vouches for them; the
-        // slow path, which any misuse takes, checks them frame by frame.
-        debug_assert!((1u32..).zip(tails).all(|(i, t)| {
-            let t = frame::load(t);
-            t.kind() == FrameKind::Tail && t.head_offset() == i
-        }));
+        // without a write), so the head vouches for them once this free
+        // has won it; the slow path, which any misuse takes, checks them
+        // frame by frame. (Before the compare-and-swap a racing free of the
+        // same block may already be rewriting them.)
         let zone = s.zone();
         let transit = FrameState::make(FrameKind::PerCpu, zone, order);
         if head
@@ -146,6 +144,10 @@ impl Machine {
         {
             return false;
         }
+        debug_assert!((1u32..).zip(tails).all(|(i, t)| {
+            let t = frame::load(t);
+            t.kind() == FrameKind::Tail && t.head_offset() == i
+        }));
         for t in tails {
             frame::store(t, FrameState::make(FrameKind::FreeTail, zone, 0));
         }

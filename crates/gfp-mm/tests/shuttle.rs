@@ -73,7 +73,7 @@ fn concurrent_alloc_free_and_drain() {
 
 #[test]
 fn racing_double_free_frees_once() {
-    shuttle::check_random(
+    shuttle::check_pct(
         || {
             let m = Arc::new(new_machine());
             let env = Arc::new(VirtualEnv::new());
@@ -93,7 +93,8 @@ fn racing_double_free_frees_once() {
             let counts = m.check_invariants().unwrap();
             assert_eq!(counts.allocated, 0);
         },
-        300,
+        1000,
+        3,
     );
 }
 
