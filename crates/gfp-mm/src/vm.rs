@@ -801,12 +801,7 @@ impl Vm {
         order: u32,
     ) -> Result<Page, AllocError> {
         let site = core::panic::Location::caller();
-        let cx = self.cx(cx);
-        self.lockdep.might_alloc(&cx, gfp, site);
-        let charge = self.charge_kmem(m, &cx, gfp, order)?;
-        let r = m.alloc_pages(&cx, gfp, order);
-        self.commit_kmem(charge, &r, order);
-        r
+        self.alloc_kmem(m, cx, gfp, order, site, |cx| m.alloc_pages(cx, gfp, order))
     }
 
     /// [`Vm::alloc_pages`] on a preferred node (`alloc_pages_node()`).
@@ -820,10 +815,27 @@ impl Vm {
         order: u32,
     ) -> Result<Page, AllocError> {
         let site = core::panic::Location::caller();
+        self.alloc_kmem(m, cx, gfp, order, site, |cx| {
+            m.alloc_pages_node(cx, nid, gfp, order)
+        })
+    }
+
+    /// What both entry points do around the allocator's call `alloc`:
+    /// lockdep's `might_alloc()` for the call site, then the `__GFP_ACCOUNT`
+    /// charge, committed to the page or given back.
+    fn alloc_kmem(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        site: &'static core::panic::Location<'static>,
+        alloc: impl FnOnce(&Cx<'_>) -> Result<Page, AllocError>,
+    ) -> Result<Page, AllocError> {
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
         let charge = self.charge_kmem(m, &cx, gfp, order)?;
-        let r = m.alloc_pages_node(&cx, nid, gfp, order);
+        let r = alloc(&cx);
         self.commit_kmem(charge, &r, order);
         r
     }

@@ -569,6 +569,20 @@ fn new_name(t: &Tok<'_>, what: &str, taken: impl Fn(&str) -> bool) -> Result<Str
     Ok(name)
 }
 
+/// An `order=N` option's value: at most `MAX_PAGE_ORDER` (10), and given
+/// once per line (`seen` tracks it).
+fn order_opt(t: &Tok<'_>, v: &str, seen: &mut bool) -> Result<u32, ParseError> {
+    let o: u32 = num_tok(t, v, "order")?;
+    if *seen {
+        return err(t.line, t.col, "order given twice");
+    }
+    if o > 10 {
+        return err(t.line, t.col, format!("order {o} above MAX_PAGE_ORDER 10"));
+    }
+    *seen = true;
+    Ok(o)
+}
+
 fn mask_tok(t: &Tok<'_>) -> Result<Gfp, ParseError> {
     gfp::parse::parse_native(t.text).or_else(|e| err(t.line, t.col, format!("bad mask: {e}")))
 }
@@ -820,19 +834,7 @@ impl<'a> Parser<'a> {
                     let (mut seen_order, mut seen_node, mut seen_nfp) = (false, false, false);
                     for t in &l.toks[3..] {
                         if let Some(v) = t.text.strip_prefix("order=") {
-                            let o: u32 = num_tok(t, v, "order")?;
-                            if seen_order || o > 10 {
-                                return err(
-                                    t.line,
-                                    t.col,
-                                    if seen_order {
-                                        "order given twice".to_string()
-                                    } else {
-                                        format!("order {o} above MAX_PAGE_ORDER 10")
-                                    },
-                                );
-                            }
-                            seen_order = true;
+                            let o = order_opt(t, v, &mut seen_order)?;
                             a.order = o;
                         } else if let Some(v) = t.text.strip_prefix("node=") {
                             if seen_node {
@@ -1035,19 +1037,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                         seen_min = true;
                         d.min = n;
                     } else if let Some(v) = t.text.strip_prefix("order=") {
-                        let o: u32 = num_tok(t, v, "order")?;
-                        if seen_order || o > 10 {
-                            return err(
-                                t.line,
-                                t.col,
-                                if seen_order {
-                                    "order given twice".to_string()
-                                } else {
-                                    format!("order {o} above MAX_PAGE_ORDER 10")
-                                },
-                            );
-                        }
-                        seen_order = true;
+                        let o = order_opt(t, v, &mut seen_order)?;
                         d.order = o;
                     } else {
                         return err(
