@@ -1364,6 +1364,21 @@ fn node_list(t: &Tok<'_>, v: &str) -> Result<Vec<u32>, ParseError> {
     Ok(out)
 }
 
+/// Where the option token `needle` stands on task `task`'s declaration
+/// line (line 1, column 1 when it cannot be found).
+fn task_option_at(text: &str, task: &str, needle: &str) -> (usize, usize) {
+    tokenize(text)
+        .into_iter()
+        .filter(|l| l.toks[0].text == "task" && l.toks.get(1).is_some_and(|n| n.text == task))
+        .find_map(|l| {
+            l.toks
+                .iter()
+                .find(|k| k.text == needle)
+                .map(|k| (k.line, k.col))
+        })
+        .unwrap_or((1, 1))
+}
+
 /// Checks that every lock and function an op names is declared, and that
 /// locks are used with their kind. Reports the first line that names it.
 fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
@@ -1445,18 +1460,7 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
         };
         if let Some((key, name, what)) = missing {
             let needle = format!("{key}{name}");
-            let (line, column) = tokenize(text)
-                .into_iter()
-                .filter(|l| {
-                    l.toks[0].text == "task" && l.toks.get(1).is_some_and(|n| n.text == t.name)
-                })
-                .find_map(|l| {
-                    l.toks
-                        .iter()
-                        .find(|k| k.text == needle)
-                        .map(|k| (k.line, k.col))
-                })
-                .unwrap_or((1, 1));
+            let (line, column) = task_option_at(text, &t.name, &needle);
             return err(line, column, format!("{what} `{name}` is not declared"));
         }
     }
@@ -1471,18 +1475,7 @@ fn check_refs(s: &Scenario, text: &str) -> Result<(), ParseError> {
         };
         if let Some(message) = problem {
             let needle = format!("interrupts={v}");
-            let (line, column) = tokenize(text)
-                .into_iter()
-                .filter(|l| {
-                    l.toks[0].text == "task" && l.toks.get(1).is_some_and(|n| n.text == t.name)
-                })
-                .find_map(|l| {
-                    l.toks
-                        .iter()
-                        .find(|k| k.text == needle)
-                        .map(|k| (k.line, k.col))
-                })
-                .unwrap_or((1, 1));
+            let (line, column) = task_option_at(text, &t.name, &needle);
             return err(line, column, message);
         }
     }
