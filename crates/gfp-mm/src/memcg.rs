@@ -295,6 +295,34 @@ impl Vm {
 
     /// `mem_cgroup_handle_over_high()`, done at once for a blocking
     /// charge: reclaim what is above `memory.high`.
+    /// [`Vm::memcg_try_charge`] where it cannot block: `true`, charged with
+    /// the same outcome; `false`, nothing charged, because the charge would
+    /// reclaim (over `max`, or over `high` with direct reclaim allowed),
+    /// wait or fail. `gfp` is the mask in force.
+    pub(crate) fn memcg_charge_nonblocking(
+        &self,
+        cx: &Cx<'_>,
+        memcg: MemcgId,
+        gfp: Gfp,
+        nr: u64,
+    ) -> bool {
+        let mut st = self.state.lock();
+        if st.memcg.try_charge(memcg, nr).is_err() {
+            return false;
+        }
+        let reclaims_high = gfp.contains(Gfp::DIRECT_RECLAIM)
+            && !cx.task.memalloc()
+            && st
+                .memcg
+                .ancestors(memcg)
+                .any(|a| st.memcg.get(a).is_some_and(|g| g.usage > g.high));
+        if reclaims_high {
+            st.memcg.uncharge(memcg, nr);
+            return false;
+        }
+        true
+    }
+
     fn memcg_over_high(&self, m: &Machine, cx: &Cx<'_>, memcg: MemcgId, gfp: Gfp) {
         if !gfp.contains(Gfp::DIRECT_RECLAIM) || cx.task.memalloc() {
             return;

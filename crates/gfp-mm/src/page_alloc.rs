@@ -135,7 +135,37 @@ impl Machine {
                 return Ok(Page::from_raw(self.id, pfn));
             }
         }
-        self.alloc_pages_general(cx, gfp, order, preferred_nid, nodemask)
+        self.alloc_pages_general(cx, gfp, order, preferred_nid, nodemask, true)
+            .map(|pfn| Page::from_raw(self.id, pfn.expect("the slow path decides")))
+    }
+
+    /// The part of [`Machine::alloc_pages_nodemask`] that never blocks: the
+    /// fast path, then `__alloc_pages()`'s first attempt at the low
+    /// watermark. `Ok(None)`: the request would enter the slow path; the
+    /// attempt changed nothing the full call would not do again first, so
+    /// a driver may make the full call where blocking is possible (the
+    /// simulator runs only those on a task's own stack).
+    pub fn alloc_pages_first_attempt(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        preferred_nid: Option<NodeId>,
+        nodemask: Option<NodeMask>,
+    ) -> Result<Option<Page>, AllocError> {
+        let in_force = cx.task.gfp_context(gfp);
+        if pcp_allowed_order(order) && preferred_nid.is_none() && nodemask.is_none() {
+            if let Some(pfn) = self.alloc_fast(cx.cpu, in_force, order) {
+                return Ok(Some(Page::from_raw(self.id, pfn)));
+            }
+        }
+        if in_force.contains(Gfp::WRITE) {
+            // Its attempt counts the nodes it skips for their dirty limit:
+            // it is left whole to the full call.
+            return Ok(None);
+        }
+        let r = self.alloc_pages_general(cx, gfp, order, preferred_nid, nodemask, false);
+        r.map(|pfn| pfn.map(|pfn| Page::from_raw(self.id, pfn)))
     }
 
     /// The common case in a few loads and one lock: a small order, no
@@ -251,6 +281,8 @@ impl Machine {
         got
     }
 
+    /// `__alloc_pages()`; with `slow` false, `Ok(None)` where it would
+    /// enter the slow path (`Some` otherwise).
     #[inline(never)]
     fn alloc_pages_general(
         &self,
@@ -259,7 +291,8 @@ impl Machine {
         order: u32,
         preferred_nid: Option<NodeId>,
         nodemask: Option<NodeMask>,
-    ) -> Result<Page, AllocError> {
+        slow: bool,
+    ) -> Result<Option<u32>, AllocError> {
         if order > MAX_PAGE_ORDER {
             if !gfp.contains(Gfp::NOWARN) {
                 self.warn_once(
@@ -306,13 +339,15 @@ impl Machine {
         af |= self.alloc_flags_nofragment(ac.preferred_zone, gfp);
 
         if let Some(pfn) = self.get_page_from_freelist(cx, alloc_gfp, order, af, &ac) {
-            return Ok(Page::from_raw(self.id, pfn));
+            return Ok(Some(pfn));
+        }
+        if !slow {
+            return Ok(None);
         }
 
         ac.spread_dirty_pages = false;
         ac.nodemask = nodemask;
-        self.alloc_slowpath(cx, gfp, order, &mut ac)
-            .map(|pfn| Page::from_raw(self.id, pfn))
+        self.alloc_slowpath(cx, gfp, order, &mut ac).map(Some)
     }
 
     /// `alloc_flags_nofragment()`: avoid fragmenting fallbacks when the

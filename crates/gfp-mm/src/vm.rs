@@ -820,6 +820,47 @@ impl Vm {
         })
     }
 
+    /// The part of [`Vm::alloc_pages`] (or, with `nid`, of
+    /// [`Vm::alloc_pages_node`]) that never blocks: `might_alloc()`, a
+    /// charge that fits without reclaim, and
+    /// [`Machine::alloc_pages_first_attempt`]. `None`: the call would
+    /// reclaim, wait or enter the slow path; nothing was done that the full
+    /// call would not do again first (a charge is given back), so the
+    /// caller makes the full call where blocking is possible.
+    #[track_caller]
+    pub fn alloc_pages_first_attempt(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        nid: Option<NodeId>,
+        gfp: Gfp,
+        order: u32,
+    ) -> Option<Result<Page, AllocError>> {
+        let site = core::panic::Location::caller();
+        let cx = self.cx(cx);
+        self.lockdep.might_alloc(&cx, gfp, site);
+        let in_force = cx.task.gfp_context(gfp);
+        let charge = if in_force.contains(Gfp::ACCOUNT) {
+            let memcg = self.memcg_of(cx.task.pid);
+            if !self.memcg_charge_nonblocking(&cx, memcg, in_force, 1 << order) {
+                return None;
+            }
+            Some(KmemCharge {
+                vm: self,
+                memcg,
+                nr: 1 << order,
+            })
+        } else {
+            None
+        };
+        // An unused charge is given back by its guard.
+        let r = m
+            .alloc_pages_first_attempt(&cx, gfp, order, nid, None)
+            .transpose()?;
+        self.commit_kmem(charge, &r, order);
+        Some(r)
+    }
+
     /// What both entry points do around the allocator's call `alloc`:
     /// lockdep's `might_alloc()` for the call site, then the `__GFP_ACCOUNT`
     /// charge, committed to the page or given back.

@@ -932,3 +932,79 @@ fn unwinding_out_of_reclaim_leaves_no_charge_and_no_fs_reclaim_section() {
         .might_alloc(&plain, Gfp::KERNEL, core::panic::Location::caller());
     assert!(vm.lockdep().reports().is_empty());
 }
+
+/// The first attempt never blocks and, when it gives up, leaves nothing
+/// behind: it serves what the fast path and the low watermark allow, and
+/// answers `None` (no charge kept, no page taken, no blocking point, no
+/// event but the same first attempt the full call then makes) where the
+/// full call would charge over a limit, reclaim over `memory.high`, or
+/// enter the slow path.
+#[test]
+fn first_attempt_serves_the_fast_path_and_leaves_the_rest_untouched() {
+    let (m, vm) = setup(1024);
+    let env = Instrumented::default();
+    let g = vm.memcg_create(gfp_mm::memcg::MemcgId::ROOT, "job");
+    let pid = vm.spawn_in("job", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+
+    // Plenty of memory: served, and charged like the full call.
+    let p = vm
+        .alloc_pages_first_attempt(&m, &c, None, Gfp::KERNEL_ACCOUNT, 0)
+        .expect("served without blocking")
+        .expect("a page");
+    assert_eq!(vm.memcg(g).unwrap().usage, 1);
+    vm.free_pages(&m, &c, p, 0).unwrap();
+    assert_eq!(vm.memcg(g).unwrap().usage, 0);
+    // A preferred node and a higher order go through the general path.
+    let p = vm
+        .alloc_pages_first_attempt(&m, &c, Some(0), Gfp::KERNEL, 4)
+        .expect("served")
+        .expect("a page");
+    vm.free_pages(&m, &c, p, 4).unwrap();
+    // Invalid requests fail at once, as the full call would.
+    assert!(matches!(
+        vm.alloc_pages_first_attempt(&m, &c, Some(7), Gfp::KERNEL, 0),
+        Some(Err(gfp_mm::AllocError::NoSuchNode(7)))
+    ));
+
+    // Over memory.max: the full call would reclaim; nothing is charged.
+    vm.memcg_set_max(g, 0);
+    assert!(vm
+        .alloc_pages_first_attempt(&m, &c, None, Gfp::KERNEL_ACCOUNT, 0)
+        .is_none());
+    assert_eq!(vm.memcg(g).unwrap().usage, 0);
+    assert_eq!(vm.memcg(g).unwrap().events_max, 0);
+    // Over memory.high with direct reclaim: the charge is given back...
+    vm.memcg_set_max(g, u64::MAX);
+    vm.memcg_set_high(g, 0);
+    assert!(vm
+        .alloc_pages_first_attempt(&m, &c, None, Gfp::KERNEL_ACCOUNT, 0)
+        .is_none());
+    assert_eq!(vm.memcg(g).unwrap().usage, 0);
+    assert_eq!(vm.memcg(g).unwrap().events_high, 0);
+    // ...while a request that cannot reclaim is charged over high, as the
+    // full call would charge it.
+    let p = vm
+        .alloc_pages_first_attempt(&m, &c, None, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
+        .expect("no reclaim to do")
+        .expect("a page");
+    assert_eq!(vm.memcg(g).unwrap().usage, 1);
+    vm.free_pages(&m, &c, p, 0).unwrap();
+
+    // Memory below the low watermark: the full call would enter the slow
+    // path. The first attempt takes nothing and wakes nobody.
+    let nc = Cx::new(0, task(), &env, &NoProgress);
+    let pinned = exhaust(&m, &nc, FILL);
+    let free = m.nr_free_pages();
+    let slow = m.event(Event::AllocSlowpath);
+    assert!(vm
+        .alloc_pages_first_attempt(&m, &nc, None, Gfp::KERNEL, 0)
+        .is_none());
+    assert_eq!(m.nr_free_pages(), free);
+    assert_eq!(m.event(Event::AllocSlowpath), slow);
+    assert_eq!(env.blocked(), 0, "the first attempt never blocks");
+    // The full call then does enter the slow path.
+    let _ = vm.alloc_pages(&m, &nc, Gfp::KERNEL | Gfp::NOWARN, 0);
+    assert_eq!(m.event(Event::AllocSlowpath), slow + 1);
+    drop(pinned);
+}

@@ -9,7 +9,9 @@
 //! [`Vm::alloc_pages`] (lockdep's `fs_reclaim` check, memcg) and the real
 //! slow path: direct reclaim, compaction, OOM. One operation is one step;
 //! the scheduler switches tasks between steps and at every blocking point
-//! (a contended lock, a sleep, I/O).
+//! (a contended lock, a sleep, I/O), including those deep inside the
+//! allocator: calls that may block run on the task's own kernel stack
+//! (module `stack`) and are suspended there while others run.
 //!
 //! Reclaim reaches the scenario's filesystem and block layer through the
 //! simulator's lock model (module `reclaim`), devices have a latency and
@@ -44,10 +46,11 @@ mod fast;
 mod irq;
 mod reclaim;
 mod record;
+mod stack;
 
 pub use devices::DEFAULT_LATENCY_NS;
 use fast::{Blocks, OpInfo, NONE};
-use reclaim::{Actor, FsShrinker, ReclaimPath, World, Yield};
+use reclaim::{Actor, FsShrinker, ReclaimPath, World};
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -375,10 +378,15 @@ pub const STALL_CALLS: u32 = 2_000;
 /// Unwinds out of a stalled allocation (carries no message; never shown).
 struct Stall;
 
-/// [`VirtualEnv`] with a watchdog: while armed, a blocking point past
-/// [`STALL_NS`] of virtual time (or [`STALL_CALLS`] of them) in one allocation
-/// unwinds out of the allocator. Blocking points run with no allocator
-/// lock held, and the allocator's locks are released by their guards.
+/// [`VirtualEnv`] with a watchdog, whose blocking points give the CPU
+/// away.
+///
+/// A blocking point reached on a task's kernel stack (module `stack`)
+/// suspends the call there: the scheduler runs others and resumes it when
+/// its wait is over. While armed, a blocking point past [`STALL_NS`] of
+/// virtual time (or [`STALL_CALLS`] of them) in one allocation unwinds out
+/// of the allocator. Blocking points run with no allocator lock held, and
+/// the allocator's locks are released by their guards.
 struct SimEnv {
     inner: VirtualEnv,
     armed: std::cell::Cell<Option<u64>>,
@@ -406,11 +414,16 @@ impl Environment for SimEnv {
         self.inner.now_ns()
     }
     fn cond_resched(&self) {
+        // The CPU time the loop took, then a point where another task may
+        // run.
         self.inner.cond_resched();
+        let _ = stack::block(stack::Block::Resched);
         self.check();
     }
     fn sleep_ns(&self, ns: u64) {
-        self.inner.sleep_ns(ns);
+        if stack::block(stack::Block::Sleep(ns)).is_none() {
+            self.inner.sleep_ns(ns);
+        }
         self.check();
     }
     fn wake_kswapd(&self, nid: gfp_mm::NodeId, order: u32, highest: gfp::zone::ZoneType) {
@@ -418,12 +431,10 @@ impl Environment for SimEnv {
     }
     fn wait_for_event(&self, event: gfp_mm::env::WaitEvent, timeout_ns: u64) -> bool {
         if let gfp_mm::env::WaitEvent::PoolElement(id) = event {
-            // A blocking point like any other for the watchdog, then a
-            // yield to the other tasks (when a task is waiting).
-            self.calls.set(self.calls.get() + 1);
-            self.check();
-            if self.world.pool_wait(id, timeout_ns) {
-                return false;
+            let b = stack::Block::Pool { id, timeout_ns };
+            if let Some(woken) = stack::block(b) {
+                self.check();
+                return woken;
             }
         }
         self.sleep_ns(timeout_ns);
@@ -522,17 +533,23 @@ struct TaskState {
     /// Its cpuset and nodes, when not the root's.
     cpuset: Option<(CpusetId, NodeMask)>,
     /// Its allocation waits in reclaim for `waiting_on` (the path that
-    /// wanted the lock); the allocation starts again once it is free.
+    /// wanted the lock); reclaim goes on once it is free.
     reclaim_wait: Option<ReclaimPath>,
-    /// The allocation at `pc` is being started again after a wait: the
-    /// checks made before the allocator runs have reported already.
+    /// The allocation at `pc` is blocked on the task's kernel stack and
+    /// resumes when the operation runs again: the checks made before the
+    /// allocator runs have reported already.
     retrying: bool,
     /// Its `mempool_alloc()` sleeps until an element of this pool (wait
     /// event id) comes back.
     pool_wait: Option<u64>,
-    /// The stall watchdog of an allocation started again after a mempool
-    /// wait: its first start and blocking points so far.
+    /// Its `mempool_alloc()` wait ended by an element coming back, not by
+    /// the timeout.
+    pool_woken: bool,
+    /// The stall watchdog of an allocation blocked on the task's kernel
+    /// stack: its first start and blocking points so far.
     alloc_watch: Option<(u64, u32)>,
+    /// Where its calls into the allocator run (made on the first).
+    stack: Option<stack::KernelStack>,
     /// Not runnable for the scheduler: an interrupt handler that has not
     /// fired, or a task its handler interrupted.
     parked: bool,
@@ -554,13 +571,16 @@ struct LockState {
 pub struct Sim {
     scenario: Scenario,
     config: SimConfig,
-    machine: Machine,
+    machine: Rc<Machine>,
     vm: Arc<Vm>,
-    env: SimEnv,
+    env: Rc<SimEnv>,
     /// The slab allocator, made on the first `kmalloc`.
-    slab: Option<Slab>,
+    slab: Option<Rc<Slab>>,
     /// Declared memory pools, in declaration order.
-    pools: Vec<(String, Mempool)>,
+    pools: Vec<(String, Rc<Mempool>)>,
+    /// kswapd's kernel stack, and when its blocked run may go on.
+    kswapd: Option<stack::KernelStack>,
+    kswapd_wake_at: u64,
     /// Slab objects holding an earlier owner's data.
     dirty_objs: BTreeSet<usize>,
     /// I/O-reclaim locks already reported.
@@ -765,7 +785,7 @@ impl Sim {
             for p in &scenario.mempools {
                 let pool = Mempool::new_page_pool(&machine, &cx, p.min as usize, p.order)
                     .map_err(|e| SetupError(format!("mempool {}: {e}", p.name)))?;
-                pools.push((p.name.clone(), pool));
+                pools.push((p.name.clone(), Rc::new(pool)));
             }
         }
         let memcgs: BTreeMap<&str, MemcgId> = scenario
@@ -815,11 +835,13 @@ impl Sim {
         let mut sim = Sim {
             scenario: scenario.clone(),
             config,
-            machine,
+            machine: Rc::new(machine),
             vm,
-            env,
+            env: Rc::new(env),
             slab: None,
             pools,
+            kswapd: None,
+            kswapd_wake_at: 0,
             dirty_objs: BTreeSet::new(),
             io_reported: BTreeSet::new(),
             kills_seen: 0,
@@ -892,7 +914,9 @@ impl Sim {
                 reclaim_wait: None,
                 retrying: false,
                 pool_wait: None,
+                pool_woken: false,
                 alloc_watch: None,
+                stack: None,
                 parked: false,
                 interrupted_by: None,
                 irq: None,
@@ -978,7 +1002,7 @@ impl Sim {
                 ),
                 None => (0, Gfp::EMPTY),
             };
-            let cx = Cx::new(cpu, Task::new().named("init"), &self.env, &*self.vm);
+            let cx = Cx::new(cpu, Task::new().named("init"), &*self.env, &*self.vm);
             // Every filled page holds data: once freed, whoever gets it next
             // reads that data unless the page is zeroed.
             let mut used = Vec::new();
@@ -1102,11 +1126,35 @@ impl Sim {
             io_errors: world.devices.io_errors,
             findings: self.findings,
         };
-        (report, timeline, self.machine)
+        drop(world);
+        // Calls still blocked on kernel stacks (stuck tasks) unwind here,
+        // their guards releasing what they hold, before the machine goes.
+        for t in &mut self.tasks {
+            t.stack = None;
+        }
+        self.kswapd = None;
+        let machine = Rc::try_unwrap(self.machine)
+            .unwrap_or_else(|_| unreachable!("kernel stacks held the only other handles"));
+        (report, timeline, machine)
     }
 
     fn kswapd_pending(&self) -> Option<usize> {
         (0..self.machine.nr_nodes()).find(|&n| self.vm.kswapd_pending(n))
+    }
+
+    /// kswapd's run is blocked on its stack (an I/O wait, a throttle).
+    fn kswapd_busy(&self) -> bool {
+        self.kswapd.as_ref().is_some_and(|k| k.busy())
+    }
+
+    /// kswapd can run at `now`: its blocked run's wait is over, or it was
+    /// woken and is idle.
+    fn kswapd_runnable(&self, now: u64) -> bool {
+        if self.kswapd_busy() {
+            self.kswapd_wake_at <= now
+        } else {
+            self.kswapd_pending().is_some()
+        }
     }
 
     /// Whether task `i` can run at `now`: not done, awake, not parked (an
@@ -1137,7 +1185,7 @@ impl Sim {
                 runnable.push(Some(i));
             }
         }
-        if self.kswapd_pending().is_some() {
+        if self.kswapd_runnable(now) {
             runnable.push(None);
         }
         if runnable.is_empty() {
@@ -1147,6 +1195,7 @@ impl Sim {
                 .iter()
                 .filter(|t| t.done.is_none() && t.wake_at > now && !t.parked)
                 .map(|t| t.wake_at)
+                .chain(self.kswapd_busy().then_some(self.kswapd_wake_at))
                 .min();
             if let Some(w) = sleeping {
                 self.env.inner.advance(w - now);
@@ -1193,15 +1242,7 @@ impl Sim {
         self.current = pick;
         self.blocked = false;
         match pick {
-            None => {
-                if let Some(nid) = self.kswapd_pending() {
-                    self.publish(Actor::Kswapd);
-                    let cx = Cx::new(0, Task::new().named("kswapd0"), &self.env, &*self.vm);
-                    self.vm.kswapd_run(&self.machine, &cx, nid);
-                    self.world.lock().actor = Actor::Outside;
-                    self.kswapd_runs += 1;
-                }
-            }
+            None => self.run_kswapd(now),
             Some(i) => {
                 self.exec(i);
                 let t = &self.tasks[i];
@@ -1221,6 +1262,36 @@ impl Sim {
             self.current = None;
         }
         self.record_step(pick, now);
+    }
+
+    /// Runs kswapd on its own stack: a new run on the first node that woke
+    /// it, or the blocked run, until it blocks (its I/O waits and
+    /// throttles let the tasks run) or ends.
+    fn run_kswapd(&mut self, now: u64) {
+        let busy = self.kswapd_busy();
+        let nid = if busy { None } else { self.kswapd_pending() };
+        if !busy && nid.is_none() {
+            return;
+        }
+        let kernel = self.kernel();
+        self.publish(Actor::Kswapd);
+        let stack = self
+            .kswapd
+            .get_or_insert_with(|| stack::KernelStack::new(kernel, Rc::from("kswapd0")));
+        let step = match nid {
+            Some(nid) => stack.start(stack::Call::Kswapd(nid), Task::new()),
+            None => stack.wake(false),
+        };
+        self.world.lock().actor = Actor::Outside;
+        match step {
+            stack::Step::Done(_) => self.kswapd_runs += 1,
+            stack::Step::Blocked(stack::Block::Sleep(ns)) => {
+                self.kswapd_wake_at = now.saturating_add(ns);
+            }
+            // kswapd takes no simulator lock and no mempool element: what
+            // is left is a point where the CPU may go elsewhere.
+            stack::Step::Blocked(_) => self.kswapd_wake_at = now,
+        }
     }
 
     /// Where task `i` is: its call chain and the operation just executed.
@@ -1299,6 +1370,12 @@ impl Sim {
     }
 
     fn gfp_task(&self, i: usize) -> Task<'_> {
+        self.task_unnamed(i).named(&self.tasks[i].name)
+    }
+
+    /// Task `i` as the allocator sees it, without its name (which a kernel
+    /// stack carries).
+    fn task_unnamed(&self, i: usize) -> Task<'static> {
         let t = &self.tasks[i];
         // One struct expression (the task is copied into every context: no
         // field written apart just before).
@@ -1307,7 +1384,7 @@ impl Sim {
             None => (Task::new().cpuset, Task::new().mems_allowed),
         };
         Task {
-            comm: Some(&t.name),
+            comm: None,
             scope: t.ctx.state(),
             cpuset,
             mems_allowed,
@@ -1509,7 +1586,7 @@ impl Sim {
     }
 
     fn op_free(&mut self, i: usize, v: &str) {
-        let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
+        let cx = Cx::new(0, self.gfp_task(i), &*self.env, &*self.vm);
         match self.var(i, v) {
             Some(Var::Page { page, order }) => {
                 if let Err(e) = self.vm.free_pages(&self.machine, &cx, page, order) {
@@ -1705,7 +1782,7 @@ impl Sim {
                 t.spin -= 1;
             }
             self.locks[l].owner = None;
-            let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
+            let cx = Cx::new(0, self.gfp_task(i), &*self.env, &*self.vm);
             self.vm.lockdep().unlock(&cx, self.locks[l].id);
         } else {
             self.finding(
@@ -1775,7 +1852,7 @@ impl Sim {
                 self.locks[l].owner = Some(i);
                 t.bh_off += u32::from(bh);
                 t.frames.last_mut().expect("frame").pc += 1;
-                let cx = Cx::new(0, self.gfp_task(i), &self.env, &*self.vm);
+                let cx = Cx::new(0, self.gfp_task(i), &*self.env, &*self.vm);
                 self.vm.lockdep().lock(&cx, self.locks[l].id);
             }
         }
@@ -1922,54 +1999,69 @@ impl Sim {
         }
     }
 
-    /// Runs one allocation under the stall watchdog, then does the
-    /// bookkeeping every kind shares. `None`: it stalled. A stalled
-    /// `__GFP_NOFAIL` request (at the call site or in force) is a finding
-    /// and stops the run; any other request that loops waits for others'
-    /// progress, as the kernel's NOFS and NOIO allocations do (they do not
-    /// invoke the OOM killer), so the task is stuck without a finding.
-    fn guarded<R>(
+    /// Runs one allocation on task `i`'s kernel stack under the stall
+    /// watchdog, or resumes the one blocked there, then does the
+    /// bookkeeping every kind shares. `None`: it blocked (the operation
+    /// runs again when the task does, and resumes the call) or stalled. A
+    /// stalled `__GFP_NOFAIL` request (at the call site or in force) is a
+    /// finding and stops the run; any other request that loops waits for
+    /// others' progress, as the kernel's NOFS and NOIO allocations do (they
+    /// do not invoke the OOM killer), so the task is stuck without a
+    /// finding.
+    fn guarded(
         &mut self,
         i: usize,
         site: Gfp,
         effective: Gfp,
         order: u32,
-        f: impl FnOnce(&Sim) -> R,
-    ) -> Option<R> {
+        call: stack::Call,
+    ) -> Option<stack::Answer> {
+        // The name travels with the stack.
+        let task = self.task_unnamed(i);
         let t = &mut self.tasks[i];
         t.waiting_on = None;
         t.reclaim_wait = None;
-        t.pool_wait = None;
-        // After a mempool wait the watchdog goes on from the first attempt:
-        // the allocation has been looping since then.
+        let woken = t.pool_wait.take().is_some() && std::mem::take(&mut t.pool_woken);
+        // A resumed allocation's watchdog goes on from its first start.
         let (t0, calls) = t.alloc_watch.take().unwrap_or((self.env.now_ns(), 0));
+        let retrying = std::mem::take(&mut t.retrying);
+        if t.stack.as_ref().is_none_or(|s| s.spent()) {
+            let comm: Rc<str> = Rc::from(t.name.as_str());
+            let stack = stack::KernelStack::new(self.kernel(), comm);
+            self.tasks[i].stack = Some(stack);
+        }
         self.publish(Actor::Task(i));
         self.env.armed.set(Some(t0));
         self.env.calls.set(calls);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self)));
+        let stack = self.tasks[i].stack.as_mut().expect("made above");
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if stack.busy() {
+                stack.wake(woken)
+            } else {
+                stack.start(call, task)
+            }
+        }));
         self.env.armed.set(None);
         self.world.lock().actor = Actor::Outside;
-        let retrying = std::mem::take(&mut self.tasks[i].retrying);
-        let (waited_ns, blocked) = (self.env.now_ns().saturating_sub(t0), self.env.calls.get());
-        let mut lock_wait = None;
-        let mut pool_wait = None;
+        let blocked = self.env.calls.get();
         if !retrying {
-            // An allocation started again after a wait counts once.
+            // An allocation resumed after a wait counts once.
             self.tasks[i].report.allocations += 1;
         }
+        let mut block = None;
         let result = match result {
-            Ok(r) => Some(r),
-            Err(payload) if payload.downcast_ref::<Yield>().is_some() => {
-                // Reported below, after lockdep's view of the same
+            Ok(stack::Step::Done(r)) => Some(r),
+            Ok(stack::Step::Blocked(b)) => {
+                // Handled below, after lockdep's view of the same
                 // allocation: the wait is what happens next.
-                lock_wait = self.world.take_blocked();
-                pool_wait = self.world.lock().pool_wait.take();
+                block = Some(b);
                 None
             }
             Err(payload) => {
                 if payload.downcast_ref::<Stall>().is_none() {
                     std::panic::resume_unwind(payload);
                 }
+                let waited_ns = self.env.now_ns().saturating_sub(t0);
                 if (site | effective).contains(Gfp::NOFAIL) {
                     self.finding(
                         i,
@@ -1986,18 +2078,25 @@ impl Sim {
                 None
             }
         };
-        let latency = self.env.now_ns().saturating_sub(t0);
-        if latency > 0 {
-            // It slept (reclaim, compaction, a retry wait): a blocking point.
-            self.blocked = true;
-        }
-        // An allocation that yields for a mempool element is accounted
-        // once it is done, from its first start.
-        if pool_wait.is_none() {
+        if result.is_some() {
+            // Accounted once it is done, from its first start.
+            let latency = self.env.now_ns().saturating_sub(t0);
             let r = &mut self.tasks[i].report;
             r.latency_total_ns += latency;
             r.latency_max_ns = r.latency_max_ns.max(latency);
         }
+        self.lockdep_findings(i, site, effective);
+        if let Some(b) = block {
+            self.call_blocked(i, b, site, effective, (t0, blocked));
+        }
+        self.reap_killed();
+        result
+    }
+
+    /// Turns lockdep's new reports, made by task `i`'s allocation, into
+    /// findings.
+    #[inline]
+    fn lockdep_findings(&mut self, i: usize, site: Gfp, effective: Gfp) {
         // The reports are copied only when there are new ones.
         if self.vm.lockdep().report_count() != self.reports_seen {
             let reports = self.vm.lockdep().reports();
@@ -2014,14 +2113,49 @@ impl Sim {
                 );
             }
         }
-        if let Some(b) = lock_wait {
-            self.reclaim_blocked(i, b, site, effective);
+    }
+
+    /// Task `i`'s call blocked with `b`: the task gives up the CPU until
+    /// the wait is over, and its operation runs again then, resuming the
+    /// call (`watch`: the call's watchdog so far).
+    fn call_blocked(
+        &mut self,
+        i: usize,
+        b: stack::Block,
+        site: Gfp,
+        effective: Gfp,
+        watch: (u64, u32),
+    ) {
+        self.blocked = true;
+        let now = self.env.now_ns();
+        let t = &mut self.tasks[i];
+        t.alloc_watch = Some(watch);
+        t.retrying = true;
+        match b {
+            stack::Block::Sleep(ns) => t.wake_at = now.saturating_add(ns),
+            stack::Block::Resched => {}
+            stack::Block::Pool { id, timeout_ns } => {
+                t.wake_at = now.saturating_add(timeout_ns);
+                t.pool_wait = Some(id);
+                t.pool_woken = false;
+            }
+            stack::Block::Lock(b) => self.reclaim_blocked(i, b, site, effective),
         }
-        if let Some((id, timeout)) = pool_wait {
-            self.pool_blocked(i, id, timeout, t0, blocked);
+        let t = &mut self.tasks[i];
+        if t.done.is_none() {
+            if let Some(f) = t.frames.last_mut() {
+                f.pc = f.pc.saturating_sub(1);
+            }
         }
-        self.reap_killed();
-        result
+    }
+
+    /// What kernel stacks run their calls against.
+    fn kernel(&self) -> stack::Kernel {
+        stack::Kernel {
+            machine: self.machine.clone(),
+            vm: self.vm.clone(),
+            env: self.env.clone(),
+        }
     }
 
     /// Tasks the OOM killer chose end: their programs stop and their locks
@@ -2132,19 +2266,41 @@ impl Sim {
 
     fn op_alloc(&mut self, i: usize, a: &Alloc) {
         let effective = self.pre_alloc(i, a.mask, a.node);
-        let Some(result) = self.guarded(i, a.mask, effective, a.order, |s| {
-            let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
-            match a.node {
-                None => s.vm.alloc_pages(&s.machine, &cx, a.mask, a.order),
-                Some(n) if n as usize >= s.machine.nr_nodes() => {
-                    Err(AllocError::NoSuchNode(n as usize))
-                }
-                Some(n) => {
-                    s.vm.alloc_pages_node(&s.machine, &cx, n as usize, a.mask, a.order)
-                }
+        let node = match a.node {
+            Some(n) if n as usize >= self.machine.nr_nodes() => {
+                // Refused before the allocator runs, as the kernel's
+                // node-id check would.
+                let e = AllocError::NoSuchNode(n as usize);
+                self.tasks[i].report.allocations += 1;
+                let e = format!("{e:?}");
+                self.alloc_failed(i, &a.var, a.mask, effective, a.no_failure_path, &e);
+                return;
             }
-        }) else {
-            return;
+            n => n.map(|n| n as usize),
+        };
+        // The allocator's first attempt cannot block: it runs here, and
+        // only a request bound for the slow path (or one blocked there
+        // already) moves to the task's kernel stack.
+        let first = if self.tasks[i].retrying {
+            None
+        } else {
+            let cx = Cx::new(0, self.gfp_task(i), &*self.env, &*self.vm);
+            (self.vm).alloc_pages_first_attempt(&self.machine, &cx, node, a.mask, a.order)
+        };
+        let result = if let Some(r) = first {
+            self.tasks[i].report.allocations += 1;
+            self.lockdep_findings(i, a.mask, effective);
+            r
+        } else {
+            let call = stack::Call::Alloc {
+                mask: a.mask,
+                order: a.order,
+                node,
+            };
+            match self.guarded(i, a.mask, effective, a.order, call) {
+                Some(stack::Answer::Page(r)) => r,
+                _ => return,
+            }
         };
         match result {
             Ok(page) => {
@@ -2199,13 +2355,12 @@ impl Sim {
         let backing = a.mask | Gfp::NOMEMALLOC | Gfp::NORETRY | Gfp::NOWARN;
         let effective = self.pre_alloc(i, backing, None);
         let from_reserve = self.pools[pool].1.from_reserve();
-        let Some(got) = self.guarded(i, a.mask, effective, self.pools[pool].1.order(), |s| {
-            let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
-            let cx = s.vm.cx(&cx);
-            s.vm.lockdep()
-                .might_alloc(&cx, a.mask, core::panic::Location::caller());
-            s.pools[pool].1.alloc(&s.machine, &cx, a.mask)
-        }) else {
+        let call = stack::Call::Mempool {
+            pool: self.pools[pool].1.clone(),
+            mask: a.mask,
+        };
+        let order = self.pools[pool].1.order();
+        let Some(stack::Answer::Pool(got)) = self.guarded(i, a.mask, effective, order, call) else {
             return;
         };
         match got {
@@ -2229,18 +2384,17 @@ impl Sim {
 
     fn op_kmalloc(&mut self, i: usize, a: &Kmalloc) {
         if self.slab.is_none() {
-            self.slab =
-                Some(Slab::new(&self.machine, ObjExtMode::WithFlag).with_memcg(self.vm.clone()));
+            self.slab = Some(Rc::new(
+                Slab::new(&self.machine, ObjExtMode::WithFlag).with_memcg(self.vm.clone()),
+            ));
         }
         let effective = self.pre_alloc(i, a.mask, None);
-        let Some(r) = self.guarded(i, a.mask, effective, 0, |s| {
-            let cx = Cx::new(0, s.gfp_task(i), &s.env, &*s.vm);
-            let cx = s.vm.cx(&cx);
-            s.vm.lockdep()
-                .might_alloc(&cx, a.mask, core::panic::Location::caller());
-            let slab = s.slab.as_ref().expect("made above");
-            slab.kmalloc(&s.machine, &cx, a.size as usize, a.mask)
-        }) else {
+        let call = stack::Call::Kmalloc {
+            slab: self.slab.clone().expect("made above"),
+            size: a.size as usize,
+            mask: a.mask,
+        };
+        let Some(stack::Answer::Obj(r)) = self.guarded(i, a.mask, effective, 0, call) else {
             return;
         };
         match r {

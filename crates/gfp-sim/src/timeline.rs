@@ -285,7 +285,8 @@ pub enum EventKind {
     WaitLock,
     /// Span: the task slept (`sleep`, I/O).
     Sleep,
-    /// Span: an allocation slept (direct reclaim, compaction, retry waits).
+    /// Span: an allocation blocked on the task's kernel stack (reclaim's
+    /// I/O, throttling, retry waits, a mempool wait), until it returned.
     AllocSlept,
     /// An allocation failed.
     AllocFailed,

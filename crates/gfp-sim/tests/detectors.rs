@@ -395,7 +395,7 @@ fn loops_without_nofail_wait_for_others() {
 #[test]
 fn oom_kill_ends_the_owning_task() {
     // The task owning all anonymous memory is the OOM killer's victim.
-    let body = "machine small-numa\nswap 0\nfill anon owner=hog\nfill kernel\ntask hog\n  sleep 1000\n  sleep 1000\nend\ntask a\n  alloc p GFP_KERNEL\n  free p\nend\n";
+    let body = "machine small-numa\nswap 0\nfill anon owner=hog\nfill kernel\ntask hog\n  sleep 1000000\n  sleep 1000000\nend\ntask a\n  alloc p GFP_KERNEL\n  free p\nend\n";
     let r = run(body);
     clean(&r);
     assert_eq!(r.tasks[0].outcome, Outcome::Killed, "{}", r.text());

@@ -560,9 +560,18 @@ fn auto_axis_is_time_only_when_time_moves_on_most_steps() {
             .to_string();
         label
     };
-    // Four steps, time moves in one (kswapd's run): steps.
-    let (_, tl, html) = page(&builtin("swap-over-nfs"), 1, XAxis::Auto);
-    assert!(tl.timed_steps * 2 < tl.end.step);
+    // A hundred steps, time moves in one (the sleep): steps.
+    let busy = scenario(
+        "gfp-scenario 1\nname busy\nmachine pages=4096\n\
+         task a\n  repeat 50\n    alloc p GFP_KERNEL\n    free p\n  end\n  sleep 1000\nend\n",
+    );
+    let (_, tl, html) = page(&busy, 1, XAxis::Auto);
+    assert!(
+        tl.timed_steps * 2 < tl.end.step,
+        "{} of {}",
+        tl.timed_steps,
+        tl.end.step
+    );
     assert_eq!(axis_label(&html), "scheduler step (virtual time below)");
     // Every step sleeps: time.
     let sleeper = scenario(

@@ -18,14 +18,14 @@
 //!
 //! A lock the reclaiming task holds itself can never be released: the task
 //! waits for itself, a real deadlock. A lock another task holds makes the
-//! reclaimer wait: the allocation unwinds out of the allocator (the
-//! [`Yield`] payload, like the stall watchdog's) and the task sleeps on
-//! that lock; once it is free the allocation starts again from the top,
-//! the reclaim work done before the wait staying done. The waits are
-//! edges of the simulator's wait-for graph, so a cycle through them is a
-//! `deadlock` finding. kswapd holds no simulator lock across steps and is
-//! never part of a cycle: where a lock is busy it skips the filesystem
-//! (`super_cache_scan()`'s trylock) and its I/O goes ahead.
+//! reclaimer wait: its call blocks on its kernel stack (module `stack`)
+//! with [`Block::Lock`](super::stack::Block::Lock), the task sleeps on that
+//! lock, and once it is free reclaim carries on where it stopped and takes
+//! it. The waits are edges of the simulator's wait-for graph, so a cycle
+//! through them is a `deadlock` finding. kswapd holds no simulator lock
+//! across steps and is never part of a cycle: where a lock is busy it
+//! skips the filesystem (`super_cache_scan()`'s trylock) and its I/O goes
+//! ahead.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -34,6 +34,7 @@ use gfp_mm::shrinker::{ShrinkControl, Shrinker, SHRINK_STOP};
 use gfp_mm::{Cx, Environment, Machine};
 
 use super::devices::Devices;
+use super::stack::{block, Block};
 
 /// Who runs in the allocator or in reclaim now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,12 +79,6 @@ pub(super) struct Blocked {
     pub(super) path: ReclaimPath,
 }
 
-/// Unwinds out of an allocation that waits for something only another
-/// task can give: a lock its reclaim needs ([`World::take_blocked`]) or a
-/// mempool element ([`WorldState::pool_wait`]). Carries no message; never
-/// shown.
-pub(super) struct Yield;
-
 /// What the simulator publishes for the reclaim paths, and what they leave
 /// for it.
 pub(super) struct WorldState {
@@ -95,11 +90,6 @@ pub(super) struct WorldState {
     pub(super) fs_locks: Vec<usize>,
     /// Locks the block layer's submission path takes.
     pub(super) io_locks: Vec<usize>,
-    /// Set by a reclaim path that must wait; taken by the simulator.
-    pub(super) blocked: Option<Blocked>,
-    /// Set by `mempool_alloc()` about to wait for an element: the pool's
-    /// wait event id and the wait's timeout; taken by the simulator.
-    pub(super) pool_wait: Option<(u64, u64)>,
     /// Pools (wait event ids) an element went back to since the simulator
     /// last looked: their waiters wake.
     pub(super) pool_notified: Vec<u64>,
@@ -129,8 +119,6 @@ impl World {
             owners: vec![None; nr_locks],
             fs_locks,
             io_locks,
-            blocked: None,
-            pool_wait: None,
             pool_notified: Vec::new(),
             fs_calls: 0,
             fs_skipped: 0,
@@ -160,52 +148,33 @@ impl World {
         }
     }
 
-    /// The wait a reclaim path left, if any.
-    pub(super) fn take_blocked(&self) -> Option<Blocked> {
-        self.lock().blocked.take()
-    }
-
     /// The reclaim path `path` takes `locks` for the actor. `true`: all
     /// free, taken and (the path being instantaneous) released. `false`:
     /// kswapd or an unknown actor found one busy and skips. A task that
-    /// finds one busy unwinds ([`Yield`]) after leaving the wait in
-    /// [`WorldState::blocked`].
+    /// finds one busy blocks until the scheduler sees it free, then looks
+    /// again.
     fn take(&self, path: ReclaimPath) -> bool {
-        let mut w = self.lock();
-        let locks = match path {
-            ReclaimPath::Fs => &w.fs_locks,
-            ReclaimPath::Io => &w.io_locks,
-        };
-        let busy = locks
-            .iter()
-            .find_map(|&l| w.owners[l].map(|owner| (l, owner)));
-        let Some((lock, owner)) = busy else {
-            return true;
-        };
-        match w.actor {
-            Actor::Task(_) => {
-                w.blocked = Some(Blocked { lock, owner, path });
-                drop(w);
-                std::panic::resume_unwind(Box::new(Yield));
+        loop {
+            let w = self.lock();
+            let locks = match path {
+                ReclaimPath::Fs => &w.fs_locks,
+                ReclaimPath::Io => &w.io_locks,
+            };
+            let busy = locks
+                .iter()
+                .find_map(|&l| w.owners[l].map(|owner| (l, owner)));
+            let Some((lock, owner)) = busy else {
+                return true;
+            };
+            if !matches!(w.actor, Actor::Task(_)) {
+                return false;
             }
-            Actor::Kswapd | Actor::Outside => false,
+            drop(w);
+            if block(Block::Lock(Blocked { lock, owner, path })).is_none() {
+                // Not on a kernel stack: nothing can wait.
+                return false;
+            }
         }
-    }
-
-    /// `mempool_alloc()` waits for an element of pool `id` for at most
-    /// `timeout_ns`. A task yields: the allocation unwinds, the task sleeps
-    /// until an element comes back or the timeout passes, and then
-    /// `mempool_alloc()` starts again from the top, as the kernel's does
-    /// after `io_schedule_timeout()`. `false`: nobody to yield (kswapd,
-    /// setup), the caller sleeps in place.
-    pub(super) fn pool_wait(&self, id: u64, timeout_ns: u64) -> bool {
-        let mut w = self.lock();
-        if !matches!(w.actor, Actor::Task(_)) {
-            return false;
-        }
-        w.pool_wait = Some((id, timeout_ns));
-        drop(w);
-        std::panic::resume_unwind(Box::new(Yield));
     }
 
     /// Reclaim submits I/O: the block layer takes the `io-reclaim` locks.
@@ -272,23 +241,8 @@ impl super::Sim {
         for t in &mut self.tasks {
             if t.pool_wait.is_some_and(|id| notified.contains(&id)) {
                 t.wake_at = t.wake_at.min(now);
+                t.pool_woken = true;
             }
-        }
-    }
-
-    /// Task `i`'s `mempool_alloc()` waits for an element: it sleeps until
-    /// one comes back (or the timeout), then the allocation starts again,
-    /// its watchdog still counting from the first attempt.
-    pub(super) fn pool_blocked(&mut self, i: usize, id: u64, timeout_ns: u64, t0: u64, calls: u32) {
-        self.blocked = true;
-        let now = self.env.now_ns();
-        let t = &mut self.tasks[i];
-        t.wake_at = now.saturating_add(timeout_ns);
-        t.pool_wait = Some(id);
-        t.retrying = true;
-        t.alloc_watch = Some((t0, calls));
-        if let Some(f) = t.frames.last_mut() {
-            f.pc = f.pc.saturating_sub(1);
         }
     }
 
@@ -301,10 +255,9 @@ impl super::Sim {
 
     /// Task `i`'s allocation found a reclaim-path lock taken. Its own: it
     /// waits for itself, a deadlock. Another task's: it sleeps on the lock
-    /// and starts the allocation again once the lock is free; a wait-for
-    /// cycle through that wait is a deadlock.
+    /// and reclaim goes on once the lock is free; a wait-for cycle through
+    /// that wait is a deadlock.
     pub(super) fn reclaim_blocked(&mut self, i: usize, b: Blocked, site: Gfp, effective: Gfp) {
-        self.blocked = true;
         let lock = self.locks[b.lock].name.clone();
         if b.owner == i {
             let task = self.tasks[i].name.clone();
@@ -323,20 +276,8 @@ impl super::Sim {
         let t = &mut self.tasks[i];
         t.waiting_on = Some(b.lock);
         t.reclaim_wait = Some(b.path);
-        t.retrying = true;
-        if let Some(f) = t.frames.last_mut() {
-            // The allocation runs again from the top once the lock is free.
-            f.pc = f.pc.saturating_sub(1);
-        }
         if let Some(cycle) = self.wait_cycle(i) {
-            // The finding names the allocation, not the operation before it.
-            if let Some(f) = self.tasks[i].frames.last_mut() {
-                f.pc += 1;
-            }
             self.finding(i, super::Rule::Deadlock, format!("wait-for cycle: {cycle}"));
-            if let Some(f) = self.tasks[i].frames.last_mut() {
-                f.pc -= 1;
-            }
             self.mark_cycle_stuck(i);
         }
     }

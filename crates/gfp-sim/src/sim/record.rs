@@ -22,8 +22,6 @@ struct LaneState {
     steps: u64,
     /// Allocations that had failed.
     failures: u64,
-    /// Allocation latency so far.
-    latency_ns: u64,
     started: bool,
     ended: bool,
     /// An open wait or sleep: kind, start, detail, and the lock waited for.
@@ -47,6 +45,9 @@ pub(super) struct Recorder {
     kswapd_pending: Vec<bool>,
     /// The lane of node 0's kswapd (node n's is this plus n).
     kswapd_lane: usize,
+    /// kswapd's run in progress (it may block over several steps): its
+    /// node, start, and the pages scanned and reclaimed so far.
+    kswapd_run: Option<(usize, At, u64, u64)>,
     lanes: Vec<LaneState>,
     victims: BTreeSet<Pid>,
     findings_seen: usize,
@@ -121,6 +122,7 @@ impl Sim {
             last_time: self.env.now_ns(),
             kswapd_pending: (0..nodes).map(|n| self.vm.kswapd_pending(n)).collect(),
             kswapd_lane,
+            kswapd_run: None,
             lanes: self.tasks.iter().map(|_| LaneState::default()).collect(),
             victims: BTreeSet::new(),
             findings_seen: self.findings.len(),
@@ -263,19 +265,30 @@ impl Sim {
         match pick {
             Some(i) => self.record_task_step(&mut r, i, before, at),
             None => {
-                // The simulator runs the first node with kswapd pending.
-                if let Some(n) = r.kswapd_pending.iter().position(|&p| p) {
-                    r.tl.events.push(Event {
-                        lane: r.kswapd_lane + n,
-                        kind: EventKind::KswapdRun,
-                        from: before,
-                        to: at,
-                        count: 1,
-                        detail: format!(
-                            "kswapd{n} ran: scanned {} pages, reclaimed {}",
-                            counts.scanned_kswapd, counts.reclaimed_kswapd
-                        ),
-                    });
+                // The simulator starts a run on the first node with kswapd
+                // pending; a run that blocks goes on in later steps.
+                if r.kswapd_run.is_none() {
+                    if let Some(n) = r.kswapd_pending.iter().position(|&p| p) {
+                        r.kswapd_run = Some((n, before, 0, 0));
+                    }
+                }
+                if let Some((_, _, scanned, reclaimed)) = r.kswapd_run.as_mut() {
+                    *scanned += counts.scanned_kswapd;
+                    *reclaimed += counts.reclaimed_kswapd;
+                }
+                if !self.kswapd_busy() {
+                    if let Some((n, from, scanned, reclaimed)) = r.kswapd_run.take() {
+                        r.tl.events.push(Event {
+                            lane: r.kswapd_lane + n,
+                            kind: EventKind::KswapdRun,
+                            from,
+                            to: at,
+                            count: 1,
+                            detail: format!(
+                                "kswapd{n} ran: scanned {scanned} pages, reclaimed {reclaimed}"
+                            ),
+                        });
+                    }
                 }
             }
         }
@@ -383,21 +396,6 @@ impl Sim {
                 format!("allocation failed: {}", where_()),
             ));
         }
-        if t.report.latency_total_ns > ls.latency_ns {
-            let slept = t.report.latency_total_ns - ls.latency_ns;
-            ls.latency_ns = t.report.latency_total_ns;
-            out.push(span(
-                lane,
-                EventKind::AllocSlept,
-                before,
-                at,
-                format!(
-                    "slept {} in the allocator (reclaim, compaction, retries): {}",
-                    crate::html::fmt_ns(slept),
-                    where_()
-                ),
-            ));
-        }
         // Waits and sleeps: a wait continues across retries of the lock.
         let now_blocked = if t.done.is_some() {
             None
@@ -410,6 +408,18 @@ impl Sim {
                 EventKind::WaitLock,
                 format!("waits for lock {} held by {holder}", self.locks[l].name),
                 Some(l),
+            ))
+        } else if t.retrying {
+            // An allocation blocked on the task's kernel stack (reclaim's
+            // I/O, a throttle, a retry's back-off, a mempool wait): one
+            // span until it returns.
+            Some((
+                EventKind::AllocSlept,
+                format!(
+                    "blocked in the allocator (reclaim, I/O, retries): {}",
+                    where_()
+                ),
+                None,
             ))
         } else if t.wake_at > at.time_ns {
             Some((
@@ -424,10 +434,11 @@ impl Sim {
         } else {
             None
         };
-        let same_wait = matches!(
-            (&ls.blocked, &now_blocked),
-            (Some((EventKind::WaitLock, _, _, a)), Some((EventKind::WaitLock, _, b))) if a == b
-        );
+        let same_wait = match (&ls.blocked, &now_blocked) {
+            (Some((EventKind::WaitLock, _, _, a)), Some((EventKind::WaitLock, _, b))) => a == b,
+            (Some((EventKind::AllocSlept, ..)), Some((EventKind::AllocSlept, ..))) => true,
+            _ => false,
+        };
         if !same_wait {
             if let Some((kind, from, detail, _)) = ls.blocked.take() {
                 out.push(span(lane, kind, from, before, detail));
