@@ -108,6 +108,9 @@ pub enum Fill {
     Anon,
     /// Unreclaimable kernel memory.
     Kernel,
+    /// The filesystem's inode and dentry caches: slab pages only its
+    /// shrinker frees, and only for reclaim with `__GFP_FS`.
+    FsCache,
     /// Nothing is allocated, but every page has held data before (memory
     /// after a workload): whoever gets a page reads that data unless it is
     /// zeroed.
@@ -122,6 +125,7 @@ impl Fill {
             Fill::FileDirty => "file-dirty",
             Fill::Anon => "anon",
             Fill::Kernel => "kernel",
+            Fill::FsCache => "fs-cache",
             Fill::Used => "used",
         }
     }
@@ -132,6 +136,7 @@ impl Fill {
             Fill::FileDirty,
             Fill::Anon,
             Fill::Kernel,
+            Fill::FsCache,
             Fill::Used,
         ]
         .into_iter()

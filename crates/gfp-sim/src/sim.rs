@@ -29,6 +29,7 @@ use gfp::{Gfp, TaskContext, TaskFlags};
 use gfp_mm::lockdep::LockId;
 use gfp_mm::memcg::MemcgId;
 use gfp_mm::mempool::Mempool;
+use gfp_mm::shrinker::PageCacheShrinker;
 use gfp_mm::slab::{Obj, ObjExtMode, Slab, SlabError};
 use gfp_mm::{
     AllocError, CpusetId, Cx, Environment, ExecContext, Machine, MachineSpec, NoProgress, NodeMask,
@@ -226,6 +227,9 @@ pub struct Report {
     /// Calls of the filesystem's shrinker that took its `fs-reclaim` locks
     /// and allocated (reclaim with `__GFP_FS`).
     pub fs_reclaim_calls: u64,
+    /// Pages of the filesystem's caches (`fill fs-cache`) its shrinker
+    /// freed.
+    pub fs_cache_freed: u64,
     /// Swap-out writes the swap device failed (the pages stayed).
     pub swap_write_errors: u64,
     /// Writeback writes the filesystem's device failed (the mapping kept
@@ -283,8 +287,8 @@ impl Report {
         if self.fs_reclaim_calls > 0 {
             let _ = writeln!(
                 o,
-                "filesystem reclaim: {} calls took its locks and allocated",
-                self.fs_reclaim_calls
+                "filesystem reclaim: {} calls took its locks and allocated, {} cache pages freed",
+                self.fs_reclaim_calls, self.fs_cache_freed
             );
         }
         if self.swap_write_errors + self.writeback_errors + self.io_errors > 0 {
@@ -593,6 +597,8 @@ pub struct Sim {
     functions: BTreeMap<String, Rc<[Op]>>,
     /// What reclaim inside the allocator sees of the simulator.
     world: Arc<World>,
+    /// The filesystem's shrinker, when the scenario has a filesystem.
+    fs_shrinker: Option<Arc<FsShrinker>>,
     /// Interrupt handlers (task indices), and how each lock has been used
     /// with respect to interrupts (lockdep's usage bits).
     irqs: irq::Irqs,
@@ -681,6 +687,14 @@ const FILL_MASK: Gfp = Gfp::HIGHUSER_MOVABLE
     .difference(Gfp::KSWAPD_RECLAIM)
     .union(Gfp::NOWARN);
 
+/// Fills the filesystem's caches (`fill fs-cache`): reclaimable slab pages,
+/// without reclaim and without waking kswapd.
+const FS_CACHE_MASK: Gfp = Gfp::KERNEL
+    .union(Gfp::RECLAIMABLE)
+    .difference(Gfp::DIRECT_RECLAIM)
+    .difference(Gfp::KSWAPD_RECLAIM)
+    .union(Gfp::NOWARN);
+
 /// Swap pages when the scenario does not say (`swap N`).
 pub const DEFAULT_SWAP_PAGES: u64 = 1024;
 
@@ -725,12 +739,17 @@ impl Sim {
             reclaim_locks(true),
             devices,
         );
-        if !fs_locks.is_empty() {
+        let fs_cache = scenario.fills.iter().any(|f| f.kind == Fill::FsCache);
+        let fs_shrinker = (!fs_locks.is_empty() || fs_cache).then(|| {
             // The filesystem's shrinker: reclaim with __GFP_FS calls it.
-            vm.register_shrinker(Arc::new(FsShrinker {
+            let s = Arc::new(FsShrinker {
                 world: world.clone(),
-            }));
-        }
+                cache: PageCacheShrinker::new("fs-cache", true),
+                has_locks: !fs_locks.is_empty(),
+            });
+            vm.register_shrinker(s.clone());
+            s
+        });
         let env = SimEnv {
             inner: VirtualEnv::new(),
             armed: std::cell::Cell::new(None),
@@ -850,6 +869,7 @@ impl Sim {
             locks,
             functions,
             world,
+            fs_shrinker,
             irqs: irq::Irqs::new(scenario.locks.len()),
             dirty: Vec::new(),
             findings: Vec::new(),
@@ -1014,6 +1034,17 @@ impl Sim {
                         }
                     }
                 }
+                Fill::FsCache => {
+                    let c = Cx {
+                        hooks: &NoProgress,
+                        ..cx
+                    };
+                    let cache = &self.fs_shrinker.as_ref().expect("made for fs-cache").cache;
+                    while let Ok(p) = self.machine.alloc_pages(&c, FS_CACHE_MASK | thisnode, 0) {
+                        cache.insert(p);
+                        used.push(p.pfn());
+                    }
+                }
                 Fill::Kernel => {
                     let c = Cx {
                         hooks: &NoProgress,
@@ -1121,6 +1152,7 @@ impl Sim {
             pgsteal_direct: stats.pgsteal_direct,
             oom_kills: stats.oom_kill,
             fs_reclaim_calls: world.fs_calls,
+            fs_cache_freed: self.fs_shrinker.as_ref().map_or(0, |s| s.cache.freed()),
             swap_write_errors: stats.swap_write_errors,
             writeback_errors: stats.writeback_errors,
             io_errors: world.devices.io_errors,

@@ -474,6 +474,7 @@ pub fn run(s: &Scenario) -> Report {
             pgsteal_direct: 0,
             oom_kills: 0,
             fs_reclaim_calls: 0,
+            fs_cache_freed: 0,
             swap_write_errors: 0,
             writeback_errors: 0,
             io_errors: 0,

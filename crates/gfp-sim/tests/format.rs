@@ -254,6 +254,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     Fill::FileDirty,
                     Fill::Anon,
                     Fill::Kernel,
+                    Fill::FsCache,
                     Fill::Used,
                 ]),
                 proptest::option::of(0u32..2),

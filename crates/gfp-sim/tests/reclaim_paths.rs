@@ -108,3 +108,30 @@ fn io_under_the_queue_lock_deadlocks() {
     );
     assert!(r.clean(), "{}", r.text());
 }
+
+/// Memory full of the filesystem's inode and dentry caches: direct reclaim
+/// with `__GFP_FS` gets pages back through the filesystem's shrinker; in a
+/// NOFS scope the same allocation's own reclaim cannot touch them (only
+/// kswapd, which reclaims with GFP_KERNEL, can).
+#[test]
+fn fs_caches_are_reclaimable_only_with_gfp_fs() {
+    let body = "machine pages=4096\nswap 0\nfill fs-cache\n\
+        task a\n  alloc p GFP_KERNEL\n  free p\nend\n";
+    let nofs = body.replace(
+        "  alloc p GFP_KERNEL\n",
+        "  scope nofs\n    alloc p GFP_KERNEL\n  end\n",
+    );
+    for seed in 1..=4 {
+        let r = run(body, seed);
+        assert!(r.clean(), "{}", r.text());
+        assert_eq!(r.tasks[0].outcome, Outcome::Completed, "{}", r.text());
+        assert!(r.pgsteal_direct > 0, "{}", r.text());
+        assert!(r.fs_cache_freed >= r.pgsteal_direct, "{}", r.text());
+        let r = run(&nofs, seed);
+        assert!(r.clean(), "{}", r.text());
+        assert_eq!(r.pgsteal_direct, 0, "{}", r.text());
+        // kswapd freed the caches the NOFS allocation waited for.
+        assert!(r.fs_cache_freed > 0 && r.pgsteal_kswapd > 0, "{}", r.text());
+        assert_eq!(r.tasks[0].outcome, Outcome::Completed, "{}", r.text());
+    }
+}

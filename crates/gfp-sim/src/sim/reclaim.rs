@@ -7,11 +7,13 @@
 //! `io-reclaim` locks; the reclaim paths read it:
 //!
 //! * [`FsShrinker`], registered with the [`gfp_mm::Vm`] when the scenario
-//!   declares `fs-reclaim` locks, is the filesystem's shrinker (inode
+//!   declares `fs-reclaim` locks or fills memory with the filesystem's
+//!   caches (`fill fs-cache`), is the filesystem's shrinker (inode
 //!   eviction, as `super_cache_scan()` leads to): with `__GFP_FS` in the
-//!   reclaim mask it takes every `fs-reclaim` lock and allocates a page
-//!   with `GFP_NOFS` for its writeback, then frees it and unlocks. It frees
-//!   no memory of its own: it is there for the locks and the allocation.
+//!   reclaim mask it takes every `fs-reclaim` lock, allocates a page with
+//!   `GFP_NOFS` for its writeback and frees it, frees cached pages (up to
+//!   what reclaim asked for), and unlocks. Without `__GFP_FS` it does
+//!   nothing: a NOFS scope keeps the caches out of reclaim's reach.
 //! * Reclaim's I/O (swap-out, writeback) is submitted through the block
 //!   layer, which takes every `io-reclaim` lock (the request queue's):
 //!   [`World::submit_io`], called from the environment's `start_io`.
@@ -30,7 +32,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use gfp::Gfp;
-use gfp_mm::shrinker::{ShrinkControl, Shrinker, SHRINK_STOP};
+use gfp_mm::shrinker::{PageCacheShrinker, ShrinkControl, Shrinker, SHRINK_STOP};
 use gfp_mm::{Cx, Environment, Machine};
 
 use super::devices::Devices;
@@ -188,6 +190,11 @@ impl World {
 /// The filesystem's shrinker: see the module documentation.
 pub(super) struct FsShrinker {
     pub(super) world: Arc<World>,
+    /// The inode and dentry caches' pages (`fill fs-cache`).
+    pub(super) cache: PageCacheShrinker,
+    /// The scenario declares `fs-reclaim` locks: the shrinker has work
+    /// (locks, writeback) even with an empty cache.
+    pub(super) has_locks: bool,
 }
 
 impl Shrinker for FsShrinker {
@@ -195,9 +202,10 @@ impl Shrinker for FsShrinker {
         "fs"
     }
 
-    fn count(&self, _sc: &ShrinkControl) -> u64 {
-        // Always something to look at: the filesystem runs on every call.
-        1
+    fn count(&self, sc: &ShrinkControl) -> u64 {
+        // With locks, always something to look at: the filesystem runs on
+        // every call.
+        self.cache.count(sc).max(u64::from(self.has_locks))
     }
 
     fn scan(&self, m: &Machine, cx: &Cx<'_>, sc: &ShrinkControl) -> u64 {
@@ -226,7 +234,11 @@ impl Shrinker for FsShrinker {
         if let Ok(p) = m.alloc_pages(cx, gfp, 0) {
             let _ = m.free_pages(cx, p, 0);
         }
-        0
+        // The evicted inodes and dentries: their pages go back.
+        match self.cache.scan(m, cx, sc) {
+            SHRINK_STOP => 0,
+            freed => freed,
+        }
     }
 }
 
