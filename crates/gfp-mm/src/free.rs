@@ -93,14 +93,21 @@ impl Machine {
     /// changed.
     #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
+        match self.cpus.get(cpu) {
+            Some(slot) => self.free_fast_on(slot, page, order),
+            None => false,
+        }
+    }
+
+    /// [`Machine::free_fast`] on a CPU already looked up (the runtime
+    /// checks the thread's CPU number once, against this table).
+    #[inline(always)]
+    pub(crate) fn free_fast_on(&self, slot: &CpuSlot, page: Page, order: u32) -> bool {
         let pfn = page.pfn();
         if !pcp_allowed_order(order) || page.machine_id() != self.id {
             return false;
         }
         let Some(block) = self.fm.frames.block(pfn, order) else {
-            return false;
-        };
-        let Some(slot) = self.cpus.get(cpu) else {
             return false;
         };
         if let Some(mut pcp) = slot.pcp.try_own() {

@@ -499,6 +499,12 @@ impl Machine {
         self.cpus.len()
     }
 
+    /// CPU `cpu`, if the machine has it.
+    #[inline(always)]
+    pub(crate) fn cpu_slot(&self, cpu: usize) -> Option<&CpuSlot> {
+        self.cpus.get(cpu)
+    }
+
     /// The node of `cpu` (`cpu_to_node`).
     pub fn cpu_to_node(&self, cpu: usize) -> NodeId {
         self.cpus[cpu].nid

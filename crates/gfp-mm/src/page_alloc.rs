@@ -12,7 +12,7 @@ use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
 use crate::machine::{Cx, Machine, WarnSite};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, Page};
-use crate::pcp::{pcp_allowed_order, CpuPages, FastRoute, PCP_COLUMNS, ROUTE_BITS};
+use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, FastRoute, PCP_COLUMNS, ROUTE_BITS};
 use crate::stats::{zone_event_index, Event, ZoneEvent};
 use crate::sync::Ordering;
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
@@ -146,10 +146,16 @@ impl Machine {
     /// path decides.
     #[inline(always)]
     pub(crate) fn alloc_fast(&self, cpu: usize, gfp: Gfp, order: u32) -> Option<u32> {
+        self.alloc_fast_on(self.cpus.get(cpu)?, gfp, order)
+    }
+
+    /// [`Machine::alloc_fast`] on a CPU already looked up (the runtime
+    /// checks the thread's CPU number once, against this table).
+    #[inline(always)]
+    pub(crate) fn alloc_fast_on(&self, slot: &CpuSlot, gfp: Gfp, order: u32) -> Option<u32> {
         if gfp.bits() & self.fast_reject.load(Ordering::Relaxed) != 0 {
             return None;
         }
-        let slot = self.cpus.get(cpu)?;
         let r = slot.route[(gfp.bits() & ((1 << ROUTE_BITS) - 1)) as usize];
         if r == FastRoute::SLOW {
             return None;

@@ -324,9 +324,13 @@ impl Mm {
     pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
         if crate::pcp::pcp_allowed_order(order) {
             let scope = gfp::scope::current_state();
-            let cpu = current_cpu(self.machine.nr_cpus());
-            if let Some(pfn) = self.machine.alloc_fast(cpu, scope.apply(gfp), order) {
-                return Ok(Page::from_raw(self.machine.id(), pfn));
+            // A thread whose number is not one of this machine's CPUs (not
+            // bound, or bound beyond them) takes the general path, which
+            // picks its CPU and tries the fast path there.
+            if let Some(slot) = self.machine.cpu_slot(THREAD_CPU.with(Cell::get)) {
+                if let Some(pfn) = self.machine.alloc_fast_on(slot, scope.apply(gfp), order) {
+                    return Ok(Page::from_raw(self.machine.id(), pfn));
+                }
             }
         }
         self.alloc_pages_general(gfp, order)
@@ -374,11 +378,11 @@ impl Mm {
     /// [`Mm::alloc_pages`] is.
     #[inline(always)]
     pub fn free_pages(&self, page: Page, order: u32) -> Result<(), BadPage> {
-        if self
-            .machine
-            .free_fast(current_cpu(self.machine.nr_cpus()), page, order)
-        {
-            return Ok(());
+        // As in `alloc_pages`: one check of the thread's CPU number.
+        if let Some(slot) = self.machine.cpu_slot(THREAD_CPU.with(Cell::get)) {
+            if self.machine.free_fast_on(slot, page, order) {
+                return Ok(());
+            }
         }
         self.free_pages_general(page, order)
     }

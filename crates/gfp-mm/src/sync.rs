@@ -178,7 +178,8 @@ mod cpu {
 
     pub(crate) struct CpuLock<T> {
         locked: AtomicBool,
-        /// The owner's token (0: none). Written only under `locked`.
+        /// The owner's token (0: none; never [`owner::NO_TOKEN`]). Written
+        /// only under `locked`.
         #[cfg_attr(not(feature = "std"), allow(dead_code))]
         owner: AtomicU64,
         /// Raised by the owner while inside; written only by the owner.
@@ -240,8 +241,8 @@ mod cpu {
         fn owned_by_me(&self) -> bool {
             #[cfg(feature = "std")]
             {
-                let me = owner::token();
-                me != 0 && self.owner.load(Ordering::Relaxed) == me
+                // An unbound thread's token, `NO_TOKEN`, is no owner's.
+                self.owner.load(Ordering::Relaxed) == owner::token()
             }
             #[cfg(not(feature = "std"))]
             false
@@ -365,7 +366,7 @@ mod cpu {
                 self.owner.store(0, Ordering::Relaxed);
                 *live = None;
             }
-            if o != me && me != 0 {
+            if o != me && me != owner::NO_TOKEN {
                 if let Some(flag) = owner::claimable() {
                     *live = Some(flag);
                     self.owner.store(me, Ordering::Relaxed);
@@ -461,7 +462,7 @@ mod cpu {
             fn drop(&mut self) {
                 // Stop entering as owner before giving the lists up, should
                 // a later thread-local destructor still free pages.
-                TOKEN.with(|t| t.set(0));
+                TOKEN.with(|t| t.set(NO_TOKEN));
                 if let Some(l) = self.0.get_mut().take() {
                     l.store(false, Ordering::Release);
                 }
@@ -471,11 +472,17 @@ mod cpu {
         std::thread_local! {
             /// The token, apart from `LIVE` so that the fast path reads a
             /// thread-local without a destructor (no registration check).
-            static TOKEN: Cell<u64> = const { Cell::new(0) };
+            static TOKEN: Cell<u64> = const { Cell::new(NO_TOKEN) };
             static LIVE: Live = const { Live(RefCell::new(None)) };
         }
 
-        /// The calling thread's token: 0 unless it is bound to a CPU.
+        /// The token of a thread that is not bound: no list's owner (the
+        /// tokens handed out count up from 1, and an ownerless list holds
+        /// 0), so that the owner test is one compare.
+        pub(crate) const NO_TOKEN: u64 = u64::MAX;
+
+        /// The calling thread's token: [`NO_TOKEN`] unless it is bound to
+        /// a CPU.
         #[inline(always)]
         pub(crate) fn token() -> u64 {
             TOKEN.with(Cell::get)
@@ -492,7 +499,7 @@ mod cpu {
                     *live.0.borrow_mut() = Some(Arc::new(AtomicBool::new(true)));
                     TOKEN.with(|t| t.set(NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)));
                 } else {
-                    TOKEN.with(|t| t.set(0));
+                    TOKEN.with(|t| t.set(NO_TOKEN));
                 }
             });
         }
@@ -565,7 +572,7 @@ pub(crate) fn bind_current_thread_owner() {}
 /// Whether the calling thread may own per-CPU lists (it is bound).
 #[cfg(all(feature = "std", not(feature = "shuttle")))]
 pub(crate) fn bound_as_owner() -> bool {
-    cpu::owner::token() != 0
+    cpu::owner::token() != cpu::owner::NO_TOKEN
 }
 #[cfg(feature = "shuttle")]
 pub(crate) fn bound_as_owner() -> bool {
