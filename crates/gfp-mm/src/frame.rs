@@ -51,6 +51,13 @@ const ZONE_SHIFT: u32 = 24;
 ///
 /// Layout: kind (3 bits), order (4), compound (1), dirty (1), offset of a
 /// tail from its head (11), allocation migratetype (2), zone id (8).
+///
+/// # Invariant
+///
+/// A word of kind [`FrameKind::Allocated`] in a machine's frame table
+/// names one of the machine's zones: only `prep_new_page()` makes such
+/// words, from a zone's id (the fast path's free relies on it to index the
+/// per-CPU lists without a bounds check).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameState(pub(crate) u32);
 
@@ -144,6 +151,19 @@ impl FrameState {
     pub(crate) const fn is_clean_head(self, order: u32) -> bool {
         self.0 & (KIND_MASK | ORDER_MASK | DIRTY)
             == FrameKind::Allocated as u32 | (order << ORDER_SHIFT)
+    }
+
+    /// This word with the order and compound bit of a head (`self` has
+    /// none).
+    #[inline(always)]
+    pub(crate) const fn with_order(self, order: u32, compound: bool) -> FrameState {
+        FrameState(self.0 | (order << ORDER_SHIFT) | if compound { COMPOUND } else { 0 })
+    }
+
+    /// The allocation migratetype's index (0..4).
+    #[inline(always)]
+    pub(crate) const fn alloc_mt_index(self) -> usize {
+        ((self.0 & MT_MASK) >> MT_SHIFT) as usize
     }
 
     /// Distance from a tail frame to its head.

@@ -14,7 +14,6 @@ use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, ZonePcp, NR_PCP_ORDERS, P
 use crate::stats::Event;
 use crate::sync::{AtomicU32, Ordering};
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
-use gfp::zone::MigrateType;
 
 impl Machine {
     fn bad(&self, cx: &Cx<'_>, pfn: u32, reason: BadPageReason, state: FrameState) -> BadPage {
@@ -158,7 +157,10 @@ impl Machine {
         for t in tails {
             frame::store(t, FrameState::make(FrameKind::FreeTail, zone, 0));
         }
-        self.pcp_push(pcp, zone, pfn, order);
+        // SAFETY: `block` is the table's words at `pfn`, and an allocated
+        // head names one of the machine's zones (`FrameState`'s
+        // invariant).
+        unsafe { self.pcp_push(pcp, zone, pfn, order) };
         true
     }
 
@@ -243,23 +245,31 @@ impl Machine {
 
     /// `free_unref_page_commit()` from a path that holds no per-CPU lists.
     fn free_to_pcp(&self, cpu: usize, zone: ZoneId, pfn: u32, order: u32) {
+        debug_assert!(zone < self.zones.len() && (pfn as usize) < self.fm.frames.len());
         let mut pcp = self.cpus[cpu].pcp.lock();
-        self.pcp_push(&mut pcp, zone, pfn, order);
+        // SAFETY: the callers pass a zone's id and a pfn they looked up.
+        unsafe { self.pcp_push(&mut pcp, zone, pfn, order) };
     }
 
     /// `free_unref_page_commit()`: onto the CPU's list of the pageblock's
     /// migratetype; a batch goes back to the buddy lists when the zone's
     /// lists reach their high mark.
+    ///
+    /// # Safety
+    ///
+    /// `zone` is one of the machine's zones, and `pfn` lies in the frame
+    /// table.
     #[inline(always)]
-    fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
+    unsafe fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
+        debug_assert!(zone < pcp.zones.len());
         // A high-atomic pageblock's pages go to the movable list: the
-        // reserve is kept on the buddy lists only.
-        let mt = match self.fm.pb_mt_index(pfn) {
-            i if i == MigrateType::HighAtomic as usize => MigrateType::Movable as usize,
-            i => i,
-        };
-        let zp = &mut pcp.zones[zone];
-        zp.lists[order as usize][mt & (PCP_COLUMNS - 1)].push(pfn);
+        // pageblock's byte says so.
+        // SAFETY: the caller's promise on `pfn`.
+        let col = unsafe { self.fm.pb_pcp_column(pfn) };
+        // SAFETY: the caller's promise on `zone`; every CPU has lists for
+        // each zone.
+        let zp = unsafe { pcp.zones.get_unchecked_mut(zone) };
+        zp.lists[order as usize][col & (PCP_COLUMNS - 1)].push(pfn);
         zp.count += 1 << order;
         pcp.pgfree += 1 << order;
         if zp.count >= zp.high {

@@ -286,7 +286,7 @@ impl Machine {
         let fm = FrameMaps {
             frames: FrameTable::new(zone_of.into_iter()),
             pageblock_mt: (0..nr_pb)
-                .map(|_| AtomicU8::new(MigrateType::Movable as u8))
+                .map(|_| AtomicU8::new(crate::zone::pb_byte(MigrateType::Movable)))
                 .collect(),
             pb_order,
         };

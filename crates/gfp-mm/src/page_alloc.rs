@@ -43,9 +43,16 @@ pub struct AllocContext<'a> {
 
 /// The fast path's pop from a CPU's list of `zone`, `order` and
 /// migratetype index `mt`, with its counters.
+///
+/// # Safety
+///
+/// `zone` is one of the machine's zones (a [`FastRoute`]'s), so that
+/// `pcp.zones` (one entry per zone) has it.
 #[inline(always)]
-fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Option<u32> {
-    let zp = &mut pcp.zones[zone];
+unsafe fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Option<u32> {
+    debug_assert!(zone < pcp.zones.len());
+    // SAFETY: the caller's promise.
+    let zp = unsafe { pcp.zones.get_unchecked_mut(zone) };
     let pfn = zp.lists[order as usize][mt & (PCP_COLUMNS - 1)].pop()?;
     zp.count -= 1 << order;
     // The zone is the first of the CPU's own zonelist, so the request is a
@@ -157,18 +164,24 @@ impl Machine {
             return None;
         }
         let r = slot.route[(gfp.bits() & ((1 << ROUTE_BITS) - 1)) as usize];
-        if r == FastRoute::SLOW {
-            return None;
-        }
-        let zid = r.zone();
-        if !self.zones[zid].fast_watermark_ok(order, r.ok_shift()) {
+        debug_assert!(r.zone() < self.zones.len());
+        // SAFETY: a route's zone is one of the machine's (`FastRoute`'s
+        // invariants), whose zones are fixed when it is built.
+        let z = unsafe { self.zones.get_unchecked(r.zone()) };
+        // `FastRoute::SLOW` fails here too: its bits are never set.
+        if !z.fast_watermark_ok(order, r.ok_shift()) {
             return None;
         }
         let pfn = match slot.pcp.try_own() {
-            Some(mut pcp) => self.fast_take(&mut pcp, zid, order, r.mt(), gfp)?,
-            None => self.fast_take(&mut *slot.pcp.try_lock()?, zid, order, r.mt(), gfp)?,
+            Some(mut pcp) => self.fast_take(&mut pcp, r, order, gfp)?,
+            None => self.fast_take(&mut *slot.pcp.try_lock()?, r, order, gfp)?,
         };
-        self.prep_new_page(pfn, zid, order, gfp, r.mt() as u32);
+        self.prep_block(
+            pfn,
+            order,
+            gfp,
+            r.head(order, order > 0 && gfp.contains(Gfp::COMP)),
+        );
         Some(pfn)
     }
 
@@ -178,29 +191,18 @@ impl Machine {
     /// flags), unless the refill finds nothing: then the general path
     /// decides, and counts the refill.
     #[inline(always)]
-    fn fast_take(
-        &self,
-        pcp: &mut CpuPages,
-        zid: ZoneId,
-        order: u32,
-        mt: usize,
-        gfp: Gfp,
-    ) -> Option<u32> {
-        if let Some(pfn) = pcp_pop(pcp, zid, order, mt) {
+    fn fast_take(&self, pcp: &mut CpuPages, r: FastRoute, order: u32, gfp: Gfp) -> Option<u32> {
+        // SAFETY: a route's zone is one of the machine's, and every CPU has
+        // lists for each of them.
+        if let Some(pfn) = unsafe { pcp_pop(pcp, r.zone(), order, r.mt()) } {
             return Some(pfn);
         }
-        self.fast_refill(pcp, zid, order, mt, gfp)
+        self.fast_refill(pcp, r, order, gfp)
     }
 
     #[inline(never)]
-    fn fast_refill(
-        &self,
-        pcp: &mut CpuPages,
-        zid: ZoneId,
-        order: u32,
-        mt: usize,
-        gfp: Gfp,
-    ) -> Option<u32> {
+    fn fast_refill(&self, pcp: &mut CpuPages, r: FastRoute, order: u32, gfp: Gfp) -> Option<u32> {
+        let (zid, mt) = (r.zone(), r.mt());
         debug_assert!(mt < MIGRATE_PCPTYPES);
         let mt_type = match mt {
             0 => MigrateType::Unmovable,
@@ -215,7 +217,8 @@ impl Machine {
             return None;
         }
         pcp.events[Event::PcpRefill as usize] += 1;
-        pcp_pop(pcp, zid, order, mt)
+        // SAFETY: as in `fast_take`.
+        unsafe { pcp_pop(pcp, zid, order, mt) }
     }
 
     /// `rmqueue_bulk()`: refills the CPU's empty list of `z`, `order` and
@@ -535,13 +538,25 @@ impl Machine {
     /// not skip zeroing, and the other two change nothing.
     #[inline(always)]
     fn prep_new_page(&self, pfn: u32, zone: ZoneId, order: u32, gfp: Gfp, mt: u32) {
+        let compound = order > 0 && gfp.contains(Gfp::COMP);
+        self.prep_block(
+            pfn,
+            order,
+            gfp,
+            FrameState::allocated(zone, order, compound, mt),
+        );
+    }
+
+    /// [`Machine::prep_new_page`] with the head's metadata word made.
+    #[inline(always)]
+    fn prep_block(&self, pfn: u32, order: u32, gfp: Gfp, head_state: FrameState) {
         if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
             // SAFETY: the block was just taken off a free list by this call
             // and its head is not yet marked allocated, so no one else may
             // access its memory.
             unsafe { self.arena.zero(pfn, 1 << order) };
         }
-        let compound = order > 0 && gfp.contains(Gfp::COMP);
+        let (zone, compound) = (head_state.zone(), head_state.compound());
         // A block taken off a list lies inside the table (the lists hold
         // only blocks of the zone); one bounds check covers all its frames.
         let block = self
@@ -553,7 +568,7 @@ impl Machine {
         for (i, t) in (1u32..).zip(tails) {
             frame::store(t, FrameState::tail(zone, i, compound));
         }
-        frame::store(head, FrameState::allocated(zone, order, compound, mt));
+        frame::store(head, head_state);
     }
 
     /// `reserve_highatomic_pageblock()`: after a high-order atomic

@@ -10,6 +10,7 @@ use alloc::vec::Vec;
 
 use gfp::zone::PAGE_ALLOC_COSTLY_ORDER;
 
+use crate::frame::FrameState;
 use crate::nodemask::NodeId;
 use crate::sync::CpuLock;
 use crate::zone::MIGRATE_PCPTYPES;
@@ -60,7 +61,8 @@ impl ZonePcp {
 
 /// One CPU's lists for every zone, and its event counters.
 pub(crate) struct CpuPages {
-    pub(crate) zones: Vec<ZonePcp>,
+    /// One per zone of the machine (fixed when it is built).
+    pub(crate) zones: alloc::boxed::Box<[ZonePcp]>,
     pub(crate) events: Vec<u64>,
     /// Pages freed onto these lists (`pgfree`), folded into the machine's
     /// counter when it is read.
@@ -75,37 +77,62 @@ pub(crate) struct CpuPages {
 /// combination, `__GFP_MOVABLE | __GFP_RECLAIMABLE`, or no usable zone
 /// routes to the general path ([`FastRoute::SLOW`]).
 ///
-/// Packed in one word so that the fast path reads it with one load: zone
-/// id in bits 0..16, watermark bit shift in 16..24, migratetype in 24..26.
+/// Packed in one word so that the fast path reads it with one load: the
+/// low half is the metadata word of an allocated, clean, non-compound
+/// order-0 head of the zone with the migratetype (so the zone id is in
+/// bits 24..32 and the migratetype in 20..22, where [`FrameState`] keeps
+/// them), the high half the shift of the zone's `fast_ok` bits.
 ///
 /// # Invariants
 ///
-/// Unless `SLOW`, the zone exists, the migratetype is below
-/// [`MIGRATE_PCPTYPES`], and the zone is the first of the node's zonelist
-/// with a type at most the mask's highest zone type.
+/// The zone exists (it is below the machine's zone count, and so below
+/// every CPU's count of per-CPU zone lists) and the migratetype is below
+/// [`MIGRATE_PCPTYPES`]. Unless `SLOW`, the zone is the first of the
+/// node's zonelist with a type at most the mask's highest zone type.
+/// `SLOW` names zone 0 (a machine has memory, so a zone 0) and `fast_ok`
+/// bits that are never set, so the watermark test sends it to the general
+/// path without a test of its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct FastRoute(u32);
+pub(crate) struct FastRoute(u64);
+
+/// The `fast_ok` shift of [`FastRoute::SLOW`]: above every zone type's
+/// bits, and low enough that the bit of order 3 still fits the word.
+const SLOW_SHIFT: u32 = 24;
+const _: () = assert!(
+    crate::spec::MAX_NR_ZONES as u32 * crate::zone::FAST_OK_ORDERS <= SLOW_SHIFT
+        && SLOW_SHIFT + crate::zone::FAST_OK_ORDERS <= 32
+);
 
 impl FastRoute {
     /// The general path decides.
-    pub(crate) const SLOW: FastRoute = FastRoute(u32::MAX);
+    pub(crate) const SLOW: FastRoute = FastRoute::new(0, SLOW_SHIFT, 0);
+
+    const fn new(zone: usize, ok_shift: u32, mt: u32) -> FastRoute {
+        FastRoute(FrameState::allocated(zone, 0, false, mt).0 as u64 | (ok_shift as u64) << 32)
+    }
 
     /// The zone.
     #[inline(always)]
     pub(crate) const fn zone(self) -> usize {
-        (self.0 & 0xffff) as usize
+        FrameState(self.0 as u32).zone()
     }
 
     /// The shift of the zone's `fast_ok` bits for this highest zone type.
     #[inline(always)]
     pub(crate) const fn ok_shift(self) -> u32 {
-        (self.0 >> 16) & 0xff
+        (self.0 >> 32) as u32
     }
 
     /// The per-CPU list's migratetype index.
     #[inline(always)]
     pub(crate) const fn mt(self) -> usize {
-        ((self.0 >> 24) & 3) as usize
+        FrameState(self.0 as u32).alloc_mt_index()
+    }
+
+    /// The metadata word of the allocated head of a block of `order`.
+    #[inline(always)]
+    pub(crate) const fn head(self, order: u32, compound: bool) -> FrameState {
+        FrameState(self.0 as u32).with_order(order, compound)
     }
 }
 
@@ -124,11 +151,13 @@ pub(crate) fn fast_routes(
             continue;
         };
         let zid = first_zone[hz as usize];
-        if zid > 0xffff || (mt as usize) >= MIGRATE_PCPTYPES {
+        // A zone id past the metadata word's eight bits goes the general
+        // way.
+        if zid > 0xff || (mt as usize) >= MIGRATE_PCPTYPES {
             continue;
         }
         let shift = hz as u32 * crate::zone::FAST_OK_ORDERS;
-        *r = FastRoute(zid | (shift << 16) | ((mt as u32) << 24));
+        *r = FastRoute::new(zid as usize, shift, mt as u32);
     }
     routes
 }
