@@ -261,6 +261,19 @@ impl FrameTable {
         self.words.get(start..start + (1usize << order))
     }
 
+    /// [`FrameTable::block`] without the bounds check.
+    ///
+    /// # Safety
+    ///
+    /// The block of `order` at `pfn` lies in the table.
+    #[inline(always)]
+    pub(crate) unsafe fn block_unchecked(&self, pfn: u32, order: u32) -> &[AtomicU32] {
+        let start = pfn as usize;
+        debug_assert!(start + (1usize << order) <= self.words.len());
+        // SAFETY: the caller's promise.
+        unsafe { self.words.get_unchecked(start..start + (1usize << order)) }
+    }
+
     /// Replaces `old` with `new`; `false` if the word was not `old`.
     #[inline(always)]
     pub(crate) fn replace(&self, pfn: u32, old: FrameState, new: FrameState) -> bool {

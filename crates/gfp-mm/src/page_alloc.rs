@@ -14,7 +14,7 @@ use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, Page};
 use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, FastRoute, PCP_COLUMNS, ROUTE_BITS};
 use crate::stats::{zone_event_index, Event, ZoneEvent};
-use crate::sync::Ordering;
+use crate::sync::{AtomicU32, Ordering};
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
 
 /// Retries without progress before the slow path gives up on reclaim
@@ -176,7 +176,11 @@ impl Machine {
             Some(mut pcp) => self.fast_take(&mut pcp, r, order, gfp)?,
             None => self.fast_take(&mut *slot.pcp.try_lock()?, r, order, gfp)?,
         };
+        // SAFETY: the block came off a per-CPU list, and those hold only
+        // blocks that lie in the frame table (see `ZonePcp::lists`).
+        let block = unsafe { self.fm.frames.block_unchecked(pfn, order) };
         self.prep_block(
+            block,
             pfn,
             order,
             gfp,
@@ -539,24 +543,6 @@ impl Machine {
     #[inline(always)]
     fn prep_new_page(&self, pfn: u32, zone: ZoneId, order: u32, gfp: Gfp, mt: u32) {
         let compound = order > 0 && gfp.contains(Gfp::COMP);
-        self.prep_block(
-            pfn,
-            order,
-            gfp,
-            FrameState::allocated(zone, order, compound, mt),
-        );
-    }
-
-    /// [`Machine::prep_new_page`] with the head's metadata word made.
-    #[inline(always)]
-    fn prep_block(&self, pfn: u32, order: u32, gfp: Gfp, head_state: FrameState) {
-        if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
-            // SAFETY: the block was just taken off a free list by this call
-            // and its head is not yet marked allocated, so no one else may
-            // access its memory.
-            unsafe { self.arena.zero(pfn, 1 << order) };
-        }
-        let (zone, compound) = (head_state.zone(), head_state.compound());
         // A block taken off a list lies inside the table (the lists hold
         // only blocks of the zone); one bounds check covers all its frames.
         let block = self
@@ -564,6 +550,33 @@ impl Machine {
             .frames
             .block(pfn, order)
             .expect("a free list held a block outside the frame table");
+        self.prep_block(
+            block,
+            pfn,
+            order,
+            gfp,
+            FrameState::allocated(zone, order, compound, mt),
+        );
+    }
+
+    /// [`Machine::prep_new_page`] with the block's frame words (`block`,
+    /// head first) looked up and the head's metadata word made.
+    #[inline(always)]
+    fn prep_block(
+        &self,
+        block: &[AtomicU32],
+        pfn: u32,
+        order: u32,
+        gfp: Gfp,
+        head_state: FrameState,
+    ) {
+        if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
+            // SAFETY: the block was just taken off a free list by this call
+            // and its head is not yet marked allocated, so no one else may
+            // access its memory.
+            unsafe { self.arena.zero(pfn, 1 << order) };
+        }
+        let (zone, compound) = (head_state.zone(), head_state.compound());
         let (head, tails) = block.split_first().expect("a block has a head");
         for (i, t) in (1u32..).zip(tails) {
             frame::store(t, FrameState::tail(zone, i, compound));

@@ -31,6 +31,11 @@ pub(crate) const PCP_COLUMNS: usize = 4;
 
 /// One zone's lists on one CPU.
 pub(crate) struct ZonePcp {
+    /// The free blocks by order and column. Every block on them lies in
+    /// the machine's frame table (refills take them off the zone's buddy
+    /// lists; frees push blocks they looked up in the table), which the
+    /// fast path's allocation relies on to write their metadata without a
+    /// bounds check.
     pub(crate) lists: [[Vec<u32>; PCP_COLUMNS]; NR_PCP_ORDERS],
     /// Pages held (blocks weighted by their size).
     pub(crate) count: u32,
