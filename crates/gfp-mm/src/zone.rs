@@ -44,16 +44,19 @@ pub(crate) fn mt_from_index(i: u8) -> MigrateType {
 }
 
 /// A pageblock's byte in [`FrameMaps::pageblock_mt`]: the migratetype's
-/// index in bits 0..2 and, in bits 2..4, the column of the per-CPU lists
-/// that its pages are freed to: the migratetype's own, but Movable's for a
+/// index in bits 0..2 and, in the top two bits (so that the shift alone
+/// yields an index below four), the column of the per-CPU lists that its
+/// pages are freed to: the migratetype's own, but Movable's for a
 /// high-atomic block (the reserve is kept on the buddy lists only).
 pub(crate) const fn pb_byte(mt: MigrateType) -> u8 {
     let col = match mt {
         MigrateType::HighAtomic => MigrateType::Movable,
         mt => mt,
     };
-    mt as u8 | (col as u8) << 2
+    mt as u8 | (col as u8) << PB_COLUMN_SHIFT
 }
+
+const PB_COLUMN_SHIFT: u32 = 6;
 
 /// The fallback order between migratetypes (`fallbacks[]`).
 const FALLBACKS: [[MigrateType; 2]; MIGRATE_PCPTYPES] = [
@@ -89,7 +92,8 @@ impl FrameMaps {
         // SAFETY: the map has a byte for every pageblock of the frame table
         // (both are fixed when the machine is built), and `pfn` lies in the
         // table.
-        (unsafe { self.pageblock_mt.get_unchecked(i) }.load(Ordering::Relaxed) >> 2) as usize
+        (unsafe { self.pageblock_mt.get_unchecked(i) }.load(Ordering::Relaxed) >> PB_COLUMN_SHIFT)
+            as usize
     }
 
     #[inline(always)]
