@@ -270,8 +270,8 @@ impl Machine {
         // each zone.
         let zp = unsafe { pcp.zones.get_unchecked_mut(zone) };
         zp.lists[order as usize][col & (PCP_COLUMNS - 1)].push(pfn);
+        // `pgfree` is derived from the lists' counters (`freed_pages`).
         zp.count += 1 << order;
-        pcp.pgfree += 1 << order;
         if zp.count >= zp.high {
             self.pcp_flush_high(pcp, zone);
         }
@@ -317,6 +317,7 @@ impl Machine {
             }
             to_free -= (k as i64) << order;
             zp.count -= (k as u32) << order;
+            zp.taken = zp.taken.wrapping_add((k as u64) << order);
         }
         area.publish(z);
     }

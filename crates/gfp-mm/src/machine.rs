@@ -15,7 +15,7 @@ use crate::env::Environment;
 use crate::frame::{FrameKind, FrameState, FrameTable};
 use crate::hooks::SlowPathHooks;
 use crate::nodemask::{NodeId, NodeMask};
-use crate::pcp::{fast_routes, zone_batchsize, CpuSlot};
+use crate::pcp::{fast_routes, zone_batchsize, CpuSlot, ZonePcp};
 use crate::spec::{MachineSpec, SpecError, MAX_NR_ZONES};
 use crate::stats::{zone_event_index, Event, ZoneEvent, NR_EVENTS, NR_ZONE_EVENTS};
 use crate::sync::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering, SpinLock};
@@ -700,7 +700,7 @@ impl Machine {
             let pcp = c.pcp.lock();
             v += pcp.events[idx];
             if idx == Event::PgFree as usize {
-                v += pcp.pgfree;
+                v += pcp.zones.iter().map(ZonePcp::freed_pages).sum::<u64>();
             }
             if let Some((zone, ev)) = zone_ev {
                 let fast = &pcp.zones[zone].fast_allocs;

@@ -260,6 +260,7 @@ impl Machine {
         drop(area);
         let got = list.len() as u32;
         zp.count += got << order;
+        zp.refilled = zp.refilled.wrapping_add(u64::from(got) << order);
         pcp.events[Event::Fallback as usize] += fallbacks;
         got
     }
@@ -465,6 +466,7 @@ impl Machine {
         };
         let zp = &mut pcp.zones[z.id];
         zp.count -= 1 << order;
+        zp.taken = zp.taken.wrapping_add(1 << order);
         let ev = &mut pcp.events;
         ev[zone_event_index(z.id, ZoneEvent::PgAlloc)] += 1 << order;
         let pz = &self.zones[preferred];

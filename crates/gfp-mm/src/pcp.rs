@@ -49,6 +49,13 @@ pub(crate) struct ZonePcp {
     /// `numa_local` (or `numa_other`) and `1 << order` pages of `pgalloc`,
     /// folded in when the counters are read.
     pub(crate) fast_allocs: [u64; NR_PCP_ORDERS],
+    /// Pages the refills put on these lists, and pages that left them
+    /// other than by a fast-path allocation (general-path allocations,
+    /// flushes, drains), wrapping. With `count` and `fast_allocs` they
+    /// give the pages freed onto the lists ([`ZonePcp::freed_pages`]),
+    /// which a free then need not count.
+    pub(crate) refilled: u64,
+    pub(crate) taken: u64,
 }
 
 impl ZonePcp {
@@ -60,7 +67,22 @@ impl ZonePcp {
             high: u32::MAX,
             batch: 1,
             fast_allocs: [0; NR_PCP_ORDERS],
+            refilled: 0,
+            taken: 0,
         }
+    }
+
+    /// Pages freed onto these lists (`pgfree`): what they hold, plus what
+    /// left them, less what the refills brought.
+    pub(crate) fn freed_pages(&self) -> u64 {
+        let fast: u64 = (0..)
+            .zip(self.fast_allocs)
+            .map(|(o, n)| n.wrapping_shl(o))
+            .fold(0, u64::wrapping_add);
+        (self.count as u64)
+            .wrapping_add(fast)
+            .wrapping_add(self.taken)
+            .wrapping_sub(self.refilled)
     }
 }
 
@@ -69,9 +91,6 @@ pub(crate) struct CpuPages {
     /// One per zone of the machine (fixed when it is built).
     pub(crate) zones: alloc::boxed::Box<[ZonePcp]>,
     pub(crate) events: Vec<u64>,
-    /// Pages freed onto these lists (`pgfree`), folded into the machine's
-    /// counter when it is read.
-    pub(crate) pgfree: u64,
 }
 
 /// Where the fast path takes a block for a mask, by the mask's five low
@@ -189,7 +208,6 @@ impl CpuSlot {
             pcp: CpuLock::new(CpuPages {
                 zones: (0..nr_zones).map(|_| ZonePcp::new()).collect(),
                 events: alloc::vec![0; nr_events],
-                pgfree: 0,
             }),
         }
     }
