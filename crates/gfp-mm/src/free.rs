@@ -116,6 +116,7 @@ impl Machine {
     }
 
     /// [`Machine::free_fast`] for a thread that does not own the lists.
+    #[cold]
     #[inline(never)]
     fn free_fast_locked(&self, slot: &CpuSlot, pfn: u32, block: &[AtomicU32], order: u32) -> bool {
         match slot.pcp.try_lock() {

@@ -204,6 +204,7 @@ impl Machine {
         self.fast_refill(pcp, r, order, gfp)
     }
 
+    #[cold]
     #[inline(never)]
     fn fast_refill(&self, pcp: &mut CpuPages, r: FastRoute, order: u32, gfp: Gfp) -> Option<u32> {
         let (zid, mt) = (r.zone(), r.mt());

@@ -336,6 +336,7 @@ impl Mm {
         self.alloc_pages_general(gfp, order)
     }
 
+    #[cold]
     #[inline(never)]
     fn alloc_pages_general(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
         self.machine.alloc_pages(&self.current_cx(), gfp, order)
@@ -387,6 +388,7 @@ impl Mm {
         self.free_pages_general(page, order)
     }
 
+    #[cold]
     #[inline(never)]
     fn free_pages_general(&self, page: Page, order: u32) -> Result<(), BadPage> {
         self.machine.free_pages(&self.current_cx(), page, order)

@@ -295,6 +295,7 @@ mod cpu {
         /// Takes `locked`, then makes sure the owner (if any, alive, and
         /// not the caller) is out; claims the lists for a bound caller when
         /// they have no live owner.
+        #[cold]
         #[inline(never)]
         fn lock_remote(&self, try_only: bool) -> Option<CpuGuard<'_, T>> {
             if self
