@@ -93,15 +93,16 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
         match self.cpus.get(cpu) {
-            Some(slot) => self.free_fast_on(slot, page, order),
+            Some(slot) => self.free_fast_on(slot, crate::sync::thread_token(), page, order),
             None => false,
         }
     }
 
     /// [`Machine::free_fast`] on a CPU already looked up (the runtime
-    /// checks the thread's CPU number once, against this table).
+    /// checks the thread's CPU number once, against this table), for the
+    /// calling thread, whose owner token is `me`.
     #[inline(always)]
-    pub(crate) fn free_fast_on(&self, slot: &CpuSlot, page: Page, order: u32) -> bool {
+    pub(crate) fn free_fast_on(&self, slot: &CpuSlot, me: u64, page: Page, order: u32) -> bool {
         let pfn = page.pfn();
         if !pcp_allowed_order(order) || page.machine_id() != self.id {
             return false;
@@ -109,7 +110,7 @@ impl Machine {
         let Some(block) = self.fm.frames.block(pfn, order) else {
             return false;
         };
-        if let Some(mut pcp) = slot.pcp.try_own() {
+        if let Some(mut pcp) = slot.pcp.try_own_as(me) {
             return self.free_onto(&mut pcp, pfn, block, order);
         }
         self.free_fast_locked(slot, pfn, block, order)

@@ -500,6 +500,7 @@ impl Machine {
     }
 
     /// CPU `cpu`, if the machine has it.
+    #[cfg(feature = "std")]
     #[inline(always)]
     pub(crate) fn cpu_slot(&self, cpu: usize) -> Option<&CpuSlot> {
         self.cpus.get(cpu)

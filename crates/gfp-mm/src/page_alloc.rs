@@ -153,13 +153,21 @@ impl Machine {
     /// path decides.
     #[inline(always)]
     pub(crate) fn alloc_fast(&self, cpu: usize, gfp: Gfp, order: u32) -> Option<u32> {
-        self.alloc_fast_on(self.cpus.get(cpu)?, gfp, order)
+        let me = crate::sync::thread_token();
+        self.alloc_fast_on(self.cpus.get(cpu)?, me, gfp, order)
     }
 
     /// [`Machine::alloc_fast`] on a CPU already looked up (the runtime
-    /// checks the thread's CPU number once, against this table).
+    /// checks the thread's CPU number once, against this table), for the
+    /// calling thread, whose owner token is `me`.
     #[inline(always)]
-    pub(crate) fn alloc_fast_on(&self, slot: &CpuSlot, gfp: Gfp, order: u32) -> Option<u32> {
+    pub(crate) fn alloc_fast_on(
+        &self,
+        slot: &CpuSlot,
+        me: u64,
+        gfp: Gfp,
+        order: u32,
+    ) -> Option<u32> {
         if gfp.bits() & self.fast_reject.load(Ordering::Relaxed) != 0 {
             return None;
         }
@@ -172,7 +180,7 @@ impl Machine {
         if !z.fast_watermark_ok(order, r.ok_shift()) {
             return None;
         }
-        let pfn = match slot.pcp.try_own() {
+        let pfn = match slot.pcp.try_own_as(me) {
             Some(mut pcp) => self.fast_take(&mut pcp, r, order, gfp)?,
             None => self.fast_take(&mut *slot.pcp.try_lock()?, r, order, gfp)?,
         };

@@ -9,6 +9,52 @@ pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU
 
 pub(crate) use core::sync::atomic::Ordering;
 
+/// The calling thread's words: its CPU number (see `rt`) and its owner
+/// token (see [`CpuLock`]), in one thread-local that the runtime's fast
+/// paths read together.
+#[cfg(feature = "std")]
+pub(crate) struct ThreadWords {
+    /// `usize::MAX` until the thread is bound or given a CPU.
+    pub(crate) cpu: core::cell::Cell<usize>,
+    /// [`NO_TOKEN`] unless the thread is bound as an owner.
+    pub(crate) token: core::cell::Cell<u64>,
+}
+
+/// The token of a thread that is not bound: no list's owner (the tokens
+/// handed out count up from 1, and an ownerless list holds 0), so that the
+/// owner test is one compare.
+pub(crate) const NO_TOKEN: u64 = u64::MAX;
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// No destructor, so that reading it needs no registration check.
+    pub(crate) static THREAD: ThreadWords = const {
+        ThreadWords {
+            cpu: core::cell::Cell::new(usize::MAX),
+            token: core::cell::Cell::new(NO_TOKEN),
+        }
+    };
+}
+
+/// The calling thread's CPU number and owner token, in one read of its
+/// thread-local.
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) fn thread_cpu_and_token() -> (usize, u64) {
+    THREAD.with(|t| (t.cpu.get(), t.token.get()))
+}
+
+/// The calling thread's owner token ([`NO_TOKEN`] unless it is bound).
+#[inline(always)]
+pub(crate) fn thread_token() -> u64 {
+    #[cfg(feature = "std")]
+    {
+        THREAD.with(|t| t.token.get())
+    }
+    #[cfg(not(feature = "std"))]
+    NO_TOKEN
+}
+
 #[cfg(not(feature = "shuttle"))]
 mod imp {
     use core::cell::UnsafeCell;
@@ -138,7 +184,7 @@ mod imp {
         pub(crate) fn try_lock(&self) -> Option<Guard<'_, T>> {
             self.0.try_lock().ok()
         }
-        pub(crate) fn try_own(&self) -> Option<Guard<'_, T>> {
+        pub(crate) fn try_own_as(&self, _me: u64) -> Option<Guard<'_, T>> {
             None
         }
     }
@@ -178,9 +224,8 @@ mod cpu {
 
     pub(crate) struct CpuLock<T> {
         locked: AtomicBool,
-        /// The owner's token (0: none; never [`owner::NO_TOKEN`]). Written
+        /// The owner's token (0: none; never [`super::NO_TOKEN`]). Written
         /// only under `locked`.
-        #[cfg_attr(not(feature = "std"), allow(dead_code))]
         owner: AtomicU64,
         /// Raised (1) by the owner while inside; written only by the
         /// owner. A word of its own rather than a byte beside `locked`: the
@@ -240,16 +285,18 @@ mod cpu {
             })
         }
 
+        /// Whether the thread whose token is `me` owns these lists (an
+        /// unbound thread's token, `NO_TOKEN`, is no owner's; without `std`
+        /// no list has an owner).
+        #[inline(always)]
+        fn owned_by(&self, me: u64) -> bool {
+            self.owner.load(Ordering::Relaxed) == me
+        }
+
         /// Whether the calling thread owns these lists.
         #[inline(always)]
         fn owned_by_me(&self) -> bool {
-            #[cfg(feature = "std")]
-            {
-                // An unbound thread's token, `NO_TOKEN`, is no owner's.
-                self.owner.load(Ordering::Relaxed) == owner::token()
-            }
-            #[cfg(not(feature = "std"))]
-            false
+            self.owned_by(super::thread_token())
         }
 
         #[inline]
@@ -277,13 +324,15 @@ mod cpu {
             self.lock_remote(true)
         }
 
-        /// Enters the lists if the calling thread owns them and no remote
-        /// holder is in; `None` otherwise (then [`CpuLock::try_lock`]
-        /// decides). The guard knows statically how it was entered, so the
-        /// owner's fast paths carry no flag.
+        /// Enters the lists if the calling thread, whose token is `me`
+        /// ([`super::thread_token`], read by the caller with its CPU
+        /// number), owns them and no remote holder is in; `None` otherwise
+        /// (then [`CpuLock::try_lock`] decides). The guard knows statically
+        /// how it was entered, so the owner's fast paths carry no flag.
         #[inline(always)]
-        pub(crate) fn try_own(&self) -> Option<OwnerGuard<'_, T>> {
-            if !self.owned_by_me() {
+        pub(crate) fn try_own_as(&self, me: u64) -> Option<OwnerGuard<'_, T>> {
+            debug_assert_eq!(me, super::thread_token());
+            if !self.owned_by(me) {
                 return None;
             }
             self.active.store(1, Ordering::Relaxed);
@@ -353,7 +402,7 @@ mod cpu {
             // touched with it held.
             let live = unsafe { &mut *self.owner_live.get() };
             let o = self.owner.load(Ordering::Relaxed);
-            let me = owner::token();
+            let me = super::thread_token();
             if o != 0 && o != me {
                 let alive = live.as_ref().is_some_and(|l| l.load(Ordering::Acquire));
                 if alive {
@@ -371,7 +420,7 @@ mod cpu {
                 self.owner.store(0, Ordering::Relaxed);
                 *live = None;
             }
-            if o != me && me != owner::NO_TOKEN {
+            if o != me && me != super::NO_TOKEN {
                 if let Some(flag) = owner::claimable() {
                     *live = Some(flag);
                     self.owner.store(me, Ordering::Relaxed);
@@ -450,10 +499,11 @@ mod cpu {
     /// The calling thread's ownership token and the process-wide barrier.
     #[cfg(feature = "std")]
     pub(crate) mod owner {
-        use core::cell::Cell;
         use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
         use std::cell::RefCell;
         use std::sync::Arc;
+
+        use crate::sync::{NO_TOKEN, THREAD};
 
         static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
         /// 0: not tried, 1: membarrier registered, 2: unavailable.
@@ -467,7 +517,7 @@ mod cpu {
             fn drop(&mut self) {
                 // Stop entering as owner before giving the lists up, should
                 // a later thread-local destructor still free pages.
-                TOKEN.with(|t| t.set(NO_TOKEN));
+                THREAD.with(|t| t.token.set(NO_TOKEN));
                 if let Some(l) = self.0.get_mut().take() {
                     l.store(false, Ordering::Release);
                 }
@@ -475,22 +525,7 @@ mod cpu {
         }
 
         std::thread_local! {
-            /// The token, apart from `LIVE` so that the fast path reads a
-            /// thread-local without a destructor (no registration check).
-            static TOKEN: Cell<u64> = const { Cell::new(NO_TOKEN) };
             static LIVE: Live = const { Live(RefCell::new(None)) };
-        }
-
-        /// The token of a thread that is not bound: no list's owner (the
-        /// tokens handed out count up from 1, and an ownerless list holds
-        /// 0), so that the owner test is one compare.
-        pub(crate) const NO_TOKEN: u64 = u64::MAX;
-
-        /// The calling thread's token: [`NO_TOKEN`] unless it is bound to
-        /// a CPU.
-        #[inline(always)]
-        pub(crate) fn token() -> u64 {
-            TOKEN.with(Cell::get)
         }
 
         /// Makes the calling thread eligible to own per-CPU lists under a
@@ -502,9 +537,9 @@ mod cpu {
                 }
                 if barrier_available() {
                     *live.0.borrow_mut() = Some(Arc::new(AtomicBool::new(true)));
-                    TOKEN.with(|t| t.set(NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)));
+                    THREAD.with(|t| t.token.set(NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)));
                 } else {
-                    TOKEN.with(|t| t.set(NO_TOKEN));
+                    THREAD.with(|t| t.token.set(NO_TOKEN));
                 }
             });
         }
@@ -577,7 +612,7 @@ pub(crate) fn bind_current_thread_owner() {}
 /// Whether the calling thread may own per-CPU lists (it is bound).
 #[cfg(all(feature = "std", not(feature = "shuttle")))]
 pub(crate) fn bound_as_owner() -> bool {
-    cpu::owner::token() != cpu::owner::NO_TOKEN
+    thread_token() != NO_TOKEN
 }
 #[cfg(feature = "shuttle")]
 pub(crate) fn bound_as_owner() -> bool {
