@@ -93,14 +93,18 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
         match self.cpus.get(cpu) {
-            Some(slot) => self.free_fast_on(slot, crate::sync::thread_token(), page, order),
+            Some(slot) => {
+                let me = crate::sync::owner_word(crate::sync::thread_token(), cpu as u32);
+                self.free_fast_on(slot, me, page, order)
+            }
             None => false,
         }
     }
 
     /// [`Machine::free_fast`] on a CPU already looked up (the runtime
     /// checks the thread's CPU number once, against this table), for the
-    /// calling thread, whose owner token is `me`.
+    /// calling thread, whose owner word for the CPU is `me`
+    /// ([`crate::sync::owner_word`]).
     #[inline(always)]
     pub(crate) fn free_fast_on(&self, slot: &CpuSlot, me: u64, page: Page, order: u32) -> bool {
         let pfn = page.pfn();

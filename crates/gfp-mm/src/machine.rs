@@ -295,8 +295,10 @@ impl Machine {
         let cpus: Box<[CpuSlot]> = spec
             .cpus
             .iter()
-            .map(|&nid| {
+            .enumerate()
+            .map(|(cpu, &nid)| {
                 CpuSlot::new(
+                    cpu,
                     nid,
                     fast_routes(&nodes[nid].first_zone),
                     zones.len(),

@@ -153,13 +153,14 @@ impl Machine {
     /// path decides.
     #[inline(always)]
     pub(crate) fn alloc_fast(&self, cpu: usize, gfp: Gfp, order: u32) -> Option<u32> {
-        let me = crate::sync::thread_token();
+        let me = crate::sync::owner_word(crate::sync::thread_token(), cpu as u32);
         self.alloc_fast_on(self.cpus.get(cpu)?, me, gfp, order)
     }
 
     /// [`Machine::alloc_fast`] on a CPU already looked up (the runtime
     /// checks the thread's CPU number once, against this table), for the
-    /// calling thread, whose owner token is `me`.
+    /// calling thread, whose owner word for the CPU is `me`
+    /// ([`crate::sync::owner_word`]).
     #[inline(always)]
     pub(crate) fn alloc_fast_on(
         &self,

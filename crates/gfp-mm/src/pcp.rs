@@ -196,7 +196,10 @@ pub(crate) struct CpuSlot {
 }
 
 impl CpuSlot {
+    /// CPU `cpu` (an index below 2^32, as any machine's are) on node
+    /// `nid`.
     pub(crate) fn new(
+        cpu: usize,
         nid: NodeId,
         route: [FastRoute; 1 << ROUTE_BITS],
         nr_zones: usize,
@@ -205,10 +208,13 @@ impl CpuSlot {
         CpuSlot {
             nid,
             route,
-            pcp: CpuLock::new(CpuPages {
-                zones: (0..nr_zones).map(|_| ZonePcp::new()).collect(),
-                events: alloc::vec![0; nr_events],
-            }),
+            pcp: CpuLock::for_cpu(
+                CpuPages {
+                    zones: (0..nr_zones).map(|_| ZonePcp::new()).collect(),
+                    events: alloc::vec![0; nr_events],
+                },
+                u32::try_from(cpu).unwrap_or(u32::MAX),
+            ),
         }
     }
 }

@@ -181,7 +181,7 @@ static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 /// read-modify-writes; other threads and drains wait it out (see the
 /// `sync` module). Rebinding, or the thread's exit, gives the lists up.
 pub fn bind_current_thread(cpu: usize) {
-    if THREAD.with(|t| t.cpu.replace(cpu)) == cpu && crate::sync::bound_as_owner() {
+    if THREAD.with(|t| t.set_cpu(cpu)) == cpu && crate::sync::bound_as_owner() {
         return;
     }
     crate::sync::bind_current_thread_owner();
@@ -221,11 +221,10 @@ fn current_cpu(nr_cpus: usize) -> usize {
 #[cold]
 fn current_cpu_slow(nr_cpus: usize) -> usize {
     THREAD.with(|t| {
-        let c = &t.cpu;
-        let mut v = c.get();
+        let mut v = t.cpu.get();
         if v == usize::MAX {
             v = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-            c.set(v);
+            t.set_cpu(v);
         }
         v % nr_cpus
     })
@@ -324,8 +323,10 @@ impl Mm {
             // A thread whose number is not one of this machine's CPUs (not
             // bound, or bound beyond them) takes the general path, which
             // picks its CPU and tries the fast path there.
-            let (cpu, me) = crate::sync::thread_cpu_and_token();
-            if let Some(slot) = self.machine.cpu_slot(cpu) {
+            // The thread's word: its CPU number in the low half, and as a
+            // whole what the CPU's lists record as their owner if it is.
+            let me = crate::sync::thread_word();
+            if let Some(slot) = self.machine.cpu_slot(me as u32 as usize) {
                 if let Some(pfn) = self
                     .machine
                     .alloc_fast_on(slot, me, scope.apply(gfp), order)
@@ -381,8 +382,8 @@ impl Mm {
     #[inline(always)]
     pub fn free_pages(&self, page: Page, order: u32) -> Result<(), BadPage> {
         // As in `alloc_pages`: one check of the thread's CPU number.
-        let (cpu, me) = crate::sync::thread_cpu_and_token();
-        if let Some(slot) = self.machine.cpu_slot(cpu) {
+        let me = crate::sync::thread_word();
+        if let Some(slot) = self.machine.cpu_slot(me as u32 as usize) {
             if self.machine.free_fast_on(slot, me, page, order) {
                 return Ok(());
             }

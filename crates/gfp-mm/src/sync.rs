@@ -9,21 +9,33 @@ pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU
 
 pub(crate) use core::sync::atomic::Ordering;
 
-/// The calling thread's words: its CPU number (see `rt`) and its owner
-/// token (see [`CpuLock`]), in one thread-local that the runtime's fast
-/// paths read together.
+/// The calling thread's words: its CPU number (see `rt`), and its owner
+/// token (see [`CpuLock`]) packed with the CPU number, so that the
+/// runtime's fast paths find the CPU and the owner test's operand in one
+/// load.
 #[cfg(feature = "std")]
 pub(crate) struct ThreadWords {
     /// `usize::MAX` until the thread is bound or given a CPU.
     pub(crate) cpu: core::cell::Cell<usize>,
-    /// [`NO_TOKEN`] unless the thread is bound as an owner.
-    pub(crate) token: core::cell::Cell<u64>,
+    /// [`owner_word`] of the thread's token and of its CPU number
+    /// (`u32::MAX`, no CPU, when the number does not fit).
+    word: core::cell::Cell<u64>,
 }
 
 /// The token of a thread that is not bound: no list's owner (the tokens
-/// handed out count up from 1, and an ownerless list holds 0), so that the
-/// owner test is one compare.
-pub(crate) const NO_TOKEN: u64 = u64::MAX;
+/// handed out count up from 1 and stay below it, and an ownerless list
+/// holds 0).
+pub(crate) const NO_TOKEN: u64 = u32::MAX as u64;
+
+/// The word that records the ownership of CPU `cpu`'s lists by the thread
+/// whose token is `token` (below 2^32): the token in the high half, the
+/// CPU number in the low one. A lock's owner word equals the owner's own
+/// thread word when the owner is bound to that CPU, so that the fast path
+/// compares the two without taking them apart.
+#[inline(always)]
+pub(crate) const fn owner_word(token: u64, cpu: u32) -> u64 {
+    token << 32 | cpu as u64
+}
 
 #[cfg(feature = "std")]
 std::thread_local! {
@@ -31,17 +43,34 @@ std::thread_local! {
     pub(crate) static THREAD: ThreadWords = const {
         ThreadWords {
             cpu: core::cell::Cell::new(usize::MAX),
-            token: core::cell::Cell::new(NO_TOKEN),
+            word: core::cell::Cell::new(owner_word(NO_TOKEN, u32::MAX)),
         }
     };
 }
 
-/// The calling thread's CPU number and owner token, in one read of its
-/// thread-local.
+#[cfg(feature = "std")]
+impl ThreadWords {
+    /// Sets the CPU number; returns the previous one.
+    pub(crate) fn set_cpu(&self, cpu: usize) -> usize {
+        let cpu32 = u32::try_from(cpu).unwrap_or(u32::MAX);
+        self.word.set(owner_word(self.word.get() >> 32, cpu32));
+        self.cpu.replace(cpu)
+    }
+
+    #[cfg_attr(feature = "shuttle", allow(dead_code))]
+    fn set_token(&self, token: u64) {
+        debug_assert!(token <= NO_TOKEN);
+        self.word.set(owner_word(token, self.word.get() as u32));
+    }
+}
+
+/// The calling thread's word: [`owner_word`] of its token and its CPU
+/// number (`u32::MAX` when it has none, or one past 32 bits). One load
+/// gives the CPU (`as u32`) and the operand of [`CpuLock::try_own_as`].
 #[cfg(feature = "std")]
 #[inline(always)]
-pub(crate) fn thread_cpu_and_token() -> (usize, u64) {
-    THREAD.with(|t| (t.cpu.get(), t.token.get()))
+pub(crate) fn thread_word() -> u64 {
+    THREAD.with(|t| t.word.get())
 }
 
 /// The calling thread's owner token ([`NO_TOKEN`] unless it is bound).
@@ -49,7 +78,7 @@ pub(crate) fn thread_cpu_and_token() -> (usize, u64) {
 pub(crate) fn thread_token() -> u64 {
     #[cfg(feature = "std")]
     {
-        THREAD.with(|t| t.token.get())
+        thread_word() >> 32
     }
     #[cfg(not(feature = "std"))]
     NO_TOKEN
@@ -187,6 +216,9 @@ mod imp {
         pub(crate) fn try_own_as(&self, _me: u64) -> Option<Guard<'_, T>> {
             None
         }
+        pub(crate) fn for_cpu(value: T, _cpu: u32) -> Self {
+            SpinLock::new(value)
+        }
     }
 }
 
@@ -224,8 +256,11 @@ mod cpu {
 
     pub(crate) struct CpuLock<T> {
         locked: AtomicBool,
-        /// The owner's token (0: none; never [`super::NO_TOKEN`]). Written
-        /// only under `locked`.
+        /// The CPU whose lists these are.
+        cpu: u32,
+        /// The owner's word, [`super::owner_word`] of its token and `cpu`
+        /// (0: none; an unbound thread's token, [`super::NO_TOKEN`], never
+        /// appears). Written only under `locked`.
         owner: AtomicU64,
         /// Raised (1) by the owner while inside; written only by the
         /// owner. A word of its own rather than a byte beside `locked`: the
@@ -250,8 +285,10 @@ mod cpu {
     unsafe impl<T: Send> Send for CpuLock<T> {}
 
     impl<T> CpuLock<T> {
-        pub(crate) fn new(value: T) -> Self {
+        /// The lock of CPU `cpu`'s lists.
+        pub(crate) fn for_cpu(value: T, cpu: u32) -> Self {
             CpuLock {
+                cpu,
                 locked: AtomicBool::new(false),
                 owner: AtomicU64::new(0),
                 active: AtomicU64::new(0),
@@ -285,18 +322,24 @@ mod cpu {
             })
         }
 
-        /// Whether the thread whose token is `me` owns these lists (an
-        /// unbound thread's token, `NO_TOKEN`, is no owner's; without `std`
-        /// no list has an owner).
+        /// Whether the thread whose [`super::owner_word`] for this CPU is
+        /// `me` owns these lists (an unbound thread's token, `NO_TOKEN`, is
+        /// no owner's; without `std` no list has an owner).
         #[inline(always)]
         fn owned_by(&self, me: u64) -> bool {
             self.owner.load(Ordering::Relaxed) == me
         }
 
+        /// The calling thread's [`super::owner_word`] for this CPU.
+        #[inline(always)]
+        fn my_word(&self) -> u64 {
+            super::owner_word(super::thread_token(), self.cpu)
+        }
+
         /// Whether the calling thread owns these lists.
         #[inline(always)]
         fn owned_by_me(&self) -> bool {
-            self.owned_by(super::thread_token())
+            self.owned_by(self.my_word())
         }
 
         #[inline]
@@ -324,14 +367,15 @@ mod cpu {
             self.lock_remote(true)
         }
 
-        /// Enters the lists if the calling thread, whose token is `me`
-        /// ([`super::thread_token`], read by the caller with its CPU
-        /// number), owns them and no remote holder is in; `None` otherwise
-        /// (then [`CpuLock::try_lock`] decides). The guard knows statically
-        /// how it was entered, so the owner's fast paths carry no flag.
+        /// Enters the lists if the calling thread, whose
+        /// [`super::owner_word`] for this CPU is `me` (for a thread bound
+        /// to this CPU, its [`super::thread_word`]), owns them and no
+        /// remote holder is in; `None` otherwise (then
+        /// [`CpuLock::try_lock`] decides). The guard knows statically how
+        /// it was entered, so the owner's fast paths carry no flag.
         #[inline(always)]
         pub(crate) fn try_own_as(&self, me: u64) -> Option<OwnerGuard<'_, T>> {
-            debug_assert_eq!(me, super::thread_token());
+            debug_assert_eq!(me, self.my_word());
             if !self.owned_by(me) {
                 return None;
             }
@@ -402,7 +446,7 @@ mod cpu {
             // touched with it held.
             let live = unsafe { &mut *self.owner_live.get() };
             let o = self.owner.load(Ordering::Relaxed);
-            let me = super::thread_token();
+            let me = self.my_word();
             if o != 0 && o != me {
                 let alive = live.as_ref().is_some_and(|l| l.load(Ordering::Acquire));
                 if alive {
@@ -420,7 +464,7 @@ mod cpu {
                 self.owner.store(0, Ordering::Relaxed);
                 *live = None;
             }
-            if o != me && me != super::NO_TOKEN {
+            if o != me && me >> 32 != super::NO_TOKEN {
                 if let Some(flag) = owner::claimable() {
                     *live = Some(flag);
                     self.owner.store(me, Ordering::Relaxed);
@@ -517,7 +561,7 @@ mod cpu {
             fn drop(&mut self) {
                 // Stop entering as owner before giving the lists up, should
                 // a later thread-local destructor still free pages.
-                THREAD.with(|t| t.token.set(NO_TOKEN));
+                THREAD.with(|t| t.set_token(NO_TOKEN));
                 if let Some(l) = self.0.get_mut().take() {
                     l.store(false, Ordering::Release);
                 }
@@ -535,12 +579,16 @@ mod cpu {
                 if let Some(l) = live.0.borrow_mut().take() {
                     l.store(false, Ordering::Release);
                 }
-                if barrier_available() {
+                // Tokens fit 32 bits (see `owner_word`); once they are
+                // spent, binding no longer makes owners.
+                let token = match barrier_available() {
+                    true => NEXT_TOKEN.fetch_add(1, Ordering::Relaxed).min(NO_TOKEN),
+                    false => NO_TOKEN,
+                };
+                if token != NO_TOKEN {
                     *live.0.borrow_mut() = Some(Arc::new(AtomicBool::new(true)));
-                    THREAD.with(|t| t.token.set(NEXT_TOKEN.fetch_add(1, Ordering::Relaxed)));
-                } else {
-                    THREAD.with(|t| t.token.set(NO_TOKEN));
                 }
+                THREAD.with(|t| t.set_token(token));
             });
         }
 
