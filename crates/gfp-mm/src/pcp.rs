@@ -187,8 +187,10 @@ pub(crate) fn fast_routes(
 }
 
 /// A CPU: its node, its fast routes and its locked lists. Aligned so that
-/// two CPUs' locks never share a cache line.
-#[repr(align(128))]
+/// two CPUs' locks never share a cache line, and to a power of two at
+/// least its size (the routes alone take 256 bytes), so that a CPU's slot
+/// is a shift of its number away from the first.
+#[repr(align(512))]
 pub(crate) struct CpuSlot {
     pub(crate) nid: NodeId,
     pub(crate) route: [FastRoute; 1 << ROUTE_BITS],
