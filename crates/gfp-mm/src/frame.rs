@@ -51,6 +51,13 @@ const ZONE_SHIFT: u32 = 24;
 ///
 /// Layout: kind (3 bits), order (4), compound (1), dirty (1), offset of a
 /// tail from its head (11), allocation migratetype (2), zone id (8).
+///
+/// # Invariant
+///
+/// A word of kind [`FrameKind::Allocated`] in a machine's frame table
+/// names one of the machine's zones: only `prep_new_page()` makes such
+/// words, from a zone's id (the fast path's free relies on it to index the
+/// per-CPU lists without a bounds check).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FrameState(pub(crate) u32);
 
@@ -146,6 +153,19 @@ impl FrameState {
             == FrameKind::Allocated as u32 | (order << ORDER_SHIFT)
     }
 
+    /// This word with the order and compound bit of a head (`self` has
+    /// none).
+    #[inline(always)]
+    pub(crate) const fn with_order(self, order: u32, compound: bool) -> FrameState {
+        FrameState(self.0 | (order << ORDER_SHIFT) | if compound { COMPOUND } else { 0 })
+    }
+
+    /// The allocation migratetype's index (0..4).
+    #[inline(always)]
+    pub(crate) const fn alloc_mt_index(self) -> usize {
+        ((self.0 & MT_MASK) >> MT_SHIFT) as usize
+    }
+
     /// Distance from a tail frame to its head.
     #[inline(always)]
     pub const fn head_offset(self) -> u32 {
@@ -239,6 +259,19 @@ impl FrameTable {
     pub(crate) fn block(&self, pfn: u32, order: u32) -> Option<&[AtomicU32]> {
         let start = pfn as usize;
         self.words.get(start..start + (1usize << order))
+    }
+
+    /// [`FrameTable::block`] without the bounds check.
+    ///
+    /// # Safety
+    ///
+    /// The block of `order` at `pfn` lies in the table.
+    #[inline(always)]
+    pub(crate) unsafe fn block_unchecked(&self, pfn: u32, order: u32) -> &[AtomicU32] {
+        let start = pfn as usize;
+        debug_assert!(start + (1usize << order) <= self.words.len());
+        // SAFETY: the caller's promise.
+        unsafe { self.words.get_unchecked(start..start + (1usize << order)) }
     }
 
     /// Replaces `old` with `new`; `false` if the word was not `old`.

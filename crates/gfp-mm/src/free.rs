@@ -14,7 +14,6 @@ use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, ZonePcp, NR_PCP_ORDERS, P
 use crate::stats::Event;
 use crate::sync::{AtomicU32, Ordering};
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
-use gfp::zone::MigrateType;
 
 impl Machine {
     fn bad(&self, cx: &Cx<'_>, pfn: u32, reason: BadPageReason, state: FrameState) -> BadPage {
@@ -93,6 +92,21 @@ impl Machine {
     /// changed.
     #[inline(always)]
     pub(crate) fn free_fast(&self, cpu: usize, page: Page, order: u32) -> bool {
+        match self.cpus.get(cpu) {
+            Some(slot) => {
+                let me = crate::sync::owner_word(crate::sync::thread_token(), cpu as u32);
+                self.free_fast_on(slot, me, page, order)
+            }
+            None => false,
+        }
+    }
+
+    /// [`Machine::free_fast`] on a CPU already looked up (the runtime
+    /// checks the thread's CPU number once, against this table), for the
+    /// calling thread, whose owner word for the CPU is `me`
+    /// ([`crate::sync::owner_word`]).
+    #[inline(always)]
+    pub(crate) fn free_fast_on(&self, slot: &CpuSlot, me: u64, page: Page, order: u32) -> bool {
         let pfn = page.pfn();
         if !pcp_allowed_order(order) || page.machine_id() != self.id {
             return false;
@@ -100,16 +114,14 @@ impl Machine {
         let Some(block) = self.fm.frames.block(pfn, order) else {
             return false;
         };
-        let Some(slot) = self.cpus.get(cpu) else {
-            return false;
-        };
-        if let Some(mut pcp) = slot.pcp.try_own() {
+        if let Some(mut pcp) = slot.pcp.try_own_as(me) {
             return self.free_onto(&mut pcp, pfn, block, order);
         }
         self.free_fast_locked(slot, pfn, block, order)
     }
 
     /// [`Machine::free_fast`] for a thread that does not own the lists.
+    #[cold]
     #[inline(never)]
     fn free_fast_locked(&self, slot: &CpuSlot, pfn: u32, block: &[AtomicU32], order: u32) -> bool {
         match slot.pcp.try_lock() {
@@ -151,7 +163,10 @@ impl Machine {
         for t in tails {
             frame::store(t, FrameState::make(FrameKind::FreeTail, zone, 0));
         }
-        self.pcp_push(pcp, zone, pfn, order);
+        // SAFETY: `block` is the table's words at `pfn`, and an allocated
+        // head names one of the machine's zones (`FrameState`'s
+        // invariant).
+        unsafe { self.pcp_push(pcp, zone, pfn, order) };
         true
     }
 
@@ -236,25 +251,33 @@ impl Machine {
 
     /// `free_unref_page_commit()` from a path that holds no per-CPU lists.
     fn free_to_pcp(&self, cpu: usize, zone: ZoneId, pfn: u32, order: u32) {
+        debug_assert!(zone < self.zones.len() && (pfn as usize) < self.fm.frames.len());
         let mut pcp = self.cpus[cpu].pcp.lock();
-        self.pcp_push(&mut pcp, zone, pfn, order);
+        // SAFETY: the callers pass a zone's id and a pfn they looked up.
+        unsafe { self.pcp_push(&mut pcp, zone, pfn, order) };
     }
 
     /// `free_unref_page_commit()`: onto the CPU's list of the pageblock's
     /// migratetype; a batch goes back to the buddy lists when the zone's
     /// lists reach their high mark.
+    ///
+    /// # Safety
+    ///
+    /// `zone` is one of the machine's zones, and `pfn` lies in the frame
+    /// table.
     #[inline(always)]
-    fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
+    unsafe fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
+        debug_assert!(zone < pcp.zones.len());
         // A high-atomic pageblock's pages go to the movable list: the
-        // reserve is kept on the buddy lists only.
-        let mt = match self.fm.pb_mt_index(pfn) {
-            i if i == MigrateType::HighAtomic as usize => MigrateType::Movable as usize,
-            i => i,
-        };
-        let zp = &mut pcp.zones[zone];
-        zp.lists[order as usize][mt & (PCP_COLUMNS - 1)].push(pfn);
+        // pageblock's byte says so.
+        // SAFETY: the caller's promise on `pfn`.
+        let col = unsafe { self.fm.pb_pcp_column(pfn) };
+        // SAFETY: the caller's promise on `zone`; every CPU has lists for
+        // each zone.
+        let zp = unsafe { pcp.zones.get_unchecked_mut(zone) };
+        zp.lists[order as usize][col & (PCP_COLUMNS - 1)].push(pfn);
+        // `pgfree` is derived from the lists' counters (`freed_pages`).
         zp.count += 1 << order;
-        pcp.pgfree += 1 << order;
         if zp.count >= zp.high {
             self.pcp_flush_high(pcp, zone);
         }
@@ -300,6 +323,7 @@ impl Machine {
             }
             to_free -= (k as i64) << order;
             zp.count -= (k as u32) << order;
+            zp.taken = zp.taken.wrapping_add((k as u64) << order);
         }
         area.publish(z);
     }

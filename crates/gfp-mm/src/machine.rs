@@ -15,7 +15,7 @@ use crate::env::Environment;
 use crate::frame::{FrameKind, FrameState, FrameTable};
 use crate::hooks::SlowPathHooks;
 use crate::nodemask::{NodeId, NodeMask};
-use crate::pcp::{fast_routes, zone_batchsize, CpuSlot};
+use crate::pcp::{fast_routes, zone_batchsize, CpuSlot, ZonePcp};
 use crate::spec::{MachineSpec, SpecError, MAX_NR_ZONES};
 use crate::stats::{zone_event_index, Event, ZoneEvent, NR_EVENTS, NR_ZONE_EVENTS};
 use crate::sync::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering, SpinLock};
@@ -286,7 +286,7 @@ impl Machine {
         let fm = FrameMaps {
             frames: FrameTable::new(zone_of.into_iter()),
             pageblock_mt: (0..nr_pb)
-                .map(|_| AtomicU8::new(MigrateType::Movable as u8))
+                .map(|_| AtomicU8::new(crate::zone::pb_byte(MigrateType::Movable)))
                 .collect(),
             pb_order,
         };
@@ -295,8 +295,10 @@ impl Machine {
         let cpus: Box<[CpuSlot]> = spec
             .cpus
             .iter()
-            .map(|&nid| {
+            .enumerate()
+            .map(|(cpu, &nid)| {
                 CpuSlot::new(
+                    cpu,
                     nid,
                     fast_routes(&nodes[nid].first_zone),
                     zones.len(),
@@ -499,6 +501,13 @@ impl Machine {
         self.cpus.len()
     }
 
+    /// CPU `cpu`, if the machine has it.
+    #[cfg(feature = "std")]
+    #[inline(always)]
+    pub(crate) fn cpu_slot(&self, cpu: usize) -> Option<&CpuSlot> {
+        self.cpus.get(cpu)
+    }
+
     /// The node of `cpu` (`cpu_to_node`).
     pub fn cpu_to_node(&self, cpu: usize) -> NodeId {
         self.cpus[cpu].nid
@@ -694,7 +703,7 @@ impl Machine {
             let pcp = c.pcp.lock();
             v += pcp.events[idx];
             if idx == Event::PgFree as usize {
-                v += pcp.pgfree;
+                v += pcp.zones.iter().map(ZonePcp::freed_pages).sum::<u64>();
             }
             if let Some((zone, ev)) = zone_ev {
                 let fast = &pcp.zones[zone].fast_allocs;

@@ -12,9 +12,9 @@ use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
 use crate::machine::{Cx, Machine, WarnSite};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, Page};
-use crate::pcp::{pcp_allowed_order, CpuPages, FastRoute, PCP_COLUMNS, ROUTE_BITS};
+use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, FastRoute, PCP_COLUMNS, ROUTE_BITS};
 use crate::stats::{zone_event_index, Event, ZoneEvent};
-use crate::sync::Ordering;
+use crate::sync::{AtomicU32, Ordering};
 use crate::zone::{Zone, ZoneId, MIGRATE_PCPTYPES};
 
 /// Retries without progress before the slow path gives up on reclaim
@@ -43,9 +43,16 @@ pub struct AllocContext<'a> {
 
 /// The fast path's pop from a CPU's list of `zone`, `order` and
 /// migratetype index `mt`, with its counters.
+///
+/// # Safety
+///
+/// `zone` is one of the machine's zones (a [`FastRoute`]'s), so that
+/// `pcp.zones` (one entry per zone) has it.
 #[inline(always)]
-fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Option<u32> {
-    let zp = &mut pcp.zones[zone];
+unsafe fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Option<u32> {
+    debug_assert!(zone < pcp.zones.len());
+    // SAFETY: the caller's promise.
+    let zp = unsafe { pcp.zones.get_unchecked_mut(zone) };
     let pfn = zp.lists[order as usize][mt & (PCP_COLUMNS - 1)].pop()?;
     zp.count -= 1 << order;
     // The zone is the first of the CPU's own zonelist, so the request is a
@@ -176,23 +183,48 @@ impl Machine {
     /// path decides.
     #[inline(always)]
     pub(crate) fn alloc_fast(&self, cpu: usize, gfp: Gfp, order: u32) -> Option<u32> {
+        let me = crate::sync::owner_word(crate::sync::thread_token(), cpu as u32);
+        self.alloc_fast_on(self.cpus.get(cpu)?, me, gfp, order)
+    }
+
+    /// [`Machine::alloc_fast`] on a CPU already looked up (the runtime
+    /// checks the thread's CPU number once, against this table), for the
+    /// calling thread, whose owner word for the CPU is `me`
+    /// ([`crate::sync::owner_word`]).
+    #[inline(always)]
+    pub(crate) fn alloc_fast_on(
+        &self,
+        slot: &CpuSlot,
+        me: u64,
+        gfp: Gfp,
+        order: u32,
+    ) -> Option<u32> {
         if gfp.bits() & self.fast_reject.load(Ordering::Relaxed) != 0 {
             return None;
         }
-        let slot = self.cpus.get(cpu)?;
         let r = slot.route[(gfp.bits() & ((1 << ROUTE_BITS) - 1)) as usize];
-        if r == FastRoute::SLOW {
+        debug_assert!(r.zone() < self.zones.len());
+        // SAFETY: a route's zone is one of the machine's (`FastRoute`'s
+        // invariants), whose zones are fixed when it is built.
+        let z = unsafe { self.zones.get_unchecked(r.zone()) };
+        // `FastRoute::SLOW` fails here too: its bits are never set.
+        if !z.fast_watermark_ok(order, r.ok_shift()) {
             return None;
         }
-        let zid = r.zone();
-        if !self.zones[zid].fast_watermark_ok(order, r.ok_shift()) {
-            return None;
-        }
-        let pfn = match slot.pcp.try_own() {
-            Some(mut pcp) => self.fast_take(&mut pcp, zid, order, r.mt(), gfp)?,
-            None => self.fast_take(&mut *slot.pcp.try_lock()?, zid, order, r.mt(), gfp)?,
+        let pfn = match slot.pcp.try_own_as(me) {
+            Some(mut pcp) => self.fast_take(&mut pcp, r, order, gfp)?,
+            None => self.fast_take(&mut *slot.pcp.try_lock()?, r, order, gfp)?,
         };
-        self.prep_new_page(pfn, zid, order, gfp, r.mt() as u32);
+        // SAFETY: the block came off a per-CPU list, and those hold only
+        // blocks that lie in the frame table (see `ZonePcp::lists`).
+        let block = unsafe { self.fm.frames.block_unchecked(pfn, order) };
+        self.prep_block(
+            block,
+            pfn,
+            order,
+            gfp,
+            r.head(order, order > 0 && gfp.contains(Gfp::COMP)),
+        );
         Some(pfn)
     }
 
@@ -202,29 +234,19 @@ impl Machine {
     /// flags), unless the refill finds nothing: then the general path
     /// decides, and counts the refill.
     #[inline(always)]
-    fn fast_take(
-        &self,
-        pcp: &mut CpuPages,
-        zid: ZoneId,
-        order: u32,
-        mt: usize,
-        gfp: Gfp,
-    ) -> Option<u32> {
-        if let Some(pfn) = pcp_pop(pcp, zid, order, mt) {
+    fn fast_take(&self, pcp: &mut CpuPages, r: FastRoute, order: u32, gfp: Gfp) -> Option<u32> {
+        // SAFETY: a route's zone is one of the machine's, and every CPU has
+        // lists for each of them.
+        if let Some(pfn) = unsafe { pcp_pop(pcp, r.zone(), order, r.mt()) } {
             return Some(pfn);
         }
-        self.fast_refill(pcp, zid, order, mt, gfp)
+        self.fast_refill(pcp, r, order, gfp)
     }
 
+    #[cold]
     #[inline(never)]
-    fn fast_refill(
-        &self,
-        pcp: &mut CpuPages,
-        zid: ZoneId,
-        order: u32,
-        mt: usize,
-        gfp: Gfp,
-    ) -> Option<u32> {
+    fn fast_refill(&self, pcp: &mut CpuPages, r: FastRoute, order: u32, gfp: Gfp) -> Option<u32> {
+        let (zid, mt) = (r.zone(), r.mt());
         debug_assert!(mt < MIGRATE_PCPTYPES);
         let mt_type = match mt {
             0 => MigrateType::Unmovable,
@@ -239,7 +261,8 @@ impl Machine {
             return None;
         }
         pcp.events[Event::PcpRefill as usize] += 1;
-        pcp_pop(pcp, zid, order, mt)
+        // SAFETY: as in `fast_take`.
+        unsafe { pcp_pop(pcp, zid, order, mt) }
     }
 
     /// `rmqueue_bulk()`: refills the CPU's empty list of `z`, `order` and
@@ -277,6 +300,7 @@ impl Machine {
         drop(area);
         let got = list.len() as u32;
         zp.count += got << order;
+        zp.refilled = zp.refilled.wrapping_add(u64::from(got) << order);
         pcp.events[Event::Fallback as usize] += fallbacks;
         got
     }
@@ -487,6 +511,7 @@ impl Machine {
         };
         let zp = &mut pcp.zones[z.id];
         zp.count -= 1 << order;
+        zp.taken = zp.taken.wrapping_add(1 << order);
         let ev = &mut pcp.events;
         ev[zone_event_index(z.id, ZoneEvent::PgAlloc)] += 1 << order;
         let pz = &self.zones[preferred];
@@ -564,12 +589,6 @@ impl Machine {
     /// not skip zeroing, and the other two change nothing.
     #[inline(always)]
     fn prep_new_page(&self, pfn: u32, zone: ZoneId, order: u32, gfp: Gfp, mt: u32) {
-        if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
-            // SAFETY: the block was just taken off a free list by this call
-            // and its head is not yet marked allocated, so no one else may
-            // access its memory.
-            unsafe { self.arena.zero(pfn, 1 << order) };
-        }
         let compound = order > 0 && gfp.contains(Gfp::COMP);
         // A block taken off a list lies inside the table (the lists hold
         // only blocks of the zone); one bounds check covers all its frames.
@@ -578,11 +597,38 @@ impl Machine {
             .frames
             .block(pfn, order)
             .expect("a free list held a block outside the frame table");
+        self.prep_block(
+            block,
+            pfn,
+            order,
+            gfp,
+            FrameState::allocated(zone, order, compound, mt),
+        );
+    }
+
+    /// [`Machine::prep_new_page`] with the block's frame words (`block`,
+    /// head first) looked up and the head's metadata word made.
+    #[inline(always)]
+    fn prep_block(
+        &self,
+        block: &[AtomicU32],
+        pfn: u32,
+        order: u32,
+        gfp: Gfp,
+        head_state: FrameState,
+    ) {
+        if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
+            // SAFETY: the block was just taken off a free list by this call
+            // and its head is not yet marked allocated, so no one else may
+            // access its memory.
+            unsafe { self.arena.zero(pfn, 1 << order) };
+        }
+        let (zone, compound) = (head_state.zone(), head_state.compound());
         let (head, tails) = block.split_first().expect("a block has a head");
         for (i, t) in (1u32..).zip(tails) {
             frame::store(t, FrameState::tail(zone, i, compound));
         }
-        frame::store(head, FrameState::allocated(zone, order, compound, mt));
+        frame::store(head, head_state);
     }
 
     /// `reserve_highatomic_pageblock()`: after a high-order atomic

@@ -5,7 +5,6 @@
 //! unless bound with [`bind_current_thread`]).
 
 use std::boxed::Box;
-use std::cell::Cell;
 use std::string::String;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -21,6 +20,7 @@ use crate::machine::{Cx, Machine, MachineError};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, BadPage, Page};
 use crate::spec::MachineSpec;
+use crate::sync::THREAD;
 use crate::task::Task;
 
 /// Where log lines go.
@@ -173,10 +173,6 @@ impl Environment for StdEnv {
 
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 
-std::thread_local! {
-    static THREAD_CPU: Cell<usize> = const { Cell::new(usize::MAX) };
-}
-
 /// Binds the calling thread to CPU `cpu` (taken modulo each machine's CPU
 /// count), like `sched_setaffinity` to one CPU.
 ///
@@ -185,7 +181,7 @@ std::thread_local! {
 /// read-modify-writes; other threads and drains wait it out (see the
 /// `sync` module). Rebinding, or the thread's exit, gives the lists up.
 pub fn bind_current_thread(cpu: usize) {
-    if THREAD_CPU.with(|c| c.replace(cpu)) == cpu && crate::sync::bound_as_owner() {
+    if THREAD.with(|t| t.set_cpu(cpu)) == cpu && crate::sync::bound_as_owner() {
         return;
     }
     crate::sync::bind_current_thread_owner();
@@ -213,7 +209,7 @@ pub fn own_per_cpu_lists() {
 
 #[inline(always)]
 fn current_cpu(nr_cpus: usize) -> usize {
-    let v = THREAD_CPU.with(Cell::get);
+    let v = THREAD.with(|t| t.cpu.get());
     // Unassigned threads hold usize::MAX, so one compare covers both.
     if v < nr_cpus {
         v
@@ -224,11 +220,11 @@ fn current_cpu(nr_cpus: usize) -> usize {
 
 #[cold]
 fn current_cpu_slow(nr_cpus: usize) -> usize {
-    THREAD_CPU.with(|c| {
-        let mut v = c.get();
+    THREAD.with(|t| {
+        let mut v = t.cpu.get();
         if v == usize::MAX {
             v = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
-            c.set(v);
+            t.set_cpu(v);
         }
         v % nr_cpus
     })
@@ -324,14 +320,25 @@ impl Mm {
     pub fn alloc_pages(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
         if crate::pcp::pcp_allowed_order(order) {
             let scope = gfp::scope::current_state();
-            let cpu = current_cpu(self.machine.nr_cpus());
-            if let Some(pfn) = self.machine.alloc_fast(cpu, scope.apply(gfp), order) {
-                return Ok(Page::from_raw(self.machine.id(), pfn));
+            // A thread whose number is not one of this machine's CPUs (not
+            // bound, or bound beyond them) takes the general path, which
+            // picks its CPU and tries the fast path there.
+            // The thread's word: its CPU number in the low half, and as a
+            // whole what the CPU's lists record as their owner if it is.
+            let me = crate::sync::thread_word();
+            if let Some(slot) = self.machine.cpu_slot(me as u32 as usize) {
+                if let Some(pfn) = self
+                    .machine
+                    .alloc_fast_on(slot, me, scope.apply(gfp), order)
+                {
+                    return Ok(Page::from_raw(self.machine.id(), pfn));
+                }
             }
         }
         self.alloc_pages_general(gfp, order)
     }
 
+    #[cold]
     #[inline(never)]
     fn alloc_pages_general(&self, gfp: Gfp, order: u32) -> Result<Page, AllocError> {
         self.machine.alloc_pages(&self.current_cx(), gfp, order)
@@ -374,15 +381,17 @@ impl Mm {
     /// [`Mm::alloc_pages`] is.
     #[inline(always)]
     pub fn free_pages(&self, page: Page, order: u32) -> Result<(), BadPage> {
-        if self
-            .machine
-            .free_fast(current_cpu(self.machine.nr_cpus()), page, order)
-        {
-            return Ok(());
+        // As in `alloc_pages`: one check of the thread's CPU number.
+        let me = crate::sync::thread_word();
+        if let Some(slot) = self.machine.cpu_slot(me as u32 as usize) {
+            if self.machine.free_fast_on(slot, me, page, order) {
+                return Ok(());
+            }
         }
         self.free_pages_general(page, order)
     }
 
+    #[cold]
     #[inline(never)]
     fn free_pages_general(&self, page: Page, order: u32) -> Result<(), BadPage> {
         self.machine.free_pages(&self.current_cx(), page, order)

@@ -204,7 +204,7 @@ impl Slab {
             order,
             reclaimable,
             cpus: (0..self.nr_cpus)
-                .map(|_| CpuLock::new(Vec::new()))
+                .map(|cpu| CpuLock::for_cpu(Vec::new(), u32::try_from(cpu).unwrap_or(u32::MAX)))
                 .collect(),
             slabs: SpinLock::new(BTreeMap::new()),
             owner: self.owner.clone(),

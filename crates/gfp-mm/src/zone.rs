@@ -43,6 +43,21 @@ pub(crate) fn mt_from_index(i: u8) -> MigrateType {
     MIGRATETYPES[(i & 3) as usize]
 }
 
+/// A pageblock's byte in [`FrameMaps::pageblock_mt`]: the migratetype's
+/// index in bits 0..2 and, in the top two bits (so that the shift alone
+/// yields an index below four), the column of the per-CPU lists that its
+/// pages are freed to: the migratetype's own, but Movable's for a
+/// high-atomic block (the reserve is kept on the buddy lists only).
+pub(crate) const fn pb_byte(mt: MigrateType) -> u8 {
+    let col = match mt {
+        MigrateType::HighAtomic => MigrateType::Movable,
+        mt => mt,
+    };
+    mt as u8 | (col as u8) << PB_COLUMN_SHIFT
+}
+
+const PB_COLUMN_SHIFT: u32 = 6;
+
 /// The fallback order between migratetypes (`fallbacks[]`).
 const FALLBACKS: [[MigrateType; 2]; MIGRATE_PCPTYPES] = [
     [MigrateType::Reclaimable, MigrateType::Movable],
@@ -64,15 +79,26 @@ impl FrameMaps {
         mt_from_index(self.pageblock_mt[(pfn >> self.pb_order) as usize].load(Ordering::Relaxed))
     }
 
-    /// The pageblock's migratetype as its index (0..4), for list indexing.
+    /// The per-CPU list column that a free of a page of the pageblock of
+    /// `pfn` goes to (see [`pb_byte`]).
+    ///
+    /// # Safety
+    ///
+    /// `pfn` lies in the frame table.
     #[inline(always)]
-    pub(crate) fn pb_mt_index(&self, pfn: u32) -> usize {
-        (self.pageblock_mt[(pfn >> self.pb_order) as usize].load(Ordering::Relaxed) & 3) as usize
+    pub(crate) unsafe fn pb_pcp_column(&self, pfn: u32) -> usize {
+        let i = pfn.wrapping_shr(self.pb_order) as usize;
+        debug_assert!(i < self.pageblock_mt.len());
+        // SAFETY: the map has a byte for every pageblock of the frame table
+        // (both are fixed when the machine is built), and `pfn` lies in the
+        // table.
+        (unsafe { self.pageblock_mt.get_unchecked(i) }.load(Ordering::Relaxed) >> PB_COLUMN_SHIFT)
+            as usize
     }
 
     #[inline(always)]
     pub(crate) fn set_pb_mt(&self, pfn: u32, mt: MigrateType) {
-        self.pageblock_mt[(pfn >> self.pb_order) as usize].store(mt as u8, Ordering::Relaxed);
+        self.pageblock_mt[(pfn >> self.pb_order) as usize].store(pb_byte(mt), Ordering::Relaxed);
     }
 
     /// `change_pageblock_range()`: every pageblock of a block of `order`.
