@@ -46,6 +46,9 @@ const OFFSET_MASK: u32 = 0x7ff << OFFSET_SHIFT;
 const MT_SHIFT: u32 = 20;
 const MT_MASK: u32 = 0x3 << MT_SHIFT;
 const ZONE_SHIFT: u32 = 24;
+/// Zones a frame word can name: a machine has at most this many populated
+/// zones (`MachineSpec::validate` refuses more).
+pub const MAX_FRAME_ZONES: usize = 1 << (32 - ZONE_SHIFT);
 
 /// One frame's metadata word, decoded on demand.
 ///

@@ -138,6 +138,12 @@ pub(crate) enum WarnSite {
 /// The mask bits the fast path never serves (see `Machine::fast_reject`).
 const FAST_REJECT: u32 = gfp::Gfp::THISNODE.bits() | gfp::Gfp::WRITE.bits();
 
+/// A bit the fast path ORs into every mask before the reject test, so that
+/// a reject word of all ones (cpusets in use) turns away the empty mask
+/// too; `FAST_REJECT` leaves it clear.
+pub(crate) const FAST_REJECT_ALWAYS: u32 = 1 << 31;
+const _: () = assert!(FAST_REJECT & FAST_REJECT_ALWAYS == 0);
+
 static NEXT_ID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(1);
 
 /// A simulated machine's memory and its page allocator.
@@ -153,7 +159,8 @@ pub struct Machine {
     pub(crate) cpusets_enabled: AtomicBool,
     /// Mask bits that send an allocation to the general path at once:
     /// `__GFP_THISNODE | __GFP_WRITE`, or every bit while cpusets are in
-    /// use (the fast path knows no `mems_allowed`).
+    /// use (the fast path knows no `mems_allowed`); tested against the mask
+    /// with [`FAST_REJECT_ALWAYS`] set, so all ones rejects every mask.
     pub(crate) fast_reject: AtomicU32,
     pub(crate) cpuset_seq: AtomicU64,
     pub(crate) init_on_alloc: AtomicBool,

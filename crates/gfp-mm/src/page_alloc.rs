@@ -9,7 +9,7 @@ use crate::alloc_flags::{gfp_to_alloc_flags, pfmemalloc_flags, AllocFlags};
 use crate::env::{LogLevel, TICK_NS};
 use crate::frame::{self, FrameKind, FrameState};
 use crate::hooks::{CompactPriority, CompactResult, OomControl, ReclaimRequest};
-use crate::machine::{Cx, Machine, WarnSite};
+use crate::machine::{Cx, Machine, WarnSite, FAST_REJECT_ALWAYS};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{AllocError, Page};
 use crate::pcp::{pcp_allowed_order, CpuPages, CpuSlot, FastRoute, PCP_COLUMNS, ROUTE_BITS};
@@ -199,7 +199,7 @@ impl Machine {
         gfp: Gfp,
         order: u32,
     ) -> Option<u32> {
-        if gfp.bits() & self.fast_reject.load(Ordering::Relaxed) != 0 {
+        if (gfp.bits() | FAST_REJECT_ALWAYS) & self.fast_reject.load(Ordering::Relaxed) != 0 {
             return None;
         }
         let r = slot.route[(gfp.bits() & ((1 << ROUTE_BITS) - 1)) as usize];

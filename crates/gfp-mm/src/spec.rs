@@ -226,6 +226,16 @@ impl MachineSpec {
         if self.total_pages() == 0 {
             return err("no memory".into());
         }
+        let zones = (self.nodes.iter())
+            .flat_map(|n| n.zone_pages.iter())
+            .filter(|&&p| p > 0)
+            .count();
+        if zones > crate::frame::MAX_FRAME_ZONES {
+            return err(alloc::format!(
+                "{zones} populated zones; a page's metadata names at most {} (fewer nodes, or fewer zones per node)",
+                crate::frame::MAX_FRAME_ZONES
+            ));
+        }
         if self.total_pages() > (u32::MAX as u64) / 2 {
             return err("more than 2^31 pages".into());
         }

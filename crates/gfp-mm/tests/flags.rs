@@ -463,6 +463,36 @@ fn lowmem_reserve_protects_dma_from_normal_requests() {
     assert_eq!(m.page_zone_type(p), Some(ZoneType::Dma));
 }
 
+/// With cpusets in use the per-CPU fast path steps aside for every mask,
+/// the empty one too: a task confined to node 1, running on a node-0 CPU,
+/// gets node-1 pages whatever its mask (`prepare_alloc_pages()` sets
+/// `__GFP_HARDWALL` and the task's `mems_allowed` for the first attempt).
+#[test]
+fn cpusets_hold_every_mask_to_mems_allowed() {
+    let m = machine(two_nodes());
+    let env = env();
+    let tight = m
+        .create_cpuset(CpusetId::ROOT, "tight", NodeMask::single(1), true, false)
+        .unwrap();
+    let mut t = task();
+    m.attach_cpuset(&mut t, tight).unwrap();
+    let c = Cx::new(0, t, &env, &NoProgress);
+    assert_eq!(m.cpu_to_node(0), 0);
+    for gfp in [Gfp::EMPTY, Gfp::KERNEL, Gfp::NOWAIT, Gfp::HIGHUSER_MOVABLE] {
+        let pages: Vec<_> = (0..200)
+            .map(|_| m.alloc_pages(&c, gfp, 0).unwrap())
+            .collect();
+        let off = pages
+            .iter()
+            .filter(|&&p| m.page_to_nid(p) != Some(1))
+            .count();
+        assert_eq!(off, 0, "{gfp:?}: pages outside mems_allowed");
+        for p in pages {
+            m.free_pages(&c, p, 0).unwrap();
+        }
+    }
+}
+
 #[test]
 fn hardwall_and_cpuset_ancestors() {
     let m = machine(two_nodes());

@@ -102,3 +102,21 @@ fn dirtying_a_free_page_is_refused() {
     assert_eq!(m.node_dirty_pages(0), 0);
     assert!(m.page_ptr(p).is_none(), "no address for a free page");
 }
+
+/// A machine with more populated zones than a page's metadata word can
+/// name is refused with an error that says so, instead of pages that name
+/// the wrong zone.
+#[test]
+fn too_many_zones_is_a_clear_error() {
+    use gfp_mm::{MachineSpec, NodeSpec};
+    // 64 nodes of 5 zones: 320 zones, above the 256 a frame word names.
+    let node = NodeSpec {
+        zone_pages: [512; 5],
+    };
+    let spec = MachineSpec::new("wide", vec![node.clone(); 64], 1);
+    let e = spec.validate().expect_err("refused");
+    assert!(e.to_string().contains("320 populated zones"), "{e}");
+    // 51 such nodes (255 zones) are fine.
+    let spec = MachineSpec::new("wide", vec![node; 51], 1);
+    spec.validate().expect("accepted");
+}
