@@ -86,13 +86,36 @@ pub enum MachineDecl {
     /// A preset of [`gfp_mm::MachineSpec`]: `default`, `test-64mib`,
     /// `highmem-32bit`.
     Preset(String),
-    /// One node with one Normal zone of this many pages (a multiple of 32).
-    Pages(u32),
+    /// One node with one Normal zone of this many pages (a multiple of 32),
+    /// and per-CPU lists sized as said.
+    Pages(u32, PcpSizing),
 }
 
 impl Default for MachineDecl {
     fn default() -> Self {
-        MachineDecl::Pages(4096)
+        MachineDecl::Pages(4096, PcpSizing::Small)
+    }
+}
+
+/// How a `machine pages=N` sizes its per-CPU lists (`pcp=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PcpSizing {
+    /// Batch 1, high 4: the lists hide almost nothing from the watermarks,
+    /// which small scenarios reason about page by page.
+    #[default]
+    Small,
+    /// As the kernel sizes them for the zone: `zone_batchsize()`, and the
+    /// low watermark shared by the node's CPUs as `high`.
+    Kernel,
+}
+
+impl PcpSizing {
+    /// The keyword after `pcp=`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            PcpSizing::Small => "small",
+            PcpSizing::Kernel => "kernel",
+        }
     }
 }
 
@@ -936,7 +959,30 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 s.name = Some(name_tok(&l.toks[1], "scenario name")?);
             }
             "machine" => {
-                p.arity(&l, 2, "machine PRESET | machine pages=N")?;
+                let usage = "machine PRESET | machine pages=N [pcp=small|kernel]";
+                let pcp = match l.toks.get(2) {
+                    Some(t) if l.toks[1].text.starts_with("pages=") => {
+                        p.arity(&l, 3, usage)?;
+                        match t.text.strip_prefix("pcp=") {
+                            Some("small") => PcpSizing::Small,
+                            Some("kernel") => PcpSizing::Kernel,
+                            _ => {
+                                return err(
+                                    t.line,
+                                    t.col,
+                                    format!(
+                                        "unexpected `{}`: expected pcp=small or pcp=kernel",
+                                        t.text
+                                    ),
+                                )
+                            }
+                        }
+                    }
+                    _ => {
+                        p.arity(&l, 2, usage)?;
+                        PcpSizing::Small
+                    }
+                };
                 if seen_machine {
                     return err(t0.line, t0.col, "second `machine` line");
                 }
@@ -951,7 +997,7 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                             format!("pages={n}: need a positive multiple of 32 up to 16777216"),
                         );
                     }
-                    MachineDecl::Pages(n)
+                    MachineDecl::Pages(n, pcp)
                 } else if PRESETS.contains(&t.text) {
                     MachineDecl::Preset(t.text.to_string())
                 } else {
@@ -1558,7 +1604,10 @@ pub fn print(s: &Scenario) -> String {
     }
     match &s.machine {
         MachineDecl::Preset(p) => o.push_str(&format!("machine {p}\n")),
-        MachineDecl::Pages(n) => o.push_str(&format!("machine pages={n}\n")),
+        MachineDecl::Pages(n, PcpSizing::Small) => o.push_str(&format!("machine pages={n}\n")),
+        MachineDecl::Pages(n, pcp) => {
+            o.push_str(&format!("machine pages={n} pcp={}\n", pcp.name()))
+        }
     }
     if let Some(n) = s.swap {
         o.push_str(&format!("swap {n}\n"));

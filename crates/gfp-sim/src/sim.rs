@@ -38,7 +38,8 @@ use gfp_mm::{
 use serde::Serialize;
 
 use crate::format::{
-    Alloc, Fill, Kmalloc, LockKind, MachineDecl, Op, PoolAlloc, Scenario, Scope, TaskContextKind,
+    Alloc, Fill, Kmalloc, LockKind, MachineDecl, Op, PcpSizing, PoolAlloc, Scenario, Scope,
+    TaskContextKind,
 };
 use crate::timeline::Timeline;
 
@@ -653,10 +654,12 @@ pub fn machine_spec(decl: &MachineDecl) -> MachineSpec {
             "small-highmem" => small("small-highmem", vec![NodeSpec::new(64, 0, 448, 512, 0)]),
             _ => MachineSpec::default_machine(),
         },
-        MachineDecl::Pages(n) => {
+        MachineDecl::Pages(n, pcp) => {
             let mut s = MachineSpec::new("sim", vec![NodeSpec::new(0, 0, *n, 0, 0)], 1);
-            s.tunables.pcp_batch = Some(1);
-            s.tunables.pcp_high = Some(4);
+            if *pcp == PcpSizing::Small {
+                s.tunables.pcp_batch = Some(1);
+                s.tunables.pcp_high = Some(4);
+            }
             s.tunables.pageblock_order = 5;
             s
         }

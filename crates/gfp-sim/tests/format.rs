@@ -4,8 +4,8 @@
 use gfp::Gfp;
 use gfp_sim::format::{
     parse, print, Alloc, BlockIo, CpusetDecl, DeviceDecl, DeviceKind, FailMode, Fill, FillDecl,
-    Function, Kmalloc, LockDecl, LockKind, MachineDecl, MemcgDecl, MempoolDecl, Op, PoolAlloc,
-    Scenario, Scope, TaskContextKind, TaskDecl,
+    Function, Kmalloc, LockDecl, LockKind, MachineDecl, MemcgDecl, MempoolDecl, Op, PcpSizing,
+    PoolAlloc, Scenario, Scope, TaskContextKind, TaskDecl,
 };
 use proptest::prelude::*;
 
@@ -243,7 +243,16 @@ fn scenario() -> impl Strategy<Value = Scenario> {
     (
         proptest::option::of(name()),
         prop_oneof![
-            (1u32..64).prop_map(|n| MachineDecl::Pages(n * 32)),
+            (1u32..64, proptest::bool::ANY).prop_map(|(n, k)| {
+                MachineDecl::Pages(
+                    n * 32,
+                    if k {
+                        PcpSizing::Kernel
+                    } else {
+                        PcpSizing::Small
+                    },
+                )
+            }),
             proptest::sample::select(gfp_sim::format::PRESETS.to_vec())
                 .prop_map(|p| MachineDecl::Preset(p.into())),
         ],
@@ -451,7 +460,7 @@ proptest! {
     /// same seed gives the same report.
     #[test]
     fn any_scenario_runs_deterministically(mut s in scenario(), seed in any::<u64>()) {
-        s.machine = MachineDecl::Pages(1024);
+        s.machine = MachineDecl::Pages(1024, PcpSizing::Small);
         s.fills.truncate(1);
         for f in &mut s.fills {
             f.node = None;
@@ -462,4 +471,32 @@ proptest! {
         prop_assert_eq!(a.text(), b.text());
         prop_assert_eq!(a.tasks.len(), s.tasks.len());
     }
+}
+
+/// `pcp=` on a `pages=` machine: parsed, printed back, refused with a
+/// message elsewhere; `kernel` sizes the lists from the zone.
+#[test]
+fn machine_pcp_sizing() {
+    let s = parse("gfp-scenario 1\nmachine pages=65536 pcp=kernel\n").unwrap();
+    assert_eq!(s.machine, MachineDecl::Pages(65536, PcpSizing::Kernel));
+    assert!(print(&s).contains("machine pages=65536 pcp=kernel\n"));
+    let s = parse("gfp-scenario 1\nmachine pages=65536 pcp=small\n").unwrap();
+    assert_eq!(s.machine, MachineDecl::Pages(65536, PcpSizing::Small));
+    assert!(print(&s).contains("machine pages=65536\n"));
+    let (l, c, m) = err_at("gfp-scenario 1\nmachine pages=4096 pcp=huge\n");
+    assert_eq!((l, c), (2, 20));
+    assert!(m.contains("pcp=small or pcp=kernel"), "{m}");
+    let (_, _, m) = err_at("gfp-scenario 1\nmachine default pcp=kernel\n");
+    assert!(m.contains("usage: machine PRESET"), "{m}");
+    // The kernel's sizes for a 256 MiB zone, against the small default.
+    let spec = |text: &str| gfp_sim::sim::machine_spec(&parse(text).unwrap().machine);
+    let m = gfp_mm::Machine::new(spec("gfp-scenario 1\nmachine pages=65536 pcp=kernel\n")).unwrap();
+    let z = &m.zoneinfo()[0];
+    assert_eq!(z.pcp_batch, 15, "zone_batchsize() of 65536 pages");
+    assert_eq!(u64::from(z.pcp_high), z.low, "the low watermark, one CPU");
+    let m = gfp_mm::Machine::new(spec("gfp-scenario 1\nmachine pages=65536\n")).unwrap();
+    assert_eq!(
+        (m.zoneinfo()[0].pcp_batch, m.zoneinfo()[0].pcp_high),
+        (1, 4)
+    );
 }

@@ -139,7 +139,10 @@ impl Sim {
     fn machine_words(&self) -> String {
         let decl = match &self.scenario.machine {
             crate::format::MachineDecl::Preset(p) => p.clone(),
-            crate::format::MachineDecl::Pages(n) => format!("pages={n}"),
+            crate::format::MachineDecl::Pages(n, crate::format::PcpSizing::Small) => {
+                format!("pages={n}")
+            }
+            crate::format::MachineDecl::Pages(n, pcp) => format!("pages={n} pcp={}", pcp.name()),
         };
         let mut nodes = Vec::new();
         for n in 0..self.machine.nr_nodes() {
