@@ -137,13 +137,31 @@ impl Machine {
         preferred_nid: Option<NodeId>,
         nodemask: Option<NodeMask>,
     ) -> Result<Page, AllocError> {
-        if pcp_allowed_order(order) && preferred_nid.is_none() && nodemask.is_none() {
-            if let Some(pfn) = self.alloc_fast(cx.cpu, cx.task.gfp_context(gfp), order) {
-                return Ok(Page::from_raw(self.id, pfn));
-            }
+        let in_force = cx.task.gfp_context(gfp);
+        if let Some(p) = self.alloc_unconstrained_fast(cx, in_force, order, preferred_nid, nodemask)
+        {
+            return Ok(p);
         }
         self.alloc_pages_general(cx, gfp, order, preferred_nid, nodemask, true)
             .map(|pfn| Page::from_raw(self.id, pfn.expect("the slow path decides")))
+    }
+
+    /// The per-CPU fast path, for requests it may serve: small orders with
+    /// no placement constraint (`in_force`: the mask with the scopes).
+    #[inline(always)]
+    fn alloc_unconstrained_fast(
+        &self,
+        cx: &Cx<'_>,
+        in_force: Gfp,
+        order: u32,
+        preferred_nid: Option<NodeId>,
+        nodemask: Option<NodeMask>,
+    ) -> Option<Page> {
+        if pcp_allowed_order(order) && preferred_nid.is_none() && nodemask.is_none() {
+            let pfn = self.alloc_fast(cx.cpu, in_force, order)?;
+            return Some(Page::from_raw(self.id, pfn));
+        }
+        None
     }
 
     /// The part of [`Machine::alloc_pages_nodemask`] that never blocks: the
@@ -161,10 +179,9 @@ impl Machine {
         nodemask: Option<NodeMask>,
     ) -> Result<Option<Page>, AllocError> {
         let in_force = cx.task.gfp_context(gfp);
-        if pcp_allowed_order(order) && preferred_nid.is_none() && nodemask.is_none() {
-            if let Some(pfn) = self.alloc_fast(cx.cpu, in_force, order) {
-                return Ok(Some(Page::from_raw(self.id, pfn)));
-            }
+        if let Some(p) = self.alloc_unconstrained_fast(cx, in_force, order, preferred_nid, nodemask)
+        {
+            return Ok(Some(p));
         }
         if in_force.contains(Gfp::WRITE) {
             // Its attempt counts the nodes it skips for their dirty limit:
