@@ -80,6 +80,10 @@ pub struct Scenario {
     pub tasks: Vec<TaskDecl>,
 }
 
+/// Tasks a scenario may declare: each may get a kernel stack of its own
+/// (a memory mapping) in the simulator.
+pub const MAX_TASKS: usize = 1024;
+
 /// The machine a scenario runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MachineDecl {
@@ -1251,6 +1255,13 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 let usage = "task NAME [softirq|hardirq [interrupts=TASK]] [memcg=NAME] [cpuset=NAME]";
                 if l.toks.len() < 2 {
                     p.arity(&l, 2, usage)?;
+                }
+                if s.tasks.len() == MAX_TASKS {
+                    return err(
+                        l.toks[0].line,
+                        l.toks[0].col,
+                        format!("more than {MAX_TASKS} tasks"),
+                    );
                 }
                 let name = new_name(&l.toks[1], "task", |n| s.tasks.iter().any(|d| d.name == n))?;
                 let mut context = None;

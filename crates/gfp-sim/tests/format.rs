@@ -500,3 +500,18 @@ fn machine_pcp_sizing() {
         (1, 4)
     );
 }
+
+/// A scenario declares at most `MAX_TASKS` tasks; one more is an error
+/// that names the bound, at the line of the extra task.
+#[test]
+fn task_count_is_bounded() {
+    let n = gfp_sim::format::MAX_TASKS;
+    let tasks: String = (0..n)
+        .map(|i| format!("task t{i}\n  sleep 1\nend\n"))
+        .collect();
+    let ok = format!("gfp-scenario 1\n{tasks}");
+    assert_eq!(parse(&ok).unwrap().tasks.len(), n);
+    let (l, c, m) = err_at(&format!("{ok}task extra\nend\n"));
+    assert_eq!((l, c), (2 + 3 * n, 1));
+    assert!(m.contains(&format!("more than {n} tasks")), "{m}");
+}
