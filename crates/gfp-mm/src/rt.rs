@@ -436,6 +436,14 @@ mod tests {
     /// CPUs, cross-CPU frees, drains and counter reads all go through the
     /// lock and wait the owners out; racing double frees by two owners free
     /// once; owners that exit give their lists up to the next bound thread.
+    ///
+    /// A second free is refused only while its page stays free: once
+    /// another allocation has taken the page again, a stale handle's free
+    /// is indistinguishable from the new holder's (the handle carries no
+    /// generation; nor does the kernel's `struct page *`), and the new
+    /// holder's own free then finds the page free. So the unbound thread
+    /// allocates nothing from the first free of a shared page to the last
+    /// of its frees (`gate`); its frees, drains and reads go on meanwhile.
     #[test]
     fn bound_owners_and_remote_access() {
         let mm = mm();
@@ -446,10 +454,11 @@ mod tests {
             let barrier = Barrier::new(2);
             let shared = std::sync::Mutex::new(None::<Page>);
             let wins = AtomicUsize::new(0);
+            let gate = std::sync::Mutex::new(());
             std::thread::scope(|s| {
                 for t in 0..2usize {
-                    let (mm, handoff, barrier, shared, wins) =
-                        (&mm, &handoff, &barrier, &shared, &wins);
+                    let (mm, handoff, barrier, shared, wins, gate) =
+                        (&mm, &handoff, &barrier, &shared, &wins, &gate);
                     s.spawn(move || {
                         bind_current_thread(t);
                         let _ = mm.alloc_pages(Gfp::KERNEL, 0).map(|p| mm.free_pages(p, 0));
@@ -472,11 +481,15 @@ mod tests {
                                 for p in theirs {
                                     mm.free_pages(p, 0).unwrap();
                                 }
-                                // Racing double frees between the two owners.
-                                if t == 0 {
+                                // Racing double frees between the two owners,
+                                // with the unbound thread's allocations held
+                                // off until both have freed twice.
+                                let window = (t == 0).then(|| {
+                                    let g = gate.lock().unwrap();
                                     *shared.lock().unwrap() =
                                         Some(mm.alloc_pages(Gfp::KERNEL, 0).unwrap());
-                                }
+                                    g
+                                });
                                 barrier.wait();
                                 let p = shared.lock().unwrap().unwrap();
                                 if mm.free_pages(p, 0).is_ok() {
@@ -484,6 +497,7 @@ mod tests {
                                 }
                                 assert!(mm.free_pages(p, 0).is_err());
                                 barrier.wait();
+                                drop(window);
                             }
                         }
                         for (p, o) in mine {
@@ -495,9 +509,11 @@ mod tests {
                 s.spawn(|| {
                     let cx = mm.cx(Task::new());
                     for i in 0..rounds / 4 {
-                        let p = m
-                            .alloc_pages(&Cx { cpu: i % 2, ..cx }, Gfp::KERNEL, 0)
-                            .unwrap();
+                        let p = {
+                            let _gate = gate.lock().unwrap();
+                            m.alloc_pages(&Cx { cpu: i % 2, ..cx }, Gfp::KERNEL, 0)
+                                .unwrap()
+                        };
                         m.free_pages(
                             &Cx {
                                 cpu: (i + 1) % 2,

@@ -120,3 +120,35 @@ fn too_many_zones_is_a_clear_error() {
     let spec = MachineSpec::new("wide", vec![node; 51], 1);
     spec.validate().expect("accepted");
 }
+
+/// A second free of a page that another allocation has taken again frees
+/// that allocation: the handle carries no generation (nor does the
+/// kernel's `struct page *`), so nothing tells the stale handle from the
+/// new holder's. The new holder's own free then finds the page free. This
+/// is the interleaving that made `rt::tests::bound_owners_and_remote_access`
+/// fail under load (its racing double frees let its unbound thread allocate
+/// in between): double-free detection holds only while the page stays free.
+#[test]
+fn a_stale_free_after_reallocation_frees_the_new_holders_page() {
+    let m = machine(two_nodes());
+    let env = env();
+    let (c0, c1) = (
+        Cx::new(0, task(), &env, &NoProgress),
+        Cx::new(1, task(), &env, &NoProgress),
+    );
+    let p = m.alloc_pages(&c0, Gfp::KERNEL, 0).unwrap();
+    // The first free: onto CPU 0's list, on top.
+    m.free_pages(&c0, p, 0).unwrap();
+    // Another user's allocation on CPU 0 takes the same page again...
+    let q = m.alloc_pages(&c0, Gfp::KERNEL, 0).unwrap();
+    assert_eq!(q, p);
+    // ...so the stale handle's second free succeeds (onto CPU 1's list)...
+    m.free_pages(&c1, p, 0).unwrap();
+    // ...and the new holder's free is refused: the page is free already.
+    let err = m.free_pages(&c0, q, 0).unwrap_err();
+    assert_eq!(err.reason, BadPageReason::NotAllocated);
+    assert_eq!(err.state.kind(), FrameKind::PerCpu);
+    assert_eq!(err.state.order(), 0);
+    let c = m.check_invariants().unwrap();
+    assert_eq!(c.allocated, 0);
+}

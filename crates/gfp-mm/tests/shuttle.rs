@@ -98,6 +98,65 @@ fn racing_double_free_frees_once() {
     );
 }
 
+/// Racing double frees of one page, on both CPUs, while a third thread
+/// frees, drains and allocates on the same CPUs' lists (the pattern of
+/// `rt::tests::bound_owners_and_remote_access`): the page is freed once and
+/// every other free of it is refused. A second free is refused only while
+/// the page stays free, since a stale handle's free of a page allocated
+/// again cannot be told from the new holder's; so the third thread's
+/// allocations wait until the racers are done (`window`). Without that
+/// wait, this test fails: the racers both win, or the third thread's free
+/// of the page it was given is refused.
+#[test]
+fn racing_double_frees_beside_frees_drains_and_allocations() {
+    shuttle::check_pct(
+        || {
+            let m = Arc::new(new_machine());
+            let env = Arc::new(VirtualEnv::new());
+            let cx = Cx::new(0, Task::new(), &*env, &NoProgress);
+            let p = m.alloc_pages(&cx, Gfp::KERNEL, 0).unwrap();
+            let q = m.alloc_pages(&cx, Gfp::KERNEL, 0).unwrap();
+            let gate = Arc::new(Mutex::new(()));
+            let window = gate.lock().unwrap();
+            let racers: Vec<_> = (0..2)
+                .map(|t| {
+                    let (m, env) = (Arc::clone(&m), Arc::clone(&env));
+                    shuttle::thread::spawn(move || {
+                        let cx = Cx::new(t, Task::new(), &*env, &NoProgress);
+                        let first = m.free_pages(&cx, p, 0).is_ok();
+                        assert!(m.free_pages(&cx, p, 0).is_err());
+                        first
+                    })
+                })
+                .collect();
+            let other = {
+                let (m, env, gate) = (Arc::clone(&m), Arc::clone(&env), Arc::clone(&gate));
+                shuttle::thread::spawn(move || {
+                    let cx = |cpu| Cx::new(cpu, Task::new(), &*env, &NoProgress);
+                    m.free_pages(&cx(1), q, 0).unwrap();
+                    m.drain_all_pages();
+                    for i in 0..2 {
+                        let r = {
+                            let _window = gate.lock().unwrap();
+                            m.alloc_pages(&cx(i), Gfp::KERNEL, 0).unwrap()
+                        };
+                        m.free_pages(&cx(1 - i), r, 0).unwrap();
+                    }
+                })
+            };
+            let wins: u32 = racers.into_iter().map(|h| h.join().unwrap() as u32).sum();
+            drop(window);
+            other.join().unwrap();
+            assert_eq!(wins, 1);
+            let counts = m.check_invariants().unwrap();
+            assert_eq!(counts.allocated, 0);
+            assert_eq!(counts.free_buddy + counts.free_pcp, counts.total);
+        },
+        1000,
+        3,
+    );
+}
+
 /// One pageblock of 32 pages: an order-4 movable allocation splits it while
 /// an unmovable order-0 allocation, finding no unmovable page, claims the
 /// pageblock (`try_to_claim_block`) and walks its frames. The block the
