@@ -154,7 +154,7 @@ pub(super) struct KernelStack {
 }
 
 /// What a kernel stack's calls run against: the simulation's machine,
-/// memory manager and environment, and the task's name.
+/// memory manager and environment.
 #[derive(Clone)]
 pub(super) struct Kernel {
     pub(super) machine: Rc<Machine>,
@@ -249,9 +249,9 @@ impl Drop for KernelStack {
         }
         if !self.busy {
             // Idle between calls: let the body return.
-            let _restore = CURRENT.get();
+            let saved = CURRENT.get();
             let _ = body.resume(Resume::Exit);
-            CURRENT.set(_restore);
+            CURRENT.set(saved);
             SPARE.with(|s| s.borrow_mut().push(body.into_stack()));
         }
         // A call still blocked (a stuck task) is unwound by the
