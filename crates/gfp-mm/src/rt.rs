@@ -421,7 +421,55 @@ impl Mm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Barrier;
+
+    /// A two-party barrier that a panicking party breaks: the other party's
+    /// wait then panics too, so a failed assertion fails the test instead
+    /// of leaving its partner waiting forever.
+    struct Barrier {
+        state: std::sync::Mutex<(usize, u64, bool)>,
+        cv: std::sync::Condvar,
+        parties: usize,
+    }
+
+    /// Breaks the barrier when its thread unwinds.
+    struct BreakOnPanic<'a>(&'a Barrier);
+
+    impl Drop for BreakOnPanic<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                let mut st = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.2 = true;
+                self.0.cv.notify_all();
+            }
+        }
+    }
+
+    impl Barrier {
+        fn new(parties: usize) -> Barrier {
+            Barrier {
+                state: std::sync::Mutex::new((0, 0, false)),
+                cv: std::sync::Condvar::new(),
+                parties,
+            }
+        }
+
+        fn wait(&self) {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            assert!(!st.2, "the other party panicked");
+            let generation = st.1;
+            st.0 += 1;
+            if st.0 == self.parties {
+                st.0 = 0;
+                st.1 += 1;
+                self.cv.notify_all();
+                return;
+            }
+            while st.1 == generation {
+                st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                assert!(!st.2, "the other party panicked");
+            }
+        }
+    }
 
     fn mm() -> Mm {
         Mm::with(
@@ -460,6 +508,7 @@ mod tests {
                     let (mm, handoff, barrier, shared, wins, gate) =
                         (&mm, &handoff, &barrier, &shared, &wins, &gate);
                     s.spawn(move || {
+                        let _break = BreakOnPanic(barrier);
                         bind_current_thread(t);
                         let _ = mm.alloc_pages(Gfp::KERNEL, 0).map(|p| mm.free_pages(p, 0));
                         #[cfg(not(feature = "shuttle"))]
