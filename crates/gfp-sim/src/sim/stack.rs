@@ -243,7 +243,7 @@ impl Drop for KernelStack {
         };
         if !body.started() || body.done() {
             if body.done() {
-                SPARE.with(|s| s.borrow_mut().push(body.into_stack()));
+                spare(body.into_stack());
             }
             return;
         }
@@ -252,11 +252,17 @@ impl Drop for KernelStack {
             let saved = CURRENT.get();
             let _ = body.resume(Resume::Exit);
             CURRENT.set(saved);
-            SPARE.with(|s| s.borrow_mut().push(body.into_stack()));
+            spare(body.into_stack());
         }
         // A call still blocked (a stuck task) is unwound by the
         // coroutine's own drop: its guards release what it holds.
     }
+}
+
+/// Keeps a stack for the next simulation on this thread (while the thread
+/// is not being torn down; then the stack is simply unmapped).
+fn spare(stack: DefaultStack) {
+    let _ = SPARE.try_with(|s| s.borrow_mut().push(stack));
 }
 
 /// Runs one call on the current (coroutine) stack.
