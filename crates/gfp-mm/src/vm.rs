@@ -839,20 +839,13 @@ impl Vm {
         let site = core::panic::Location::caller();
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
-        let in_force = cx.task.gfp_context(gfp);
-        let charge = if in_force.contains(Gfp::ACCOUNT) {
-            let memcg = self.memcg_of(cx.task.pid);
-            if !self.memcg_charge_nonblocking(&cx, memcg, in_force, 1 << order) {
-                return None;
-            }
-            Some(KmemCharge {
-                vm: self,
-                memcg,
-                nr: 1 << order,
+        let charge = self
+            .charge_kmem(&cx, gfp, order, |memcg, in_force, nr| {
+                self.memcg_charge_nonblocking(&cx, memcg, in_force, nr)
+                    .then_some(())
+                    .ok_or(())
             })
-        } else {
-            None
-        };
+            .ok()?;
         // An unused charge is given back by its guard.
         let r = m
             .alloc_pages_first_attempt(&cx, gfp, order, nid, None)
@@ -875,23 +868,26 @@ impl Vm {
     ) -> Result<Page, AllocError> {
         let cx = self.cx(cx);
         self.lockdep.might_alloc(&cx, gfp, site);
-        let charge = self.charge_kmem(m, &cx, gfp, order)?;
+        let charge = self.charge_kmem(&cx, gfp, order, |memcg, in_force, nr| {
+            self.memcg_try_charge(m, &cx, memcg, in_force, nr)
+        })?;
         let r = alloc(&cx);
         self.commit_kmem(charge, &r, order);
         r
     }
 
     /// With `__GFP_ACCOUNT` in force, charges `2^order` pages to the
-    /// task's memory cgroup; the charge is given back when the returned
-    /// guard is dropped uncommitted (a failed allocation, or one unwound
-    /// out of a blocking point).
-    fn charge_kmem(
+    /// task's memory cgroup with `charge` (memcg, mask in force, pages);
+    /// the charge is given back when the returned guard is dropped
+    /// uncommitted (a failed allocation, or one unwound out of a blocking
+    /// point).
+    fn charge_kmem<E>(
         &self,
-        m: &Machine,
         cx: &Cx<'_>,
         gfp: Gfp,
         order: u32,
-    ) -> Result<Option<KmemCharge<'_>>, AllocError> {
+        charge: impl FnOnce(MemcgId, Gfp, u64) -> Result<(), E>,
+    ) -> Result<Option<KmemCharge<'_>>, E> {
         // The charge follows the mask in force (scopes applied), as
         // `__alloc_pages()` tests it after `current_gfp_context()`.
         let gfp = cx.task.gfp_context(gfp);
@@ -899,7 +895,7 @@ impl Vm {
             return Ok(None);
         }
         let memcg = self.memcg_of(cx.task.pid);
-        self.memcg_try_charge(m, cx, memcg, gfp, 1 << order)?;
+        charge(memcg, gfp, 1 << order)?;
         Ok(Some(KmemCharge {
             vm: self,
             memcg,
