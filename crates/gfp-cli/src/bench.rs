@@ -1,5 +1,5 @@
-//! `gfp bench`: alloc+free pairs on the default machine for this allocator,
-//! a bare free stack and `buddy_system_allocator`; 64-byte kmalloc/kfree
+//! `gfp bench`: alloc+free pairs on the default machine for this allocator
+//! (one call per block, and its batch interfaces), a bare free stack and `buddy_system_allocator`; 64-byte kmalloc/kfree
 //! pairs beside the system allocator; reclaim throughput of kswapd and
 //! direct reclaim; allocation latency under memory pressure.
 
@@ -68,13 +68,15 @@ fn print_table(r: &BenchReport) {
     }
     println!();
     for order in [0, 3] {
-        let g1 = r.get("gfp", order, 1);
-        println!(
-            "order {order}: gfp / free-stack {}, buddy_system_allocator / gfp {}, 2-thread throughput / 1-thread {}",
-            ratio(g1, r.get("free-stack", order, 1)),
-            ratio(r.get("buddy_system_allocator", order, 1), g1),
-            ratio(g1, r.get("gfp", order, 2)),
-        );
+        for name in ["gfp", "gfp-bulk"] {
+            let g1 = r.get(name, order, 1);
+            println!(
+                "order {order}: {name} / free-stack {}, buddy_system_allocator / {name} {}, 2-thread throughput / 1-thread {}",
+                ratio(g1, r.get("free-stack", order, 1)),
+                ratio(r.get("buddy_system_allocator", order, 1), g1),
+                ratio(g1, r.get(name, order, 2)),
+            );
+        }
     }
 }
 

@@ -1,17 +1,18 @@
 //! Criterion suite: order-0 and order-3 alloc+free pairs in batches of 64,
-//! single-threaded, for this allocator (through the runtime's entry points
-//! and through the core with an explicit context), a bare free stack and
+//! single-threaded, for this allocator (through the runtime's entry points,
+//! its batch interfaces, and the core with an explicit context), a bare free stack and
 //! `buddy_system_allocator`. `gfp bench --json` covers the 2-thread runs.
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use gfp::Gfp;
-use gfp_mm::bench::{BuddyContender, Contender, FreeStack, GfpContender};
+use gfp_mm::bench::{BuddyContender, Contender, FreeStack, GfpBulkContender, GfpContender};
 use gfp_mm::{Cx, Machine, MachineSpec, NoProgress, Task, VirtualEnv};
 
 const BATCH: usize = 64;
 
 fn pairs(c: &mut Criterion) {
     let gfp = GfpContender::new();
+    let bulk = GfpBulkContender::on(MachineSpec::default_machine());
     let stack = FreeStack::new(BATCH * 4);
     let buddy = BuddyContender::new(MachineSpec::default_machine().total_pages() as usize);
     let core = Machine::new(MachineSpec::default_machine()).expect("machine");
@@ -19,8 +20,9 @@ fn pairs(c: &mut Criterion) {
     let mut group = c.benchmark_group("alloc_free_pairs");
     group.throughput(Throughput::Elements(BATCH as u64));
     for order in [0u32, 3] {
-        let contenders: [(&str, &dyn Contender); 3] = [
+        let contenders: [(&str, &dyn Contender); 4] = [
             ("gfp", &gfp),
+            ("gfp-bulk", &bulk),
             ("free-stack", &stack),
             ("buddy_system_allocator", &buddy),
         ];

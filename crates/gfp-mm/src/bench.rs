@@ -88,7 +88,8 @@ pub struct BenchConfig {
     pub samples: usize,
     /// Approximate pairs per thread per sample.
     pub pairs_per_sample: u64,
-    /// Allocators to run (`gfp`, `free-stack`, `buddy_system_allocator`).
+    /// Allocators to run (`gfp`, `gfp-bulk`, `free-stack`,
+    /// `buddy_system_allocator`).
     pub allocators: Vec<String>,
 }
 
@@ -105,13 +106,16 @@ impl Default for BenchConfig {
     }
 }
 
-/// The allocators `run` knows.
-pub const ALLOCATORS: [&str; 3] = ["gfp", "free-stack", "buddy_system_allocator"];
+/// The allocators `run` knows: `gfp` is one `alloc_pages()` and one
+/// `__free_pages()` call per block; `gfp-bulk` is this allocator's batch
+/// interfaces, one `alloc_pages_bulk()` and one `free_pages_bulk()` call
+/// per round of `batch` blocks.
+pub const ALLOCATORS: [&str; 4] = ["gfp", "gfp-bulk", "free-stack", "buddy_system_allocator"];
 
 /// One measurement.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct BenchResult {
-    /// `gfp`, `free-stack` or `buddy_system_allocator`.
+    /// `gfp`, `gfp-bulk`, `free-stack` or `buddy_system_allocator`.
     pub allocator: String,
     /// The order of every block.
     pub order: u32,
@@ -197,6 +201,48 @@ impl GfpContender {
 }
 
 impl Contender for GfpContender {
+    fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64) {
+        bind_current_thread(thread);
+        with_order!(order, |O| self.rounds::<O>(batch, rounds))
+    }
+}
+
+/// This allocator's batch interfaces on the default machine: a round is
+/// one [`Mm::alloc_pages_bulk`] of `batch` blocks and one
+/// [`Mm::free_pages_bulk`] of them; thread `i` is bound to CPU `i`.
+pub struct GfpBulkContender {
+    mm: Mm,
+}
+
+impl GfpBulkContender {
+    /// On a machine of the caller's choice.
+    pub fn on(spec: MachineSpec) -> GfpBulkContender {
+        GfpBulkContender {
+            mm: Mm::new(spec).expect("benchmark machine"),
+        }
+    }
+
+    /// The runtime.
+    pub fn mm(&self) -> &Mm {
+        &self.mm
+    }
+
+    fn rounds<const ORDER: u32>(&self, batch: usize, rounds: u64) {
+        let mut pages: Vec<Option<Page>> = std::vec![None; batch];
+        for _ in 0..rounds {
+            let got = self.mm.alloc_pages_bulk(Gfp::KERNEL, ORDER, &mut pages);
+            assert_eq!(got, batch, "benchmark bulk allocation");
+            let _ = self.mm.free_pages_bulk(
+                std::hint::black_box(&mut pages)
+                    .iter_mut()
+                    .filter_map(Option::take),
+                ORDER,
+            );
+        }
+    }
+}
+
+impl Contender for GfpBulkContender {
     fn run(&self, thread: usize, order: u32, batch: usize, rounds: u64) {
         bind_current_thread(thread);
         with_order!(order, |O| self.rounds::<O>(batch, rounds))
@@ -345,6 +391,7 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
     for name in &cfg.allocators {
         let contender: Box<dyn Contender> = match name.as_str() {
             "gfp" => Box::new(GfpContender::on(spec.clone())),
+            "gfp-bulk" => Box::new(GfpBulkContender::on(spec.clone())),
             "free-stack" => Box::new(FreeStack::new(cfg.batch * 4)),
             "buddy_system_allocator" => Box::new(BuddyContender::new(pages)),
             _ => continue,
@@ -369,4 +416,30 @@ pub fn run(cfg: &BenchConfig) -> BenchReport {
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_allocator_reports_each_configuration() {
+        let cfg = BenchConfig {
+            orders: std::vec![0, 3],
+            threads: std::vec![1, 2],
+            samples: 1,
+            pairs_per_sample: 640,
+            ..BenchConfig::default()
+        };
+        let r = run(&cfg);
+        assert_eq!(r.results.len(), ALLOCATORS.len() * 2 * 2);
+        for a in ALLOCATORS {
+            for order in [0, 3] {
+                for threads in [1, 2] {
+                    let ns = r.get(a, order, threads).expect("a row");
+                    assert!(ns.is_finite() && ns > 0.0, "{a} {order} {threads}: {ns}");
+                }
+            }
+        }
+    }
 }

@@ -133,14 +133,34 @@ impl Machine {
     /// [`Machine::free_fast`] with the CPU's lists entered; `block` is the
     /// frames' words of the block at `pfn`.
     #[inline(always)]
-    fn free_onto(&self, pcp: &mut CpuPages, pfn: u32, block: &[AtomicU32], order: u32) -> bool {
-        let (head, tails) = match block.split_first() {
-            Some(split) => split,
-            None => return false,
+    pub(crate) fn free_onto(
+        &self,
+        pcp: &mut CpuPages,
+        pfn: u32,
+        block: &[AtomicU32],
+        order: u32,
+    ) -> bool {
+        let Some(zone) = self.claim_clean_head(block, order) else {
+            return false;
         };
+        // SAFETY: `block` is the table's words at `pfn`, and an allocated
+        // head names one of the machine's zones (`FrameState`'s
+        // invariant).
+        unsafe { self.pcp_push(pcp, zone, pfn, order) };
+        true
+    }
+
+    /// The common free's claim on a block (`block`: its frames' words,
+    /// head first): an allocated, clean head of `order` becomes a per-CPU
+    /// block, its tails free tails; its zone, or `None` when the block
+    /// needs the full checks (nothing was changed). The caller has the
+    /// CPU's lists entered and puts the block on them before it leaves.
+    #[inline(always)]
+    pub(crate) fn claim_clean_head(&self, block: &[AtomicU32], order: u32) -> Option<ZoneId> {
+        let (head, tails) = block.split_first()?;
         let s = frame::load(head);
         if !s.is_clean_head(order) {
-            return false;
+            return None;
         }
         // The tails of an allocated head are written with it and changed
         // only when the head changes (a tail freed by mistake is refused
@@ -154,7 +174,7 @@ impl Machine {
             .compare_exchange(s.0, transit.0, Ordering::AcqRel, Ordering::Acquire)
             .is_err()
         {
-            return false;
+            return None;
         }
         debug_assert!((1u32..).zip(tails).all(|(i, t)| {
             let t = frame::load(t);
@@ -163,15 +183,16 @@ impl Machine {
         for t in tails {
             frame::store(t, FrameState::make(FrameKind::FreeTail, zone, 0));
         }
-        // SAFETY: `block` is the table's words at `pfn`, and an allocated
-        // head names one of the machine's zones (`FrameState`'s
-        // invariant).
-        unsafe { self.pcp_push(pcp, zone, pfn, order) };
-        true
+        Some(zone)
     }
 
     #[inline(never)]
-    fn free_slow(&self, cx: &Cx<'_>, page: Page, order: Option<u32>) -> Result<(), BadPage> {
+    pub(crate) fn free_slow(
+        &self,
+        cx: &Cx<'_>,
+        page: Page,
+        order: Option<u32>,
+    ) -> Result<(), BadPage> {
         let pfn = page.pfn();
         let mut s = self.lookup(cx, page)?;
         loop {
@@ -266,7 +287,7 @@ impl Machine {
     /// `zone` is one of the machine's zones, and `pfn` lies in the frame
     /// table.
     #[inline(always)]
-    unsafe fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
+    pub(crate) unsafe fn pcp_push(&self, pcp: &mut CpuPages, zone: ZoneId, pfn: u32, order: u32) {
         debug_assert!(zone < pcp.zones.len());
         // A high-atomic pageblock's pages go to the movable list: the
         // pageblock's byte says so.

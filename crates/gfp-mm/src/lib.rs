@@ -68,6 +68,7 @@ pub mod shrinker;
 pub mod slab;
 pub mod vm;
 
+mod bulk;
 mod free;
 mod machine;
 mod page_alloc;

@@ -72,7 +72,7 @@ impl Machine {
     /// the cpuset check of `get_page_from_freelist()` and
     /// `should_reclaim_retry()`): eligible for the request, and inside the
     /// task's cpuset when `ALLOC_CPUSET` applies.
-    fn zone_allowed(
+    pub(crate) fn zone_allowed(
         &self,
         cx: &Cx<'_>,
         ac: &AllocContext<'_>,
@@ -285,7 +285,7 @@ impl Machine {
     /// `rmqueue_bulk()`: refills the CPU's empty list of `z`, `order` and
     /// `mt` with a batch from the buddy lists; the blocks it got. The
     /// caller counts the refill.
-    fn pcp_refill(
+    pub(crate) fn pcp_refill(
         &self,
         pcp: &mut CpuPages,
         z: &Zone,
@@ -345,6 +345,34 @@ impl Machine {
             return Err(AllocError::OrderTooLarge { order });
         }
         let gfp = cx.task.gfp_context(gfp);
+        let (mut ac, alloc_gfp, mut af) =
+            self.prepare_alloc_pages(cx, gfp, preferred_nid, nodemask)?;
+        af |= self.alloc_flags_nofragment(ac.preferred_zone, gfp);
+
+        if let Some(pfn) = self.get_page_from_freelist(cx, alloc_gfp, order, af, &ac) {
+            return Ok(Some(pfn));
+        }
+        if !slow {
+            return Ok(None);
+        }
+
+        ac.spread_dirty_pages = false;
+        ac.nodemask = nodemask;
+        self.alloc_slowpath(cx, gfp, order, &mut ac).map(Some)
+    }
+
+    /// `prepare_alloc_pages()` for `gfp` (the scopes already applied): the
+    /// allocation context, the mask the first attempt uses (with
+    /// `__GFP_HARDWALL` while cpusets are in use) and the first attempt's
+    /// flags (`ALLOC_WMARK_LOW`, and `ALLOC_CPUSET` where the task's
+    /// cpuset is not already the nodemask).
+    pub(crate) fn prepare_alloc_pages(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        preferred_nid: Option<NodeId>,
+        nodemask: Option<NodeMask>,
+    ) -> Result<(AllocContext<'_>, Gfp, AllocFlags), AllocError> {
         let highest = zone::highest_zone(gfp).map_err(AllocError::BadZone)? as usize;
         let mt = zone::migratetype(gfp).ok_or(AllocError::BadMigratetype(gfp))?;
         let nid = match preferred_nid {
@@ -377,23 +405,12 @@ impl Machine {
             }
         }
         ac.preferred_zone = self.first_zone(&ac);
-        af |= self.alloc_flags_nofragment(ac.preferred_zone, gfp);
-
-        if let Some(pfn) = self.get_page_from_freelist(cx, alloc_gfp, order, af, &ac) {
-            return Ok(Some(pfn));
-        }
-        if !slow {
-            return Ok(None);
-        }
-
-        ac.spread_dirty_pages = false;
-        ac.nodemask = nodemask;
-        self.alloc_slowpath(cx, gfp, order, &mut ac).map(Some)
+        Ok((ac, alloc_gfp, af))
     }
 
     /// `alloc_flags_nofragment()`: avoid fragmenting fallbacks when the
     /// preferred zone is Normal and DMA32 below it could take the pressure.
-    fn alloc_flags_nofragment(&self, preferred: Option<ZoneId>, gfp: Gfp) -> AllocFlags {
+    pub(crate) fn alloc_flags_nofragment(&self, preferred: Option<ZoneId>, gfp: Gfp) -> AllocFlags {
         let mut af = if gfp.contains(Gfp::KSWAPD_RECLAIM) {
             AllocFlags::KSWAPD
         } else {
@@ -626,7 +643,7 @@ impl Machine {
     /// [`Machine::prep_new_page`] with the block's frame words (`block`,
     /// head first) looked up and the head's metadata word made.
     #[inline(always)]
-    fn prep_block(
+    pub(crate) fn prep_block(
         &self,
         block: &[AtomicU32],
         pfn: u32,
@@ -634,12 +651,28 @@ impl Machine {
         gfp: Gfp,
         head_state: FrameState,
     ) {
-        if gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed) {
+        if self.zeroes(gfp) {
             // SAFETY: the block was just taken off a free list by this call
             // and its head is not yet marked allocated, so no one else may
             // access its memory.
             unsafe { self.arena.zero(pfn, 1 << order) };
         }
+        Self::mark_allocated(block, head_state);
+    }
+
+    /// Whether a new block for `gfp` is zeroed (`__GFP_ZERO`, or the
+    /// `init_on_alloc` switch).
+    #[inline(always)]
+    pub(crate) fn zeroes(&self, gfp: Gfp) -> bool {
+        gfp.contains(Gfp::ZERO) || self.init_on_alloc.load(Ordering::Relaxed)
+    }
+
+    /// Writes a new block's metadata (`block`: its frames' words, head
+    /// first): its tails, then its head, `head_state`. The head comes last:
+    /// until it says "allocated", no free of a stale handle can take the
+    /// block.
+    #[inline(always)]
+    pub(crate) fn mark_allocated(block: &[AtomicU32], head_state: FrameState) {
         let (zone, compound) = (head_state.zone(), head_state.compound());
         let (head, tails) = block.split_first().expect("a block has a head");
         for (i, t) in (1u32..).zip(tails) {

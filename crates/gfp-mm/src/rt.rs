@@ -367,6 +367,24 @@ impl Mm {
             .alloc_pages_nodemask(&self.current_cx(), gfp, order, preferred_nid, nodemask)
     }
 
+    /// `alloc_pages_bulk_array(gfp, nr, pages)`: fills the empty entries of
+    /// `pages` with blocks of `order` from this CPU's lists; how many
+    /// leading entries are filled (see [`Machine::alloc_pages_bulk`]).
+    pub fn alloc_pages_bulk(&self, gfp: Gfp, order: u32, pages: &mut [Option<Page>]) -> usize {
+        self.machine
+            .alloc_pages_bulk(&self.current_cx(), gfp, order, pages)
+    }
+
+    /// Frees `pages`, blocks of `order`, entering this CPU's lists once
+    /// (see [`Machine::free_pages_bulk`]).
+    pub fn free_pages_bulk<I>(&self, pages: I, order: u32) -> Result<(), BadPage>
+    where
+        I: IntoIterator<Item = Page>,
+    {
+        self.machine
+            .free_pages_bulk(&self.current_cx(), pages, order)
+    }
+
     /// `get_zeroed_page(gfp)`.
     pub fn get_zeroed_page(&self, gfp: Gfp) -> Result<Page, AllocError> {
         self.machine.get_zeroed_page(&self.current_cx(), gfp)

@@ -1,4 +1,5 @@
-//! Model-based property test: random operation sequences against a simple
+//! Model-based property test: random operation sequences (single and bulk
+//! allocations and frees, misuse, dirtying, drains) against a simple
 //! reference model (a map of live blocks). After every step the allocator's
 //! own consistency check passes, free + per-CPU + allocated pages equal the
 //! total, the allocated pages equal the model's, and no page is handed out
@@ -56,6 +57,22 @@ enum Op {
     Drain {
         cpu: Option<usize>,
     },
+    /// `alloc_pages_bulk()` into an empty array of `n` entries.
+    AllocBulk {
+        mask: usize,
+        order: u32,
+        n: usize,
+        cpu: usize,
+    },
+    /// `free_pages_bulk()` of up to `n` live blocks of one order (the
+    /// order of the block `pick` names), with a stale handle of that order
+    /// in the middle when `stale` and one is at hand.
+    FreeBulk {
+        pick: usize,
+        n: usize,
+        stale: bool,
+        cpu: usize,
+    },
 }
 
 fn order() -> impl Strategy<Value = u32> {
@@ -73,6 +90,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::FolioPut { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Dirty { pick }),
         1 => prop::option::of(0usize..2).prop_map(|cpu| Op::Drain { cpu }),
+        3 => (0..MASKS.len(), order(), 1usize..24, 0usize..2)
+            .prop_map(|(mask, order, n, cpu)| Op::AllocBulk { mask, order, n, cpu }),
+        3 => (any::<usize>(), 1usize..24, any::<bool>(), 0usize..2)
+            .prop_map(|(pick, n, stale, cpu)| Op::FreeBulk { pick, n, stale, cpu }),
     ]
 }
 
@@ -122,6 +143,24 @@ impl Model {
 fn step(m: &Machine, env: &VirtualEnv, model: &mut Model, op: &Op) -> Result<(), TestCaseError> {
     let cx = |cpu: usize| Cx::new(cpu, task(), env, &NoProgress);
     let id = m.id();
+    let took = |model: &mut Model, p: Page, order: u32, gfp: Gfp| -> Result<(), TestCaseError> {
+        prop_assert_eq!(p.pfn() % (1 << order), 0, "block not aligned");
+        for pfn in p.pfn()..p.pfn() + (1 << order) {
+            prop_assert!(model.owned.insert(pfn), "pfn {:#x} handed out twice", pfn);
+        }
+        let compound = order > 0 && gfp.contains(Gfp::COMP);
+        prop_assert_eq!(m.page_is_head(p), compound);
+        model.live.insert(p.pfn(), Block { order, compound });
+        model.freed.retain(|(f, _)| f.pfn() != p.pfn());
+        Ok(())
+    };
+    let gave_back = |model: &mut Model, pfn: u32, order: u32| {
+        model.live.remove(&pfn);
+        for p in pfn..pfn + (1 << order) {
+            model.owned.remove(&p);
+        }
+        model.freed.push((Page::from_raw(id, pfn), order));
+    };
     match *op {
         Op::Alloc {
             mask,
@@ -135,16 +174,7 @@ fn step(m: &Machine, env: &VirtualEnv, model: &mut Model, op: &Op) -> Result<(),
                 None => m.alloc_pages(&cx(cpu), gfp, order),
             };
             match r {
-                Ok(p) => {
-                    prop_assert_eq!(p.pfn() % (1 << order), 0, "block not aligned");
-                    for pfn in p.pfn()..p.pfn() + (1 << order) {
-                        prop_assert!(model.owned.insert(pfn), "pfn {:#x} handed out twice", pfn);
-                    }
-                    let compound = order > 0 && gfp.contains(Gfp::COMP);
-                    prop_assert_eq!(m.page_is_head(p), compound);
-                    model.live.insert(p.pfn(), Block { order, compound });
-                    model.freed.retain(|(f, _)| f.pfn() != p.pfn());
-                }
+                Ok(p) => took(model, p, order, gfp)?,
                 Err(AllocError::NoMemory { .. }) => {}
                 Err(e) => return Err(TestCaseError::fail(format!("unexpected error {e}"))),
             }
@@ -154,11 +184,7 @@ fn step(m: &Machine, env: &VirtualEnv, model: &mut Model, op: &Op) -> Result<(),
                 let page = Page::from_raw(id, pfn);
                 m.free_pages(&cx(cpu), page, b.order)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
-                model.live.remove(&pfn);
-                for p in pfn..pfn + (1 << b.order) {
-                    model.owned.remove(&p);
-                }
-                model.freed.push((page, b.order));
+                gave_back(model, pfn, b.order);
             }
         }
         Op::FreeWrongOrder { pick } => {
@@ -191,11 +217,7 @@ fn step(m: &Machine, env: &VirtualEnv, model: &mut Model, op: &Op) -> Result<(),
                 let r = m.folio_put(&cx(0), Page::from_raw(id, pfn));
                 if b.compound || b.order == 0 {
                     prop_assert!(r.is_ok());
-                    model.live.remove(&pfn);
-                    for p in pfn..pfn + (1 << b.order) {
-                        model.owned.remove(&p);
-                    }
-                    model.freed.push((Page::from_raw(id, pfn), b.order));
+                    gave_back(model, pfn, b.order);
                 } else {
                     prop_assert!(r.is_err());
                 }
@@ -211,6 +233,73 @@ fn step(m: &Machine, env: &VirtualEnv, model: &mut Model, op: &Op) -> Result<(),
             Some(c) => m.drain_local_pages(c),
             None => m.drain_all_pages(),
         },
+        Op::AllocBulk {
+            mask,
+            order,
+            n,
+            cpu,
+        } => {
+            let gfp = MASKS[mask] | Gfp::NOWARN;
+            let mut pages = vec![None; n];
+            let got = m.alloc_pages_bulk(&cx(cpu), gfp, order, &mut pages);
+            prop_assert!(got <= n);
+            prop_assert!(
+                pages.iter().take(got).all(Option::is_some)
+                    && pages.iter().skip(got).all(Option::is_none),
+                "filled entries {:?} do not match the count {}",
+                pages,
+                got
+            );
+            for p in pages.into_iter().flatten() {
+                took(model, p, order, gfp)?;
+            }
+        }
+        Op::FreeBulk {
+            pick,
+            n,
+            stale,
+            cpu,
+        } => {
+            if let Some((_, b)) = model.pick(pick) {
+                let order = b.order;
+                let mut batch: Vec<Page> = model
+                    .live
+                    .iter()
+                    .filter(|(_, x)| x.order == order)
+                    .take(n)
+                    .map(|(&pfn, _)| Page::from_raw(id, pfn))
+                    .collect();
+                let good = batch.len();
+                let stale_page = model
+                    .freed
+                    .iter()
+                    .find(|(p, o)| *o == order && !model.owned.contains(&p.pfn()))
+                    .map(|&(p, _)| p);
+                let injected = match stale_page {
+                    Some(p) if stale => {
+                        batch.insert(good / 2, p);
+                        true
+                    }
+                    _ => false,
+                };
+                let bad_before = m.event(gfp_mm::Event::BadPage);
+                let r = m.free_pages_bulk(&cx(cpu), batch.iter().copied(), order);
+                prop_assert_eq!(r.is_err(), injected, "{:?}", r);
+                prop_assert_eq!(
+                    m.event(gfp_mm::Event::BadPage) - bad_before,
+                    injected as u64
+                );
+                let freed: Vec<u32> = batch
+                    .iter()
+                    .map(|p| p.pfn())
+                    .filter(|pfn| model.owned.contains(pfn))
+                    .collect();
+                prop_assert_eq!(freed.len(), good);
+                for pfn in freed {
+                    gave_back(model, pfn, order);
+                }
+            }
+        }
     }
     let counts = m.check_invariants().map_err(TestCaseError::fail)?;
     prop_assert_eq!(

@@ -72,6 +72,59 @@ fn concurrent_alloc_free_and_drain() {
 }
 
 #[test]
+fn bulk_calls_race_single_calls_and_drains() {
+    // CPU 0 allocates and frees in batches; CPU 1 frees some of CPU 0's
+    // pages one by one onto its own lists, allocates singly and drains
+    // every CPU's lists, racing the batches.
+    shuttle::check_random(
+        || {
+            let m = Arc::new(new_machine());
+            let env = Arc::new(VirtualEnv::new());
+            let shared: Arc<Mutex<Vec<Page>>> = Arc::new(Mutex::new(Vec::new()));
+            let bulk = {
+                let (m, env, shared) = (Arc::clone(&m), Arc::clone(&env), Arc::clone(&shared));
+                shuttle::thread::spawn(move || {
+                    let cx = Cx::new(0, Task::new(), &*env, &NoProgress);
+                    for _ in 0..2 {
+                        let mut pages = vec![None; 6];
+                        let got = m.alloc_pages_bulk(&cx, Gfp::KERNEL | Gfp::NOWARN, 0, &mut pages);
+                        assert!(pages[..got].iter().all(Option::is_some));
+                        let mut mine: Vec<Page> = pages.into_iter().flatten().collect();
+                        let half = mine.split_off(mine.len() / 2);
+                        shared.lock().unwrap().extend(half);
+                        m.free_pages_bulk(&cx, mine, 0).unwrap();
+                    }
+                })
+            };
+            let single = {
+                let (m, env, shared) = (Arc::clone(&m), Arc::clone(&env), Arc::clone(&shared));
+                shuttle::thread::spawn(move || {
+                    let cx = Cx::new(1, Task::new(), &*env, &NoProgress);
+                    let p = m.alloc_pages(&cx, Gfp::KERNEL | Gfp::NOWARN, 0).ok();
+                    m.drain_all_pages();
+                    let theirs: Vec<Page> = shared.lock().unwrap().drain(..).collect();
+                    for q in theirs {
+                        m.free_pages(&cx, q, 0).unwrap();
+                    }
+                    if let Some(p) = p {
+                        m.free_pages(&cx, p, 0).unwrap();
+                    }
+                })
+            };
+            bulk.join().unwrap();
+            single.join().unwrap();
+            let cx = Cx::new(0, Task::new(), &*env, &NoProgress);
+            let left: Vec<Page> = shared.lock().unwrap().drain(..).collect();
+            m.free_pages_bulk(&cx, left, 0).unwrap();
+            let counts = m.check_invariants().unwrap();
+            assert_eq!(counts.allocated, 0);
+            assert_eq!(counts.free_buddy + counts.free_pcp, counts.total);
+        },
+        300,
+    );
+}
+
+#[test]
 fn racing_double_free_frees_once() {
     shuttle::check_pct(
         || {
