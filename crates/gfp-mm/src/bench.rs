@@ -232,9 +232,11 @@ impl GfpBulkContender {
         for _ in 0..rounds {
             let got = self.mm.alloc_pages_bulk(Gfp::KERNEL, ORDER, &mut pages);
             assert_eq!(got, batch, "benchmark bulk allocation");
+            // Freed last first, as the single-call contender frees them.
             let _ = self.mm.free_pages_bulk(
                 std::hint::black_box(&mut pages)
                     .iter_mut()
+                    .rev()
                     .filter_map(Option::take),
                 ORDER,
             );
