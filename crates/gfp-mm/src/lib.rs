@@ -7,8 +7,10 @@
 //! 6.12: zonelists by distance, lowmem reserves, min/low/high watermarks from
 //! `min_free_kbytes`, reserves derived from the mask and the task
 //! ([`AllocFlags`]), a buddy allocator with migratetypes, pageblock
-//! fallback and stealing, per-CPU lists for orders 0..=3, and the slow
-//! path's skeleton with pluggable steps ([`SlowPathHooks`]).
+//! fallback and stealing, per-CPU lists for orders 0..=3 (with the batch
+//! interfaces [`Machine::alloc_pages_bulk`] and
+//! [`Machine::free_pages_bulk`]), and the slow path's skeleton with
+//! pluggable steps ([`SlowPathHooks`]).
 //!
 //! The core is `no_std` + `alloc` and deterministic: every call takes a
 //! [`Cx`] naming the CPU, the task ([`Task`], with its
