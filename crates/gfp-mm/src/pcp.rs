@@ -1,7 +1,7 @@
 //! Per-CPU page lists (`struct per_cpu_pages`): for each zone, a stack of
 //! free blocks per order 0..=PAGE_ALLOC_COSTLY_ORDER and per-CPU
 //! migratetype, refilled from and flushed to the buddy lists in batches.
-//! Each CPU's lists sit behind their own [`CpuLock`]: a thread bound to the
+//! Each CPU's lists sit behind their own `CpuLock`: a thread bound to the
 //! CPU owns them and enters without an atomic read-modify-write (the
 //! kernel's "only this CPU, preemption off"); other threads and drains take
 //! the lock and wait the owner out.
