@@ -4,14 +4,13 @@
 //! swap-out I/O, a retry's back-off, `mempool_alloc()` waiting for an
 //! element.
 
+mod common;
+
+use common::*;
+
 use gfp_sim::sim::Outcome;
 use gfp_sim::timeline::{EventKind, Timeline};
-use gfp_sim::{parse, run_recorded, run_text, Report, Rule};
-
-fn run(body: &str, seed: u64) -> Report {
-    let text = format!("gfp-scenario 1\nname t\n{body}");
-    run_text(&text, seed).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
+use gfp_sim::{parse, run_recorded, Report, Rule};
 
 /// Memory is exhausted; A holds both elements of the pool for 1 ms. B's
 /// mempool_alloc() waits, A runs meanwhile and frees them, B gets one.

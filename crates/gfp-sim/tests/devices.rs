@@ -1,16 +1,11 @@
 //! Block and swap devices: latency and injected errors, deterministic from
 //! the seed; what a failed request does to `io`, `fsync` and reclaim.
 
-use gfp_sim::{run_text, Report, Rule};
+mod common;
 
-fn run(body: &str, seed: u64) -> Report {
-    let text = format!("gfp-scenario 1\nname t\n{body}");
-    run_text(&text, seed).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
+use common::*;
 
-fn rules(r: &Report) -> Vec<Rule> {
-    r.findings.iter().map(|f| f.rule).collect()
-}
+use gfp_sim::Rule;
 
 /// `io` without a status variable: a failure is unhandled. With one and
 /// `if-failed`, the error path runs.

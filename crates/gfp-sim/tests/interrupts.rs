@@ -3,17 +3,12 @@
 //! wait until they return, and every spinlock's use is checked as lockdep
 //! checks interrupt safety.
 
+mod common;
+
+use common::*;
+
 use gfp_sim::sim::Outcome;
-use gfp_sim::{run_text, Report, Rule};
-
-fn run(body: &str, seed: u64) -> Report {
-    let text = format!("gfp-scenario 1\nname t\n{body}");
-    run_text(&text, seed).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
-
-fn rules(r: &Report) -> Vec<Rule> {
-    r.findings.iter().map(|f| f.rule).collect()
-}
+use gfp_sim::Rule;
 
 const SOFTIRQ_SPIN: &str = "lock rxq spin\n\
     task worker\n  repeat 2\n    spin_lock rxq\n    alloc p GFP_ATOMIC\n    spin_unlock rxq\n    free p\n  end\nend\n\

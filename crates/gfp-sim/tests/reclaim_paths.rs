@@ -5,17 +5,12 @@
 //! cycle through such a wait is a deadlock even where lockdep's
 //! `fs_reclaim` check has nothing to say.
 
+mod common;
+
+use common::*;
+
 use gfp_sim::sim::Outcome;
-use gfp_sim::{run_text, Report, Rule};
-
-fn run(body: &str, seed: u64) -> Report {
-    let text = format!("gfp-scenario 1\nname t\n{body}");
-    run_text(&text, seed).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
-
-fn rules(r: &Report) -> Vec<Rule> {
-    r.findings.iter().map(|f| f.rule).collect()
-}
+use gfp_sim::Rule;
 
 /// B allocates under pressure while A holds the filesystem's lock: B's
 /// reclaim waits for it, and B's allocation completes once A lets go.
