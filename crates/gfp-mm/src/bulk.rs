@@ -12,10 +12,10 @@
 use gfp::zone::{MigrateType, PAGE_ALLOC_COSTLY_ORDER};
 use gfp::Gfp;
 
-use crate::frame::FrameState;
 use crate::machine::{Cx, Machine};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::{BadPage, Page};
+use crate::page_alloc::new_head_state;
 use crate::pcp::{pcp_allowed_order, CpuPages};
 use crate::stats::Event;
 use crate::zone::{Zone, ZoneId};
@@ -131,19 +131,14 @@ impl Machine {
         let z = chosen?;
         let slot = &self.cpus[cx.cpu];
         let me = crate::sync::owner_word(crate::sync::thread_token(), cx.cpu as u32);
-        let (mt, head) = (
-            ac.migratetype,
-            bulk_head(z, order, alloc_gfp, ac.migratetype),
-        );
+        let mt = ac.migratetype;
         match slot.pcp.try_own_as(me) {
-            Some(mut pcp) => self.bulk_take(
-                &mut pcp, z, order, mt, af, alloc_gfp, head, pages, populated,
-            ),
+            Some(mut pcp) => {
+                self.bulk_take(&mut pcp, z, order, mt, af, alloc_gfp, pages, populated)
+            }
             None => {
                 let mut pcp = slot.pcp.try_lock()?;
-                self.bulk_take(
-                    &mut pcp, z, order, mt, af, alloc_gfp, head, pages, populated,
-                )
+                self.bulk_take(&mut pcp, z, order, mt, af, alloc_gfp, pages, populated)
             }
         }
     }
@@ -160,11 +155,14 @@ impl Machine {
         mt: MigrateType,
         af: crate::alloc_flags::AllocFlags,
         gfp: Gfp,
-        head: FrameState,
         pages: &mut [Option<Page>],
         mut i: usize,
     ) -> Option<usize> {
         let (o, col) = (order as usize, mt as usize);
+        // `prep_new_page()` per block: the same head word for all of them,
+        // and the same answer to whether they are zeroed.
+        let head = new_head_state(z.id, order, gfp, mt as u32);
+        let (zero, id) = (self.zeroes(gfp), self.id);
         let mut got = 0u64;
         while i < pages.len() {
             if pages[i].is_some() {
@@ -191,9 +189,6 @@ impl Machine {
                 .count()
                 .min(list.len());
             let top = list.len() - run;
-            // `prep_new_page()` per block; whether it zeroes is the same
-            // for all of them.
-            let (zero, id) = (self.zeroes(gfp), self.id);
             for (entry, pfn) in pages[i..i + run].iter_mut().zip(list.drain(top..).rev()) {
                 if zero {
                     // SAFETY: the block was just taken off this CPU's list
@@ -273,15 +268,6 @@ impl Machine {
     /// the page needs its own call (nothing was changed).
     #[inline(always)]
     fn claim_for_bulk_free(&self, page: Page, order: u32) -> Option<ZoneId> {
-        if page.machine_id() != self.id {
-            return None;
-        }
-        self.claim_clean_head(self.fm.frames.block(page.pfn(), order)?, order)
+        self.claim_clean_head(self.own_block(page, order)?, order)
     }
-}
-
-/// The head's metadata word for blocks of `order` from zone `z` with
-/// migratetype `mt` (compound with `__GFP_COMP` above order 0).
-fn bulk_head(z: &Zone, order: u32, gfp: Gfp, mt: MigrateType) -> FrameState {
-    FrameState::allocated(z.id, order, order > 0 && gfp.contains(Gfp::COMP), mt as u32)
 }

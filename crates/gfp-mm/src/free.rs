@@ -108,16 +108,27 @@ impl Machine {
     #[inline(always)]
     pub(crate) fn free_fast_on(&self, slot: &CpuSlot, me: u64, page: Page, order: u32) -> bool {
         let pfn = page.pfn();
-        if !pcp_allowed_order(order) || page.machine_id() != self.id {
+        if !pcp_allowed_order(order) {
             return false;
         }
-        let Some(block) = self.fm.frames.block(pfn, order) else {
+        let Some(block) = self.own_block(page, order) else {
             return false;
         };
         if let Some(mut pcp) = slot.pcp.try_own_as(me) {
             return self.free_onto(&mut pcp, pfn, block, order);
         }
         self.free_fast_locked(slot, pfn, block, order)
+    }
+
+    /// The frames' words of the block of `order` a handle names, if the
+    /// handle is this machine's and the block lies in its frame table (the
+    /// common free's handle check; the slow path reports the failures).
+    #[inline(always)]
+    pub(crate) fn own_block(&self, page: Page, order: u32) -> Option<&[AtomicU32]> {
+        if page.machine_id() != self.id {
+            return None;
+        }
+        self.fm.frames.block(page.pfn(), order)
     }
 
     /// [`Machine::free_fast`] for a thread that does not own the lists.

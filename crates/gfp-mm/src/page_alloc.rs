@@ -62,6 +62,14 @@ unsafe fn pcp_pop(pcp: &mut CpuPages, zone: ZoneId, order: u32, mt: usize) -> Op
     Some(pfn)
 }
 
+/// The metadata word of a new head of `order` in `zone` for a request
+/// with `gfp` and migratetype index `mt` (compound with `__GFP_COMP`
+/// above order 0).
+#[inline(always)]
+pub(crate) fn new_head_state(zone: ZoneId, order: u32, gfp: Gfp, mt: u32) -> FrameState {
+    FrameState::allocated(zone, order, order > 0 && gfp.contains(Gfp::COMP), mt)
+}
+
 impl Machine {
     #[inline(always)]
     fn eligible(&self, ac: &AllocContext<'_>, z: &Zone) -> bool {
@@ -623,7 +631,6 @@ impl Machine {
     /// not skip zeroing, and the other two change nothing.
     #[inline(always)]
     fn prep_new_page(&self, pfn: u32, zone: ZoneId, order: u32, gfp: Gfp, mt: u32) {
-        let compound = order > 0 && gfp.contains(Gfp::COMP);
         // A block taken off a list lies inside the table (the lists hold
         // only blocks of the zone); one bounds check covers all its frames.
         let block = self
@@ -631,19 +638,13 @@ impl Machine {
             .frames
             .block(pfn, order)
             .expect("a free list held a block outside the frame table");
-        self.prep_block(
-            block,
-            pfn,
-            order,
-            gfp,
-            FrameState::allocated(zone, order, compound, mt),
-        );
+        self.prep_block(block, pfn, order, gfp, new_head_state(zone, order, gfp, mt));
     }
 
     /// [`Machine::prep_new_page`] with the block's frame words (`block`,
     /// head first) looked up and the head's metadata word made.
     #[inline(always)]
-    pub(crate) fn prep_block(
+    fn prep_block(
         &self,
         block: &[AtomicU32],
         pfn: u32,
