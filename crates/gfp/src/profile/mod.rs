@@ -17,6 +17,7 @@ use crate::flags::{Flag, Gfp};
 
 pub mod history;
 pub mod source;
+pub mod task;
 
 /// A kernel release, `major.minor[.patch]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
