@@ -14,6 +14,7 @@ mod explain;
 mod mm;
 mod profile_args;
 mod profiles;
+mod scan;
 mod scopes;
 mod sim;
 mod verify;
@@ -46,6 +47,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Derive every scope cell's verdict by a bounded search through the simulator; exit 1 unless all agree with the policy table.
     Verify(verify::VerifyArgs),
+    /// Apply the scope policy to kernel C source: allocations that may sleep in atomic context, NOFAIL without reclaim, redundant NOFS/NOIO, unpaired scopes, and what a proposed scope would break.
+    Scan(scan::ScanArgs),
 }
 
 /// `--json` alone.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Scan(a) => scan::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,132 @@
+//! `gfp scan DIR`: the scope policy applied to kernel C source.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use gfp::KernelVersion;
+use gfp_scan::{Allocators, Proposal, ScanOptions, Severity};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::{CmdResult, UserError};
+
+/// The severity at which `gfp scan` exits 1.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FailOn {
+    /// Any finding.
+    Note,
+    /// Warnings and errors.
+    Warning,
+    /// Errors only.
+    Error,
+    /// Never: exit 0 whatever was found.
+    Never,
+}
+
+/// Arguments of `gfp scan`.
+#[derive(Args)]
+pub struct ScanArgs {
+    /// The kernel source tree (or one C file) to scan.
+    dir: PathBuf,
+    /// The kernel version whose GFP layout and PF_MEMALLOC_* flags apply (default: the tree's Makefile).
+    #[arg(long, value_name = "X.Y[.Z]")]
+    kernel: Option<String>,
+    /// More allocators, one per line: `NAME GFP-ARG-POSITION|last [drops-xa-lock]`.
+    #[arg(long, value_name = "FILE")]
+    allocators: Option<PathBuf>,
+    /// Extra rules: `+conversion` adds nofs-/noio-conversion-candidate.
+    #[arg(long, value_name = "+conversion")]
+    rules: Option<String>,
+    /// Follow calls through ops structures (`ops->member(...)`) to the functions their initialisers name.
+    #[arg(long)]
+    follow_ops: bool,
+    /// The function a proposed scope would wrap (with --propose).
+    #[arg(long, value_name = "FUNCTION", requires = "propose")]
+    around: Option<String>,
+    /// The proposed scope: `set FLAG`, `clear FLAG`, or noio, nofs, noreclaim, pin (with --around).
+    #[arg(long, value_name = "SCOPE", requires = "around")]
+    propose: Option<String>,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, default_value = "warning")]
+    fail_on: FailOn,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "sarif")]
+    json: bool,
+    /// Print SARIF 2.1.0 (for code-scanning UIs).
+    #[arg(long)]
+    sarif: bool,
+    /// Worker threads (default: one per core), 1 to 256.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
+}
+
+/// Runs `gfp scan`.
+pub fn run(args: ScanArgs) -> CmdResult {
+    let mut opts = ScanOptions::default();
+    if let Some(k) = &args.kernel {
+        let v: KernelVersion = k.parse().map_err(|e: gfp::profile::BadVersion| UserError(format!("--kernel {k}: {}", e.0)))?;
+        opts.kernel = Some(v);
+    }
+    if let Some(path) = &args.allocators {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UserError(format!("--allocators {}: {e}", path.display())))?;
+        let mut table = Allocators::builtin();
+        table.extend_from_text(&path.display().to_string(), &text)?;
+        opts.allocators = table;
+    }
+    if let Some(r) = &args.rules {
+        for word in r.split(',').map(str::trim) {
+            match word {
+                "+conversion" => opts.conversion = true,
+                other => {
+                    return Err(UserError(format!(
+                        "--rules {other}: unknown rule set (known: +conversion)"
+                    )))
+                }
+            }
+        }
+    }
+    opts.follow_ops = args.follow_ops;
+    opts.jobs = args.jobs.map(usize::from);
+    if let (Some(around), Some(p)) = (&args.around, &args.propose) {
+        opts.around = Some(around.clone());
+        opts.proposal = Some(Proposal::parse(p).map_err(UserError)?);
+    }
+    if !args.dir.exists() {
+        return Err(UserError(format!("{}: no such file or directory", args.dir.display())));
+    }
+    let quiet = args.json || args.sarif || !std::io::stderr().is_terminal();
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} scanning {pos}/{len} files [{bar:40}] {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        b
+    };
+    let tick = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = gfp_scan::scan(&args.dir, &opts, Some(&tick))?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", report.to_json());
+    } else if args.sarif {
+        println!("{}", report.to_sarif());
+    } else {
+        print!("{}", report.to_text());
+    }
+    let threshold = match args.fail_on {
+        FailOn::Note => Some(Severity::Note),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Never => None,
+    };
+    let fail = threshold.is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
+    Ok(if fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

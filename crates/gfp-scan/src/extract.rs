@@ -1,0 +1,1083 @@
+//! From a tree-sitter syntax tree to [`FileFacts`]: function definitions,
+//! their calls in a control-flow graph, and the registrations and
+//! initialisers the interprocedural rules need.
+//!
+//! Kernel C is parsed without its macros expanded, so the parser meets
+//! statements it cannot place (`list_for_each_entry(...) { ... }`,
+//! `scoped_guard(...) { ... }`, attribute macros) and recovers with ERROR
+//! nodes or a missing `;`. The walk below reads through those: an ERROR
+//! node's children are taken as statements and expressions in order, and a
+//! macro call followed by a block is read as the loop or guard it is.
+
+use std::collections::{HashMap, HashSet};
+
+use tree_sitter::Node;
+
+use crate::facts::{EntryPoint, FileFacts, ForeignRestore, Function, Param, Scope, Section};
+use crate::flow::{self, Block, Cfg, Ev};
+use crate::vocab::{self, LockClass, LockOp, ScopeOp};
+
+/// How deep the walk follows nested syntax before it stops descending: deep
+/// enough for any hand-written kernel code, and a bound for generated code.
+const MAX_DEPTH: u32 = 400;
+
+/// Extracts the facts of one parsed file.
+pub fn file_facts(path: String, src: &[u8], root: Node<'_>) -> FileFacts {
+    let mut out = FileFacts {
+        path,
+        bytes: src.len(),
+        ..FileFacts::default()
+    };
+    let mut taken = HashSet::new();
+    count_errors(root, &mut out.parse_errors);
+    top_level(src, root, &mut out, &mut taken, 0);
+    out.address_taken = taken.into_iter().collect();
+    out.address_taken.sort();
+    out
+}
+
+fn count_errors(n: Node<'_>, count: &mut u32) {
+    if !n.has_error() {
+        return;
+    }
+    if n.is_error() || n.is_missing() {
+        *count += 1;
+    }
+    let mut c = n.walk();
+    for ch in n.children(&mut c) {
+        count_errors(ch, count);
+    }
+}
+
+fn top_level(
+    src: &[u8],
+    n: Node<'_>,
+    out: &mut FileFacts,
+    taken: &mut HashSet<String>,
+    depth: u32,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let mut c = n.walk();
+    let children: Vec<Node<'_>> = n.children(&mut c).collect();
+    for (i, ch) in children.iter().enumerate() {
+        match ch.kind() {
+            "function_definition" => function(src, *ch, out, taken),
+            "ERROR" => {
+                // A function whose header the parser could not place:
+                // `NAME(args) { body }` inside the error.
+                top_level(src, *ch, out, taken, depth + 1);
+            }
+            "compound_statement" if n.kind() == "ERROR" => {
+                if let Some(name) = children[..i]
+                    .iter()
+                    .rev()
+                    .take(3)
+                    .find_map(|p| header_name(src, *p))
+                {
+                    let mut w = Walker::new(src, name, false, *ch, Vec::new());
+                    w.body(*ch);
+                    taken.extend(w.taken.drain());
+                    let (f, regs, ops) = w.finish();
+                    out.entry_points.extend(regs);
+                    out.ops.extend(ops);
+                    out.functions.push(f);
+                }
+            }
+            "preproc_if" | "preproc_ifdef" | "preproc_else" | "preproc_elif" | "linkage_specification"
+            | "declaration_list" => top_level(src, *ch, out, taken, depth + 1),
+            "declaration" | "expression_statement" => {
+                // File-scope initialisers: ops tables and DEFINE_TIMER-style
+                // registrations.
+                let mut w = Walker::new(src, String::new(), false, *ch, Vec::new());
+                w.expr(*ch, None);
+                taken.extend(w.taken.drain());
+                let (_, regs, ops) = w.finish();
+                out.entry_points.extend(regs);
+                out.ops.extend(ops);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The function name in an ERROR fragment that precedes a body.
+fn header_name(src: &[u8], n: Node<'_>) -> Option<String> {
+    match n.kind() {
+        "function_declarator" => declarator_name(src, n),
+        "call_expression" => {
+            let f = n.child_by_field_name("function")?;
+            (f.kind() == "identifier").then(|| text(src, f))
+        }
+        _ => {
+            let mut c = n.walk();
+            let found = n
+                .children(&mut c)
+                .filter(|x| x.kind() == "function_declarator")
+                .find_map(|x| declarator_name(src, x));
+            found
+        }
+    }
+}
+
+fn declarator_name(src: &[u8], mut n: Node<'_>) -> Option<String> {
+    for _ in 0..16 {
+        match n.kind() {
+            "identifier" | "field_identifier" => return Some(text(src, n)),
+            "function_declarator" | "pointer_declarator" | "parenthesized_declarator"
+            | "attributed_declarator" | "array_declarator" => {
+                n = n.child_by_field_name("declarator").or_else(|| n.named_child(0))?;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn find_function_declarator(n: Node<'_>) -> Option<Node<'_>> {
+    let mut cur = n;
+    for _ in 0..16 {
+        if cur.kind() == "function_declarator" {
+            // The innermost function declarator is the function's own (an
+            // outer one would be a function returning a function pointer).
+            if let Some(inner) = cur
+                .child_by_field_name("declarator")
+                .and_then(find_function_declarator)
+            {
+                return Some(inner);
+            }
+            return Some(cur);
+        }
+        cur = cur.child_by_field_name("declarator")?;
+    }
+    None
+}
+
+fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<String>) {
+    let Some(decl) = n.child_by_field_name("declarator").and_then(find_function_declarator) else {
+        return;
+    };
+    let Some(name) = decl.child_by_field_name("declarator").and_then(|d| declarator_name(src, d))
+    else {
+        return;
+    };
+    let Some(body) = n.child_by_field_name("body") else {
+        return;
+    };
+    let is_static = has_static(src, n);
+    let mut params = Vec::new();
+    if let Some(list) = decl.child_by_field_name("parameters") {
+        let mut c = list.walk();
+        for p in list.named_children(&mut c) {
+            if p.kind() != "parameter_declaration" {
+                continue;
+            }
+            let ty = p.child_by_field_name("type").map(|t| text(src, t)).unwrap_or_default();
+            let pname = p
+                .child_by_field_name("declarator")
+                .and_then(|d| declarator_name(src, d))
+                .unwrap_or_default();
+            let is_gfp = ty == "gfp_t" || ty.ends_with(" gfp_t");
+            params.push(Param { name: pname, is_gfp });
+        }
+    }
+    let mut w = Walker::new(src, name, is_static, decl, params);
+    w.body(body);
+    taken.extend(w.taken.drain());
+    let (f, regs, ops) = w.finish();
+    out.entry_points.extend(regs);
+    out.ops.extend(ops);
+    out.functions.push(f);
+}
+
+/// Whether the definition is `static`: its own specifiers, or (when a macro
+/// between `static` and the name split the header) the text just before it.
+fn has_static(src: &[u8], n: Node<'_>) -> bool {
+    let mut c = n.walk();
+    let own = n
+        .children(&mut c)
+        .any(|ch| ch.kind() == "storage_class_specifier" && text(src, ch) == "static");
+    if own {
+        return true;
+    }
+    let start = n.start_byte();
+    let from = start.saturating_sub(160);
+    let before = &src[from..start];
+    let cut = before
+        .iter()
+        .rposition(|&b| b == b';' || b == b'}' || b == b'{' || b == b'#')
+        .map_or(0, |p| p + 1);
+    let window = &before[cut..];
+    window
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|w| w == b"static")
+}
+
+/// Source text with runs of whitespace collapsed to one space.
+pub fn text(src: &[u8], n: Node<'_>) -> String {
+    let raw = &src[n.start_byte()..n.end_byte()];
+    let s = String::from_utf8_lossy(raw);
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for ch in s.chars() {
+        if ch.is_whitespace() {
+            space = true;
+        } else {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The lock argument as a key: `&inode->i_lock` and `&(inode->i_lock)` and
+/// `&inode -> i_lock` are one lock.
+fn lock_key(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')' && *c != '&')
+        .collect()
+}
+
+fn line(n: Node<'_>) -> u32 {
+    n.start_position().row as u32 + 1
+}
+
+const UNREACHABLE: usize = usize::MAX;
+
+/// A guard opened in a block: released when the block ends.
+struct Guard {
+    class: LockClass,
+    lock: String,
+}
+
+struct Walker<'s> {
+    src: &'s [u8],
+    f: Function,
+    cfg: Cfg,
+    cur: usize,
+    exit: usize,
+    loops: Vec<(usize, usize)>,
+    breaks: Vec<usize>,
+    labels: HashMap<String, usize>,
+    gotos: Vec<(usize, String)>,
+    guards: Vec<Vec<Guard>>,
+    entry_points: Vec<EntryPoint>,
+    ops: Vec<(String, String)>,
+    taken: HashSet<String>,
+    depth: u32,
+    /// The trylock seen in the condition being evaluated, with its class and lock.
+    trylock: Option<(LockClass, String, u16)>,
+    end_line: u32,
+}
+
+impl<'s> Walker<'s> {
+    fn new(src: &'s [u8], name: String, is_static: bool, at: Node<'_>, params: Vec<Param>) -> Self {
+        let mut cfg = Cfg::default();
+        cfg.blocks.push(Block::default());
+        cfg.blocks.push(Block::default());
+        Walker {
+            src,
+            f: Function {
+                name,
+                is_static,
+                line: line(at),
+                params,
+                ..Function::default()
+            },
+            cfg,
+            cur: 0,
+            exit: 1,
+            loops: Vec::new(),
+            breaks: Vec::new(),
+            labels: HashMap::new(),
+            gotos: Vec::new(),
+            guards: Vec::new(),
+            entry_points: Vec::new(),
+            ops: Vec::new(),
+            taken: HashSet::new(),
+            depth: 0,
+            trylock: None,
+            end_line: line(at),
+        }
+    }
+
+    fn new_block(&mut self) -> usize {
+        self.cfg.blocks.push(Block::default());
+        self.cfg.blocks.len() - 1
+    }
+
+    fn edge(&mut self, from: usize, to: usize) {
+        if from != UNREACHABLE {
+            self.cfg.blocks[from].succ.push(to as u32);
+        }
+    }
+
+    fn emit(&mut self, ev: Ev) {
+        if self.cur == UNREACHABLE {
+            // Code after a return or goto with no label: still read it (a
+            // label may lead into it), in a block no edge reaches.
+            self.cur = self.new_block();
+        }
+        let b = self.cur;
+        self.cfg.blocks[b].events.push(ev);
+    }
+
+    fn body(&mut self, body: Node<'_>) {
+        self.end_line = body.end_position().row as u32 + 1;
+        self.stmt(body);
+        let (cur, exit) = (self.cur, self.exit);
+        self.edge(cur, exit);
+        self.cfg.exit_line.insert(cur as u32, self.end_line);
+        for (from, label) in std::mem::take(&mut self.gotos) {
+            if let Some(&to) = self.labels.get(&label) {
+                self.cfg.blocks[from].succ.push(to as u32);
+            }
+        }
+    }
+
+    fn finish(mut self) -> (Function, Vec<EntryPoint>, Vec<(String, String)>) {
+        flow::analyse(&mut self.f, &self.cfg);
+        (self.f, self.entry_points, self.ops)
+    }
+
+    fn stmt(&mut self, n: Node<'_>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        self.stmt_inner(n);
+        self.depth -= 1;
+    }
+
+    fn stmt_inner(&mut self, n: Node<'_>) {
+        match n.kind() {
+            "compound_statement" => self.block(n),
+            "expression_statement" => {
+                if let Some(e) = n.named_child(0) {
+                    self.expr(e, None);
+                }
+            }
+            "declaration" => self.declaration(n),
+            "if_statement" => self.if_stmt(n),
+            "while_statement" => {
+                let head = self.new_block();
+                let cur = self.cur;
+                self.edge(cur, head);
+                self.cur = head;
+                if let Some(c) = n.child_by_field_name("condition") {
+                    self.expr(c, None);
+                }
+                let cond_end = self.cur;
+                let after = self.new_block();
+                self.edge(cond_end, after);
+                let body = self.new_block();
+                self.edge(cond_end, body);
+                self.cur = body;
+                self.loop_body(n.child_by_field_name("body"), head, after);
+                let end = self.cur;
+                self.edge(end, head);
+                self.cur = after;
+            }
+            "do_statement" => {
+                let body = self.new_block();
+                let cur = self.cur;
+                self.edge(cur, body);
+                self.cur = body;
+                let cond = self.new_block();
+                let after = self.new_block();
+                self.loop_body(n.child_by_field_name("body"), cond, after);
+                let end = self.cur;
+                self.edge(end, cond);
+                self.cur = cond;
+                if let Some(c) = n.child_by_field_name("condition") {
+                    self.expr(c, None);
+                }
+                let ce = self.cur;
+                self.edge(ce, body);
+                self.edge(ce, after);
+                self.cur = after;
+            }
+            "for_statement" => {
+                if let Some(init) = n.child_by_field_name("initializer") {
+                    if init.kind() == "declaration" {
+                        self.declaration(init);
+                    } else {
+                        self.expr(init, None);
+                    }
+                }
+                let head = self.new_block();
+                let cur = self.cur;
+                self.edge(cur, head);
+                self.cur = head;
+                if let Some(c) = n.child_by_field_name("condition") {
+                    self.expr(c, None);
+                }
+                let cond_end = self.cur;
+                let after = self.new_block();
+                self.edge(cond_end, after);
+                let body = self.new_block();
+                self.edge(cond_end, body);
+                let update = self.new_block();
+                self.cur = body;
+                self.loop_body(n.child_by_field_name("body"), update, after);
+                let end = self.cur;
+                self.edge(end, update);
+                self.cur = update;
+                if let Some(u) = n.child_by_field_name("update") {
+                    self.expr(u, None);
+                }
+                let ue = self.cur;
+                self.edge(ue, head);
+                self.cur = after;
+            }
+            "switch_statement" => self.switch(n),
+            "break_statement" => {
+                if let Some(&to) = self.breaks.last() {
+                    let cur = self.cur;
+                    self.edge(cur, to);
+                }
+                self.cur = UNREACHABLE;
+            }
+            "continue_statement" => {
+                if let Some(&(cont, _)) = self.loops.last() {
+                    let cur = self.cur;
+                    self.edge(cur, cont);
+                }
+                self.cur = UNREACHABLE;
+            }
+            "return_statement" => {
+                if let Some(v) = n.named_child(0) {
+                    self.expr(v, Some("return"));
+                }
+                if self.cur == UNREACHABLE {
+                    self.cur = self.new_block();
+                }
+                let (cur, exit) = (self.cur, self.exit);
+                self.edge(cur, exit);
+                self.cfg.exit_line.insert(cur as u32, line(n));
+                self.cur = UNREACHABLE;
+            }
+            "goto_statement" => {
+                if let Some(l) = n.child_by_field_name("label") {
+                    if self.cur == UNREACHABLE {
+                        self.cur = self.new_block();
+                    }
+                    self.gotos.push((self.cur, text(self.src, l)));
+                }
+                self.cur = UNREACHABLE;
+            }
+            "labeled_statement" => {
+                let name = n.child_by_field_name("label").map(|l| text(self.src, l)).unwrap_or_default();
+                let b = *self.labels.entry(name).or_insert_with(|| {
+                    self.cfg.blocks.push(Block::default());
+                    self.cfg.blocks.len() - 1
+                });
+                let cur = self.cur;
+                self.edge(cur, b);
+                self.cur = b;
+                let mut c = n.walk();
+                let rest: Vec<Node<'_>> = n.named_children(&mut c).skip(1).collect();
+                for s in rest {
+                    self.stmt(s);
+                }
+            }
+            "preproc_if" | "preproc_ifdef" | "preproc_elif" | "preproc_else" => self.preproc(n),
+            "attributed_statement" | "ERROR" | "case_statement" => {
+                let mut c = n.walk();
+                let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
+                self.stmts(&kids);
+            }
+            "comment" | "type_definition" | "preproc_call" | "preproc_def" | "preproc_function_def"
+            | "preproc_include" => {}
+            _ => self.expr(n, None),
+        }
+    }
+
+    fn loop_body(&mut self, body: Option<Node<'_>>, cont: usize, after: usize) {
+        self.loops.push((cont, after));
+        self.breaks.push(after);
+        if let Some(b) = body {
+            self.stmt(b);
+        }
+        self.breaks.pop();
+        self.loops.pop();
+    }
+
+    /// A statement list, reading `MACRO(...)` followed by a statement as
+    /// the loop or scoped guard it is.
+    fn stmts(&mut self, kids: &[Node<'_>]) {
+        let mut i = 0;
+        while i < kids.len() {
+            let s = kids[i];
+            if let Some(next) = kids.get(i + 1) {
+                if let Some((name, call)) = macro_with_body(self.src, s) {
+                    if is_statement(next.kind()) {
+                        if name == "scoped_guard" || name == "scoped_cond_guard" {
+                            self.scoped_guard(call, *next);
+                            i += 2;
+                            continue;
+                        }
+                        if vocab::is_loop_macro(&name) {
+                            self.expr(call, None);
+                            let head = self.new_block();
+                            let cur = self.cur;
+                            self.edge(cur, head);
+                            let after = self.new_block();
+                            self.edge(head, after);
+                            let body = self.new_block();
+                            self.edge(head, body);
+                            self.cur = body;
+                            self.loop_body(Some(*next), head, after);
+                            let end = self.cur;
+                            self.edge(end, head);
+                            self.cur = after;
+                            i += 2;
+                            continue;
+                        }
+                    }
+                }
+            }
+            if is_statement(s.kind()) || s.kind() == "ERROR" {
+                self.stmt(s);
+            } else {
+                self.expr(s, None);
+            }
+            i += 1;
+        }
+    }
+
+    fn block(&mut self, n: Node<'_>) {
+        self.guards.push(Vec::new());
+        let mut c = n.walk();
+        let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
+        self.stmts(&kids);
+        for g in self.guards.pop().unwrap_or_default().into_iter().rev() {
+            if self.cur != UNREACHABLE {
+                self.emit(Ev::Release(g.class, g.lock));
+            }
+        }
+    }
+
+    fn scoped_guard(&mut self, call: Node<'_>, body: Node<'_>) {
+        let args = call_args(call);
+        let Some(kind) = args.first().map(|a| text(self.src, *a)) else {
+            self.stmt(body);
+            return;
+        };
+        let lock = args.get(1).map(|a| lock_key(&text(self.src, *a))).unwrap_or_default();
+        for a in args.iter().skip(1) {
+            self.expr(*a, None);
+        }
+        match vocab::guard_class(&kind) {
+            Some(class) => {
+                let id = self.section(class, format!("scoped_guard({kind})"), lock.clone(), line(call));
+                self.emit(Ev::Acquire(id));
+                self.stmt(body);
+                if self.cur != UNREACHABLE {
+                    self.emit(Ev::Release(class, lock));
+                }
+            }
+            None => self.stmt(body),
+        }
+    }
+
+    fn section(&mut self, class: LockClass, op: String, lock: String, line: u32) -> u16 {
+        let id = self.f.sections.len().min(u16::MAX as usize - 1) as u16;
+        if self.f.sections.len() < u16::MAX as usize - 1 {
+            self.f.sections.push(Section { class, op, lock, line });
+        }
+        id
+    }
+
+    fn declaration(&mut self, n: Node<'_>) {
+        let ty = n.child_by_field_name("type").map(|t| text(self.src, t)).unwrap_or_default();
+        let is_gfp = ty == "gfp_t" || ty.ends_with(" gfp_t");
+        let mut c = n.walk();
+        let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
+        for d in kids {
+            if d.kind() == "init_declarator" {
+                let var = d
+                    .child_by_field_name("declarator")
+                    .and_then(|x| declarator_name(self.src, x))
+                    .unwrap_or_default();
+                if let Some(v) = d.child_by_field_name("value") {
+                    if is_gfp {
+                        self.f.locals.push((var.clone(), text(self.src, v)));
+                    }
+                    self.expr(v, Some(&var));
+                }
+            } else if d.kind() == "ERROR" || d.kind() == "call_expression" {
+                self.expr(d, None);
+            }
+        }
+    }
+
+    fn if_stmt(&mut self, n: Node<'_>) {
+        self.trylock = None;
+        if let Some(c) = n.child_by_field_name("condition") {
+            self.expr(c, None);
+        }
+        let negated = n
+            .child_by_field_name("condition")
+            .map(|c| text(self.src, c).trim_start_matches('(').trim_start().starts_with('!'))
+            .unwrap_or(false);
+        let trylock = self.trylock.take();
+        let head = self.cur;
+        let then_b = self.new_block();
+        self.edge(head, then_b);
+        self.cur = then_b;
+        if let (Some((_, _, id)), false) = (&trylock, negated) {
+            self.emit(Ev::Acquire(*id));
+        }
+        if let Some(t) = n.child_by_field_name("consequence") {
+            self.stmt(t);
+        }
+        let then_end = self.cur;
+        let else_b = self.new_block();
+        self.edge(head, else_b);
+        self.cur = else_b;
+        if let (Some((_, _, id)), true) = (&trylock, negated) {
+            self.emit(Ev::Acquire(*id));
+        }
+        if let Some(e) = n.child_by_field_name("alternative") {
+            let mut c = e.walk();
+            let kids: Vec<Node<'_>> = e.named_children(&mut c).collect();
+            self.stmts(&kids);
+        }
+        let else_end = self.cur;
+        if then_end == UNREACHABLE && else_end == UNREACHABLE {
+            self.cur = UNREACHABLE;
+            return;
+        }
+        let join = self.new_block();
+        self.edge(then_end, join);
+        self.edge(else_end, join);
+        self.cur = join;
+    }
+
+    fn switch(&mut self, n: Node<'_>) {
+        if let Some(c) = n.child_by_field_name("condition") {
+            self.expr(c, None);
+        }
+        if self.cur == UNREACHABLE {
+            self.cur = self.new_block();
+        }
+        let head = self.cur;
+        let after = self.new_block();
+        self.breaks.push(after);
+        let mut has_default = false;
+        let mut prev_end = UNREACHABLE;
+        if let Some(body) = n.child_by_field_name("body") {
+            let mut c = body.walk();
+            let kids: Vec<Node<'_>> = body.named_children(&mut c).collect();
+            for k in kids {
+                if k.kind() == "case_statement" {
+                    let b = self.new_block();
+                    self.edge(head, b);
+                    self.edge(prev_end, b);
+                    self.cur = b;
+                    if k.child_by_field_name("value").is_none() {
+                        has_default = true;
+                    }
+                    let value = k.child_by_field_name("value").map(|v| v.id());
+                    let mut c2 = k.walk();
+                    let stmts: Vec<Node<'_>> =
+                        k.named_children(&mut c2).filter(|s| Some(s.id()) != value).collect();
+                    self.stmts(&stmts);
+                    prev_end = self.cur;
+                } else {
+                    self.cur = prev_end;
+                    self.stmt(k);
+                    prev_end = self.cur;
+                }
+            }
+        }
+        self.edge(prev_end, after);
+        if !has_default {
+            self.edge(head, after);
+        }
+        self.breaks.pop();
+        self.cur = after;
+    }
+
+    fn preproc(&mut self, n: Node<'_>) {
+        // `#if A ... #else ... #endif` inside a body: either branch may be
+        // the one compiled.
+        let head = if self.cur == UNREACHABLE { self.new_block() } else { self.cur };
+        let then_b = self.new_block();
+        self.edge(head, then_b);
+        self.cur = then_b;
+        let alt = n.child_by_field_name("alternative");
+        let cond = n.child_by_field_name("condition").or_else(|| n.child_by_field_name("name"));
+        let mut c = n.walk();
+        let kids: Vec<Node<'_>> = n
+            .named_children(&mut c)
+            .filter(|k| Some(k.id()) != alt.map(|a| a.id()) && Some(k.id()) != cond.map(|a| a.id()))
+            .collect();
+        self.stmts(&kids);
+        let then_end = self.cur;
+        let else_b = self.new_block();
+        self.edge(head, else_b);
+        self.cur = else_b;
+        if let Some(a) = alt {
+            self.stmt(a);
+        }
+        let else_end = self.cur;
+        let join = self.new_block();
+        self.edge(then_end, join);
+        self.edge(else_end, join);
+        self.cur = join;
+    }
+
+    /// Walks an expression in evaluation order (arguments before the call).
+    /// `target` is what the value is assigned to, for saved scope states.
+    fn expr(&mut self, n: Node<'_>, target: Option<&str>) {
+        if self.depth > MAX_DEPTH {
+            return;
+        }
+        self.depth += 1;
+        self.expr_inner(n, target);
+        self.depth -= 1;
+    }
+
+    fn expr_inner(&mut self, n: Node<'_>, target: Option<&str>) {
+        match n.kind() {
+            "call_expression" => self.call(n, target),
+            "assignment_expression" => self.assignment(n),
+            "compound_statement" => self.block(n),
+            "parenthesized_expression" | "cast_expression" | "comma_expression" => {
+                let mut c = n.walk();
+                let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
+                for k in kids {
+                    self.expr(k, target);
+                }
+            }
+            "initializer_pair" => {
+                let member = n
+                    .child_by_field_name("designator")
+                    .map(|d| text(self.src, d).trim_start_matches('.').to_string());
+                if let Some(v) = n.child_by_field_name("value") {
+                    if let (Some(m), "identifier") = (&member, v.kind()) {
+                        let f = text(self.src, v);
+                        self.ops.push((m.clone(), f.clone()));
+                        self.taken.insert(f);
+                    } else {
+                        self.expr(v, None);
+                    }
+                }
+            }
+            "init_declarator" => {
+                let var = n
+                    .child_by_field_name("declarator")
+                    .and_then(|x| declarator_name(self.src, x));
+                if let Some(v) = n.child_by_field_name("value") {
+                    self.expr(v, var.as_deref());
+                }
+            }
+            "identifier" => {
+                if let Some(p) = n.parent() {
+                    if matches!(
+                        p.kind(),
+                        "argument_list" | "initializer_list" | "return_statement" | "pointer_expression"
+                            | "assignment_expression" | "init_declarator" | "conditional_expression"
+                    ) {
+                        self.taken.insert(text(self.src, n));
+                    }
+                }
+            }
+            "string_literal" | "number_literal" | "char_literal" | "comment" | "sizeof_expression"
+            | "primitive_type" | "type_identifier" | "field_identifier" => {}
+            _ => {
+                let mut c = n.walk();
+                let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
+                if n.kind() == "ERROR" {
+                    self.stmts(&kids);
+                } else {
+                    for k in kids {
+                        self.expr(k, None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn assignment(&mut self, n: Node<'_>) {
+        let (Some(lhs), Some(rhs)) = (n.child_by_field_name("left"), n.child_by_field_name("right"))
+        else {
+            return;
+        };
+        let op = n.child_by_field_name("operator").map(|o| text(self.src, o)).unwrap_or_default();
+        let lhs_text = text(self.src, lhs);
+        let rhs_text = text(self.src, rhs);
+        let ln = line(n);
+        if lhs_text.replace(' ', "") == "current->flags" {
+            let pf = pf_names(&rhs_text);
+            if !pf.is_empty() {
+                if op == "|=" {
+                    let id = self.f.scopes.len() as u16;
+                    self.f.scopes.push(Scope {
+                        flags: pf,
+                        op: format!("current->flags |= {rhs_text}"),
+                        var: None,
+                        escapes: false,
+                        line: ln,
+                    });
+                    self.emit(Ev::Save(id));
+                    return;
+                }
+                if op == "&=" {
+                    self.emit(Ev::Restore { var: None, flags: pf, line: ln, op: "current->flags &=".into() });
+                    return;
+                }
+            }
+        }
+        if lhs.kind() == "field_expression" {
+            if let Some(field) = lhs.child_by_field_name("field") {
+                let member = text(self.src, field);
+                if rhs.kind() == "identifier" {
+                    let f = rhs_text.clone();
+                    if member == "function" && lhs_text.contains("timer") {
+                        self.entry_points.push(EntryPoint {
+                            function: f.clone(),
+                            kind: "hrtimer callback",
+                            call: format!("{lhs_text} ="),
+                            registrar: self.f.name.clone(),
+                            line: ln,
+                        });
+                    }
+                    self.ops.push((member, f.clone()));
+                    self.taken.insert(f);
+                }
+            }
+        }
+        if lhs.kind() == "identifier" && (rhs_text.contains("GFP") || rhs_text.contains("gfp")) {
+            self.f.locals.push((lhs_text.clone(), rhs_text.clone()));
+        }
+        self.expr(lhs, None);
+        self.expr(rhs, Some(&lhs_text));
+    }
+
+    fn call(&mut self, n: Node<'_>, target: Option<&str>) {
+        let Some(callee) = n.child_by_field_name("function") else {
+            return;
+        };
+        let args = call_args(n);
+        let ln = line(n);
+        // guard(spinlock)(&lock): the callee is itself a call.
+        if callee.kind() == "call_expression" {
+            let inner = callee.child_by_field_name("function").map(|f| text(self.src, f));
+            if inner.as_deref() == Some("guard") {
+                let kind = call_args(callee).first().map(|a| text(self.src, *a)).unwrap_or_default();
+                for a in &args {
+                    self.expr(*a, None);
+                }
+                if let Some(class) = vocab::guard_class(&kind) {
+                    let lock = args.first().map(|a| lock_key(&text(self.src, *a))).unwrap_or_default();
+                    let id = self.section(class, format!("guard({kind})"), lock.clone(), ln);
+                    self.emit(Ev::Acquire(id));
+                    if let Some(frame) = self.guards.last_mut() {
+                        frame.push(crate::extract::Guard { class, lock });
+                    }
+                }
+                return;
+            }
+        }
+        if callee.kind() != "identifier" {
+            self.expr(callee, None);
+            for a in &args {
+                self.expr(*a, None);
+            }
+            let member = (callee.kind() == "field_expression")
+                .then(|| callee.child_by_field_name("field").map(|f| text(self.src, f)))
+                .flatten();
+            let id = self.f.indirect_calls.len() as u32;
+            self.f.indirect_calls.push(crate::facts::IndirectCall {
+                member,
+                args: args.iter().map(|a| text(self.src, *a)).collect(),
+                line: ln,
+                sections: Vec::new(),
+                inherited: true,
+                scopes_must: Vec::new(),
+            });
+            self.emit(Ev::Indirect(id));
+            return;
+        }
+        let name = text(self.src, callee);
+        if let Some(op) = vocab::scope_op(&name) {
+            self.scope_call(op, &name, &args, target, ln);
+            return;
+        }
+        for a in &args {
+            self.expr(*a, None);
+        }
+        if let Some(op) = vocab::lock_op(&name) {
+            match op {
+                LockOp::Acquire(class) => {
+                    let lock = lock_arg(self.src, class, &args);
+                    let id = self.section(class, name, lock, ln);
+                    self.emit(Ev::Acquire(id));
+                }
+                LockOp::Release(class) => {
+                    let lock = lock_arg(self.src, class, &args);
+                    self.emit(Ev::Release(class, lock));
+                }
+                LockOp::TryAcquire(class) => {
+                    let lock = lock_arg(self.src, class, &args);
+                    let id = self.section(class, name, lock.clone(), ln);
+                    self.trylock = Some((class, lock, id));
+                }
+            }
+            return;
+        }
+        if let Some(reg) = vocab::registration(&name) {
+            if let Some(a) = args.get(reg.arg) {
+                let f = text(self.src, *a).trim_start_matches('&').trim().to_string();
+                if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !f.is_empty() {
+                    self.entry_points.push(EntryPoint {
+                        function: f,
+                        kind: reg.kind,
+                        call: name.clone(),
+                        registrar: self.f.name.clone(),
+                        line: ln,
+                    });
+                }
+            }
+        }
+        let id = self.f.calls.len() as u32;
+        self.f.calls.push(crate::facts::Call {
+            callee: name,
+            line: ln,
+            args: args.iter().map(|a| text(self.src, *a)).collect(),
+            inherited: true,
+            ..Default::default()
+        });
+        self.emit(Ev::Call(id));
+    }
+
+    fn scope_call(&mut self, op: ScopeOp, name: &str, args: &[Node<'_>], target: Option<&str>, ln: u32) {
+        let open = |w: &mut Self, flags: Vec<String>| {
+            let escapes = match target {
+                None | Some("return") => true,
+                Some(t) => t.contains("->") || t.contains('.') || t.contains('['),
+            };
+            let id = w.f.scopes.len() as u16;
+            w.f.scopes.push(Scope {
+                flags,
+                op: name.to_string(),
+                var: target.filter(|t| *t != "return").map(lock_key),
+                escapes,
+                line: ln,
+            });
+            w.emit(Ev::Save(id));
+        };
+        match op {
+            ScopeOp::Save(flags) => open(self, flags.iter().map(|s| s.to_string()).collect()),
+            ScopeOp::SaveFlags => {
+                let flags = args.first().map(|a| pf_names(&text(self.src, *a))).unwrap_or_default();
+                open(self, flags);
+            }
+            ScopeOp::Restore => {
+                let saved = args.first().map(|a| text(self.src, *a)).unwrap_or_default();
+                self.emit(Ev::Restore { var: Some(lock_key(&saved)), flags: Vec::new(), line: ln, op: name.to_string() });
+            }
+            ScopeOp::RestoreFlags => {
+                let flags = args.get(1).map(|a| pf_names(&text(self.src, *a))).unwrap_or_default();
+                self.emit(Ev::Restore { var: None, flags, line: ln, op: name.to_string() });
+            }
+            ScopeOp::Do => {
+                let flags = args.first().map(|a| pf_names(&text(self.src, *a))).unwrap_or_default();
+                let id = self.f.scopes.len() as u16;
+                self.f.scopes.push(Scope { flags: flags.clone(), op: name.to_string(), var: None, escapes: false, line: ln });
+                self.emit(Ev::Save(id));
+                for a in args.iter().skip(1) {
+                    self.expr(*a, None);
+                }
+                self.emit(Ev::Restore { var: None, flags, line: ln, op: name.to_string() });
+            }
+        }
+    }
+}
+
+/// Adds a restore with no save to the function's list (called by the flow
+/// analysis, which is the one that knows no save matched).
+pub(crate) fn foreign_restore(f: &mut Function, op: &str, saved: Option<&str>, line: u32) {
+    f.foreign_restores.push(ForeignRestore {
+        op: op.to_string(),
+        saved: saved.unwrap_or("").to_string(),
+        line,
+    });
+}
+
+fn lock_arg(src: &[u8], class: LockClass, args: &[Node<'_>]) -> String {
+    if !vocab::keyed(class) {
+        return String::new();
+    }
+    args.first().map(|a| lock_key(&text(src, *a))).unwrap_or_default()
+}
+
+/// The `PF_*` names in a flags expression.
+fn pf_names(expr: &str) -> Vec<String> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("PF_"))
+        .map(str::to_string)
+        .collect()
+}
+
+fn call_args(n: Node<'_>) -> Vec<Node<'_>> {
+    let Some(list) = n.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
+    let mut c = list.walk();
+    list.named_children(&mut c).filter(|a| a.kind() != "comment").collect()
+}
+
+/// `NAME(...)` as an expression statement with a missing `;`: a macro that
+/// takes the next statement as its body.
+fn macro_with_body<'t>(src: &[u8], s: Node<'t>) -> Option<(String, Node<'t>)> {
+    let call = match s.kind() {
+        "expression_statement" => {
+            let last = s.child(s.child_count().checked_sub(1)?)?;
+            if !last.is_missing() && last.kind() == ";" {
+                return None;
+            }
+            s.named_child(0)?
+        }
+        "call_expression" => s,
+        _ => return None,
+    };
+    if call.kind() != "call_expression" {
+        return None;
+    }
+    let f = call.child_by_field_name("function")?;
+    if f.kind() != "identifier" {
+        return None;
+    }
+    Some((text(src, f), call))
+}
+
+fn is_statement(kind: &str) -> bool {
+    matches!(
+        kind,
+        "compound_statement"
+            | "expression_statement"
+            | "if_statement"
+            | "while_statement"
+            | "do_statement"
+            | "for_statement"
+            | "switch_statement"
+            | "return_statement"
+            | "break_statement"
+            | "continue_statement"
+            | "goto_statement"
+            | "labeled_statement"
+            | "declaration"
+            | "attributed_statement"
+            | "case_statement"
+            | "preproc_if"
+            | "preproc_ifdef"
+    )
+}

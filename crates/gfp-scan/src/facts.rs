@@ -1,0 +1,166 @@
+//! What the scanner keeps of each file once it is parsed and each function's
+//! flow is analysed: no syntax tree survives, only these facts.
+
+use crate::vocab::LockClass;
+
+/// One function definition.
+#[derive(Clone, Debug, Default)]
+pub struct Function {
+    /// Its name.
+    pub name: String,
+    /// Whether it is `static` (it then belongs to its file).
+    pub is_static: bool,
+    /// The 1-based line of its name.
+    pub line: u32,
+    /// Its parameters in order.
+    pub params: Vec<Param>,
+    /// Every direct call that is not a lock or scope operation, in source
+    /// order, with the context in force where it is made.
+    pub calls: Vec<Call>,
+    /// The atomic sections opened in the function; calls refer to them by index.
+    pub sections: Vec<Section>,
+    /// The scopes opened in the function; calls refer to them by index.
+    pub scopes: Vec<Scope>,
+    /// Scopes that some path leaves open at the function's end.
+    pub unpaired: Vec<Unpaired>,
+    /// Restores of a scope this function did not save (`memalloc_*_restore(x)`
+    /// with no save of `x` in the function): the other half of a pair.
+    pub foreign_restores: Vec<ForeignRestore>,
+    /// Local `gfp_t` values: each assignment or initialiser of a variable,
+    /// as (variable, expression text).
+    pub locals: Vec<(String, String)>,
+    /// Calls through a pointer, which the scanner does not follow (unless
+    /// `--follow-ops` finds an initialiser for the member).
+    pub indirect_calls: Vec<IndirectCall>,
+}
+
+/// A parameter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Param {
+    /// Its name (empty when unnamed).
+    pub name: String,
+    /// Whether its type is `gfp_t`.
+    pub is_gfp: bool,
+}
+
+/// A call site and the context in force there.
+#[derive(Clone, Debug, Default)]
+pub struct Call {
+    /// The called function's name.
+    pub callee: String,
+    /// The 1-based line.
+    pub line: u32,
+    /// The argument expressions as written (whitespace collapsed).
+    pub args: Vec<String>,
+    /// The sections of this function that may be held here (indexes into
+    /// [`Function::sections`]).
+    pub sections: Vec<u16>,
+    /// Whether the caller's own atomic section may still be held here: false
+    /// once the function released, on every path, a lock it did not take.
+    pub inherited: bool,
+    /// The scopes held on every path to the call.
+    pub scopes_must: Vec<u16>,
+    /// The scopes held on some path to the call.
+    pub scopes_may: Vec<u16>,
+}
+
+/// An atomic section opened by a call.
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// What closes it.
+    pub class: LockClass,
+    /// The call that opened it, e.g. `spin_lock_irqsave` or `guard(spinlock)`.
+    pub op: String,
+    /// The lock, as written (empty for per-CPU sections).
+    pub lock: String,
+    /// The 1-based line.
+    pub line: u32,
+}
+
+/// A scope opened by a save call or by setting `current->flags`.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// The `PF_*` flags it raises, as written.
+    pub flags: Vec<String>,
+    /// The call or statement that opened it, e.g. `memalloc_nofs_save`.
+    pub op: String,
+    /// The variable the saved state went to, if any.
+    pub var: Option<String>,
+    /// The saved state leaves the function (stored in a structure or
+    /// returned), so its restore is elsewhere.
+    pub escapes: bool,
+    /// The 1-based line.
+    pub line: u32,
+}
+
+/// A scope left open at some exit of its function.
+#[derive(Clone, Debug)]
+pub struct Unpaired {
+    /// The scope (index into [`Function::scopes`]).
+    pub scope: u16,
+    /// The line of the exit (a `return`, or the closing brace).
+    pub exit_line: u32,
+}
+
+/// A restore whose save is in another function.
+#[derive(Clone, Debug)]
+pub struct ForeignRestore {
+    /// The restore call.
+    pub op: String,
+    /// The saved state's expression, as written.
+    pub saved: String,
+    /// The 1-based line.
+    pub line: u32,
+}
+
+/// A call through a pointer.
+#[derive(Clone, Debug)]
+pub struct IndirectCall {
+    /// The member called through (`open` in `ops->open(...)`), if the callee
+    /// is a structure member.
+    pub member: Option<String>,
+    /// The argument expressions as written.
+    pub args: Vec<String>,
+    /// The 1-based line.
+    pub line: u32,
+    /// Same as [`Call::sections`].
+    pub sections: Vec<u16>,
+    /// Same as [`Call::inherited`].
+    pub inherited: bool,
+    /// Same as [`Call::scopes_must`].
+    pub scopes_must: Vec<u16>,
+}
+
+/// A function registered to run in atomic context.
+#[derive(Clone, Debug)]
+pub struct EntryPoint {
+    /// The registered function's name.
+    pub function: String,
+    /// What it runs as (`hard IRQ handler`, `timer callback`, ...).
+    pub kind: &'static str,
+    /// The registering call, e.g. `request_irq`.
+    pub call: String,
+    /// The function that registers it (empty at file scope).
+    pub registrar: String,
+    /// The 1-based line.
+    pub line: u32,
+}
+
+/// Everything kept of one file.
+#[derive(Clone, Debug, Default)]
+pub struct FileFacts {
+    /// The path relative to the scanned root.
+    pub path: String,
+    /// Its size.
+    pub bytes: usize,
+    /// Its function definitions.
+    pub functions: Vec<Function>,
+    /// Functions registered here as atomic entry points.
+    pub entry_points: Vec<EntryPoint>,
+    /// `.member = function` initialisers (and assignments), for `--follow-ops`.
+    pub ops: Vec<(String, String)>,
+    /// Names used as values rather than called (function pointers taken).
+    pub address_taken: Vec<String>,
+    /// The syntax errors the parser recovered from.
+    pub parse_errors: u32,
+}

@@ -1,0 +1,274 @@
+//! The flow-sensitive half of the per-function analysis: which atomic
+//! sections and scopes are in force at each call, over every path through
+//! branches, loops, early returns and `goto` error paths.
+//!
+//! A forward data-flow over the function's control-flow graph. Sections are
+//! tracked as *may* be held (a call is in an atomic section if some path
+//! reaches it holding the lock); scopes both as *may* and *must* (a GFP_NOFS
+//! is redundant only if every path reaches it inside a NOFS scope). The
+//! caller's own section is a token of its own: a function that releases a
+//! lock it never took has dropped its caller's lock, and what it calls after
+//! that is not in the caller's section.
+
+use std::collections::HashMap;
+
+use crate::extract::foreign_restore;
+use crate::facts::{Function, Unpaired};
+use crate::vocab::{self, LockClass};
+
+/// One event of a basic block, in execution order.
+#[derive(Clone, Debug)]
+pub enum Ev {
+    /// A direct call (index into [`Function::calls`]).
+    Call(u32),
+    /// A call through a pointer (index into [`Function::indirect_calls`]).
+    Indirect(u32),
+    /// A section opens (index into [`Function::sections`]).
+    Acquire(u16),
+    /// A section of this class, on this lock, closes.
+    Release(LockClass, String),
+    /// A scope opens (index into [`Function::scopes`]).
+    Save(u16),
+    /// A scope closes: the one saved into `var`, or the one raising `flags`.
+    Restore {
+        /// The saved state's variable.
+        var: Option<String>,
+        /// The flags cleared (`current_restore_flags()`, `&= ~PF_...`).
+        flags: Vec<String>,
+        /// The 1-based line.
+        line: u32,
+        /// The restoring call or statement.
+        op: String,
+    },
+}
+
+/// A basic block.
+#[derive(Clone, Debug, Default)]
+pub struct Block {
+    /// Its events.
+    pub events: Vec<Ev>,
+    /// Its successors.
+    pub succ: Vec<u32>,
+}
+
+/// A function's control-flow graph. Block 0 is the entry, block 1 the exit.
+#[derive(Clone, Debug, Default)]
+pub struct Cfg {
+    /// The blocks.
+    pub blocks: Vec<Block>,
+    /// For blocks that end in a `return` (or the closing brace), its line.
+    pub exit_line: HashMap<u32, u32>,
+}
+
+/// A small bit set over a function's sections or scopes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn set(&mut self, i: u16) {
+        let w = i as usize / 64;
+        if self.0.len() <= w {
+            self.0.resize(w + 1, 0);
+        }
+        self.0[w] |= 1 << (i % 64);
+    }
+    fn clear(&mut self, i: u16) {
+        if let Some(w) = self.0.get_mut(i as usize / 64) {
+            *w &= !(1 << (i % 64));
+        }
+    }
+    fn union(&mut self, o: &Bits) {
+        if self.0.len() < o.0.len() {
+            self.0.resize(o.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&o.0) {
+            *a |= b;
+        }
+    }
+    fn intersect(&mut self, o: &Bits) {
+        for (i, a) in self.0.iter_mut().enumerate() {
+            *a &= o.0.get(i).copied().unwrap_or(0);
+        }
+    }
+    fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| (w * 64 + b) as u16)
+        })
+    }
+    fn normalised(mut self) -> Bits {
+        while self.0.last() == Some(&0) {
+            self.0.pop();
+        }
+        self
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct State {
+    reached: bool,
+    held: Bits,
+    inherited: bool,
+    may: Bits,
+    must: Bits,
+}
+
+impl State {
+    fn join(&mut self, o: &State) -> bool {
+        if !o.reached {
+            return false;
+        }
+        let before = self.clone();
+        if !self.reached {
+            *self = o.clone();
+        } else {
+            self.held.union(&o.held);
+            self.inherited |= o.inherited;
+            self.may.union(&o.may);
+            self.must.intersect(&o.must);
+        }
+        self.held = std::mem::take(&mut self.held).normalised();
+        self.may = std::mem::take(&mut self.may).normalised();
+        self.must = std::mem::take(&mut self.must).normalised();
+        *self != before
+    }
+}
+
+/// Computes the context of every call of `f` and its unpaired scopes.
+pub fn analyse(f: &mut Function, cfg: &Cfg) {
+    let n = cfg.blocks.len();
+    let mut input = vec![State::default(); n];
+    input[0] = State {
+        reached: true,
+        inherited: true,
+        ..State::default()
+    };
+    let mut work: Vec<usize> = vec![0];
+    let mut queued = vec![false; n];
+    queued[0] = true;
+    // Every set only grows (held, may) or shrinks (must) along the way, so
+    // the iteration ends; the bound is a guard against a bug, not a limit
+    // any real function reaches.
+    let mut budget = 64 * n + 1024;
+    while let Some(b) = work.pop() {
+        queued[b] = false;
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
+        let mut st = input[b].clone();
+        for ev in &cfg.blocks[b].events {
+            step(f, &mut st, ev, None);
+        }
+        for &s in &cfg.blocks[b].succ {
+            let s = s as usize;
+            if input[s].join(&st) && !queued[s] {
+                queued[s] = true;
+                work.push(s);
+            }
+        }
+    }
+    // The final pass records what holds at each call.
+    let mut foreign = Vec::new();
+    let mut unpaired: Vec<Unpaired> = Vec::new();
+    for b in 0..n {
+        if !input[b].reached {
+            continue;
+        }
+        let mut st = input[b].clone();
+        for ev in &cfg.blocks[b].events {
+            step(f, &mut st, ev, Some(&mut foreign));
+        }
+        if cfg.blocks[b].succ.contains(&1) && b != 1 {
+            for s in st.may.iter() {
+                let scope = &f.scopes[s as usize];
+                if scope.escapes || unpaired.iter().any(|u| u.scope == s) {
+                    continue;
+                }
+                let exit_line = cfg.exit_line.get(&(b as u32)).copied().unwrap_or(f.line);
+                unpaired.push(Unpaired { scope: s, exit_line });
+            }
+        }
+    }
+    for (op, saved, line) in foreign {
+        foreign_restore(f, &op, saved.as_deref(), line);
+    }
+    f.foreign_restores.sort_by_key(|r| r.line);
+    f.foreign_restores.dedup_by(|a, b| a.line == b.line && a.op == b.op);
+    unpaired.sort_by_key(|u| u.scope);
+    f.unpaired = unpaired;
+}
+
+type Foreign = Vec<(String, Option<String>, u32)>;
+
+fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>) {
+    match ev {
+        Ev::Call(i) => {
+            if record.is_some() {
+                let c = &mut f.calls[*i as usize];
+                c.sections = st.held.iter().collect();
+                c.inherited = st.inherited;
+                c.scopes_must = st.must.iter().collect();
+                c.scopes_may = st.may.iter().collect();
+            }
+        }
+        Ev::Indirect(i) => {
+            if record.is_some() {
+                let c = &mut f.indirect_calls[*i as usize];
+                c.sections = st.held.iter().collect();
+                c.inherited = st.inherited;
+                c.scopes_must = st.must.iter().collect();
+            }
+        }
+        Ev::Acquire(id) => st.held.set(*id),
+        Ev::Release(class, lock) => {
+            let same_class: Vec<u16> = st
+                .held
+                .iter()
+                .filter(|&i| f.sections[i as usize].class == *class)
+                .collect();
+            if same_class.is_empty() {
+                // Releasing a lock this function never took: the caller's.
+                st.inherited = false;
+                return;
+            }
+            let exact: Vec<u16> = same_class
+                .iter()
+                .copied()
+                .filter(|&i| !vocab::keyed(*class) || f.sections[i as usize].lock == *lock)
+                .collect();
+            // An unlock through another name for the lock (an alias the
+            // scanner cannot see through) closes the sections of its class.
+            let gone = if exact.is_empty() { same_class } else { exact };
+            for i in gone {
+                st.held.clear(i);
+            }
+        }
+        Ev::Save(id) => {
+            st.may.set(*id);
+            st.must.set(*id);
+        }
+        Ev::Restore { var, flags, line, op } => {
+            let matches: Vec<u16> = st
+                .may
+                .iter()
+                .filter(|&i| {
+                    let s = &f.scopes[i as usize];
+                    match var {
+                        Some(v) => s.var.as_deref() == Some(v.as_str()),
+                        None => s.flags.iter().any(|fl| flags.contains(fl)),
+                    }
+                })
+                .collect();
+            if matches.is_empty() {
+                if let Some(rec) = record {
+                    rec.push((op.clone(), var.clone(), *line));
+                }
+                return;
+            }
+            for i in matches {
+                st.may.clear(i);
+                st.must.clear(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! The whole tree as one call graph: name resolution (a `static` function
+//! belongs to its file), and the allocation events of every function, with
+//! the functions that pass their own `gfp_t` parameter down summarised as
+//! allocators of that parameter, to a fixed point.
+
+use std::collections::{HashMap, VecDeque};
+
+use gfp::Gfp;
+
+use crate::facts::{FileFacts, Function};
+use crate::mask::{truth_of, Evaluator, Truth, Value};
+use crate::vocab::{Allocators, LockClass};
+
+/// A function of the tree: an index into [`Graph::fns`].
+pub type FnId = u32;
+
+/// One step of an evidence chain: a call made by a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Step {
+    /// The calling function.
+    pub func: FnId,
+    /// The call (index into the function's calls).
+    pub call: u32,
+}
+
+/// An allocation made at a call of a function: the call is an allocator of
+/// the table, or a function summarised as one.
+#[derive(Clone, Debug)]
+pub struct AllocEvent {
+    /// The call in the function that allocates (directly or through helpers).
+    pub call: u32,
+    /// Its mask in the function's terms (after the function's own scopes).
+    pub value: Value,
+    /// From the call down to the allocator call itself (one step for a
+    /// direct allocation).
+    pub chain: Vec<Step>,
+    /// The allocator drops an xarray lock held around it to allocate.
+    pub drops_xa_lock: bool,
+    /// Whether every step below the first keeps the caller's atomic
+    /// section (no helper on the way released a lock it did not take).
+    pub keeps_section: bool,
+}
+
+/// The call graph and everything computed over it.
+pub struct Graph {
+    /// The files.
+    pub files: Vec<FileFacts>,
+    /// Every function as (file, index in the file).
+    pub fns: Vec<(u32, u32)>,
+    /// Non-static functions by name.
+    pub by_name: HashMap<String, Vec<FnId>>,
+    /// The callees of each call of each function (several when the name
+    /// has several non-static definitions: per-architecture variants).
+    pub callees: Vec<Vec<Vec<FnId>>>,
+    /// Callers: for each function, the (caller, call) pairs.
+    pub callers: Vec<Vec<Step>>,
+    /// The allocation events of each function.
+    pub events: Vec<Vec<AllocEvent>>,
+    /// Names whose address is taken somewhere (they may be called through
+    /// pointers).
+    pub address_taken: std::collections::HashSet<String>,
+}
+
+/// How many parameter-dependent summaries one function keeps.
+const MAX_SUMMARIES: usize = 6;
+
+impl Graph {
+    /// The function `id`.
+    pub fn func(&self, id: FnId) -> &Function {
+        let (f, i) = self.fns[id as usize];
+        &self.files[f as usize].functions[i as usize]
+    }
+
+    /// The file of function `id`.
+    pub fn file_of(&self, id: FnId) -> &str {
+        &self.files[self.fns[id as usize].0 as usize].path
+    }
+
+    /// Builds the graph and the allocation events.
+    pub fn build(files: Vec<FileFacts>, allocators: &Allocators, ev: &Evaluator, scope_effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync)) -> Graph {
+        let mut fns = Vec::new();
+        let mut by_name: HashMap<String, Vec<FnId>> = HashMap::new();
+        let mut statics: HashMap<(u32, &str), FnId> = HashMap::new();
+        for (fi, file) in files.iter().enumerate() {
+            for (i, f) in file.functions.iter().enumerate() {
+                let id = fns.len() as FnId;
+                fns.push((fi as u32, i as u32));
+                if f.name.is_empty() {
+                    continue;
+                }
+                if f.is_static {
+                    statics.insert((fi as u32, f.name.as_str()), id);
+                } else {
+                    by_name.entry(f.name.clone()).or_default().push(id);
+                }
+            }
+        }
+        let mut callees = Vec::with_capacity(fns.len());
+        let mut callers: Vec<Vec<Step>> = vec![Vec::new(); fns.len()];
+        for (id, &(fi, i)) in fns.iter().enumerate() {
+            let f = &files[fi as usize].functions[i as usize];
+            let mut per_call = Vec::with_capacity(f.calls.len());
+            for (ci, c) in f.calls.iter().enumerate() {
+                let targets: Vec<FnId> = match statics.get(&(fi, c.callee.as_str())) {
+                    Some(&t) => vec![t],
+                    None => by_name.get(&c.callee).cloned().unwrap_or_default(),
+                };
+                for &t in &targets {
+                    callers[t as usize].push(Step { func: id as FnId, call: ci as u32 });
+                }
+                per_call.push(targets);
+            }
+            callees.push(per_call);
+        }
+        drop(statics);
+        let address_taken = files.iter().flat_map(|f| f.address_taken.iter().cloned()).collect();
+        let mut g = Graph {
+            files,
+            fns,
+            by_name,
+            callees,
+            callers,
+            events: Vec::new(),
+            address_taken,
+        };
+        g.events = g.compute_events(allocators, ev, scope_effect);
+        g
+    }
+
+    /// The scope transform in force at a call (the scopes held on every path).
+    fn scope_at(&self, f: &Function, scopes: &[u16], effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync)) -> (Gfp, Gfp) {
+        let mut clears = Gfp::EMPTY;
+        let mut sets = Gfp::EMPTY;
+        for &s in scopes {
+            for flag in &f.scopes[s as usize].flags {
+                let (c, st) = effect(flag);
+                clears |= c;
+                sets |= st;
+            }
+        }
+        (clears, sets)
+    }
+
+    fn compute_events(&self, allocators: &Allocators, ev: &Evaluator, effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync)) -> Vec<Vec<AllocEvent>> {
+        use rayon::prelude::*;
+        // Direct allocations, in parallel.
+        let mut events: Vec<Vec<AllocEvent>> = (0..self.fns.len())
+            .into_par_iter()
+            .map(|id| {
+                let f = self.func(id as FnId);
+                let mut out = Vec::new();
+                for (ci, c) in f.calls.iter().enumerate() {
+                    let Some(a) = allocators.get(&c.callee) else { continue };
+                    let Some(arg) = a.gfp.index(c.args.len()).map(|i| &c.args[i]) else { continue };
+                    let (clears, sets) = self.scope_at(f, &c.scopes_must, effect);
+                    let value = ev.eval(arg, f).scoped(clears, sets);
+                    out.push(AllocEvent {
+                        call: ci as u32,
+                        value,
+                        chain: vec![Step { func: id as FnId, call: ci as u32 }],
+                        drops_xa_lock: a.drops_xa_lock,
+                        keeps_section: true,
+                    });
+                }
+                out
+            })
+            .collect();
+        // Summaries: a function whose allocation depends on its parameters
+        // is an allocator of them; its callers bind their arguments. Worklist
+        // to a fixed point; each function keeps a bounded number of
+        // distinct summaries, so the iteration ends.
+        let mut summaries: Vec<Vec<usize>> = vec![Vec::new(); self.fns.len()];
+        let mut queue: VecDeque<FnId> = VecDeque::new();
+        for (id, evs) in events.iter().enumerate() {
+            let idx: Vec<usize> = evs
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.value.depends_on_params())
+                .map(|(i, _)| i)
+                .take(MAX_SUMMARIES)
+                .collect();
+            if !idx.is_empty() {
+                summaries[id] = idx;
+                queue.push_back(id as FnId);
+            }
+        }
+        let mut seen_from: HashMap<(FnId, Step, usize), ()> = HashMap::new();
+        while let Some(callee) = queue.pop_front() {
+            let sums: Vec<AllocEvent> = summaries[callee as usize]
+                .iter()
+                .map(|&i| events[callee as usize][i].clone())
+                .collect();
+            for &step in &self.callers[callee as usize] {
+                let caller = self.func(step.func);
+                let call = &caller.calls[step.call as usize];
+                let args: Vec<Value> = call.args.iter().map(|a| ev.eval(a, caller)).collect();
+                let truth: Vec<Truth> = call.args.iter().map(|a| truth_of(a, caller)).collect();
+                let (clears, sets) = self.scope_at(caller, &call.scopes_must, effect);
+                let callee_f = self.func(callee);
+                for (si, s) in sums.iter().enumerate() {
+                    if seen_from.insert((callee, step, si), ()).is_some() {
+                        continue;
+                    }
+                    let value = s.value.bind(&args, &truth).scoped(clears, sets);
+                    let mut chain = vec![step];
+                    chain.extend(s.chain.iter().copied());
+                    if chain.len() > 64 {
+                        continue;
+                    }
+                    let keeps = s.keeps_section && callee_f.calls[s.call as usize].inherited;
+                    let e = AllocEvent {
+                        call: step.call,
+                        value,
+                        chain,
+                        drops_xa_lock: s.drops_xa_lock,
+                        keeps_section: keeps,
+                    };
+                    let list = &mut events[step.func as usize];
+                    if list.iter().any(|x| x.call == e.call && x.value == e.value) {
+                        continue;
+                    }
+                    let dep = e.value.depends_on_params();
+                    list.push(e);
+                    if dep && summaries[step.func as usize].len() < MAX_SUMMARIES {
+                        summaries[step.func as usize].push(list.len() - 1);
+                        queue.push_back(step.func);
+                    }
+                }
+            }
+        }
+        events
+    }
+
+    /// The sections held at a call that an allocation there would sleep in
+    /// (an `__xa_*` allocator drops the xarray's lock itself).
+    pub fn atomic_sections(&self, id: FnId, call: u32, drops_xa: bool) -> Vec<u16> {
+        let f = self.func(id);
+        f.calls[call as usize]
+            .sections
+            .iter()
+            .copied()
+            .filter(|&s| !(drops_xa && f.sections[s as usize].class == LockClass::Xa))
+            .collect()
+    }
+}
+
+/// The masks of an event that may sleep: constants with direct reclaim.
+pub fn may_sleep(v: &Value) -> Option<Gfp> {
+    v.constants().find(|g| g.contains(Gfp::DIRECT_RECLAIM))
+}

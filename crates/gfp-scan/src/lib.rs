@@ -1,0 +1,376 @@
+//! `gfp scan`: gfp's scope policy applied to kernel C source.
+//!
+//! The scanner parses a kernel tree as it is (no configured build) with
+//! tree-sitter, in parallel over files, and keeps per function its calls and
+//! the context in force at each: atomic sections (spinlocks and the other
+//! non-sleeping sections, with their `guard()` forms), and allocation scopes
+//! (`memalloc_*_save()`, `current->flags |= PF_MEMALLOC_*`). Over the whole
+//! tree's call graph it then applies the rules of [`rules::id`]:
+//! allocations that may sleep in atomic context, `__GFP_NOFAIL` without
+//! direct reclaim, GFP_NOFS/GFP_NOIO made redundant by a scope, unpaired
+//! scopes, and, for a proposed scope around a function, every nested
+//! allocation the policy table says it breaks.
+//!
+//! Masks are evaluated with the gfp crate's profile of the kernel scanned,
+//! and a function that passes its own `gfp_t` down is summarised as an
+//! allocator of it, so `helper(GFP_KERNEL)` under a lock is found.
+
+#![forbid(unsafe_code)]
+
+pub mod extract;
+pub mod facts;
+pub mod flow;
+pub mod graph;
+pub mod mask;
+pub mod report;
+pub mod rules;
+pub mod vocab;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use gfp::policy::Direction;
+use gfp::profile::task::memalloc_flag;
+use gfp::{Flag, Gfp, KernelVersion, Profile};
+use rayon::prelude::*;
+
+pub use report::{Finding, Report, Severity};
+pub use vocab::Allocators;
+
+/// A proposed scope: the bits it would set and clear in every nested mask.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// Bits set.
+    pub set: Gfp,
+    /// Bits cleared.
+    pub clear: Gfp,
+    /// As the user wrote it.
+    pub label: String,
+}
+
+impl Proposal {
+    /// Parses `set FLAG`, `clear FLAG`, or a scope's name: `noio`, `nofs`,
+    /// `noreclaim` (no direct reclaim), `pin` (no movable memory).
+    pub fn parse(s: &str) -> Result<Proposal, String> {
+        let t = s.trim();
+        let label = t.to_string();
+        let (set, clear) = match t {
+            "noio" => (Gfp::EMPTY, Gfp::IO | Gfp::FS),
+            "nofs" => (Gfp::EMPTY, Gfp::FS),
+            "noreclaim" => (Gfp::EMPTY, Gfp::DIRECT_RECLAIM),
+            "pin" => (Gfp::EMPTY, Gfp::MOVABLE),
+            _ => {
+                let mut words = t.split_whitespace();
+                let (Some(dir), Some(flag), None) = (words.next(), words.next(), words.next()) else {
+                    return Err(format!(
+                        "cannot read the proposal `{t}`: write `set FLAG`, `clear FLAG` (FLAG a __GFP_ name), or one of noio, nofs, noreclaim, pin"
+                    ));
+                };
+                let dir = match dir {
+                    "set" => Direction::Set,
+                    "clear" => Direction::Clear,
+                    other => {
+                        return Err(format!(
+                            "the proposal `{t}` starts with `{other}`: it must start with `set` or `clear`"
+                        ))
+                    }
+                };
+                let Some(f) = Flag::from_kernel_name(flag) else {
+                    return Err(format!(
+                        "`{flag}` in the proposal is not a single __GFP_ flag (composites such as GFP_NOWAIT are not scopes: name the flags one by one)"
+                    ));
+                };
+                match dir {
+                    Direction::Set => (f.mask(), Gfp::EMPTY),
+                    Direction::Clear => (Gfp::EMPTY, f.mask()),
+                }
+            }
+        };
+        Ok(Proposal { set, clear, label })
+    }
+}
+
+/// What to scan for.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// The kernel whose layout and task flags apply; `None`: the tree's
+    /// own `Makefile` version, or the newest known if it has none.
+    pub kernel: Option<KernelVersion>,
+    /// The allocator table.
+    pub allocators: Allocators,
+    /// Run the opt-in conversion-candidate rules.
+    pub conversion: bool,
+    /// Follow calls through ops structures whose member has initialisers.
+    pub follow_ops: bool,
+    /// The function a proposal wraps.
+    pub around: Option<String>,
+    /// The proposed scope.
+    pub proposal: Option<Proposal>,
+    /// Worker threads (`None`: one per core).
+    pub jobs: Option<usize>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            kernel: None,
+            allocators: Allocators::builtin(),
+            conversion: false,
+            follow_ops: false,
+            around: None,
+            proposal: None,
+            jobs: None,
+        }
+    }
+}
+
+/// Why a scan could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// The root is not a readable directory.
+    #[error("cannot scan {path}: {why}")]
+    Root {
+        /// The path given.
+        path: String,
+        /// The system's reason.
+        why: String,
+    },
+    /// `--around` names no function of the tree.
+    #[error("--around {0}: no function of that name is defined in the scanned tree")]
+    NoSuchFunction(String),
+    /// The thread pool could not start.
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+/// Directories of a kernel tree that hold no kernel code: user-space tools,
+/// host build scripts, documentation.
+const NOT_KERNEL_CODE: &[&str] = &["tools", "scripts", "Documentation", "usr", "samples"];
+
+/// Whether a file can hold code that matters: C source or header with at
+/// least one brace (generated register headers have none), and not a
+/// tracepoint header (its macro bodies define no allocating functions).
+fn worth_parsing(path: &Path, src: &[u8]) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.ends_with("_sh_mask.h") || name.ends_with("_offset.h") || name.ends_with("_default.h") {
+        return false;
+    }
+    if path.to_string_lossy().contains("/trace/events/") || name == "trace.h" || name.ends_with("_trace.h") {
+        return false;
+    }
+    src.contains(&b'{')
+}
+
+fn collect_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    let is_kernel = root.join("Makefile").is_file() && root.join("Kconfig").is_file();
+    let meta = std::fs::metadata(root).map_err(|e| ScanError::Root {
+        path: root.display().to_string(),
+        why: e.to_string(),
+    })?;
+    if meta.is_file() {
+        return Ok(vec![root.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if ft.is_dir() {
+                if name.starts_with('.') || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref())) {
+                    continue;
+                }
+                stack.push(p);
+            } else if ft.is_file() && (name.ends_with(".c") || name.ends_with(".h")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The version a tree's top-level `Makefile` states.
+pub fn makefile_version(root: &Path) -> Option<KernelVersion> {
+    let text = std::fs::read_to_string(root.join("Makefile")).ok()?;
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k).map(|r| r.trim_start().strip_prefix('=').map(str::trim)))
+            .flatten()
+            .and_then(|v| v.parse::<u16>().ok())
+    };
+    let (major, minor) = (field("VERSION")?, field("PATCHLEVEL")?);
+    Some(match field("SUBLEVEL") {
+        Some(p) => KernelVersion::with_patch(major, minor, p),
+        None => KernelVersion::new(major, minor),
+    })
+}
+
+/// Scans `root` (a directory, or one file). `progress` is called with
+/// (files done, files in all) as parsing goes.
+pub fn scan(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize, usize) + Sync)>) -> Result<Report, ScanError> {
+    let mut builder = rayon::ThreadPoolBuilder::new().stack_size(16 << 20);
+    if let Some(j) = opts.jobs {
+        builder = builder.num_threads(j);
+    }
+    let pool = builder.build().map_err(|e| ScanError::Threads(e.to_string()))?;
+    pool.install(|| scan_in_pool(root, opts, progress))
+}
+
+fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize, usize) + Sync)>) -> Result<Report, ScanError> {
+    let start = Instant::now();
+    let files = collect_files(root)?;
+    let base = if root.is_file() { root.parent().unwrap_or(root) } else { root };
+    let version = opts
+        .kernel
+        .or_else(|| makefile_version(root))
+        .unwrap_or(gfp::profile::history::NEWEST_KNOWN);
+    let profile = Profile::for_version_default(version);
+    let evaluator = mask::Evaluator::new(profile);
+
+    let done = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let parse_ns = AtomicU64::new(0);
+    let total = files.len();
+    let facts: Vec<facts::FileFacts> = files
+        .par_iter()
+        .filter_map(|p| {
+            let t0 = Instant::now();
+            let src = std::fs::read(p).ok()?;
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(cb) = progress {
+                if n % 256 == 0 || n == total {
+                    cb(n, total);
+                }
+            }
+            if !worth_parsing(p, &src) {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            let rel = p.strip_prefix(base).unwrap_or(p).to_string_lossy().into_owned();
+            let f = parse_file(rel, &src);
+            parse_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            f
+        })
+        .collect();
+    let parse_wall = start.elapsed();
+    let mut facts = facts;
+    let mut stats = report::Stats {
+        skipped_files: skipped.into_inner(),
+        parse_ms: parse_ns.into_inner() / 1_000_000,
+        parse_wall_ms: parse_wall.as_millis() as u64,
+        ..report::Stats::default()
+    };
+    let followed = if opts.follow_ops { follow_ops(&mut facts) } else { 0 };
+    let scope_effect = move |pf: &str| -> (Gfp, Gfp) {
+        match memalloc_flag(version, pf) {
+            Some(f) => (f.clears, f.sets),
+            None => (Gfp::EMPTY, Gfp::EMPTY),
+        }
+    };
+    let nfiles = facts.len();
+    let parse_errors: u64 = facts.iter().map(|f| f.parse_errors as u64).sum();
+    stats.bytes = facts.iter().map(|f| f.bytes as u64).sum();
+    for f in facts.iter().flat_map(|f| &f.functions) {
+        stats.calls += f.calls.len() as u64;
+        stats.alloc_sites += f.calls.iter().filter(|c| opts.allocators.get(&c.callee).is_some()).count() as u64;
+        stats.scope_sites += f.scopes.len() as u64;
+        stats.indirect_calls += f.indirect_calls.len() as u64;
+    }
+    stats.indirect_followed = followed;
+    let g = graph::Graph::build(facts, &opts.allocators, &evaluator, &scope_effect);
+    let prof = evaluator.profile();
+    let render = |m: Gfp| -> String {
+        let (bits, _) = prof.from_native(m);
+        gfp::render::hex_and_pgg(prof, bits)
+    };
+    let cx = rules::Ctx { g: &g, render: &render, scope_effect: &scope_effect, allocators: &opts.allocators };
+    let mut findings = Vec::new();
+    if let (Some(around), Some(p)) = (&opts.around, &opts.proposal) {
+        stats.around_matches = rules::proposal(&cx, around, p, &mut findings);
+        if stats.around_matches == 0 {
+            return Err(ScanError::NoSuchFunction(around.clone()));
+        }
+    } else {
+        rules::sleep_in_atomic(&cx, &mut findings);
+        rules::nofail_no_reclaim(&cx, &mut findings);
+        rules::unpaired_scope(&cx, &mut findings);
+        rules::explicit_nofs_noio(&cx, opts.conversion, &mut findings);
+    }
+    let order = |r: &str| rules::id::ALL.iter().position(|(id, _, _)| *id == r).unwrap_or(99);
+    findings.sort_by(|a, b| {
+        (order(a.rule), &a.alloc.as_ref().map(|x| (&x.file, x.line)), &a.context.file, a.context.line).cmp(&(
+            order(b.rule),
+            &b.alloc.as_ref().map(|x| (&x.file, x.line)),
+            &b.context.file,
+            b.context.line,
+        ))
+    });
+    let functions = g.fns.len();
+    Ok(Report {
+        root: root.display().to_string(),
+        kernel: version.to_string(),
+        files: nfiles,
+        functions,
+        parse_errors,
+        elapsed_ms: start.elapsed().as_millis() as u64,
+        findings,
+        stats,
+    })
+}
+
+/// Parses one file's text into its facts.
+pub fn parse_file(rel: String, src: &[u8]) -> Option<facts::FileFacts> {
+    let mut parser = tree_sitter::Parser::new();
+    parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
+    let tree = parser.parse(src, None)?;
+    Some(extract::file_facts(rel, src, tree.root_node()))
+}
+
+/// With `--follow-ops`: a call through `x->member(...)` becomes a call to
+/// each function some initialiser puts in a `member` field, when there are
+/// at most 16 of them (a member with more is a generic interface whose
+/// callers cannot be told apart by name).
+fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
+    use std::collections::HashMap;
+    let mut by_member: HashMap<String, Vec<String>> = HashMap::new();
+    for f in files.iter() {
+        for (m, func) in &f.ops {
+            let v = by_member.entry(m.clone()).or_default();
+            if !v.contains(func) {
+                v.push(func.clone());
+            }
+        }
+    }
+    let mut followed = 0;
+    for file in files.iter_mut() {
+        for f in file.functions.iter_mut() {
+            let mut extra = Vec::new();
+            for ic in &f.indirect_calls {
+                let Some(m) = &ic.member else { continue };
+                let Some(targets) = by_member.get(m) else { continue };
+                if targets.len() > 16 {
+                    continue;
+                }
+                followed += 1;
+                for t in targets {
+                    extra.push(facts::Call {
+                        callee: t.clone(),
+                        line: ic.line,
+                        args: ic.args.clone(),
+                        sections: ic.sections.clone(),
+                        inherited: ic.inherited,
+                        scopes_must: ic.scopes_must.clone(),
+                        scopes_may: ic.scopes_must.clone(),
+                    });
+                }
+            }
+            f.calls.extend(extra);
+        }
+    }
+    followed
+}

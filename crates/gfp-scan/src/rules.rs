@@ -1,0 +1,663 @@
+//! The rules: each turns the graph's facts into findings with a stable id.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use gfp::policy::{self, Direction, Verdict};
+use gfp::Gfp;
+
+use crate::graph::{may_sleep, AllocEvent, FnId, Graph, Step};
+use crate::report::{AllocRef, ContextRef, Finding, Hop, Severity};
+use crate::Proposal;
+
+/// Rule ids, stable across releases.
+pub mod id {
+    /// A sleeping allocation reachable inside an atomic section or from an
+    /// atomic entry point.
+    pub const SLEEP_IN_ATOMIC: &str = "sleep-in-atomic";
+    /// A `__GFP_NOFAIL` allocation without `__GFP_DIRECT_RECLAIM`.
+    pub const NOFAIL_NO_RECLAIM: &str = "nofail-no-reclaim";
+    /// An explicit GFP_NOFS inside a NOFS (or NOIO) scope on every path.
+    pub const REDUNDANT_NOFS: &str = "redundant-gfp-nofs";
+    /// An explicit GFP_NOIO inside a NOIO scope on every path.
+    pub const REDUNDANT_NOIO: &str = "redundant-gfp-noio";
+    /// A save without its restore on some path.
+    pub const UNPAIRED_SCOPE: &str = "unpaired-scope";
+    /// An explicit GFP_NOFS outside any scope (opt-in).
+    pub const NOFS_CANDIDATE: &str = "nofs-conversion-candidate";
+    /// An explicit GFP_NOIO outside any scope (opt-in).
+    pub const NOIO_CANDIDATE: &str = "noio-conversion-candidate";
+    /// A proposed scope breaks a nested allocation.
+    pub const SCOPE_BREAKS: &str = "scope-breaks";
+    /// A proposed scope changes a nested allocation's mask without breaking it.
+    pub const SCOPE_CHANGES: &str = "scope-changes";
+    /// Every rule, with its default severity and whether it runs by default.
+    pub const ALL: &[(&str, &str, bool)] = &[
+        (SLEEP_IN_ATOMIC, "error", true),
+        (NOFAIL_NO_RECLAIM, "error", true),
+        (UNPAIRED_SCOPE, "warning", true),
+        (REDUNDANT_NOFS, "note", true),
+        (REDUNDANT_NOIO, "note", true),
+        (NOFS_CANDIDATE, "note", false),
+        (NOIO_CANDIDATE, "note", false),
+        (SCOPE_BREAKS, "error", true),
+        (SCOPE_CHANGES, "note", true),
+    ];
+}
+
+/// What the rules need besides the graph.
+pub struct Ctx<'a> {
+    /// The graph.
+    pub g: &'a Graph,
+    /// Renders a mask the way the scanned kernel prints it.
+    pub render: &'a dyn Fn(Gfp) -> String,
+    /// The flags that scopes of this kernel clear (by `PF_*` name).
+    pub scope_effect: &'a (dyn Fn(&str) -> (Gfp, Gfp) + Sync),
+    /// The allocator table.
+    pub allocators: &'a crate::vocab::Allocators,
+}
+
+impl Ctx<'_> {
+    fn hop(&self, s: Step) -> Hop {
+        let f = self.g.func(s.func);
+        let c = &f.calls[s.call as usize];
+        Hop {
+            function: f.name.clone(),
+            file: self.g.file_of(s.func).to_string(),
+            line: c.line,
+            call: c.callee.clone(),
+        }
+    }
+
+    fn alloc_ref(&self, e: &AllocEvent, effective: Gfp) -> AllocRef {
+        let last = *e.chain.last().expect("an event has a chain");
+        let f = self.g.func(last.func);
+        let c = &f.calls[last.call as usize];
+        let gfp = crate::report::gfp_arg_text(self.allocators, c);
+        AllocRef {
+            file: self.g.file_of(last.func).to_string(),
+            line: c.line,
+            call: c.callee.clone(),
+            gfp,
+            effective: (self.render)(effective),
+        }
+    }
+
+    fn chain(&self, prefix: &[Step], e: &AllocEvent) -> Vec<Hop> {
+        prefix.iter().chain(e.chain.iter()).map(|s| self.hop(*s)).collect()
+    }
+}
+
+/// `sleep-in-atomic`: within a function's own sections, through calls, and
+/// from atomic entry points.
+pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let g = cx.g;
+    // dist[f]: the shortest chain from f's start, in its caller's section,
+    // to a sleeping allocation; next[f]: the first step and the event.
+    let n = g.fns.len();
+    let mut best: Vec<Option<(u32, Vec<Step>, usize, FnId)>> = vec![None; n];
+    let mut queue = VecDeque::new();
+    for id in 0..n {
+        let f = g.func(id as FnId);
+        for (ei, e) in g.events[id].iter().enumerate() {
+            let c = &f.calls[e.call as usize];
+            if c.inherited && e.keeps_section && may_sleep(&e.value).is_some() {
+                let len = e.chain.len() as u32;
+                if best[id].as_ref().is_none_or(|b| len < b.0) {
+                    best[id] = Some((len, Vec::new(), ei, id as FnId));
+                }
+            }
+        }
+        if best[id].is_some() {
+            queue.push_back(id as FnId);
+        }
+    }
+    // Breadth-first over callers (the graph's edges reversed): a caller
+    // reaches the sleep through a call made in its own caller's section.
+    while let Some(callee) = queue.pop_front() {
+        let Some((d, path, ei, owner)) = best[callee as usize].clone() else { continue };
+        for &s in &g.callers[callee as usize] {
+            let caller = g.func(s.func);
+            if !caller.calls[s.call as usize].inherited {
+                continue;
+            }
+            let nd = d + 1;
+            if best[s.func as usize].as_ref().is_none_or(|b| nd < b.0) {
+                let mut p = vec![s];
+                p.extend(path.iter().copied());
+                best[s.func as usize] = Some((nd, p, ei, owner));
+                queue.push_back(s.func);
+            }
+        }
+    }
+    let mut seen = HashSet::new();
+    for id in 0..n {
+        let fid = id as FnId;
+        let f = g.func(fid);
+        // Allocations (direct or through summarised helpers) in a section.
+        for e in &g.events[id] {
+            let Some(m) = may_sleep(&e.value) else { continue };
+            if !e.keeps_section && e.chain.len() > 1 {
+                continue;
+            }
+            let secs = g.atomic_sections(fid, e.call, e.drops_xa_lock);
+            let Some(&s) = secs.last() else { continue };
+            if !seen.insert((fid, e.call, s)) {
+                continue;
+            }
+            out.push(section_finding(cx, fid, s, &[], e, m));
+        }
+        // Calls in a section to functions that reach a sleep.
+        for (ci, c) in f.calls.iter().enumerate() {
+            if c.sections.is_empty() {
+                continue;
+            }
+            for &t in &g.callees[id][ci] {
+                let Some((_, path, ei, owner)) = &best[t as usize] else { continue };
+                let e = &g.events[*owner as usize][*ei];
+                if e.chain.first().map(|s| s.func) == Some(fid) {
+                    continue;
+                }
+                let secs = g.atomic_sections(fid, ci as u32, e.drops_xa_lock);
+                let Some(&s) = secs.last() else { continue };
+                if !seen.insert((fid, ci as u32, s)) {
+                    continue;
+                }
+                let mut prefix = vec![Step { func: fid, call: ci as u32 }];
+                prefix.extend(path.iter().copied());
+                let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
+                out.push(section_finding(cx, fid, s, &prefix, e, m));
+                break;
+            }
+        }
+    }
+    // Atomic entry points: the whole function is the section.
+    let mut entries: Vec<(String, &crate::facts::EntryPoint, usize)> = Vec::new();
+    for (fi, file) in g.files.iter().enumerate() {
+        for ep in &file.entry_points {
+            entries.push((ep.function.clone(), ep, fi));
+        }
+    }
+    let mut done = HashSet::new();
+    for (name, ep, fi) in entries {
+        // The registered function: a static of the registering file, or a
+        // global of that name.
+        let target = g.files[fi]
+            .functions
+            .iter()
+            .position(|f| f.name == name && f.is_static)
+            .and_then(|i| g.fns.iter().position(|&(a, b)| a as usize == fi && b as usize == i))
+            .map(|x| x as FnId)
+            .or_else(|| g.by_name.get(&name).and_then(|v| v.first().copied()));
+        let Some(t) = target else { continue };
+        if !done.insert(t) {
+            continue;
+        }
+        let Some((_, path, ei, owner)) = &best[t as usize] else { continue };
+        let e = &g.events[*owner as usize][*ei];
+        let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
+        let chain = cx.chain(path, e);
+        let alloc = cx.alloc_ref(e, m);
+        out.push(Finding {
+            rule: id::SLEEP_IN_ATOMIC,
+            severity: Severity::Error,
+            message: format!(
+                "{} `{}` (registered by {} in {}:{}) runs in atomic context; `{}` at {}:{} uses {}, which may sleep in direct reclaim",
+                ep.kind, name, ep.call, g.files[fi].path, ep.line, alloc.call, alloc.file, alloc.line, alloc.effective
+            ),
+            alloc: Some(alloc),
+            context: ContextRef {
+                kind: ep.kind.to_string(),
+                function: name.clone(),
+                file: g.file_of(t).to_string(),
+                line: g.func(t).line,
+                call: ep.call.clone(),
+            },
+            chain,
+        });
+    }
+}
+
+fn section_finding(cx: &Ctx<'_>, fid: FnId, s: u16, prefix: &[Step], e: &AllocEvent, m: Gfp) -> Finding {
+    let g = cx.g;
+    let f = g.func(fid);
+    let sec = &f.sections[s as usize];
+    let alloc = cx.alloc_ref(e, m);
+    let chain = if prefix.is_empty() { cx.chain(&[], e) } else { cx.chain(prefix, e) };
+    let how = if chain.len() > 1 {
+        format!(" through {} calls", chain.len() - 1)
+    } else {
+        String::new()
+    };
+    let lock = if sec.lock.is_empty() { String::new() } else { format!("({}) ", sec.lock) };
+    Finding {
+        rule: id::SLEEP_IN_ATOMIC,
+        severity: Severity::Error,
+        message: format!(
+            "`{}` with {} may sleep in direct reclaim, reached{} inside {} {}taken at line {} of `{}` ({})",
+            alloc.call,
+            alloc.effective,
+            how,
+            sec.op,
+            lock,
+            sec.line,
+            f.name,
+            sec.class.describe()
+        ),
+        alloc: Some(alloc),
+        context: ContextRef {
+            kind: sec.class.describe().to_string(),
+            function: f.name.clone(),
+            file: g.file_of(fid).to_string(),
+            line: sec.line,
+            call: sec.op.clone(),
+        },
+        chain,
+    }
+}
+
+/// `nofail-no-reclaim`: the allocator cannot keep a NOFAIL promise without
+/// direct reclaim; checked on every allocation event (helpers bound to
+/// their callers' masks included) and under the caller's scopes.
+pub fn nofail_no_reclaim(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let g = cx.g;
+    let mut seen = HashSet::new();
+    for id in 0..g.fns.len() {
+        let fid = id as FnId;
+        let f = g.func(fid);
+        for e in &g.events[id] {
+            let Some(m) = e
+                .value
+                .constants()
+                .find(|m| m.contains(Gfp::NOFAIL) && !m.contains(Gfp::DIRECT_RECLAIM))
+            else {
+                continue;
+            };
+            let last = *e.chain.last().expect("chain");
+            if !seen.insert((fid, e.call, last)) {
+                continue;
+            }
+            let alloc = cx.alloc_ref(e, m);
+            let scoped = f.calls[e.call as usize]
+                .scopes_must
+                .iter()
+                .map(|&s| &f.scopes[s as usize])
+                .find(|s| s.flags.iter().any(|fl| (cx.scope_effect)(fl).0.contains(Gfp::DIRECT_RECLAIM)));
+            let why = match scoped {
+                Some(s) => format!(" (the {} scope opened at line {} clears direct reclaim)", s.op, s.line),
+                None => String::new(),
+            };
+            out.push(Finding {
+                rule: id::NOFAIL_NO_RECLAIM,
+                severity: Severity::Error,
+                message: format!(
+                    "`{}` asks for __GFP_NOFAIL with {}, which lacks __GFP_DIRECT_RECLAIM{}: the allocator cannot reclaim to keep the promise and either loops without progress or fails",
+                    alloc.call, alloc.effective, why
+                ),
+                alloc: Some(alloc),
+                context: ContextRef {
+                    kind: "function".into(),
+                    function: f.name.clone(),
+                    file: g.file_of(fid).to_string(),
+                    line: f.line,
+                    call: f.calls[e.call as usize].callee.clone(),
+                },
+                chain: cx.chain(&[], e),
+            });
+        }
+    }
+}
+
+/// Whether the call's mask argument is written as NOFS (`GFP_NOFS`, or
+/// `__GFP_FS` cleared by hand) or NOIO.
+fn explicit_kind(arg: &str) -> Option<&'static str> {
+    let words: Vec<&str> = arg.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    if words.contains(&"GFP_NOIO") {
+        return Some("noio");
+    }
+    if words.contains(&"GFP_NOFS") {
+        return Some("nofs");
+    }
+    let compact: String = arg.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.contains("~__GFP_IO") || compact.contains("~(__GFP_IO|__GFP_FS)") {
+        return Some("noio");
+    }
+    if compact.contains("~__GFP_FS") {
+        return Some("nofs");
+    }
+    None
+}
+
+/// Functions called only inside a scope that clears `bit`: every call site
+/// is in such a scope on every path, or in a function that is itself only
+/// called so, and the function's address is never taken.
+fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
+    let g = cx.g;
+    let n = g.fns.len();
+    let covered_call = |s: Step| {
+        let f = g.func(s.func);
+        f.calls[s.call as usize]
+            .scopes_must
+            .iter()
+            .any(|&sc| f.scopes[sc as usize].flags.iter().any(|fl| (cx.scope_effect)(fl).0.contains(bit)))
+    };
+    let mut ok: Vec<bool> = (0..n)
+        .map(|id| {
+            let f = g.func(id as FnId);
+            !g.callers[id].is_empty() && !g.address_taken.contains(&f.name)
+        })
+        .collect();
+    let mut changed = true;
+    let mut rounds = 0;
+    while changed && rounds < 64 {
+        changed = false;
+        rounds += 1;
+        for id in 0..n {
+            if ok[id] && !g.callers[id].iter().all(|&s| covered_call(s) || ok[s.func as usize]) {
+                ok[id] = false;
+                changed = true;
+            }
+        }
+    }
+    ok
+}
+
+/// `redundant-gfp-nofs`/`-noio`, and with `conversion` the opt-in
+/// `*-conversion-candidate` rules.
+pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>) {
+    let allocators = cx.allocators;
+    let g = cx.g;
+    let in_nofs = always_scoped(cx, Gfp::FS);
+    let in_noio = always_scoped(cx, Gfp::IO);
+    let mut candidates: HashMap<FnId, Vec<(u32, &'static str)>> = HashMap::new();
+    for id in 0..g.fns.len() {
+        let fid = id as FnId;
+        let f = g.func(fid);
+        for (ci, c) in f.calls.iter().enumerate() {
+            let Some(a) = allocators.get(&c.callee) else { continue };
+            let Some(arg) = a.gfp.index(c.args.len()).map(|i| c.args[i].as_str()) else { continue };
+            let Some(kind) = explicit_kind(arg) else { continue };
+            let need = if kind == "noio" { Gfp::IO } else { Gfp::FS };
+            let scope = c
+                .scopes_must
+                .iter()
+                .map(|&s| &f.scopes[s as usize])
+                .find(|s| s.flags.iter().any(|fl| (cx.scope_effect)(fl).0.contains(need)));
+            let via_callers = if kind == "noio" { in_noio[id] } else { in_nofs[id] };
+            let (rule, written) = if kind == "noio" {
+                (id::REDUNDANT_NOIO, "GFP_NOIO")
+            } else {
+                (id::REDUNDANT_NOFS, "GFP_NOFS")
+            };
+            let step = Step { func: fid, call: ci as u32 };
+            let alloc = AllocRef {
+                file: g.file_of(fid).to_string(),
+                line: c.line,
+                call: c.callee.clone(),
+                gfp: arg.to_string(),
+                effective: String::new(),
+            };
+            if let Some(s) = scope {
+                out.push(Finding {
+                    rule,
+                    severity: Severity::Note,
+                    message: format!(
+                        "`{}` passes {written} inside the {} scope opened at line {} on every path: the scope already removes what {written} removes, so {}-style masks are enough here",
+                        c.callee, s.op, s.line, if kind == "noio" { "GFP_KERNEL" } else { "GFP_KERNEL" }
+                    ),
+                    alloc: Some(alloc),
+                    context: ContextRef {
+                        kind: "scope".into(),
+                        function: f.name.clone(),
+                        file: g.file_of(fid).to_string(),
+                        line: s.line,
+                        call: s.op.clone(),
+                    },
+                    chain: vec![cx.hop(step)],
+                });
+            } else if via_callers {
+                let example = g.callers[id][0];
+                out.push(Finding {
+                    rule,
+                    severity: Severity::Note,
+                    message: format!(
+                        "`{}` passes {written}, but every one of the {} calls to `{}` is made inside a scope that already removes it (one is at {}:{})",
+                        c.callee,
+                        g.callers[id].len(),
+                        f.name,
+                        g.file_of(example.func),
+                        g.func(example.func).calls[example.call as usize].line
+                    ),
+                    alloc: Some(alloc),
+                    context: ContextRef {
+                        kind: "callers".into(),
+                        function: g.func(example.func).name.clone(),
+                        file: g.file_of(example.func).to_string(),
+                        line: g.func(example.func).calls[example.call as usize].line,
+                        call: f.name.clone(),
+                    },
+                    chain: vec![cx.hop(example), cx.hop(step)],
+                });
+            } else if conversion && c.scopes_may.is_empty() {
+                candidates.entry(fid).or_default().push((ci as u32, kind));
+            }
+        }
+    }
+    let mut fids: Vec<_> = candidates.into_iter().collect();
+    fids.sort_by_key(|(f, _)| *f);
+    for (fid, sites) in fids {
+        let f = g.func(fid);
+        for kind in ["nofs", "noio"] {
+            let here: Vec<u32> = sites.iter().filter(|(_, k)| *k == kind).map(|(c, _)| *c).collect();
+            let Some(&first) = here.first() else { continue };
+            let c = &f.calls[first as usize];
+            let (rule, scope) = if kind == "noio" {
+                (id::NOIO_CANDIDATE, "memalloc_noio_save()")
+            } else {
+                (id::NOFS_CANDIDATE, "memalloc_nofs_save()")
+            };
+            let lines: Vec<String> = here.iter().map(|&ci| f.calls[ci as usize].line.to_string()).collect();
+            out.push(Finding {
+                rule,
+                severity: Severity::Note,
+                message: format!(
+                    "`{}` makes {} explicit GFP_{} allocation{} outside any scope (lines {}): a {} scope around the region that must not recurse would cover them and everything it calls",
+                    f.name,
+                    here.len(),
+                    kind.to_uppercase(),
+                    if here.len() == 1 { "" } else { "s" },
+                    lines.join(", "),
+                    scope
+                ),
+                alloc: Some(AllocRef {
+                    file: g.file_of(fid).to_string(),
+                    line: c.line,
+                    call: c.callee.clone(),
+                    gfp: crate::report::gfp_arg_text(cx.allocators, c),
+                    effective: String::new(),
+                }),
+                context: ContextRef {
+                    kind: "function".into(),
+                    function: f.name.clone(),
+                    file: g.file_of(fid).to_string(),
+                    line: f.line,
+                    call: String::new(),
+                },
+                chain: vec![cx.hop(Step { func: fid, call: first })],
+            });
+        }
+    }
+}
+
+/// `unpaired-scope`: saves some path does not restore; saves whose state
+/// leaves the function are reported with the restore found elsewhere.
+pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let g = cx.g;
+    // Restores of saved state by field name, across the tree.
+    let mut restores: HashMap<String, Vec<(FnId, u32)>> = HashMap::new();
+    for id in 0..g.fns.len() {
+        for r in &g.func(id as FnId).foreign_restores {
+            let key = last_field(&r.saved);
+            restores.entry(key).or_default().push((id as FnId, r.line));
+        }
+    }
+    for id in 0..g.fns.len() {
+        let fid = id as FnId;
+        let f = g.func(fid);
+        for u in &f.unpaired {
+            let s = &f.scopes[u.scope as usize];
+            out.push(Finding {
+                rule: id::UNPAIRED_SCOPE,
+                severity: Severity::Warning,
+                message: format!(
+                    "{} at line {} raises {} and the path leaving `{}` at line {} does not restore it: every allocation after the return runs in the scope",
+                    s.op,
+                    s.line,
+                    s.flags.join("|"),
+                    f.name,
+                    u.exit_line
+                ),
+                alloc: None,
+                context: ContextRef {
+                    kind: "scope".into(),
+                    function: f.name.clone(),
+                    file: g.file_of(fid).to_string(),
+                    line: s.line,
+                    call: s.op.clone(),
+                },
+                chain: Vec::new(),
+            });
+        }
+        for s in f.scopes.iter().filter(|s| s.escapes && s.op.starts_with("memalloc_")) {
+            let key = s.var.as_deref().map(last_field).unwrap_or_default();
+            let found = restores.get(&key).and_then(|v| v.iter().find(|(r, _)| *r != fid));
+            let (severity, msg) = match (found, s.var.as_deref()) {
+                (Some(&(r, line)), Some(var)) => (
+                    Severity::Note,
+                    format!(
+                        "{} at line {} saves into `{var}`, which leaves `{}`; the matching restore is in `{}` at {}:{}, so the scope spans both functions",
+                        s.op,
+                        s.line,
+                        f.name,
+                        g.func(r).name,
+                        g.file_of(r),
+                        line
+                    ),
+                ),
+                (_, Some(var)) => (
+                    Severity::Warning,
+                    format!(
+                        "{} at line {} saves into `{var}`, which leaves `{}`, and no restore of it was found in the tree",
+                        s.op, s.line, f.name
+                    ),
+                ),
+                (_, None) => (
+                    Severity::Warning,
+                    format!(
+                        "{} at line {} returns or drops the saved state: the scope is restored, if at all, in another function",
+                        s.op, s.line
+                    ),
+                ),
+            };
+            out.push(Finding {
+                rule: id::UNPAIRED_SCOPE,
+                severity,
+                message: msg,
+                alloc: None,
+                context: ContextRef {
+                    kind: "scope".into(),
+                    function: f.name.clone(),
+                    file: g.file_of(fid).to_string(),
+                    line: s.line,
+                    call: s.op.clone(),
+                },
+                chain: Vec::new(),
+            });
+        }
+    }
+}
+
+fn last_field(expr: &str) -> String {
+    let e = expr.trim_start_matches('&');
+    e.rsplit(['.', '>']).next().unwrap_or(e).trim().to_string()
+}
+
+/// The proposals: every allocation reachable from the functions named
+/// `around`, before and after the proposed scope. Returns how many
+/// functions `around` matched.
+pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>) -> usize {
+    let g = cx.g;
+    let roots: Vec<FnId> = (0..g.fns.len() as FnId).filter(|&i| g.func(i).name == around).collect();
+    let cells: Vec<&'static policy::Cell> = p
+        .set
+        .flags()
+        .map(|f| policy::cell(f, Direction::Set))
+        .chain(p.clear.flags().map(|f| policy::cell(f, Direction::Clear)))
+        .collect();
+    let mut paths: HashMap<FnId, Vec<Step>> = HashMap::new();
+    let mut queue = VecDeque::new();
+    for &r in &roots {
+        paths.insert(r, Vec::new());
+        queue.push_back(r);
+    }
+    let mut seen_alloc = HashSet::new();
+    while let Some(fid) = queue.pop_front() {
+        let path = paths[&fid].clone();
+        let f = g.func(fid);
+        let root = path.first().map_or(fid, |s| s.func);
+        for e in &g.events[fid as usize] {
+            let last = *e.chain.last().expect("chain");
+            for before in e.value.constants() {
+                let after = (before - p.clear) | p.set;
+                if after == before || !seen_alloc.insert((last, before.bits())) {
+                    continue;
+                }
+                let broken: Vec<&policy::Cell> = cells
+                    .iter()
+                    .copied()
+                    .filter(|c| c.verdict == Verdict::Unsafe && c.breaks_when.is_some_and(|w| w.matches(before)))
+                    .collect();
+                let refused: Vec<&policy::Cell> = cells.iter().copied().filter(|c| !c.allowed()).collect();
+                let alloc = cx.alloc_ref(e, after);
+                let chain = cx.chain(&path, e);
+                let before_s = (cx.render)(before);
+                let why = match (broken.first(), refused.first()) {
+                    (Some(c), _) => format!(": {}", c.reason),
+                    (None, Some(c)) => format!(" (this nested mask survives it, but the scope itself is refused: {})", c.reason),
+                    (None, None) => String::new(),
+                };
+                let breaks = !broken.is_empty();
+                out.push(Finding {
+                    rule: if breaks { id::SCOPE_BREAKS } else { id::SCOPE_CHANGES },
+                    severity: if breaks { Severity::Error } else { Severity::Note },
+                    message: format!(
+                        "a `{}` scope around `{}` turns `{}`'s {} into {}{}",
+                        p.label, around, alloc.call, before_s, alloc.effective, why
+                    ),
+                    alloc: Some(AllocRef { gfp: crate::report::gfp_arg_text(cx.allocators, &g.func(last.func).calls[last.call as usize]), ..alloc }),
+                    context: ContextRef {
+                        kind: "proposal".into(),
+                        function: around.to_string(),
+                        file: g.file_of(root).to_string(),
+                        line: g.func(root).line,
+                        call: p.label.clone(),
+                    },
+                    chain,
+                });
+            }
+        }
+        if path.len() >= 256 {
+            continue;
+        }
+        for ci in 0..f.calls.len() {
+            for &t in &g.callees[fid as usize][ci] {
+                if let std::collections::hash_map::Entry::Vacant(v) = paths.entry(t) {
+                    let mut np = path.clone();
+                    np.push(Step { func: fid, call: ci as u32 });
+                    v.insert(np);
+                    queue.push_back(t);
+                }
+            }
+        }
+    }
+    roots.len()
+}

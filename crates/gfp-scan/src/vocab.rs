@@ -1,0 +1,382 @@
+//! The kernel's vocabulary as the scanner reads it: which calls allocate
+//! (and where their mask is), which open and close atomic sections and
+//! allocation scopes, and which register a function to run in atomic context.
+//!
+//! The allocators are data (`data/allocators.txt`, extendable with
+//! `--allocators FILE`); the rest is the kernel's fixed API.
+
+use std::collections::HashMap;
+
+/// Where an allocator takes its gfp mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GfpArg {
+    /// The argument at this 0-based position.
+    At(usize),
+    /// The last argument.
+    Last,
+}
+
+impl GfpArg {
+    /// The argument's index in a call with `argc` arguments.
+    pub fn index(self, argc: usize) -> Option<usize> {
+        match self {
+            GfpArg::At(i) if i < argc => Some(i),
+            GfpArg::Last if argc > 0 => Some(argc - 1),
+            _ => None,
+        }
+    }
+}
+
+/// One allocator of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allocator {
+    /// Where the mask is.
+    pub gfp: GfpArg,
+    /// The call drops its xarray's `xa_lock` to allocate when the mask may
+    /// sleep (`__xa_store()` and the other `__xa_*` calls).
+    pub drops_xa_lock: bool,
+}
+
+/// A line of an allocator table that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}: {what}")]
+pub struct AllocatorTableError {
+    /// The file, or `built-in`.
+    pub origin: String,
+    /// The 1-based line.
+    pub line: usize,
+    /// What is wrong with it.
+    pub what: String,
+}
+
+/// The allocator table: name to gfp position.
+#[derive(Clone, Debug, Default)]
+pub struct Allocators {
+    map: HashMap<String, Allocator>,
+}
+
+/// The built-in table's text.
+pub const BUILTIN_ALLOCATORS: &str = include_str!("../data/allocators.txt");
+
+impl Allocators {
+    /// The built-in table.
+    pub fn builtin() -> Allocators {
+        let mut a = Allocators::default();
+        a.extend_from_text("built-in", BUILTIN_ALLOCATORS)
+            .expect("the built-in allocator table parses");
+        a
+    }
+
+    /// Adds (or replaces) the entries of a table in the documented format.
+    pub fn extend_from_text(&mut self, origin: &str, text: &str) -> Result<(), AllocatorTableError> {
+        for (i, raw) in text.lines().enumerate() {
+            let err = |what: String| AllocatorTableError {
+                origin: origin.to_string(),
+                line: i + 1,
+                what,
+            };
+            let line = raw.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut words = line.split_whitespace();
+            let name = words.next().unwrap_or_default();
+            if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                || name.as_bytes()[0].is_ascii_digit()
+            {
+                return Err(err(format!("`{name}` is not a C function name")));
+            }
+            let Some(pos) = words.next() else {
+                return Err(err(format!(
+                    "`{name}` needs the position of its gfp argument (1-based, or `last`)"
+                )));
+            };
+            let gfp = if pos == "last" {
+                GfpArg::Last
+            } else {
+                match pos.parse::<usize>() {
+                    Ok(n) if (1..=32).contains(&n) => GfpArg::At(n - 1),
+                    _ => {
+                        return Err(err(format!(
+                            "`{pos}` is not a gfp argument position: give 1 to 32, or `last`"
+                        )))
+                    }
+                }
+            };
+            let mut drops_xa_lock = false;
+            for attr in words {
+                match attr {
+                    "drops-xa-lock" => drops_xa_lock = true,
+                    other => {
+                        return Err(err(format!(
+                            "unknown attribute `{other}` (known: drops-xa-lock)"
+                        )))
+                    }
+                }
+            }
+            self.map.insert(name.to_string(), Allocator { gfp, drops_xa_lock });
+        }
+        Ok(())
+    }
+
+    /// The allocator called `name`, looking through the `_noprof` suffix.
+    pub fn get(&self, name: &str) -> Option<&Allocator> {
+        self.map
+            .get(name)
+            .or_else(|| self.map.get(name.strip_suffix("_noprof")?))
+    }
+
+    /// How many allocators the table holds.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+/// The kinds of atomic section, by what ends them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockClass {
+    /// A spinlock (`spin_lock*`, `raw_spin_lock*`, `task_lock`, `bit_spin_lock`).
+    Spin,
+    /// An xarray's lock (`xa_lock*`): a spinlock that `__xa_*` calls drop to
+    /// allocate.
+    Xa,
+    /// A reader-writer spinlock held for reading.
+    Read,
+    /// A reader-writer spinlock held for writing (also seqlock writers).
+    Write,
+    /// Interrupts disabled.
+    Irq,
+    /// Bottom halves disabled.
+    Bh,
+    /// Preemption disabled (also `get_cpu()`, `local_lock`).
+    Preempt,
+    /// An RCU read-side critical section.
+    Rcu,
+}
+
+impl LockClass {
+    /// A word for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            LockClass::Spin => "spinlock",
+            LockClass::Xa => "xa_lock",
+            LockClass::Read => "read lock",
+            LockClass::Write => "write lock",
+            LockClass::Irq => "interrupts disabled",
+            LockClass::Bh => "bottom halves disabled",
+            LockClass::Preempt => "preemption disabled",
+            LockClass::Rcu => "RCU read-side section",
+        }
+    }
+}
+
+/// What a call does to atomic sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockOp {
+    /// Opens a section; the lock is the first argument (if `keyed`).
+    Acquire(LockClass),
+    /// Closes a section.
+    Release(LockClass),
+    /// Opens a section only when it returns true (`spin_trylock`).
+    TryAcquire(LockClass),
+}
+
+/// The atomic-section effect of calling `name`, if any.
+pub fn lock_op(name: &str) -> Option<LockOp> {
+    use LockClass::*;
+    use LockOp::*;
+    Some(match name {
+        "spin_lock" | "spin_lock_nested" | "spin_lock_irq" | "spin_lock_irqsave"
+        | "spin_lock_irqsave_nested" | "spin_lock_bh" | "spin_lock_nest_lock" | "raw_spin_lock"
+        | "raw_spin_lock_nested" | "raw_spin_lock_irq" | "raw_spin_lock_irqsave"
+        | "raw_spin_lock_irqsave_nested" | "raw_spin_lock_bh" | "_raw_spin_lock"
+        | "task_lock" | "bit_spin_lock" | "hlist_bl_lock" | "lock_sock_fast"
+        | "raw_spin_rq_lock" | "double_raw_lock" | "arch_spin_lock" => Acquire(Spin),
+        "spin_unlock" | "spin_unlock_irq" | "spin_unlock_irqrestore" | "spin_unlock_bh"
+        | "raw_spin_unlock" | "raw_spin_unlock_irq" | "raw_spin_unlock_irqrestore"
+        | "raw_spin_unlock_bh" | "_raw_spin_unlock" | "task_unlock" | "bit_spin_unlock"
+        | "__bit_spin_unlock" | "hlist_bl_unlock" | "unlock_sock_fast" | "raw_spin_rq_unlock"
+        | "arch_spin_unlock" => Release(Spin),
+        "spin_trylock" | "spin_trylock_irq" | "spin_trylock_irqsave" | "spin_trylock_bh"
+        | "raw_spin_trylock" | "raw_spin_trylock_irqsave" | "bit_spin_trylock" => {
+            TryAcquire(Spin)
+        }
+        "xa_lock" | "xa_lock_irq" | "xa_lock_irqsave" | "xa_lock_bh" | "xas_lock"
+        | "xas_lock_irq" | "xas_lock_irqsave" | "xas_lock_bh" | "xa_lock_nested" => Acquire(Xa),
+        "xa_unlock" | "xa_unlock_irq" | "xa_unlock_irqrestore" | "xa_unlock_bh" | "xas_unlock"
+        | "xas_unlock_irq" | "xas_unlock_irqrestore" | "xas_unlock_bh" => Release(Xa),
+        "read_lock" | "read_lock_irq" | "read_lock_irqsave" | "read_lock_bh"
+        | "read_seqlock_excl" | "read_seqlock_excl_irqsave" | "read_seqlock_excl_bh" => {
+            Acquire(Read)
+        }
+        "read_unlock" | "read_unlock_irq" | "read_unlock_irqrestore" | "read_unlock_bh"
+        | "read_sequnlock_excl" | "read_sequnlock_excl_irqrestore" | "read_sequnlock_excl_bh" => {
+            Release(Read)
+        }
+        "read_trylock" => TryAcquire(Read),
+        "write_lock" | "write_lock_irq" | "write_lock_irqsave" | "write_lock_bh"
+        | "write_seqlock" | "write_seqlock_irq" | "write_seqlock_irqsave" | "write_seqlock_bh" => {
+            Acquire(Write)
+        }
+        "write_unlock" | "write_unlock_irq" | "write_unlock_irqrestore" | "write_unlock_bh"
+        | "write_sequnlock" | "write_sequnlock_irq" | "write_sequnlock_irqrestore"
+        | "write_sequnlock_bh" => Release(Write),
+        "write_trylock" => TryAcquire(Write),
+        "local_irq_disable" | "local_irq_save" | "raw_local_irq_disable"
+        | "raw_local_irq_save" => Acquire(Irq),
+        "local_irq_enable" | "local_irq_restore" | "raw_local_irq_enable"
+        | "raw_local_irq_restore" => Release(Irq),
+        "local_bh_disable" => Acquire(Bh),
+        "local_bh_enable" | "_local_bh_enable" => Release(Bh),
+        "preempt_disable" | "preempt_disable_notrace" | "get_cpu" | "get_cpu_ptr"
+        | "get_cpu_var" | "get_cpu_light" | "local_lock" | "local_lock_irq"
+        | "local_lock_irqsave" => Acquire(Preempt),
+        "preempt_enable" | "preempt_enable_no_resched" | "preempt_enable_notrace" | "put_cpu"
+        | "put_cpu_ptr" | "put_cpu_var" | "local_unlock" | "local_unlock_irq"
+        | "local_unlock_irqrestore" => Release(Preempt),
+        "rcu_read_lock" | "rcu_read_lock_bh" | "rcu_read_lock_sched" => Acquire(Rcu),
+        "rcu_read_unlock" | "rcu_read_unlock_bh" | "rcu_read_unlock_sched" => Release(Rcu),
+        _ => return None,
+    })
+}
+
+/// Whether the lock op's section is told apart by its first argument (a lock
+/// object), rather than being one per CPU.
+pub fn keyed(class: LockClass) -> bool {
+    matches!(
+        class,
+        LockClass::Spin | LockClass::Xa | LockClass::Read | LockClass::Write
+    )
+}
+
+/// The class of a `guard(NAME)` / `scoped_guard(NAME, ...)` lock type, if it
+/// is an atomic one.
+pub fn guard_class(name: &str) -> Option<LockClass> {
+    use LockClass::*;
+    Some(match name {
+        "spinlock" | "spinlock_irq" | "spinlock_irqsave" | "spinlock_bh" | "raw_spinlock"
+        | "raw_spinlock_irq" | "raw_spinlock_irqsave" | "raw_spinlock_bh"
+        | "raw_spinlock_nested" | "spinlock_nested" | "task_lock" | "spinlock_try"
+        | "spinlock_irq_try" | "spinlock_irqsave_try" | "raw_spinlock_try" => Spin,
+        "read_lock" | "read_lock_irq" | "read_lock_irqsave" | "read_lock_bh" => Read,
+        "write_lock" | "write_lock_irq" | "write_lock_irqsave" | "write_lock_bh" => Write,
+        "irq" | "irqsave" => Irq,
+        "preempt" | "preempt_notrace" | "local_lock" | "local_lock_irq"
+        | "local_lock_irqsave" => Preempt,
+        "rcu" => Rcu,
+        _ => return None,
+    })
+}
+
+/// What a call does to allocation scopes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScopeOp {
+    /// Opens a scope raising these task flags; returns the saved state.
+    Save(&'static [&'static str]),
+    /// Opens a scope raising the `PF_*` flags named in argument 1.
+    SaveFlags,
+    /// Closes the scope saved in argument 1.
+    Restore,
+    /// `current_restore_flags(old, PF_...)`: closes the scope of the named flags.
+    RestoreFlags,
+    /// A macro that runs argument 2 inside a scope raising the flags of
+    /// argument 1 (bcachefs's `memalloc_flags_do()`).
+    Do,
+}
+
+/// The scope effect of calling `name`, if any.
+pub fn scope_op(name: &str) -> Option<ScopeOp> {
+    Some(match name {
+        "memalloc_noio_save" => ScopeOp::Save(&["PF_MEMALLOC_NOIO"]),
+        "memalloc_nofs_save" => ScopeOp::Save(&["PF_MEMALLOC_NOFS"]),
+        "memalloc_noreclaim_save" => ScopeOp::Save(&["PF_MEMALLOC"]),
+        "memalloc_pin_save" => ScopeOp::Save(&["PF_MEMALLOC_PIN"]),
+        "memalloc_nocma_save" => ScopeOp::Save(&["PF_MEMALLOC_NOCMA"]),
+        "memalloc_flags_save" => ScopeOp::SaveFlags,
+        "memalloc_noio_restore" | "memalloc_nofs_restore" | "memalloc_noreclaim_restore"
+        | "memalloc_pin_restore" | "memalloc_nocma_restore" | "memalloc_flags_restore" => {
+            ScopeOp::Restore
+        }
+        "current_restore_flags" => ScopeOp::RestoreFlags,
+        "memalloc_flags_do" => ScopeOp::Do,
+        _ => return None,
+    })
+}
+
+/// How a registration call makes one of its arguments an atomic entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The 0-based argument that names the function.
+    pub arg: usize,
+    /// What kind of atomic context the function runs in.
+    pub kind: &'static str,
+}
+
+/// The atomic entry point a call to `name` registers, if any.
+pub fn registration(name: &str) -> Option<Registration> {
+    let (arg, kind) = match name {
+        "request_irq" | "request_threaded_irq" | "request_any_context_irq"
+        | "request_percpu_irq" | "request_nmi" | "request_percpu_nmi" => (1, "hard IRQ handler"),
+        "devm_request_irq" | "devm_request_threaded_irq" | "devm_request_any_context_irq" => {
+            (2, "hard IRQ handler")
+        }
+        "timer_setup" | "timer_setup_on_stack" | "setup_timer" => (1, "timer callback"),
+        "DEFINE_TIMER" => (1, "timer callback"),
+        "hrtimer_setup" | "hrtimer_init_on_stack_setup" => (1, "hrtimer callback"),
+        "tasklet_init" | "tasklet_setup" => (1, "tasklet"),
+        "DECLARE_TASKLET" | "DECLARE_TASKLET_OLD" | "DECLARE_TASKLET_DISABLED" => (1, "tasklet"),
+        "call_rcu" | "call_rcu_hurry" => (1, "RCU callback"),
+        _ => return None,
+    };
+    Some(Registration { arg, kind })
+}
+
+/// Whether a macro call named `name` followed by a statement is a loop over
+/// that statement (`list_for_each_entry(...) { ... }`).
+pub fn is_loop_macro(name: &str) -> bool {
+    name.contains("for_each") || name.starts_with("xa_for_each") || name.ends_with("_foreach")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_table_reads_and_looks_through_noprof() {
+        let a = Allocators::builtin();
+        assert!(a.len() > 150);
+        assert_eq!(a.get("kmalloc").unwrap().gfp, GfpArg::At(1));
+        assert_eq!(a.get("kmalloc_noprof").unwrap().gfp, GfpArg::At(1));
+        assert_eq!(a.get("krealloc").unwrap().gfp.index(3), Some(2));
+        assert!(a.get("__xa_store").unwrap().drops_xa_lock);
+        assert!(a.get("printk").is_none());
+    }
+
+    #[test]
+    fn bad_table_lines_name_the_problem() {
+        let mut a = Allocators::default();
+        let e = a.extend_from_text("f.txt", "ok_alloc 2\nbad 0\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("f.txt:2"), "{e}");
+        assert!(a.extend_from_text("f", "x-y 1").is_err());
+        assert!(a.extend_from_text("f", "lonely").is_err());
+        assert!(a.extend_from_text("f", "f 1 sparkly").is_err());
+        a.extend_from_text("f", "my_alloc last # comment\n\n").unwrap();
+        assert_eq!(a.get("my_alloc").unwrap().gfp, GfpArg::Last);
+    }
+
+    #[test]
+    fn lock_vocabulary() {
+        assert_eq!(lock_op("spin_lock_irqsave"), Some(LockOp::Acquire(LockClass::Spin)));
+        assert_eq!(lock_op("spin_trylock"), Some(LockOp::TryAcquire(LockClass::Spin)));
+        assert_eq!(lock_op("mutex_lock"), None);
+        assert_eq!(guard_class("mutex"), None);
+        assert_eq!(guard_class("spinlock_irqsave"), Some(LockClass::Spin));
+        assert!(is_loop_macro("list_for_each_entry_safe"));
+    }
+}
