@@ -65,7 +65,9 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs) -> CmdResult {
     let mut opts = ScanOptions::default();
     if let Some(k) = &args.kernel {
-        let v: KernelVersion = k.parse().map_err(|e: gfp::profile::BadVersion| UserError(format!("--kernel {k}: {}", e.0)))?;
+        let v: KernelVersion = k
+            .parse()
+            .map_err(|e: gfp::profile::BadVersion| UserError(format!("--kernel {k}: {}", e.0)))?;
         opts.kernel = Some(v);
     }
     if let Some(path) = &args.allocators {
@@ -94,7 +96,10 @@ pub fn run(args: ScanArgs) -> CmdResult {
         opts.proposal = Some(Proposal::parse(p).map_err(UserError)?);
     }
     if !args.dir.exists() {
-        return Err(UserError(format!("{}: no such file or directory", args.dir.display())));
+        return Err(UserError(format!(
+            "{}: no such file or directory",
+            args.dir.display()
+        )));
     }
     let quiet = args.json || args.sarif || !std::io::stderr().is_terminal();
     let bar = if quiet {
@@ -102,9 +107,11 @@ pub fn run(args: ScanArgs) -> CmdResult {
     } else {
         let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         b.set_style(
-            ProgressStyle::with_template("{spinner} scanning {pos}/{len} files [{bar:40}] {elapsed}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{spinner} scanning {pos}/{len} files [{bar:40}] {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         b
     };
@@ -128,5 +135,9 @@ pub fn run(args: ScanArgs) -> CmdResult {
         FailOn::Never => None,
     };
     let fail = threshold.is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
-    Ok(if fail { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if fail {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

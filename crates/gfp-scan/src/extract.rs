@@ -85,7 +85,11 @@ fn top_level(
                     out.functions.push(f);
                 }
             }
-            "preproc_if" | "preproc_ifdef" | "preproc_else" | "preproc_elif" | "linkage_specification"
+            "preproc_if"
+            | "preproc_ifdef"
+            | "preproc_else"
+            | "preproc_elif"
+            | "linkage_specification"
             | "declaration_list" => top_level(src, *ch, out, taken, depth + 1),
             "declaration" | "expression_statement" => {
                 // File-scope initialisers: ops tables and DEFINE_TIMER-style
@@ -125,9 +129,14 @@ fn declarator_name(src: &[u8], mut n: Node<'_>) -> Option<String> {
     for _ in 0..16 {
         match n.kind() {
             "identifier" | "field_identifier" => return Some(text(src, n)),
-            "function_declarator" | "pointer_declarator" | "parenthesized_declarator"
-            | "attributed_declarator" | "array_declarator" => {
-                n = n.child_by_field_name("declarator").or_else(|| n.named_child(0))?;
+            "function_declarator"
+            | "pointer_declarator"
+            | "parenthesized_declarator"
+            | "attributed_declarator"
+            | "array_declarator" => {
+                n = n
+                    .child_by_field_name("declarator")
+                    .or_else(|| n.named_child(0))?;
             }
             _ => return None,
         }
@@ -155,10 +164,15 @@ fn find_function_declarator(n: Node<'_>) -> Option<Node<'_>> {
 }
 
 fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<String>) {
-    let Some(decl) = n.child_by_field_name("declarator").and_then(find_function_declarator) else {
+    let Some(decl) = n
+        .child_by_field_name("declarator")
+        .and_then(find_function_declarator)
+    else {
         return;
     };
-    let Some(name) = decl.child_by_field_name("declarator").and_then(|d| declarator_name(src, d))
+    let Some(name) = decl
+        .child_by_field_name("declarator")
+        .and_then(|d| declarator_name(src, d))
     else {
         return;
     };
@@ -173,13 +187,19 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
             if p.kind() != "parameter_declaration" {
                 continue;
             }
-            let ty = p.child_by_field_name("type").map(|t| text(src, t)).unwrap_or_default();
+            let ty = p
+                .child_by_field_name("type")
+                .map(|t| text(src, t))
+                .unwrap_or_default();
             let pname = p
                 .child_by_field_name("declarator")
                 .and_then(|d| declarator_name(src, d))
                 .unwrap_or_default();
             let is_gfp = ty == "gfp_t" || ty.ends_with(" gfp_t");
-            params.push(Param { name: pname, is_gfp });
+            params.push(Param {
+                name: pname,
+                is_gfp,
+            });
         }
     }
     let mut w = Walker::new(src, name, is_static, decl, params);
@@ -471,7 +491,10 @@ impl<'s> Walker<'s> {
                 self.cur = UNREACHABLE;
             }
             "labeled_statement" => {
-                let name = n.child_by_field_name("label").map(|l| text(self.src, l)).unwrap_or_default();
+                let name = n
+                    .child_by_field_name("label")
+                    .map(|l| text(self.src, l))
+                    .unwrap_or_default();
                 let b = *self.labels.entry(name).or_insert_with(|| {
                     self.cfg.blocks.push(Block::default());
                     self.cfg.blocks.len() - 1
@@ -491,7 +514,11 @@ impl<'s> Walker<'s> {
                 let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
                 self.stmts(&kids);
             }
-            "comment" | "type_definition" | "preproc_call" | "preproc_def" | "preproc_function_def"
+            "comment"
+            | "type_definition"
+            | "preproc_call"
+            | "preproc_def"
+            | "preproc_function_def"
             | "preproc_include" => {}
             _ => self.expr(n, None),
         }
@@ -568,13 +595,21 @@ impl<'s> Walker<'s> {
             self.stmt(body);
             return;
         };
-        let lock = args.get(1).map(|a| lock_key(&text(self.src, *a))).unwrap_or_default();
+        let lock = args
+            .get(1)
+            .map(|a| lock_key(&text(self.src, *a)))
+            .unwrap_or_default();
         for a in args.iter().skip(1) {
             self.expr(*a, None);
         }
         match vocab::guard_class(&kind) {
             Some(class) => {
-                let id = self.section(class, format!("scoped_guard({kind})"), lock.clone(), line(call));
+                let id = self.section(
+                    class,
+                    format!("scoped_guard({kind})"),
+                    lock.clone(),
+                    line(call),
+                );
                 self.emit(Ev::Acquire(id));
                 self.stmt(body);
                 if self.cur != UNREACHABLE {
@@ -588,14 +623,42 @@ impl<'s> Walker<'s> {
     fn section(&mut self, class: LockClass, op: String, lock: String, line: u32) -> u16 {
         let id = self.f.sections.len().min(u16::MAX as usize - 1) as u16;
         if self.f.sections.len() < u16::MAX as usize - 1 {
-            self.f.sections.push(Section { class, op, lock, line });
+            self.f.sections.push(Section {
+                class,
+                op,
+                lock,
+                line,
+            });
         }
         id
     }
 
     fn declaration(&mut self, n: Node<'_>) {
-        let ty = n.child_by_field_name("type").map(|t| text(self.src, t)).unwrap_or_default();
+        let ty = n
+            .child_by_field_name("type")
+            .map(|t| text(self.src, t))
+            .unwrap_or_default();
         let is_gfp = ty == "gfp_t" || ty.ends_with(" gfp_t");
+        // `scoped_guard(rcu) stmt;` without braces parses as a declaration
+        // whose type is the macro: the rest is the guarded statement.
+        let guard = n
+            .child_by_field_name("type")
+            .filter(|t| t.kind() == "macro_type_specifier")
+            .and_then(|t| {
+                let name = t.child_by_field_name("name").map(|x| text(self.src, x))?;
+                let arg = t.child_by_field_name("type").map(|x| text(self.src, x))?;
+                (name == "scoped_guard").then_some(arg)
+            })
+            .and_then(|kind| vocab::guard_class(&kind).map(|c| (kind, c)));
+        if let Some((kind, class)) = &guard {
+            let id = self.section(
+                *class,
+                format!("scoped_guard({kind})"),
+                String::new(),
+                line(n),
+            );
+            self.emit(Ev::Acquire(id));
+        }
         let mut c = n.walk();
         let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
         for d in kids {
@@ -614,6 +677,11 @@ impl<'s> Walker<'s> {
                 self.expr(d, None);
             }
         }
+        if let Some((_, class)) = guard {
+            if self.cur != UNREACHABLE {
+                self.emit(Ev::Release(class, String::new()));
+            }
+        }
     }
 
     fn if_stmt(&mut self, n: Node<'_>) {
@@ -623,7 +691,12 @@ impl<'s> Walker<'s> {
         }
         let negated = n
             .child_by_field_name("condition")
-            .map(|c| text(self.src, c).trim_start_matches('(').trim_start().starts_with('!'))
+            .map(|c| {
+                text(self.src, c)
+                    .trim_start_matches('(')
+                    .trim_start()
+                    .starts_with('!')
+            })
             .unwrap_or(false);
         let trylock = self.trylock.take();
         let head = self.cur;
@@ -685,8 +758,10 @@ impl<'s> Walker<'s> {
                     }
                     let value = k.child_by_field_name("value").map(|v| v.id());
                     let mut c2 = k.walk();
-                    let stmts: Vec<Node<'_>> =
-                        k.named_children(&mut c2).filter(|s| Some(s.id()) != value).collect();
+                    let stmts: Vec<Node<'_>> = k
+                        .named_children(&mut c2)
+                        .filter(|s| Some(s.id()) != value)
+                        .collect();
                     self.stmts(&stmts);
                     prev_end = self.cur;
                 } else {
@@ -707,12 +782,18 @@ impl<'s> Walker<'s> {
     fn preproc(&mut self, n: Node<'_>) {
         // `#if A ... #else ... #endif` inside a body: either branch may be
         // the one compiled.
-        let head = if self.cur == UNREACHABLE { self.new_block() } else { self.cur };
+        let head = if self.cur == UNREACHABLE {
+            self.new_block()
+        } else {
+            self.cur
+        };
         let then_b = self.new_block();
         self.edge(head, then_b);
         self.cur = then_b;
         let alt = n.child_by_field_name("alternative");
-        let cond = n.child_by_field_name("condition").or_else(|| n.child_by_field_name("name"));
+        let cond = n
+            .child_by_field_name("condition")
+            .or_else(|| n.child_by_field_name("name"));
         let mut c = n.walk();
         let kids: Vec<Node<'_>> = n
             .named_children(&mut c)
@@ -782,15 +863,20 @@ impl<'s> Walker<'s> {
                 if let Some(p) = n.parent() {
                     if matches!(
                         p.kind(),
-                        "argument_list" | "initializer_list" | "return_statement" | "pointer_expression"
-                            | "assignment_expression" | "init_declarator" | "conditional_expression"
+                        "argument_list"
+                            | "initializer_list"
+                            | "return_statement"
+                            | "pointer_expression"
+                            | "assignment_expression"
+                            | "init_declarator"
+                            | "conditional_expression"
                     ) {
                         self.taken.insert(text(self.src, n));
                     }
                 }
             }
-            "string_literal" | "number_literal" | "char_literal" | "comment" | "sizeof_expression"
-            | "primitive_type" | "type_identifier" | "field_identifier" => {}
+            "string_literal" | "number_literal" | "char_literal" | "comment"
+            | "sizeof_expression" | "primitive_type" | "type_identifier" | "field_identifier" => {}
             _ => {
                 let mut c = n.walk();
                 let kids: Vec<Node<'_>> = n.named_children(&mut c).collect();
@@ -806,11 +892,16 @@ impl<'s> Walker<'s> {
     }
 
     fn assignment(&mut self, n: Node<'_>) {
-        let (Some(lhs), Some(rhs)) = (n.child_by_field_name("left"), n.child_by_field_name("right"))
-        else {
+        let (Some(lhs), Some(rhs)) = (
+            n.child_by_field_name("left"),
+            n.child_by_field_name("right"),
+        ) else {
             return;
         };
-        let op = n.child_by_field_name("operator").map(|o| text(self.src, o)).unwrap_or_default();
+        let op = n
+            .child_by_field_name("operator")
+            .map(|o| text(self.src, o))
+            .unwrap_or_default();
         let lhs_text = text(self.src, lhs);
         let rhs_text = text(self.src, rhs);
         let ln = line(n);
@@ -830,7 +921,12 @@ impl<'s> Walker<'s> {
                     return;
                 }
                 if op == "&=" {
-                    self.emit(Ev::Restore { var: None, flags: pf, line: ln, op: "current->flags &=".into() });
+                    self.emit(Ev::Restore {
+                        var: None,
+                        flags: pf,
+                        line: ln,
+                        op: "current->flags &=".into(),
+                    });
                     return;
                 }
             }
@@ -869,14 +965,22 @@ impl<'s> Walker<'s> {
         let ln = line(n);
         // guard(spinlock)(&lock): the callee is itself a call.
         if callee.kind() == "call_expression" {
-            let inner = callee.child_by_field_name("function").map(|f| text(self.src, f));
+            let inner = callee
+                .child_by_field_name("function")
+                .map(|f| text(self.src, f));
             if inner.as_deref() == Some("guard") {
-                let kind = call_args(callee).first().map(|a| text(self.src, *a)).unwrap_or_default();
+                let kind = call_args(callee)
+                    .first()
+                    .map(|a| text(self.src, *a))
+                    .unwrap_or_default();
                 for a in &args {
                     self.expr(*a, None);
                 }
                 if let Some(class) = vocab::guard_class(&kind) {
-                    let lock = args.first().map(|a| lock_key(&text(self.src, *a))).unwrap_or_default();
+                    let lock = args
+                        .first()
+                        .map(|a| lock_key(&text(self.src, *a)))
+                        .unwrap_or_default();
                     let id = self.section(class, format!("guard({kind})"), lock.clone(), ln);
                     self.emit(Ev::Acquire(id));
                     if let Some(frame) = self.guards.last_mut() {
@@ -892,7 +996,11 @@ impl<'s> Walker<'s> {
                 self.expr(*a, None);
             }
             let member = (callee.kind() == "field_expression")
-                .then(|| callee.child_by_field_name("field").map(|f| text(self.src, f)))
+                .then(|| {
+                    callee
+                        .child_by_field_name("field")
+                        .map(|f| text(self.src, f))
+                })
                 .flatten();
             let id = self.f.indirect_calls.len() as u32;
             self.f.indirect_calls.push(crate::facts::IndirectCall {
@@ -935,7 +1043,10 @@ impl<'s> Walker<'s> {
         }
         if let Some(reg) = vocab::registration(&name) {
             if let Some(a) = args.get(reg.arg) {
-                let f = text(self.src, *a).trim_start_matches('&').trim().to_string();
+                let f = text(self.src, *a)
+                    .trim_start_matches('&')
+                    .trim()
+                    .to_string();
                 if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !f.is_empty() {
                     self.entry_points.push(EntryPoint {
                         function: f,
@@ -958,7 +1069,14 @@ impl<'s> Walker<'s> {
         self.emit(Ev::Call(id));
     }
 
-    fn scope_call(&mut self, op: ScopeOp, name: &str, args: &[Node<'_>], target: Option<&str>, ln: u32) {
+    fn scope_call(
+        &mut self,
+        op: ScopeOp,
+        name: &str,
+        args: &[Node<'_>],
+        target: Option<&str>,
+        ln: u32,
+    ) {
         let open = |w: &mut Self, flags: Vec<String>| {
             let escapes = match target {
                 None | Some("return") => true,
@@ -977,26 +1095,56 @@ impl<'s> Walker<'s> {
         match op {
             ScopeOp::Save(flags) => open(self, flags.iter().map(|s| s.to_string()).collect()),
             ScopeOp::SaveFlags => {
-                let flags = args.first().map(|a| pf_names(&text(self.src, *a))).unwrap_or_default();
+                let flags = args
+                    .first()
+                    .map(|a| pf_names(&text(self.src, *a)))
+                    .unwrap_or_default();
                 open(self, flags);
             }
             ScopeOp::Restore => {
                 let saved = args.first().map(|a| text(self.src, *a)).unwrap_or_default();
-                self.emit(Ev::Restore { var: Some(lock_key(&saved)), flags: Vec::new(), line: ln, op: name.to_string() });
+                self.emit(Ev::Restore {
+                    var: Some(lock_key(&saved)),
+                    flags: Vec::new(),
+                    line: ln,
+                    op: name.to_string(),
+                });
             }
             ScopeOp::RestoreFlags => {
-                let flags = args.get(1).map(|a| pf_names(&text(self.src, *a))).unwrap_or_default();
-                self.emit(Ev::Restore { var: None, flags, line: ln, op: name.to_string() });
+                let flags = args
+                    .get(1)
+                    .map(|a| pf_names(&text(self.src, *a)))
+                    .unwrap_or_default();
+                self.emit(Ev::Restore {
+                    var: None,
+                    flags,
+                    line: ln,
+                    op: name.to_string(),
+                });
             }
             ScopeOp::Do => {
-                let flags = args.first().map(|a| pf_names(&text(self.src, *a))).unwrap_or_default();
+                let flags = args
+                    .first()
+                    .map(|a| pf_names(&text(self.src, *a)))
+                    .unwrap_or_default();
                 let id = self.f.scopes.len() as u16;
-                self.f.scopes.push(Scope { flags: flags.clone(), op: name.to_string(), var: None, escapes: false, line: ln });
+                self.f.scopes.push(Scope {
+                    flags: flags.clone(),
+                    op: name.to_string(),
+                    var: None,
+                    escapes: false,
+                    line: ln,
+                });
                 self.emit(Ev::Save(id));
                 for a in args.iter().skip(1) {
                     self.expr(*a, None);
                 }
-                self.emit(Ev::Restore { var: None, flags, line: ln, op: name.to_string() });
+                self.emit(Ev::Restore {
+                    var: None,
+                    flags,
+                    line: ln,
+                    op: name.to_string(),
+                });
             }
         }
     }
@@ -1016,7 +1164,9 @@ fn lock_arg(src: &[u8], class: LockClass, args: &[Node<'_>]) -> String {
     if !vocab::keyed(class) {
         return String::new();
     }
-    args.first().map(|a| lock_key(&text(src, *a))).unwrap_or_default()
+    args.first()
+        .map(|a| lock_key(&text(src, *a)))
+        .unwrap_or_default()
 }
 
 /// The `PF_*` names in a flags expression.
@@ -1032,7 +1182,9 @@ fn call_args(n: Node<'_>) -> Vec<Node<'_>> {
         return Vec::new();
     };
     let mut c = list.walk();
-    list.named_children(&mut c).filter(|a| a.kind() != "comment").collect()
+    list.named_children(&mut c)
+        .filter(|a| a.kind() != "comment")
+        .collect()
 }
 
 /// `NAME(...)` as an expression statement with a missing `;`: a macro that

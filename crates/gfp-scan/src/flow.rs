@@ -92,7 +92,9 @@ impl Bits {
     }
     fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         self.0.iter().enumerate().flat_map(|(w, &bits)| {
-            (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| (w * 64 + b) as u16)
+            (0..64)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| (w * 64 + b) as u16)
         })
     }
     fn normalised(mut self) -> Bits {
@@ -179,13 +181,19 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
             step(f, &mut st, ev, Some(&mut foreign));
         }
         if cfg.blocks[b].succ.contains(&1) && b != 1 {
-            for s in st.may.iter() {
+            // Held on every path to this exit: a scope saved on some paths
+            // only is usually restored under the same condition, which the
+            // scanner cannot correlate.
+            for s in st.must.iter() {
                 let scope = &f.scopes[s as usize];
                 if scope.escapes || unpaired.iter().any(|u| u.scope == s) {
                     continue;
                 }
                 let exit_line = cfg.exit_line.get(&(b as u32)).copied().unwrap_or(f.line);
-                unpaired.push(Unpaired { scope: s, exit_line });
+                unpaired.push(Unpaired {
+                    scope: s,
+                    exit_line,
+                });
             }
         }
     }
@@ -193,7 +201,8 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
         foreign_restore(f, &op, saved.as_deref(), line);
     }
     f.foreign_restores.sort_by_key(|r| r.line);
-    f.foreign_restores.dedup_by(|a, b| a.line == b.line && a.op == b.op);
+    f.foreign_restores
+        .dedup_by(|a, b| a.line == b.line && a.op == b.op);
     unpaired.sort_by_key(|u| u.scope);
     f.unpaired = unpaired;
 }
@@ -247,7 +256,12 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
             st.may.set(*id);
             st.must.set(*id);
         }
-        Ev::Restore { var, flags, line, op } => {
+        Ev::Restore {
+            var,
+            flags,
+            line,
+            op,
+        } => {
             let matches: Vec<u16> = st
                 .may
                 .iter()

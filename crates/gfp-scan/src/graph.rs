@@ -77,7 +77,12 @@ impl Graph {
     }
 
     /// Builds the graph and the allocation events.
-    pub fn build(files: Vec<FileFacts>, allocators: &Allocators, ev: &Evaluator, scope_effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync)) -> Graph {
+    pub fn build(
+        files: Vec<FileFacts>,
+        allocators: &Allocators,
+        ev: &Evaluator,
+        scope_effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync),
+    ) -> Graph {
         let mut fns = Vec::new();
         let mut by_name: HashMap<String, Vec<FnId>> = HashMap::new();
         let mut statics: HashMap<(u32, &str), FnId> = HashMap::new();
@@ -106,14 +111,20 @@ impl Graph {
                     None => by_name.get(&c.callee).cloned().unwrap_or_default(),
                 };
                 for &t in &targets {
-                    callers[t as usize].push(Step { func: id as FnId, call: ci as u32 });
+                    callers[t as usize].push(Step {
+                        func: id as FnId,
+                        call: ci as u32,
+                    });
                 }
                 per_call.push(targets);
             }
             callees.push(per_call);
         }
         drop(statics);
-        let address_taken = files.iter().flat_map(|f| f.address_taken.iter().cloned()).collect();
+        let address_taken = files
+            .iter()
+            .flat_map(|f| f.address_taken.iter().cloned())
+            .collect();
         let mut g = Graph {
             files,
             fns,
@@ -128,7 +139,12 @@ impl Graph {
     }
 
     /// The scope transform in force at a call (the scopes held on every path).
-    fn scope_at(&self, f: &Function, scopes: &[u16], effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync)) -> (Gfp, Gfp) {
+    fn scope_at(
+        &self,
+        f: &Function,
+        scopes: &[u16],
+        effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync),
+    ) -> (Gfp, Gfp) {
         let mut clears = Gfp::EMPTY;
         let mut sets = Gfp::EMPTY;
         for &s in scopes {
@@ -141,7 +157,12 @@ impl Graph {
         (clears, sets)
     }
 
-    fn compute_events(&self, allocators: &Allocators, ev: &Evaluator, effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync)) -> Vec<Vec<AllocEvent>> {
+    fn compute_events(
+        &self,
+        allocators: &Allocators,
+        ev: &Evaluator,
+        effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync),
+    ) -> Vec<Vec<AllocEvent>> {
         use rayon::prelude::*;
         // Direct allocations, in parallel.
         let mut events: Vec<Vec<AllocEvent>> = (0..self.fns.len())
@@ -150,14 +171,21 @@ impl Graph {
                 let f = self.func(id as FnId);
                 let mut out = Vec::new();
                 for (ci, c) in f.calls.iter().enumerate() {
-                    let Some(a) = allocators.get(&c.callee) else { continue };
-                    let Some(arg) = a.gfp.index(c.args.len()).map(|i| &c.args[i]) else { continue };
+                    let Some(a) = allocators.get(&c.callee) else {
+                        continue;
+                    };
+                    let Some(arg) = a.gfp.index(c.args.len()).map(|i| &c.args[i]) else {
+                        continue;
+                    };
                     let (clears, sets) = self.scope_at(f, &c.scopes_must, effect);
                     let value = ev.eval(arg, f).scoped(clears, sets);
                     out.push(AllocEvent {
                         call: ci as u32,
                         value,
-                        chain: vec![Step { func: id as FnId, call: ci as u32 }],
+                        chain: vec![Step {
+                            func: id as FnId,
+                            call: ci as u32,
+                        }],
                         drops_xa_lock: a.drops_xa_lock,
                         keeps_section: true,
                     });

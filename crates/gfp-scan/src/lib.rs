@@ -62,7 +62,8 @@ impl Proposal {
             "pin" => (Gfp::EMPTY, Gfp::MOVABLE),
             _ => {
                 let mut words = t.split_whitespace();
-                let (Some(dir), Some(flag), None) = (words.next(), words.next(), words.next()) else {
+                let (Some(dir), Some(flag), None) = (words.next(), words.next(), words.next())
+                else {
                     return Err(format!(
                         "cannot read the proposal `{t}`: write `set FLAG`, `clear FLAG` (FLAG a __GFP_ name), or one of noio, nofs, noreclaim, pin"
                     ));
@@ -156,7 +157,10 @@ fn worth_parsing(path: &Path, src: &[u8]) -> bool {
     if name.ends_with("_sh_mask.h") || name.ends_with("_offset.h") || name.ends_with("_default.h") {
         return false;
     }
-    if path.to_string_lossy().contains("/trace/events/") || name == "trace.h" || name.ends_with("_trace.h") {
+    if path.to_string_lossy().contains("/trace/events/")
+        || name == "trace.h"
+        || name.ends_with("_trace.h")
+    {
         return false;
     }
     src.contains(&b'{')
@@ -174,14 +178,18 @@ fn collect_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let Ok(ft) = e.file_type() else { continue };
             let name = e.file_name();
             let name = name.to_string_lossy();
             if ft.is_dir() {
-                if name.starts_with('.') || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref())) {
+                if name.starts_with('.')
+                    || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref()))
+                {
                     continue;
                 }
                 stack.push(p);
@@ -199,7 +207,10 @@ pub fn makefile_version(root: &Path) -> Option<KernelVersion> {
     let text = std::fs::read_to_string(root.join("Makefile")).ok()?;
     let field = |k: &str| {
         text.lines()
-            .find_map(|l| l.strip_prefix(k).map(|r| r.trim_start().strip_prefix('=').map(str::trim)))
+            .find_map(|l| {
+                l.strip_prefix(k)
+                    .map(|r| r.trim_start().strip_prefix('=').map(str::trim))
+            })
             .flatten()
             .and_then(|v| v.parse::<u16>().ok())
     };
@@ -212,19 +223,33 @@ pub fn makefile_version(root: &Path) -> Option<KernelVersion> {
 
 /// Scans `root` (a directory, or one file). `progress` is called with
 /// (files done, files in all) as parsing goes.
-pub fn scan(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize, usize) + Sync)>) -> Result<Report, ScanError> {
+pub fn scan(
+    root: &Path,
+    opts: &ScanOptions,
+    progress: Option<&(dyn Fn(usize, usize) + Sync)>,
+) -> Result<Report, ScanError> {
     let mut builder = rayon::ThreadPoolBuilder::new().stack_size(16 << 20);
     if let Some(j) = opts.jobs {
         builder = builder.num_threads(j);
     }
-    let pool = builder.build().map_err(|e| ScanError::Threads(e.to_string()))?;
+    let pool = builder
+        .build()
+        .map_err(|e| ScanError::Threads(e.to_string()))?;
     pool.install(|| scan_in_pool(root, opts, progress))
 }
 
-fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize, usize) + Sync)>) -> Result<Report, ScanError> {
+fn scan_in_pool(
+    root: &Path,
+    opts: &ScanOptions,
+    progress: Option<&(dyn Fn(usize, usize) + Sync)>,
+) -> Result<Report, ScanError> {
     let start = Instant::now();
     let files = collect_files(root)?;
-    let base = if root.is_file() { root.parent().unwrap_or(root) } else { root };
+    let base = if root.is_file() {
+        root.parent().unwrap_or(root)
+    } else {
+        root
+    };
     let version = opts
         .kernel
         .or_else(|| makefile_version(root))
@@ -251,7 +276,11 @@ fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize
                 skipped.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
-            let rel = p.strip_prefix(base).unwrap_or(p).to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(base)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned();
             let f = parse_file(rel, &src);
             parse_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
             f
@@ -265,7 +294,11 @@ fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize
         parse_wall_ms: parse_wall.as_millis() as u64,
         ..report::Stats::default()
     };
-    let followed = if opts.follow_ops { follow_ops(&mut facts) } else { 0 };
+    let followed = if opts.follow_ops {
+        follow_ops(&mut facts)
+    } else {
+        0
+    };
     let scope_effect = move |pf: &str| -> (Gfp, Gfp) {
         match memalloc_flag(version, pf) {
             Some(f) => (f.clears, f.sets),
@@ -277,7 +310,11 @@ fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize
     stats.bytes = facts.iter().map(|f| f.bytes as u64).sum();
     for f in facts.iter().flat_map(|f| &f.functions) {
         stats.calls += f.calls.len() as u64;
-        stats.alloc_sites += f.calls.iter().filter(|c| opts.allocators.get(&c.callee).is_some()).count() as u64;
+        stats.alloc_sites += f
+            .calls
+            .iter()
+            .filter(|c| opts.allocators.get(&c.callee).is_some())
+            .count() as u64;
         stats.scope_sites += f.scopes.len() as u64;
         stats.indirect_calls += f.indirect_calls.len() as u64;
     }
@@ -288,7 +325,12 @@ fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize
         let (bits, _) = prof.from_native(m);
         gfp::render::hex_and_pgg(prof, bits)
     };
-    let cx = rules::Ctx { g: &g, render: &render, scope_effect: &scope_effect, allocators: &opts.allocators };
+    let cx = rules::Ctx {
+        g: &g,
+        render: &render,
+        scope_effect: &scope_effect,
+        allocators: &opts.allocators,
+    };
     let mut findings = Vec::new();
     if let (Some(around), Some(p)) = (&opts.around, &opts.proposal) {
         stats.around_matches = rules::proposal(&cx, around, p, &mut findings);
@@ -301,14 +343,25 @@ fn scan_in_pool(root: &Path, opts: &ScanOptions, progress: Option<&(dyn Fn(usize
         rules::unpaired_scope(&cx, &mut findings);
         rules::explicit_nofs_noio(&cx, opts.conversion, &mut findings);
     }
-    let order = |r: &str| rules::id::ALL.iter().position(|(id, _, _)| *id == r).unwrap_or(99);
+    let order = |r: &str| {
+        rules::id::ALL
+            .iter()
+            .position(|(id, _, _)| *id == r)
+            .unwrap_or(99)
+    };
     findings.sort_by(|a, b| {
-        (order(a.rule), &a.alloc.as_ref().map(|x| (&x.file, x.line)), &a.context.file, a.context.line).cmp(&(
-            order(b.rule),
-            &b.alloc.as_ref().map(|x| (&x.file, x.line)),
-            &b.context.file,
-            b.context.line,
-        ))
+        (
+            order(a.rule),
+            &a.alloc.as_ref().map(|x| (&x.file, x.line)),
+            &a.context.file,
+            a.context.line,
+        )
+            .cmp(&(
+                order(b.rule),
+                &b.alloc.as_ref().map(|x| (&x.file, x.line)),
+                &b.context.file,
+                b.context.line,
+            ))
     });
     let functions = g.fns.len();
     Ok(Report {
@@ -352,7 +405,9 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
             let mut extra = Vec::new();
             for ic in &f.indirect_calls {
                 let Some(m) = &ic.member else { continue };
-                let Some(targets) = by_member.get(m) else { continue };
+                let Some(targets) = by_member.get(m) else {
+                    continue;
+                };
                 if targets.len() > 16 {
                     continue;
                 }

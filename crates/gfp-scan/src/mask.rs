@@ -37,7 +37,12 @@ pub struct Alt {
 
 impl Alt {
     fn constant(g: Gfp) -> Alt {
-        Alt { base: Base::Const, and: 0, or: g.bits(), when: Vec::new() }
+        Alt {
+            base: Base::Const,
+            and: 0,
+            or: g.bits(),
+            when: Vec::new(),
+        }
     }
 
     /// The mask, when it is a constant.
@@ -72,22 +77,42 @@ impl Value {
 
     /// Nothing known.
     pub fn unknown() -> Value {
-        Value(vec![Alt { base: Base::Unknown, and: !0, or: 0, when: Vec::new() }])
+        Value(vec![Alt {
+            base: Base::Unknown,
+            and: !0,
+            or: 0,
+            when: Vec::new(),
+        }])
     }
 
     /// The function's parameter `i`.
     pub fn param(i: u8) -> Value {
-        Value(vec![Alt { base: Base::Param(i), and: !0, or: 0, when: Vec::new() }])
+        Value(vec![Alt {
+            base: Base::Param(i),
+            and: !0,
+            or: 0,
+            when: Vec::new(),
+        }])
     }
 
     /// Whether some alternative depends on a parameter.
     pub fn depends_on_params(&self) -> bool {
-        self.0.iter().any(|a| matches!(a.base, Base::Param(_)) || !a.when.is_empty())
+        self.0
+            .iter()
+            .any(|a| matches!(a.base, Base::Param(_)) || !a.when.is_empty())
     }
 
     /// The constant masks among the alternatives.
     pub fn constants(&self) -> impl Iterator<Item = Gfp> + '_ {
         self.0.iter().filter_map(Alt::constant_mask)
+    }
+
+    /// The constant masks that hold whatever the function's parameters are.
+    pub fn unconditional_constants(&self) -> impl Iterator<Item = Gfp> + '_ {
+        self.0
+            .iter()
+            .filter(|a| a.when.is_empty())
+            .filter_map(Alt::constant_mask)
     }
 
     /// Whether nothing at all is known.
@@ -129,8 +154,16 @@ impl Value {
                 }
             }
             let base = match a.base {
-                Base::Param(i) => params.get(i as usize).cloned().unwrap_or_else(Value::unknown),
-                Base::Const => Value(vec![Alt { base: Base::Const, and: 0, or: 0, when: Vec::new() }]),
+                Base::Param(i) => params
+                    .get(i as usize)
+                    .cloned()
+                    .unwrap_or_else(Value::unknown),
+                Base::Const => Value(vec![Alt {
+                    base: Base::Const,
+                    and: 0,
+                    or: 0,
+                    when: Vec::new(),
+                }]),
                 Base::Unknown => Value::unknown(),
             };
             for mut b in base.0 {
@@ -189,7 +222,10 @@ pub struct Evaluator {
 impl Evaluator {
     /// An evaluator for `profile`.
     pub fn new(profile: Profile) -> Evaluator {
-        Evaluator { profile, names: RwLock::new(HashMap::new()) }
+        Evaluator {
+            profile,
+            names: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The profile.
@@ -204,7 +240,10 @@ impl Evaluator {
                 return *v;
             }
         }
-        let v = self.profile.lookup(name).map(|bits| self.profile.to_native(bits).gfp);
+        let v = self
+            .profile
+            .lookup(name)
+            .map(|bits| self.profile.to_native(bits).gfp);
         if let Ok(mut m) = self.names.write() {
             m.insert(name.to_string(), v);
         }
@@ -214,7 +253,13 @@ impl Evaluator {
     /// Evaluates `expr` written in function `f`.
     pub fn eval(&self, expr: &str, f: &Function) -> Value {
         let toks = tokens(expr);
-        let mut p = Parser { toks: &toks, pos: 0, ev: self, f, depth: 0 };
+        let mut p = Parser {
+            toks: &toks,
+            pos: 0,
+            ev: self,
+            f,
+            depth: 0,
+        };
         let v = p.ternary();
         if p.pos != toks.len() {
             return Value::unknown();
@@ -341,7 +386,12 @@ impl Parser<'_> {
     }
 
     fn param_index(&self, name: &str) -> Option<u8> {
-        self.f.params.iter().position(|p| p.name == name).filter(|&i| i < 256).map(|i| i as u8)
+        self.f
+            .params
+            .iter()
+            .position(|p| p.name == name)
+            .filter(|&i| i < 256)
+            .map(|i| i as u8)
     }
 
     fn or(&mut self) -> Value {
@@ -350,7 +400,10 @@ impl Parser<'_> {
             let r = self.and();
             v = combine(v, r, |a, b| a | b);
         }
-        if matches!(self.peek(), Some(Tok::Op('o' | 'a' | '=' | '<' | '>' | '+' | '-' | '*' | '/'))) {
+        if matches!(
+            self.peek(),
+            Some(Tok::Op('o' | 'a' | '=' | '<' | '>' | '+' | '-' | '*' | '/'))
+        ) {
             // Logic or arithmetic: not a mask.
             self.pos = self.toks.len();
             return Value::unknown();
@@ -382,21 +435,33 @@ impl Parser<'_> {
         if self.eat('~') {
             let v = self.unary();
             return v.map(|a| match a.base {
-                Base::Const => Alt { or: !a.or & gfp::Gfp::VALID.bits(), ..a },
-                _ => Alt { base: Base::Unknown, and: !0, or: 0, when: a.when },
+                Base::Const => Alt {
+                    or: !a.or & gfp::Gfp::VALID.bits(),
+                    ..a
+                },
+                _ => Alt {
+                    base: Base::Unknown,
+                    and: !0,
+                    or: 0,
+                    when: a.when,
+                },
             });
         }
         if self.eat('(') {
             // A cast: `(gfp_t)`, `(__force gfp_t)`.
-            if let (Some(Tok::Ident(a)), Some(Tok::Op(')'))) = (self.toks.get(self.pos), self.toks.get(self.pos + 1)) {
+            if let (Some(Tok::Ident(a)), Some(Tok::Op(')'))) =
+                (self.toks.get(self.pos), self.toks.get(self.pos + 1))
+            {
                 if a == "gfp_t" {
                     self.pos += 2;
                     return self.unary();
                 }
             }
-            if let (Some(Tok::Ident(a)), Some(Tok::Ident(b)), Some(Tok::Op(')'))) =
-                (self.toks.get(self.pos), self.toks.get(self.pos + 1), self.toks.get(self.pos + 2))
-            {
+            if let (Some(Tok::Ident(a)), Some(Tok::Ident(b)), Some(Tok::Op(')'))) = (
+                self.toks.get(self.pos),
+                self.toks.get(self.pos + 1),
+                self.toks.get(self.pos + 2),
+            ) {
                 if a == "__force" && b == "gfp_t" {
                     self.pos += 3;
                     return self.unary();
@@ -502,19 +567,36 @@ impl Parser<'_> {
         }
         // A local gfp_t: every value assigned to it.
         if self.depth < 8 {
-            let assigned: Vec<&String> =
-                self.f.locals.iter().filter(|(v, _)| v == name).map(|(_, e)| e).collect();
+            let assigned: Vec<&String> = self
+                .f
+                .locals
+                .iter()
+                .filter(|(v, _)| v == name)
+                .map(|(_, e)| e)
+                .collect();
             if !assigned.is_empty() {
                 let mut out = Value::default();
                 for e in assigned {
-                    if e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).any(|w| w == name) {
+                    if e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .any(|w| w == name)
+                    {
                         // `gfp = gfp | X`: the earlier values, plus X.
                         continue;
                     }
                     let toks = tokens(e);
-                    let mut p = Parser { toks: &toks, pos: 0, ev: self.ev, f: self.f, depth: self.depth + 1 };
+                    let mut p = Parser {
+                        toks: &toks,
+                        pos: 0,
+                        ev: self.ev,
+                        f: self.f,
+                        depth: self.depth + 1,
+                    };
                     let v = p.ternary();
-                    out.push_all(if p.pos == toks.len() { v } else { Value::unknown() });
+                    out.push_all(if p.pos == toks.len() {
+                        v
+                    } else {
+                        Value::unknown()
+                    });
                 }
                 if !out.0.is_empty() {
                     return out;
@@ -533,14 +615,32 @@ fn combine(a: Value, b: Value, op: fn(u32, u32) -> u32) -> Value {
             let mut when = x.when.clone();
             when.extend(y.when.iter().copied());
             let alt = match (x.base, y.base) {
-                (Base::Const, Base::Const) => Alt { base: Base::Const, and: 0, or: op(x.or, y.or), when },
+                (Base::Const, Base::Const) => Alt {
+                    base: Base::Const,
+                    and: 0,
+                    or: op(x.or, y.or),
+                    when,
+                },
                 (Base::Const, _) | (_, Base::Const) => {
-                    let (c, other) = if x.base == Base::Const { (x, y) } else { (y, x) };
-                    let mut r = if is_or { other.clone().or_const(c.or) } else { other.clone().and_const(c.or) };
+                    let (c, other) = if x.base == Base::Const {
+                        (x, y)
+                    } else {
+                        (y, x)
+                    };
+                    let mut r = if is_or {
+                        other.clone().or_const(c.or)
+                    } else {
+                        other.clone().and_const(c.or)
+                    };
                     r.when = when;
                     r
                 }
-                _ => Alt { base: Base::Unknown, and: !0, or: 0, when },
+                _ => Alt {
+                    base: Base::Unknown,
+                    and: !0,
+                    or: 0,
+                    when,
+                },
             };
             if !out.0.contains(&alt) {
                 out.0.push(alt);
@@ -563,8 +663,14 @@ mod tests {
         Function {
             name: "f".into(),
             params: vec![
-                Param { name: "gfp".into(), is_gfp: true },
-                Param { name: "atomic".into(), is_gfp: false },
+                Param {
+                    name: "gfp".into(),
+                    is_gfp: true,
+                },
+                Param {
+                    name: "atomic".into(),
+                    is_gfp: false,
+                },
             ],
             locals: vec![("m".into(), "atomic ? GFP_ATOMIC : GFP_KERNEL".into())],
             ..Function::default()
@@ -580,8 +686,14 @@ mod tests {
         let e = ev();
         let c = |s| e.eval(s, &f()).constants().collect::<Vec<_>>();
         assert_eq!(c("GFP_KERNEL"), vec![Gfp::KERNEL]);
-        assert_eq!(c("GFP_KERNEL | __GFP_NOFAIL"), vec![Gfp::KERNEL | Gfp::NOFAIL]);
-        assert_eq!(c("GFP_KERNEL & ~__GFP_DIRECT_RECLAIM"), vec![Gfp::KERNEL - Gfp::DIRECT_RECLAIM]);
+        assert_eq!(
+            c("GFP_KERNEL | __GFP_NOFAIL"),
+            vec![Gfp::KERNEL | Gfp::NOFAIL]
+        );
+        assert_eq!(
+            c("GFP_KERNEL & ~__GFP_DIRECT_RECLAIM"),
+            vec![Gfp::KERNEL - Gfp::DIRECT_RECLAIM]
+        );
         assert_eq!(c("(__force gfp_t)0xcc0"), vec![Gfp::KERNEL]);
         assert_eq!(c("x ? GFP_ATOMIC : GFP_NOFS"), vec![Gfp::ATOMIC, Gfp::NOFS]);
         assert!(e.eval("ctx->gfp", &f()).is_unknown());
@@ -595,7 +707,10 @@ mod tests {
         let v = e.eval("gfp | __GFP_ZERO", &f());
         assert!(v.depends_on_params());
         let bound = v.bind(&[Value::constant(Gfp::NOWAIT)], &[]);
-        assert_eq!(bound.constants().collect::<Vec<_>>(), vec![Gfp::NOWAIT | Gfp::ZERO]);
+        assert_eq!(
+            bound.constants().collect::<Vec<_>>(),
+            vec![Gfp::NOWAIT | Gfp::ZERO]
+        );
         // A ternary on a parameter picks its arm from a constant argument.
         let m = e.eval("m", &f());
         let t = m.bind(&[], &[Truth::Unknown, Truth::Known(true)]);

@@ -178,9 +178,19 @@ impl Report {
                     Some(a) => (a.file.as_str(), a.line),
                     None => (f.context.file.as_str(), f.context.line),
                 };
-                let _ = writeln!(out, "{file}:{line}: {}[{}]: {}", f.severity.name(), f.rule, f.message);
+                let _ = writeln!(
+                    out,
+                    "{file}:{line}: {}[{}]: {}",
+                    f.severity.name(),
+                    f.rule,
+                    f.message
+                );
                 for h in &f.chain {
-                    let _ = writeln!(out, "    {}:{} {} -> {}", h.file, h.line, h.function, h.call);
+                    let _ = writeln!(
+                        out,
+                        "    {}:{} {} -> {}",
+                        h.file, h.line, h.function, h.call
+                    );
                 }
             }
             out.push('\n');
@@ -203,7 +213,10 @@ impl Report {
             "{} calls through function pointers were not followed{}",
             s.indirect_calls - s.indirect_followed,
             if s.indirect_followed > 0 {
-                format!(" ({} followed through ops initialisers)", s.indirect_followed)
+                format!(
+                    " ({} followed through ops initialisers)",
+                    s.indirect_followed
+                )
             } else {
                 " (--follow-ops follows those whose member has an initialiser)".to_string()
             }

@@ -83,7 +83,11 @@ impl Ctx<'_> {
     }
 
     fn chain(&self, prefix: &[Step], e: &AllocEvent) -> Vec<Hop> {
-        prefix.iter().chain(e.chain.iter()).map(|s| self.hop(*s)).collect()
+        prefix
+            .iter()
+            .chain(e.chain.iter())
+            .map(|s| self.hop(*s))
+            .collect()
     }
 }
 
@@ -100,7 +104,15 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let f = g.func(id as FnId);
         for (ei, e) in g.events[id].iter().enumerate() {
             let c = &f.calls[e.call as usize];
-            if c.inherited && e.keeps_section && may_sleep(&e.value).is_some() {
+            // Only a sleep whatever the function's parameters: one that
+            // depends on them is decided at each caller, whose bound event
+            // is an event of its own.
+            if c.inherited
+                && e.keeps_section
+                && e.value
+                    .unconditional_constants()
+                    .any(|m| m.contains(Gfp::DIRECT_RECLAIM))
+            {
                 let len = e.chain.len() as u32;
                 if best[id].as_ref().is_none_or(|b| len < b.0) {
                     best[id] = Some((len, Vec::new(), ei, id as FnId));
@@ -114,7 +126,9 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // Breadth-first over callers (the graph's edges reversed): a caller
     // reaches the sleep through a call made in its own caller's section.
     while let Some(callee) = queue.pop_front() {
-        let Some((d, path, ei, owner)) = best[callee as usize].clone() else { continue };
+        let Some((d, path, ei, owner)) = best[callee as usize].clone() else {
+            continue;
+        };
         for &s in &g.callers[callee as usize] {
             let caller = g.func(s.func);
             if !caller.calls[s.call as usize].inherited {
@@ -135,7 +149,9 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         let f = g.func(fid);
         // Allocations (direct or through summarised helpers) in a section.
         for e in &g.events[id] {
-            let Some(m) = may_sleep(&e.value) else { continue };
+            let Some(m) = may_sleep(&e.value) else {
+                continue;
+            };
             if !e.keeps_section && e.chain.len() > 1 {
                 continue;
             }
@@ -152,7 +168,9 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             for &t in &g.callees[id][ci] {
-                let Some((_, path, ei, owner)) = &best[t as usize] else { continue };
+                let Some((_, path, ei, owner)) = &best[t as usize] else {
+                    continue;
+                };
                 let e = &g.events[*owner as usize][*ei];
                 if e.chain.first().map(|s| s.func) == Some(fid) {
                     continue;
@@ -162,7 +180,10 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 if !seen.insert((fid, ci as u32, s)) {
                     continue;
                 }
-                let mut prefix = vec![Step { func: fid, call: ci as u32 }];
+                let mut prefix = vec![Step {
+                    func: fid,
+                    call: ci as u32,
+                }];
                 prefix.extend(path.iter().copied());
                 let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
                 out.push(section_finding(cx, fid, s, &prefix, e, m));
@@ -185,14 +206,20 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .functions
             .iter()
             .position(|f| f.name == name && f.is_static)
-            .and_then(|i| g.fns.iter().position(|&(a, b)| a as usize == fi && b as usize == i))
+            .and_then(|i| {
+                g.fns
+                    .iter()
+                    .position(|&(a, b)| a as usize == fi && b as usize == i)
+            })
             .map(|x| x as FnId)
             .or_else(|| g.by_name.get(&name).and_then(|v| v.first().copied()));
         let Some(t) = target else { continue };
         if !done.insert(t) {
             continue;
         }
-        let Some((_, path, ei, owner)) = &best[t as usize] else { continue };
+        let Some((_, path, ei, owner)) = &best[t as usize] else {
+            continue;
+        };
         let e = &g.events[*owner as usize][*ei];
         let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
         let chain = cx.chain(path, e);
@@ -217,18 +244,37 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn section_finding(cx: &Ctx<'_>, fid: FnId, s: u16, prefix: &[Step], e: &AllocEvent, m: Gfp) -> Finding {
+fn section_finding(
+    cx: &Ctx<'_>,
+    fid: FnId,
+    s: u16,
+    prefix: &[Step],
+    e: &AllocEvent,
+    m: Gfp,
+) -> Finding {
     let g = cx.g;
     let f = g.func(fid);
     let sec = &f.sections[s as usize];
     let alloc = cx.alloc_ref(e, m);
-    let chain = if prefix.is_empty() { cx.chain(&[], e) } else { cx.chain(prefix, e) };
+    let chain = if prefix.is_empty() {
+        cx.chain(&[], e)
+    } else {
+        cx.chain(prefix, e)
+    };
     let how = if chain.len() > 1 {
-        format!(" through {} calls", chain.len() - 1)
+        format!(
+            " through {} call{}",
+            chain.len() - 1,
+            if chain.len() == 2 { "" } else { "s" }
+        )
     } else {
         String::new()
     };
-    let lock = if sec.lock.is_empty() { String::new() } else { format!("({}) ", sec.lock) };
+    let lock = if sec.lock.is_empty() {
+        String::new()
+    } else {
+        format!("({}) ", sec.lock)
+    };
     Finding {
         rule: id::SLEEP_IN_ATOMIC,
         severity: Severity::Error,
@@ -281,9 +327,16 @@ pub fn nofail_no_reclaim(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 .scopes_must
                 .iter()
                 .map(|&s| &f.scopes[s as usize])
-                .find(|s| s.flags.iter().any(|fl| (cx.scope_effect)(fl).0.contains(Gfp::DIRECT_RECLAIM)));
+                .find(|s| {
+                    s.flags
+                        .iter()
+                        .any(|fl| (cx.scope_effect)(fl).0.contains(Gfp::DIRECT_RECLAIM))
+                });
             let why = match scoped {
-                Some(s) => format!(" (the {} scope opened at line {} clears direct reclaim)", s.op, s.line),
+                Some(s) => format!(
+                    " (the {} scope opened at line {} clears direct reclaim)",
+                    s.op, s.line
+                ),
                 None => String::new(),
             };
             out.push(Finding {
@@ -310,7 +363,9 @@ pub fn nofail_no_reclaim(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
 /// Whether the call's mask argument is written as NOFS (`GFP_NOFS`, or
 /// `__GFP_FS` cleared by hand) or NOIO.
 fn explicit_kind(arg: &str) -> Option<&'static str> {
-    let words: Vec<&str> = arg.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).collect();
+    let words: Vec<&str> = arg
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
     if words.contains(&"GFP_NOIO") {
         return Some("noio");
     }
@@ -335,10 +390,12 @@ fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
     let n = g.fns.len();
     let covered_call = |s: Step| {
         let f = g.func(s.func);
-        f.calls[s.call as usize]
-            .scopes_must
-            .iter()
-            .any(|&sc| f.scopes[sc as usize].flags.iter().any(|fl| (cx.scope_effect)(fl).0.contains(bit)))
+        f.calls[s.call as usize].scopes_must.iter().any(|&sc| {
+            f.scopes[sc as usize]
+                .flags
+                .iter()
+                .any(|fl| (cx.scope_effect)(fl).0.contains(bit))
+        })
     };
     let mut ok: Vec<bool> = (0..n)
         .map(|id| {
@@ -352,7 +409,11 @@ fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
         changed = false;
         rounds += 1;
         for id in 0..n {
-            if ok[id] && !g.callers[id].iter().all(|&s| covered_call(s) || ok[s.func as usize]) {
+            if ok[id]
+                && !g.callers[id]
+                    .iter()
+                    .all(|&s| covered_call(s) || ok[s.func as usize])
+            {
                 ok[id] = false;
                 changed = true;
             }
@@ -373,22 +434,39 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
         let fid = id as FnId;
         let f = g.func(fid);
         for (ci, c) in f.calls.iter().enumerate() {
-            let Some(a) = allocators.get(&c.callee) else { continue };
-            let Some(arg) = a.gfp.index(c.args.len()).map(|i| c.args[i].as_str()) else { continue };
-            let Some(kind) = explicit_kind(arg) else { continue };
+            let Some(a) = allocators.get(&c.callee) else {
+                continue;
+            };
+            let Some(arg) = a.gfp.index(c.args.len()).map(|i| c.args[i].as_str()) else {
+                continue;
+            };
+            let Some(kind) = explicit_kind(arg) else {
+                continue;
+            };
             let need = if kind == "noio" { Gfp::IO } else { Gfp::FS };
             let scope = c
                 .scopes_must
                 .iter()
                 .map(|&s| &f.scopes[s as usize])
-                .find(|s| s.flags.iter().any(|fl| (cx.scope_effect)(fl).0.contains(need)));
-            let via_callers = if kind == "noio" { in_noio[id] } else { in_nofs[id] };
+                .find(|s| {
+                    s.flags
+                        .iter()
+                        .any(|fl| (cx.scope_effect)(fl).0.contains(need))
+                });
+            let via_callers = if kind == "noio" {
+                in_noio[id]
+            } else {
+                in_nofs[id]
+            };
             let (rule, written) = if kind == "noio" {
                 (id::REDUNDANT_NOIO, "GFP_NOIO")
             } else {
                 (id::REDUNDANT_NOFS, "GFP_NOFS")
             };
-            let step = Step { func: fid, call: ci as u32 };
+            let step = Step {
+                func: fid,
+                call: ci as u32,
+            };
             let alloc = AllocRef {
                 file: g.file_of(fid).to_string(),
                 line: c.line,
@@ -447,7 +525,11 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
     for (fid, sites) in fids {
         let f = g.func(fid);
         for kind in ["nofs", "noio"] {
-            let here: Vec<u32> = sites.iter().filter(|(_, k)| *k == kind).map(|(c, _)| *c).collect();
+            let here: Vec<u32> = sites
+                .iter()
+                .filter(|(_, k)| *k == kind)
+                .map(|(c, _)| *c)
+                .collect();
             let Some(&first) = here.first() else { continue };
             let c = &f.calls[first as usize];
             let (rule, scope) = if kind == "noio" {
@@ -455,7 +537,10 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
             } else {
                 (id::NOFS_CANDIDATE, "memalloc_nofs_save()")
             };
-            let lines: Vec<String> = here.iter().map(|&ci| f.calls[ci as usize].line.to_string()).collect();
+            let lines: Vec<String> = here
+                .iter()
+                .map(|&ci| f.calls[ci as usize].line.to_string())
+                .collect();
             out.push(Finding {
                 rule,
                 severity: Severity::Note,
@@ -527,9 +612,15 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 chain: Vec::new(),
             });
         }
-        for s in f.scopes.iter().filter(|s| s.escapes && s.op.starts_with("memalloc_")) {
+        for s in f
+            .scopes
+            .iter()
+            .filter(|s| s.escapes && s.op.starts_with("memalloc_"))
+        {
             let key = s.var.as_deref().map(last_field).unwrap_or_default();
-            let found = restores.get(&key).and_then(|v| v.iter().find(|(r, _)| *r != fid));
+            let found = restores
+                .get(&key)
+                .and_then(|v| v.iter().find(|(r, _)| *r != fid));
             let (severity, msg) = match (found, s.var.as_deref()) {
                 (Some(&(r, line)), Some(var)) => (
                     Severity::Note,
@@ -586,7 +677,9 @@ fn last_field(expr: &str) -> String {
 /// functions `around` matched.
 pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>) -> usize {
     let g = cx.g;
-    let roots: Vec<FnId> = (0..g.fns.len() as FnId).filter(|&i| g.func(i).name == around).collect();
+    let roots: Vec<FnId> = (0..g.fns.len() as FnId)
+        .filter(|&i| g.func(i).name == around)
+        .collect();
     let cells: Vec<&'static policy::Cell> = p
         .set
         .flags()
@@ -614,26 +707,47 @@ pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>
                 let broken: Vec<&policy::Cell> = cells
                     .iter()
                     .copied()
-                    .filter(|c| c.verdict == Verdict::Unsafe && c.breaks_when.is_some_and(|w| w.matches(before)))
+                    .filter(|c| {
+                        c.verdict == Verdict::Unsafe
+                            && c.breaks_when.is_some_and(|w| w.matches(before))
+                    })
                     .collect();
-                let refused: Vec<&policy::Cell> = cells.iter().copied().filter(|c| !c.allowed()).collect();
+                let refused: Vec<&policy::Cell> =
+                    cells.iter().copied().filter(|c| !c.allowed()).collect();
                 let alloc = cx.alloc_ref(e, after);
                 let chain = cx.chain(&path, e);
                 let before_s = (cx.render)(before);
                 let why = match (broken.first(), refused.first()) {
                     (Some(c), _) => format!(": {}", c.reason),
-                    (None, Some(c)) => format!(" (this nested mask survives it, but the scope itself is refused: {})", c.reason),
+                    (None, Some(c)) => format!(
+                        " (this nested mask survives it, but the scope itself is refused: {})",
+                        c.reason
+                    ),
                     (None, None) => String::new(),
                 };
                 let breaks = !broken.is_empty();
                 out.push(Finding {
-                    rule: if breaks { id::SCOPE_BREAKS } else { id::SCOPE_CHANGES },
-                    severity: if breaks { Severity::Error } else { Severity::Note },
+                    rule: if breaks {
+                        id::SCOPE_BREAKS
+                    } else {
+                        id::SCOPE_CHANGES
+                    },
+                    severity: if breaks {
+                        Severity::Error
+                    } else {
+                        Severity::Note
+                    },
                     message: format!(
                         "a `{}` scope around `{}` turns `{}`'s {} into {}{}",
                         p.label, around, alloc.call, before_s, alloc.effective, why
                     ),
-                    alloc: Some(AllocRef { gfp: crate::report::gfp_arg_text(cx.allocators, &g.func(last.func).calls[last.call as usize]), ..alloc }),
+                    alloc: Some(AllocRef {
+                        gfp: crate::report::gfp_arg_text(
+                            cx.allocators,
+                            &g.func(last.func).calls[last.call as usize],
+                        ),
+                        ..alloc
+                    }),
                     context: ContextRef {
                         kind: "proposal".into(),
                         function: around.to_string(),
@@ -652,7 +766,10 @@ pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>
             for &t in &g.callees[fid as usize][ci] {
                 if let std::collections::hash_map::Entry::Vacant(v) = paths.entry(t) {
                     let mut np = path.clone();
-                    np.push(Step { func: fid, call: ci as u32 });
+                    np.push(Step {
+                        func: fid,
+                        call: ci as u32,
+                    });
                     v.insert(np);
                     queue.push_back(t);
                 }

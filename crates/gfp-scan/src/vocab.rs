@@ -68,7 +68,11 @@ impl Allocators {
     }
 
     /// Adds (or replaces) the entries of a table in the documented format.
-    pub fn extend_from_text(&mut self, origin: &str, text: &str) -> Result<(), AllocatorTableError> {
+    pub fn extend_from_text(
+        &mut self,
+        origin: &str,
+        text: &str,
+    ) -> Result<(), AllocatorTableError> {
         for (i, raw) in text.lines().enumerate() {
             let err = |what: String| AllocatorTableError {
                 origin: origin.to_string(),
@@ -114,7 +118,8 @@ impl Allocators {
                     }
                 }
             }
-            self.map.insert(name.to_string(), Allocator { gfp, drops_xa_lock });
+            self.map
+                .insert(name.to_string(), Allocator { gfp, drops_xa_lock });
         }
         Ok(())
     }
@@ -191,53 +196,118 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
     use LockClass::*;
     use LockOp::*;
     Some(match name {
-        "spin_lock" | "spin_lock_nested" | "spin_lock_irq" | "spin_lock_irqsave"
-        | "spin_lock_irqsave_nested" | "spin_lock_bh" | "spin_lock_nest_lock" | "raw_spin_lock"
-        | "raw_spin_lock_nested" | "raw_spin_lock_irq" | "raw_spin_lock_irqsave"
-        | "raw_spin_lock_irqsave_nested" | "raw_spin_lock_bh" | "_raw_spin_lock"
-        | "task_lock" | "bit_spin_lock" | "hlist_bl_lock" | "lock_sock_fast"
-        | "raw_spin_rq_lock" | "double_raw_lock" | "arch_spin_lock" => Acquire(Spin),
-        "spin_unlock" | "spin_unlock_irq" | "spin_unlock_irqrestore" | "spin_unlock_bh"
-        | "raw_spin_unlock" | "raw_spin_unlock_irq" | "raw_spin_unlock_irqrestore"
-        | "raw_spin_unlock_bh" | "_raw_spin_unlock" | "task_unlock" | "bit_spin_unlock"
-        | "__bit_spin_unlock" | "hlist_bl_unlock" | "unlock_sock_fast" | "raw_spin_rq_unlock"
+        "spin_lock"
+        | "spin_lock_nested"
+        | "spin_lock_irq"
+        | "spin_lock_irqsave"
+        | "spin_lock_irqsave_nested"
+        | "spin_lock_bh"
+        | "spin_lock_nest_lock"
+        | "raw_spin_lock"
+        | "raw_spin_lock_nested"
+        | "raw_spin_lock_irq"
+        | "raw_spin_lock_irqsave"
+        | "raw_spin_lock_irqsave_nested"
+        | "raw_spin_lock_bh"
+        | "_raw_spin_lock"
+        | "task_lock"
+        | "bit_spin_lock"
+        | "hlist_bl_lock"
+        | "lock_sock_fast"
+        | "raw_spin_rq_lock"
+        | "double_raw_lock"
+        | "arch_spin_lock" => Acquire(Spin),
+        "spin_unlock"
+        | "spin_unlock_irq"
+        | "spin_unlock_irqrestore"
+        | "spin_unlock_bh"
+        | "raw_spin_unlock"
+        | "raw_spin_unlock_irq"
+        | "raw_spin_unlock_irqrestore"
+        | "raw_spin_unlock_bh"
+        | "_raw_spin_unlock"
+        | "task_unlock"
+        | "bit_spin_unlock"
+        | "__bit_spin_unlock"
+        | "hlist_bl_unlock"
+        | "unlock_sock_fast"
+        | "raw_spin_rq_unlock"
         | "arch_spin_unlock" => Release(Spin),
-        "spin_trylock" | "spin_trylock_irq" | "spin_trylock_irqsave" | "spin_trylock_bh"
-        | "raw_spin_trylock" | "raw_spin_trylock_irqsave" | "bit_spin_trylock" => {
-            TryAcquire(Spin)
-        }
+        "spin_trylock"
+        | "spin_trylock_irq"
+        | "spin_trylock_irqsave"
+        | "spin_trylock_bh"
+        | "raw_spin_trylock"
+        | "raw_spin_trylock_irqsave"
+        | "bit_spin_trylock" => TryAcquire(Spin),
         "xa_lock" | "xa_lock_irq" | "xa_lock_irqsave" | "xa_lock_bh" | "xas_lock"
         | "xas_lock_irq" | "xas_lock_irqsave" | "xas_lock_bh" | "xa_lock_nested" => Acquire(Xa),
-        "xa_unlock" | "xa_unlock_irq" | "xa_unlock_irqrestore" | "xa_unlock_bh" | "xas_unlock"
-        | "xas_unlock_irq" | "xas_unlock_irqrestore" | "xas_unlock_bh" => Release(Xa),
-        "read_lock" | "read_lock_irq" | "read_lock_irqsave" | "read_lock_bh"
-        | "read_seqlock_excl" | "read_seqlock_excl_irqsave" | "read_seqlock_excl_bh" => {
-            Acquire(Read)
-        }
-        "read_unlock" | "read_unlock_irq" | "read_unlock_irqrestore" | "read_unlock_bh"
-        | "read_sequnlock_excl" | "read_sequnlock_excl_irqrestore" | "read_sequnlock_excl_bh" => {
-            Release(Read)
-        }
+        "xa_unlock"
+        | "xa_unlock_irq"
+        | "xa_unlock_irqrestore"
+        | "xa_unlock_bh"
+        | "xas_unlock"
+        | "xas_unlock_irq"
+        | "xas_unlock_irqrestore"
+        | "xas_unlock_bh" => Release(Xa),
+        "read_lock"
+        | "read_lock_irq"
+        | "read_lock_irqsave"
+        | "read_lock_bh"
+        | "read_seqlock_excl"
+        | "read_seqlock_excl_irqsave"
+        | "read_seqlock_excl_bh" => Acquire(Read),
+        "read_unlock"
+        | "read_unlock_irq"
+        | "read_unlock_irqrestore"
+        | "read_unlock_bh"
+        | "read_sequnlock_excl"
+        | "read_sequnlock_excl_irqrestore"
+        | "read_sequnlock_excl_bh" => Release(Read),
         "read_trylock" => TryAcquire(Read),
-        "write_lock" | "write_lock_irq" | "write_lock_irqsave" | "write_lock_bh"
-        | "write_seqlock" | "write_seqlock_irq" | "write_seqlock_irqsave" | "write_seqlock_bh" => {
-            Acquire(Write)
-        }
-        "write_unlock" | "write_unlock_irq" | "write_unlock_irqrestore" | "write_unlock_bh"
-        | "write_sequnlock" | "write_sequnlock_irq" | "write_sequnlock_irqrestore"
+        "write_lock"
+        | "write_lock_irq"
+        | "write_lock_irqsave"
+        | "write_lock_bh"
+        | "write_seqlock"
+        | "write_seqlock_irq"
+        | "write_seqlock_irqsave"
+        | "write_seqlock_bh" => Acquire(Write),
+        "write_unlock"
+        | "write_unlock_irq"
+        | "write_unlock_irqrestore"
+        | "write_unlock_bh"
+        | "write_sequnlock"
+        | "write_sequnlock_irq"
+        | "write_sequnlock_irqrestore"
         | "write_sequnlock_bh" => Release(Write),
         "write_trylock" => TryAcquire(Write),
-        "local_irq_disable" | "local_irq_save" | "raw_local_irq_disable"
-        | "raw_local_irq_save" => Acquire(Irq),
-        "local_irq_enable" | "local_irq_restore" | "raw_local_irq_enable"
+        "local_irq_disable" | "local_irq_save" | "raw_local_irq_disable" | "raw_local_irq_save" => {
+            Acquire(Irq)
+        }
+        "local_irq_enable"
+        | "local_irq_restore"
+        | "raw_local_irq_enable"
         | "raw_local_irq_restore" => Release(Irq),
         "local_bh_disable" => Acquire(Bh),
         "local_bh_enable" | "_local_bh_enable" => Release(Bh),
-        "preempt_disable" | "preempt_disable_notrace" | "get_cpu" | "get_cpu_ptr"
-        | "get_cpu_var" | "get_cpu_light" | "local_lock" | "local_lock_irq"
+        "preempt_disable"
+        | "preempt_disable_notrace"
+        | "get_cpu"
+        | "get_cpu_ptr"
+        | "get_cpu_var"
+        | "get_cpu_light"
+        | "local_lock"
+        | "local_lock_irq"
         | "local_lock_irqsave" => Acquire(Preempt),
-        "preempt_enable" | "preempt_enable_no_resched" | "preempt_enable_notrace" | "put_cpu"
-        | "put_cpu_ptr" | "put_cpu_var" | "local_unlock" | "local_unlock_irq"
+        "preempt_enable"
+        | "preempt_enable_no_resched"
+        | "preempt_enable_notrace"
+        | "put_cpu"
+        | "put_cpu_ptr"
+        | "put_cpu_var"
+        | "local_unlock"
+        | "local_unlock_irq"
         | "local_unlock_irqrestore" => Release(Preempt),
         "rcu_read_lock" | "rcu_read_lock_bh" | "rcu_read_lock_sched" => Acquire(Rcu),
         "rcu_read_unlock" | "rcu_read_unlock_bh" | "rcu_read_unlock_sched" => Release(Rcu),
@@ -259,15 +329,27 @@ pub fn keyed(class: LockClass) -> bool {
 pub fn guard_class(name: &str) -> Option<LockClass> {
     use LockClass::*;
     Some(match name {
-        "spinlock" | "spinlock_irq" | "spinlock_irqsave" | "spinlock_bh" | "raw_spinlock"
-        | "raw_spinlock_irq" | "raw_spinlock_irqsave" | "raw_spinlock_bh"
-        | "raw_spinlock_nested" | "spinlock_nested" | "task_lock" | "spinlock_try"
-        | "spinlock_irq_try" | "spinlock_irqsave_try" | "raw_spinlock_try" => Spin,
+        "spinlock"
+        | "spinlock_irq"
+        | "spinlock_irqsave"
+        | "spinlock_bh"
+        | "raw_spinlock"
+        | "raw_spinlock_irq"
+        | "raw_spinlock_irqsave"
+        | "raw_spinlock_bh"
+        | "raw_spinlock_nested"
+        | "spinlock_nested"
+        | "task_lock"
+        | "spinlock_try"
+        | "spinlock_irq_try"
+        | "spinlock_irqsave_try"
+        | "raw_spinlock_try" => Spin,
         "read_lock" | "read_lock_irq" | "read_lock_irqsave" | "read_lock_bh" => Read,
         "write_lock" | "write_lock_irq" | "write_lock_irqsave" | "write_lock_bh" => Write,
         "irq" | "irqsave" => Irq,
-        "preempt" | "preempt_notrace" | "local_lock" | "local_lock_irq"
-        | "local_lock_irqsave" => Preempt,
+        "preempt" | "preempt_notrace" | "local_lock" | "local_lock_irq" | "local_lock_irqsave" => {
+            Preempt
+        }
         "rcu" => Rcu,
         _ => return None,
     })
@@ -298,10 +380,12 @@ pub fn scope_op(name: &str) -> Option<ScopeOp> {
         "memalloc_pin_save" => ScopeOp::Save(&["PF_MEMALLOC_PIN"]),
         "memalloc_nocma_save" => ScopeOp::Save(&["PF_MEMALLOC_NOCMA"]),
         "memalloc_flags_save" => ScopeOp::SaveFlags,
-        "memalloc_noio_restore" | "memalloc_nofs_restore" | "memalloc_noreclaim_restore"
-        | "memalloc_pin_restore" | "memalloc_nocma_restore" | "memalloc_flags_restore" => {
-            ScopeOp::Restore
-        }
+        "memalloc_noio_restore"
+        | "memalloc_nofs_restore"
+        | "memalloc_noreclaim_restore"
+        | "memalloc_pin_restore"
+        | "memalloc_nocma_restore"
+        | "memalloc_flags_restore" => ScopeOp::Restore,
         "current_restore_flags" => ScopeOp::RestoreFlags,
         "memalloc_flags_do" => ScopeOp::Do,
         _ => return None,
@@ -320,8 +404,12 @@ pub struct Registration {
 /// The atomic entry point a call to `name` registers, if any.
 pub fn registration(name: &str) -> Option<Registration> {
     let (arg, kind) = match name {
-        "request_irq" | "request_threaded_irq" | "request_any_context_irq"
-        | "request_percpu_irq" | "request_nmi" | "request_percpu_nmi" => (1, "hard IRQ handler"),
+        "request_irq"
+        | "request_threaded_irq"
+        | "request_any_context_irq"
+        | "request_percpu_irq"
+        | "request_nmi"
+        | "request_percpu_nmi" => (1, "hard IRQ handler"),
         "devm_request_irq" | "devm_request_threaded_irq" | "devm_request_any_context_irq" => {
             (2, "hard IRQ handler")
         }
@@ -360,20 +448,29 @@ mod tests {
     #[test]
     fn bad_table_lines_name_the_problem() {
         let mut a = Allocators::default();
-        let e = a.extend_from_text("f.txt", "ok_alloc 2\nbad 0\n").unwrap_err();
+        let e = a
+            .extend_from_text("f.txt", "ok_alloc 2\nbad 0\n")
+            .unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.to_string().contains("f.txt:2"), "{e}");
         assert!(a.extend_from_text("f", "x-y 1").is_err());
         assert!(a.extend_from_text("f", "lonely").is_err());
         assert!(a.extend_from_text("f", "f 1 sparkly").is_err());
-        a.extend_from_text("f", "my_alloc last # comment\n\n").unwrap();
+        a.extend_from_text("f", "my_alloc last # comment\n\n")
+            .unwrap();
         assert_eq!(a.get("my_alloc").unwrap().gfp, GfpArg::Last);
     }
 
     #[test]
     fn lock_vocabulary() {
-        assert_eq!(lock_op("spin_lock_irqsave"), Some(LockOp::Acquire(LockClass::Spin)));
-        assert_eq!(lock_op("spin_trylock"), Some(LockOp::TryAcquire(LockClass::Spin)));
+        assert_eq!(
+            lock_op("spin_lock_irqsave"),
+            Some(LockOp::Acquire(LockClass::Spin))
+        );
+        assert_eq!(
+            lock_op("spin_trylock"),
+            Some(LockOp::TryAcquire(LockClass::Spin))
+        );
         assert_eq!(lock_op("mutex_lock"), None);
         assert_eq!(guard_class("mutex"), None);
         assert_eq!(guard_class("spinlock_irqsave"), Some(LockClass::Spin));

@@ -306,7 +306,7 @@ macro_rules! policy_table {
         /// does not compile, and the error says why.
         pub mod flag {
             use super::FlagMarker;
-            use crate::flags::{Flag, Gfp};
+            use crate::flags::Flag;
             $(
                 #[doc = concat!("Marker for `", stringify!($m), "`: set: ", $sreason, " Clear: ", $creason)]
                 #[derive(Clone, Copy, Debug)]
@@ -360,11 +360,11 @@ policy_table! {
         clear: SafeUnrequested, "clearing __GFP_HIGH in a scope only withholds part of the reserves from nested allocations that cannot sleep and already handle failure; nobody has asked for it", "";
     }
     Io {
-        set: Unsafe, "setting __GFP_IO in a scope lets nested GFP_NOIO allocations start I/O from reclaim, which deadlocks the block layer and storage drivers that made them", "breaks: a nested GFP_NOIO allocation in the block layer while it holds a request", when Nested::Lacks(Gfp::IO);
+        set: Unsafe, "setting __GFP_IO in a scope lets nested GFP_NOIO allocations start I/O from reclaim, which deadlocks the block layer and storage drivers that made them", "breaks: a nested GFP_NOIO allocation in the block layer while it holds a request", when Nested::Both(&Nested::Lacks(Gfp::IO), &Nested::Has(Gfp::DIRECT_RECLAIM));
         clear: TaskFlag("PF_MEMALLOC_NOIO"), "clearing __GFP_IO in a scope only constrains reclaim further and keeps the failure semantics, so it is compatible with every other flag; this is memalloc_noio_save()", "";
     }
     Fs {
-        set: Unsafe, "setting __GFP_FS in a scope lets nested GFP_NOFS allocations recurse into filesystem reclaim while their callers hold filesystem locks, which deadlocks", "breaks: a nested GFP_NOFS allocation made under a filesystem lock that reclaim also takes", when Nested::Lacks(Gfp::FS);
+        set: Unsafe, "setting __GFP_FS in a scope lets nested GFP_NOFS allocations recurse into filesystem reclaim while their callers hold filesystem locks, which deadlocks", "breaks: a nested GFP_NOFS allocation made under a filesystem lock that reclaim also takes", when Nested::Both(&Nested::Lacks(Gfp::FS), &Nested::Has(Gfp::DIRECT_RECLAIM));
         clear: TaskFlag("PF_MEMALLOC_NOFS"), "clearing __GFP_FS in a scope only constrains reclaim further and keeps the failure semantics, so it is compatible with every other flag; this is memalloc_nofs_save()", "";
     }
     Zero {
@@ -467,7 +467,10 @@ mod tests {
                 assert!(c.reason.contains(c.flag.kernel_name()), "{:?}", c);
                 if c.verdict == Verdict::Unsafe {
                     assert!(c.breaks.is_some(), "unsafe cell without a witness: {c:?}");
-                    assert!(c.breaks_when.is_some(), "unsafe cell without a predicate: {c:?}");
+                    assert!(
+                        c.breaks_when.is_some(),
+                        "unsafe cell without a predicate: {c:?}"
+                    );
                 } else {
                     assert!(c.breaks.is_none(), "{c:?}");
                     assert!(c.breaks_when.is_none(), "{c:?}");
@@ -512,7 +515,11 @@ mod tests {
         use Direction::*;
         let breaks = |f, d, g: Gfp| cell(f, d).breaks_when.unwrap().matches(g);
         // Clearing direct reclaim breaks NOFAIL, not a plain GFP_KERNEL.
-        assert!(breaks(Flag::DirectReclaim, Clear, Gfp::KERNEL | Gfp::NOFAIL));
+        assert!(breaks(
+            Flag::DirectReclaim,
+            Clear,
+            Gfp::KERNEL | Gfp::NOFAIL
+        ));
         assert!(!breaks(Flag::DirectReclaim, Clear, Gfp::KERNEL));
         // Setting NOFAIL breaks GFP_ATOMIC and GFP_NOWAIT, not GFP_KERNEL.
         assert!(breaks(Flag::Nofail, Set, Gfp::ATOMIC));
@@ -522,6 +529,9 @@ mod tests {
         assert!(breaks(Flag::Fs, Set, Gfp::NOFS));
         assert!(breaks(Flag::Fs, Set, Gfp::NOIO));
         assert!(!breaks(Flag::Fs, Set, Gfp::KERNEL));
+        // An allocation that never reclaims cannot recurse into the filesystem.
+        assert!(!breaks(Flag::Fs, Set, Gfp::ATOMIC));
+        assert!(!breaks(Flag::Io, Set, Gfp::NOWAIT));
         assert!(breaks(Flag::Io, Set, Gfp::NOIO));
         assert!(!breaks(Flag::Io, Set, Gfp::NOFS));
         // Setting direct reclaim breaks atomic allocations only.
@@ -530,13 +540,20 @@ mod tests {
         // Setting NORETRY: NOFAIL and default-retry allocations, not NORETRY ones.
         assert!(breaks(Flag::Noretry, Set, Gfp::KERNEL));
         assert!(breaks(Flag::Noretry, Set, Gfp::NOWAIT | Gfp::NOFAIL));
-        assert!(!breaks(Flag::Noretry, Set, Gfp::KERNEL | Gfp::RETRY_MAYFAIL));
+        assert!(!breaks(
+            Flag::Noretry,
+            Set,
+            Gfp::KERNEL | Gfp::RETRY_MAYFAIL
+        ));
         assert!(!breaks(Flag::Noretry, Set, Gfp::ATOMIC));
         // Clearing kswapd reclaim: the atomic allocations that rely on it.
         assert!(breaks(Flag::KswapdReclaim, Clear, Gfp::ATOMIC));
         assert!(!breaks(Flag::KswapdReclaim, Clear, Gfp::KERNEL));
         assert_eq!(
-            cell(Flag::DirectReclaim, Clear).breaks_when.unwrap().to_string(),
+            cell(Flag::DirectReclaim, Clear)
+                .breaks_when
+                .unwrap()
+                .to_string(),
             "has __GFP_NOFAIL"
         );
     }

@@ -139,7 +139,10 @@ mod tests {
     fn pin_replaced_nocma() {
         assert!(memalloc_flag(v(5, 11), "PF_MEMALLOC_PIN").is_none());
         assert!(memalloc_flag(v(5, 11), "PF_MEMALLOC_NOCMA").is_some());
-        assert_eq!(memalloc_flag(v(5, 12), "PF_MEMALLOC_PIN").unwrap().clears, Gfp::MOVABLE);
+        assert_eq!(
+            memalloc_flag(v(5, 12), "PF_MEMALLOC_PIN").unwrap().clears,
+            Gfp::MOVABLE
+        );
         assert!(memalloc_flag(v(4, 11), "PF_MEMALLOC_NOFS").is_none());
         assert_eq!(memalloc_flags(v(6, 12)).count(), 4);
     }

@@ -1,0 +1,442 @@
+//! The rules on C fixtures written for the purpose (no kernel tree needed).
+//!
+//! In `fixtures/tree`, a line commented `FINDING <rule>` must be the
+//! allocation, or a hop of the chain, of a finding of that rule; a line
+//! commented `near miss` must be neither for any finding.
+
+use std::path::{Path, PathBuf};
+
+use gfp::KernelVersion;
+use gfp_scan::{scan, Proposal, Report, ScanOptions, Severity};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn run(name: &str, opts: ScanOptions) -> Report {
+    scan(&fixture(name), &opts, None).expect("the fixture scans")
+}
+
+fn on_612() -> ScanOptions {
+    ScanOptions {
+        kernel: Some(KernelVersion::new(6, 12)),
+        ..ScanOptions::default()
+    }
+}
+
+/// Whether `f` touches `file:line` (its allocation or a hop of its chain).
+fn touches(f: &gfp_scan::Finding, file: &str, line: u32) -> bool {
+    f.alloc
+        .as_ref()
+        .is_some_and(|a| a.file == file && a.line == line)
+        || f.chain.iter().any(|h| h.file == file && h.line == line)
+}
+
+fn markers() -> Vec<(String, u32, String)> {
+    let root = fixture("tree");
+    let mut out = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            for (i, l) in std::fs::read_to_string(&p).unwrap().lines().enumerate() {
+                if let Some(c) = l.split("/*").nth(1) {
+                    out.push((
+                        rel.clone(),
+                        i as u32 + 1,
+                        c.trim_end_matches("*/").trim().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_marked_finding_and_no_near_miss() {
+    let r = run("tree", on_612());
+    let mut checked = 0;
+    for (file, line, note) in markers() {
+        let rule = if note.starts_with("FINDING sleep") {
+            "sleep-in-atomic"
+        } else if note.starts_with("FINDING nofail on 6.10") {
+            continue;
+        } else if note.starts_with("FINDING nofail") {
+            "nofail-no-reclaim"
+        } else if note.starts_with("FINDING redundant-gfp-noio") {
+            "redundant-gfp-noio"
+        } else if note.starts_with("FINDING redundant") {
+            "redundant-gfp-nofs"
+        } else if note.starts_with("near miss") {
+            let hit: Vec<_> = r
+                .findings
+                .iter()
+                .filter(|f| touches(f, &file, line))
+                .collect();
+            assert!(
+                hit.is_empty(),
+                "{file}:{line} ({note}) has findings: {hit:#?}"
+            );
+            checked += 1;
+            continue;
+        } else {
+            continue;
+        };
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.rule == rule && touches(f, &file, line)),
+            "{file}:{line} ({note}): no {rule} finding; got:\n{}",
+            r.to_text()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 50, "only {checked} markers checked");
+}
+
+#[test]
+fn findings_are_not_duplicated() {
+    let r = run("tree", on_612());
+    for (i, a) in r.findings.iter().enumerate() {
+        for b in &r.findings[i + 1..] {
+            assert!(
+                !(a.rule == b.rule && a.alloc == b.alloc && a.context == b.context),
+                "duplicate: {a:#?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_mask_passed_down_three_calls_is_found_with_its_chain() {
+    let r = run("tree", on_612());
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.context.function == "three_down_locked")
+        .expect("three_down_locked is found");
+    let hops: Vec<&str> = f.chain.iter().map(|h| h.function.as_str()).collect();
+    assert_eq!(hops, ["three_down_locked", "level1", "level2", "level3"]);
+    let a = f.alloc.as_ref().unwrap();
+    assert_eq!(
+        (a.file.as_str(), a.line, a.call.as_str()),
+        ("mm/chains.c", 5, "kmalloc")
+    );
+    // level2 adds __GFP_NOWARN on the way down.
+    assert!(
+        a.effective.contains("GFP_KERNEL|__GFP_NOWARN"),
+        "{}",
+        a.effective
+    );
+    assert_eq!(f.context.line, 20);
+    assert_eq!(f.severity, Severity::Error);
+}
+
+#[test]
+fn entry_points_by_registration_kind() {
+    let r = run("tree", on_612());
+    let kinds: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .filter(|f| f.context.file == "drivers/entry.c")
+        .map(|f| (f.context.function.as_str(), f.context.kind.as_str()))
+        .collect();
+    for want in [
+        ("hard_handler", "hard IRQ handler"),
+        ("devm_handler", "hard IRQ handler"),
+        ("my_timer", "timer callback"),
+        ("my_hrtimer", "hrtimer callback"),
+        ("my_tasklet", "tasklet"),
+        ("my_rcu_cb", "RCU callback"),
+    ] {
+        assert!(kinds.contains(&want), "{want:?} missing from {kinds:?}");
+    }
+    assert!(
+        !kinds
+            .iter()
+            .any(|(f, _)| *f == "thread_fn" || *f == "good_handler"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn unpaired_scopes_and_scopes_restored_elsewhere() {
+    let r = run("tree", on_612());
+    let unpaired: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "unpaired-scope")
+        .collect();
+    let leak = unpaired
+        .iter()
+        .find(|f| f.context.function == "unpaired_on_error")
+        .expect("the early return leaks the scope");
+    assert_eq!(leak.severity, Severity::Warning);
+    assert!(leak.message.contains("line 68"), "{}", leak.message);
+    let elsewhere = unpaired
+        .iter()
+        .find(|f| f.context.function == "begin_transaction")
+        .expect("the escaping save is reported");
+    assert_eq!(elsewhere.severity, Severity::Note);
+    assert!(
+        elsewhere.message.contains("end_transaction"),
+        "{}",
+        elsewhere.message
+    );
+    for ok in [
+        "paired_through_goto",
+        "nofs_on_one_path",
+        "nofs_in_scope",
+        "open_coded",
+    ] {
+        assert!(
+            !unpaired.iter().any(|f| f.context.function == ok),
+            "{ok}: {unpaired:#?}"
+        );
+    }
+}
+
+#[test]
+fn noreclaim_scope_exists_only_on_the_kernels_that_had_it() {
+    let line = 119;
+    for (v, expect) in [
+        ((6, 11), true),
+        ((6, 10), true),
+        ((6, 9), false),
+        ((6, 12), false),
+    ] {
+        let r = run(
+            "tree",
+            ScanOptions {
+                kernel: Some(KernelVersion::new(v.0, v.1)),
+                ..ScanOptions::default()
+            },
+        );
+        let found = r
+            .findings
+            .iter()
+            .any(|f| f.rule == "nofail-no-reclaim" && touches(f, "fs/scopes.c", line));
+        assert_eq!(found, expect, "kernel {v:?}");
+        assert_eq!(r.kernel, format!("{}.{}", v.0, v.1));
+    }
+}
+
+#[test]
+fn conversion_candidates_are_opt_in_and_grouped_by_function() {
+    let plain = run("tree", on_612());
+    assert!(!plain
+        .findings
+        .iter()
+        .any(|f| f.rule.ends_with("conversion-candidate")));
+    let r = run(
+        "tree",
+        ScanOptions {
+            conversion: true,
+            ..on_612()
+        },
+    );
+    let c: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "nofs-conversion-candidate")
+        .collect();
+    let plain_kernel = c
+        .iter()
+        .find(|f| f.context.function == "plain_kernel")
+        .expect("plain_kernel");
+    assert!(
+        plain_kernel
+            .message
+            .contains("2 explicit GFP_NOFS allocations"),
+        "{}",
+        plain_kernel.message
+    );
+    // Inside a scope on every path: redundant, not a candidate.
+    assert!(!c
+        .iter()
+        .any(|f| f.context.function == "nofs_in_scope" && f.alloc.as_ref().unwrap().line == 6));
+}
+
+#[test]
+fn same_named_statics_are_different_functions() {
+    let r = run("statics", on_612());
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    let f = &r.findings[0];
+    assert_eq!(f.context.function, "a_locked");
+    assert_eq!(f.alloc.as_ref().unwrap().file, "a.c");
+}
+
+fn propose(scope: &str) -> Report {
+    run(
+        "propose",
+        ScanOptions {
+            around: Some("outer".into()),
+            proposal: Some(Proposal::parse(scope).unwrap()),
+            ..on_612()
+        },
+    )
+}
+
+fn breaks_line(r: &Report) -> Vec<u32> {
+    let mut v: Vec<u32> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "scope-breaks")
+        .map(|f| f.alloc.as_ref().unwrap().line)
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn proposals_break_what_the_policy_table_says() {
+    // Clearing direct reclaim breaks the nested NOFAIL only.
+    assert_eq!(breaks_line(&propose("clear __GFP_DIRECT_RECLAIM")), vec![9]);
+    // Setting NOFAIL breaks the nested GFP_ATOMIC.
+    assert_eq!(breaks_line(&propose("set __GFP_NOFAIL")), vec![10]);
+    // Setting __GFP_FS breaks the nested GFP_NOFS.
+    assert_eq!(breaks_line(&propose("set __GFP_FS")), vec![11]);
+    // A NOFS scope breaks nothing and changes the GFP_KERNEL ones.
+    let nofs = propose("nofs");
+    assert!(breaks_line(&nofs).is_empty());
+    let changed: Vec<u32> = nofs
+        .findings
+        .iter()
+        .map(|f| f.alloc.as_ref().unwrap().line)
+        .collect();
+    assert!(changed.contains(&9) && changed.contains(&4), "{changed:?}");
+    // Nothing outside `outer` is reported.
+    assert!(!nofs
+        .findings
+        .iter()
+        .any(|f| f.alloc.as_ref().unwrap().line == 23));
+    // The chain starts at the function the scope wraps.
+    let f = &propose("clear __GFP_DIRECT_RECLAIM").findings[0];
+    assert_eq!(f.chain[0].function, "outer");
+    assert_eq!(f.context.function, "outer");
+}
+
+#[test]
+fn proposal_syntax_errors_name_the_problem() {
+    assert!(Proposal::parse("clear GFP_NOWAIT")
+        .unwrap_err()
+        .contains("not a single __GFP_ flag"));
+    assert!(Proposal::parse("flip __GFP_IO")
+        .unwrap_err()
+        .contains("`set` or `clear`"));
+    assert!(Proposal::parse("").is_err());
+    assert_eq!(
+        Proposal::parse("noio").unwrap().clear,
+        gfp::Gfp::IO | gfp::Gfp::FS
+    );
+    let e = scan(
+        &fixture("propose"),
+        &ScanOptions {
+            around: Some("no_such_fn".into()),
+            proposal: Some(Proposal::parse("nofs").unwrap()),
+            ..on_612()
+        },
+        None,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("no_such_fn"), "{e}");
+}
+
+#[test]
+fn json_has_the_documented_shape() {
+    let r = run("tree", on_612());
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "elapsed_ms",
+            "files",
+            "findings",
+            "functions",
+            "kernel",
+            "parse_errors",
+            "root"
+        ]
+    );
+    // In the documented order in the text itself.
+    let text = r.to_json();
+    let pos = |k: &str| text.find(&format!("\"{k}\"")).unwrap();
+    assert!(
+        pos("root") < pos("kernel")
+            && pos("kernel") < pos("files")
+            && pos("elapsed_ms") < pos("findings")
+    );
+    assert_eq!(v["files"], 5);
+    let f = &v["findings"][0];
+    for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
+        assert!(f.get(k).is_some(), "{k}");
+    }
+    for k in ["file", "line", "call", "gfp", "effective"] {
+        assert!(f["alloc"].get(k).is_some(), "alloc.{k}");
+    }
+    for k in ["kind", "function", "file", "line", "call"] {
+        assert!(f["context"].get(k).is_some(), "context.{k}");
+    }
+}
+
+#[test]
+fn sarif_is_2_1_0_with_a_result_per_finding() {
+    let r = run("tree", on_612());
+    let v: serde_json::Value = serde_json::from_str(&r.to_sarif()).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), r.findings.len());
+    let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for res in results {
+        let id = res["ruleId"].as_str().unwrap();
+        assert!(rules.iter().any(|r| r["id"] == id), "{id}");
+        assert!(["error", "warning", "note"].contains(&res["level"].as_str().unwrap()));
+        assert!(
+            res["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+    }
+}
+
+#[test]
+fn user_allocators_extend_the_table() {
+    let dir = std::env::temp_dir().join(format!("gfp-scan-alloc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("x.c"),
+        "void f(void)\n{\n\tspin_lock(&l);\n\tmy_pool_get(&pool, GFP_KERNEL);\n\tspin_unlock(&l);\n}\n",
+    )
+    .unwrap();
+    let plain = scan(&dir, &on_612(), None).unwrap();
+    assert!(plain.findings.is_empty());
+    let mut opts = on_612();
+    opts.allocators
+        .extend_from_text("mine", "my_pool_get 2\n")
+        .unwrap();
+    let r = scan(&dir, &opts, None).unwrap();
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].alloc.as_ref().unwrap().line, 4);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_missing_root_is_an_error_not_a_panic() {
+    let e = scan(Path::new("/nonexistent/gfp-scan"), &on_612(), None).unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/gfp-scan"), "{e}");
+}
