@@ -172,11 +172,11 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
     // The final pass records what holds at each call.
     let mut foreign = Vec::new();
     let mut unpaired: Vec<Unpaired> = Vec::new();
-    for b in 0..n {
-        if !input[b].reached {
+    for (b, start) in input.iter().enumerate() {
+        if !start.reached {
             continue;
         }
-        let mut st = input[b].clone();
+        let mut st = start.clone();
         for ev in &cfg.blocks[b].events {
             step(f, &mut st, ev, Some(&mut foreign));
         }

@@ -91,6 +91,11 @@ impl Ctx<'_> {
     }
 }
 
+/// How a function reaches a sleeping allocation in its caller's section:
+/// (chain length, the calls from the function to the event's owner, the
+/// event's index, the event's owner).
+type Reach = (u32, Vec<Step>, usize, FnId);
+
 /// `sleep-in-atomic`: within a function's own sections, through calls, and
 /// from atomic entry points.
 pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
@@ -98,8 +103,9 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // dist[f]: the shortest chain from f's start, in its caller's section,
     // to a sleeping allocation; next[f]: the first step and the event.
     let n = g.fns.len();
-    let mut best: Vec<Option<(u32, Vec<Step>, usize, FnId)>> = vec![None; n];
+    let mut best: Vec<Option<Reach>> = vec![None; n];
     let mut queue = VecDeque::new();
+    #[allow(clippy::needless_range_loop)]
     for id in 0..n {
         let f = g.func(id as FnId);
         for (ei, e) in g.events[id].iter().enumerate() {
@@ -479,8 +485,8 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
                     rule,
                     severity: Severity::Note,
                     message: format!(
-                        "`{}` passes {written} inside the {} scope opened at line {} on every path: the scope already removes what {written} removes, so {}-style masks are enough here",
-                        c.callee, s.op, s.line, if kind == "noio" { "GFP_KERNEL" } else { "GFP_KERNEL" }
+                        "`{}` passes {written} inside the {} scope opened at line {} on every path: the scope already removes what {written} removes, so GFP_KERNEL is enough here",
+                        c.callee, s.op, s.line
                     ),
                     alloc: Some(alloc),
                     context: ContextRef {
