@@ -56,6 +56,9 @@ pub struct ScanArgs {
     /// Print SARIF 2.1.0 (for code-scanning UIs).
     #[arg(long)]
     sarif: bool,
+    /// Parse every function with tree-sitter, also those the fast lexical pass reads (slower; for checking that pass).
+    #[arg(long)]
+    parse_all: bool,
     /// Worker threads (default: one per core), 1 to 256.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: Option<u16>,
@@ -90,6 +93,7 @@ pub fn run(args: ScanArgs) -> CmdResult {
         }
     }
     opts.follow_ops = args.follow_ops;
+    opts.parse_all = args.parse_all;
     opts.jobs = args.jobs.map(usize::from);
     if let (Some(around), Some(p)) = (&args.around, &args.propose) {
         opts.around = Some(around.clone());

@@ -95,6 +95,11 @@ impl Graph {
                 }
                 if f.is_static {
                     statics.insert((fi as u32, f.name.as_str()), id);
+                    // A header's static inline is compiled into every file
+                    // that includes it: callers elsewhere reach it by name.
+                    if file.path.ends_with(".h") {
+                        by_name.entry(f.name.clone()).or_default().push(id);
+                    }
                 } else {
                     by_name.entry(f.name.clone()).or_default().push(id);
                 }

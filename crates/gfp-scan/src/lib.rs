@@ -21,6 +21,7 @@ pub mod extract;
 pub mod facts;
 pub mod flow;
 pub mod graph;
+pub mod lexical;
 pub mod mask;
 pub mod report;
 pub mod rules;
@@ -110,6 +111,9 @@ pub struct ScanOptions {
     pub proposal: Option<Proposal>,
     /// Worker threads (`None`: one per core).
     pub jobs: Option<usize>,
+    /// Parse every function with tree-sitter, also those the lexical pass
+    /// reads (slower; for checking that pass).
+    pub parse_all: bool,
 }
 
 impl Default for ScanOptions {
@@ -122,6 +126,7 @@ impl Default for ScanOptions {
             around: None,
             proposal: None,
             jobs: None,
+            parse_all: false,
         }
     }
 }
@@ -281,7 +286,7 @@ fn scan_in_pool(
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            let f = parse_file(rel, &src);
+            let f = parse_file(rel, &src, opts.parse_all);
             parse_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
             f
         })
@@ -376,12 +381,70 @@ fn scan_in_pool(
     })
 }
 
-/// Parses one file's text into its facts.
-pub fn parse_file(rel: String, src: &[u8]) -> Option<facts::FileFacts> {
+/// Parses one file's text into its facts. Functions that can matter only
+/// through their calls are read lexically and blanked before tree-sitter
+/// parses the rest (see [`lexical`]); `parse_all` parses every function.
+pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::FileFacts> {
+    let code = lexical::code_only(src);
+    let regions = lexical::regions(&code);
+    let newlines: Vec<usize> = memchr_newlines(src);
+    let line_of = |pos: usize| newlines.partition_point(|&n| n < pos) as u32 + 1;
+    let mut masked: Option<Vec<u8>> = None;
+    let mut light = Vec::new();
+    let mut taken = Vec::new();
+    let mut ops = Vec::new();
+    for r in &regions {
+        let blank = match r.kind {
+            lexical::RegionKind::Function => {
+                if parse_all || lexical::matters(&code[r.start..r.end]) {
+                    false
+                } else if let Some(f) = lexical::light_function(src, &code, r, &line_of) {
+                    for c in &f.calls {
+                        for a in &c.args {
+                            if a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                                taken.push(a.trim_start_matches('&').to_string());
+                            }
+                        }
+                    }
+                    light.push(f);
+                    true
+                } else {
+                    false
+                }
+            }
+            lexical::RegionKind::Initializer => {
+                lexical::initializer_names(&code[r.open..r.end], &mut ops, &mut taken);
+                true
+            }
+            lexical::RegionKind::Other => true,
+        };
+        if blank {
+            let m = masked.get_or_insert_with(|| src.to_vec());
+            for b in &mut m[r.start..r.end] {
+                if *b != b'\n' {
+                    *b = b' ';
+                }
+            }
+        }
+    }
+    let text = masked.as_deref().unwrap_or(src);
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
-    let tree = parser.parse(src, None)?;
-    Some(extract::file_facts(rel, src, tree.root_node()))
+    let tree = parser.parse(text, None)?;
+    let mut facts = extract::file_facts(rel, text, tree.root_node());
+    facts.bytes = src.len();
+    facts.functions.extend(light);
+    facts.ops.extend(ops);
+    facts.address_taken.extend(taken);
+    Some(facts)
+}
+
+fn memchr_newlines(src: &[u8]) -> Vec<usize> {
+    src.iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// With `--follow-ops`: a call through `x->member(...)` becomes a call to

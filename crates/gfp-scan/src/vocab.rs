@@ -462,6 +462,56 @@ mod tests {
     }
 
     #[test]
+    fn every_lock_and_registration_name_is_a_needle_of_the_lexical_pass() {
+        // A function the lexical pass leaves unparsed must not hold one of
+        // these: every name must contain a needle.
+        let names = [
+            "spin_lock",
+            "raw_spin_lock_irqsave",
+            "_raw_spin_lock",
+            "task_lock",
+            "bit_spin_lock",
+            "hlist_bl_lock",
+            "lock_sock_fast",
+            "raw_spin_rq_lock",
+            "double_raw_lock",
+            "arch_spin_lock",
+            "xa_lock_bh",
+            "xas_unlock_irq",
+            "read_seqlock_excl",
+            "write_seqlock",
+            "read_trylock",
+            "local_irq_save",
+            "raw_local_irq_disable",
+            "local_bh_disable",
+            "_local_bh_enable",
+            "preempt_disable",
+            "get_cpu_ptr",
+            "put_cpu_var",
+            "local_lock_irqsave",
+            "rcu_read_lock_bh",
+            "memalloc_flags_save",
+            "current_restore_flags",
+            "request_irq",
+            "devm_request_threaded_irq",
+            "request_percpu_nmi",
+            "timer_setup",
+            "hrtimer_setup",
+            "tasklet_setup",
+            "DECLARE_TASKLET",
+            "call_rcu_hurry",
+            "DEFINE_TIMER",
+        ];
+        for n in names {
+            assert!(
+                lock_op(n).is_some() || scope_op(n).is_some() || registration(n).is_some(),
+                "{n} is not in the vocabulary"
+            );
+            assert!(crate::lexical::matters(n.as_bytes()), "{n} is no needle");
+        }
+    }
+
+    #[test]
     fn lock_vocabulary() {
         assert_eq!(
             lock_op("spin_lock_irqsave"),

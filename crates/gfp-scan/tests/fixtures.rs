@@ -380,7 +380,7 @@ fn json_has_the_documented_shape() {
             && pos("kernel") < pos("files")
             && pos("elapsed_ms") < pos("findings")
     );
-    assert_eq!(v["files"], 5);
+    assert_eq!(v["files"], 6);
     let f = &v["findings"][0];
     for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
         assert!(f.get(k).is_some(), "{k}");
@@ -439,4 +439,18 @@ fn user_allocators_extend_the_table() {
 fn a_missing_root_is_an_error_not_a_panic() {
     let e = scan(Path::new("/nonexistent/gfp-scan"), &on_612(), None).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/gfp-scan"), "{e}");
+}
+
+#[test]
+fn the_lexical_pass_finds_what_full_parsing_finds() {
+    let fast = run("tree", on_612());
+    let full = run(
+        "tree",
+        ScanOptions {
+            parse_all: true,
+            ..on_612()
+        },
+    );
+    assert_eq!(fast.findings, full.findings);
+    assert_eq!(fast.functions, full.functions);
 }

@@ -1,0 +1,645 @@
+//! A fast lexical pass over a file, before any parsing: where each function
+//! definition is, and which of them can matter to the rules.
+//!
+//! Most kernel functions take no lock, open no scope, register no callback
+//! and mention no gfp mask: their only part in the analysis is the calls
+//! they make, which link the call graph. For those the pass reads the calls
+//! directly from the tokens (names, lines, arguments), and the parser never
+//! sees them: their text is blanked (newlines kept, so lines stay true)
+//! before tree-sitter parses what is left. That is most of the bytes of a
+//! kernel tree, and parsing is most of the scan's time.
+//!
+//! The pass relies on the kernel's own style where C alone does not say
+//! enough: a function's closing brace is the only `}` in column 0.
+
+use aho_corasick::AhoCorasick;
+use std::sync::OnceLock;
+
+use crate::facts::{Call, Function, IndirectCall, Param};
+
+/// A top-level region of the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// Where its first token starts.
+    pub start: usize,
+    /// The `{` that opens its body.
+    pub open: usize,
+    /// One past its closing `}`.
+    pub end: usize,
+    /// What it is.
+    pub kind: RegionKind,
+}
+
+/// What a braced top-level region is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// A function definition.
+    Function,
+    /// An initialiser (`= { ... }`).
+    Initializer,
+    /// Anything else (a type definition).
+    Other,
+}
+
+/// Words whose presence makes a function matter to the rules: lock and
+/// scope operations, masks, registrations, guard macros.
+const NEEDLES: &[&str] = &[
+    // scopes (a function that only passes masks is read lexically, its
+    // gfp_t locals included)
+    "memalloc",
+    "PF_MEMALLOC",
+    "current_restore_flags",
+    // atomic sections (see vocab::lock_op: every name there contains one)
+    "spin_",
+    "read_lock",
+    "read_unlock",
+    "write_lock",
+    "write_unlock",
+    "read_trylock",
+    "write_trylock",
+    "seqlock",
+    "sequnlock",
+    "xa_lock",
+    "xa_unlock",
+    "xas_lock",
+    "xas_unlock",
+    "task_lock",
+    "task_unlock",
+    "local_lock",
+    "local_unlock",
+    "lock_sock_fast",
+    "bl_lock",
+    "bl_unlock",
+    "rq_lock",
+    "rq_unlock",
+    "raw_lock",
+    "raw_unlock",
+    "local_irq",
+    "local_bh",
+    "preempt",
+    "get_cpu",
+    "put_cpu",
+    "rcu_read",
+    "guard",
+    // registrations (see vocab::registration)
+    "request_irq",
+    "request_threaded_irq",
+    "request_any_context_irq",
+    "request_percpu",
+    "request_nmi",
+    "timer_setup",
+    "setup_timer",
+    "DEFINE_TIMER",
+    "hrtimer",
+    "function",
+    "tasklet",
+    "TASKLET",
+    "call_rcu",
+];
+
+fn needles() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| AhoCorasick::new(NEEDLES).expect("the needles build"))
+}
+
+/// Whether a function's text can matter to the rules beyond its calls.
+pub fn matters(text: &[u8]) -> bool {
+    needles().is_match(text)
+}
+
+/// A copy of `src` with comments and string and character literals turned
+/// into spaces (newlines kept), so that braces and words in them count for
+/// nothing.
+pub fn code_only(src: &[u8]) -> Vec<u8> {
+    let mut out = src.to_vec();
+    let n = src.len();
+    let mut i = 0;
+    while i < n {
+        match src[i] {
+            b'/' if i + 1 < n && src[i + 1] == b'/' => {
+                while i < n && src[i] != b'\n' {
+                    out[i] = b' ';
+                    i += 1;
+                }
+            }
+            b'/' if i + 1 < n && src[i + 1] == b'*' => {
+                out[i] = b' ';
+                out[i + 1] = b' ';
+                i += 2;
+                while i < n && !(src[i] == b'*' && i + 1 < n && src[i + 1] == b'/') {
+                    if src[i] != b'\n' {
+                        out[i] = b' ';
+                    }
+                    i += 1;
+                }
+                if i < n {
+                    out[i] = b' ';
+                    if i + 1 < n {
+                        out[i + 1] = b' ';
+                    }
+                    i += 2;
+                }
+            }
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < n && src[i] != q && src[i] != b'\n' {
+                    if src[i] == b'\\' && i + 1 < n {
+                        out[i] = b' ';
+                        i += 1;
+                    }
+                    out[i] = b' ';
+                    i += 1;
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// The braced top-level regions of `code` (a [`code_only`] copy).
+pub fn regions(code: &[u8]) -> Vec<Region> {
+    let n = code.len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut stmt_start = 0;
+    let mut paren = 0i32;
+    let mut line_start = true;
+    while i < n {
+        let c = code[i];
+        if line_start && c == b'#' {
+            // A preprocessor line (with continuations) ends a statement.
+            while i < n && !(code[i] == b'\n' && code[i - 1] != b'\\') {
+                i += 1;
+            }
+            stmt_start = i;
+            continue;
+        }
+        line_start = c == b'\n' || (line_start && (c == b' ' || c == b'\t'));
+        match c {
+            b'(' => paren += 1,
+            b')' => paren -= 1,
+            b';' if paren <= 0 => {
+                paren = 0;
+                stmt_start = i + 1;
+            }
+            b'{' if paren <= 0 => {
+                let head = &code[stmt_start..i];
+                let kind = classify(head);
+                let end = close(code, i);
+                out.push(Region {
+                    start: first_token(code, stmt_start, i),
+                    open: i,
+                    end,
+                    kind,
+                });
+                i = end;
+                stmt_start = end;
+                paren = 0;
+                continue;
+            }
+            b'}' => stmt_start = i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+fn first_token(code: &[u8], from: usize, to: usize) -> usize {
+    let mut i = from;
+    while i < to && code[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+fn classify(head: &[u8]) -> RegionKind {
+    let mut depth = 0;
+    for &b in head {
+        match b {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b'=' if depth == 0 => return RegionKind::Initializer,
+            _ => {}
+        }
+    }
+    let last = head.iter().rev().find(|b| !b.is_ascii_whitespace());
+    let has_paren = head.contains(&b'(');
+    let words = head.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'));
+    let mut typey = false;
+    for w in words.filter(|w| !w.is_empty()) {
+        if matches!(w, b"struct" | b"union" | b"enum") && !has_paren {
+            typey = true;
+        }
+        break;
+    }
+    if typey {
+        return RegionKind::Other;
+    }
+    match last {
+        Some(b')') if has_paren => RegionKind::Function,
+        Some(b) if has_paren && (b.is_ascii_alphanumeric() || *b == b'_') => RegionKind::Function,
+        _ => RegionKind::Other,
+    }
+}
+
+/// The end of the braced body opening at `open`: its matching `}`, or the
+/// first `}` in column 0 (the kernel's closing brace) if the count is
+/// thrown off by preprocessor branches.
+fn close(code: &[u8], open: usize) -> usize {
+    let mut depth = 0i32;
+    let mut i = open;
+    while i < code.len() {
+        match code[i] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                let col0 = i == 0 || code[i - 1] == b'\n';
+                if depth == 0 || col0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    code.len()
+}
+
+const KEYWORDS: &[&[u8]] = &[
+    b"if",
+    b"for",
+    b"while",
+    b"switch",
+    b"return",
+    b"sizeof",
+    b"typeof",
+    b"__typeof__",
+    b"do",
+    b"case",
+    b"else",
+    b"goto",
+    b"defined",
+    b"__attribute__",
+    b"alignof",
+    b"_Alignof",
+    b"offsetof",
+    b"__builtin_expect",
+    b"likely",
+    b"unlikely",
+    b"ARRAY_SIZE",
+    b"container_of",
+    b"READ_ONCE",
+    b"WRITE_ONCE",
+];
+
+/// The `.member = function` pairs of an initialiser, and every name in it
+/// (any of which may be a function whose address is taken).
+pub fn initializer_names(body: &[u8], ops: &mut Vec<(String, String)>, taken: &mut Vec<String>) {
+    let mut i = 0;
+    let mut last_member: Option<String> = None;
+    while i < body.len() {
+        let b = body[i];
+        if b.is_ascii_alphabetic() || b == b'_' {
+            let st = i;
+            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
+                i += 1;
+            }
+            let word = String::from_utf8_lossy(&body[st..i]).into_owned();
+            let is_member = st > 0 && body[st - 1] == b'.';
+            let mut j = i;
+            while j < body.len() && body[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let ends_value = j >= body.len() || matches!(body[j], b',' | b'}');
+            if is_member {
+                last_member = Some(word);
+            } else if ends_value {
+                if let Some(m) = last_member.take() {
+                    ops.push((m, word.clone()));
+                }
+                taken.push(word);
+            }
+        } else if b.is_ascii_digit() {
+            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
+                i += 1;
+            }
+        } else {
+            if b == b',' {
+                last_member = None;
+            }
+            i += 1;
+        }
+    }
+}
+
+/// A function that does not matter beyond its calls, read from its tokens.
+pub fn light_function(
+    src: &[u8],
+    code: &[u8],
+    r: &Region,
+    line_of: &dyn Fn(usize) -> u32,
+) -> Option<Function> {
+    let head = &code[r.start..r.open];
+    // The name: the identifier before the first top-level `(` of the head.
+    let p = head.iter().position(|&b| b == b'(')?;
+    let mut e = p;
+    while e > 0 && head[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    let mut s = e;
+    while s > 0 && (head[s - 1].is_ascii_alphanumeric() || head[s - 1] == b'_') {
+        s -= 1;
+    }
+    if s == e {
+        return None;
+    }
+    let name = String::from_utf8_lossy(&head[s..e]).into_owned();
+    let is_static = head[..s]
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|w| w == b"static");
+    let params = head_params(&head[p..]);
+    let mut f = Function {
+        name,
+        is_static,
+        line: line_of(r.start + s),
+        params,
+        ..Function::default()
+    };
+    let body = &code[r.open..r.end];
+    let base = r.open;
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b.is_ascii_alphabetic() || b == b'_' {
+            let st = i;
+            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
+                i += 1;
+            }
+            let word = &body[st..i];
+            let mut j = i;
+            while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
+                j += 1;
+            }
+            if j < body.len() && body[j] == b'(' && !KEYWORDS.contains(&word) {
+                let member =
+                    st >= 1 && (body[st - 1] == b'.' || (st >= 2 && &body[st - 2..st] == b"->"));
+                let args = split_args(src, code, base + j);
+                if member {
+                    f.indirect_calls.push(IndirectCall {
+                        member: Some(String::from_utf8_lossy(word).into_owned()),
+                        args,
+                        line: line_of(base + st),
+                        sections: Vec::new(),
+                        inherited: true,
+                        scopes_must: Vec::new(),
+                    });
+                } else {
+                    f.calls.push(Call {
+                        callee: String::from_utf8_lossy(word).into_owned(),
+                        line: line_of(base + st),
+                        args,
+                        inherited: true,
+                        ..Call::default()
+                    });
+                }
+            }
+        } else if b.is_ascii_digit() {
+            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
+                i += 1;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    f.locals = gfp_locals(src, body, base);
+    Some(f)
+}
+
+/// The values assigned to local variables in masks: `gfp_t v = EXPR;` and
+/// `v = EXPR;` where EXPR names a gfp flag or mask.
+fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut stmt_start = true;
+    while i < body.len() {
+        let b = body[i];
+        if b.is_ascii_alphabetic() || b == b'_' {
+            let st = i;
+            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
+                i += 1;
+            }
+            let mut word = &body[st..i];
+            let at_start = stmt_start;
+            stmt_start = matches!(word, b"else" | b"do");
+            let mut j = i;
+            let skip_ws = |j: &mut usize| {
+                while *j < body.len() && body[*j].is_ascii_whitespace() {
+                    *j += 1;
+                }
+            };
+            skip_ws(&mut j);
+            if word == b"gfp_t" {
+                // `gfp_t name = ...`
+                let ns = j;
+                while j < body.len() && (body[j].is_ascii_alphanumeric() || body[j] == b'_') {
+                    j += 1;
+                }
+                word = &body[ns..j];
+                skip_ws(&mut j);
+            } else if !at_start {
+                continue;
+            }
+            if word.is_empty() || j + 1 >= body.len() || body[j] != b'=' || body[j + 1] == b'=' {
+                continue;
+            }
+            let vs = j + 1;
+            let mut depth = 0i32;
+            let mut k = vs;
+            while k < body.len() {
+                match body[k] {
+                    b'(' => depth += 1,
+                    b')' => depth -= 1,
+                    b';' | b',' if depth <= 0 => break,
+                    _ => {}
+                }
+                k += 1;
+            }
+            let raw = String::from_utf8_lossy(&src[base + vs..base + k]);
+            let value: Vec<&str> = raw.split_whitespace().collect();
+            let value = value.join(" ");
+            if value.contains("GFP") || value.contains("gfp") {
+                out.push((String::from_utf8_lossy(word).into_owned(), value));
+            }
+            i = k;
+        } else {
+            if matches!(b, b';' | b'{' | b'}' | b')') {
+                stmt_start = true;
+            } else if !b.is_ascii_whitespace() {
+                stmt_start = false;
+            }
+            i += 1;
+        }
+    }
+    out
+}
+
+fn head_params(list: &[u8]) -> Vec<Param> {
+    // `(type name, type name)`: the last word of each top-level piece.
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut piece = Vec::new();
+    for &b in list {
+        match b {
+            b'(' => {
+                depth += 1;
+                if depth == 1 {
+                    continue;
+                }
+            }
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            b',' if depth == 1 => {
+                out.push(param(&piece));
+                piece.clear();
+                continue;
+            }
+            _ => {}
+        }
+        piece.push(b);
+    }
+    if !piece.iter().all(|b| b.is_ascii_whitespace()) {
+        out.push(param(&piece));
+    }
+    out
+}
+
+fn param(piece: &[u8]) -> Param {
+    let words: Vec<&[u8]> = piece
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    Param {
+        name: words
+            .last()
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .unwrap_or_default(),
+        is_gfp: words.contains(&&b"gfp_t"[..]),
+    }
+}
+
+/// The arguments of the call whose `(` is at `open`, as written (with
+/// whitespace collapsed).
+fn split_args(src: &[u8], code: &[u8], open: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut start = open + 1;
+    let mut i = open;
+    while i < code.len() {
+        match code[i] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    push_arg(src, start, i, &mut out);
+                    break;
+                }
+            }
+            b',' if depth == 1 => {
+                push_arg(src, start, i, &mut out);
+                start = i + 1;
+            }
+            b';' => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
+    let s = String::from_utf8_lossy(&src[from..to]);
+    let collapsed: Vec<&str> = s.split_whitespace().collect();
+    if !collapsed.is_empty() {
+        out.push(collapsed.join(" "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SRC: &str = "/* { comment */\nstatic const struct ops o = {\n\t.open = f,\n};\n\nstatic int __init light(int a, gfp_t g)\n{\n\tfoo(a, \"}\");\n\tif (x)\n\t\tbar(b->c(1));\n\treturn 0;\n}\n\nstruct s {\n\tint x;\n};\n";
+
+    #[test]
+    fn regions_skip_comments_and_strings() {
+        let code = code_only(SRC.as_bytes());
+        let rs = regions(&code);
+        let kinds: Vec<_> = rs.iter().map(|r| r.kind.clone()).collect();
+        assert_eq!(
+            kinds,
+            [
+                RegionKind::Initializer,
+                RegionKind::Function,
+                RegionKind::Other
+            ]
+        );
+        assert_eq!(&SRC[rs[1].start..rs[1].start + 6], "static");
+        assert!(SRC[..rs[1].end].ends_with("return 0;\n}"));
+    }
+
+    #[test]
+    fn light_functions_keep_their_calls() {
+        let src = SRC.as_bytes();
+        let code = code_only(src);
+        let rs = regions(&code);
+        let line_of = |pos: usize| src[..pos].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        let f = light_function(src, &code, &rs[1], &line_of).unwrap();
+        assert_eq!(f.name, "light");
+        assert!(f.is_static);
+        assert_eq!(f.line, 6);
+        assert_eq!(f.params.len(), 2);
+        assert!(f.params[1].is_gfp && f.params[1].name == "g");
+        let calls: Vec<(&str, u32)> = f
+            .calls
+            .iter()
+            .map(|c| (c.callee.as_str(), c.line))
+            .collect();
+        assert_eq!(calls, [("foo", 8), ("bar", 10)]);
+        assert_eq!(f.calls[0].args, ["a", "\"}\""]);
+        assert_eq!(f.indirect_calls.len(), 1);
+        assert_eq!(f.indirect_calls[0].member.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn gfp_locals_are_read_lexically() {
+        let src = b"static void *f(bool atomic)\n{\n\tgfp_t gfp = atomic ? GFP_ATOMIC :\n\t\tGFP_KERNEL;\n\tint n = 3;\n\tif (x)\n\t\tmask = GFP_NOFS;\n\treturn kmalloc(n, gfp);\n}\n";
+        let code = code_only(src);
+        let rs = regions(&code);
+        let f = light_function(src, &code, &rs[0], &|_| 1).unwrap();
+        assert_eq!(
+            f.locals,
+            [
+                (
+                    "gfp".to_string(),
+                    "atomic ? GFP_ATOMIC : GFP_KERNEL".to_string()
+                ),
+                ("mask".to_string(), "GFP_NOFS".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn what_matters() {
+        assert!(matters(b"spin_lock(&x)"));
+        assert!(matters(b"memalloc_nofs_save()"));
+        assert!(!matters(b"kmalloc(n, GFP_KERNEL)"));
+        assert!(!matters(b"return a + b(c);"));
+    }
+}
