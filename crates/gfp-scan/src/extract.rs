@@ -951,7 +951,14 @@ impl<'s> Walker<'s> {
             }
         }
         if lhs.kind() == "identifier" && (rhs_text.contains("GFP") || rhs_text.contains("gfp")) {
-            self.f.locals.push((lhs_text.clone(), rhs_text.clone()));
+            let value = match op.as_str() {
+                "|=" => format!("{lhs_text} | ({rhs_text})"),
+                "&=" => format!("{lhs_text} & ({rhs_text})"),
+                "=" => rhs_text.clone(),
+                // Other compound assignments do not make masks.
+                _ => format!("{lhs_text} + 0"),
+            };
+            self.f.locals.push((lhs_text.clone(), value));
         }
         self.expr(lhs, None);
         self.expr(rhs, Some(&lhs_text));

@@ -418,6 +418,40 @@ pub fn light_function(
     Some(f)
 }
 
+/// Names assigned as values (`x->fn = name;`): functions whose address may
+/// be taken in a function the lexical pass reads.
+pub fn assigned_names(body: &[u8], taken: &mut Vec<String>) {
+    let mut i = 0;
+    while i + 1 < body.len() {
+        if body[i] == b'='
+            && body[i + 1] != b'='
+            && i > 0
+            && !matches!(body[i - 1], b'=' | b'!' | b'<' | b'>')
+        {
+            let mut j = i + 1;
+            while j < body.len() && body[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            let st = j;
+            while j < body.len() && (body[j].is_ascii_alphanumeric() || body[j] == b'_') {
+                j += 1;
+            }
+            let mut k = j;
+            while k < body.len() && body[k].is_ascii_whitespace() {
+                k += 1;
+            }
+            if j > st
+                && !body[st].is_ascii_digit()
+                && k < body.len()
+                && matches!(body[k], b';' | b',')
+            {
+                taken.push(String::from_utf8_lossy(&body[st..j]).into_owned());
+            }
+        }
+        i += 1;
+    }
+}
+
 /// The values assigned to local variables in masks: `gfp_t v = EXPR;` and
 /// `v = EXPR;` where EXPR names a gfp flag or mask.
 fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
@@ -452,6 +486,16 @@ fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
             } else if !at_start {
                 continue;
             }
+            let compound = if j + 1 < body.len()
+                && (body[j] == b'|' || body[j] == b'&')
+                && body[j + 1] == b'='
+            {
+                let op = body[j] as char;
+                j += 1;
+                Some(op)
+            } else {
+                None
+            };
             if word.is_empty() || j + 1 >= body.len() || body[j] != b'=' || body[j + 1] == b'=' {
                 continue;
             }
@@ -471,7 +515,12 @@ fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
             let value: Vec<&str> = raw.split_whitespace().collect();
             let value = value.join(" ");
             if value.contains("GFP") || value.contains("gfp") {
-                out.push((String::from_utf8_lossy(word).into_owned(), value));
+                let var = String::from_utf8_lossy(word).into_owned();
+                let value = match compound {
+                    Some(op) => format!("{var} {op} ({value})"),
+                    None => value,
+                };
+                out.push((var, value));
             }
             i = k;
         } else {
@@ -633,6 +682,17 @@ mod tests {
                 ("mask".to_string(), "GFP_NOFS".to_string())
             ]
         );
+        let src2 = b"void g(void)\n{\n\tgfp_t gfp = GFP_NOFS;\n\tif (nofail)\n\t\tgfp |= __GFP_NOFAIL;\n\tops->fn = handler;\n}\n";
+        let code = code_only(src2);
+        let rs = regions(&code);
+        let f = light_function(src2, &code, &rs[0], &|_| 1).unwrap();
+        assert_eq!(
+            f.locals[1],
+            ("gfp".to_string(), "gfp | (__GFP_NOFAIL)".to_string())
+        );
+        let mut taken = Vec::new();
+        assigned_names(&code[rs[0].open..rs[0].end], &mut taken);
+        assert!(taken.contains(&"handler".to_string()), "{taken:?}");
     }
 
     #[test]

@@ -406,6 +406,7 @@ pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::Fil
                             }
                         }
                     }
+                    lexical::assigned_names(&code[r.open..r.end], &mut taken);
                     light.push(f);
                     true
                 } else {

@@ -259,6 +259,7 @@ impl Evaluator {
             ev: self,
             f,
             depth: 0,
+            bind: None,
         };
         let v = p.ternary();
         if p.pos != toks.len() {
@@ -328,6 +329,7 @@ struct Parser<'a> {
     ev: &'a Evaluator,
     f: &'a Function,
     depth: u32,
+    bind: Option<(&'a str, &'a Value)>,
 }
 
 impl Parser<'_> {
@@ -559,6 +561,11 @@ impl Parser<'_> {
     }
 
     fn ident(&mut self, name: &str) -> Value {
+        if let Some((n, v)) = self.bind {
+            if n == name {
+                return v.clone();
+            }
+        }
         if let Some(i) = self.param_index(name) {
             return Value::param(i);
         }
@@ -575,35 +582,48 @@ impl Parser<'_> {
                 .map(|(_, e)| e)
                 .collect();
             if !assigned.is_empty() {
-                let mut out = Value::default();
-                for e in assigned {
-                    if e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                let refers = |e: &str| {
+                    e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                         .any(|w| w == name)
-                    {
-                        // `gfp = gfp | X`: the earlier values, plus X.
-                        continue;
-                    }
-                    let toks = tokens(e);
-                    let mut p = Parser {
-                        toks: &toks,
-                        pos: 0,
-                        ev: self.ev,
-                        f: self.f,
-                        depth: self.depth + 1,
-                    };
-                    let v = p.ternary();
-                    out.push_all(if p.pos == toks.len() {
-                        v
-                    } else {
-                        Value::unknown()
-                    });
+                };
+                let mut out = Value::default();
+                for e in assigned.iter().filter(|e| !refers(e)) {
+                    out.push_all(self.sub(e, None));
                 }
-                if !out.0.is_empty() {
-                    return out;
+                if out.0.is_empty() {
+                    return Value::unknown();
                 }
+                // `gfp |= X` (recorded as `gfp | (X)`): each value assigned
+                // before, with X added.
+                let base = out.clone();
+                for e in assigned.iter().filter(|e| refers(e)) {
+                    let v = self.sub(e, Some((name, &base)));
+                    out.push_all(v);
+                }
+                return out;
             }
         }
         Value::unknown()
+    }
+
+    /// Evaluates another expression of the same function, with `name`
+    /// standing for `value` if given.
+    fn sub(&self, e: &str, bind: Option<(&str, &Value)>) -> Value {
+        let toks = tokens(e);
+        let mut p = Parser {
+            toks: &toks,
+            pos: 0,
+            ev: self.ev,
+            f: self.f,
+            depth: self.depth + 1,
+            bind,
+        };
+        let v = p.ternary();
+        if p.pos == toks.len() {
+            v
+        } else {
+            Value::unknown()
+        }
     }
 }
 
@@ -672,7 +692,11 @@ mod tests {
                     is_gfp: false,
                 },
             ],
-            locals: vec![("m".into(), "atomic ? GFP_ATOMIC : GFP_KERNEL".into())],
+            locals: vec![
+                ("m".into(), "atomic ? GFP_ATOMIC : GFP_KERNEL".into()),
+                ("n".into(), "GFP_NOFS".into()),
+                ("n".into(), "n | (__GFP_NOFAIL)".into()),
+            ],
             ..Function::default()
         }
     }
@@ -717,5 +741,8 @@ mod tests {
         assert_eq!(t.constants().collect::<Vec<_>>(), vec![Gfp::ATOMIC]);
         let both = m.bind(&[], &[Truth::Unknown, Truth::Unknown]);
         assert_eq!(both.constants().count(), 2);
+        // `n |= __GFP_NOFAIL` after `n = GFP_NOFS`: both values, never NOFAIL alone.
+        let n: Vec<Gfp> = e.eval("n", &f()).constants().collect();
+        assert_eq!(n, vec![Gfp::NOFS, Gfp::NOFS | Gfp::NOFAIL]);
     }
 }

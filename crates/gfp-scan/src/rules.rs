@@ -403,24 +403,27 @@ fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
                 .any(|fl| (cx.scope_effect)(fl).0.contains(bit))
         })
     };
-    let mut ok: Vec<bool> = (0..n)
+    let eligible: Vec<bool> = (0..n)
         .map(|id| {
             let f = g.func(id as FnId);
             !g.callers[id].is_empty() && !g.address_taken.contains(&f.name)
         })
         .collect();
+    // The least fixed point: a function is in the scope only through a call
+    // that is, so a cycle of functions calling each other with no scoped
+    // entry stays out.
+    let mut ok = vec![false; n];
     let mut changed = true;
-    let mut rounds = 0;
-    while changed && rounds < 64 {
+    while changed {
         changed = false;
-        rounds += 1;
         for id in 0..n {
-            if ok[id]
-                && !g.callers[id]
+            if !ok[id]
+                && eligible[id]
+                && g.callers[id]
                     .iter()
                     .all(|&s| covered_call(s) || ok[s.func as usize])
             {
-                ok[id] = false;
+                ok[id] = true;
                 changed = true;
             }
         }
