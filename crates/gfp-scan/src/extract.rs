@@ -70,11 +70,16 @@ fn top_level(
                 top_level(src, *ch, out, taken, depth + 1);
             }
             "compound_statement" if n.kind() == "ERROR" => {
+                // Only a header that starts a line (kernel style puts a
+                // definition's first token in column 0): a macro loop inside
+                // a body the parser lost is indented.
                 if let Some(name) = children[..i]
                     .iter()
                     .rev()
                     .take(3)
+                    .filter(|p| starts_line(src, **p))
                     .find_map(|p| header_name(src, *p))
+                    .filter(|name| plausible_function_name(name))
                 {
                     let mut w = Walker::new(src, name, false, *ch, Vec::new());
                     w.body(*ch);
@@ -104,6 +109,23 @@ fn top_level(
             _ => {}
         }
     }
+}
+
+/// Whether the line holding `n` starts at column 0 with code.
+fn starts_line(src: &[u8], n: Node<'_>) -> bool {
+    let start = n.start_byte();
+    let line_start = src[..start].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    src.get(line_start).is_some_and(|b| !b.is_ascii_whitespace())
+}
+
+/// Whether a name can be a function's: not a statement macro the parser
+/// mistook for one.
+pub fn plausible_function_name(name: &str) -> bool {
+    !vocab::is_loop_macro(name)
+        && !matches!(
+            name,
+            "if" | "for" | "while" | "switch" | "return" | "sizeof" | "do" | "scoped_guard" | "guard"
+        )
 }
 
 /// The function name in an ERROR fragment that precedes a body.
@@ -179,6 +201,9 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
     let Some(body) = n.child_by_field_name("body") else {
         return;
     };
+    if !plausible_function_name(&name) {
+        return;
+    }
     let is_static = has_static(src, n);
     let mut params = Vec::new();
     if let Some(list) = decl.child_by_field_name("parameters") {

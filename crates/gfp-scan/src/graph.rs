@@ -113,7 +113,10 @@ impl Graph {
             for (ci, c) in f.calls.iter().enumerate() {
                 let targets: Vec<FnId> = match statics.get(&(fi, c.callee.as_str())) {
                     Some(&t) => vec![t],
-                    None => by_name.get(&c.callee).cloned().unwrap_or_default(),
+                    None => match by_name.get(&c.callee) {
+                        Some(all) => choose(&files, &fns, &files[fi as usize].path, all),
+                        None => Vec::new(),
+                    },
                 };
                 for &t in &targets {
                     callers[t as usize].push(Step {
@@ -275,6 +278,49 @@ impl Graph {
             .filter(|&s| !(drops_xa && f.sections[s as usize].class == LockClass::Xa))
             .collect()
     }
+}
+
+/// Of several definitions of a name, the ones a caller in `from` links
+/// with. The scanner assumes an x86 build, as the gfp profiles do: outside
+/// `arch/`, only `arch/x86` definitions count; inside `arch/NAME`, that
+/// architecture's and the generic ones. Of several left, those in the
+/// caller's own subsystem (first two path components); a name defined in
+/// more than three places beyond that is ambiguous and not followed.
+fn choose(files: &[FileFacts], fns: &[(u32, u32)], from: &str, all: &[FnId]) -> Vec<FnId> {
+    if all.len() == 1 {
+        let p = &files[fns[all[0] as usize].0 as usize].path;
+        if !p.starts_with("arch/") || p.starts_with("arch/x86/") || same_arch(from, p) {
+            return all.to_vec();
+        }
+        return Vec::new();
+    }
+    let path = |id: FnId| files[fns[id as usize].0 as usize].path.as_str();
+    let ok: Vec<FnId> = all
+        .iter()
+        .copied()
+        .filter(|&id| {
+            let p = path(id);
+            !p.starts_with("arch/") || same_arch(from, p) || (!from.starts_with("arch/") && p.starts_with("arch/x86/"))
+        })
+        .collect();
+    if ok.len() <= 1 {
+        return ok;
+    }
+    let subsystem = |p: &str| p.splitn(3, '/').take(2).collect::<Vec<_>>().join("/");
+    let mine: Vec<FnId> = ok.iter().copied().filter(|&id| subsystem(path(id)) == subsystem(from)).collect();
+    if !mine.is_empty() {
+        return mine;
+    }
+    if ok.len() <= 3 {
+        ok
+    } else {
+        Vec::new()
+    }
+}
+
+fn same_arch(a: &str, b: &str) -> bool {
+    let arch = |p: &str| p.strip_prefix("arch/").and_then(|r| r.split('/').next()).map(str::to_string);
+    arch(a).is_some() && arch(a) == arch(b)
 }
 
 /// The masks of an event that may sleep: constants with direct reclaim.

@@ -357,6 +357,12 @@ pub fn light_function(
         return None;
     }
     let name = String::from_utf8_lossy(&head[s..e]).into_owned();
+    // A definition starts in column 0; anything else is a statement the
+    // brace count misplaced.
+    let col0 = r.start == 0 || code[r.start - 1] == b'\n';
+    if !col0 || !crate::extract::plausible_function_name(&name) {
+        return None;
+    }
     let is_static = head[..s]
         .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
         .any(|w| w == b"static");
