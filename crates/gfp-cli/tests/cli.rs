@@ -457,3 +457,39 @@ fn verify_table_and_usage_errors() {
         .assert()
         .code(2);
 }
+
+/// A file for one test, in a directory of its own.
+fn temp_file(test: &str, name: &str, contents: impl AsRef<[u8]>) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gfp-cli-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// 15,000 nested blocks used to overflow the parser's stack (exit 134); on
+/// the main thread they are refused with the bound, and a scenario at the
+/// bound runs.
+#[test]
+fn sim_refuses_nesting_past_the_bound() {
+    let nested = |depth: usize| {
+        let mut s = String::from("gfp-scenario 1\ntask t\n");
+        s.push_str(&"repeat 2\n".repeat(depth));
+        s.push_str("alloc b GFP_KERNEL\n");
+        s.push_str(&"end\n".repeat(depth + 1));
+        s
+    };
+    let deep = temp_file("nesting", "deep.scn", nested(15_000));
+    gfp()
+        .arg("sim")
+        .arg(&deep)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("blocks nested more than 256 deep"));
+    let ok = temp_file("nesting", "ok.scn", nested(256));
+    gfp()
+        .arg("sim")
+        .arg(&ok)
+        .assert()
+        .code(predicate::in_iter([0, 1]));
+}
