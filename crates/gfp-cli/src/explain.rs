@@ -16,8 +16,9 @@ use crate::{print_json, CmdResult};
 pub struct ExplainArgs {
     #[command(flatten)]
     profile: ProfileArgs,
-    /// The allocation order (2^order pages).
-    #[arg(long, default_value_t = 0)]
+    /// The allocation order (2^order pages), 0 to 63; the kernel refuses
+    /// any order above its MAX_PAGE_ORDER (10 on x86_64).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=63))]
     order: u32,
     /// Print JSON instead of text.
     #[arg(long)]

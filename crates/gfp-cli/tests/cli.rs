@@ -493,3 +493,60 @@ fn sim_refuses_nesting_past_the_bound() {
         .assert()
         .code(predicate::in_iter([0, 1]));
 }
+
+/// Every numeric option has a checked range, refused up front (exit 2, the
+/// range in the message) and documented in `--help`: a batch larger than
+/// the benchmark machine holds used to panic (exit 101), a huge
+/// `--random` to abort on a 3 TB allocation (exit 134).
+#[test]
+fn numeric_options_are_range_checked() {
+    for (args, range) in [
+        (
+            &[
+                "bench",
+                "--batch",
+                "5000",
+                "--samples",
+                "1",
+                "--pairs",
+                "10",
+            ][..],
+            "1..=1024",
+        ),
+        (&["bench", "--samples", "0"][..], "1..=100"),
+        (&["bench", "--pairs", "100000000000"][..], "1..=100000000"),
+        (
+            &[
+                "verify",
+                "--random",
+                "99999999999",
+                "--flag",
+                "__GFP_NOWARN",
+            ][..],
+            "0..=65536",
+        ),
+        (&["verify", "--max-ops", "4"][..], "1..=3"),
+        (&["explain", "--order", "64", "GFP_KERNEL"][..], "0..=63"),
+        (&["explain", "--order", "-1", "GFP_KERNEL"][..], "-1"),
+    ] {
+        gfp()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(range));
+    }
+    for (cmd, documented) in [
+        (
+            "bench",
+            ["1 to 100", "1 to 100000000", "1 to 1024"].as_slice(),
+        ),
+        ("verify", ["1 to 3", "0 to 65536"].as_slice()),
+        ("explain", ["0 to 63"].as_slice()),
+    ] {
+        let help = gfp().args([cmd, "--help"]).output().unwrap();
+        let text = String::from_utf8(help.stdout).unwrap();
+        for d in documented {
+            assert!(text.contains(d), "{cmd} --help lacks `{d}`:\n{text}");
+        }
+    }
+}
