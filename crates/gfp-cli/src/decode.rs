@@ -23,7 +23,8 @@ pub struct DecodeArgs {
     /// One JSON object per mask (per line and mask when reading a log).
     #[arg(long)]
     json: bool,
-    /// Masks: hex (0x140cca), decimal, or names (GFP_KERNEL|__GFP_NOWARN).
+    /// Masks: hex with 0x (0x140cca), decimal digits (3264), or names
+    /// joined by | (GFP_KERNEL|__GFP_NOWARN).
     /// Without any, kernel logs or traces are read from stdin and annotated.
     #[arg(value_name = "MASK")]
     masks: Vec<String>,

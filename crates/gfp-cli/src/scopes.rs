@@ -122,11 +122,13 @@ struct CheckCell {
 fn parse_flags(names: &[String]) -> Result<Vec<Flag>, UserError> {
     let mut out = Vec::new();
     for arg in names {
-        for name in arg
-            .split(['|', ','])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        let parts: Vec<&str> = arg.split(['|', ',']).map(str::trim).collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(UserError(format!(
+                "`{arg}`: an empty flag name; give one flag per --set/--clear, or join them as A|B"
+            )));
+        }
+        for name in parts {
             let flag = Flag::from_kernel_name(&name.to_ascii_uppercase()).ok_or_else(|| {
                 UserError(format!(
                     "`{name}` is not a single GFP flag (composites such as GFP_KERNEL cannot be scoped); flags: {}",

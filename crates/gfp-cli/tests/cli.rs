@@ -550,3 +550,38 @@ fn numeric_options_are_range_checked() {
         }
     }
 }
+
+/// One rule for numbers (digits alone are decimal, hex needs 0x, a hex word
+/// gets the spelling that works) and no empty operand beside a `|`.
+#[test]
+fn mask_numbers_and_operands() {
+    gfp()
+        .args(["decode", "20020", "0x20020"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("0x4e34("))
+        .stdout(predicate::str::contains("\n0x20020("));
+    for (cmd, bare) in [("decode", "cc0"), ("decode", "200da"), ("explain", "cc0")] {
+        gfp()
+            .args([cmd, bare])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!("did you mean 0x{bare}?")));
+    }
+    for expr in ["GFP_KERNEL|", "|GFP_KERNEL", "GFP_KERNEL||__GFP_NOWARN"] {
+        for cmd in ["decode", "explain"] {
+            gfp()
+                .args([cmd, expr])
+                .assert()
+                .code(2)
+                .stderr(predicate::str::contains("a `|` with no flag on one side"));
+        }
+    }
+    for arg in ["__GFP_NOWARN|", "", "NOWARN,,FS"] {
+        gfp()
+            .args(["check-scope", "--set", arg])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("empty flag name"));
+    }
+}
