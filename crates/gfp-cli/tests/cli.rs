@@ -585,3 +585,111 @@ fn mask_numbers_and_operands() {
             .stderr(predicate::str::contains("empty flag name"));
     }
 }
+
+/// `--kernel`: before the first profile is refused with the supported
+/// range; after the newest, the newest layout is used and every command
+/// says so on stderr.
+#[test]
+fn kernel_versions_outside_the_profiles() {
+    for cmd in [
+        &["decode", "0x1"][..],
+        &["explain", "GFP_KERNEL"],
+        &["profile"],
+    ] {
+        gfp()
+            .args(cmd)
+            .args(["--kernel", "2.4"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("Linux 3.0 to 7.1"));
+        gfp()
+            .args(cmd)
+            .args(["--kernel", "9.3"])
+            .assert()
+            .success()
+            .stderr(predicate::str::contains(
+                "warning: Linux 9.3 is newer than the newest known release 7.1; using the 7.1 layout",
+            ));
+    }
+    gfp()
+        .args(["decode", "--kernel", "7.1", "0x1"])
+        .assert()
+        .success()
+        .stderr("");
+}
+
+/// `--config`: one syntax (`CONFIG_X=y|n`, any case of y and n, or a
+/// .config file), clear errors for everything else, and no option the
+/// chosen kernel lacks.
+#[test]
+fn config_options_are_consistent() {
+    let ok = |args: &[&str], out: &str| {
+        gfp()
+            .args(["decode", "--kernel", "6.16"])
+            .args(args)
+            .arg("0x1000cc0")
+            .assert()
+            .success()
+            .stdout(out.to_string());
+    };
+    ok(
+        &["--config", "CONFIG_LOCKDEP=Y", "--config", "SLAB_OBJ_EXT=n"],
+        "0x1000cc0(GFP_KERNEL|__GFP_NOLOCKDEP)\n",
+    );
+    let dot = temp_file(
+        "config",
+        ".config",
+        "CONFIG_LOCKDEP=y\n# CONFIG_SLAB_OBJ_EXT is not set\n# CONFIG_MEMCG is not set\nCONFIG_HZ=250\n",
+    );
+    ok(
+        &["--config", dot.to_str().unwrap()],
+        "0x1000cc0(GFP_KERNEL|__GFP_NOLOCKDEP)\n",
+    );
+    for (opt, says) in [
+        (
+            "CONFIG_LOCKDEP",
+            "give a value, CONFIG_LOCKDEP=y or CONFIG_LOCKDEP=n",
+        ),
+        ("CONFIG_LOCKDEP=m", "bool, not tristate"),
+        ("CONFIG_LOCKDEP=", "no value"),
+        ("=y", "no option name"),
+        ("CONFIG_LOCKDEP=maybe", "not y or n"),
+        ("CONFIG_FOO=y", "CONFIG_FOO does not move GFP bits"),
+        (
+            "CONFIG_KMEMCHECK=y",
+            "CONFIG_KMEMCHECK exists in Linux 2.6 to 4.14 only, not in Linux 6.12",
+        ),
+        ("/no/such/.config", "cannot read it"),
+    ] {
+        gfp()
+            .args(["decode", "--kernel", "6.12", "--config", opt, "0x1"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    gfp()
+        .args([
+            "decode",
+            "--kernel",
+            "5.4",
+            "--config",
+            "CONFIG_SLAB_OBJ_EXT=y",
+            "0x1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "exists from Linux 6.10 on, not in Linux 5.4",
+        ));
+    gfp()
+        .args([
+            "decode",
+            "--kernel",
+            "3.2",
+            "--config",
+            "CONFIG_KMEMCHECK=y",
+            "0x1",
+        ])
+        .assert()
+        .success();
+}
