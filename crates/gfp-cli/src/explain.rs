@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use gfp::explain::{explain, Fact};
+use gfp::explain::{explain_in, Fact};
 use gfp::parse::parse_mask;
 use gfp::policy::{self, Direction};
 use serde::Serialize;
@@ -70,7 +70,7 @@ pub fn run(args: ExplainArgs) -> CmdResult {
         rendered: gfp::render::hex_and_pgg(&profile, mask),
         profile: profile.label.clone(),
         order: args.order,
-        facts: explain(gfp, Some(args.order)),
+        facts: explain_in(gfp, Some(args.order), profile.version),
         flags: gfp
             .flags()
             .map(|f| FlagVerdicts {

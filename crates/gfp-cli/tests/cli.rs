@@ -693,3 +693,34 @@ fn config_options_are_consistent() {
         .assert()
         .success();
 }
+
+/// An order above MAX_PAGE_ORDER is refused at once, with a warning
+/// unless __GFP_NOWARN; the limit is named as the kernel of the profile
+/// names it.
+#[test]
+fn explain_refuses_orders_above_the_largest() {
+    gfp()
+        .args(["explain", "GFP_KERNEL", "--order", "11"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "order 11 is above MAX_PAGE_ORDER (10)",
+        ))
+        .stdout(predicate::str::contains("WARNING"))
+        .stdout(predicate::str::contains("may compact").not());
+    gfp()
+        .args([
+            "explain",
+            "GFP_KERNEL|__GFP_NOWARN",
+            "--order",
+            "11",
+            "--kernel",
+            "4.4",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "above MAX_ORDER (11; orders up to 10)",
+        ))
+        .stdout(predicate::str::contains("silent"));
+}
