@@ -200,7 +200,8 @@ fn arbitrary_bytes_on_stdin_do_not_crash() {
     gfp().arg("decode").write_stdin(junk).assert().success();
 }
 
-/// The block-wise stream finds exactly what the line-by-line scanner finds,
+/// The block-wise stream finds exactly what the line-by-line scanner
+/// (holding mask lines for their report's banner) finds,
 /// across block boundaries, CRLF endings, invalid UTF-8, a line longer than
 /// a block and a last line without its newline.
 #[test]
@@ -235,11 +236,16 @@ fn streamed_decoding_equals_line_by_line_scanning() {
         .filter(|l| !l.is_empty())
         .map(|l| serde_json::from_slice(l).unwrap())
         .collect();
-    let mut scanner = gfp::logscan::LogScanner::default();
+    let mut scanner = gfp::logscan::ReportScanner::default();
     let mut expected = Vec::new();
+    let mut settled = Vec::new();
     for (i, raw) in log.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        for f in scanner.scan_line(i + 1, &String::from_utf8_lossy(raw)) {
+        settled.extend(scanner.scan_line(i + 1, &String::from_utf8_lossy(raw)));
+    }
+    settled.extend(scanner.finish());
+    for (_, findings) in settled {
+        for f in findings {
             expected.push(serde_json::to_value(&f).unwrap());
         }
     }
@@ -723,4 +729,67 @@ fn explain_refuses_orders_above_the_largest() {
             "above MAX_ORDER (11; orders up to 10)",
         ))
         .stdout(predicate::str::contains("silent"));
+}
+
+/// A pre-4.6 report prints the mask in hex, then its banner: the report is
+/// decoded under that banner (text and JSON), and the text stays in order.
+#[test]
+fn decode_uses_the_banner_printed_after_the_mask() {
+    let log = "[ 0.9] hello\n\
+               [ 1.0] kworker/0:1: page allocation failure: order:0, mode:0x2080020\n\
+               [ 1.0] CPU: 0 PID: 123 Comm: kworker/0:1 Not tainted 4.4.0-21-generic #37-Ubuntu\n\
+               [ 1.0] Hardware name: QEMU\n";
+    let out = gfp().arg("decode").write_stdin(log).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with("hello"), "{text}");
+    assert!(lines[1].contains("page allocation failure"), "{text}");
+    assert!(lines[2].starts_with("    | "), "{text}");
+    assert!(text.contains("GFP_ATOMIC"), "{text}");
+    assert!(text.contains("Linux 4.4.0"), "{text}");
+    assert!(!text.contains("no banner"), "{text}");
+    let banner = lines
+        .iter()
+        .position(|l| l.contains("Not tainted"))
+        .unwrap();
+    assert!(lines[banner + 1].contains("Hardware name"), "{text}");
+    assert!(
+        lines[2..banner].iter().all(|l| l.starts_with("    | ")),
+        "{text}"
+    );
+    let out = gfp()
+        .args(["decode", "--json"])
+        .write_stdin(log)
+        .output()
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert_eq!(v["line"], 2);
+    assert_eq!(v["version_source"], "banner");
+    assert_eq!(v["rendered"], "GFP_ATOMIC");
+}
+
+/// A line with nothing but a mask is decoded, as `gfp decode MASK` would.
+#[test]
+fn decode_reads_bare_masks_on_stdin() {
+    gfp()
+        .arg("decode")
+        .write_stdin("0xcc0\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("0xcc0\n    | "))
+        .stdout(predicate::str::contains("GFP_KERNEL"));
+    let out = gfp()
+        .args(["decode", "--json", "--kernel", "6.12"])
+        .write_stdin("junk\n3264\r\ncc0\n")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(
+        (v["line"].as_u64(), v["mask"].as_str()),
+        (Some(2), Some("0xcc0"))
+    );
 }
