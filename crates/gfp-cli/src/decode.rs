@@ -10,7 +10,7 @@ use gfp::render;
 use serde::Serialize;
 
 use crate::profile_args::ProfileArgs;
-use crate::{print_json, CmdResult, UserError};
+use crate::{CmdResult, UserError};
 
 /// Arguments of `gfp decode`.
 #[derive(Args)]
@@ -20,7 +20,10 @@ pub struct DecodeArgs {
     /// Print the tracepoint form (`show_gfp_flags`) instead of `%#x(%pGg)`.
     #[arg(long)]
     trace: bool,
-    /// One JSON object per mask (per line and mask when reading a log).
+    /// JSON Lines: one JSON object per line of output, for each MASK
+    /// (`{"mask", "profile", "rendered", "trace", "flags", ...}`) or, reading
+    /// a log, for each mask found (`{"line", "message", "mask", "printed",
+    /// ...}`).
     #[arg(long)]
     json: bool,
     /// Masks: hex with 0x (0x140cca), decimal digits (3264), or names
@@ -54,7 +57,14 @@ pub fn run(args: DecodeArgs) -> CmdResult {
         out.push(decode_one(&profile, mask));
     }
     if args.json {
-        return print_json(&out);
+        // JSON Lines, as for stdin: one object per mask.
+        let stdout = std::io::stdout();
+        let mut w = stdout.lock();
+        for d in &out {
+            serde_json::to_writer(&mut w, d).map_err(|e| UserError(e.to_string()))?;
+            writeln!(w).map_err(|e| UserError(e.to_string()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let stdout = std::io::stdout();
     let mut w = stdout.lock();

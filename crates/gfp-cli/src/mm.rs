@@ -95,7 +95,7 @@ pub fn run(args: MmArgs) -> CmdResult {
         });
     }
     println!(
-        "# machine {:?}: {} nodes, {} CPUs, {} MiB; min_free_kbytes {}; {}",
+        "# machine {}: {} nodes, {} CPUs, {} MiB; min_free_kbytes {}; {}",
         spec.name,
         spec.nodes.len(),
         spec.cpus.len(),

@@ -25,7 +25,7 @@ pub struct ProfileCmdArgs {
     /// Write the profile as JSON to FILE, for `--profile FILE` in every command.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// List the built-in kernel versions.
+    /// List the built-in kernel versions (`--json`: an array of strings).
     #[arg(long, conflicts_with = "from_source")]
     list: bool,
     /// Print the profile as JSON (the file format) instead of a summary.
@@ -58,7 +58,12 @@ fn source_config(args: &ProfileCmdArgs) -> Result<Option<PathBuf>, UserError> {
 /// Runs `gfp profile`.
 pub fn run(args: ProfileCmdArgs) -> CmdResult {
     if args.list {
-        for v in history::supported_versions() {
+        let versions = history::supported_versions();
+        if args.json {
+            let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
+            return crate::print_json(&names);
+        }
+        for v in versions {
             println!("{v}");
         }
         return Ok(ExitCode::SUCCESS);

@@ -24,7 +24,8 @@ pub struct SimArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// List the built-in scenarios.
+    /// List the built-in scenarios, each with the first sentence of its
+    /// description (`--json`: `[{"name", "summary"}]`).
     #[arg(long)]
     pub list: bool,
     /// Also write one self-contained HTML page with plots of the run (free
@@ -54,21 +55,51 @@ pub enum AxisArg {
     Step,
 }
 
-/// The first comment line after the header: the scenario's summary.
+/// The scenario's summary: the first sentence of its opening comment
+/// (the comment lines after the header, up to `Expected:`), whole.
 fn summary(text: &str) -> String {
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix('#'))
-        .map(str::trim)
-        .next()
-        .unwrap_or("")
-        .to_string()
+    let mut para = Vec::new();
+    for line in text.lines().skip(1) {
+        let Some(c) = line.trim().strip_prefix('#') else {
+            break;
+        };
+        let c = c.trim();
+        if c.starts_with("Expected:") {
+            break;
+        }
+        para.push(c);
+    }
+    let text = para.join(" ");
+    let end = text
+        .match_indices('.')
+        .map(|(i, _)| i + 1)
+        .find(|&i| text[i..].is_empty() || text[i..].starts_with(' '))
+        .unwrap_or(text.len());
+    text[..end].to_string()
+}
+
+/// One entry of `gfp sim --list --json`.
+#[derive(serde::Serialize)]
+struct Listed {
+    name: &'static str,
+    summary: String,
 }
 
 /// Runs `gfp sim`.
 pub fn run(args: SimArgs) -> CmdResult {
     if args.list {
-        for (name, text) in BUILTIN {
-            println!("{name:<26} {}", summary(text));
+        let listed: Vec<Listed> = BUILTIN
+            .iter()
+            .map(|(name, text)| Listed {
+                name,
+                summary: summary(text),
+            })
+            .collect();
+        if args.json {
+            return print_json(&listed);
+        }
+        for l in &listed {
+            println!("{:<26} {}", l.name, l.summary);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -133,7 +164,12 @@ mod tests {
     #[test]
     fn builtins_have_summaries() {
         for (name, text) in BUILTIN {
-            assert!(!summary(text).is_empty(), "{name}");
+            let s = summary(text);
+            assert!(s.ends_with('.') && s.len() > 20, "{name}: {s}");
+            assert!(
+                s.chars().next().is_some_and(char::is_uppercase),
+                "{name}: {s}"
+            );
         }
     }
 

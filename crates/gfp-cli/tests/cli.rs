@@ -75,16 +75,85 @@ fn decode_errors_name_the_problem() {
         .stderr(predicate::str::contains("CONFIG_FOO"));
 }
 
+/// `decode --json` is JSON Lines for masks on the command line, as for a
+/// log on stdin: one object per line.
 #[test]
 fn decode_json() {
     let out = gfp()
-        .args(["decode", "--json", "--kernel", "6.12", "0x400dc0"])
+        .args([
+            "decode",
+            "--json",
+            "--kernel",
+            "6.12",
+            "0x400dc0",
+            "GFP_KERNEL",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(
+        lines[0]["rendered"],
+        "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)"
+    );
+    assert_eq!(lines[0]["mask"], "0x400dc0");
+    assert_eq!(lines[1]["mask"], "0xcc0");
+}
+
+/// Every listing takes --json: `profile --list` and `sim --list` too, and
+/// `sim --list` gives whole sentences.
+#[test]
+fn listings_take_json() {
+    let out = gfp()
+        .args(["profile", "--list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v.first().map(String::as_str), v.last().map(String::as_str)),
+        (Some("3.0"), Some("7.1"))
+    );
+    let out = gfp().args(["sim", "--list", "--json"]).output().unwrap();
+    assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["rendered"], "0x400dc0(GFP_KERNEL_ACCOUNT|__GFP_ZERO)");
-    assert_eq!(v[0]["mask"], "0x400dc0");
+    let list = v.as_array().unwrap();
+    assert!(list.len() >= 10);
+    for e in list {
+        let s = e["summary"].as_str().unwrap();
+        assert!(s.ends_with('.'), "{}: {s}", e["name"]);
+    }
+    assert_eq!(
+        list[0]["summary"],
+        "The debate behind the seed, case (a): a bcachefs-like transaction takes its btree lock and enters the proposed scoped GFP_NOWAIT (a scope that clears __GFP_DIRECT_RECLAIM, PF_MEMALLOC_NORECLAIM)."
+    );
+    let text = gfp().args(["sim", "--list"]).output().unwrap().stdout;
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.lines().all(|l| l.ends_with('.')), "{text}");
+}
+
+/// No Rust `Debug` text (`NoMemory { gfp: ..., order: 0 }`) in what the
+/// built-in scenarios print.
+#[test]
+fn sim_reports_have_no_debug_text() {
+    let names = gfp().args(["sim", "--list"]).output().unwrap().stdout;
+    for line in String::from_utf8(names).unwrap().lines() {
+        let name = line.split_whitespace().next().unwrap();
+        let out = gfp().args(["sim", name]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        for w in text.split_whitespace().collect::<Vec<_>>().windows(3) {
+            let debug_struct = w[0].starts_with(|c: char| c.is_ascii_uppercase())
+                && w[0].chars().all(|c| c.is_ascii_alphanumeric())
+                && w[1] == "{"
+                && w[2].ends_with(':');
+            assert!(!debug_struct, "{name}: {}", w.join(" "));
+        }
+    }
 }
 
 #[test]
