@@ -63,21 +63,27 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 }
 
 fn print_table(r: &BenchReport) {
-    println!(
+    outln!(
         "{:<24} {:>5} {:>7} {:>12}",
-        "allocator", "order", "threads", "ns/pair"
+        "allocator",
+        "order",
+        "threads",
+        "ns/pair"
     );
     for x in &r.results {
-        println!(
+        outln!(
             "{:<24} {:>5} {:>7} {:>12.2}",
-            x.allocator, x.order, x.threads, x.ns_per_pair
+            x.allocator,
+            x.order,
+            x.threads,
+            x.ns_per_pair
         );
     }
-    println!();
+    outln!();
     for order in [0, 3] {
         for name in ["gfp", "gfp-bulk"] {
             let g1 = r.get(name, order, 1);
-            println!(
+            outln!(
                 "order {order}: {name} / free-stack {}, buddy_system_allocator / {name} {}, 2-thread throughput / 1-thread {}",
                 ratio(g1, r.get("free-stack", order, 1)),
                 ratio(r.get("buddy_system_allocator", order, 1), g1),
@@ -109,11 +115,13 @@ pub fn run(args: BenchArgs) -> CmdResult {
         });
     }
     print_table(&report);
-    println!();
+    outln!();
     for k in &kmalloc {
-        println!(
+        outln!(
             "{:<16} size {:>4}  {:>8.2} ns/pair",
-            k.allocator, k.size, k.ns_per_pair
+            k.allocator,
+            k.size,
+            k.ns_per_pair
         );
     }
     let get = |a: &str| {
@@ -122,21 +130,27 @@ pub fn run(args: BenchArgs) -> CmdResult {
             .find(|k| k.allocator == a)
             .map(|k| k.ns_per_pair)
     };
-    println!(
+    outln!(
         "kmalloc(64): gfp-kmalloc / system-malloc {}",
         ratio(get("gfp-kmalloc"), get("system-malloc"))
     );
-    println!();
+    outln!();
     for r in &reclaim {
-        println!(
+        outln!(
             "{:<8} reclaimed {:>8} pages  {:>12.0} pages/s",
-            r.reclaimer, r.pages, r.pages_per_sec
+            r.reclaimer,
+            r.pages,
+            r.pages_per_sec
         );
     }
     for l in &latency {
-        println!(
+        outln!(
             "{:<11} under pressure: {} of {} succeeded, p50 {} ns, p99 {} ns",
-            l.gfp, l.succeeded, l.allocs, l.p50_ns, l.p99_ns
+            l.gfp,
+            l.succeeded,
+            l.allocs,
+            l.p50_ns,
+            l.p99_ns
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -61,8 +61,9 @@ pub fn run(args: DecodeArgs) -> CmdResult {
         let stdout = std::io::stdout();
         let mut w = stdout.lock();
         for d in &out {
-            serde_json::to_writer(&mut w, d).map_err(|e| UserError(e.to_string()))?;
-            writeln!(w).map_err(|e| UserError(e.to_string()))?;
+            serde_json::to_writer(&mut w, d)
+                .map_err(|e| UserError(format!("writing the output: {e}")))?;
+            writeln!(w).map_err(|e| UserError(format!("writing the output: {e}")))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -70,7 +71,7 @@ pub fn run(args: DecodeArgs) -> CmdResult {
     let mut w = stdout.lock();
     for d in &out {
         let line = if args.trace { &d.trace } else { &d.rendered };
-        writeln!(w, "{line}").map_err(|e| UserError(e.to_string()))?;
+        writeln!(w, "{line}").map_err(|e| UserError(format!("writing the output: {e}")))?;
         if let Some(bits) = &d.invalid_bits {
             eprintln!(
                 "gfp: warning: {}: bits {bits} are not defined in {}",

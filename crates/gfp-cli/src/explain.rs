@@ -92,21 +92,21 @@ pub fn run(args: ExplainArgs) -> CmdResult {
     if args.json {
         return print_json(&out);
     }
-    println!("{}  [{}, order {}]", out.rendered, out.profile, out.order);
-    println!();
+    outln!("{}  [{}, order {}]", out.rendered, out.profile, out.order);
+    outln!();
     for f in &out.facts {
-        println!("  {:<13} {}", f.topic.label(), f.text);
+        outln!("  {:<13} {}", f.topic.label(), f.text);
     }
     for u in &out.unknown {
-        println!("  {:<13} {u}", "note");
+        outln!("  {:<13} {u}", "note");
     }
     if !out.flags.is_empty() {
-        println!();
-        println!("Flags, and whether a scope may set or clear them:");
+        outln!();
+        outln!("Flags, and whether a scope may set or clear them:");
         for f in &out.flags {
-            println!("  {}: {}", f.flag, f.meaning);
+            outln!("  {}: {}", f.flag, f.meaning);
             for (dir, c) in [("set", &f.set), ("clear", &f.clear)] {
-                println!(
+                outln!(
                     "      {dir:<5} {} ({}): {}",
                     if c.allowed { "allowed" } else { "REFUSED" },
                     c.verdict,

@@ -4,9 +4,45 @@
 //! Each subcommand lives in its own module; this file only parses arguments
 //! and reports errors.
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{Args, Parser, Subcommand};
+
+/// The first error writing to stdout (`gfp scopes > /dev/full`); output
+/// stops there, and `main` reports it (exit status 2) instead of
+/// panicking in `println!`.
+static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Writes to stdout, remembering the first error instead of panicking.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut err = STDOUT_ERROR.lock().unwrap_or_else(|e| e.into_inner());
+    if err.is_none() {
+        if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+            *err = Some(e);
+        }
+    }
+}
+
+/// `print!` that does not panic when stdout fails ([`write_stdout`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that does not panic when stdout fails ([`write_stdout`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 mod bench;
 mod decode;
@@ -89,19 +125,29 @@ fn main() -> ExitCode {
         Command::Sim(a) => sim::run(a),
         Command::Verify(a) => verify::run(a),
     };
-    match result {
-        Ok(code) => code,
-        Err(UserError(msg)) => {
+    let flushed = std::io::stdout().flush();
+    let written = STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .map_or(flushed, Err);
+    match (result, written) {
+        (Err(UserError(msg)), _) => {
             eprintln!("gfp: error: {msg}");
             ExitCode::from(2)
         }
+        (Ok(_), Err(e)) => {
+            eprintln!("gfp: error: writing the output: {e}");
+            ExitCode::from(2)
+        }
+        (Ok(code), Ok(())) => code,
     }
 }
 
 /// Writes `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CmdResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| UserError(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -64,7 +64,7 @@ pub fn run(args: ProfileCmdArgs) -> CmdResult {
             return crate::print_json(&names);
         }
         for v in versions {
-            println!("{v}");
+            outln!("{v}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -90,7 +90,7 @@ pub fn run(args: ProfileCmdArgs) -> CmdResult {
         }
     }
     if args.json {
-        println!("{text}");
+        outln!("{text}");
     } else {
         print_summary(&profile);
     }
@@ -98,34 +98,34 @@ pub fn run(args: ProfileCmdArgs) -> CmdResult {
 }
 
 fn print_summary(p: &Profile) {
-    println!("{}", p.label);
-    println!("  __GFP_BITS_MASK {:#x}", p.bits_mask);
+    outln!("{}", p.label);
+    outln!("  __GFP_BITS_MASK {:#x}", p.bits_mask);
     for n in &p.notes {
-        println!("  note: {n}");
+        outln!("  note: {n}");
     }
-    println!("\nflags:");
+    outln!("\nflags:");
     for f in &p.flags {
         if f.mask == 0 {
-            println!("  {:<28} 0 (configured out)", f.name);
+            outln!("  {:<28} 0 (configured out)", f.name);
         } else {
-            println!("  {:<28} {:#x}", f.name, f.mask);
+            outln!("  {:<28} {:#x}", f.name, f.mask);
         }
     }
-    println!("\ncomposites:");
+    outln!("\ncomposites:");
     for c in &p.composites {
-        println!("  {:<28} {:#x}", c.name, c.mask);
+        outln!("  {:<28} {:#x}", c.name, c.mask);
     }
     match &p.pgg_names {
-        Some(t) => println!(
+        Some(t) => outln!(
             "\n%pGg names, in order: {}",
             t.iter()
                 .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-        None => println!("\n%pGg: none (kernels before 4.6 printed masks in hex)"),
+        None => outln!("\n%pGg: none (kernels before 4.6 printed masks in hex)"),
     }
-    println!(
+    outln!(
         "tracepoint names, in order: {}",
         p.trace_names
             .iter()
@@ -133,7 +133,7 @@ fn print_summary(p: &Profile) {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!(
+    outln!(
         "a zero mask traces as `{}`{}",
         p.trace_zero,
         if p.trace_userspace_hex {

@@ -58,20 +58,20 @@ pub fn run_table(json: bool) -> CmdResult {
             .collect();
         return print_json(&rows);
     }
-    println!("{:<22} {:<28} clear in a scope", "flag", "set in a scope");
+    outln!("{:<22} {:<28} clear in a scope", "flag", "set in a scope");
     for r in TABLE {
-        println!(
+        outln!(
             "{:<22} {:<28} {}",
             r.flag.kernel_name(),
             short(&r.set),
             short(&r.clear)
         );
     }
-    println!();
-    println!("Reasons (refused cells marked with !):");
+    outln!();
+    outln!("Reasons (refused cells marked with !):");
     for r in TABLE {
         for c in [&r.set, &r.clear] {
-            println!(
+            outln!(
                 "{} {:<5} {}: {}",
                 if c.allowed() { " " } else { "!" },
                 c.direction.name(),
@@ -174,7 +174,7 @@ pub fn run_check(args: CheckArgs) -> CmdResult {
         print_json(&CheckJson { allowed, cells })?;
     } else {
         for c in &cells {
-            println!(
+            outln!(
                 "{} {} {}: {} ({})",
                 if c.cell.allowed { "allowed" } else { "REFUSED" },
                 c.direction.name(),
@@ -183,10 +183,10 @@ pub fn run_check(args: CheckArgs) -> CmdResult {
                 c.cell.verdict
             );
             if let Some(b) = c.cell.breaks {
-                println!("        {b}");
+                outln!("        {b}");
             }
         }
-        println!(
+        outln!(
             "{}",
             if allowed {
                 "verdict: the scope is allowed"

@@ -99,7 +99,7 @@ pub fn run(args: SimArgs) -> CmdResult {
             return print_json(&listed);
         }
         for l in &listed {
-            println!("{:<26} {}", l.name, l.summary);
+            outln!("{:<26} {}", l.name, l.summary);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -148,7 +148,7 @@ pub fn run(args: SimArgs) -> CmdResult {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", report.text());
+        out!("{}", report.text());
     }
     Ok(if report.clean() {
         ExitCode::SUCCESS

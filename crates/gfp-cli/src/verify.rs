@@ -99,9 +99,9 @@ pub fn run(args: VerifyArgs) -> CmdResult {
     if args.json {
         let text = serde_json::to_string_pretty(&Output { cells: &results })
             .map_err(|e| UserError(e.to_string()))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        print!("{}", table(&results, &bounds));
+        out!("{}", table(&results, &bounds));
     }
     Ok(if agree {
         ExitCode::SUCCESS

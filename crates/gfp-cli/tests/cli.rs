@@ -862,3 +862,35 @@ fn decode_reads_bare_masks_on_stdin() {
         (Some(2), Some("0xcc0"))
     );
 }
+
+/// A full disk on stdout is an error (exit 2, said on stderr), not a panic
+/// in `println!` (exit 101).
+#[test]
+fn a_failing_stdout_is_an_error_not_a_panic() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return;
+    }
+    for args in [
+        &["scopes"][..],
+        &["scopes", "--json"],
+        &["explain", "GFP_KERNEL"],
+        &["profile", "--list"],
+        &["sim", "--list"],
+        &["mm", "--idle"],
+        &["check-scope", "--set", "NOWARN"],
+        &["decode", "0x1"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("gfp"))
+            .args(args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("writing the output"), "{args:?}: {err}");
+    }
+}
