@@ -144,6 +144,44 @@ fn main() -> ExitCode {
     }
 }
 
+/// The largest input file read (a profile, a scenario, a `.config`).
+pub const MAX_INPUT_FILE: u64 = 64 << 20;
+
+/// Reads an input file: a regular file of at most [`MAX_INPUT_FILE`]
+/// bytes. A directory, a device such as `/dev/zero` or a FIFO is an error
+/// that says so, rather than a read that never ends. `what` names the file
+/// in errors (`profile`, `scenario`).
+pub fn read_input_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, UserError> {
+    use std::io::Read;
+    let fail = |why: String| UserError(format!("cannot read {what} {}: {why}", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(fail("it is a directory".into()));
+    }
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > MAX_INPUT_FILE {
+        return Err(fail(format!("larger than {} MiB", MAX_INPUT_FILE >> 20)));
+    }
+    Ok(bytes)
+}
+
+/// [`read_input_file`] of a text file: invalid UTF-8 is an error.
+pub fn read_input_text(path: &std::path::Path, what: &str) -> Result<String, UserError> {
+    String::from_utf8(read_input_file(path, what)?).map_err(|e| {
+        UserError(format!(
+            "cannot read {what} {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// Writes `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CmdResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| UserError(e.to_string()))?;

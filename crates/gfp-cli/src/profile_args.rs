@@ -145,8 +145,8 @@ fn apply_dot_config(
     path: &std::path::Path,
     version: KernelVersion,
 ) -> Result<(), UserError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| UserError(format!("--config {}: cannot read it: {e}", path.display())))?;
+    let bytes = crate::read_input_file(path, ".config")
+        .map_err(|UserError(e)| UserError(format!("--config {}: {e}", path.display())))?;
     let text = String::from_utf8_lossy(&bytes);
     let mut any = false;
     for line in text.lines() {
@@ -183,8 +183,7 @@ fn apply_dot_config(
 
 /// Reads a profile file (JSON, as `gfp profile` writes it) and checks it.
 pub fn load_profile(path: &std::path::Path) -> Result<Profile, UserError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UserError(format!("cannot read profile {}: {e}", path.display())))?;
+    let text = crate::read_input_text(path, "profile")?;
     let profile: Profile = serde_json::from_str(&text).map_err(|e| {
         UserError(format!(
             "{} is not a gfp profile (write one with `gfp profile --from-source DIR -o FILE`): {e}",

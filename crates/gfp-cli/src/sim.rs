@@ -108,12 +108,16 @@ pub fn run(args: SimArgs) -> CmdResult {
             "name a scenario file or built-in (see --list)".into(),
         ));
     };
-    let (label, text) = if std::path::Path::new(&what).is_file() {
-        let text = std::fs::read_to_string(&what)
-            .map_err(|e| UserError(format!("reading {what}: {e}")))?;
-        (what.clone(), text)
+    let path = std::path::Path::new(&what);
+    let (label, text) = if path.is_file() {
+        (what.clone(), crate::read_input_text(path, "scenario")?)
     } else if let Some(t) = gfp_sim::builtin::get(&what) {
         (what.clone(), t.to_string())
+    } else if path.exists() {
+        // A directory, a device, a FIFO: say so rather than "no such file".
+        return Err(crate::read_input_text(path, "scenario")
+            .err()
+            .unwrap_or_else(|| UserError(format!("{what}: not a scenario file"))));
     } else {
         let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
         return Err(UserError(format!(

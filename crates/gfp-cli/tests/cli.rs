@@ -734,7 +734,7 @@ fn config_options_are_consistent() {
             "CONFIG_KMEMCHECK=y",
             "CONFIG_KMEMCHECK exists in Linux 2.6 to 4.14 only, not in Linux 6.12",
         ),
-        ("/no/such/.config", "cannot read it"),
+        ("/no/such/.config", "cannot read .config /no/such/.config"),
     ] {
         gfp()
             .args(["decode", "--kernel", "6.12", "--config", opt, "0x1"])
@@ -892,5 +892,49 @@ fn a_failing_stdout_is_an_error_not_a_panic() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains("writing the output"), "{args:?}: {err}");
+    }
+}
+
+/// Input files that are not regular files (`/dev/zero` used to be read
+/// forever), directories, invalid UTF-8 and empty files are errors that
+/// say so, with exit 2.
+#[test]
+fn input_files_at_their_limits() {
+    let dir = std::env::temp_dir().join(format!("gfp-cli-inputs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let bad = temp_file("inputs", "bad", b"\xff\xfe\x00");
+    let bad = bad.to_str().unwrap();
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["sim", d], "it is a directory"),
+        (vec!["decode", "--profile", d, "0x1"], "it is a directory"),
+        (vec!["decode", "--config", d, "0x1"], "it is a directory"),
+        (vec!["sim", bad], "not UTF-8"),
+        (vec!["decode", "--profile", bad, "0x1"], "not UTF-8"),
+    ];
+    if std::path::Path::new("/dev/zero").exists() {
+        cases.extend([
+            (vec!["sim", "/dev/zero"], "not a regular file"),
+            (
+                vec!["decode", "--profile", "/dev/zero", "0x1"],
+                "not a regular file",
+            ),
+            (
+                vec!["decode", "--config", "/dev/zero", "0x1"],
+                "not a regular file",
+            ),
+            (
+                vec!["profile", "--from-source", d, "--kconfig", "/dev/zero"],
+                "not a regular file",
+            ),
+        ]);
+    }
+    for (args, says) in cases {
+        gfp()
+            .args(&args)
+            .timeout(std::time::Duration::from_secs(30))
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
     }
 }
