@@ -861,6 +861,14 @@ fn decode_reads_bare_masks_on_stdin() {
         (v["line"].as_u64(), v["mask"].as_str()),
         (Some(2), Some("0xcc0"))
     );
+    gfp()
+        .arg("decode")
+        .write_stdin("GFP_KERNEL|__GFP_NOWARN\n")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "    | 0x2cc0 = GFP_KERNEL|__GFP_NOWARN",
+        ));
 }
 
 /// A full disk on stdout is an error (exit 2, said on stderr), not a panic

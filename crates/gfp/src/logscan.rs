@@ -18,7 +18,7 @@
 //! | names only | `DMA: ... KiB <names> pool`, `<names> allocation from offline node`, `gfp=<names>` (test_lockup) | `DMA: preallocated 1024 KiB GFP_KERNEL\|GFP_DMA pool for atomic allocations` |
 //! | tracepoints | `gfp_flags=`, `gfp_flags ` (mm_shrink_slab_start), `gfp_mask=` (compaction), `flags=` (dma), `mask=` (btrfs), `name=%u (names)` (synthetic events) | `kmem:mm_page_alloc: page=... order=0 migratetype=0 gfp_flags=GFP_KERNEL` |
 //! | XFS, OpenZFS/SPL (hex only) | `(mode:0x..)`, `lflags=0x..` | `XFS: kworker/1:2(123) possible memory allocation deadlock size 65552 in kmem_alloc (mode:0x250)` |
-//! | a bare mask | a line with nothing but `0x..` hex or decimal digits | `0xcc0` |
+//! | a bare mask | a line with nothing but `0x..` hex, decimal digits, or names | `0xcc0`, `GFP_KERNEL\|__GFP_NOWARN` |
 //!
 //! # Which kernel?
 //!
@@ -775,7 +775,10 @@ impl LogScanner {
         let mut hits = Vec::new();
         collect(&mut ctx, &pre, &mut hits);
         if hits.is_empty() {
-            return Vec::new();
+            return match bare_names(line) {
+                Some(hit) => alloc::vec![self.finding(line_no, &mut ctx, &hit)],
+                None => Vec::new(),
+            };
         }
         hits.sort_by_key(|h| h.start);
         hits.dedup_by_key(|h| h.start);
@@ -2009,6 +2012,27 @@ fn bare_mask(line: &str) -> Option<Hit<'_>> {
     })
 }
 
+/// A line that holds nothing but gfp names joined by `|`
+/// (`GFP_KERNEL|__GFP_NOWARN`), with blanks around it.
+fn bare_names(line: &str) -> Option<Hit<'_>> {
+    let start = line.len() - line.trim_start().len();
+    let t = line.trim();
+    let named = |p: &str| p.starts_with("GFP_") || p.starts_with("__GFP_");
+    if !looks_like_gfp_names(t) || !t.split('|').all(|p| named(p) || is_hex_token(p)) {
+        return None;
+    }
+    Some(Hit {
+        start,
+        end: start + t.len(),
+        family: Family::Bare,
+        hex: None,
+        printed: Some(t),
+        perf: false,
+        truncated: false,
+        hint: Hint::None,
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Banners
 // ---------------------------------------------------------------------------
@@ -2080,7 +2104,8 @@ enum Family {
     Xfs,
     Spl,
     Field,
-    /// A line that holds nothing but a number (`0xcc0`, `3264`).
+    /// A line that holds nothing but a mask: a number (`0xcc0`, `3264`)
+    /// or names (`GFP_KERNEL|__GFP_NOWARN`).
     Bare,
 }
 

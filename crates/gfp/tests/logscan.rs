@@ -1136,6 +1136,9 @@ fn bare_masks_on_a_line_are_decoded() {
     assert_eq!(f.message, "bare mask");
     assert_eq!(f.rendered.as_ref(), "GFP_KERNEL");
     assert_eq!(one("  3264 \r").mask, 0xcc0);
+    let f = one("GFP_KERNEL|__GFP_NOWARN");
+    assert_eq!((f.mask, f.message.as_ref()), (0x2cc0, "bare mask"));
+    assert!(scan_last(&["GFP_KERNEL is here"]).is_empty());
     for not in ["cc0", "0xcc0 0x1", "12345678901234", "x0xcc0", ""] {
         assert!(scan_last(&[not]).is_empty(), "{not:?}");
     }
