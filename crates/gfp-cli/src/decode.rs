@@ -127,6 +127,11 @@ fn decode_stream(args: &DecodeArgs) -> CmdResult {
 
 type Settled = (usize, Vec<gfp::logscan::Finding>);
 
+/// The longest line scanned for masks; longer ones are passed through
+/// unscanned, so that a log without newlines (`gfp decode < /dev/zero`)
+/// needs bounded memory.
+const MAX_LINE: usize = 16 << 20;
+
 /// Streams a log through the scanner in large blocks.
 ///
 /// The blocks are searched for the scanner's trigger tokens with a SIMD
@@ -175,18 +180,51 @@ impl LogStream {
         const BLOCK: usize = 1 << 20;
         let mut buf: Vec<u8> = Vec::with_capacity(2 * BLOCK);
         let mut eof = false;
+        // Inside a line longer than MAX_LINE: passed through unscanned.
+        let mut skipping = false;
         while !eof {
             // Fill up to at least one block past what is pending.
-            let start = buf.len();
+            let mut start = buf.len();
             // `take` + `read_to_end` fills spare capacity without zeroing it.
             let n = input.take(BLOCK as u64).read_to_end(&mut buf)?;
             eof = n == 0;
+            if skipping {
+                match memchr::memchr(b'\n', &buf) {
+                    Some(i) => {
+                        self.emit(&buf[..=i], out)?;
+                        buf.drain(..=i);
+                        self.line_base += 1;
+                        skipping = false;
+                        start = 0;
+                    }
+                    None => {
+                        self.emit(&buf, out)?;
+                        if eof {
+                            self.emit(b"\n", out)?;
+                        }
+                        buf.clear();
+                        continue;
+                    }
+                }
+            }
             // Process every complete line; at EOF, the unterminated rest too.
             let end = if eof {
                 buf.len()
             } else {
                 match memchr::memrchr(b'\n', &buf[start..]) {
                     Some(i) => start + i + 1,
+                    None if buf.len() > MAX_LINE => {
+                        // No kernel prints such a line: pass it through
+                        // without scanning, in bounded memory. A line held
+                        // for its banner is settled: none comes mid-line.
+                        if let Some(s) = self.reports.expire(usize::MAX) {
+                            self.settle(s, out)?;
+                        }
+                        self.emit(&buf, out)?;
+                        buf.clear();
+                        skipping = true;
+                        continue;
+                    }
                     None => continue, // a line longer than a block: read more
                 }
             };

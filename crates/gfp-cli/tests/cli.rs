@@ -946,3 +946,42 @@ fn input_files_at_their_limits() {
             .stderr(predicate::str::contains(says));
     }
 }
+
+/// A line longer than 16 MiB is passed through unscanned, in bounded
+/// memory (an endless line used to grow the buffer without limit), and the
+/// lines after it keep their numbers.
+#[test]
+fn decode_passes_huge_lines_through() {
+    let mut log = b"mode:0xcc0(GFP_KERNEL) ".to_vec();
+    log.extend(std::iter::repeat_n(b'x', 20 << 20));
+    log.extend_from_slice(
+        b"\n[ 2.0] a: page allocation failure: order:0, mode:0xcc0(GFP_KERNEL)\n",
+    );
+    let out = gfp()
+        .args(["decode", "--json"])
+        .write_stdin(log.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{}", &text[..text.len().min(500)]);
+    let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(v["line"], 2);
+    let out = gfp()
+        .arg("decode")
+        .write_stdin(log.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let first = log.iter().position(|&b| b == b'\n').unwrap() + 1;
+    assert!(
+        out.stdout.starts_with(&log[..first]),
+        "the long line, unchanged"
+    );
+    let rest = String::from_utf8_lossy(&out.stdout[first..]);
+    assert!(
+        rest.starts_with("[ 2.0] a: page allocation failure"),
+        "{rest}"
+    );
+    assert!(rest.contains("    | 0xcc0 = GFP_KERNEL"), "{rest}");
+}
