@@ -18,7 +18,8 @@ pub struct SimArgs {
     /// A scenario file, or the name of a built-in scenario (see --list).
     #[arg(required_unless_present = "list")]
     pub scenario: Option<String>,
-    /// The scheduler's seed: the same seed and scenario give the same report.
+    /// The scheduler's seed, 0 to 18446744073709551615: the same seed and
+    /// scenario give the same report.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Print the report as JSON.

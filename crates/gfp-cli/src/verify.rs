@@ -35,7 +35,7 @@ pub struct VerifyArgs {
     /// Print `{"cells": [...]}` as JSON (no progress bar).
     #[arg(long)]
     pub json: bool,
-    /// Seed of the random part of the search.
+    /// Seed of the random part of the search, 0 to 18446744073709551615.
     #[arg(long, default_value_t = Bounds::default().seed)]
     pub seed: u64,
     /// Bodies of up to this many call sites, 1 to 3, are searched

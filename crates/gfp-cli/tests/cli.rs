@@ -603,6 +603,11 @@ fn numeric_options_are_range_checked() {
         (&["verify", "--max-ops", "4"][..], "1..=3"),
         (&["explain", "--order", "64", "GFP_KERNEL"][..], "0..=63"),
         (&["explain", "--order", "-1", "GFP_KERNEL"][..], "-1"),
+        (
+            &["sim", "--seed", "18446744073709551616", "disk-errors"][..],
+            "18446744073709551616",
+        ),
+        (&["verify", "--seed", "-1"][..], "-1"),
     ] {
         gfp()
             .args(args)
@@ -615,8 +620,12 @@ fn numeric_options_are_range_checked() {
             "bench",
             ["1 to 100", "1 to 100000000", "1 to 1024"].as_slice(),
         ),
-        ("verify", ["1 to 3", "0 to 65536"].as_slice()),
+        (
+            "verify",
+            ["1 to 3", "0 to 65536", "0 to 18446744073709551615"].as_slice(),
+        ),
         ("explain", ["0 to 63"].as_slice()),
+        ("sim", ["0 to 18446744073709551615"].as_slice()),
     ] {
         let help = gfp().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8(help.stdout).unwrap();
