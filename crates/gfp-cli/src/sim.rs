@@ -17,7 +17,7 @@ use crate::{print_json, CmdResult, UserError};
 pub struct SimArgs {
     /// A scenario file, or the name of a built-in scenario (see --list).
     #[arg(required_unless_present = "list")]
-    pub scenario: Option<String>,
+    pub scenario: Option<std::path::PathBuf>,
     /// The scheduler's seed, 0 to 18446744073709551615: the same seed and
     /// scenario give the same report.
     #[arg(long, default_value_t = 1)]
@@ -109,20 +109,22 @@ pub fn run(args: SimArgs) -> CmdResult {
             "name a scenario file or built-in (see --list)".into(),
         ));
     };
-    let path = std::path::Path::new(&what);
+    let path = what.as_path();
+    let name = what.display().to_string();
+    let builtin = what.to_str().and_then(gfp_sim::builtin::get);
     let (label, text) = if path.is_file() {
-        (what.clone(), crate::read_input_text(path, "scenario")?)
-    } else if let Some(t) = gfp_sim::builtin::get(&what) {
-        (what.clone(), t.to_string())
+        (name, crate::read_input_text(path, "scenario")?)
+    } else if let Some(t) = builtin {
+        (name, t.to_string())
     } else if path.exists() {
         // A directory, a device, a FIFO: say so rather than "no such file".
         return Err(crate::read_input_text(path, "scenario")
             .err()
-            .unwrap_or_else(|| UserError(format!("{what}: not a scenario file"))));
+            .unwrap_or_else(|| UserError(format!("{name}: not a scenario file"))));
     } else {
         let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
         return Err(UserError(format!(
-            "{what}: no such file or built-in scenario (built-in: {})",
+            "{name}: no such file or built-in scenario (built-in: {})",
             names.join(", ")
         )));
     };

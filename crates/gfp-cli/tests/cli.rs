@@ -994,3 +994,20 @@ fn decode_passes_huge_lines_through() {
     );
     assert!(rest.contains("    | 0xcc0 = GFP_KERNEL"), "{rest}");
 }
+
+/// A scenario file whose name is not UTF-8 runs (clap used to refuse the
+/// argument).
+#[cfg(unix)]
+#[test]
+fn sim_takes_a_file_name_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let ok = temp_file("non-utf8-name", "x", "gfp-scenario 1\n");
+    let path = ok.with_file_name(std::ffi::OsStr::from_bytes(b"\xff.scn"));
+    std::fs::rename(&ok, &path).unwrap();
+    gfp()
+        .arg("sim")
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("findings: none"));
+}
