@@ -20,8 +20,8 @@ pub struct ProfileArgs {
     /// MEM_ALLOC_PROFILING, which select SLAB_OBJ_EXT), or a .config file;
     /// repeatable. An option the kernel version lacks is refused.
     /// Default: a typical x86_64 distribution configuration of that version.
-    #[arg(long = "config", value_name = "CONFIG_X=y|n|FILE")]
-    pub config: Vec<String>,
+    #[arg(long = "config", value_name = "CONFIG_X=y|n|FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub config: Vec<std::ffi::OsString>,
     /// A profile file written by `gfp profile` (overrides --kernel and --config).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
@@ -77,9 +77,13 @@ pub fn parse_kernel(text: &str) -> Result<KernelVersion, UserError> {
 /// `.config` file, whose layout-moving options are applied.
 pub fn apply_config(
     config: &mut KernelConfig,
-    opt: &str,
+    opt: &std::ffi::OsStr,
     version: KernelVersion,
 ) -> Result<(), UserError> {
+    let Some(opt) = opt.to_str() else {
+        // Not UTF-8: only a path can be.
+        return apply_dot_config(config, std::path::Path::new(opt), version);
+    };
     let Some((name, value)) = opt.split_once('=') else {
         let path = std::path::Path::new(opt);
         if path.is_file() || opt.contains('/') || opt.ends_with(".config") {

@@ -47,7 +47,9 @@ fn source_config(args: &ProfileCmdArgs) -> Result<Option<PathBuf>, UserError> {
     }
     match args.selection.config.as_slice() {
         [] => Ok(None),
-        [one] if !one.contains('=') || Path::new(one).is_file() => Ok(Some(PathBuf::from(one))),
+        [one] if !one.to_string_lossy().contains('=') || Path::new(one).is_file() => {
+            Ok(Some(PathBuf::from(one)))
+        }
         _ => Err(UserError(
             "with --from-source, --config takes the tree's .config file (one FILE), not CONFIG_X=y options"
                 .into(),

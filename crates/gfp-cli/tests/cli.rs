@@ -995,8 +995,8 @@ fn decode_passes_huge_lines_through() {
     assert!(rest.contains("    | 0xcc0 = GFP_KERNEL"), "{rest}");
 }
 
-/// A scenario file whose name is not UTF-8 runs (clap used to refuse the
-/// argument).
+/// A scenario or .config file whose name is not UTF-8 is read (clap used
+/// to refuse the argument).
 #[cfg(unix)]
 #[test]
 fn sim_takes_a_file_name_that_is_not_utf8() {
@@ -1010,4 +1010,14 @@ fn sim_takes_a_file_name_that_is_not_utf8() {
         .assert()
         .success()
         .stdout(predicate::str::contains("findings: none"));
+    let dot = temp_file("non-utf8-name", "y", "CONFIG_LOCKDEP=y\n");
+    let path = dot.with_file_name(std::ffi::OsStr::from_bytes(b"\xfe.config"));
+    std::fs::rename(&dot, &path).unwrap();
+    gfp()
+        .args(["decode", "--kernel", "6.16", "--config"])
+        .arg(&path)
+        .arg("0x1000cc0")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("__GFP_NOLOCKDEP"));
 }
