@@ -1601,7 +1601,13 @@ fn order_notes(order: i32, notes: &mut Vec<String>) {
         "order {order}: 2^{order} = {} contiguous pages ({size} with 4 KiB pages)",
         1u64 << order
     );
-    if order > 3 {
+    if order > crate::zone::MAX_PAGE_ORDER as i32 {
+        // __alloc_pages(): WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp).
+        n.push_str(&format!(
+            "; above MAX_PAGE_ORDER ({} on x86_64): the page allocator refuses it at once, with a one-time WARNING unless __GFP_NOWARN",
+            crate::zone::MAX_PAGE_ORDER
+        ));
+    } else if order > 3 {
         n.push_str(
             "; costly (above PAGE_ALLOC_COSTLY_ORDER = 3): retried less, failures usually mean fragmentation",
         );

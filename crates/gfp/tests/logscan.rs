@@ -1148,3 +1148,21 @@ fn bare_masks_on_a_line_are_decoded() {
     assert_eq!(lines, [2, 4]);
     assert_eq!(chunk.lines, 4);
 }
+
+/// An order above MAX_PAGE_ORDER in a log is one the allocator refuses at
+/// once, not a costly order that failed.
+#[test]
+fn orders_above_the_largest_in_logs() {
+    let f =
+        one("[ 1.0] a: page allocation failure: order:11, mode:0xcc0(GFP_KERNEL), nodemask=(null)");
+    assert_eq!(f.order, Some(11));
+    let note = f.notes.iter().find(|n| n.starts_with("order 11")).unwrap();
+    assert!(note.contains("above MAX_PAGE_ORDER (10"), "{note}");
+    assert!(!note.contains("costly"), "{note}");
+    let f =
+        one("[ 1.0] a: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)");
+    assert!(f
+        .notes
+        .iter()
+        .any(|n| n.starts_with("order 10") && n.contains("costly")));
+}
