@@ -5,14 +5,15 @@
 
 use std::process::ExitCode;
 
+use clap::builder::RangedU64ValueParser;
 use clap::Args;
-use gfp_mm::bench::{run as run_bench, BenchConfig, BenchReport};
+use gfp_mm::bench::{run as run_bench, BenchConfig, BenchReport, MAX_BATCH};
 
 use gfp_mm::slab::KmallocRow;
 use gfp_mm::vmbench::{LatencyRow, ReclaimRow};
 use serde::Serialize;
 
-use crate::{print_json, CmdResult, UserError};
+use crate::{print_json, CmdResult};
 
 /// One row of `results`: a page-allocator row or a kmalloc row (they share
 /// `allocator`, `threads` and `ns_per_pair`).
@@ -31,20 +32,26 @@ struct FullReport<'a> {
     latency: &'a [LatencyRow],
 }
 
+/// The most samples per configuration.
+const MAX_SAMPLES: u64 = 100;
+/// The most pairs per thread and sample (about a second each).
+const MAX_PAIRS: u64 = 100_000_000;
+
 /// Arguments of `gfp bench`.
 #[derive(Args)]
 pub struct BenchArgs {
     /// Print `{"results": [...]}` as JSON instead of a table.
     #[arg(long)]
     json: bool,
-    /// Samples per configuration (the median is reported).
-    #[arg(long, default_value_t = 5)]
+    /// Samples per configuration, 1 to 100 (the median is reported).
+    #[arg(long, default_value_t = 5, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_SAMPLES))]
     samples: usize,
-    /// Alloc+free pairs per thread in each sample.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Alloc+free pairs per thread in each sample, 1 to 100000000.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=MAX_PAIRS))]
     pairs: u64,
-    /// Blocks allocated before they are freed again.
-    #[arg(long, default_value_t = 64)]
+    /// Blocks allocated before they are freed again, 1 to 1024 (each of two
+    /// threads holds that many order-3 blocks of the default machine's 256 MiB).
+    #[arg(long, default_value_t = 64, value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_BATCH as u64))]
     batch: usize,
 }
 
@@ -56,21 +63,27 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 }
 
 fn print_table(r: &BenchReport) {
-    println!(
+    outln!(
         "{:<24} {:>5} {:>7} {:>12}",
-        "allocator", "order", "threads", "ns/pair"
+        "allocator",
+        "order",
+        "threads",
+        "ns/pair"
     );
     for x in &r.results {
-        println!(
+        outln!(
             "{:<24} {:>5} {:>7} {:>12.2}",
-            x.allocator, x.order, x.threads, x.ns_per_pair
+            x.allocator,
+            x.order,
+            x.threads,
+            x.ns_per_pair
         );
     }
-    println!();
+    outln!();
     for order in [0, 3] {
         for name in ["gfp", "gfp-bulk"] {
             let g1 = r.get(name, order, 1);
-            println!(
+            outln!(
                 "order {order}: {name} / free-stack {}, buddy_system_allocator / {name} {}, 2-thread throughput / 1-thread {}",
                 ratio(g1, r.get("free-stack", order, 1)),
                 ratio(r.get("buddy_system_allocator", order, 1), g1),
@@ -82,11 +95,6 @@ fn print_table(r: &BenchReport) {
 
 /// Runs `gfp bench`.
 pub fn run(args: BenchArgs) -> CmdResult {
-    if args.samples == 0 || args.pairs == 0 || args.batch == 0 {
-        return Err(UserError(
-            "--samples, --pairs and --batch must be positive".into(),
-        ));
-    }
     let cfg = BenchConfig {
         samples: args.samples,
         pairs_per_sample: args.pairs,
@@ -107,11 +115,13 @@ pub fn run(args: BenchArgs) -> CmdResult {
         });
     }
     print_table(&report);
-    println!();
+    outln!();
     for k in &kmalloc {
-        println!(
+        outln!(
             "{:<16} size {:>4}  {:>8.2} ns/pair",
-            k.allocator, k.size, k.ns_per_pair
+            k.allocator,
+            k.size,
+            k.ns_per_pair
         );
     }
     let get = |a: &str| {
@@ -120,21 +130,27 @@ pub fn run(args: BenchArgs) -> CmdResult {
             .find(|k| k.allocator == a)
             .map(|k| k.ns_per_pair)
     };
-    println!(
+    outln!(
         "kmalloc(64): gfp-kmalloc / system-malloc {}",
         ratio(get("gfp-kmalloc"), get("system-malloc"))
     );
-    println!();
+    outln!();
     for r in &reclaim {
-        println!(
+        outln!(
             "{:<8} reclaimed {:>8} pages  {:>12.0} pages/s",
-            r.reclaimer, r.pages, r.pages_per_sec
+            r.reclaimer,
+            r.pages,
+            r.pages_per_sec
         );
     }
     for l in &latency {
-        println!(
+        outln!(
             "{:<11} under pressure: {} of {} succeeded, p50 {} ns, p99 {} ns",
-            l.gfp, l.succeeded, l.allocs, l.p50_ns, l.p99_ns
+            l.gfp,
+            l.succeeded,
+            l.allocs,
+            l.p50_ns,
+            l.p99_ns
         );
     }
     Ok(ExitCode::SUCCESS)

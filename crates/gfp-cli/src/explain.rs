@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use gfp::explain::{explain, Fact};
+use gfp::explain::{explain_in, Fact};
 use gfp::parse::parse_mask;
 use gfp::policy::{self, Direction};
 use serde::Serialize;
@@ -16,8 +16,9 @@ use crate::{print_json, CmdResult};
 pub struct ExplainArgs {
     #[command(flatten)]
     profile: ProfileArgs,
-    /// The allocation order (2^order pages).
-    #[arg(long, default_value_t = 0)]
+    /// The allocation order (2^order pages), 0 to 63; the kernel refuses
+    /// any order above its MAX_PAGE_ORDER (10 on x86_64).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=63))]
     order: u32,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -69,7 +70,7 @@ pub fn run(args: ExplainArgs) -> CmdResult {
         rendered: gfp::render::hex_and_pgg(&profile, mask),
         profile: profile.label.clone(),
         order: args.order,
-        facts: explain(gfp, Some(args.order)),
+        facts: explain_in(gfp, Some(args.order), profile.version),
         flags: gfp
             .flags()
             .map(|f| FlagVerdicts {
@@ -91,21 +92,21 @@ pub fn run(args: ExplainArgs) -> CmdResult {
     if args.json {
         return print_json(&out);
     }
-    println!("{}  [{}, order {}]", out.rendered, out.profile, out.order);
-    println!();
+    outln!("{}  [{}, order {}]", out.rendered, out.profile, out.order);
+    outln!();
     for f in &out.facts {
-        println!("  {:<13} {}", f.topic.label(), f.text);
+        outln!("  {:<13} {}", f.topic.label(), f.text);
     }
     for u in &out.unknown {
-        println!("  {:<13} {u}", "note");
+        outln!("  {:<13} {u}", "note");
     }
     if !out.flags.is_empty() {
-        println!();
-        println!("Flags, and whether a scope may set or clear them:");
+        outln!();
+        outln!("Flags, and whether a scope may set or clear them:");
         for f in &out.flags {
-            println!("  {}: {}", f.flag, f.meaning);
+            outln!("  {}: {}", f.flag, f.meaning);
             for (dir, c) in [("set", &f.set), ("clear", &f.clear)] {
-                println!(
+                outln!(
                     "      {dir:<5} {} ({}): {}",
                     if c.allowed { "allowed" } else { "REFUSED" },
                     c.verdict,

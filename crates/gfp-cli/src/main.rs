@@ -4,9 +4,45 @@
 //! Each subcommand lives in its own module; this file only parses arguments
 //! and reports errors.
 
+use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use clap::{Args, Parser, Subcommand};
+
+/// The first error writing to stdout (`gfp scopes > /dev/full`); output
+/// stops there, and `main` reports it (exit status 2) instead of
+/// panicking in `println!`.
+static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Writes to stdout, remembering the first error instead of panicking.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    let mut err = STDOUT_ERROR.lock().unwrap_or_else(|e| e.into_inner());
+    if err.is_none() {
+        if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+            *err = Some(e);
+        }
+    }
+}
+
+/// `print!` that does not panic when stdout fails ([`write_stdout`]).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that does not panic when stdout fails ([`write_stdout`]).
+#[macro_export]
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 mod bench;
 mod decode;
@@ -93,19 +129,67 @@ fn main() -> ExitCode {
         Command::Verify(a) => verify::run(a),
         Command::Scan(a) => scan::run(a),
     };
-    match result {
-        Ok(code) => code,
-        Err(UserError(msg)) => {
+    let flushed = std::io::stdout().flush();
+    let written = STDOUT_ERROR
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .map_or(flushed, Err);
+    match (result, written) {
+        (Err(UserError(msg)), _) => {
             eprintln!("gfp: error: {msg}");
             ExitCode::from(2)
         }
+        (Ok(_), Err(e)) => {
+            eprintln!("gfp: error: writing the output: {e}");
+            ExitCode::from(2)
+        }
+        (Ok(code), Ok(())) => code,
     }
+}
+
+/// The largest input file read (a profile, a scenario, a `.config`).
+pub const MAX_INPUT_FILE: u64 = 64 << 20;
+
+/// Reads an input file: a regular file of at most [`MAX_INPUT_FILE`]
+/// bytes. A directory, a device such as `/dev/zero` or a FIFO is an error
+/// that says so, rather than a read that never ends. `what` names the file
+/// in errors (`profile`, `scenario`).
+pub fn read_input_file(path: &std::path::Path, what: &str) -> Result<Vec<u8>, UserError> {
+    use std::io::Read;
+    let fail = |why: String| UserError(format!("cannot read {what} {}: {why}", path.display()));
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    if meta.is_dir() {
+        return Err(fail("it is a directory".into()));
+    }
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > MAX_INPUT_FILE {
+        return Err(fail(format!("larger than {} MiB", MAX_INPUT_FILE >> 20)));
+    }
+    Ok(bytes)
+}
+
+/// [`read_input_file`] of a text file: invalid UTF-8 is an error.
+pub fn read_input_text(path: &std::path::Path, what: &str) -> Result<String, UserError> {
+    String::from_utf8(read_input_file(path, what)?).map_err(|e| {
+        UserError(format!(
+            "cannot read {what} {}: not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// Writes `value` as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) -> CmdResult {
     let text = serde_json::to_string_pretty(value).map_err(|e| UserError(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(ExitCode::SUCCESS)
 }
 

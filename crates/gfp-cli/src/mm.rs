@@ -94,8 +94,8 @@ pub fn run(args: MmArgs) -> CmdResult {
             vmstat,
         });
     }
-    println!(
-        "# machine {:?}: {} nodes, {} CPUs, {} MiB; min_free_kbytes {}; {}",
+    outln!(
+        "# machine {}: {} nodes, {} CPUs, {} MiB; min_free_kbytes {}; {}",
         spec.name,
         spec.nodes.len(),
         spec.cpus.len(),
@@ -107,11 +107,11 @@ pub fn run(args: MmArgs) -> CmdResult {
             "after the built-in workload"
         }
     );
-    println!("\n# /proc/buddyinfo");
-    print!("{}", m.buddyinfo_text());
-    println!("\n# /proc/zoneinfo");
-    print!("{}", m.zoneinfo_text());
-    println!("\n# /proc/vmstat");
-    print!("{}", m.vmstat_text());
+    outln!("\n# /proc/buddyinfo");
+    out!("{}", m.buddyinfo_text());
+    outln!("\n# /proc/zoneinfo");
+    out!("{}", m.zoneinfo_text());
+    outln!("\n# /proc/vmstat");
+    out!("{}", m.vmstat_text());
     Ok(ExitCode::SUCCESS)
 }

@@ -25,7 +25,7 @@ pub struct ProfileCmdArgs {
     /// Write the profile as JSON to FILE, for `--profile FILE` in every command.
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// List the built-in kernel versions.
+    /// List the built-in kernel versions (`--json`: an array of strings).
     #[arg(long, conflicts_with = "from_source")]
     list: bool,
     /// Print the profile as JSON (the file format) instead of a summary.
@@ -47,7 +47,9 @@ fn source_config(args: &ProfileCmdArgs) -> Result<Option<PathBuf>, UserError> {
     }
     match args.selection.config.as_slice() {
         [] => Ok(None),
-        [one] if !one.contains('=') || Path::new(one).is_file() => Ok(Some(PathBuf::from(one))),
+        [one] if !one.to_string_lossy().contains('=') || Path::new(one).is_file() => {
+            Ok(Some(PathBuf::from(one)))
+        }
         _ => Err(UserError(
             "with --from-source, --config takes the tree's .config file (one FILE), not CONFIG_X=y options"
                 .into(),
@@ -58,8 +60,13 @@ fn source_config(args: &ProfileCmdArgs) -> Result<Option<PathBuf>, UserError> {
 /// Runs `gfp profile`.
 pub fn run(args: ProfileCmdArgs) -> CmdResult {
     if args.list {
-        for v in history::supported_versions() {
-            println!("{v}");
+        let versions = history::supported_versions();
+        if args.json {
+            let names: Vec<String> = versions.iter().map(ToString::to_string).collect();
+            return crate::print_json(&names);
+        }
+        for v in versions {
+            outln!("{v}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -85,7 +92,7 @@ pub fn run(args: ProfileCmdArgs) -> CmdResult {
         }
     }
     if args.json {
-        println!("{text}");
+        outln!("{text}");
     } else {
         print_summary(&profile);
     }
@@ -93,34 +100,34 @@ pub fn run(args: ProfileCmdArgs) -> CmdResult {
 }
 
 fn print_summary(p: &Profile) {
-    println!("{}", p.label);
-    println!("  __GFP_BITS_MASK {:#x}", p.bits_mask);
+    outln!("{}", p.label);
+    outln!("  __GFP_BITS_MASK {:#x}", p.bits_mask);
     for n in &p.notes {
-        println!("  note: {n}");
+        outln!("  note: {n}");
     }
-    println!("\nflags:");
+    outln!("\nflags:");
     for f in &p.flags {
         if f.mask == 0 {
-            println!("  {:<28} 0 (configured out)", f.name);
+            outln!("  {:<28} 0 (configured out)", f.name);
         } else {
-            println!("  {:<28} {:#x}", f.name, f.mask);
+            outln!("  {:<28} {:#x}", f.name, f.mask);
         }
     }
-    println!("\ncomposites:");
+    outln!("\ncomposites:");
     for c in &p.composites {
-        println!("  {:<28} {:#x}", c.name, c.mask);
+        outln!("  {:<28} {:#x}", c.name, c.mask);
     }
     match &p.pgg_names {
-        Some(t) => println!(
+        Some(t) => outln!(
             "\n%pGg names, in order: {}",
             t.iter()
                 .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
                 .join(" ")
         ),
-        None => println!("\n%pGg: none (kernels before 4.6 printed masks in hex)"),
+        None => outln!("\n%pGg: none (kernels before 4.6 printed masks in hex)"),
     }
-    println!(
+    outln!(
         "tracepoint names, in order: {}",
         p.trace_names
             .iter()
@@ -128,7 +135,7 @@ fn print_summary(p: &Profile) {
             .collect::<Vec<_>>()
             .join(" ")
     );
-    println!(
+    outln!(
         "a zero mask traces as `{}`{}",
         p.trace_zero,
         if p.trace_userspace_hex {

@@ -58,20 +58,20 @@ pub fn run_table(json: bool) -> CmdResult {
             .collect();
         return print_json(&rows);
     }
-    println!("{:<22} {:<28} clear in a scope", "flag", "set in a scope");
+    outln!("{:<22} {:<28} clear in a scope", "flag", "set in a scope");
     for r in TABLE {
-        println!(
+        outln!(
             "{:<22} {:<28} {}",
             r.flag.kernel_name(),
             short(&r.set),
             short(&r.clear)
         );
     }
-    println!();
-    println!("Reasons (refused cells marked with !):");
+    outln!();
+    outln!("Reasons (refused cells marked with !):");
     for r in TABLE {
         for c in [&r.set, &r.clear] {
-            println!(
+            outln!(
                 "{} {:<5} {}: {}",
                 if c.allowed() { " " } else { "!" },
                 c.direction.name(),
@@ -122,11 +122,13 @@ struct CheckCell {
 fn parse_flags(names: &[String]) -> Result<Vec<Flag>, UserError> {
     let mut out = Vec::new();
     for arg in names {
-        for name in arg
-            .split(['|', ','])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
+        let parts: Vec<&str> = arg.split(['|', ',']).map(str::trim).collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(UserError(format!(
+                "`{arg}`: an empty flag name; give one flag per --set/--clear, or join them as A|B"
+            )));
+        }
+        for name in parts {
             let flag = Flag::from_kernel_name(&name.to_ascii_uppercase()).ok_or_else(|| {
                 UserError(format!(
                     "`{name}` is not a single GFP flag (composites such as GFP_KERNEL cannot be scoped); flags: {}",
@@ -172,7 +174,7 @@ pub fn run_check(args: CheckArgs) -> CmdResult {
         print_json(&CheckJson { allowed, cells })?;
     } else {
         for c in &cells {
-            println!(
+            outln!(
                 "{} {} {}: {} ({})",
                 if c.cell.allowed { "allowed" } else { "REFUSED" },
                 c.direction.name(),
@@ -181,10 +183,10 @@ pub fn run_check(args: CheckArgs) -> CmdResult {
                 c.cell.verdict
             );
             if let Some(b) = c.cell.breaks {
-                println!("        {b}");
+                outln!("        {b}");
             }
         }
-        println!(
+        outln!(
             "{}",
             if allowed {
                 "verdict: the scope is allowed"

@@ -17,14 +17,16 @@ use crate::{print_json, CmdResult, UserError};
 pub struct SimArgs {
     /// A scenario file, or the name of a built-in scenario (see --list).
     #[arg(required_unless_present = "list")]
-    pub scenario: Option<String>,
-    /// The scheduler's seed: the same seed and scenario give the same report.
+    pub scenario: Option<std::path::PathBuf>,
+    /// The scheduler's seed, 0 to 18446744073709551615: the same seed and
+    /// scenario give the same report.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// List the built-in scenarios.
+    /// List the built-in scenarios, each with the first sentence of its
+    /// description (`--json`: `[{"name", "summary"}]`).
     #[arg(long)]
     pub list: bool,
     /// Also write one self-contained HTML page with plots of the run (free
@@ -54,21 +56,51 @@ pub enum AxisArg {
     Step,
 }
 
-/// The first comment line after the header: the scenario's summary.
+/// The scenario's summary: the first sentence of its opening comment
+/// (the comment lines after the header, up to `Expected:`), whole.
 fn summary(text: &str) -> String {
-    text.lines()
-        .filter_map(|l| l.trim().strip_prefix('#'))
-        .map(str::trim)
-        .next()
-        .unwrap_or("")
-        .to_string()
+    let mut para = Vec::new();
+    for line in text.lines().skip(1) {
+        let Some(c) = line.trim().strip_prefix('#') else {
+            break;
+        };
+        let c = c.trim();
+        if c.starts_with("Expected:") {
+            break;
+        }
+        para.push(c);
+    }
+    let text = para.join(" ");
+    let end = text
+        .match_indices('.')
+        .map(|(i, _)| i + 1)
+        .find(|&i| text[i..].is_empty() || text[i..].starts_with(' '))
+        .unwrap_or(text.len());
+    text[..end].to_string()
+}
+
+/// One entry of `gfp sim --list --json`.
+#[derive(serde::Serialize)]
+struct Listed {
+    name: &'static str,
+    summary: String,
 }
 
 /// Runs `gfp sim`.
 pub fn run(args: SimArgs) -> CmdResult {
     if args.list {
-        for (name, text) in BUILTIN {
-            println!("{name:<26} {}", summary(text));
+        let listed: Vec<Listed> = BUILTIN
+            .iter()
+            .map(|(name, text)| Listed {
+                name,
+                summary: summary(text),
+            })
+            .collect();
+        if args.json {
+            return print_json(&listed);
+        }
+        for l in &listed {
+            outln!("{:<26} {}", l.name, l.summary);
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -77,16 +109,22 @@ pub fn run(args: SimArgs) -> CmdResult {
             "name a scenario file or built-in (see --list)".into(),
         ));
     };
-    let (label, text) = if std::path::Path::new(&what).is_file() {
-        let text = std::fs::read_to_string(&what)
-            .map_err(|e| UserError(format!("reading {what}: {e}")))?;
-        (what.clone(), text)
-    } else if let Some(t) = gfp_sim::builtin::get(&what) {
-        (what.clone(), t.to_string())
+    let path = what.as_path();
+    let name = what.display().to_string();
+    let builtin = what.to_str().and_then(gfp_sim::builtin::get);
+    let (label, text) = if path.is_file() {
+        (name, crate::read_input_text(path, "scenario")?)
+    } else if let Some(t) = builtin {
+        (name, t.to_string())
+    } else if path.exists() {
+        // A directory, a device, a FIFO: say so rather than "no such file".
+        return Err(crate::read_input_text(path, "scenario")
+            .err()
+            .unwrap_or_else(|| UserError(format!("{name}: not a scenario file"))));
     } else {
         let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
         return Err(UserError(format!(
-            "{what}: no such file or built-in scenario (built-in: {})",
+            "{name}: no such file or built-in scenario (built-in: {})",
             names.join(", ")
         )));
     };
@@ -117,7 +155,7 @@ pub fn run(args: SimArgs) -> CmdResult {
     if args.json {
         print_json(&report)?;
     } else {
-        print!("{}", report.text());
+        out!("{}", report.text());
     }
     Ok(if report.clean() {
         ExitCode::SUCCESS
@@ -133,7 +171,12 @@ mod tests {
     #[test]
     fn builtins_have_summaries() {
         for (name, text) in BUILTIN {
-            assert!(!summary(text).is_empty(), "{name}");
+            let s = summary(text);
+            assert!(s.ends_with('.') && s.len() > 20, "{name}: {s}");
+            assert!(
+                s.chars().next().is_some_and(char::is_uppercase),
+                "{name}: {s}"
+            );
         }
     }
 

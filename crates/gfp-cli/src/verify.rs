@@ -6,6 +6,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, ValueEnum};
 use gfp::policy::Direction;
 use gfp::Flag;
@@ -24,20 +25,25 @@ pub enum DirectionArg {
     Clear,
 }
 
+/// The most random programs per cell (128 times the default; they are
+/// generated up front).
+const MAX_RANDOM: u64 = 65_536;
+
 /// Arguments of `gfp verify`.
 #[derive(Args)]
 pub struct VerifyArgs {
     /// Print `{"cells": [...]}` as JSON (no progress bar).
     #[arg(long)]
     pub json: bool,
-    /// Seed of the random part of the search.
+    /// Seed of the random part of the search, 0 to 18446744073709551615.
     #[arg(long, default_value_t = Bounds::default().seed)]
     pub seed: u64,
-    /// Bodies of up to this many call sites are searched exhaustively.
-    #[arg(long, default_value_t = Bounds::default().max_ops)]
+    /// Bodies of up to this many call sites, 1 to 3, are searched
+    /// exhaustively (the exhaustive part grows as 26^N programs per environment).
+    #[arg(long, default_value_t = Bounds::default().max_ops, value_parser = RangedU64ValueParser::<usize>::new().range(1..=3))]
     pub max_ops: usize,
-    /// Random programs per cell after the exhaustive part.
-    #[arg(long, default_value_t = Bounds::default().random)]
+    /// Random programs per cell after the exhaustive part, 0 to 65536.
+    #[arg(long, default_value_t = Bounds::default().random, value_parser = RangedU64ValueParser::<usize>::new().range(0..=MAX_RANDOM))]
     pub random: usize,
     /// Only this flag (kernel name, e.g. __GFP_FS or FS).
     #[arg(long)]
@@ -54,12 +60,6 @@ struct Output<'a> {
 
 /// Runs `gfp verify`.
 pub fn run(args: VerifyArgs) -> CmdResult {
-    if args.max_ops == 0 || args.max_ops > 3 {
-        return Err(UserError(format!(
-            "--max-ops {}: need 1..=3 (the exhaustive part grows as 26^N programs per environment)",
-            args.max_ops
-        )));
-    }
     let flag = match &args.flag {
         None => None,
         Some(name) => Some(parse_flag(name)?),
@@ -99,9 +99,9 @@ pub fn run(args: VerifyArgs) -> CmdResult {
     if args.json {
         let text = serde_json::to_string_pretty(&Output { cells: &results })
             .map_err(|e| UserError(e.to_string()))?;
-        println!("{text}");
+        outln!("{text}");
     } else {
-        print!("{}", table(&results, &bounds));
+        out!("{}", table(&results, &bounds));
     }
     Ok(if agree {
         ExitCode::SUCCESS

@@ -74,6 +74,13 @@ macro_rules! with_order {
     };
 }
 
+/// The largest batch [`run`] takes with its default orders and threads:
+/// every thread holds `batch` order-3 blocks at once on the default
+/// machine, and this is a quarter of its pages over two threads of 8-page
+/// blocks (the rest is the Movable zone, which `GFP_KERNEL` cannot use, the
+/// watermarks and the per-CPU lists). Larger batches run out of memory.
+pub const MAX_BATCH: usize = 1024;
+
 /// What to measure.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchConfig {
@@ -82,7 +89,8 @@ pub struct BenchConfig {
     pub orders: Vec<u32>,
     /// Thread counts (1 and 2 by default).
     pub threads: Vec<usize>,
-    /// Blocks per round (64).
+    /// Blocks per round (64; at most [`MAX_BATCH`] with the default orders
+    /// and threads).
     pub batch: usize,
     /// Samples per configuration; the median is reported (5).
     pub samples: usize,
@@ -443,5 +451,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The largest batch `gfp bench` accepts runs on the default machine
+    /// for every allocator, order 3 and two threads included.
+    #[test]
+    fn max_batch_fits_the_default_machine() {
+        let spec = MachineSpec::default_machine();
+        assert_eq!(
+            MAX_BATCH as u64,
+            spec.total_pages() / (2 * 8) / 4,
+            "a quarter of the machine over two threads of order-3 blocks"
+        );
+        let cfg = BenchConfig {
+            samples: 1,
+            pairs_per_sample: 1,
+            batch: MAX_BATCH,
+            ..BenchConfig::default()
+        };
+        assert_eq!(run(&cfg).results.len(), ALLOCATORS.len() * 2 * 2);
     }
 }

@@ -66,6 +66,21 @@ pub enum SlabError {
     },
 }
 
+impl core::fmt::Display for SlabError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SlabError::NoMemory(e) => write!(f, "the page allocator refused a slab page ({e})"),
+            SlabError::TooLarge(n) => write!(f, "{n} bytes is above the largest kmalloc size"),
+            SlabError::ObjExtRecursion { depth } => write!(
+                f,
+                "allocating the slab's object-extension vector recursed {depth} levels deep"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for SlabError {}
+
 struct SlabMeta {
     free: Vec<usize>,
     inuse: u32,

@@ -29,7 +29,8 @@
 //! `scope noio`, `scope noreclaim`, `scope pin` each opening a block closed
 //! by `end`; `alloc VAR MASK [order=N] [node=N] [no-failure-path]`;
 //! `if-failed VAR` opening a block closed by `end` (the caller's failure
-//! path); `repeat N` opening a block closed by `end`; `free VAR`; `touch VAR` (writes the memory); `expect-zero VAR`
+//! path); `repeat N` opening a block closed by `end` (blocks nest at most
+//! [`MAX_NESTING`] deep); `free VAR`; `touch VAR` (writes the memory); `expect-zero VAR`
 //! (reads it, relying on it being zero); `sleep NS`; `fs_call` (calls into
 //! the filesystem: takes its `fs-reclaim` locks and allocates with
 //! `GFP_KERNEL`); `io [VAR] [dev=NAME]` (block I/O: allocates with
@@ -83,6 +84,14 @@ pub struct Scenario {
 /// Tasks a scenario may declare: each may get a kernel stack of its own
 /// (a memory mapping) in the simulator.
 pub const MAX_TASKS: usize = 1024;
+
+/// How deep `scope`, `repeat` and `if-failed` blocks may nest in one body.
+/// The parser, the printer, [`drop_scopes`] and the simulator's compiler
+/// recurse once per level (and so does dropping a parsed body), so the bound
+/// keeps every one of them far inside a 2 MiB thread stack; it is still eight
+/// times the scope depth at which the simulator reports `unbounded-recursion`
+/// ([`gfp::context::MAX_SCOPE_DEPTH`]), so that finding stays reachable.
+pub const MAX_NESTING: usize = 256;
 
 /// The machine a scenario runs on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -651,19 +660,62 @@ impl<'a> Parser<'a> {
         )
     }
 
-    /// Parses ops until `end` (consumed) when `block`, else errors at EOF.
+    /// Parses the body opened by `opener` up to its `end` (consumed).
+    ///
+    /// Nested blocks are kept on an explicit stack, not parsed by
+    /// recursion, so the parser's own stack use does not grow with the
+    /// nesting; a block more than [`MAX_NESTING`] deep is an error at its
+    /// opener.
     fn body(&mut self, opener: Tok<'a>) -> Result<Vec<Op>, ParseError> {
-        let mut ops = Vec::new();
+        // The open blocks, outermost first: opener, what closes it into an
+        // op (none for the outermost body), and the ops parsed so far.
+        let mut open: Vec<(Tok<'a>, Option<Block>, Vec<Op>)> = vec![(opener, None, Vec::new())];
         loop {
+            match self.line()? {
+                Parsed::Op(op) => open.last_mut().expect("a body is open").2.push(op),
+                Parsed::Open(t, block) => {
+                    if open.len() > MAX_NESTING {
+                        return err(
+                            t.line,
+                            t.col,
+                            format!("blocks nested more than {MAX_NESTING} deep"),
+                        );
+                    }
+                    open.push((t, Some(block), Vec::new()));
+                }
+                Parsed::End => {
+                    let (_, block, ops) = open.pop().expect("a body is open");
+                    let Some(outer) = open.last_mut() else {
+                        return Ok(ops);
+                    };
+                    outer
+                        .2
+                        .push(match block.expect("only the outermost body has no block") {
+                            Block::Repeat(n) => Op::Repeat(n, ops),
+                            Block::IfFailed(v) => Op::IfFailed(v, ops),
+                            Block::Scope(sc) => Op::Scope(sc, ops),
+                        });
+                }
+                Parsed::Eof => {
+                    let (opener, _, _) = open.last().expect("a body is open");
+                    return err(
+                        self.last_line + 1,
+                        1,
+                        format!(
+                            "`{}` opened at line {}, column {} has no `end`",
+                            opener.text, opener.line, opener.col
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Parses the next line of a body.
+    fn line(&mut self) -> Result<Parsed<'a>, ParseError> {
+        {
             let Some(l) = self.lines.get(self.pos) else {
-                return err(
-                    self.last_line + 1,
-                    1,
-                    format!(
-                        "`{}` opened at line {}, column {} has no `end`",
-                        opener.text, opener.line, opener.col
-                    ),
-                );
+                return Ok(Parsed::Eof);
             };
             let l = Line {
                 no: l.no,
@@ -674,7 +726,7 @@ impl<'a> Parser<'a> {
             let op = match t0.text {
                 "end" => {
                     self.arity(&l, 1, "end")?;
-                    return Ok(ops);
+                    return Ok(Parsed::End);
                 }
                 "lock" | "unlock" | "spin_lock" | "spin_unlock" | "spin_lock_bh"
                 | "spin_unlock_bh" => {
@@ -805,12 +857,12 @@ impl<'a> Parser<'a> {
                     if n == 0 || n > MAX_REPEAT {
                         return err(t.line, t.col, format!("repeat {n}: need 1..={MAX_REPEAT}"));
                     }
-                    Op::Repeat(n, self.body(t0)?)
+                    return Ok(Parsed::Open(t0, Block::Repeat(n)));
                 }
                 "if-failed" => {
                     self.arity(&l, 2, "if-failed VAR")?;
                     let v = name_tok(&l.toks[1], "variable name")?;
-                    Op::IfFailed(v, self.body(t0)?)
+                    return Ok(Parsed::Open(t0, Block::IfFailed(v)));
                 }
                 "scope" => {
                     if l.toks.len() < 2 {
@@ -848,7 +900,7 @@ impl<'a> Parser<'a> {
                             )
                         }
                     };
-                    Op::Scope(scope, self.body(t0)?)
+                    return Ok(Parsed::Open(t0, Block::Scope(scope)));
                 }
                 "alloc" => {
                     if l.toks.len() < 3 {
@@ -897,9 +949,28 @@ impl<'a> Parser<'a> {
                     return err(t0.line, t0.col, format!("unknown operation `{other}`"));
                 }
             };
-            ops.push(op);
+            Ok(Parsed::Op(op))
         }
     }
+}
+
+/// A block opener's op, without its body yet.
+enum Block {
+    Repeat(u32),
+    IfFailed(String),
+    Scope(Scope),
+}
+
+/// One line of a body, parsed.
+enum Parsed<'a> {
+    /// A whole op.
+    Op(Op),
+    /// A block opener (`repeat`, `if-failed`, `scope`).
+    Open(Tok<'a>, Block),
+    /// `end`.
+    End,
+    /// No lines left.
+    Eof,
 }
 
 /// Parses a scenario. Never panics; errors name the line, column and problem.

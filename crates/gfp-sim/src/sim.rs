@@ -713,7 +713,7 @@ impl Sim {
     pub fn new(scenario: &Scenario, config: SimConfig) -> Result<Sim, SetupError> {
         gfp_mm::rt::own_per_cpu_lists();
         let spec = machine_spec(&scenario.machine);
-        let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e:?}")))?;
+        let machine = Machine::new(spec).map_err(|e| SetupError(format!("machine: {e}")))?;
         let devices = devices::Devices::new(&scenario.devices, config.seed);
         let mut vm_config = VmConfig {
             swap_pages: scenario.swap.unwrap_or(DEFAULT_SWAP_PAGES),
@@ -2307,7 +2307,7 @@ impl Sim {
                 // node-id check would.
                 let e = AllocError::NoSuchNode(n as usize);
                 self.tasks[i].report.allocations += 1;
-                let e = format!("{e:?}");
+                let e = e.to_string();
                 self.alloc_failed(i, &a.var, a.mask, effective, a.no_failure_path, &e);
                 return;
             }
@@ -2375,7 +2375,7 @@ impl Sim {
                         ),
                     );
                 }
-                let e = format!("{e:?}");
+                let e = e.to_string();
                 self.alloc_failed(i, &a.var, a.mask, effective, a.no_failure_path, &e);
             }
         }
@@ -2453,7 +2453,7 @@ impl Sim {
                         ),
                     );
                 }
-                let e = format!("{e:?}");
+                let e = e.to_string();
                 self.alloc_failed(i, &a.var, a.mask, effective, a.no_failure_path, &e);
             }
         }

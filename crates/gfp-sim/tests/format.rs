@@ -515,3 +515,52 @@ fn task_count_is_bounded() {
     assert_eq!((l, c), (2 + 3 * n, 1));
     assert!(m.contains(&format!("more than {n} tasks")), "{m}");
 }
+
+/// `depth` blocks nested inside one task, cycling through `scope`,
+/// `repeat` and `if-failed`, with an allocation at the bottom.
+fn nested_scenario(depth: usize) -> String {
+    let mut s = String::from("gfp-scenario 1\ntask t\n  alloc a GFP_NOWAIT\n");
+    for i in 0..depth {
+        s.push_str(match i % 3 {
+            0 => "scope set __GFP_NOWARN\n",
+            1 => "repeat 1\n",
+            _ => "if-failed a\n",
+        });
+    }
+    s.push_str("alloc b GFP_KERNEL\n");
+    for _ in 0..depth {
+        s.push_str("end\n");
+    }
+    s.push_str("end\n");
+    s
+}
+
+/// Blocks nest at most `MAX_NESTING` deep; one more is a parse error that
+/// names the bound, at the opener of the extra block; and everything a
+/// scenario at the bound goes through (parse, print, drop_scopes, a run
+/// with its page, drop) fits a thread with the default 2 MiB stack.
+#[test]
+fn nesting_depth_is_bounded_below_the_stack() {
+    let n = gfp_sim::format::MAX_NESTING;
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let ok = nested_scenario(n);
+            let s = parse(&ok).unwrap();
+            assert_eq!(parse(&print(&s)).unwrap(), s);
+            let _ = gfp_sim::format::drop_scopes(&s);
+            let (report, timeline) = gfp_sim::run_recorded(&s, 1).unwrap();
+            let _ = gfp_sim::html::render(&report, &timeline, &Default::default());
+            let (l, c, m) = err_at(&nested_scenario(n + 1));
+            assert_eq!((l, c), (4 + n, 1));
+            assert!(m.contains(&format!("nested more than {n} deep")), "{m}");
+            // Far past the bound (where the parser used to overflow the
+            // stack): the same error, at the same place.
+            let (l, _, m) = err_at(&nested_scenario(20_000));
+            assert_eq!(l, 4 + n);
+            assert!(m.contains(&format!("nested more than {n} deep")), "{m}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

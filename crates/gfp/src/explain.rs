@@ -136,10 +136,66 @@ pub fn may_invoke_oom(gfp: Gfp, order: u32) -> bool {
         )
 }
 
+/// The name and value of the largest-order limit in `version` (6.12 when
+/// unknown) on x86_64's default configuration, as the check in
+/// `__alloc_pages()` spells it: `order >= MAX_ORDER` with `MAX_ORDER` 11
+/// before 6.4, `order > MAX_ORDER` with an inclusive `MAX_ORDER` of 10 in
+/// 6.4 to 6.7 ("mm, treewide: redefine MAX_ORDER sanely"), and
+/// `order > MAX_PAGE_ORDER` (10) from 6.8 on (the rename). Every era serves
+/// orders 0 to 10.
+pub fn max_order_limit(version: Option<crate::profile::KernelVersion>) -> String {
+    let max = zone::MAX_PAGE_ORDER;
+    match version {
+        Some(v) if !v.at_least(6, 4) => format!("MAX_ORDER ({}; orders up to {max})", max + 1),
+        Some(v) if !v.at_least(6, 8) => format!("MAX_ORDER ({max})"),
+        _ => format!("MAX_PAGE_ORDER ({max})"),
+    }
+}
+
 /// Everything that matters about an allocation with `gfp` of `order`
 /// (order 0 when unknown).
 pub fn explain(gfp: Gfp, order: Option<u32>) -> Vec<Fact> {
+    explain_in(gfp, order, None)
+}
+
+/// [`explain`] in `version` (6.12 when `None`), which only changes how an
+/// order above the largest one is reported.
+pub fn explain_in(
+    gfp: Gfp,
+    order: Option<u32>,
+    version: Option<crate::profile::KernelVersion>,
+) -> Vec<Fact> {
     let o = order.unwrap_or(0);
+    if o > zone::MAX_PAGE_ORDER {
+        // __alloc_pages(): `if (WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp))
+        // return NULL;` before anything else (before 6.4: `if (order >=
+        // MAX_ORDER) { WARN_ON_ONCE(!(gfp_mask & __GFP_NOWARN)); return NULL; }`).
+        let limit = max_order_limit(version);
+        return alloc::vec![
+            Fact {
+                topic: Topic::Failure,
+                text: format!(
+                    "order {o} is above {limit}: the page allocator refuses it at once and returns NULL, before any zone, watermark, reclaim or compaction"
+                ),
+            },
+            Fact {
+                topic: Topic::Retries,
+                text: "none: the request never reaches the slow path (__GFP_NOFAIL does not help)".into(),
+            },
+            Fact {
+                topic: Topic::OomKiller,
+                text: "never invokes the OOM killer".into(),
+            },
+            Fact {
+                topic: Topic::Warnings,
+                text: if gfp.contains(Gfp::NOWARN) {
+                    "silent (__GFP_NOWARN suppresses the WARN_ON_ONCE)".into()
+                } else {
+                    "a one-time WARNING with a stack trace (WARN_ON_ONCE), not the rate-limited allocation-failure report; __GFP_NOWARN silences it".into()
+                },
+            },
+        ];
+    }
     let mut facts = Vec::new();
     let mut say = |topic, text: String| facts.push(Fact { topic, text });
     let direct = gfp.contains(Gfp::DIRECT_RECLAIM);
@@ -410,5 +466,34 @@ mod tests {
         assert!(explain(Gfp::ATOMIC, Some(1))
             .iter()
             .any(|f| f.text.contains("high-atomic")));
+    }
+
+    /// An order above the largest is refused at once, with a warning unless
+    /// __GFP_NOWARN, named as each era's kernel names the limit.
+    #[test]
+    fn orders_above_the_largest_are_refused_at_once() {
+        use crate::profile::KernelVersion;
+        let facts = explain(Gfp::KERNEL, Some(11));
+        let text = |facts: &[Fact], t: Topic| {
+            facts
+                .iter()
+                .find(|f| f.topic == t)
+                .map(|f| f.text.clone())
+                .unwrap_or_default()
+        };
+        assert!(text(&facts, Topic::Failure).contains("order 11 is above MAX_PAGE_ORDER (10)"));
+        assert!(text(&facts, Topic::Failure).contains("refuses it at once"));
+        assert!(text(&facts, Topic::Warnings).contains("WARNING"));
+        assert!(!facts.iter().any(|f| f.topic == Topic::Compaction));
+        let quiet = explain(Gfp::KERNEL | Gfp::NOWARN, Some(11));
+        assert!(text(&quiet, Topic::Warnings).starts_with("silent"));
+        let old = explain_in(Gfp::KERNEL, Some(11), Some(KernelVersion::new(4, 4)));
+        assert!(text(&old, Topic::Failure).contains("above MAX_ORDER (11; orders up to 10)"));
+        let mid = explain_in(Gfp::KERNEL, Some(11), Some(KernelVersion::new(6, 6)));
+        assert!(text(&mid, Topic::Failure).contains("above MAX_ORDER (10)"));
+        // Order 10 is served as before.
+        assert!(explain(Gfp::KERNEL, Some(10))
+            .iter()
+            .any(|f| f.topic == Topic::Compaction));
     }
 }

@@ -18,6 +18,7 @@
 //! | names only | `DMA: ... KiB <names> pool`, `<names> allocation from offline node`, `gfp=<names>` (test_lockup) | `DMA: preallocated 1024 KiB GFP_KERNEL\|GFP_DMA pool for atomic allocations` |
 //! | tracepoints | `gfp_flags=`, `gfp_flags ` (mm_shrink_slab_start), `gfp_mask=` (compaction), `flags=` (dma), `mask=` (btrfs), `name=%u (names)` (synthetic events) | `kmem:mm_page_alloc: page=... order=0 migratetype=0 gfp_flags=GFP_KERNEL` |
 //! | XFS, OpenZFS/SPL (hex only) | `(mode:0x..)`, `lflags=0x..` | `XFS: kworker/1:2(123) possible memory allocation deadlock size 65552 in kmem_alloc (mode:0x250)` |
+//! | a bare mask | a line with nothing but `0x..` hex, decimal digits, or names | `0xcc0`, `GFP_KERNEL\|__GFP_NOWARN` |
 //!
 //! # Which kernel?
 //!
@@ -30,7 +31,9 @@
 //!    `CPU: 3 PID: 1 Comm: x Not tainted 5.4.0-42-generic #46-Ubuntu`,
 //!    `... Tainted: G W 6.1.0-18-amd64 #1`) selects the version, with the
 //!    configuration of a typical distribution kernel; a later banner replaces
-//!    it. When printed names only match that release under another
+//!    it. A report's own banner comes after its mask line (`dump_stack()`
+//!    follows the warning): [`ReportScanner`] holds a mask line for the
+//!    few lines that may bring it, and decodes it under that banner. When printed names only match that release under another
 //!    configuration (say `CONFIG_KASAN_HW_TAGS`), the scanner switches to that
 //!    configuration for the following lines too;
 //! 3. without either, a line that prints names is decoded with the newest
@@ -149,7 +152,8 @@ pub enum Renderer {
 pub enum VersionSource {
     /// The user forced the profile ([`ScanOptions::profile`]).
     Forced,
-    /// An earlier version banner in the log.
+    /// A version banner in the log: the line's report's own (with
+    /// [`ReportScanner`]), or an earlier one.
     Banner,
     /// No banner: the newest release whose renderer prints the line's names.
     Names,
@@ -552,6 +556,123 @@ impl core::fmt::Debug for LogScanner {
     }
 }
 
+/// How many lines after a mask line its report's version banner may come.
+/// `dump_stack()` prints `CPU: 0 PID: 1 Comm: x Not tainted 4.4.0-21-generic
+/// ...` right after the allocation-failure or OOM line (after a
+/// `cpuset=... mems_allowed=...` continuation on some kernels); the rest
+/// allows for a line or two of other output interleaved.
+pub const REPORT_BANNER_WINDOW: usize = 3;
+
+/// A [`LogScanner`] that gives a report's mask line the version banner of
+/// the same report, printed before or after it.
+///
+/// An allocation-failure or OOM report prints the mask first and the
+/// version in `dump_stack()`'s `CPU: ... Not tainted 4.4.0-21-generic` line
+/// just after it. So a line with findings is held until the next line that
+/// has findings, or [`REPORT_BANNER_WINDOW`] lines, pass; when a
+/// `dump_stack()` banner (`Tainted: ` or `Not tainted `) comes first, the
+/// held line is decoded again under it. (`Linux version` boot banners start
+/// a new log and never apply backwards.) With a profile forced by the
+/// user, nothing is held.
+///
+/// Lines come back in order, each with its findings, as soon as they are
+/// settled; call [`ReportScanner::finish`] at the end of the log.
+#[derive(Debug, Default)]
+pub struct ReportScanner {
+    scanner: LogScanner,
+    held: Option<HeldLine>,
+}
+
+#[derive(Debug)]
+struct HeldLine {
+    line_no: usize,
+    raw: Vec<u8>,
+    findings: Vec<Finding>,
+}
+
+impl ReportScanner {
+    /// A scanner with `options`.
+    pub fn new(options: ScanOptions) -> Self {
+        ReportScanner {
+            scanner: LogScanner::new(options),
+            held: None,
+        }
+    }
+
+    /// The line scanner underneath.
+    pub fn scanner(&self) -> &LogScanner {
+        &self.scanner
+    }
+
+    /// The line number of the line held for a banner, if any.
+    pub fn holding(&self) -> Option<usize> {
+        self.held.as_ref().map(|h| h.line_no)
+    }
+
+    /// Scans one raw line (as [`LogScanner::scan_bytes`]; line numbers must
+    /// grow) and returns the lines now settled, in order: `(line number,
+    /// findings)`, each with at least one finding.
+    pub fn scan_bytes(&mut self, line_no: usize, line: &[u8]) -> Vec<(usize, Vec<Finding>)> {
+        let mut out = Vec::new();
+        if let Some(h) = self
+            .held
+            .take_if(|h| line_no > h.line_no + REPORT_BANNER_WINDOW)
+        {
+            out.push((h.line_no, h.findings));
+        }
+        let findings = self.scanner.scan_bytes(line_no, line);
+        let banner = self.held.is_some() && is_report_banner(line);
+        if let Some(h) = self.held.take() {
+            if banner {
+                let again = self.scanner.scan_bytes(h.line_no, &h.raw);
+                out.push((h.line_no, again));
+            } else if !findings.is_empty() {
+                out.push((h.line_no, h.findings));
+            } else {
+                self.held = Some(h);
+            }
+        }
+        if !findings.is_empty() {
+            if self.scanner.forced.is_some() {
+                out.push((line_no, findings));
+            } else {
+                self.held = Some(HeldLine {
+                    line_no,
+                    raw: line.to_vec(),
+                    findings,
+                });
+            }
+        }
+        out
+    }
+
+    /// [`ReportScanner::scan_bytes`] on text.
+    pub fn scan_line(&mut self, line_no: usize, line: &str) -> Vec<(usize, Vec<Finding>)> {
+        self.scan_bytes(line_no, line.as_bytes())
+    }
+
+    /// The held line, when `line_no` is past the window in which its banner
+    /// could come: for readers that skip lines without trigger tokens.
+    pub fn expire(&mut self, line_no: usize) -> Option<(usize, Vec<Finding>)> {
+        self.held
+            .take_if(|h| line_no > h.line_no + REPORT_BANNER_WINDOW)
+            .map(|h| (h.line_no, h.findings))
+    }
+
+    /// The end of the log: the held line, if any.
+    pub fn finish(&mut self) -> Option<(usize, Vec<Finding>)> {
+        self.held.take().map(|h| (h.line_no, h.findings))
+    }
+}
+
+/// Whether a line is `dump_stack()`'s banner (`... Not tainted 4.4.0 ...`,
+/// `... Tainted: G W 6.1.0 ...`) naming a release.
+fn is_report_banner(line: &[u8]) -> bool {
+    let has = |pat: &[u8]| line.windows(pat.len()).any(|w| w == pat);
+    (has(b"Not tainted ") || has(b"Tainted: "))
+        && parse_banner(&String::from_utf8_lossy(line)).is_some()
+}
+
 impl Default for LogScanner {
     fn default() -> Self {
         LogScanner::new(ScanOptions::default())
@@ -634,7 +755,13 @@ impl LogScanner {
     fn scan_filtered(&mut self, line_no: usize, line: &str, pre: Pre) -> Vec<Finding> {
         let keys = pre.keys;
         if keys == 0 {
-            return Vec::new();
+            return match bare_mask(line) {
+                Some(hit) => {
+                    let mut ctx = LineCtx::new(line);
+                    alloc::vec![self.finding(line_no, &mut ctx, &hit)]
+                }
+                None => Vec::new(),
+            };
         }
         if keys & K_BANNER != 0 {
             if let Some(v) = parse_banner(line) {
@@ -648,7 +775,10 @@ impl LogScanner {
         let mut hits = Vec::new();
         collect(&mut ctx, &pre, &mut hits);
         if hits.is_empty() {
-            return Vec::new();
+            return match bare_names(line) {
+                Some(hit) => alloc::vec![self.finding(line_no, &mut ctx, &hit)],
+                None => Vec::new(),
+            };
         }
         hits.sort_by_key(|h| h.start);
         hits.dedup_by_key(|h| h.start);
@@ -672,7 +802,7 @@ impl LogScanner {
     fn scan_bytes_filtered(&mut self, line_no: usize, line: &[u8], pre: Pre) -> Vec<Finding> {
         // Trigger tokens are ASCII, and lossy decoding keeps every ASCII
         // byte, so the filter gives the same answer on both forms.
-        if pre.keys == 0 {
+        if pre.keys == 0 && !maybe_bare(line) {
             return Vec::new();
         }
         match String::from_utf8_lossy(line) {
@@ -699,6 +829,7 @@ impl LogScanner {
         while let Some(j) = next_trigger(chunk, pos) {
             let start = last_newline(&chunk[pos..j]).map_or(pos, |k| pos + k + 1);
             let end = first_newline(&chunk[j..]).map_or(chunk.len(), |k| j + k);
+            self.bare_lines(chunk, pos..start, &mut line_no, &mut counted, &mut found);
             line_no += count_newlines(&chunk[counted..start]);
             counted = start;
             let mut line = &chunk[start..end];
@@ -717,11 +848,53 @@ impl LogScanner {
             }
             pos = end + 1;
         }
+        if pos < chunk.len() {
+            self.bare_lines(
+                chunk,
+                pos..chunk.len(),
+                &mut line_no,
+                &mut counted,
+                &mut found,
+            );
+        }
         let mut lines = line_no - first_line_no + count_newlines(&chunk[counted..]);
         if chunk.last().is_some_and(|&c| c != b'\n') {
             lines += 1;
         }
         ChunkScan { lines, found }
+    }
+
+    /// The bare masks among the whole lines of `chunk[range]`, which hold
+    /// no trigger token ([`LogScanner::scan_chunk`]).
+    fn bare_lines(
+        &mut self,
+        chunk: &[u8],
+        range: core::ops::Range<usize>,
+        line_no: &mut usize,
+        counted: &mut usize,
+        found: &mut Vec<LineFindings>,
+    ) {
+        let mut s = range.start;
+        while s < range.end {
+            let e = first_newline(&chunk[s..range.end]).map_or(range.end, |k| s + k);
+            let mut line = &chunk[s..e];
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+            }
+            if maybe_bare(line) {
+                *line_no += count_newlines(&chunk[*counted..s]);
+                *counted = s;
+                let findings = self.scan_bytes_filtered(*line_no, line, Pre::NONE);
+                if !findings.is_empty() {
+                    found.push(LineFindings {
+                        line: *line_no,
+                        range: s..s + line.len(),
+                        findings,
+                    });
+                }
+            }
+            s = e + 1;
+        }
     }
 
     fn set_banner(&mut self, v: KernelVersion) {
@@ -1428,7 +1601,13 @@ fn order_notes(order: i32, notes: &mut Vec<String>) {
         "order {order}: 2^{order} = {} contiguous pages ({size} with 4 KiB pages)",
         1u64 << order
     );
-    if order > 3 {
+    if order > crate::zone::MAX_PAGE_ORDER as i32 {
+        // __alloc_pages(): WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp).
+        n.push_str(&format!(
+            "; above MAX_PAGE_ORDER ({} on x86_64): the page allocator refuses it at once, with a one-time WARNING unless __GFP_NOWARN",
+            crate::zone::MAX_PAGE_ORDER
+        ));
+    } else if order > 3 {
         n.push_str(
             "; costly (above PAGE_ALLOC_COSTLY_ORDER = 3): retried less, failures usually mean fragmentation",
         );
@@ -1587,6 +1766,14 @@ const K_GFP_LC: u32 = 64; // "gfp" in lower case
 struct Pre {
     keys: u32,
     first: [usize; 4],
+}
+
+impl Pre {
+    /// No trigger token.
+    const NONE: Pre = Pre {
+        keys: 0,
+        first: [0; 4],
+    };
 }
 
 /// The index in [`Pre::first`] of a key's first position, and the offset
@@ -1796,6 +1983,63 @@ fn pair_hit(b: &[u8], j: usize) -> u32 {
 }
 
 // ---------------------------------------------------------------------------
+// Bare masks
+// ---------------------------------------------------------------------------
+
+/// Longest line text (trimmed) that may be a bare mask: `0x` and 8 hex
+/// digits, or 10 decimal digits, with room for a leading `0`.
+const MAX_BARE_LEN: usize = 12;
+
+/// Whether a line without trigger tokens may be a bare mask (a cheap test
+/// for readers that skip such lines: only these need scanning).
+pub fn maybe_bare(line: &[u8]) -> bool {
+    let t = line.trim_ascii();
+    !t.is_empty() && t.len() <= MAX_BARE_LEN && t[0].is_ascii_digit()
+}
+
+/// A line that holds nothing but a mask as `gfp decode MASK` takes a
+/// number (`0xcc0`, `0XCC0`, `3264`), with blanks around it.
+fn bare_mask(line: &str) -> Option<Hit<'_>> {
+    if !maybe_bare(line.as_bytes()) {
+        return None;
+    }
+    let start = line.len() - line.trim_start().len();
+    let t = line.trim();
+    let v = crate::parse::parse_number(t).ok()?;
+    Some(Hit {
+        start,
+        end: start + t.len(),
+        family: Family::Bare,
+        hex: Some(v),
+        printed: None,
+        perf: false,
+        truncated: false,
+        hint: Hint::None,
+    })
+}
+
+/// A line that holds nothing but gfp names joined by `|`
+/// (`GFP_KERNEL|__GFP_NOWARN`), with blanks around it.
+fn bare_names(line: &str) -> Option<Hit<'_>> {
+    let start = line.len() - line.trim_start().len();
+    let t = line.trim();
+    let named = |p: &str| p.starts_with("GFP_") || p.starts_with("__GFP_");
+    if !looks_like_gfp_names(t) || !t.split('|').all(|p| named(p) || is_hex_token(p)) {
+        return None;
+    }
+    Some(Hit {
+        start,
+        end: start + t.len(),
+        family: Family::Bare,
+        hex: None,
+        printed: Some(t),
+        perf: false,
+        truncated: false,
+        hint: Hint::None,
+    })
+}
+
+// ---------------------------------------------------------------------------
 // Banners
 // ---------------------------------------------------------------------------
 
@@ -1866,6 +2110,9 @@ enum Family {
     Xfs,
     Spl,
     Field,
+    /// A line that holds nothing but a mask: a number (`0xcc0`, `3264`)
+    /// or names (`GFP_KERNEL|__GFP_NOWARN`).
+    Bare,
 }
 
 impl Family {
@@ -1877,6 +2124,7 @@ impl Family {
                 | Family::DmaPool
                 | Family::Offline
                 | Family::Spl
+                | Family::Bare
         )
     }
 
@@ -2299,6 +2547,7 @@ impl<'a> LineCtx<'a> {
             Family::Xfs => "xfs allocation deadlock",
             Family::Spl => "spl allocation deadlock",
             Family::Field => "gfp field",
+            Family::Bare => "bare mask",
             Family::Trace | Family::Synthetic => {
                 let synth = hit.family == Family::Synthetic;
                 let prefix = if synth {

@@ -23,6 +23,10 @@ pub enum ParseError {
     },
     /// A number that does not fit in 32 bits or has bad digits.
     BadNumber(String),
+    /// Hex digits without `0x` (`cc0`): hex needs the prefix.
+    BareHex(String),
+    /// A `|` with nothing on one side (`GFP_KERNEL|`, `|GFP_KERNEL`, `A||B`).
+    EmptyOperand(String),
 }
 
 impl fmt::Display for ParseError {
@@ -46,14 +50,23 @@ impl fmt::Display for ParseError {
                 f,
                 "`{s}` is not a 32-bit gfp mask (use hex with 0x, or decimal)"
             ),
+            ParseError::BareHex(s) => write!(
+                f,
+                "`{s}` is not a gfp mask: digits alone are decimal and hex needs 0x; did you mean 0x{s}?"
+            ),
+            ParseError::EmptyOperand(s) => write!(
+                f,
+                "`{s}`: a `|` with no flag on one side; join names and numbers as A|B"
+            ),
         }
     }
 }
 
 impl core::error::Error for ParseError {}
 
-/// Parses a number: `0x`-prefixed hex, or decimal. Bare hex with letters
-/// (`cc0`) is accepted too, since kernel logs print masks that way.
+/// Parses a number: `0x`-prefixed hex, or decimal (digits only). Hex digits
+/// without the prefix (`cc0`, `200da`) are refused with a suggestion: the
+/// kernel prints masks with `0x`, and `20020` must not mean two things.
 pub fn parse_number(token: &str) -> Result<u32, ParseError> {
     let t = token.trim();
     let bad = || ParseError::BadNumber(t.to_string());
@@ -66,19 +79,37 @@ pub fn parse_number(token: &str) -> Result<u32, ParseError> {
     if t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
         return t.parse().map_err(|_| bad());
     }
-    if t.bytes().all(|b| b.is_ascii_hexdigit()) && !t.is_empty() {
-        return u32::from_str_radix(t, 16).map_err(|_| bad());
+    if is_bare_hex(t) {
+        return Err(ParseError::BareHex(t.to_string()));
     }
     Err(bad())
+}
+
+/// Hex digits, at least one of them a letter, and no `0x`.
+fn is_bare_hex(t: &str) -> bool {
+    !t.is_empty()
+        && t.bytes().all(|b| b.is_ascii_hexdigit())
+        && t.bytes().any(|b| b.is_ascii_alphabetic())
+}
+
+/// The `|`-separated operands of `expr`, trimmed: an error for an empty
+/// expression and for an empty operand beside a `|`.
+fn operands(expr: &str) -> Result<Vec<&str>, ParseError> {
+    if expr.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let ops: Vec<&str> = expr.split('|').map(str::trim).collect();
+    if ops.iter().any(|t| t.is_empty()) {
+        return Err(ParseError::EmptyOperand(expr.trim().to_string()));
+    }
+    Ok(ops)
 }
 
 /// Parses `expr` in `profile`: names, numbers, joined by `|` (spaces allowed).
 /// `none` and `0` mean the empty mask.
 pub fn parse_mask(profile: &Profile, expr: &str) -> Result<u32, ParseError> {
     let mut mask = 0u32;
-    let mut any = false;
-    for token in expr.split('|').map(str::trim).filter(|t| !t.is_empty()) {
-        any = true;
+    for token in operands(expr)? {
         let first = token.as_bytes()[0];
         if first.is_ascii_digit() {
             mask |= parse_number(token)?;
@@ -87,10 +118,10 @@ pub fn parse_mask(profile: &Profile, expr: &str) -> Result<u32, ParseError> {
         if token == "none" {
             continue;
         }
-        mask |= lookup_name(profile, token)?;
-    }
-    if !any {
-        return Err(ParseError::Empty);
+        mask |= match lookup_name(profile, token) {
+            Err(_) if is_bare_hex(token) => return Err(ParseError::BareHex(token.to_string())),
+            r => r?,
+        };
     }
     Ok(mask)
 }
@@ -99,9 +130,7 @@ pub fn parse_mask(profile: &Profile, expr: &str) -> Result<u32, ParseError> {
 pub fn parse_native(expr: &str) -> Result<crate::flags::Gfp, ParseError> {
     use crate::flags::{Flag, Gfp};
     let mut mask = 0u32;
-    let mut any = false;
-    for token in expr.split('|').map(str::trim).filter(|t| !t.is_empty()) {
-        any = true;
+    for token in operands(expr)? {
         if token.as_bytes()[0].is_ascii_digit() {
             mask |= parse_number(token)?;
             continue;
@@ -116,6 +145,8 @@ pub fn parse_native(expr: &str) -> Result<crate::flags::Gfp, ParseError> {
             .find(|(n, _)| n.trim_start_matches('_').strip_prefix("GFP_") == Some(bare))
         {
             mask |= g.bits();
+        } else if is_bare_hex(token) {
+            return Err(ParseError::BareHex(token.to_string()));
         } else if bare != "NONE" {
             return Err(ParseError::UnknownName {
                 name: token.to_string(),
@@ -128,9 +159,6 @@ pub fn parse_native(expr: &str) -> Result<crate::flags::Gfp, ParseError> {
                     .map(|(_, n)| n.to_string()),
             });
         }
-    }
-    if !any {
-        return Err(ParseError::Empty);
     }
     Ok(crate::flags::Gfp::from_bits_retain(mask))
 }
@@ -197,6 +225,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
 
     #[test]
     fn names_numbers_and_errors() {
@@ -218,5 +247,54 @@ mod tests {
             parse_mask(&p, "0x1ffffffff"),
             Err(ParseError::BadNumber(_))
         ));
+    }
+
+    /// Digits alone are decimal, hex needs `0x`, and a hex word without it
+    /// is refused with the spelling that works.
+    #[test]
+    fn number_bases() {
+        let p = Profile::native();
+        assert_eq!(parse_mask(&p, "20020"), Ok(20020));
+        assert_eq!(parse_mask(&p, "0x20020"), Ok(0x20020));
+        assert_eq!(parse_mask(&p, "0XCC0"), Ok(0xcc0));
+        for bare in ["cc0", "200da", "CC0"] {
+            let e = parse_mask(&p, bare).unwrap_err();
+            assert_eq!(e, ParseError::BareHex(bare.into()));
+            assert!(
+                e.to_string().contains(&format!("did you mean 0x{bare}?")),
+                "{e}"
+            );
+            assert_eq!(parse_native(bare), Err(ParseError::BareHex(bare.into())));
+        }
+        // A name that happens to be hex digits stays a name where one exists.
+        assert!(matches!(
+            parse_mask(&p, "dead"),
+            Err(ParseError::BareHex(_))
+        ));
+    }
+
+    /// A `|` needs an operand on each side.
+    #[test]
+    fn empty_operands_are_errors() {
+        let p = Profile::native();
+        for e in [
+            "GFP_KERNEL|",
+            "|GFP_KERNEL",
+            "GFP_KERNEL||__GFP_NOWARN",
+            " | ",
+            "|",
+        ] {
+            assert!(
+                matches!(parse_mask(&p, e), Err(ParseError::EmptyOperand(_))),
+                "{e}: {:?}",
+                parse_mask(&p, e)
+            );
+            assert!(
+                matches!(parse_native(e), Err(ParseError::EmptyOperand(_))),
+                "{e}"
+            );
+        }
+        assert_eq!(parse_mask(&p, "  "), Err(ParseError::Empty));
+        assert_eq!(parse_mask(&p, "GFP_KERNEL | __GFP_NOWARN"), Ok(0x2cc0));
     }
 }

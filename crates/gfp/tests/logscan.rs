@@ -1068,3 +1068,101 @@ fn agreeing_configs_name_the_options_the_names_imply() {
         serde_json::Value::from(&*f.agreeing_configs)
     );
 }
+
+// ---------------------------------------------------------------------------
+// Reports whose banner follows the mask; bare masks
+// ---------------------------------------------------------------------------
+
+/// A pre-4.6 failure report prints the mask in hex, then dump_stack()'s
+/// banner: the report is decoded under that banner, not a guessed version.
+#[test]
+fn a_report_uses_its_own_banner_printed_after_the_mask() {
+    use gfp::logscan::ReportScanner;
+    let log = [
+        "[ 1.0] kworker/0:1: page allocation failure: order:0, mode:0x2080020",
+        "[ 1.0] CPU: 0 PID: 123 Comm: kworker/0:1 Not tainted 4.4.0-21-generic #37-Ubuntu",
+        "[ 1.0] Hardware name: QEMU Standard PC",
+    ];
+    // The plain scanner only knows banners that came first.
+    let before = scan_last(&log[..1]);
+    assert_ne!(before[0].version_source, VersionSource::Banner);
+    let mut s = ReportScanner::default();
+    assert!(s.scan_line(1, log[0]).is_empty());
+    assert_eq!(s.holding(), Some(1));
+    let out = s.scan_line(2, log[1]);
+    assert_eq!(out.len(), 1);
+    let (line, f) = &out[0];
+    assert_eq!(*line, 1);
+    assert_eq!(f[0].version_source, VersionSource::Banner);
+    assert!(f[0].profile.contains("4.4.0"), "{}", f[0].profile);
+    // 0x2080020 in 4.4: GFP_ATOMIC (HIGH, ATOMIC, KSWAPD_RECLAIM).
+    assert_eq!(f[0].mask, 0x2080020);
+    assert_eq!(f[0].rendered.as_ref(), "GFP_ATOMIC");
+    assert!(
+        !f[0].notes.iter().any(|n| n.contains("no banner")),
+        "{:?}",
+        f[0].notes
+    );
+    assert!(s.scan_line(3, log[2]).is_empty());
+    assert_eq!(s.finish(), None);
+
+    // A banner more than the window away, or after another mask line,
+    // belongs to another report; a boot banner never applies backwards.
+    let mut s = ReportScanner::default();
+    s.scan_line(1, log[0]);
+    let late = 2 + gfp::logscan::REPORT_BANNER_WINDOW;
+    let out = s.scan_line(late, log[1]);
+    assert_eq!(out.len(), 1);
+    assert_ne!(out[0].1[0].version_source, VersionSource::Banner);
+    let mut s = ReportScanner::default();
+    s.scan_line(1, log[0]);
+    assert_eq!(
+        s.scan_line(2, "[ 1.1] Linux version 4.4.0-21-generic (x@y) #37")
+            .len(),
+        0
+    );
+    let (_, f) = s.finish().unwrap();
+    assert_ne!(f[0].version_source, VersionSource::Banner);
+    // A forced profile holds nothing.
+    let mut s = ReportScanner::new(ScanOptions::with_profile(Profile::native()));
+    assert_eq!(s.scan_line(1, log[0]).len(), 1);
+}
+
+/// A line holding only a number, as `gfp decode MASK` takes one, is decoded.
+#[test]
+fn bare_masks_on_a_line_are_decoded() {
+    let f = one("0xcc0");
+    assert_eq!(f.mask, 0xcc0);
+    assert_eq!(f.message, "bare mask");
+    assert_eq!(f.rendered.as_ref(), "GFP_KERNEL");
+    assert_eq!(one("  3264 \r").mask, 0xcc0);
+    let f = one("GFP_KERNEL|__GFP_NOWARN");
+    assert_eq!((f.mask, f.message.as_ref()), (0x2cc0, "bare mask"));
+    assert!(scan_last(&["GFP_KERNEL is here"]).is_empty());
+    for not in ["cc0", "0xcc0 0x1", "12345678901234", "x0xcc0", ""] {
+        assert!(scan_last(&[not]).is_empty(), "{not:?}");
+    }
+    let mut s = LogScanner::default();
+    let chunk = s.scan_chunk(1, b"hello\n0xcc0\nworld\n  0x2800\n");
+    let lines: Vec<usize> = chunk.found.iter().map(|l| l.line).collect();
+    assert_eq!(lines, [2, 4]);
+    assert_eq!(chunk.lines, 4);
+}
+
+/// An order above MAX_PAGE_ORDER in a log is one the allocator refuses at
+/// once, not a costly order that failed.
+#[test]
+fn orders_above_the_largest_in_logs() {
+    let f =
+        one("[ 1.0] a: page allocation failure: order:11, mode:0xcc0(GFP_KERNEL), nodemask=(null)");
+    assert_eq!(f.order, Some(11));
+    let note = f.notes.iter().find(|n| n.starts_with("order 11")).unwrap();
+    assert!(note.contains("above MAX_PAGE_ORDER (10"), "{note}");
+    assert!(!note.contains("costly"), "{note}");
+    let f =
+        one("[ 1.0] a: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)");
+    assert!(f
+        .notes
+        .iter()
+        .any(|n| n.starts_with("order 10") && n.contains("costly")));
+}

@@ -168,6 +168,46 @@ impl KernelConfig {
         "CONFIG_KMEMCHECK",
     ];
 
+    /// The options [`KernelConfig::set`] takes, without `CONFIG_`, with the
+    /// first release that has them and the last one (`None`: still there).
+    /// `KMEMCHECK` came with 2.6.31 and went with 4.15; `KASAN_HW_TAGS` came
+    /// with 5.11; `SLAB_OBJ_EXT` and `MEM_ALLOC_PROFILING` with 6.10;
+    /// `LOCKDEP` and `MEMCG` predate every modelled release.
+    pub const LIFETIMES: [(&'static str, KernelVersion, Option<KernelVersion>); 6] = [
+        ("LOCKDEP", KernelVersion::new(2, 6), None),
+        ("KASAN_HW_TAGS", KernelVersion::new(5, 11), None),
+        ("SLAB_OBJ_EXT", KernelVersion::new(6, 10), None),
+        (
+            "KMEMCHECK",
+            KernelVersion::new(2, 6),
+            Some(KernelVersion::new(4, 14)),
+        ),
+        ("MEMCG", KernelVersion::new(2, 6), None),
+        ("MEM_ALLOC_PROFILING", KernelVersion::new(6, 10), None),
+    ];
+
+    /// Whether the option `name` (with or without `CONFIG_`) exists in
+    /// `version`: `Ok` when it does, else the releases that have it. An
+    /// option [`KernelConfig::set`] does not know is `Ok` here.
+    pub fn exists_in(name: &str, version: KernelVersion) -> Result<(), String> {
+        let bare = name.strip_prefix("CONFIG_").unwrap_or(name);
+        let v = version.release();
+        for (n, first, last) in Self::LIFETIMES {
+            if n != bare {
+                continue;
+            }
+            let ok = v >= first && last.is_none_or(|l| v <= l);
+            if ok {
+                return Ok(());
+            }
+            return Err(match last {
+                Some(l) => format!("CONFIG_{n} exists in Linux {first} to {l} only"),
+                None => format!("CONFIG_{n} exists from Linux {first} on"),
+            });
+        }
+        Ok(())
+    }
+
     /// Sets an option by its Kconfig name (with or without `CONFIG_`).
     /// Returns `false` for an option that does not move GFP bits.
     pub fn set(&mut self, name: &str, on: bool) -> bool {

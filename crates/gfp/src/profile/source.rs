@@ -236,15 +236,15 @@ pub fn derive_from_dir(
         });
     }
     let read = |rel: &str| -> Option<String> {
-        let bytes = std::fs::read(dir.join(rel)).ok()?;
+        let bytes = read_regular_file(&dir.join(rel)).ok()?;
         Some(String::from_utf8_lossy(&bytes).into_owned())
     };
     let read_config = |path: &std::path::Path| -> Result<String, SourceError> {
-        std::fs::read(path)
+        read_regular_file(path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .map_err(|e| SourceError::Io {
+            .map_err(|reason| SourceError::Io {
                 path: path.display().to_string(),
-                reason: e.to_string(),
+                reason,
             })
     };
     let (text, origin) = match config {
@@ -265,6 +265,33 @@ pub fn derive_from_dir(
             .insert(0, format!("configuration read from {}", origin.display()));
     }
     Ok(profile)
+}
+
+/// The largest header or `.config` read (the biggest real ones are a few
+/// hundred KiB).
+#[cfg(feature = "std")]
+pub const MAX_SOURCE_FILE: u64 = 64 << 20;
+
+/// Reads a regular file of at most [`MAX_SOURCE_FILE`] bytes: a directory,
+/// a device (`/dev/zero`) or a FIFO is refused rather than read forever.
+#[cfg(feature = "std")]
+fn read_regular_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("is a directory".to_string());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SOURCE_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SOURCE_FILE {
+        return Err(format!("larger than {} MiB", MAX_SOURCE_FILE >> 20));
+    }
+    Ok(bytes)
 }
 
 // ---------------------------------------------------------------------------
