@@ -59,6 +59,12 @@ pub struct ScanArgs {
     /// Parse every function with tree-sitter, also those the fast lexical pass reads (slower; for checking that pass).
     #[arg(long)]
     parse_all: bool,
+    /// Do not follow a sleep through a function that this many distinct functions call inside atomic sections (the kernel's own belief that it is safe there); 0 follows every call. 0 to 1000000.
+    #[arg(long, value_name = "N", default_value_t = gfp_scan::DEFAULT_TRUST_CALLERS as u32, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    trust_callers: u32,
+    /// Which directory of arch/ to scan with the rest of a kernel tree (`all` for every one); the gfp profiles describe x86_64 builds.
+    #[arg(long, value_name = "ARCH", default_value = "x86")]
+    arch: String,
     /// Worker threads (default: one per core), 1 to 256.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: Option<u16>,
@@ -94,6 +100,19 @@ pub fn run(args: ScanArgs) -> CmdResult {
     }
     opts.follow_ops = args.follow_ops;
     opts.parse_all = args.parse_all;
+    opts.trust_callers = args.trust_callers as usize;
+    if args.arch.is_empty()
+        || !args
+            .arch
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(UserError(format!(
+            "--arch {:?}: give a directory name of arch/ (x86, arm64, ...) or `all`",
+            args.arch
+        )));
+    }
+    opts.arch = (args.arch != "all").then(|| args.arch.clone());
     opts.jobs = args.jobs.map(usize::from);
     if let (Some(around), Some(p)) = (&args.around, &args.propose) {
         opts.around = Some(around.clone());
@@ -126,11 +145,11 @@ pub fn run(args: ScanArgs) -> CmdResult {
     let report = gfp_scan::scan(&args.dir, &opts, Some(&tick))?;
     bar.finish_and_clear();
     if args.json {
-        println!("{}", report.to_json());
+        crate::outln!("{}", report.to_json());
     } else if args.sarif {
-        println!("{}", report.to_sarif());
+        crate::outln!("{}", report.to_sarif());
     } else {
-        print!("{}", report.to_text());
+        crate::out!("{}", report.to_text());
     }
     let threshold = match args.fail_on {
         FailOn::Note => Some(Severity::Note),

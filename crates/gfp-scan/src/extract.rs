@@ -114,8 +114,12 @@ fn top_level(
 /// Whether the line holding `n` starts at column 0 with code.
 fn starts_line(src: &[u8], n: Node<'_>) -> bool {
     let start = n.start_byte();
-    let line_start = src[..start].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-    src.get(line_start).is_some_and(|b| !b.is_ascii_whitespace())
+    let line_start = src[..start]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    src.get(line_start)
+        .is_some_and(|b| !b.is_ascii_whitespace())
 }
 
 /// Whether a name can be a function's: not a statement macro the parser
@@ -124,7 +128,14 @@ pub fn plausible_function_name(name: &str) -> bool {
     !vocab::is_loop_macro(name)
         && !matches!(
             name,
-            "if" | "for" | "while" | "switch" | "return" | "sizeof" | "do" | "scoped_guard" | "guard"
+            "if" | "for"
+                | "while"
+                | "switch"
+                | "return"
+                | "sizeof"
+                | "do"
+                | "scoped_guard"
+                | "guard"
         )
 }
 
@@ -724,10 +735,33 @@ impl<'s> Walker<'s> {
             })
             .unwrap_or(false);
         let trylock = self.trylock.take();
+        // A branch on one of the function's parameters: each side assumes
+        // its truth, so a mask chosen by it is known at each caller.
+        let on_param = n.child_by_field_name("condition").and_then(|c| {
+            let t = text(self.src, c);
+            let t = t
+                .trim()
+                .trim_start_matches('(')
+                .trim_end_matches(')')
+                .trim();
+            let (neg, name) = match t.strip_prefix('!') {
+                Some(r) => (true, r.trim()),
+                None => (false, t),
+            };
+            self.f
+                .params
+                .iter()
+                .position(|p| p.name == name && !p.is_gfp)
+                .filter(|&i| i < 256)
+                .map(|i| (i as u8, neg))
+        });
         let head = self.cur;
         let then_b = self.new_block();
         self.edge(head, then_b);
         self.cur = then_b;
+        if let Some((p, neg)) = on_param {
+            self.emit(Ev::Assume(p, !neg));
+        }
         if let (Some((_, _, id)), false) = (&trylock, negated) {
             self.emit(Ev::Acquire(*id));
         }
@@ -738,6 +772,9 @@ impl<'s> Walker<'s> {
         let else_b = self.new_block();
         self.edge(head, else_b);
         self.cur = else_b;
+        if let Some((p, neg)) = on_param {
+            self.emit(Ev::Assume(p, neg));
+        }
         if let (Some((_, _, id)), true) = (&trylock, negated) {
             self.emit(Ev::Acquire(*id));
         }

@@ -62,6 +62,10 @@ pub struct Call {
     pub scopes_must: Vec<u16>,
     /// The scopes held on some path to the call.
     pub scopes_may: Vec<u16>,
+    /// What every path to the call assumed of the function's parameters
+    /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
+    /// parameter's index and its truth.
+    pub assumes: Vec<(u8, bool)>,
 }
 
 /// An atomic section opened by a call.

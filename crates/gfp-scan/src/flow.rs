@@ -29,6 +29,8 @@ pub enum Ev {
     Release(LockClass, String),
     /// A scope opens (index into [`Function::scopes`]).
     Save(u16),
+    /// The path assumes a parameter's truth (a branch on it).
+    Assume(u8, bool),
     /// A scope closes: the one saved into `var`, or the one raising `flags`.
     Restore {
         /// The saved state's variable.
@@ -112,6 +114,7 @@ struct State {
     inherited: bool,
     may: Bits,
     must: Bits,
+    assumes: Vec<(u8, bool)>,
 }
 
 impl State {
@@ -127,6 +130,7 @@ impl State {
             self.inherited |= o.inherited;
             self.may.union(&o.may);
             self.must.intersect(&o.must);
+            self.assumes.retain(|a| o.assumes.contains(a));
         }
         self.held = std::mem::take(&mut self.held).normalised();
         self.may = std::mem::take(&mut self.may).normalised();
@@ -218,6 +222,7 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
                 c.inherited = st.inherited;
                 c.scopes_must = st.must.iter().collect();
                 c.scopes_may = st.may.iter().collect();
+                c.assumes = st.assumes.clone();
             }
         }
         Ev::Indirect(i) => {
@@ -255,6 +260,16 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
         Ev::Save(id) => {
             st.may.set(*id);
             st.must.set(*id);
+        }
+        Ev::Assume(p, t) => {
+            if st.assumes.contains(&(*p, !*t)) {
+                // Contradicts what the path assumed before: a path that
+                // cannot run. Keep the later branch's fact only.
+                st.assumes.retain(|a| a.0 != *p);
+            }
+            if !st.assumes.contains(&(*p, *t)) {
+                st.assumes.push((*p, *t));
+            }
         }
         Ev::Restore {
             var,

@@ -186,7 +186,16 @@ impl Graph {
                         continue;
                     };
                     let (clears, sets) = self.scope_at(f, &c.scopes_must, effect);
-                    let value = ev.eval(arg, f).scoped(clears, sets);
+                    let mut value = ev.eval(arg, f).scoped(clears, sets);
+                    if !c.assumes.is_empty() {
+                        for a in &mut value.0 {
+                            for &fact in &c.assumes {
+                                if !a.when.contains(&fact) {
+                                    a.when.push(fact);
+                                }
+                            }
+                        }
+                    }
                     out.push(AllocEvent {
                         call: ci as u32,
                         value,
@@ -300,14 +309,20 @@ fn choose(files: &[FileFacts], fns: &[(u32, u32)], from: &str, all: &[FnId]) -> 
         .copied()
         .filter(|&id| {
             let p = path(id);
-            !p.starts_with("arch/") || same_arch(from, p) || (!from.starts_with("arch/") && p.starts_with("arch/x86/"))
+            !p.starts_with("arch/")
+                || same_arch(from, p)
+                || (!from.starts_with("arch/") && p.starts_with("arch/x86/"))
         })
         .collect();
     if ok.len() <= 1 {
         return ok;
     }
     let subsystem = |p: &str| p.splitn(3, '/').take(2).collect::<Vec<_>>().join("/");
-    let mine: Vec<FnId> = ok.iter().copied().filter(|&id| subsystem(path(id)) == subsystem(from)).collect();
+    let mine: Vec<FnId> = ok
+        .iter()
+        .copied()
+        .filter(|&id| subsystem(path(id)) == subsystem(from))
+        .collect();
     if !mine.is_empty() {
         return mine;
     }
@@ -319,7 +334,11 @@ fn choose(files: &[FileFacts], fns: &[(u32, u32)], from: &str, all: &[FnId]) -> 
 }
 
 fn same_arch(a: &str, b: &str) -> bool {
-    let arch = |p: &str| p.strip_prefix("arch/").and_then(|r| r.split('/').next()).map(str::to_string);
+    let arch = |p: &str| {
+        p.strip_prefix("arch/")
+            .and_then(|r| r.split('/').next())
+            .map(str::to_string)
+    };
     arch(a).is_some() && arch(a) == arch(b)
 }
 

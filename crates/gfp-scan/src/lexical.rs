@@ -424,6 +424,30 @@ pub fn light_function(
     Some(f)
 }
 
+/// Whether the body branches on one of the parameters as a whole
+/// (`if (nofail)`, `if (!atomic)`): such a function is parsed, so that the
+/// mask each branch passes is tied to the parameter's truth.
+pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
+    let compact: Vec<u8> = body
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    f.params
+        .iter()
+        .filter(|p| !p.is_gfp && !p.name.is_empty())
+        .any(|p| {
+            let a = format!("if({})", p.name);
+            let b = format!("if(!{})", p.name);
+            let finder = |needle: &str| {
+                compact
+                    .windows(needle.len())
+                    .any(|w| w == needle.as_bytes())
+            };
+            finder(&a) || finder(&b)
+        })
+}
+
 /// Names assigned as values (`x->fn = name;`): functions whose address may
 /// be taken in a function the lexical pass reads.
 pub fn assigned_names(body: &[u8], taken: &mut Vec<String>) {

@@ -93,6 +93,9 @@ impl Proposal {
     }
 }
 
+/// The default of [`ScanOptions::trust_callers`].
+pub const DEFAULT_TRUST_CALLERS: usize = 8;
+
 /// What to scan for.
 #[derive(Clone, Debug)]
 pub struct ScanOptions {
@@ -111,6 +114,12 @@ pub struct ScanOptions {
     pub proposal: Option<Proposal>,
     /// Worker threads (`None`: one per core).
     pub jobs: Option<usize>,
+    /// Trust a function in atomic context when this many distinct functions
+    /// call it inside atomic sections (0: trust none). See
+    /// [`rules::trusted_in_atomic`].
+    pub trust_callers: usize,
+    /// The architecture whose `arch/` directory is scanned (`None`: all).
+    pub arch: Option<String>,
     /// Parse every function with tree-sitter, also those the lexical pass
     /// reads (slower; for checking that pass).
     pub parse_all: bool,
@@ -127,6 +136,8 @@ impl Default for ScanOptions {
             proposal: None,
             jobs: None,
             parse_all: false,
+            arch: Some("x86".to_string()),
+            trust_callers: DEFAULT_TRUST_CALLERS,
         }
     }
 }
@@ -171,7 +182,7 @@ fn worth_parsing(path: &Path, src: &[u8]) -> bool {
     src.contains(&b'{')
 }
 
-fn collect_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
+fn collect_files(root: &Path, arch: Option<&str>) -> Result<Vec<PathBuf>, ScanError> {
     let is_kernel = root.join("Makefile").is_file() && root.join("Kconfig").is_file();
     let meta = std::fs::metadata(root).map_err(|e| ScanError::Root {
         path: root.display().to_string(),
@@ -195,6 +206,11 @@ fn collect_files(root: &Path) -> Result<Vec<PathBuf>, ScanError> {
                 if name.starts_with('.')
                     || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref()))
                 {
+                    continue;
+                }
+                // The gfp profiles describe an x86_64 build: of `arch/`,
+                // only that architecture is compiled with the rest.
+                if is_kernel && dir == root.join("arch") && !arch.is_none_or(|a| a == name) {
                     continue;
                 }
                 stack.push(p);
@@ -249,7 +265,7 @@ fn scan_in_pool(
     progress: Option<&(dyn Fn(usize, usize) + Sync)>,
 ) -> Result<Report, ScanError> {
     let start = Instant::now();
-    let files = collect_files(root)?;
+    let files = collect_files(root, opts.arch.as_deref())?;
     let base = if root.is_file() {
         root.parent().unwrap_or(root)
     } else {
@@ -335,6 +351,7 @@ fn scan_in_pool(
         render: &render,
         scope_effect: &scope_effect,
         allocators: &opts.allocators,
+        trust_callers: opts.trust_callers,
     };
     let mut findings = Vec::new();
     if let (Some(around), Some(p)) = (&opts.around, &opts.proposal) {
@@ -398,7 +415,9 @@ pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::Fil
             lexical::RegionKind::Function => {
                 if parse_all || lexical::matters(&code[r.start..r.end]) {
                     false
-                } else if let Some(f) = lexical::light_function(src, &code, r, &line_of) {
+                } else if let Some(f) = lexical::light_function(src, &code, r, &line_of)
+                    .filter(|f| !lexical::branches_on_param(f, &code[r.open..r.end]))
+                {
                     for c in &f.calls {
                         for a in &c.args {
                             if a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -485,6 +504,7 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                         inherited: ic.inherited,
                         scopes_must: ic.scopes_must.clone(),
                         scopes_may: ic.scopes_must.clone(),
+                        assumes: Vec::new(),
                     });
                 }
             }

@@ -54,6 +54,9 @@ pub struct Ctx<'a> {
     pub scope_effect: &'a (dyn Fn(&str) -> (Gfp, Gfp) + Sync),
     /// The allocator table.
     pub allocators: &'a crate::vocab::Allocators,
+    /// How many distinct functions must call a function inside atomic
+    /// sections for the scanner to trust it there (0: trust none).
+    pub trust_callers: usize,
 }
 
 impl Ctx<'_> {
@@ -129,6 +132,20 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             queue.push_back(id as FnId);
         }
     }
+    // Functions the kernel itself treats as safe in atomic context: called
+    // inside atomic sections by many different functions. If such a function
+    // could sleep on the paths the scanner sees, those paths are infeasible
+    // in practice (debug or first-use branches): thousands of callers holding
+    // spinlocks would have tripped might_sleep() long ago. The sleep is not
+    // propagated through them ("bugs as deviant behaviour": the many callers
+    // are the belief, the function's own chains the deviation).
+    let trusted = trusted_in_atomic(g, cx.trust_callers);
+    for (id, b) in best.iter_mut().enumerate() {
+        if trusted[id] {
+            *b = None;
+        }
+    }
+    queue.retain(|&id| !trusted[id as usize]);
     // Breadth-first over callers (the graph's edges reversed): a caller
     // reaches the sleep through a call made in its own caller's section.
     while let Some(callee) = queue.pop_front() {
@@ -141,6 +158,9 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let nd = d + 1;
+            if trusted[s.func as usize] {
+                continue;
+            }
             if best[s.func as usize].as_ref().is_none_or(|b| nd < b.0) {
                 let mut p = vec![s];
                 p.extend(path.iter().copied());
@@ -248,6 +268,44 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             chain,
         });
     }
+}
+
+/// Functions the kernel runs in atomic context widely: at least `min`
+/// distinct functions call each of them inside an atomic section, or are
+/// themselves such functions (0: none). A least fixed point, growing from
+/// the direct callers: `kfree_skb()` is called under locks everywhere, so
+/// what it calls in turn is run in atomic context by every one of its
+/// callers too.
+pub fn trusted_in_atomic(g: &Graph, min: usize) -> Vec<bool> {
+    let n = g.fns.len();
+    let mut out = vec![false; n];
+    if min == 0 {
+        return out;
+    }
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for (id, callers) in g.callers.iter().enumerate() {
+            if out[id] || callers.len() < min {
+                continue;
+            }
+            let mut distinct: Vec<FnId> = callers
+                .iter()
+                .filter(|s| {
+                    out[s.func as usize]
+                        || !g.func(s.func).calls[s.call as usize].sections.is_empty()
+                })
+                .map(|s| s.func)
+                .collect();
+            distinct.sort_unstable();
+            distinct.dedup();
+            if distinct.len() >= min {
+                out[id] = true;
+                changed = true;
+            }
+        }
+    }
+    out
 }
 
 fn section_finding(
