@@ -227,14 +227,10 @@ fn classify(head: &[u8]) -> RegionKind {
     }
     let last = head.iter().rev().find(|b| !b.is_ascii_whitespace());
     let has_paren = head.contains(&b'(');
-    let words = head.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'));
-    let mut typey = false;
-    for w in words.filter(|w| !w.is_empty()) {
-        if matches!(w, b"struct" | b"union" | b"enum") && !has_paren {
-            typey = true;
-        }
-        break;
-    }
+    let first = head
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .find(|w| !w.is_empty());
+    let typey = !has_paren && matches!(first, Some(b"struct" | b"union" | b"enum"));
     if typey {
         return RegionKind::Other;
     }

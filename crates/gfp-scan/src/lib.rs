@@ -210,7 +210,7 @@ fn collect_files(root: &Path, arch: Option<&str>) -> Result<Vec<PathBuf>, ScanEr
                 }
                 // The gfp profiles describe an x86_64 build: of `arch/`,
                 // only that architecture is compiled with the rest.
-                if is_kernel && dir == root.join("arch") && !arch.is_none_or(|a| a == name) {
+                if is_kernel && dir == root.join("arch") && arch.is_some_and(|a| a != name) {
                     continue;
                 }
                 stack.push(p);
