@@ -68,6 +68,9 @@ use reclaim::{Actor, FsShrinker, ReclaimPath, World};
 pub use report::{Finding, Outcome, Report, Rule, TaskReport};
 pub use setup::{machine_spec, DEFAULT_SWAP_PAGES, IO_LATENCY_NS};
 
+/// [`SimConfig::max_steps`]' default.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000;
+
 /// Simulation parameters.
 #[derive(Clone, Copy, Debug)]
 pub struct SimConfig {
@@ -88,7 +91,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             seed: 1,
-            max_steps: 100_000,
+            max_steps: DEFAULT_MAX_STEPS,
             max_depth: 64,
             record_timeline: false,
         }
@@ -422,6 +425,11 @@ pub fn op_text(op: &Op) -> String {
         ..Scenario::default()
     });
     s.lines().nth(3).unwrap_or("").trim().to_string()
+}
+
+/// Runs an already parsed scenario with `config`.
+pub fn run_with(scenario: &Scenario, config: SimConfig) -> Result<Report, SetupError> {
+    Ok(Sim::new(scenario, config)?.run())
 }
 
 /// Parses nothing: runs an already parsed scenario with `seed`.

@@ -22,9 +22,10 @@
 //! # What counts as a counterexample
 //!
 //! A program is a *witness* against a cell when its run with the scope has
-//! a finding other than `program-error` and the same program with its
-//! generic scopes removed ([`crate::format::drop_scopes`]) runs clean,
-//! both with scheduler seed [`SCHEDULER_SEED`] (the default of `gfp sim`,
+//! a finding other than `program-error` and `step-limit` and the same
+//! program with its generic scopes removed ([`crate::format::drop_scopes`])
+//! runs clean ([`clean`]: no such finding, and every task ran its program
+//! to the end), both with scheduler seed [`SCHEDULER_SEED`] (the default of `gfp sim`,
 //! so that `gfp sim WITNESS` replays it). The violation is then the
 //! scope's doing.
 //!
@@ -491,9 +492,19 @@ pub fn run(s: &Scenario) -> Report {
 }
 
 /// The finding that makes a run a violation: the first one that is not a
-/// `program-error`.
+/// `program-error` or `step-limit` (a run cut short shows nothing the scope
+/// did).
 pub fn violation(r: &Report) -> Option<&crate::sim::Finding> {
-    r.findings.iter().find(|f| f.rule != Rule::ProgramError)
+    r.findings
+        .iter()
+        .find(|f| !matches!(f.rule, Rule::ProgramError | Rule::StepLimit))
+}
+
+/// Whether a run is clean: no violation, and every task ran its program to
+/// the end (none stuck, blocked, killed or cut by the step limit). Only a
+/// program whose scope-free run is clean can make a witness.
+pub fn clean(r: &Report) -> bool {
+    violation(r).is_none() && r.all_completed()
 }
 
 /// Whether the scope changes any mask the body may evaluate; if not, the
@@ -673,8 +684,7 @@ fn search_cell(
         explored += 1;
         progress(1);
         if !affects(&change, p)
-            || !*dropped_clean[k]
-                .get_or_init(|| violation(&run(&scenario(envs, p, None))).is_none())
+            || !*dropped_clean[k].get_or_init(|| clean(&run(&scenario(envs, p, None))))
         {
             continue;
         }

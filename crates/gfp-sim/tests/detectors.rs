@@ -222,7 +222,8 @@ fn rule_ids_are_stable_and_distinct() {
             "alloc-stall",
             "memcg-escape",
             "program-error",
-            "irq-unsafe-lock"
+            "irq-unsafe-lock",
+            "step-limit"
         ]
     );
 }

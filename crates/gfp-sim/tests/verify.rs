@@ -58,11 +58,12 @@ fn every_cell_agrees_and_every_witness_replays() {
                     c.direction,
                     r.text()
                 );
-                // Without its scopes (`gfp sim FILE --drop-scopes`): clean.
+                // Without its scopes (`gfp sim FILE --drop-scopes`): clean,
+                // every task finished.
                 let s = parse(text).unwrap();
                 let dropped = gfp_sim::sim::run(&drop_scopes(&s), 1).unwrap();
                 assert!(
-                    dropped.clean(),
+                    dropped.clean() && dropped.all_completed(),
                     "{} {}: the witness is not clean without its scope:\n{text}\n{}",
                     c.flag,
                     c.direction,

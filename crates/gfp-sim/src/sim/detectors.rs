@@ -520,6 +520,7 @@ impl Sim {
     /// The checks made once the run is over: allocations ran below the low
     /// watermark and kswapd was never woken.
     pub(super) fn end_of_run_checks(&mut self) {
+        self.check_step_limit();
         if let Some((task, at, time_ns)) = self.below_low.take() {
             if self.env.inner.kswapd_wakeups() == self.wakeups_at_start {
                 self.findings.push(Finding {
@@ -533,5 +534,29 @@ impl Sim {
                 });
             }
         }
+    }
+
+    /// The run stopped at the step limit with tasks unfinished (not by an
+    /// allocation stall, which halts it with its own finding).
+    fn check_step_limit(&mut self) {
+        if self.halted || self.steps < self.config.max_steps {
+            return;
+        }
+        let unfinished: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| self.tasks[i].done.is_none())
+            .collect();
+        let Some(&first) = unfinished.first() else {
+            return;
+        };
+        let names: Vec<&str> = unfinished
+            .iter()
+            .map(|&i| self.tasks[i].name.as_str())
+            .collect();
+        let msg = format!(
+            "the run stopped at the step limit ({} steps) with {} unfinished: what they would do next is unknown (raise the limit: `gfp sim --max-steps N`)",
+            self.config.max_steps,
+            names.join(", ")
+        );
+        self.finding(first, Rule::StepLimit, msg);
     }
 }

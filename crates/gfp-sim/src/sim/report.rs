@@ -54,11 +54,15 @@ pub enum Rule {
     /// can interrupt the holder on its CPU and spin forever. Fires whether
     /// or not the interrupt came at the bad moment.
     IrqUnsafeLock,
+    /// The run stopped at the scheduler's step limit
+    /// ([`SimConfig::max_steps`]) with tasks unfinished: what they would
+    /// have done is unknown, so the run is not clean.
+    StepLimit,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 16] = [
         Rule::SleepInAtomic,
         Rule::NofailFailed,
         Rule::UnhandledFailure,
@@ -74,6 +78,7 @@ impl Rule {
         Rule::MemcgEscape,
         Rule::ProgramError,
         Rule::IrqUnsafeLock,
+        Rule::StepLimit,
     ];
 
     /// The stable id.
@@ -94,6 +99,7 @@ impl Rule {
             Rule::MemcgEscape => "memcg-escape",
             Rule::ProgramError => "program-error",
             Rule::IrqUnsafeLock => "irq-unsafe-lock",
+            Rule::StepLimit => "step-limit",
         }
     }
 }
@@ -195,6 +201,11 @@ impl Report {
     /// Whether any detector fired.
     pub fn clean(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// Whether every task ran its program to the end.
+    pub fn all_completed(&self) -> bool {
+        self.tasks.iter().all(|t| t.outcome == Outcome::Completed)
     }
 
     /// Whether `rule` fired.
