@@ -813,6 +813,9 @@ impl Machine {
     ) -> (Option<u32>, u64) {
         self.count(Event::AllocStall, 1);
         let req = self.reclaim_request(gfp, order, ac);
+        // `__perform_reclaim()`: a reschedule point before synchronous
+        // reclaim starts.
+        cx.env.cond_resched();
         let progress = cx.hooks.direct_reclaim(self, &self.noreclaim_cx(cx), &req);
         if progress == 0 {
             // The kernel drains the per-CPU lists only after reclaim made

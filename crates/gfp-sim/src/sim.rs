@@ -29,7 +29,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use gfp::context::{ScopeChange, ScopeToken};
-use gfp::policy::{self, Direction};
 use gfp::{Gfp, TaskContext, TaskFlags};
 use gfp_mm::lockdep::LockId;
 use gfp_mm::memcg::MemcgId;

@@ -186,3 +186,44 @@ fn smallest_witness_first() {
     assert_eq!(w.detector, "reclaim-recursion");
     assert_eq!(w.call_sites, ["fs_nofs"]);
 }
+
+/// Findings describe the run (task, call site, mask, what failed or waited),
+/// never the policy table: no finding of a built-in scenario or of a
+/// witness quotes a cell's `reason` or `breaks` sentence, so comparing the
+/// derived verdicts with the table compares two independent texts.
+#[test]
+fn findings_never_quote_the_policy_table() {
+    let sentences: Vec<&str> = policy::TABLE
+        .iter()
+        .flat_map(|r| [&r.set, &r.clear])
+        .flat_map(|c| [Some(c.reason), c.breaks])
+        .flatten()
+        .filter(|s| s.len() > 12)
+        .collect();
+    assert!(!sentences.is_empty());
+    let mut reports = Vec::new();
+    for (name, text) in gfp_sim::builtin::BUILTIN {
+        reports.push((name.to_string(), gfp_sim::run_text(text, 1).unwrap()));
+    }
+    for c in all(&SMALL) {
+        if let Some(text) = &c.witness {
+            let who = format!("{} {} witness", c.flag, c.direction);
+            reports.push((who, gfp_sim::run_text(text, 1).unwrap()));
+        }
+    }
+    let mut findings = 0;
+    for (who, r) in &reports {
+        for f in &r.findings {
+            findings += 1;
+            for s in &sentences {
+                assert!(
+                    !f.message.contains(s),
+                    "{who}: finding [{}] quotes the policy table ({s:?}): {}",
+                    f.rule_id,
+                    f.message
+                );
+            }
+        }
+    }
+    assert!(findings > 20, "{findings} findings checked");
+}

@@ -93,6 +93,7 @@ impl Sim {
         }
         self.lockdep_findings(i, site, effective);
         if let Some(b) = block {
+            self.check_sleep(i, &b, site, effective, retrying);
             self.call_blocked(i, b, site, effective, (t0, blocked));
         }
         self.reap_killed();
