@@ -223,7 +223,8 @@ fn rule_ids_are_stable_and_distinct() {
             "memcg-escape",
             "program-error",
             "irq-unsafe-lock",
-            "step-limit"
+            "step-limit",
+            "pinned-block"
         ]
     );
 }
@@ -303,14 +304,31 @@ fn memcg_escape() {
 
 #[test]
 fn wrong_zone_mobility_and_cpuset() {
-    // A kernel allocation filed as movable (or reclaimable) pins what
-    // compaction relies on.
+    // A kernel allocation filed as movable (or reclaimable) lands in a
+    // movable (reclaimable) pageblock that compaction (reclaim) could empty
+    // before: now it cannot.
     let body = "machine small-numa\ntask a\n  scope set __GFP_MOVABLE\n    alloc p GFP_KERNEL\n  end\n  free p\nend\n";
-    only(&run(body), Rule::WrongZone);
-    only(
-        &run(&body.replace("set __GFP_MOVABLE", "set __GFP_RECLAIMABLE")),
-        Rule::WrongZone,
+    let r = run(body);
+    only(&r, Rule::PinnedBlock);
+    assert!(
+        r.findings[0].message.contains("movable pageblock"),
+        "{}",
+        r.text()
     );
+    let r = run(&body.replace("set __GFP_MOVABLE", "set __GFP_RECLAIMABLE"));
+    only(&r, Rule::PinnedBlock);
+    assert!(
+        r.findings[0].message.contains("reclaimable pageblock"),
+        "{}",
+        r.text()
+    );
+    // Without the scope the allocator claims an unmovable block for it.
+    clean(&run(&body.replace("scope set __GFP_MOVABLE", "scope nofs")));
+    // A block already pinned (memory full of kernel memory) loses nothing.
+    clean(&run(&body.replace(
+        "machine small-numa",
+        "machine small-numa\nfill kernel",
+    )));
     // Keeping user memory out of movable memory (PF_MEMALLOC_PIN) is fine.
     clean(&run(&body.replace(
         "scope set __GFP_MOVABLE\n    alloc p GFP_KERNEL",

@@ -416,35 +416,7 @@ impl Sim {
                 self.finding(i, Rule::Compound, msg);
             }
         }
-        // Mobility: the allocator files the page as movable or reclaimable
-        // although its call site said neither; compaction and memory
-        // offlining will try to move it, shrinkers are assumed behind it.
-        // (The same mask has the same migratetype.)
-        if effective != a.mask {
-            if let (Some(site_mt), Some(mt)) = (
-                gfp::zone::migratetype(a.mask),
-                gfp::zone::migratetype(effective),
-            ) {
-                if mt != site_mt
-                    && matches!(
-                        mt,
-                        gfp::zone::MigrateType::Movable | gfp::zone::MigrateType::Reclaimable
-                    )
-                {
-                    self.finding(
-                        i,
-                        Rule::WrongZone,
-                        format!(
-                            "{} was allocated as {} memory (in force {effective}) but its call site ({}) asked for {} memory: nothing can move or shrink it, so it pins what compaction and offlining rely on",
-                            a.var,
-                            mt.name(),
-                            a.mask,
-                            site_mt.name()
-                        ),
-                    );
-                }
-            }
-        }
+        self.check_mobility(i, &a.var, a.mask, effective, page, a.order);
         // Cpuset: user memory (__GFP_HARDWALL at the call site) stays on the
         // task's nodes, except where the kernel lets any allocation leave
         // them: reserve access without watermarks drops the cpuset check
@@ -584,5 +556,91 @@ impl Sim {
                 Self::scope_note(site, effective)
             ),
         );
+    }
+}
+
+impl Sim {
+    /// Mobility, by what the placement does. The allocator files a page by
+    /// the mask in force (the migratetype it records for the block, the
+    /// pageblock it takes it from, ZONE_MOVABLE); what the memory *is*
+    /// stays its call site's: a caller that did not ask for movable memory
+    /// never makes it migratable, one that did not ask for reclaimable
+    /// memory registers no shrinker for it. When the allocator filed such a
+    /// page as movable (reclaimable) and it sits in a movable (reclaimable)
+    /// pageblock or in ZONE_MOVABLE whose every other page is free or on
+    /// the LRU, compaction, offlining or reclaim could empty that block
+    /// before the allocation and cannot while the page is held:
+    /// `pinned-block`.
+    pub(super) fn check_mobility(
+        &mut self,
+        i: usize,
+        var: &str,
+        site: Gfp,
+        effective: Gfp,
+        page: Page,
+        order: u32,
+    ) {
+        use gfp::zone::MigrateType;
+        let Some(site_mt) = gfp::zone::migratetype(site) else {
+            return;
+        };
+        if site_mt == MigrateType::Movable {
+            return;
+        }
+        let Some(filed) = self
+            .machine
+            .page_state(page)
+            .filter(|s| s.kind() == gfp_mm::FrameKind::Allocated)
+            .map(|s| s.alloc_migratetype())
+        else {
+            return;
+        };
+        let (Some(block_mt), Some(zone), Some(pfns)) = (
+            self.machine.pageblock_migratetype(page),
+            self.machine.page_zone_type(page),
+            self.machine.pageblock_pfns(page),
+        ) else {
+            return;
+        };
+        let in_movable_zone = zone == gfp::zone::ZoneType::Movable;
+        let (what, undone_by) = match filed {
+            MigrateType::Movable if in_movable_zone || block_mt == MigrateType::Movable => (
+                if in_movable_zone {
+                    "ZONE_MOVABLE"
+                } else {
+                    "a movable pageblock"
+                },
+                "compaction and offlining (migration)",
+            ),
+            MigrateType::Reclaimable
+                if site_mt == MigrateType::Unmovable && block_mt == MigrateType::Reclaimable =>
+            {
+                ("a reclaimable pageblock", "reclaim (no shrinker frees it)")
+            }
+            _ => return,
+        };
+        let own = page.pfn()..page.pfn() + (1u32 << order);
+        let others_movable = pfns.clone().filter(|p| !own.contains(p)).all(|pfn| {
+            let p = Page::from_raw(page.machine_id(), pfn);
+            match self.machine.page_state(p).map(|s| s.kind()) {
+                Some(gfp_mm::FrameKind::Allocated) => self.vm.on_lru(p),
+                Some(gfp_mm::FrameKind::Tail | gfp_mm::FrameKind::Claimed) => false,
+                _ => true,
+            }
+        });
+        if !others_movable {
+            // Pinned already: this page takes nothing away.
+            return;
+        }
+        let node = self.machine.page_to_nid(page).unwrap_or(0);
+        let msg = format!(
+            "{var} (call site {site}: {} memory, which nothing migrates or shrinks) was filed by the allocator as {} (in force {effective}) and placed in {what}, pages {}..{} of zone {} on node {node}: every other page there is free or on the LRU, so {undone_by} could empty the block before, and cannot while {var} is held",
+            site_mt.name(),
+            filed.name(),
+            pfns.start,
+            pfns.end,
+            zone.name()
+        );
+        self.finding(i, Rule::PinnedBlock, msg);
     }
 }

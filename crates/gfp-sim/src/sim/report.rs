@@ -58,11 +58,16 @@ pub enum Rule {
     /// ([`SimConfig::max_steps`]) with tasks unfinished: what they would
     /// have done is unknown, so the run is not clean.
     StepLimit,
+    /// A page its call site cannot migrate or shrink, filed by the
+    /// allocator as movable or reclaimable (a scope's mobility flag) and
+    /// placed in a pageblock compaction, offlining or reclaim could empty
+    /// before it: now they cannot.
+    PinnedBlock,
 }
 
 impl Rule {
     /// Every rule.
-    pub const ALL: [Rule; 16] = [
+    pub const ALL: [Rule; 17] = [
         Rule::SleepInAtomic,
         Rule::NofailFailed,
         Rule::UnhandledFailure,
@@ -79,6 +84,7 @@ impl Rule {
         Rule::ProgramError,
         Rule::IrqUnsafeLock,
         Rule::StepLimit,
+        Rule::PinnedBlock,
     ];
 
     /// The stable id.
@@ -100,6 +106,7 @@ impl Rule {
             Rule::ProgramError => "program-error",
             Rule::IrqUnsafeLock => "irq-unsafe-lock",
             Rule::StepLimit => "step-limit",
+            Rule::PinnedBlock => "pinned-block",
         }
     }
 }
