@@ -652,13 +652,14 @@ impl Machine {
         gfp: Gfp,
         head_state: FrameState,
     ) {
-        if self.zeroes(gfp) {
+        let zero = self.zeroes(gfp);
+        if zero {
             // SAFETY: the block was just taken off a free list by this call
             // and its head is not yet marked allocated, so no one else may
             // access its memory.
             unsafe { self.arena.zero(pfn, 1 << order) };
         }
-        Self::mark_allocated(block, head_state);
+        Self::mark_allocated(block, head_state.with_zeroed(zero));
     }
 
     /// Whether a new block for `gfp` is zeroed (`__GFP_ZERO`, or the

@@ -193,11 +193,7 @@ impl Sim {
                         None
                     };
                 self.check_memcg(i, &a.var, a.mask, effective, charged);
-                if effective.contains(Gfp::ZERO) || self.machine.init_on_alloc() {
-                    for p in page.pfn()..page.pfn() + (1u32 << a.order) {
-                        self.set_dirty(p, false);
-                    }
-                }
+                self.note_zeroing(page, a.order);
                 self.set_var(
                     i,
                     &a.var,
@@ -280,7 +276,8 @@ impl Sim {
             Ok(o) => {
                 let charged = self.slab.as_ref().and_then(|s| s.obj_memcg(o));
                 self.check_memcg(i, &a.var, a.mask, effective, charged);
-                if effective.contains(Gfp::ZERO) {
+                // The slab's own answer to whether it zeroed the object.
+                if Slab::want_init_on_alloc(&self.machine, effective) {
                     self.dirty_objs.remove(&o.0);
                 }
                 self.set_var(i, &a.var, Var::Obj(o));

@@ -644,3 +644,17 @@ impl Sim {
         self.finding(i, Rule::PinnedBlock, msg);
     }
 }
+
+impl Sim {
+    /// A page the allocator handed out: the blocks it zeroed (its own
+    /// record of `prep_new_page()`, [`gfp_mm::FrameState::zeroed_on_alloc`])
+    /// no longer hold an earlier owner's data; the others keep whatever
+    /// they held.
+    pub(super) fn note_zeroing(&mut self, page: Page, order: u32) {
+        if (self.machine.page_state(page)).is_some_and(|s| s.zeroed_on_alloc()) {
+            for p in page.pfn()..page.pfn() + (1u32 << order) {
+                self.set_dirty(p, false);
+            }
+        }
+    }
+}

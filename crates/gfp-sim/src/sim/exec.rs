@@ -292,7 +292,7 @@ impl Sim {
                     self.finding(
                         i,
                         Rule::NotZeroed,
-                        format!("reads {v} as zero, but the object holds an earlier owner's data"),
+                        format!("reads {v} as zero, but the object holds an earlier owner's data: the allocator did not zero it"),
                     );
                 }
                 None
@@ -328,7 +328,7 @@ impl Sim {
                 self.finding(
                     i,
                     Rule::NotZeroed,
-                    format!("reads {v} as zero, but the page holds an earlier owner's data"),
+                    format!("reads {v} as zero, but the page holds an earlier owner's data: the allocator did not zero it"),
                 );
             }
         }
