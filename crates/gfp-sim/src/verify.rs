@@ -36,11 +36,13 @@
 //! # Verdicts and agreement
 //!
 //! A cell with a witness is derived `unsafe`; otherwise `no violation
-//! found` within the bounds. A derived verdict agrees with the policy
-//! table when `unsafe` meets a refused cell and `no violation found` an
-//! allowed one. Cells the table refuses as *mm-internal* rest on who owns
-//! the flag, not on a failure mode: they are searched and reported, and
-//! agree whatever is derived.
+//! found` within the bounds, or `not exercised` when no program searched
+//! evaluates a mask the scope changes (nothing was simulated). A derived
+//! verdict agrees with the policy table when `unsafe` meets a refused cell
+//! and `no violation found` an allowed one; `not exercised` never agrees.
+//! Cells the table refuses as *mm-internal* rest on who owns the flag, not
+//! on a failure mode: they are searched and reported, and agree whatever
+//! is derived, provided something was.
 //!
 //! # Assumptions of the analysis, made explicit
 //!
@@ -547,7 +549,7 @@ pub struct CellResult {
     pub documented: &'static str,
     /// Whether the table allows the scope.
     pub documented_allowed: bool,
-    /// `unsafe` or `no violation found`.
+    /// `unsafe`, `no violation found` or `not exercised`.
     pub derived: &'static str,
     /// Whether the derived verdict agrees with the table.
     pub agrees: bool,
@@ -579,6 +581,9 @@ pub fn cells() -> Vec<(Flag, Direction)> {
 pub const UNSAFE: &str = "unsafe";
 /// The derived verdict without a witness.
 pub const NO_VIOLATION: &str = "no violation found";
+/// The derived verdict of a cell whose scope changed no mask of any
+/// program searched: nothing was simulated, so nothing was derived.
+pub const NOT_EXERCISED: &str = "not exercised";
 
 /// The exhaustive part of the search space, in search order.
 pub fn exhaustive_programs(envs: usize, bounds: &Bounds) -> Vec<Program> {
@@ -699,10 +704,14 @@ fn search_cell(
     let cell = policy::cell(flag, direction);
     let derived = if found.is_some() {
         UNSAFE
+    } else if simulated == 0 {
+        NOT_EXERCISED
     } else {
         NO_VIOLATION
     };
-    let agrees = cell.verdict == Verdict::MmInternal || (derived == UNSAFE) != cell.allowed();
+    // A cell no program exercised has no derived verdict to agree with.
+    let agrees = derived != NOT_EXERCISED
+        && (cell.verdict == Verdict::MmInternal || (derived == UNSAFE) != cell.allowed());
     let witness_details = found.map(|(p, f)| {
         let v = vocab();
         Witness {

@@ -43,6 +43,14 @@ fn every_cell_agrees_and_every_witness_replays() {
                 .unwrap_or_default()
         );
         assert!(c.explored > 0);
+        // Every cell is exercised: some program evaluates a mask its scope
+        // changes and is simulated with it.
+        assert!(
+            c.simulated > 0 && c.derived != verify::NOT_EXERCISED,
+            "{} {}: not exercised",
+            c.flag,
+            c.direction
+        );
         match &c.witness {
             None => assert_eq!(c.derived, NO_VIOLATION),
             Some(text) => {

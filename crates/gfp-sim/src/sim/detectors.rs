@@ -164,7 +164,11 @@ impl Sim {
     /// the mask in force (the task's scopes applied).
     pub(super) fn pre_alloc(&mut self, i: usize, mask: Gfp, node: Option<u32>) -> Gfp {
         let effective = self.tasks[i].ctx.current_gfp_context(mask);
-        self.note_below_low(i, effective, node);
+        // Only a call site that asks for kswapd relies on it (a THP
+        // allocation with GFP_TRANSHUGE_LIGHT deliberately does not).
+        if mask.contains(Gfp::KSWAPD_RECLAIM) {
+            self.note_below_low(i, effective, node);
+        }
         // might_sleep(): a call site that itself asks to block (and still
         // may, after scopes), in atomic context, is the program's bug
         // whatever happens next. A mask that only scopes made blocking is
@@ -421,11 +425,16 @@ impl Sim {
         // task's nodes, except where the kernel lets any allocation leave
         // them: reserve access without watermarks drops the cpuset check
         // (`__alloc_pages_slowpath()` clears ALLOC_CPUSET with the reserve
-        // flags), and so do OOM victims and interrupts.
+        // flags), and so do OOM victims and interrupts, and a request that
+        // cannot block with __GFP_HIGH (`gfp_to_alloc_flags()` drops
+        // ALLOC_CPUSET for it "rather than fail": asked of gfp-mm's own
+        // function).
         let exempt = || {
             self.no_watermarks(i, effective)
                 || self.tasks[i].context != TaskContextKind::Process
                 || self.vm.is_oom_victim(self.tasks[i].pid)
+                || !gfp_mm::gfp_to_alloc_flags(effective, a.order, &self.task_unnamed(i))
+                    .contains(gfp_mm::AllocFlags::CPUSET)
         };
         if a.mask.contains(Gfp::HARDWALL) && self.tasks[i].cpuset.is_some() && !exempt() {
             if let (Some((_, mems)), Some(got)) =
