@@ -352,7 +352,7 @@ impl Machine {
             }
             return Err(AllocError::OrderTooLarge { order });
         }
-        let gfp = cx.task.gfp_context(gfp);
+        let gfp = crate::mutation::in_force(cx.task.gfp_context(gfp));
         let (mut ac, alloc_gfp, mut af) =
             self.prepare_alloc_pages(cx, gfp, preferred_nid, nodemask)?;
         af |= self.alloc_flags_nofragment(ac.preferred_zone, gfp);
@@ -382,7 +382,7 @@ impl Machine {
         nodemask: Option<NodeMask>,
     ) -> Result<(AllocContext<'_>, Gfp, AllocFlags), AllocError> {
         let highest = zone::highest_zone(gfp).map_err(AllocError::BadZone)? as usize;
-        let mt = zone::migratetype(gfp).ok_or(AllocError::BadMigratetype(gfp))?;
+        let mt = crate::mutation::migratetype(gfp).ok_or(AllocError::BadMigratetype(gfp))?;
         let nid = match preferred_nid {
             Some(n) if n >= self.nodes.len() => return Err(AllocError::NoSuchNode(n)),
             Some(n) => n,

@@ -338,7 +338,7 @@ impl Slab {
                 return Err(e);
             }
         }
-        if eff.contains(Gfp::ACCOUNT) {
+        if crate::mutation::accounted(eff) {
             if let Some(vm) = &self.memcg {
                 if let Err(e) = self.charge_obj(vm, m, cx, addr, c.size as u64, gfp) {
                     c.cpus[cpu].lock().push(addr);
