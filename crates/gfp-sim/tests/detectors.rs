@@ -441,3 +441,47 @@ fn return_leaves_the_function_and_its_scopes() {
     assert_eq!(r.tasks[0].failures, 1);
     assert_eq!(r.tasks[0].outcome, Outcome::Completed);
 }
+
+#[test]
+fn scoped_sleep_in_atomic_is_a_sleep_that_happens() {
+    // A scope makes GFP_ATOMIC under a spinlock blocking: with memory free
+    // the allocator never sleeps, and nothing is reported; with memory
+    // full down into the atomic reserves it enters direct reclaim and gives
+    // up the CPU there, holding the spinlock.
+    let body = "lock s spin\ntask a\n  scope set __GFP_DIRECT_RECLAIM\n    spin_lock s\n    alloc p GFP_ATOMIC\n    spin_unlock s\n  end\n  free p\nend\n";
+    clean(&run(body));
+    let r = run(&format!(
+        "machine pages=4096\nfill file-clean\nfill kernel\n{body}"
+    ));
+    only(&r, Rule::SleepInAtomic);
+    assert!(
+        r.findings[0]
+            .message
+            .contains("inside the allocator holding spinlock s"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn step_limit_is_a_finding() {
+    let text = "gfp-scenario 1\nname t\ntask a\n  repeat 500\n    alloc p GFP_KERNEL\n    free p\n  end\nend\n";
+    let s = gfp_sim::parse(text).unwrap();
+    let config = |max_steps| gfp_sim::SimConfig {
+        seed: 1,
+        max_steps,
+        ..Default::default()
+    };
+    let r = gfp_sim::sim::run_with(&s, config(100)).unwrap();
+    only(&r, Rule::StepLimit);
+    assert!(
+        r.findings[0].message.contains("step limit (100 steps)"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.tasks[0].outcome, Outcome::Unfinished);
+    assert!(!gfp_sim::verify::clean(&r));
+    let r = gfp_sim::sim::run_with(&s, config(100_000)).unwrap();
+    clean(&r);
+    assert!(r.all_completed() && gfp_sim::verify::clean(&r));
+}
