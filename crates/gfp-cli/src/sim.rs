@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use gfp_sim::builtin::BUILTIN;
 use gfp_sim::html::{HtmlOptions, XAxis};
+use gfp_sim::sim::DEFAULT_MAX_STEPS;
 
 use crate::{print_json, CmdResult, UserError};
 
@@ -43,7 +44,15 @@ pub struct SimArgs {
     /// `pin`) stay. A `gfp verify` witness runs clean this way.
     #[arg(long)]
     pub drop_scopes: bool,
+    /// The scheduler's step limit: a run that reaches it with tasks
+    /// unfinished is a `step-limit` finding (exit 1).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_STEPS,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_MAX_STEPS))]
+    pub max_steps: u64,
 }
+
+/// The highest `--max-steps`: about a minute of simulation at the slowest.
+pub const MAX_MAX_STEPS: u64 = 100_000_000;
 
 /// `--x-axis`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -133,10 +142,16 @@ pub fn run(args: SimArgs) -> CmdResult {
         scenario = gfp_sim::format::drop_scopes(&scenario);
     }
     let setup = |e: gfp_sim::sim::SetupError| UserError(format!("{label}: {e}"));
+    let config = gfp_sim::SimConfig {
+        seed: args.seed,
+        max_steps: args.max_steps,
+        ..gfp_sim::SimConfig::default()
+    };
     let report = match &args.html {
-        None => gfp_sim::sim::run(&scenario, args.seed).map_err(setup)?,
+        None => gfp_sim::sim::run_with(&scenario, config).map_err(setup)?,
         Some(path) => {
-            let (report, timeline) = gfp_sim::run_recorded(&scenario, args.seed).map_err(setup)?;
+            let (report, timeline) =
+                gfp_sim::run_recorded_with(&scenario, config).map_err(setup)?;
             let opts = HtmlOptions {
                 x_axis: match args.x_axis {
                     AxisArg::Auto => XAxis::Auto,
@@ -191,6 +206,7 @@ mod tests {
                 html: None,
                 x_axis: AxisArg::Auto,
                 drop_scopes: false,
+                max_steps: DEFAULT_MAX_STEPS,
             })
             .unwrap()
         };
@@ -204,7 +220,33 @@ mod tests {
             html: None,
             x_axis: AxisArg::Auto,
             drop_scopes: false,
+            max_steps: DEFAULT_MAX_STEPS,
         })
         .is_err());
+    }
+
+    #[test]
+    fn step_limit_is_a_finding_and_can_be_raised() {
+        let dir = std::env::temp_dir().join(format!("gfp-sim-steps-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("long.scenario");
+        let text = "gfp-scenario 1\ntask a\n  repeat 300\n    alloc p GFP_KERNEL\n    free p\n  end\nend\n";
+        std::fs::write(&file, text).unwrap();
+        let with = |max_steps| {
+            run(SimArgs {
+                scenario: Some(file.clone()),
+                seed: 1,
+                json: false,
+                list: false,
+                html: None,
+                x_axis: AxisArg::Auto,
+                drop_scopes: false,
+                max_steps,
+            })
+            .unwrap()
+        };
+        assert_eq!(with(100), ExitCode::from(1));
+        assert_eq!(with(DEFAULT_MAX_STEPS), ExitCode::SUCCESS);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -129,8 +129,8 @@ fn parse_flag(name: &str) -> Result<Flag, UserError> {
 /// The text report: one row per cell, then the legend.
 fn table(results: &[CellResult], bounds: &Bounds) -> String {
     let mut o = format!(
-        "{:<21} {:<9} {:<27} {:<18} {:<6} {:>8}  {}\n",
-        "flag", "direction", "documented", "derived", "agrees", "explored", "witness"
+        "{:<21} {:<9} {:<27} {:<18} {:<6} {:>8} {:>9}  {}\n",
+        "flag", "direction", "documented", "derived", "agrees", "explored", "simulated", "witness"
     );
     for c in results {
         let witness = match &c.witness_details {
@@ -144,7 +144,7 @@ fn table(results: &[CellResult], bounds: &Bounds) -> String {
             None => "-".into(),
         };
         o.push_str(&format!(
-            "{:<21} {:<9} {:<27} {:<18} {:<6} {:>8}  {}\n",
+            "{:<21} {:<9} {:<27} {:<18} {:<6} {:>8} {:>9}  {}\n",
             c.flag,
             c.direction.name(),
             if c.documented_allowed {
@@ -155,6 +155,7 @@ fn table(results: &[CellResult], bounds: &Bounds) -> String {
             c.derived,
             if c.agrees { "yes" } else { "NO" },
             c.explored,
+            c.simulated,
             witness
         ));
     }
@@ -173,9 +174,9 @@ fn table(results: &[CellResult], bounds: &Bounds) -> String {
         bounds.seed
     ));
     o.push_str(
-        "  derived `unsafe`: a witness program has a finding with the scope and runs clean with its scopes dropped; `no violation found`: none within the bounds.\n\
-         \x20 agrees: `unsafe` for a refused cell, `no violation found` for an allowed one. Cells refused as mm-internal rest on who owns the flag, not on a failure mode: they are searched and reported, and agree either way.\n\
-         \x20 explored: programs considered for the cell; witness: the detector, the size of the smallest witness and its environment (`--json` gives the witness as a scenario file; replay it with `gfp sim FILE`).\n",
+        "  derived `unsafe`: a witness program has a finding with the scope and runs clean (every task finished) with its scopes dropped; `no violation found`: none within the bounds; `not exercised`: no program evaluates a mask the scope changes, so nothing was simulated.\n\
+         \x20 agrees: `unsafe` for a refused cell, `no violation found` for an allowed one; `not exercised` never agrees. Cells refused as mm-internal rest on who owns the flag, not on a failure mode: they are searched and reported, and agree either way once exercised.\n\
+         \x20 explored: programs considered for the cell; simulated: those run with the scope (the others evaluate no mask it changes, so they run as without it); witness: the detector, the size of the smallest witness and its environment (`--json` gives the witness as a scenario file; replay it with `gfp sim FILE`).\n",
     );
     o
 }

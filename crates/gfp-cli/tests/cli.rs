@@ -492,7 +492,10 @@ fn verify_json_gives_a_witness_that_replays() {
         .arg("--drop-scopes")
         .assert()
         .code(0)
-        .stdout(predicate::str::contains("findings: none"));
+        .stdout(predicate::str::contains("findings: none"))
+        .stdout(predicate::str::contains("completed"))
+        .stdout(predicate::str::contains("stuck").not())
+        .stdout(predicate::str::contains("unfinished").not());
     std::fs::remove_dir_all(&dir).ok();
 }
 

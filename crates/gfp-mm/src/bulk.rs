@@ -161,8 +161,8 @@ impl Machine {
         let (o, col) = (order as usize, mt as usize);
         // `prep_new_page()` per block: the same head word for all of them,
         // and the same answer to whether they are zeroed.
-        let head = new_head_state(z.id, order, gfp, mt as u32);
         let (zero, id) = (self.zeroes(gfp), self.id);
+        let head = new_head_state(z.id, order, gfp, mt as u32).with_zeroed(zero);
         let mut got = 0u64;
         while i < pages.len() {
             if pages[i].is_some() {

@@ -45,6 +45,8 @@ const OFFSET_SHIFT: u32 = 9;
 const OFFSET_MASK: u32 = 0x7ff << OFFSET_SHIFT;
 const MT_SHIFT: u32 = 20;
 const MT_MASK: u32 = 0x3 << MT_SHIFT;
+/// An allocated head whose block `prep_new_page()` zeroed.
+const ZEROED: u32 = 1 << 22;
 const ZONE_SHIFT: u32 = 24;
 /// Zones a frame word can name: a machine has at most this many populated
 /// zones (`MachineSpec::validate` refuses more).
@@ -53,7 +55,8 @@ pub const MAX_FRAME_ZONES: usize = 1 << (32 - ZONE_SHIFT);
 /// One frame's metadata word, decoded on demand.
 ///
 /// Layout: kind (3 bits), order (4), compound (1), dirty (1), offset of a
-/// tail from its head (11), allocation migratetype (2), zone id (8).
+/// tail from its head (11), allocation migratetype (2), zeroed on
+/// allocation (1, heads), zone id (8).
 ///
 /// # Invariant
 ///
@@ -173,6 +176,18 @@ impl FrameState {
     #[inline(always)]
     pub const fn head_offset(self) -> u32 {
         (self.0 & OFFSET_MASK) >> OFFSET_SHIFT
+    }
+
+    /// An allocated head's word, marked as zeroed by `prep_new_page()`.
+    #[inline(always)]
+    pub(crate) const fn with_zeroed(self, zeroed: bool) -> FrameState {
+        FrameState(self.0 | if zeroed { ZEROED } else { 0 })
+    }
+
+    /// Whether the allocator zeroed this allocated block when it handed it
+    /// out (`__GFP_ZERO`, `init_on_alloc`).
+    pub const fn zeroed_on_alloc(self) -> bool {
+        self.0 & ZEROED != 0
     }
 
     /// The migratetype an allocated head was allocated with.

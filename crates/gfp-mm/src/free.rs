@@ -416,6 +416,23 @@ impl Machine {
             .is_some_and(|s| s.kind() == FrameKind::Allocated && s.compound())
     }
 
+    /// The migratetype of the pageblock holding `page`
+    /// (`get_pageblock_migratetype()`): where the allocator files the
+    /// block's free pages, and what compaction and offlining expect of it.
+    pub fn pageblock_migratetype(&self, page: Page) -> Option<gfp::zone::MigrateType> {
+        self.page_state(page)?;
+        Some(self.fm.pb_mt(page.pfn()))
+    }
+
+    /// The pages of the pageblock holding `page`, within its zone.
+    pub fn pageblock_pfns(&self, page: Page) -> Option<core::ops::Range<u32>> {
+        let z = self.page_zone(page)?;
+        let size = self.spec().pageblock_pages();
+        let start = (page.pfn() / size * size).max(z.start_pfn());
+        let end = (page.pfn() / size * size + size).min(z.start_pfn() + z.managed_pages() as u32);
+        Some(start..end)
+    }
+
     /// The zone of a page (`page_zone()`).
     #[inline]
     pub fn page_zone(&self, page: Page) -> Option<&Zone> {

@@ -50,6 +50,7 @@ pub mod cpuset;
 pub mod env;
 pub mod frame;
 pub mod hooks;
+pub mod mutation;
 pub mod nodemask;
 pub mod page;
 pub mod pcp;

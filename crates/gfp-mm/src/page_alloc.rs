@@ -352,7 +352,7 @@ impl Machine {
             }
             return Err(AllocError::OrderTooLarge { order });
         }
-        let gfp = cx.task.gfp_context(gfp);
+        let gfp = crate::mutation::in_force(cx.task.gfp_context(gfp));
         let (mut ac, alloc_gfp, mut af) =
             self.prepare_alloc_pages(cx, gfp, preferred_nid, nodemask)?;
         af |= self.alloc_flags_nofragment(ac.preferred_zone, gfp);
@@ -382,7 +382,7 @@ impl Machine {
         nodemask: Option<NodeMask>,
     ) -> Result<(AllocContext<'_>, Gfp, AllocFlags), AllocError> {
         let highest = zone::highest_zone(gfp).map_err(AllocError::BadZone)? as usize;
-        let mt = zone::migratetype(gfp).ok_or(AllocError::BadMigratetype(gfp))?;
+        let mt = crate::mutation::migratetype(gfp).ok_or(AllocError::BadMigratetype(gfp))?;
         let nid = match preferred_nid {
             Some(n) if n >= self.nodes.len() => return Err(AllocError::NoSuchNode(n)),
             Some(n) => n,
@@ -652,13 +652,14 @@ impl Machine {
         gfp: Gfp,
         head_state: FrameState,
     ) {
-        if self.zeroes(gfp) {
+        let zero = self.zeroes(gfp);
+        if zero {
             // SAFETY: the block was just taken off a free list by this call
             // and its head is not yet marked allocated, so no one else may
             // access its memory.
             unsafe { self.arena.zero(pfn, 1 << order) };
         }
-        Self::mark_allocated(block, head_state);
+        Self::mark_allocated(block, head_state.with_zeroed(zero));
     }
 
     /// Whether a new block for `gfp` is zeroed (`__GFP_ZERO`, or the
@@ -813,6 +814,9 @@ impl Machine {
     ) -> (Option<u32>, u64) {
         self.count(Event::AllocStall, 1);
         let req = self.reclaim_request(gfp, order, ac);
+        // `__perform_reclaim()`: a reschedule point before synchronous
+        // reclaim starts.
+        cx.env.cond_resched();
         let progress = cx.hooks.direct_reclaim(self, &self.noreclaim_cx(cx), &req);
         if progress == 0 {
             // The kernel drains the per-CPU lists only after reclaim made

@@ -171,7 +171,10 @@ pub(crate) fn fast_routes(
     let mut routes = [FastRoute::SLOW; 1 << ROUTE_BITS];
     for (bits, r) in routes.iter_mut().enumerate() {
         let gfp = gfp::Gfp::from_bits_retain(bits as u32);
-        let (Ok(hz), Some(mt)) = (gfp::zone::highest_zone(gfp), gfp::zone::migratetype(gfp)) else {
+        let (Ok(hz), Some(mt)) = (
+            gfp::zone::highest_zone(gfp),
+            crate::mutation::migratetype(gfp),
+        ) else {
             continue;
         };
         let zid = first_zone[hz as usize];

@@ -247,6 +247,13 @@ impl Slab {
         self.recursion_reports.load(Ordering::Relaxed)
     }
 
+    /// `slab_want_init_on_alloc()`: whether an object allocated with
+    /// `eff` (the mask in force, scopes applied) is zeroed: `__GFP_ZERO`
+    /// or the machine's `init_on_alloc`.
+    pub fn want_init_on_alloc(m: &Machine, eff: Gfp) -> bool {
+        eff.contains(Gfp::ZERO) || m.init_on_alloc()
+    }
+
     /// `kmalloc(size, gfp)`.
     #[inline]
     pub fn kmalloc(
@@ -346,13 +353,19 @@ impl Slab {
                 return Err(e);
             }
         }
-        if eff.contains(Gfp::ACCOUNT) {
+        if crate::mutation::accounted(eff) {
             if let Some(vm) = &self.memcg {
                 if let Err(e) = self.charge_obj(vm, m, cx, addr, c.size as u64, gfp) {
                     c.cpus[cpu].lock().push(addr);
                     return Err(e);
                 }
             }
+        }
+        // `slab_post_alloc_hook()`: `slab_want_init_on_alloc()`.
+        if Self::want_init_on_alloc(m, eff) {
+            // SAFETY: the object was just taken for the caller and spans
+            // the cache's object size of the machine's memory.
+            unsafe { core::ptr::write_bytes(addr as *mut u8, 0, c.size) };
         }
         Ok(Obj(addr))
     }

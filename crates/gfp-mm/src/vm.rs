@@ -891,7 +891,7 @@ impl Vm {
         // The charge follows the mask in force (scopes applied), as
         // `__alloc_pages()` tests it after `current_gfp_context()`.
         let gfp = cx.task.gfp_context(gfp);
-        if !gfp.contains(Gfp::ACCOUNT) {
+        if !crate::mutation::accounted(gfp) {
             return Ok(None);
         }
         let memcg = self.memcg_of(cx.task.pid);

@@ -61,10 +61,23 @@ pub fn run_text(text: &str, seed: u64) -> Result<Report, Error> {
 /// Runs `scenario` with `seed`, recording a [`Timeline`] (for
 /// [`html::render`]). The report is the one [`sim::run`] gives.
 pub fn run_recorded(scenario: &Scenario, seed: u64) -> Result<(Report, Timeline), sim::SetupError> {
+    run_recorded_with(
+        scenario,
+        SimConfig {
+            seed,
+            ..SimConfig::default()
+        },
+    )
+}
+
+/// [`run_recorded`] with `config` (its `record_timeline` is set).
+pub fn run_recorded_with(
+    scenario: &Scenario,
+    config: SimConfig,
+) -> Result<(Report, Timeline), sim::SetupError> {
     let config = SimConfig {
-        seed,
         record_timeline: true,
-        ..SimConfig::default()
+        ..config
     };
     let (report, timeline) = sim::Sim::new(scenario, config)?.run_timeline();
     Ok((report, timeline.expect("recording was requested")))

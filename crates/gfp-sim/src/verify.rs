@@ -22,9 +22,10 @@
 //! # What counts as a counterexample
 //!
 //! A program is a *witness* against a cell when its run with the scope has
-//! a finding other than `program-error` and the same program with its
-//! generic scopes removed ([`crate::format::drop_scopes`]) runs clean,
-//! both with scheduler seed [`SCHEDULER_SEED`] (the default of `gfp sim`,
+//! a finding other than `program-error` and `step-limit` and the same
+//! program with its generic scopes removed ([`crate::format::drop_scopes`])
+//! runs clean ([`clean`]: no such finding, and every task ran its program
+//! to the end), both with scheduler seed [`SCHEDULER_SEED`] (the default of `gfp sim`,
 //! so that `gfp sim WITNESS` replays it). The violation is then the
 //! scope's doing.
 //!
@@ -35,11 +36,13 @@
 //! # Verdicts and agreement
 //!
 //! A cell with a witness is derived `unsafe`; otherwise `no violation
-//! found` within the bounds. A derived verdict agrees with the policy
-//! table when `unsafe` meets a refused cell and `no violation found` an
-//! allowed one. Cells the table refuses as *mm-internal* rest on who owns
-//! the flag, not on a failure mode: they are searched and reported, and
-//! agree whatever is derived.
+//! found` within the bounds, or `not exercised` when no program searched
+//! evaluates a mask the scope changes (nothing was simulated). A derived
+//! verdict agrees with the policy table when `unsafe` meets a refused cell
+//! and `no violation found` an allowed one; `not exercised` never agrees.
+//! Cells the table refuses as *mm-internal* rest on who owns the flag, not
+//! on a failure mode: they are searched and reported, and agree whatever
+//! is derived, provided something was.
 //!
 //! # Assumptions of the analysis, made explicit
 //!
@@ -491,9 +494,19 @@ pub fn run(s: &Scenario) -> Report {
 }
 
 /// The finding that makes a run a violation: the first one that is not a
-/// `program-error`.
+/// `program-error` or `step-limit` (a run cut short shows nothing the scope
+/// did).
 pub fn violation(r: &Report) -> Option<&crate::sim::Finding> {
-    r.findings.iter().find(|f| f.rule != Rule::ProgramError)
+    r.findings
+        .iter()
+        .find(|f| !matches!(f.rule, Rule::ProgramError | Rule::StepLimit))
+}
+
+/// Whether a run is clean: no violation, and every task ran its program to
+/// the end (none stuck, blocked, killed or cut by the step limit). Only a
+/// program whose scope-free run is clean can make a witness.
+pub fn clean(r: &Report) -> bool {
+    violation(r).is_none() && r.all_completed()
 }
 
 /// Whether the scope changes any mask the body may evaluate; if not, the
@@ -536,7 +549,7 @@ pub struct CellResult {
     pub documented: &'static str,
     /// Whether the table allows the scope.
     pub documented_allowed: bool,
-    /// `unsafe` or `no violation found`.
+    /// `unsafe`, `no violation found` or `not exercised`.
     pub derived: &'static str,
     /// Whether the derived verdict agrees with the table.
     pub agrees: bool,
@@ -568,6 +581,9 @@ pub fn cells() -> Vec<(Flag, Direction)> {
 pub const UNSAFE: &str = "unsafe";
 /// The derived verdict without a witness.
 pub const NO_VIOLATION: &str = "no violation found";
+/// The derived verdict of a cell whose scope changed no mask of any
+/// program searched: nothing was simulated, so nothing was derived.
+pub const NOT_EXERCISED: &str = "not exercised";
 
 /// The exhaustive part of the search space, in search order.
 pub fn exhaustive_programs(envs: usize, bounds: &Bounds) -> Vec<Program> {
@@ -673,8 +689,7 @@ fn search_cell(
         explored += 1;
         progress(1);
         if !affects(&change, p)
-            || !*dropped_clean[k]
-                .get_or_init(|| violation(&run(&scenario(envs, p, None))).is_none())
+            || !*dropped_clean[k].get_or_init(|| clean(&run(&scenario(envs, p, None))))
         {
             continue;
         }
@@ -689,10 +704,14 @@ fn search_cell(
     let cell = policy::cell(flag, direction);
     let derived = if found.is_some() {
         UNSAFE
+    } else if simulated == 0 {
+        NOT_EXERCISED
     } else {
         NO_VIOLATION
     };
-    let agrees = cell.verdict == Verdict::MmInternal || (derived == UNSAFE) != cell.allowed();
+    // A cell no program exercised has no derived verdict to agree with.
+    let agrees = derived != NOT_EXERCISED
+        && (cell.verdict == Verdict::MmInternal || (derived == UNSAFE) != cell.allowed());
     let witness_details = found.map(|(p, f)| {
         let v = vocab();
         Witness {

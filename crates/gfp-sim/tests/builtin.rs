@@ -38,7 +38,7 @@ fn bcachefs_scoped_nowait_is_caught_on_every_seed() {
         let f = &r.findings[0];
         assert!(f.at.contains("btree_node_alloc()"), "{}", f.at);
         assert!(
-            f.message.contains("cleared __GFP_DIRECT_RECLAIM"),
+            f.message.contains("removed __GFP_DIRECT_RECLAIM"),
             "{}",
             f.message
         );

@@ -222,7 +222,9 @@ fn rule_ids_are_stable_and_distinct() {
             "alloc-stall",
             "memcg-escape",
             "program-error",
-            "irq-unsafe-lock"
+            "irq-unsafe-lock",
+            "step-limit",
+            "pinned-block"
         ]
     );
 }
@@ -302,14 +304,31 @@ fn memcg_escape() {
 
 #[test]
 fn wrong_zone_mobility_and_cpuset() {
-    // A kernel allocation filed as movable (or reclaimable) pins what
-    // compaction relies on.
+    // A kernel allocation filed as movable (or reclaimable) lands in a
+    // movable (reclaimable) pageblock that compaction (reclaim) could empty
+    // before: now it cannot.
     let body = "machine small-numa\ntask a\n  scope set __GFP_MOVABLE\n    alloc p GFP_KERNEL\n  end\n  free p\nend\n";
-    only(&run(body), Rule::WrongZone);
-    only(
-        &run(&body.replace("set __GFP_MOVABLE", "set __GFP_RECLAIMABLE")),
-        Rule::WrongZone,
+    let r = run(body);
+    only(&r, Rule::PinnedBlock);
+    assert!(
+        r.findings[0].message.contains("movable pageblock"),
+        "{}",
+        r.text()
     );
+    let r = run(&body.replace("set __GFP_MOVABLE", "set __GFP_RECLAIMABLE"));
+    only(&r, Rule::PinnedBlock);
+    assert!(
+        r.findings[0].message.contains("reclaimable pageblock"),
+        "{}",
+        r.text()
+    );
+    // Without the scope the allocator claims an unmovable block for it.
+    clean(&run(&body.replace("scope set __GFP_MOVABLE", "scope nofs")));
+    // A block already pinned (memory full of kernel memory) loses nothing.
+    clean(&run(&body.replace(
+        "machine small-numa",
+        "machine small-numa\nfill kernel",
+    )));
     // Keeping user memory out of movable memory (PF_MEMALLOC_PIN) is fine.
     clean(&run(&body.replace(
         "scope set __GFP_MOVABLE\n    alloc p GFP_KERNEL",
@@ -421,4 +440,48 @@ fn return_leaves_the_function_and_its_scopes() {
     clean(&r);
     assert_eq!(r.tasks[0].failures, 1);
     assert_eq!(r.tasks[0].outcome, Outcome::Completed);
+}
+
+#[test]
+fn scoped_sleep_in_atomic_is_a_sleep_that_happens() {
+    // A scope makes GFP_ATOMIC under a spinlock blocking: with memory free
+    // the allocator never sleeps, and nothing is reported; with memory
+    // full down into the atomic reserves it enters direct reclaim and gives
+    // up the CPU there, holding the spinlock.
+    let body = "lock s spin\ntask a\n  scope set __GFP_DIRECT_RECLAIM\n    spin_lock s\n    alloc p GFP_ATOMIC\n    spin_unlock s\n  end\n  free p\nend\n";
+    clean(&run(body));
+    let r = run(&format!(
+        "machine pages=4096\nfill file-clean\nfill kernel\n{body}"
+    ));
+    only(&r, Rule::SleepInAtomic);
+    assert!(
+        r.findings[0]
+            .message
+            .contains("inside the allocator holding spinlock s"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn step_limit_is_a_finding() {
+    let text = "gfp-scenario 1\nname t\ntask a\n  repeat 500\n    alloc p GFP_KERNEL\n    free p\n  end\nend\n";
+    let s = gfp_sim::parse(text).unwrap();
+    let config = |max_steps| gfp_sim::SimConfig {
+        seed: 1,
+        max_steps,
+        ..Default::default()
+    };
+    let r = gfp_sim::sim::run_with(&s, config(100)).unwrap();
+    only(&r, Rule::StepLimit);
+    assert!(
+        r.findings[0].message.contains("step limit (100 steps)"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.tasks[0].outcome, Outcome::Unfinished);
+    assert!(!gfp_sim::verify::clean(&r));
+    let r = gfp_sim::sim::run_with(&s, config(100_000)).unwrap();
+    clean(&r);
+    assert!(r.all_completed() && gfp_sim::verify::clean(&r));
 }
