@@ -62,6 +62,9 @@ pub struct ScanArgs {
     /// Do not follow a sleep through a function that this many distinct functions call inside atomic sections (the kernel's own belief that it is safe there); 0 follows every call. 0 to 1000000.
     #[arg(long, value_name = "N", default_value_t = gfp_scan::DEFAULT_TRUST_CALLERS as u32, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     trust_callers: u32,
+    /// Report a sleep reached through calls only when its shortest chain has at most N calls (0: no bound); the search itself is not bounded. 0 to 1000000.
+    #[arg(long, value_name = "N", default_value_t = gfp_scan::DEFAULT_MAX_CHAIN as u32, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    max_chain: u32,
     /// Which directory of arch/ to scan with the rest of a kernel tree (`all` for every one); the gfp profiles describe x86_64 builds.
     #[arg(long, value_name = "ARCH", default_value = "x86")]
     arch: String,
@@ -101,6 +104,7 @@ pub fn run(args: ScanArgs) -> CmdResult {
     opts.follow_ops = args.follow_ops;
     opts.parse_all = args.parse_all;
     opts.trust_callers = args.trust_callers as usize;
+    opts.max_chain = args.max_chain as usize;
     if args.arch.is_empty()
         || !args
             .arch

@@ -93,6 +93,9 @@ impl Proposal {
     }
 }
 
+/// The default of [`ScanOptions::max_chain`].
+pub const DEFAULT_MAX_CHAIN: usize = 6;
+
 /// The default of [`ScanOptions::trust_callers`].
 pub const DEFAULT_TRUST_CALLERS: usize = 8;
 
@@ -118,6 +121,11 @@ pub struct ScanOptions {
     /// call it inside atomic sections (0: trust none). See
     /// [`rules::trusted_in_atomic`].
     pub trust_callers: usize,
+    /// Report an interprocedural finding only when its shortest chain has
+    /// at most this many calls (0: no bound). Propagation itself is not
+    /// bounded; the bound only keeps long chains, whose paths are rarely
+    /// feasible, out of the report (they are counted in its figures).
+    pub max_chain: usize,
     /// The architecture whose `arch/` directory is scanned (`None`: all).
     pub arch: Option<String>,
     /// Parse every function with tree-sitter, also those the lexical pass
@@ -137,6 +145,7 @@ impl Default for ScanOptions {
             jobs: None,
             parse_all: false,
             arch: Some("x86".to_string()),
+            max_chain: DEFAULT_MAX_CHAIN,
             trust_callers: DEFAULT_TRUST_CALLERS,
         }
     }
@@ -364,6 +373,12 @@ fn scan_in_pool(
         rules::nofail_no_reclaim(&cx, &mut findings);
         rules::unpaired_scope(&cx, &mut findings);
         rules::explicit_nofs_noio(&cx, opts.conversion, &mut findings);
+    }
+    if opts.max_chain > 0 {
+        let before = findings.len();
+        findings
+            .retain(|f| f.rule != rules::id::SLEEP_IN_ATOMIC || f.chain.len() <= opts.max_chain);
+        stats.long_chains = before - findings.len();
     }
     let order = |r: &str| {
         rules::id::ALL

@@ -144,6 +144,8 @@ pub struct Stats {
     pub parse_wall_ms: u64,
     /// Functions a proposal's `--around` matched.
     pub around_matches: usize,
+    /// sleep-in-atomic findings left out for a chain longer than the bound.
+    pub long_chains: usize,
 }
 
 /// The mask argument of an allocation call as written.
@@ -221,6 +223,13 @@ impl Report {
                 " (--follow-ops follows those whose member has an initialiser)".to_string()
             }
         );
+        if s.long_chains > 0 {
+            let _ = writeln!(
+                out,
+                "{} sleep-in-atomic findings with longer call chains were left out (--max-chain raises the bound, 0 removes it)",
+                s.long_chains
+            );
+        }
         let secs = self.elapsed_ms as f64 / 1000.0;
         let _ = writeln!(
             out,

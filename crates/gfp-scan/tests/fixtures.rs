@@ -454,3 +454,53 @@ fn the_lexical_pass_finds_what_full_parsing_finds() {
     assert_eq!(fast.findings, full.findings);
     assert_eq!(fast.functions, full.functions);
 }
+
+#[test]
+fn long_chains_are_counted_not_reported_unless_asked() {
+    let short = run(
+        "tree",
+        ScanOptions {
+            max_chain: 2,
+            ..on_612()
+        },
+    );
+    assert!(short
+        .findings
+        .iter()
+        .all(|f| f.rule != "sleep-in-atomic" || f.chain.len() <= 2));
+    assert!(short.stats.long_chains >= 1, "three_down_locked has 4 hops");
+    let all = run(
+        "tree",
+        ScanOptions {
+            max_chain: 0,
+            ..on_612()
+        },
+    );
+    assert!(all
+        .findings
+        .iter()
+        .any(|f| f.context.function == "three_down_locked"));
+    assert_eq!(all.stats.long_chains, 0);
+}
+
+#[test]
+fn trusted_functions_stop_the_propagation() {
+    // With every function that some atomic caller uses trusted, the sleep
+    // below plain_middle is no longer followed up to via_plain_middle.
+    let r = run(
+        "tree",
+        ScanOptions {
+            trust_callers: 1,
+            ..on_612()
+        },
+    );
+    assert!(!r
+        .findings
+        .iter()
+        .any(|f| f.context.function == "via_plain_middle"));
+    let r = run("tree", on_612());
+    assert!(r
+        .findings
+        .iter()
+        .any(|f| f.context.function == "via_plain_middle"));
+}
