@@ -1085,6 +1085,7 @@ impl<'s> Walker<'s> {
         }
         let name = text(self.src, callee);
         if let Some(op) = vocab::scope_op(&name) {
+            self.f.scope_ops.push((name.clone(), ln));
             self.scope_call(op, &name, &args, target, ln);
             return;
         }

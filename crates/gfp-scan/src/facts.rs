@@ -26,6 +26,9 @@ pub struct Function {
     /// Restores of a scope this function did not save (`memalloc_*_restore(x)`
     /// with no save of `x` in the function): the other half of a pair.
     pub foreign_restores: Vec<ForeignRestore>,
+    /// Every scope save and restore call, as (name, line): the index of
+    /// scope operations, paired or not.
+    pub scope_ops: Vec<(String, u32)>,
     /// Local `gfp_t` values: each assignment or initialiser of a variable,
     /// as (variable, expression text).
     pub locals: Vec<(String, String)>,
