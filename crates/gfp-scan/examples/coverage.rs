@@ -27,12 +27,10 @@ fn files(root: &Path) -> Vec<std::path::PathBuf> {
             if p.is_dir() {
                 let top = d == root;
                 let skip_arch = d == root.join("arch") && name != "x86";
-                if !name.starts_with('.')
-                    && !skip_arch
-                    && !(top
-                        && ["tools", "scripts", "Documentation", "usr", "samples"]
-                            .contains(&name.as_str()))
-                {
+                let not_kernel = top
+                    && ["tools", "scripts", "Documentation", "usr", "samples"]
+                        .contains(&name.as_str());
+                if !(name.starts_with('.') || skip_arch || not_kernel) {
                     stack.push(p);
                 }
             } else if name.ends_with(".c") || name.ends_with(".h") {
