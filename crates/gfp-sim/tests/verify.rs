@@ -235,3 +235,80 @@ fn findings_never_quote_the_policy_table() {
     }
     assert!(findings > 20, "{findings} findings checked");
 }
+
+/// The masks of the call sites nested in a scope of `scope`'s kind,
+/// following calls into the scenario's functions.
+fn nested_masks(
+    s: &gfp_sim::format::Scenario,
+    ops: &[Op],
+    scope: Scope,
+    inside: bool,
+    depth: u32,
+    out: &mut Vec<gfp::Gfp>,
+) {
+    if depth > 16 {
+        return;
+    }
+    for op in ops {
+        match op {
+            Op::Scope(sc, body) => {
+                nested_masks(s, body, scope, inside || *sc == scope, depth + 1, out)
+            }
+            Op::Repeat(_, body) | Op::IfFailed(_, body) => {
+                nested_masks(s, body, scope, inside, depth + 1, out)
+            }
+            Op::Alloc(a) if inside => out.push(a.mask),
+            // mempool_alloc() adds these to the caller's mask before it
+            // asks the pool's allocator (mm/mempool.c).
+            Op::MempoolAlloc(a) if inside => {
+                out.push(a.mask | gfp::Gfp::NOMEMALLOC | gfp::Gfp::NORETRY | gfp::Gfp::NOWARN)
+            }
+            // A slab allocation nests the slab allocator's own allocation of
+            // the object-extension vector, marked __GFP_NO_OBJ_EXT (mm/slub.c).
+            Op::Kmalloc(a) if inside => {
+                out.push(a.mask);
+                out.push(a.mask | gfp::Gfp::NO_OBJ_EXT);
+            }
+            Op::Call(name) => {
+                if let Some(f) = s.functions.iter().find(|f| &f.name == name) {
+                    nested_masks(s, &f.body, scope, inside, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The policy table states, beside each unsafe cell, which nested masks the
+/// scope breaks (`breaks_when`, what `gfp scan` applies to kernel source).
+/// Every witness the search finds nests a call site with such a mask: the
+/// table's statement and the simulator's counterexample agree.
+#[test]
+fn every_witness_nests_a_mask_the_table_says_the_scope_breaks() {
+    let results = all(&SMALL);
+    let mut checked = 0;
+    for c in results.iter().filter(|c| c.witness.is_some()) {
+        let cell = policy::cell(flag(c.flag), c.direction);
+        if cell.verdict != Verdict::Unsafe {
+            continue;
+        }
+        let when = cell
+            .breaks_when
+            .expect("an unsafe cell states what it breaks");
+        let s = parse(c.witness.as_ref().unwrap()).unwrap();
+        let scope = verify::cell_scope(flag(c.flag), c.direction);
+        let mut masks = Vec::new();
+        for t in &s.tasks {
+            nested_masks(&s, &t.body, scope, false, 0, &mut masks);
+        }
+        assert!(
+            masks.iter().any(|&m| when.matches(m)),
+            "{} {}: no nested mask {when}; nested: {masks:?}\n{}",
+            c.flag,
+            c.direction,
+            c.witness.as_ref().unwrap()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} unsafe cells had witnesses");
+}

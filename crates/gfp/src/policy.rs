@@ -377,7 +377,7 @@ policy_table! {
     }
     KswapdReclaim {
         set: Pointless, "setting __GFP_KSWAPD_RECLAIM in a scope only makes nested allocations wake kswapd, which nearly all of them do anyway; it changes neither failure nor direct reclaim and is pointless", "";
-        clear: Unsafe, "clearing __GFP_KSWAPD_RECLAIM in a scope stops nested allocations from waking kswapd, so zones can sit below their low watermark with nobody reclaiming and the system drifts out of balance", "breaks: nested GFP_ATOMIC or GFP_NOWAIT allocations that rely on kswapd to refill the free pool", when Nested::Both(&Nested::Has(Gfp::KSWAPD_RECLAIM), &Nested::Lacks(Gfp::DIRECT_RECLAIM));
+        clear: Unsafe, "clearing __GFP_KSWAPD_RECLAIM in a scope stops nested allocations from waking kswapd, so zones can sit below their low watermark with nobody reclaiming and the system drifts out of balance", "breaks: nested GFP_ATOMIC or GFP_NOWAIT allocations that rely on kswapd to refill the free pool", when Nested::Has(Gfp::KSWAPD_RECLAIM);
     }
     Write {
         set: SafeUnrequested, "setting __GFP_WRITE in a scope only spreads nested allocations across nodes as pages about to be dirtied; nobody has asked for it", "";
@@ -546,9 +546,11 @@ mod tests {
             Gfp::KERNEL | Gfp::RETRY_MAYFAIL
         ));
         assert!(!breaks(Flag::Noretry, Set, Gfp::ATOMIC));
-        // Clearing kswapd reclaim: the atomic allocations that rely on it.
+        // Clearing kswapd reclaim: every nested allocation that would wake
+        // it (gfp verify's witness is a GFP_KERNEL one), none that would not.
         assert!(breaks(Flag::KswapdReclaim, Clear, Gfp::ATOMIC));
-        assert!(!breaks(Flag::KswapdReclaim, Clear, Gfp::KERNEL));
+        assert!(breaks(Flag::KswapdReclaim, Clear, Gfp::KERNEL));
+        assert!(!breaks(Flag::KswapdReclaim, Clear, Gfp::TRANSHUGE_LIGHT));
         assert_eq!(
             cell(Flag::DirectReclaim, Clear)
                 .breaks_when
