@@ -216,6 +216,10 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         return;
     }
     let is_static = has_static(src, n);
+    let is_init = text(src, n)
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .take_while(|w| *w != name)
+        .any(|w| w == "__init");
     let mut params = Vec::new();
     if let Some(list) = decl.child_by_field_name("parameters") {
         let mut c = list.walk();
@@ -239,6 +243,7 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         }
     }
     let mut w = Walker::new(src, name, is_static, decl, params);
+    w.f.is_init = is_init;
     w.body(body);
     taken.extend(w.taken.drain());
     let (f, regs, ops) = w.finish();
@@ -842,6 +847,16 @@ impl<'s> Walker<'s> {
     }
 
     fn preproc(&mut self, n: Node<'_>) {
+        // `#if 0`: only the other branch is compiled.
+        if n.kind() == "preproc_if"
+            && n.child_by_field_name("condition")
+                .is_some_and(|c| text(self.src, c) == "0")
+        {
+            if let Some(a) = n.child_by_field_name("alternative") {
+                self.stmt(a);
+            }
+            return;
+        }
         // `#if A ... #else ... #endif` inside a body: either branch may be
         // the one compiled.
         let head = if self.cur == UNREACHABLE {
@@ -968,7 +983,22 @@ impl<'s> Walker<'s> {
         let rhs_text = text(self.src, rhs);
         let ln = line(n);
         if lhs_text.replace(' ', "") == "current->flags" {
-            let pf = pf_names(&rhs_text);
+            let pf: Vec<String> = pf_names(&rhs_text)
+                .into_iter()
+                .filter(|n| n.starts_with("PF_MEMALLOC"))
+                .collect();
+            if op == "=" && !self.f.scopes.is_empty() {
+                // `current->flags = saved;` puts back every flag it saved.
+                let all: Vec<String> = self.f.scopes.iter().flat_map(|s| s.flags.clone()).collect();
+                self.emit(Ev::Restore {
+                    var: None,
+                    flags: all,
+                    line: ln,
+                    op: "current->flags =".into(),
+                });
+                self.expr(rhs, None);
+                return;
+            }
             if !pf.is_empty() {
                 if op == "|=" {
                     let id = self.f.scopes.len() as u16;
@@ -1012,7 +1042,10 @@ impl<'s> Walker<'s> {
                 }
             }
         }
-        if lhs.kind() == "identifier" && (rhs_text.contains("GFP") || rhs_text.contains("gfp")) {
+        if lhs.kind() == "identifier"
+            && (rhs_text.contains("GFP") || rhs_text.contains("gfp"))
+            && !guarded_by_reclaim(self.src, n)
+        {
             let value = match op.as_str() {
                 "|=" => format!("{lhs_text} | ({rhs_text})"),
                 "&=" => format!("{lhs_text} & ({rhs_text})"),
@@ -1218,6 +1251,27 @@ impl<'s> Walker<'s> {
             }
         }
     }
+}
+
+/// Whether an assignment sits under an `if` that tests for direct reclaim
+/// (`if (gfp & __GFP_DIRECT_RECLAIM) gfp |= __GFP_NOFAIL;`): what it adds
+/// only applies to masks that may reclaim, and the rules lose nothing by
+/// leaving it out (a blocking mask with NOFAIL is neither atomic nor a NOFAIL
+/// without reclaim).
+fn guarded_by_reclaim(src: &[u8], n: Node<'_>) -> bool {
+    let mut cur = n.parent();
+    for _ in 0..4 {
+        let Some(p) = cur else { return false };
+        if p.kind() == "if_statement" {
+            let cond = p
+                .child_by_field_name("condition")
+                .map(|c| text(src, c))
+                .unwrap_or_default();
+            return cond.contains("DIRECT_RECLAIM") || cond.contains("allow_blocking");
+        }
+        cur = p.parent();
+    }
+    false
 }
 
 /// Adds a restore with no save to the function's list (called by the flow

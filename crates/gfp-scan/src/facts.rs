@@ -12,6 +12,8 @@ pub struct Function {
     pub is_static: bool,
     /// The 1-based line of its name.
     pub line: u32,
+    /// Whether it is marked `__init` (boot or module-load code).
+    pub is_init: bool,
     /// Its parameters in order.
     pub params: Vec<Param>,
     /// Every direct call that is not a lock or scope operation, in source

@@ -92,6 +92,11 @@ impl Bits {
             *a &= o.0.get(i).copied().unwrap_or(0);
         }
     }
+    fn contains(&self, i: u16) -> bool {
+        self.0
+            .get(i as usize / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
     fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         self.0.iter().enumerate().flat_map(|(w, &bits)| {
             (0..64)
@@ -111,6 +116,8 @@ impl Bits {
 struct State {
     reached: bool,
     held: Bits,
+    /// The sections held on every path.
+    held_must: Bits,
     inherited: bool,
     may: Bits,
     must: Bits,
@@ -127,12 +134,14 @@ impl State {
             *self = o.clone();
         } else {
             self.held.union(&o.held);
+            self.held_must.intersect(&o.held_must);
             self.inherited |= o.inherited;
             self.may.union(&o.may);
             self.must.intersect(&o.must);
             self.assumes.retain(|a| o.assumes.contains(a));
         }
         self.held = std::mem::take(&mut self.held).normalised();
+        self.held_must = std::mem::take(&mut self.held_must).normalised();
         self.may = std::mem::take(&mut self.may).normalised();
         self.must = std::mem::take(&mut self.must).normalised();
         *self != before
@@ -233,28 +242,34 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
                 c.scopes_must = st.must.iter().collect();
             }
         }
-        Ev::Acquire(id) => st.held.set(*id),
+        Ev::Acquire(id) => {
+            st.held.set(*id);
+            st.held_must.set(*id);
+        }
         Ev::Release(class, lock) => {
             let same_class: Vec<u16> = st
                 .held
                 .iter()
                 .filter(|&i| f.sections[i as usize].class == *class)
                 .collect();
-            if same_class.is_empty() {
-                // Releasing a lock this function never took: the caller's.
-                st.inherited = false;
-                return;
-            }
             let exact: Vec<u16> = same_class
                 .iter()
                 .copied()
-                .filter(|&i| !vocab::keyed(*class) || f.sections[i as usize].lock == *lock)
+                .filter(|&i| {
+                    !vocab::keyed(*class) || lock.is_empty() || f.sections[i as usize].lock == *lock
+                })
                 .collect();
-            // An unlock through another name for the lock (an alias the
-            // scanner cannot see through) closes the sections of its class.
-            let gone = if exact.is_empty() { same_class } else { exact };
-            for i in gone {
+            // On a path where the function holds no section of its own on
+            // this lock, the release drops its caller's: what follows is
+            // outside the caller's section. (A loop that unlocks, calls and
+            // relocks reaches the unlock both ways.)
+            let own_on_every_path = exact.iter().any(|&i| st.held_must.contains(i));
+            if !own_on_every_path {
+                st.inherited = false;
+            }
+            for i in exact {
                 st.held.clear(i);
+                st.held_must.clear(i);
             }
         }
         Ev::Save(id) => {

@@ -540,7 +540,17 @@ fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
             let raw = String::from_utf8_lossy(&src[base + vs..base + k]);
             let value: Vec<&str> = raw.split_whitespace().collect();
             let value = value.join(" ");
-            if value.contains("GFP") || value.contains("gfp") {
+            let guarded = compound.is_some() && {
+                // `if (gfp & __GFP_DIRECT_RECLAIM) gfp |= __GFP_NOFAIL;`
+                let before = String::from_utf8_lossy(&body[st.saturating_sub(120)..st]);
+                let last_if = before.rfind("if");
+                last_if.is_some_and(|i| {
+                    let cond = &before[i..];
+                    !cond.contains(';')
+                        && (cond.contains("DIRECT_RECLAIM") || cond.contains("allow_blocking"))
+                })
+            };
+            if !guarded && (value.contains("GFP") || value.contains("gfp")) {
                 let var = String::from_utf8_lossy(word).into_owned();
                 let value = match compound {
                     Some(op) => format!("{var} {op} ({value})"),

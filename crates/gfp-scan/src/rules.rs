@@ -181,7 +181,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             if !e.keeps_section && e.chain.len() > 1 {
                 continue;
             }
-            let secs = g.atomic_sections(fid, e.call, e.drops_xa_lock);
+            let secs = boot_filtered(f, g.atomic_sections(fid, e.call, e.drops_xa_lock));
             let Some(&s) = secs.last() else { continue };
             if !seen.insert((fid, e.call, s)) {
                 continue;
@@ -201,7 +201,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 if e.chain.first().map(|s| s.func) == Some(fid) {
                     continue;
                 }
-                let secs = g.atomic_sections(fid, ci as u32, e.drops_xa_lock);
+                let secs = boot_filtered(f, g.atomic_sections(fid, ci as u32, e.drops_xa_lock));
                 let Some(&s) = secs.last() else { continue };
                 if !seen.insert((fid, ci as u32, s)) {
                     continue;
@@ -306,6 +306,18 @@ pub fn trusted_in_atomic(g: &Graph, min: usize) -> Vec<bool> {
         }
     }
     out
+}
+
+/// Interrupts disabled in `__init` code are boot code: until the scheduler
+/// runs, the page allocator's `gfp_allowed_mask` takes direct reclaim out of
+/// every mask, so nothing sleeps there.
+fn boot_filtered(f: &crate::facts::Function, secs: Vec<u16>) -> Vec<u16> {
+    if !f.is_init {
+        return secs;
+    }
+    secs.into_iter()
+        .filter(|&s| f.sections[s as usize].class != crate::vocab::LockClass::Irq)
+        .collect()
 }
 
 fn section_finding(
@@ -655,6 +667,11 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     for id in 0..g.fns.len() {
         let fid = id as FnId;
         let f = g.func(fid);
+        // The save functions themselves raise the flags and return: that is
+        // their job, not a missing restore.
+        if f.name.starts_with("memalloc_") {
+            continue;
+        }
         for u in &f.unpaired {
             let s = &f.scopes[u.scope as usize];
             out.push(Finding {
