@@ -102,6 +102,15 @@ fn needles() -> &'static AhoCorasick {
     AC.get_or_init(|| AhoCorasick::new(NEEDLES).expect("the needles build"))
 }
 
+/// Whether a line registers an atomic entry point at file scope.
+pub fn registers_at_file_scope(line: &[u8]) -> bool {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasick::new(["DEFINE_TIMER", "DECLARE_TASKLET"]).expect("the needles build")
+    })
+    .is_match(line)
+}
+
 /// Whether a function's text can matter to the rules beyond its calls.
 pub fn matters(text: &[u8]) -> bool {
     needles().is_match(text)

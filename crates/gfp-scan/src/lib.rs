@@ -462,6 +462,34 @@ pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::Fil
             }
         }
     }
+    // Of the text outside function bodies the parser needs only the
+    // file-scope registrations (DEFINE_TIMER, DECLARE_TASKLET): blank the
+    // rest too (prototypes, macros, comments), keeping lines and columns.
+    if !parse_all {
+        let m = masked.get_or_insert_with(|| src.to_vec());
+        let mut keep = vec![false; src.len()];
+        for r in regions
+            .iter()
+            .filter(|r| r.kind == lexical::RegionKind::Function)
+        {
+            keep[r.start..r.end].iter_mut().for_each(|k| *k = true);
+        }
+        let mut line_start = 0;
+        for (i, &b) in src.iter().enumerate() {
+            if b == b'\n' || i + 1 == src.len() {
+                let line = &code[line_start..=i];
+                if lexical::registers_at_file_scope(line) {
+                    keep[line_start..=i].iter_mut().for_each(|k| *k = true);
+                }
+                line_start = i + 1;
+            }
+        }
+        for (b, k) in m.iter_mut().zip(&keep) {
+            if !*k && *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    }
     let text = masked.as_deref().unwrap_or(src);
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
