@@ -172,4 +172,6 @@ pub struct FileFacts {
     pub address_taken: Vec<String>,
     /// The syntax errors the parser recovered from.
     pub parse_errors: u32,
+    /// The file names its `#include` lines name (the last path component).
+    pub includes: Vec<String>,
 }

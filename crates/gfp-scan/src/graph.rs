@@ -114,7 +114,21 @@ impl Graph {
                 let targets: Vec<FnId> = match statics.get(&(fi, c.callee.as_str())) {
                     Some(&t) => vec![t],
                     None => match by_name.get(&c.callee) {
-                        Some(all) => choose(&files, &fns, &files[fi as usize].path, all),
+                        Some(all) => {
+                            let mut v = choose(&files, &fns, &files[fi as usize].path, all);
+                            // A header's static inline is reachable only from
+                            // files that include that header.
+                            v.retain(|&t| {
+                                let (tf, ti) = fns[t as usize];
+                                let tfile = &files[tf as usize];
+                                if !tfile.functions[ti as usize].is_static {
+                                    return true;
+                                }
+                                let base = tfile.path.rsplit('/').next().unwrap_or(&tfile.path);
+                                files[fi as usize].includes.iter().any(|i| i == base)
+                            });
+                            v
+                        }
                         None => Vec::new(),
                     },
                 };

@@ -102,6 +102,36 @@ fn needles() -> &'static AhoCorasick {
     AC.get_or_init(|| AhoCorasick::new(NEEDLES).expect("the needles build"))
 }
 
+/// The last path component of every `#include` in `src`.
+pub fn includes(src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in src.split(|&b| b == b'\n') {
+        let t = line.trim_ascii_start();
+        let Some(rest) = t.strip_prefix(b"#") else {
+            continue;
+        };
+        let rest = rest.trim_ascii_start();
+        let Some(rest) = rest.strip_prefix(b"include") else {
+            continue;
+        };
+        let rest = rest.trim_ascii();
+        if rest.len() < 2 {
+            continue;
+        }
+        let inner = &rest[1..];
+        let end = inner
+            .iter()
+            .position(|&b| b == b'"' || b == b'>')
+            .unwrap_or(inner.len());
+        let path = &inner[..end];
+        let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+        out.push(String::from_utf8_lossy(base).into_owned());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// Whether a line registers an atomic entry point at file scope.
 pub fn registers_at_file_scope(line: &[u8]) -> bool {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();

@@ -499,6 +499,7 @@ pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::Fil
     facts.functions.extend(light);
     facts.ops.extend(ops);
     facts.address_taken.extend(taken);
+    facts.includes = lexical::includes(src);
     Some(facts)
 }
 

@@ -702,9 +702,19 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .filter(|s| s.escapes && s.op.starts_with("memalloc_"))
         {
             let key = s.var.as_deref().map(last_field).unwrap_or_default();
-            let found = restores
-                .get(&key)
-                .and_then(|v| v.iter().find(|(r, _)| *r != fid));
+            // The restore of the same field in the same file, or at least the
+            // same directory: field names repeat across unrelated structures.
+            let dir = |p: &str| {
+                p.rsplit_once('/')
+                    .map_or(String::new(), |(d, _)| d.to_string())
+            };
+            let here = g.file_of(fid);
+            let found = restores.get(&key).and_then(|v| {
+                let others = || v.iter().filter(|(r, _)| *r != fid);
+                others()
+                    .find(|(r, _)| g.file_of(*r) == here)
+                    .or_else(|| others().find(|(r, _)| dir(g.file_of(*r)) == dir(here)))
+            });
             let (severity, msg) = match (found, s.var.as_deref()) {
                 (Some(&(r, line)), Some(var)) => (
                     Severity::Note,
@@ -726,10 +736,10 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     ),
                 ),
                 (_, None) => (
-                    Severity::Warning,
+                    Severity::Note,
                     format!(
-                        "{} at line {} returns or drops the saved state: the scope is restored, if at all, in another function",
-                        s.op, s.line
+                        "{} at line {} hands the saved state to `{}`'s caller: the scope spans the caller until it restores it",
+                        s.op, s.line, f.name
                     ),
                 ),
             };
