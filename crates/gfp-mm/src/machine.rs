@@ -182,6 +182,9 @@ pub struct Machine {
     pub(crate) watermark_scale_factor: AtomicU32,
     pub(crate) dirty_ratio: AtomicU32,
     pub(crate) events: Box<[AtomicU64]>,
+    /// `allocstall_<zone>`: direct reclaim entries by the request's highest
+    /// zone type (`sc->reclaim_idx`).
+    pub(crate) allocstall: [AtomicU64; MAX_NR_ZONES],
     pub(crate) ratelimit: SpinLock<RateLimit>,
     pub(crate) warned: AtomicU32,
     pub(crate) oom_lock: AtomicBool,
@@ -354,6 +357,7 @@ impl Machine {
             watermark_scale_factor: AtomicU32::new(spec.tunables.watermark_scale_factor),
             dirty_ratio: AtomicU32::new(spec.tunables.dirty_ratio),
             events: (0..nr_events).map(|_| AtomicU64::new(0)).collect(),
+            allocstall: core::array::from_fn(|_| AtomicU64::new(0)),
             ratelimit: SpinLock::new(RateLimit {
                 begin_ns: None,
                 printed: 0,

@@ -813,6 +813,8 @@ impl Machine {
         ac: &AllocContext<'_>,
     ) -> (Option<u32>, u64) {
         self.count(Event::AllocStall, 1);
+        // do_try_to_free_pages(): ALLOCSTALL counted for the reclaim index.
+        self.allocstall[ac.highest_zoneidx].fetch_add(1, Ordering::Relaxed);
         let req = self.reclaim_request(gfp, order, ac);
         let progress = cx.hooks.direct_reclaim(self, &self.noreclaim_cx(cx), &req);
         if progress == 0 {

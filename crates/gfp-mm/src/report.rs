@@ -164,6 +164,16 @@ impl Machine {
                 n,
             ));
         }
+        // 6.12 counts direct reclaim per zone type (`allocstall_normal`,
+        // ...); `allocstall` below is this model's total of them.
+        for zt in ZoneType::ALL {
+            if self.zones.iter().any(|z| z.ztype == zt) {
+                v.push((
+                    alloc::format!("allocstall_{}", zt.name().to_ascii_lowercase()),
+                    self.allocstall[zt as usize].load(crate::sync::Ordering::Relaxed),
+                ));
+            }
+        }
         for ev in [
             ZoneEvent::NumaHit,
             ZoneEvent::NumaMiss,

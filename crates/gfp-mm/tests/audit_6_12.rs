@@ -497,3 +497,23 @@ fn reports_print_at_the_kernels_levels() {
         .iter()
         .all(|(lv, _)| *lv == LogLevel::Warning));
 }
+
+// ----- /proc/vmstat -----
+
+#[test]
+fn allocstall_is_counted_per_zone_type() {
+    // do_try_to_free_pages(): __count_zid_vm_events(ALLOCSTALL,
+    // sc->reclaim_idx, 1), shown as allocstall_<zone>.
+    let m = machine(MachineSpec::default_machine());
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    // The last, failing request of each loop enters direct reclaim.
+    let _ = exhaust(&m, &c, Gfp::KERNEL);
+    let vm = m.vmstat();
+    let get = |k: &str| vm.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let normal = get("allocstall_normal").unwrap();
+    assert!(normal >= 1);
+    assert_eq!(get("allocstall_movable"), Some(0));
+    assert_eq!(get("allocstall_dma"), Some(0));
+    assert_eq!(get("allocstall"), Some(normal));
+}
