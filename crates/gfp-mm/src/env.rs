@@ -22,9 +22,14 @@ pub const TICK_NS: u64 = 1_000_000_000 / HZ;
 pub enum LogLevel {
     /// `KERN_ALERT`: bad page state.
     Alert,
-    /// `KERN_WARNING`: allocation failures and `WARN_ON_ONCE`.
+    /// `KERN_ERR`: the OOM killer's `Killed process` line.
+    Err,
+    /// `KERN_WARNING`: allocation failures, `WARN_ON_ONCE`, the OOM
+    /// report's header, and the memory summary (`show_mem()` prints at the
+    /// default level, which is `KERN_WARNING`).
     Warning,
-    /// `KERN_INFO`: the memory summary after a failure.
+    /// `KERN_INFO`: the OOM report's task table, victim summary, memory
+    /// cgroup figures and the reaper's line.
     Info,
 }
 

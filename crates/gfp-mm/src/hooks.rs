@@ -126,6 +126,14 @@ pub trait SlowPathHooks {
         0
     }
 
+    /// File pages on `nid`'s LRU lists (`NR_INACTIVE_FILE +
+    /// NR_ACTIVE_FILE`), which count as dirtyable memory
+    /// (`node_dirtyable_memory()`) for `__GFP_WRITE`'s node spreading.
+    fn node_file_lru_pages(&self, m: &Machine, nid: NodeId) -> u64 {
+        let _ = (m, nid);
+        0
+    }
+
     /// `out_of_memory()`: `true` when it made progress (killed a task, or
     /// decided the caller should retry).
     fn out_of_memory(&self, m: &Machine, cx: &Cx<'_>, oc: &OomControl) -> bool {

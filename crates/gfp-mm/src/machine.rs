@@ -135,6 +135,20 @@ pub(crate) enum WarnSite {
     NofailOom,
 }
 
+impl WarnSite {
+    /// Where 6.12 has this warning: the line of mm/page_alloc.c and the
+    /// function.
+    pub(crate) const fn location(self) -> (u32, &'static str) {
+        match self {
+            WarnSite::OrderTooLarge => (4835, "__alloc_pages_noprof"),
+            WarnSite::NofailOrder => (4312, "__alloc_pages_slowpath"),
+            WarnSite::NofailNoReclaim => (4317, "__alloc_pages_slowpath"),
+            WarnSite::NofailMemalloc => (4323, "__alloc_pages_slowpath"),
+            WarnSite::NofailOom => (3728, "__alloc_pages_may_oom"),
+        }
+    }
+}
+
 /// The mask bits the fast path never serves (see `Machine::fast_reject`).
 const FAST_REJECT: u32 = gfp::Gfp::THISNODE.bits() | gfp::Gfp::WRITE.bits();
 
@@ -168,6 +182,9 @@ pub struct Machine {
     pub(crate) watermark_scale_factor: AtomicU32,
     pub(crate) dirty_ratio: AtomicU32,
     pub(crate) events: Box<[AtomicU64]>,
+    /// `allocstall_<zone>`: direct reclaim entries by the request's highest
+    /// zone type (`sc->reclaim_idx`).
+    pub(crate) allocstall: [AtomicU64; MAX_NR_ZONES],
     pub(crate) ratelimit: SpinLock<RateLimit>,
     pub(crate) warned: AtomicU32,
     pub(crate) oom_lock: AtomicBool,
@@ -340,6 +357,7 @@ impl Machine {
             watermark_scale_factor: AtomicU32::new(spec.tunables.watermark_scale_factor),
             dirty_ratio: AtomicU32::new(spec.tunables.dirty_ratio),
             events: (0..nr_events).map(|_| AtomicU64::new(0)).collect(),
+            allocstall: core::array::from_fn(|_| AtomicU64::new(0)),
             ratelimit: SpinLock::new(RateLimit {
                 begin_ns: None,
                 printed: 0,
@@ -602,9 +620,10 @@ impl Machine {
             .fetch_add(delta, Ordering::Relaxed);
     }
 
-    /// A node's free pages in populated zones less its reserve, the basis of
-    /// its dirty limit (`node_dirtyable_memory()`, without file LRU pages,
-    /// which the next layer adds).
+    /// A node's free pages in populated zones less its reserve: the part of
+    /// `node_dirtyable_memory()` the allocator knows; the file pages on the
+    /// node's LRU lists, which the next layer keeps, are added by
+    /// [`Machine::node_dirty_limit_with`].
     pub fn node_dirtyable_memory(&self, nid: NodeId) -> u64 {
         let free: i64 = self.nodes[nid]
             .zones
@@ -615,22 +634,34 @@ impl Machine {
         (free as u64).saturating_sub(self.node_totalreserve_pages(nid))
     }
 
-    /// `node_dirty_limit()`: `dirty_ratio` percent of the dirtyable memory,
-    /// a quarter more for realtime tasks.
+    /// `node_dirty_limit()` for a node without file pages on its LRU lists.
     pub fn node_dirty_limit(&self, nid: NodeId, task: &Task<'_>) -> u64 {
-        let mut dirty =
-            self.dirty_ratio.load(Ordering::Relaxed) as u64 * self.node_dirtyable_memory(nid) / 100;
+        self.node_dirty_limit_with(nid, task, 0)
+    }
+
+    /// `node_dirty_limit()`: `dirty_ratio` percent of the dirtyable memory
+    /// (free pages less the reserve, plus `file_lru` file pages on the
+    /// node's LRU lists), a quarter more for realtime tasks.
+    pub fn node_dirty_limit_with(&self, nid: NodeId, task: &Task<'_>, file_lru: u64) -> u64 {
+        let dirtyable = self.node_dirtyable_memory(nid) + file_lru;
+        let mut dirty = self.dirty_ratio.load(Ordering::Relaxed) as u64 * dirtyable / 100;
         if task.realtime {
             dirty += dirty / 4;
         }
-        dirty
+        dirty.min(u32::MAX as u64)
     }
 
-    /// `node_dirty_ok()`: dirty and writeback pages within the limit.
+    /// `node_dirty_ok()` for a node without file pages on its LRU lists.
     pub fn node_dirty_ok(&self, nid: NodeId, task: &Task<'_>) -> bool {
+        self.node_dirty_ok_with(nid, task, 0)
+    }
+
+    /// `node_dirty_ok()`: dirty and writeback pages within the limit, with
+    /// `file_lru` file pages on the node's LRU lists.
+    pub fn node_dirty_ok_with(&self, nid: NodeId, task: &Task<'_>, file_lru: u64) -> bool {
         let n = &self.nodes[nid];
         let pages = n.nr_dirty.load(Ordering::Relaxed) + n.nr_writeback.load(Ordering::Relaxed);
-        pages.max(0) as u64 <= self.node_dirty_limit(nid, task)
+        pages.max(0) as u64 <= self.node_dirty_limit_with(nid, task, file_lru)
     }
 
     // ----- cpusets -----
@@ -666,6 +697,23 @@ impl Machine {
     /// A copy of the cpuset tree.
     pub fn cpusets(&self) -> CpusetTree {
         self.cpusets.lock().clone()
+    }
+
+    /// The name of cpuset `id` as failure reports print it (`/` for the
+    /// root, or for a cpuset that no longer exists).
+    pub(crate) fn cpuset_name(&self, id: crate::cpuset::CpusetId) -> String {
+        self.cpusets
+            .lock()
+            .get(id)
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| "/".into())
+    }
+
+    /// The task's `mems_allowed` as reports print it: limited to the
+    /// machine's nodes, as a task's nodes are in the kernel (the root
+    /// cpuset holds the nodes with memory).
+    pub(crate) fn mems_allowed_of(&self, task: &Task<'_>) -> NodeMask {
+        task.mems_allowed.and(NodeMask::first(self.nodes.len()))
     }
 
     /// `cpusets_enabled()`: whether any cpuset besides the root exists.
@@ -748,17 +796,23 @@ impl Machine {
         self.cpus[cpu].pcp.lock().zones[zone].count as u64
     }
 
+    /// `WARN_ON_ONCE()` at `site`: the first time, the kernel's header line
+    /// (`__warn()`: CPU, PID, file and line of the 6.12 source, function),
+    /// then `what`, the condition in words, on a line of its own (the
+    /// kernel prints the registers and a stack trace there instead).
     pub(crate) fn warn_once(&self, cx: &Cx<'_>, site: WarnSite, what: &str) {
         let bit = 1u32 << site as u32;
         if self.warned.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+            let (line, function) = site.location();
             cx.env.log(
                 crate::env::LogLevel::Warning,
                 &alloc::format!(
-                    "WARNING: CPU: {} Comm: {} at mm/page_alloc.c: {what}",
+                    "WARNING: CPU: {} PID: {} at mm/page_alloc.c:{line} {function}",
                     cx.cpu,
-                    cx.comm()
+                    cx.task.pid
                 ),
             );
+            cx.env.log(crate::env::LogLevel::Warning, what);
         }
     }
 

@@ -40,14 +40,33 @@ pub struct Memcg {
     pub high: u64,
     /// `memory.current` in pages (hierarchical).
     pub usage: u64,
-    /// `memory.events: high`.
+    /// `memory.events: high` (hierarchical, as every `events_` counter:
+    /// an event in a group counts in its ancestors too, the root aside).
     pub events_high: u64,
     /// `memory.events: max`.
     pub events_max: u64,
     /// `memory.events: oom`.
     pub events_oom: u64,
-    /// `memory.events: oom_kill`.
+    /// `memory.events: oom_kill` (counted in the victim's group).
     pub events_oom_kill: u64,
+    /// The memory counter's `failcnt` (`memory.failcnt` in cgroup v1, the
+    /// `failcnt` of the memcg OOM report): charges refused at this group's
+    /// `max`. There is no per-CPU charge stock, so no batch attempt fails
+    /// before the charge itself, as one can in the kernel.
+    pub failcnt: u64,
+}
+
+/// An event of `memory.events` (`enum memcg_memory_event`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemcgEvent {
+    /// `high`: reclaim because usage was above `memory.high`.
+    High,
+    /// `max`: a charge met `memory.max`.
+    Max,
+    /// `oom`: the group's OOM killer was invoked.
+    Oom,
+    /// `oom_kill`: a task of the group was killed.
+    OomKill,
 }
 
 /// The hierarchy.
@@ -77,6 +96,7 @@ impl MemcgTree {
                 events_max: 0,
                 events_oom: 0,
                 events_oom_kill: 0,
+                failcnt: 0,
             }],
             kmem: BTreeMap::new(),
         }
@@ -118,6 +138,25 @@ impl MemcgTree {
             s.push_str(n);
         }
         s
+    }
+
+    /// `memcg_memory_event()`: counts `event` in `id` and in each of its
+    /// ancestors below the root (cgroup v2's `memory.events` counts the
+    /// whole subtree); the root itself counts only its own events.
+    pub(crate) fn memory_event(&mut self, id: MemcgId, event: MemcgEvent) {
+        let ids: Vec<MemcgId> = self.ancestors(id).collect();
+        for (i, a) in ids.into_iter().enumerate() {
+            if i > 0 && a == MemcgId::ROOT {
+                break;
+            }
+            let g = &mut self.groups[a.0];
+            match event {
+                MemcgEvent::High => g.events_high += 1,
+                MemcgEvent::Max => g.events_max += 1,
+                MemcgEvent::Oom => g.events_oom += 1,
+                MemcgEvent::OomKill => g.events_oom_kill += 1,
+            }
+        }
     }
 
     /// `page_counter_try_charge()`: charges `nr` to `id` and its ancestors
@@ -196,6 +235,7 @@ impl Vm {
             events_max: 0,
             events_oom: 0,
             events_oom_kill: 0,
+            failcnt: 0,
         });
         id
     }
@@ -237,8 +277,12 @@ impl Vm {
         let mut retries = MAX_RECLAIM_RETRIES;
         let mut passed_oom = false;
         let mut drained = false;
+        // Whether this charge raised its `max` event before reclaiming; a
+        // charge refused or forced without reclaim raises it at the end
+        // (`try_charge_memcg()`).
+        let mut raised_max_event = false;
         let order = nr.next_power_of_two().trailing_zeros();
-        let over = loop {
+        let (over, refused) = loop {
             let charged = self.state.lock().memcg.try_charge(memcg, nr);
             let over = match charged {
                 Ok(()) => {
@@ -247,13 +291,15 @@ impl Vm {
                 }
                 Err(o) => o,
             };
+            self.state.lock().memcg.get_mut(over).failcnt += 1;
             if cx.task.memalloc() {
-                break None;
+                break (over, false);
             }
             if !gfp.contains(Gfp::DIRECT_RECLAIM) {
-                break Some(over);
+                break (over, true);
             }
-            self.state.lock().memcg.get_mut(over).events_max += 1;
+            self.state.lock().memcg.memory_event(over, MemcgEvent::Max);
+            raised_max_event = true;
             let reclaimed = self.try_to_free_mem_cgroup_pages(m, cx, over, nr, gfp);
             if self.state.lock().memcg.margin(over) >= nr {
                 continue;
@@ -263,7 +309,7 @@ impl Vm {
                 continue;
             }
             if gfp.contains(Gfp::NORETRY) {
-                break Some(over);
+                break (over, true);
             }
             if reclaimed > 0 && nr <= 1 << PAGE_ALLOC_COSTLY_ORDER {
                 continue;
@@ -273,23 +319,27 @@ impl Vm {
                 continue;
             }
             if gfp.contains(Gfp::RETRY_MAYFAIL) {
-                break Some(over);
+                break (over, true);
             }
             if passed_oom && cx.task.oom_victim {
-                break Some(over);
+                break (over, true);
             }
             if order <= PAGE_ALLOC_COSTLY_ORDER && self.mem_cgroup_oom(m, cx, over, gfp, order) {
                 passed_oom = true;
                 retries = MAX_RECLAIM_RETRIES;
                 continue;
             }
-            break Some(over);
+            break (over, true);
         };
-        if over.is_some() && !gfp.intersects(Gfp::NOFAIL | Gfp::HIGH) {
+        let mut st = self.state.lock();
+        if !raised_max_event {
+            st.memcg.memory_event(over, MemcgEvent::Max);
+        }
+        if refused && !gfp.intersects(Gfp::NOFAIL | Gfp::HIGH) {
             return Err(AllocError::NoMemory { gfp, order });
         }
         // force: over the limit.
-        self.state.lock().memcg.charge(memcg, nr);
+        st.memcg.charge(memcg, nr);
         Ok(())
     }
 
@@ -334,8 +384,9 @@ impl Vm {
             for a in ids {
                 let g = st.memcg.get_mut(a);
                 if g.usage > g.high {
-                    g.events_high += 1;
-                    v.push((a, g.usage - g.high));
+                    let excess = g.usage - g.high;
+                    st.memcg.memory_event(a, MemcgEvent::High);
+                    v.push((a, excess));
                 }
             }
             v

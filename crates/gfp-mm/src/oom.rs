@@ -14,7 +14,8 @@ use gfp::Gfp;
 use crate::env::LogLevel;
 use crate::hooks::OomControl;
 use crate::machine::{Cx, Machine};
-use crate::memcg::MemcgId;
+use crate::memcg::{MemcgEvent, MemcgId};
+use crate::nodemask::NodeMask;
 use crate::sync::Ordering;
 use crate::vm::{Pid, ProcInfo, Stat, Vm};
 
@@ -45,7 +46,7 @@ impl Vm {
         if !oc.gfp.contains(Gfp::FS) {
             return true;
         }
-        self.oom_kill(m, cx, oc.gfp, oc.order, None)
+        self.oom_kill(m, cx, oc.gfp, oc.order, oc.nodemask, None)
     }
 
     /// `mem_cgroup_out_of_memory()`: kills inside `memcg`'s subtree.
@@ -57,9 +58,9 @@ impl Vm {
         gfp: Gfp,
         order: u32,
     ) -> bool {
-        self.state.lock().memcg.get_mut(memcg).events_oom += 1;
+        self.state.lock().memcg.memory_event(memcg, MemcgEvent::Oom);
         self.stats.add(Stat::OomCalls, 1);
-        self.oom_kill(m, cx, gfp, order, Some(memcg))
+        self.oom_kill(m, cx, gfp, order, None, Some(memcg))
     }
 
     fn mark_victim(&self, pid: Pid) {
@@ -75,6 +76,7 @@ impl Vm {
         cx: &Cx<'_>,
         gfp: Gfp,
         order: u32,
+        nodemask: Option<NodeMask>,
         memcg: Option<MemcgId>,
     ) -> bool {
         let cx = self.cx(cx);
@@ -105,56 +107,77 @@ impl Vm {
             Some(p) => p.comm.clone(),
             None => cx.comm(),
         };
-        let mut lines: Vec<String> = Vec::new();
-        lines.push(format!(
-            "{comm} invoked oom-killer: gfp_mask={:#x}({}), order={order}, oom_score_adj={adj}",
-            gfp.bits(),
-            gfp
+        let mut lines: Vec<(LogLevel, String)> = Vec::new();
+        lines.push((
+            LogLevel::Warning,
+            format!(
+                "{comm} invoked oom-killer: gfp_mask={:#x}({}), order={order}, oom_score_adj={adj}",
+                gfp.bits(),
+                crate::report::pgg(gfp)
+            ),
         ));
         match memcg {
             Some(mc) => {
                 let g = st.memcg.get(mc).cloned();
                 if let Some(g) = g {
-                    lines.push(format!(
-                        "memory: usage {}kB, limit {}kB, failcnt {}",
-                        g.usage * 4,
-                        g.max.saturating_mul(4),
-                        g.events_max
+                    lines.push((
+                        LogLevel::Info,
+                        format!(
+                            "memory: usage {}kB, limit {}kB, failcnt {}",
+                            g.usage * 4,
+                            g.max.saturating_mul(4),
+                            g.failcnt
+                        ),
                     ));
                 }
             }
             None => {
+                // dump_header(): show_mem filtered to the request's nodes
+                // (the task's mems_allowed without a nodemask) and zones.
                 drop(st);
-                lines.extend(m.show_mem_lines(None, gfp::zone::ZoneType::Movable));
+                lines.extend(
+                    m.show_mem_lines(
+                        Some(nodemask.unwrap_or(cx.task.mems_allowed)),
+                        gfp::zone::highest_zone(gfp).unwrap_or(gfp::zone::ZoneType::Movable),
+                    )
+                    .into_iter()
+                    .map(|l| (LogLevel::Warning, l)),
+                );
                 st = self.state.lock();
             }
         }
-        lines.push("Tasks state (memory values in pages):".into());
-        lines.push("[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name".into());
+        lines.push((
+            LogLevel::Info,
+            "Tasks state (memory values in pages):".into(),
+        ));
+        lines.push((LogLevel::Info, "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name".into()));
         for p in st.procs.values() {
             if p.exited || !memcg.is_none_or(|mc| st.memcg.is_descendant(p.memcg, mc)) {
                 continue;
             }
-            lines.push(format!(
-                "[{:7}] {:5} {:5} {:8} {:8} {:8} {:8} {:9} {:8} {:8}         {:5} {}",
-                p.pid,
-                0,
-                p.pid,
-                p.rss() + p.swapents,
-                p.rss(),
-                p.rss_anon,
-                p.rss_file,
-                0,
-                p.pgtables_bytes,
-                p.swapents,
-                p.oom_score_adj,
-                p.comm
+            lines.push((
+                LogLevel::Info,
+                format!(
+                    "[{:7}] {:5} {:5} {:8} {:8} {:8} {:8} {:9} {:8} {:8}         {:5} {}",
+                    p.pid,
+                    0,
+                    p.pid,
+                    p.rss() + p.swapents,
+                    p.rss(),
+                    p.rss_anon,
+                    p.rss_file,
+                    0,
+                    p.pgtables_bytes,
+                    p.swapents,
+                    p.oom_score_adj,
+                    p.comm
+                ),
             ));
         }
         let Some((victim, _)) = chosen else {
             drop(st);
-            for l in &lines {
-                cx.env.log(LogLevel::Warning, l);
+            for (level, l) in &lines {
+                cx.env.log(*level, l);
             }
             cx.env.log(
                 LogLevel::Warning,
@@ -164,18 +187,25 @@ impl Vm {
         };
         let v = st.procs[&victim].clone();
         let task_memcg = st.memcg.path(v.memcg);
-        lines.push(format!(
-            "oom-kill:constraint={},nodemask=(null),cpuset=/,mems_allowed=0-{},{},task_memcg={task_memcg},task={},pid={},uid=0",
+        // dump_oom_victim(): the request's nodemask and the current task's
+        // cpuset and mems_allowed (cpuset_print_current_mems_allowed()).
+        let nodemask_text = match nodemask {
+            Some(n) => format!("{n}"),
+            None => "(null)".into(),
+        };
+        let cpuset = m.cpuset_name(cx.task.cpuset);
+        lines.push((LogLevel::Info, format!(
+            "oom-kill:constraint={},nodemask={nodemask_text},cpuset={cpuset},mems_allowed={},{},task_memcg={task_memcg},task={},pid={},uid=0",
             if memcg.is_some() { "CONSTRAINT_MEMCG" } else { "CONSTRAINT_NONE" },
-            m.nr_nodes() - 1,
+            m.mems_allowed_of(&cx.task),
             match memcg {
                 Some(mc) => format!("oom_memcg={}", st.memcg.path(mc)),
                 None => "global_oom".into(),
             },
             v.comm,
             v.pid
-        ));
-        lines.push(format!(
+        )));
+        lines.push((LogLevel::Err, format!(
             "{}: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:0 pgtables:{}kB oom_score_adj:{}",
             if memcg.is_some() { "Memory cgroup out of memory" } else { "Out of memory" },
             v.pid,
@@ -185,24 +215,27 @@ impl Vm {
             v.rss_file * 4,
             v.pgtables_bytes / 1024,
             v.oom_score_adj
-        ));
+        )));
         let freed = self.release_task_memory(m, &cx, &mut st, victim);
         if let Some(p) = st.procs.get_mut(&victim) {
             p.oom_victim = true;
             p.exited = true;
             self.any_oom_victim.store(true, Ordering::Release);
         }
-        if let Some(mc) = memcg {
-            st.memcg.get_mut(mc).events_oom_kill += 1;
-        }
+        // __oom_kill_process(): memcg_memory_event_mm(MEMCG_OOM_KILL), in
+        // the victim's group, global OOM kills included.
+        st.memcg.memory_event(v.memcg, MemcgEvent::OomKill);
         drop(st);
         self.stats.add(Stat::OomKill, 1);
-        lines.push(format!(
-            "oom_reaper: reaped process {} ({}), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
-            v.pid, v.comm
+        lines.push((
+            LogLevel::Info,
+            format!(
+                "oom_reaper: reaped process {} ({}), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+                v.pid, v.comm
+            ),
         ));
-        for l in &lines {
-            cx.env.log(LogLevel::Warning, l);
+        for (level, l) in &lines {
+            cx.env.log(*level, l);
         }
         let _ = freed;
         true

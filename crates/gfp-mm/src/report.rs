@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use core::fmt::Write;
 
 use gfp::zone::ZoneType;
+use gfp::{Gfp, Profile};
 
 use crate::frame::FrameKind;
 use crate::machine::Machine;
@@ -163,6 +164,16 @@ impl Machine {
                 n,
             ));
         }
+        // 6.12 counts direct reclaim per zone type (`allocstall_normal`,
+        // ...); `allocstall` below is this model's total of them.
+        for zt in ZoneType::ALL {
+            if self.zones.iter().any(|z| z.ztype == zt) {
+                v.push((
+                    alloc::format!("allocstall_{}", zt.name().to_ascii_lowercase()),
+                    self.allocstall[zt as usize].load(crate::sync::Ordering::Relaxed),
+                ));
+            }
+        }
         for ev in [
             ZoneEvent::NumaHit,
             ZoneEvent::NumaMiss,
@@ -249,7 +260,13 @@ impl Machine {
             .iter()
             .map(|n| n.nr_writeback.load(crate::sync::Ordering::Relaxed))
             .sum();
-        let pcp: u64 = self.zones.iter().map(|z| self.zone_pcp_pages(z.id)).sum();
+        // show_free_areas(): free_pcp counts the zones the report shows.
+        let pcp: u64 = self
+            .zones
+            .iter()
+            .filter(|z| z.ztype <= max_zone && show(z.nid))
+            .map(|z| self.zone_pcp_pages(z.id))
+            .sum();
         out.push("active_anon:0 inactive_anon:0 isolated_anon:0".into());
         out.push(" active_file:0 inactive_file:0 isolated_file:0".into());
         out.push(alloc::format!(
@@ -266,7 +283,13 @@ impl Machine {
             self.nr_free_pages().max(0)
         ));
         for nid in 0..self.nr_nodes() {
-            if !show(nid) {
+            // node_has_managed_zones(): a node with no zone up to
+            // `max_zone` is left out.
+            let has_zones = self
+                .zones
+                .iter()
+                .any(|z| z.nid == nid && z.ztype <= max_zone && z.managed_pages() > 0);
+            if !show(nid) || !has_zones {
                 continue;
             }
             let n = &self.nodes[nid];
@@ -323,10 +346,16 @@ impl Machine {
         }
         out.push("0 total pagecache pages".into());
         out.push(alloc::format!("{} pages RAM", self.total_pages()));
+        // is_highmem(): HighMem zones, and Movable ones only where they are
+        // carved out of high memory (a machine with a HighMem zone); a
+        // 64-bit machine's Movable zone is not counted.
+        let has_highmem = self.zones.iter().any(|z| z.ztype == ZoneType::HighMem);
         let highmem: u64 = self
             .zones
             .iter()
-            .filter(|z| matches!(z.ztype, ZoneType::HighMem | ZoneType::Movable))
+            .filter(|z| {
+                z.ztype == ZoneType::HighMem || (has_highmem && z.ztype == ZoneType::Movable)
+            })
             .map(|z| z.managed_pages())
             .sum();
         out.push(alloc::format!("{highmem} pages HighMem/MovableOnly"));
@@ -533,4 +562,13 @@ impl Machine {
         drop(pcps);
         Ok(counts)
     }
+}
+
+/// A mask as 6.12 prints it with `%pGg` in its messages (the allocation
+/// failure report, the OOM report): the names of 6.12's own table
+/// (`__def_gfpflag_names`), which names neither `__GFP_NOLOCKDEP` nor
+/// `__GFP_NO_OBJ_EXT`, so those bits print as a hex remainder. The
+/// in-process layout is 6.12's with every option on ([`Profile::native`]).
+pub fn pgg(gfp: Gfp) -> String {
+    gfp::render::pgg(&Profile::native(), gfp.bits())
 }

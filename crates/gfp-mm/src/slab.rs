@@ -502,6 +502,26 @@ impl Slab {
             }
         }
         if batch.is_empty() {
+            // new_slab(): a mask with bits slab pages cannot have
+            // (GFP_SLAB_BUG_MASK: __GFP_DMA32, __GFP_HIGHMEM) is fixed up
+            // by kmalloc_fix_flags(), which says so every time.
+            let bug = gfp & (Gfp::DMA32 | Gfp::HIGHMEM);
+            let gfp = if bug.is_empty() {
+                gfp
+            } else {
+                let fixed = gfp - bug;
+                cx.env.log(
+                    LogLevel::Warning,
+                    &format!(
+                        "Unexpected gfp: {:#x} ({}). Fixing up to gfp: {:#x} ({}). Fix your code!",
+                        bug.bits(),
+                        crate::report::pgg(bug),
+                        fixed.bits(),
+                        crate::report::pgg(fixed)
+                    ),
+                );
+                fixed
+            };
             let mut pg = (gfp - Gfp::ZERO - Gfp::NO_OBJ_EXT - Gfp::ACCOUNT) | Gfp::COMP;
             if c.reclaimable {
                 pg |= Gfp::RECLAIMABLE;

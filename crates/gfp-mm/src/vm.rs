@@ -22,7 +22,7 @@ use crate::memcg::{MemcgId, MemcgTree};
 use crate::nodemask::NodeId;
 use crate::page::{AllocError, Page};
 use crate::shrinker::Shrinker;
-use crate::sync::{AtomicBool, AtomicU64, Ordering, SpinLock};
+use crate::sync::{AtomicBool, AtomicI64, AtomicU64, Ordering, SpinLock};
 use crate::task::Task;
 use crate::zone::ZoneId;
 
@@ -273,6 +273,10 @@ pub(crate) struct VmState {
     pub(crate) memcg: MemcgTree,
     /// kswapd of each node: the pending order, when woken.
     pub(crate) kswapd_pending: Vec<Option<(u32, ZoneType)>>,
+    /// File pages on each node's LRU lists (`NR_INACTIVE_FILE +
+    /// NR_ACTIVE_FILE`), shared with [`Vm::file_lru`] so that the page
+    /// allocator reads them without this state's lock.
+    pub(crate) file_lru: Arc<[AtomicI64]>,
 }
 
 impl VmState {
@@ -283,6 +287,9 @@ impl VmState {
         let n = &mut self.nodes[info.nid];
         n.lists[l].push_front((pfn, info.gen));
         n.counts[l] += 1;
+        if info.spec.kind == PageKind::File {
+            self.file_lru[info.nid].fetch_add(1, Ordering::Relaxed);
+        }
         self.pages.insert(pfn, info);
     }
 
@@ -291,6 +298,9 @@ impl VmState {
         let info = self.pages.remove(&pfn)?;
         let l = LruList::of(info.spec.kind, info.active) as usize;
         self.nodes[info.nid].counts[l] -= 1;
+        if info.spec.kind == PageKind::File {
+            self.file_lru[info.nid].fetch_sub(1, Ordering::Relaxed);
+        }
         Some(info)
     }
 
@@ -432,6 +442,8 @@ pub struct Vm {
     /// Whether the OOM killer ever chose a victim (the flag never clears):
     /// until then, no task lookup needs the state's lock.
     pub(crate) any_oom_victim: AtomicBool,
+    /// File pages on each node's LRU lists (see `VmState::file_lru`).
+    pub(crate) file_lru: Arc<[AtomicI64]>,
     /// Accounted kernel pages recorded (`MemcgTree`'s kmem records),
     /// stored under the state's lock after each change: while 0, freeing a
     /// page needs no lookup.
@@ -450,7 +462,9 @@ impl core::fmt::Debug for Vm {
 impl Vm {
     /// A memory manager for `m`.
     pub fn new(m: &Machine, config: VmConfig) -> Vm {
+        let file_lru: Arc<[AtomicI64]> = (0..m.nr_nodes()).map(|_| AtomicI64::new(0)).collect();
         Vm {
+            file_lru: file_lru.clone(),
             machine_id: m.id(),
             config,
             state: SpinLock::new(VmState {
@@ -463,6 +477,7 @@ impl Vm {
                 next_gen: 0,
                 memcg: MemcgTree::new(),
                 kswapd_pending: alloc::vec![None; m.nr_nodes()],
+                file_lru,
             }),
             shrinkers: SpinLock::new(Vec::new()),
             stats: Counters {
@@ -1021,5 +1036,11 @@ impl SlowPathHooks for Vm {
 
     fn out_of_memory(&self, m: &Machine, cx: &Cx<'_>, oc: &OomControl) -> bool {
         self.out_of_memory_global(m, cx, oc)
+    }
+
+    fn node_file_lru_pages(&self, _m: &Machine, nid: NodeId) -> u64 {
+        self.file_lru
+            .get(nid)
+            .map_or(0, |n| n.load(Ordering::Relaxed).max(0) as u64)
     }
 }

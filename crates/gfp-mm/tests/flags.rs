@@ -683,7 +683,7 @@ fn nowarn_silences_the_failure_report_which_is_rate_limited() {
     assert_eq!(lines[0].0, LogLevel::Warning);
     assert_eq!(
         lines[0].1,
-        "test: page allocation failure: order:0, mode:0x800(__GFP_KSWAPD_RECLAIM), nodemask=(null)"
+        "test: page allocation failure: order:0, mode:0x800(__GFP_KSWAPD_RECLAIM), nodemask=(null),cpuset=/,mems_allowed=0"
     );
     let text = env.log_text();
     assert!(text.contains("\nMem-Info:\n"), "{text}");

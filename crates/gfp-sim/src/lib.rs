@@ -1,6 +1,6 @@
 //! Deterministic simulation of scoped GFP allocations.
 //!
-//! * [`format`]: the scenario text format (version 1), its data model,
+//! * [`format`](mod@format): the scenario text format (version 1), its data model,
 //!   parser and printer (`FORMAT.md` describes it in full).
 //! * [`sim`]: the simulator (seeded scheduler, virtual time, gfp-mm's
 //!   allocator and memory manager) and its detectors ([`sim::Rule`]).

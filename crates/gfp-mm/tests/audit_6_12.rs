@@ -1,0 +1,519 @@
+//! The messages and counters of the allocator against Linux 6.12: each test
+//! names the kernel function whose output or accounting it pins down.
+
+mod common;
+
+use common::*;
+use gfp::Gfp;
+use gfp_mm::hooks::OomControl;
+use gfp_mm::memcg::MemcgId;
+use gfp_mm::{
+    Cx, Machine, MachineSpec, NoProgress, NodeMask, PageSpec, SlowPathHooks, Vm, VmConfig,
+};
+
+/// A single-zone machine with its free pages at the min watermark.
+fn at_min() -> Machine {
+    let m = machine(single_zone(4096));
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let _ = exhaust(&m, &c, Gfp::KERNEL);
+    m
+}
+
+/// The first line of the log that contains `what`.
+fn line_with(env: &gfp_mm::VirtualEnv, what: &str) -> String {
+    env.log_lines()
+        .into_iter()
+        .map(|(_, l)| l)
+        .find(|l| l.contains(what))
+        .unwrap_or_else(|| panic!("no line with {what:?} in\n{}", env.log_text()))
+}
+
+// ----- warn_alloc() -----
+
+#[test]
+fn warn_alloc_renders_the_mask_with_6_12s_own_name_table() {
+    // warn_alloc() prints `mode:%#x(%pGg)`; 6.12's %pGg table
+    // (__def_gfpflag_names in include/trace/events/mmflags.h) has no entry
+    // for __GFP_NOLOCKDEP, so that bit is printed as a hex remainder.
+    let m = at_min();
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let gfp = Gfp::KERNEL | Gfp::NOLOCKDEP;
+    assert!(m.alloc_pages(&c, gfp, 0).is_err());
+    let line = line_with(&env, "page allocation failure");
+    let want = format!(
+        "mode:{:#x}(GFP_KERNEL|{:#x}),",
+        gfp.bits(),
+        Gfp::NOLOCKDEP.bits()
+    );
+    assert!(line.contains(&want), "{line}");
+}
+
+#[test]
+fn warn_alloc_always_prints_the_tasks_cpuset() {
+    // warn_alloc() calls cpuset_print_current_mems_allowed() whether or not
+    // cpusets are in use: the root cpuset is `/`, and mems_allowed lists
+    // the machine's nodes.
+    let m = at_min();
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    let line = line_with(&env, "page allocation failure");
+    assert!(
+        line.ends_with("nodemask=(null),cpuset=/,mems_allowed=0"),
+        "{line}"
+    );
+}
+
+#[test]
+fn warn_alloc_consults_the_rate_limit_before_the_dma_test() {
+    // warn_alloc(): `__ratelimit()` is evaluated before the test for a
+    // __GFP_DMA request on a machine without a DMA zone, so that request
+    // uses up the interval's one report while printing nothing.
+    let m = at_min();
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    assert!(!m.has_managed_dma());
+    assert!(m.alloc_pages(&c, Gfp::KERNEL | Gfp::DMA, 0).is_err());
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    assert!(
+        !env.log_text().contains("page allocation failure"),
+        "{}",
+        env.log_text()
+    );
+    env.advance(10_000_000_001);
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    let text = env.log_text();
+    assert!(
+        text.contains("warn_alloc: 1 callbacks suppressed"),
+        "{text}"
+    );
+    assert!(text.contains("page allocation failure: order:0"), "{text}");
+}
+
+#[test]
+fn warn_alloc_rate_limit_interval_ends_after_ten_seconds_not_at_them() {
+    // ___ratelimit() (lib/ratelimit.c) starts a new interval only when
+    // `time_is_before_jiffies(begin + interval)`, i.e. strictly after it.
+    use gfp_mm::Environment;
+    let m = at_min();
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    // A failing call spends virtual time (cond_resched()) before its
+    // report, the same each time: the second report falls due exactly at
+    // the end of the first one's interval.
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    let spent = env.now_ns();
+    env.clear_log();
+    env.advance(10_000_000_000 - spent);
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    assert!(env.log_lines().is_empty(), "{}", env.log_text());
+    env.advance(1);
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    let text = env.log_text();
+    assert!(
+        text.contains("warn_alloc: 1 callbacks suppressed"),
+        "{text}"
+    );
+}
+
+// ----- WARN_ON_ONCE in the allocation path -----
+
+#[test]
+fn may_oom_nofail_warning_honours_nowarn() {
+    // __alloc_pages_may_oom(): WARN_ON_ONCE_GFP(gfp_mask & __GFP_NOFAIL,
+    // gfp_mask) is silent under __GFP_NOWARN; the request still gets the
+    // reserves.
+    let m = at_min();
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let p = m
+        .alloc_pages(&c, Gfp::KERNEL | Gfp::NOFAIL | Gfp::NOWARN, 0)
+        .expect("NOFAIL dips into the reserves");
+    m.free_pages(&c, p, 0).unwrap();
+    assert!(!env.log_text().contains("WARNING"), "{}", env.log_text());
+    // Without __GFP_NOWARN it warns, once, in the kernel's format.
+    let p = m.alloc_pages(&c, Gfp::KERNEL | Gfp::NOFAIL, 0).unwrap();
+    m.free_pages(&c, p, 0).unwrap();
+    let line = line_with(&env, "WARNING");
+    assert_eq!(
+        line,
+        "WARNING: CPU: 0 PID: 0 at mm/page_alloc.c:3728 __alloc_pages_may_oom"
+    );
+}
+
+#[test]
+fn slowpath_nofail_warnings_ignore_nowarn() {
+    // __alloc_pages_slowpath(): the three __GFP_NOFAIL checks are plain
+    // WARN_ON_ONCE(), printed even under __GFP_NOWARN.
+    let m = at_min();
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    assert!(m
+        .alloc_pages(&c, Gfp::NOWAIT | Gfp::NOFAIL | Gfp::NOWARN, 0)
+        .is_err());
+    let line = line_with(&env, "WARNING");
+    assert_eq!(
+        line,
+        "WARNING: CPU: 0 PID: 0 at mm/page_alloc.c:4317 __alloc_pages_slowpath"
+    );
+    assert!(env
+        .log_text()
+        .contains("__GFP_NOFAIL without __GFP_DIRECT_RECLAIM"));
+}
+
+#[test]
+fn max_page_order_warning_honours_nowarn() {
+    // __alloc_pages_noprof(): WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp).
+    let m = machine(single_zone(4096));
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    assert!(m.alloc_pages(&c, Gfp::KERNEL | Gfp::NOWARN, 11).is_err());
+    assert!(env.log_lines().is_empty());
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 11).is_err());
+    assert!(line_with(&env, "WARNING").ends_with("mm/page_alloc.c:4835 __alloc_pages_noprof"));
+}
+
+// ----- memory.events (try_charge_memcg(), memcg_memory_event()) -----
+
+fn vm_machine() -> (Machine, Vm) {
+    let m = machine(single_zone(4096));
+    let vm = Vm::new(&m, VmConfig::default());
+    (m, vm)
+}
+
+#[test]
+fn a_refused_nonblocking_charge_raises_max() {
+    // try_charge_memcg(): a charge that cannot block goes to `nomem`, and
+    // `out:` raises the MEMCG_MAX event it did not raise before.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "g");
+    vm.memcg_set_max(g, 0);
+    let pid = vm.spawn_in("t", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    assert!(vm
+        .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
+        .is_err());
+    let mc = vm.memcg(g).unwrap();
+    assert_eq!(mc.events_max, 1);
+    assert_eq!(mc.failcnt, 1);
+}
+
+#[test]
+fn a_forced_charge_raises_max_once() {
+    // try_charge_memcg(): __GFP_HIGH goes over the limit by `force`, and
+    // `out:` raises MEMCG_MAX for it too; a blocking charge raises it once
+    // per reclaim attempt instead.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "g");
+    vm.memcg_set_max(g, 0);
+    let pid = vm.spawn_in("t", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    let p = vm
+        .alloc_pages(&m, &c, Gfp::ATOMIC | Gfp::ACCOUNT, 0)
+        .expect("forced over the limit");
+    let mc = vm.memcg(g).unwrap();
+    assert_eq!(mc.usage, 1);
+    assert_eq!(mc.events_max, 1);
+    vm.free_pages(&m, &c, p, 0).unwrap();
+}
+
+#[test]
+fn memory_events_count_in_the_ancestors_too() {
+    // memcg_memory_event(): in cgroup v2 an event counts in the group and
+    // in each ancestor below the root (memory.events is hierarchical).
+    let (m, vm) = vm_machine();
+    let env = env();
+    let parent = vm.memcg_create(MemcgId::ROOT, "parent");
+    let child = vm.memcg_create(parent, "child");
+    let sibling = vm.memcg_create(parent, "sibling");
+    vm.memcg_set_max(child, 0);
+    let pid = vm.spawn_in("t", 0, child);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    assert!(vm
+        .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
+        .is_err());
+    assert_eq!(vm.memcg(child).unwrap().events_max, 1);
+    assert_eq!(vm.memcg(parent).unwrap().events_max, 1);
+    assert_eq!(vm.memcg(sibling).unwrap().events_max, 0);
+    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events_max, 0);
+    assert_eq!(
+        vm.memcg(parent).unwrap().failcnt,
+        0,
+        "failcnt is per counter"
+    );
+}
+
+#[test]
+fn a_global_oom_kill_counts_in_the_victims_group() {
+    // __oom_kill_process(): memcg_memory_event_mm(mm, MEMCG_OOM_KILL) counts
+    // the kill in the victim's memory cgroup, for a global OOM kill too;
+    // MEMCG_OOM is only for the group's own OOM killer.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "job");
+    let victim = vm.spawn_in("hog", 0, g);
+    let c = Cx::new(0, vm.task(victim), &env, &vm);
+    for _ in 0..1000 {
+        vm.fault_anon(&m, &c, victim).unwrap();
+    }
+    let other = vm.spawn("small", 0);
+    let co = Cx::new(0, vm.task(other), &env, &vm);
+    let oc = OomControl {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        nodemask: None,
+        preferred_nid: 0,
+    };
+    assert!(vm.out_of_memory(&m, &co, &oc));
+    assert!(vm.proc_info(victim).unwrap().oom_victim);
+    let mc = vm.memcg(g).unwrap();
+    assert_eq!(mc.events_oom_kill, 1);
+    assert_eq!(mc.events_oom, 0);
+}
+
+// ----- the OOM report (dump_header(), dump_oom_victim()) -----
+
+#[test]
+fn oom_report_prints_the_requests_nodemask_and_the_tasks_cpuset() {
+    // dump_header(): `gfp_mask=%#x(%pGg)` with 6.12's table; dump_oom_victim():
+    // `nodemask=%*pbl` of the request and cpuset_print_current_mems_allowed()
+    // (one node prints as `0`, not `0-0`).
+    let (m, vm) = vm_machine();
+    let env = env();
+    let victim = vm.spawn("hog", 0);
+    let c = Cx::new(0, vm.task(victim), &env, &vm);
+    for _ in 0..100 {
+        vm.fault_anon(&m, &c, victim).unwrap();
+    }
+    let gfp = Gfp::KERNEL | Gfp::NOLOCKDEP;
+    let oc = OomControl {
+        gfp,
+        order: 0,
+        nodemask: None,
+        preferred_nid: 0,
+    };
+    assert!(vm.out_of_memory(&m, &c, &oc));
+    let header = line_with(&env, "invoked oom-killer");
+    assert!(
+        header.contains(&format!(
+            "gfp_mask={:#x}(GFP_KERNEL|{:#x}), order=0",
+            gfp.bits(),
+            Gfp::NOLOCKDEP.bits()
+        )),
+        "{header}"
+    );
+    let summary = line_with(&env, "oom-kill:");
+    assert!(
+        summary.starts_with(
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,"
+        ),
+        "{summary}"
+    );
+    // With a nodemask, the request's nodes.
+    let two = machine(two_nodes());
+    let vm2 = Vm::new(&two, VmConfig::default());
+    let env2 = common::env();
+    let v2 = vm2.spawn("hog", 0);
+    let c2 = Cx::new(0, vm2.task(v2), &env2, &vm2);
+    for _ in 0..100 {
+        vm2.fault_anon(&two, &c2, v2).unwrap();
+    }
+    let oc = OomControl {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        nodemask: Some(NodeMask::single(1)),
+        preferred_nid: 1,
+    };
+    assert!(vm2.out_of_memory(&two, &c2, &oc));
+    let summary = line_with(&env2, "oom-kill:");
+    assert!(
+        summary.contains(",nodemask=1,cpuset=/,mems_allowed=0-1,"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn memcg_oom_report_gives_the_counters_failcnt() {
+    // mem_cgroup_print_oom_meminfo(): `failcnt` is the memory counter's
+    // failure count (page_counter_try_charge()), not memory.events' max.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "job");
+    vm.memcg_set_max(g, 50);
+    let pid = vm.spawn_in("hog", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    for _ in 0..60 {
+        let _ = vm.fault_anon(&m, &c, pid);
+    }
+    let mc = vm.memcg(g).unwrap();
+    assert!(mc.events_oom >= 1);
+    let line = line_with(&env, "memory: usage");
+    assert!(line.contains(", failcnt "), "{line}");
+    assert!(mc.failcnt >= mc.events_max, "{mc:?}");
+}
+
+// ----- node_dirty_ok() (mm/page-writeback.c) -----
+
+#[test]
+fn dirtyable_memory_counts_the_file_lru() {
+    // node_dirtyable_memory(): free pages less the reserve, plus the node's
+    // NR_INACTIVE_FILE and NR_ACTIVE_FILE. A node full of clean page cache
+    // has room for dirty pages; __GFP_WRITE stays there.
+    let m = machine(MachineSpec::test_64mib());
+    let vm = Vm::new(&m, VmConfig::default());
+    let env = env();
+    let c = Cx::new(1, task(), &env, &vm);
+    let fill = Gfp::HIGHUSER_MOVABLE
+        .difference(Gfp::DIRECT_RECLAIM)
+        .difference(Gfp::KSWAPD_RECLAIM)
+        | Gfp::NOWARN
+        | Gfp::THISNODE;
+    for _ in 0..5000 {
+        vm.add_page(&m, &c, fill, None, PageSpec::FILE_CLEAN)
+            .unwrap();
+    }
+    for _ in 0..900 {
+        vm.add_page(&m, &c, fill, None, PageSpec::FILE_DIRTY)
+            .unwrap();
+    }
+    assert_eq!(vm.node_file_lru_pages(&m, 1), 5900);
+    assert_eq!(m.node_dirty_pages(1), 900);
+    assert!(
+        !m.node_dirty_ok(1, &c.task),
+        "free pages alone would put the node over its limit"
+    );
+    assert!(m.node_dirty_ok_with(1, &c.task, 5900));
+    let w = m
+        .alloc_pages_node(&c, 1, Gfp::KERNEL | Gfp::WRITE, 0)
+        .unwrap();
+    assert_eq!(m.page_to_nid(w), Some(1), "the node is within its limit");
+    // Without the layer that knows the LRU the allocator spreads.
+    let bare = Cx::new(1, task(), &env, &NoProgress);
+    let w = m
+        .alloc_pages_node(&bare, 1, Gfp::KERNEL | Gfp::WRITE, 0)
+        .unwrap();
+    assert_eq!(m.page_to_nid(w), Some(0));
+}
+
+// ----- the memory summary (__show_mem(), show_free_areas()) -----
+
+#[test]
+fn show_mem_follows_its_filters_and_counts_only_high_memory() {
+    use gfp::zone::ZoneType;
+    let m = machine(MachineSpec::default_machine());
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    // Pages on the per-CPU lists of node 1's Normal zone.
+    let p = m.alloc_pages_node(&c, 1, Gfp::KERNEL, 0).unwrap();
+    m.free_pages(&c, p, 0).unwrap();
+    let lines = m.show_mem_lines(Some(NodeMask::single(0)), ZoneType::Dma);
+    let text = lines.join("\n");
+    // show_free_areas(): free_pcp sums only the zones shown.
+    assert!(text.contains(" free_pcp:0 "), "{text}");
+    // node_has_managed_zones(): node 1 has no DMA zone, so no node line.
+    assert!(text.contains("\nNode 0 active_anon:"), "{text}");
+    assert!(!text.contains("Node 1 active_anon:"), "{text}");
+    // __show_mem(): is_highmem() is false for a 64-bit Movable zone.
+    assert!(m.zone(1, ZoneType::Movable).is_some());
+    assert!(text.contains("\n0 pages HighMem/MovableOnly\n"), "{text}");
+    let hm = machine(MachineSpec::highmem_32bit());
+    let text = hm.show_mem_lines(None, ZoneType::Movable).join("\n");
+    let high = hm.zone(0, ZoneType::HighMem).unwrap().managed_pages();
+    assert!(
+        text.contains(&format!("\n{high} pages HighMem/MovableOnly\n")),
+        "{text}"
+    );
+}
+
+// ----- slab pages (new_slab(), kmalloc_fix_flags()) -----
+
+#[test]
+fn slab_fixes_up_highmem_and_dma32_and_says_so() {
+    // new_slab(): a mask with GFP_SLAB_BUG_MASK bits goes through
+    // kmalloc_fix_flags(), which strips them and prints both masks with
+    // %pGg; the slab page then comes from low memory.
+    use gfp::zone::ZoneType;
+    use gfp_mm::slab::{ObjExtMode, Slab};
+    let m = machine(MachineSpec::highmem_32bit());
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let s = Slab::new(&m, ObjExtMode::Off);
+    let o = s.kmalloc(&m, &c, 64, Gfp::KERNEL | Gfp::HIGHMEM).unwrap();
+    assert_eq!(m.page_zone_type(s.obj_page(o)), Some(ZoneType::Normal));
+    let want = format!(
+        "Unexpected gfp: {:#x} (__GFP_HIGHMEM). Fixing up to gfp: {:#x} (GFP_KERNEL). Fix your code!",
+        Gfp::HIGHMEM.bits(),
+        Gfp::KERNEL.bits()
+    );
+    assert_eq!(line_with(&env, "Unexpected gfp"), want);
+}
+
+// ----- log levels -----
+
+#[test]
+fn reports_print_at_the_kernels_levels() {
+    // dump_header() is pr_warn, dump_tasks() and dump_oom_victim() pr_info,
+    // __oom_kill_process()'s "Killed process" pr_err; __show_mem() uses
+    // printk() without a level, i.e. the default KERN_WARNING.
+    use gfp_mm::LogLevel;
+    let (m, vm) = vm_machine();
+    let env = env();
+    let victim = vm.spawn("hog", 0);
+    let c = Cx::new(0, vm.task(victim), &env, &vm);
+    for _ in 0..100 {
+        vm.fault_anon(&m, &c, victim).unwrap();
+    }
+    let oc = OomControl {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        nodemask: None,
+        preferred_nid: 0,
+    };
+    assert!(vm.out_of_memory(&m, &c, &oc));
+    let level = |what: &str| {
+        env.log_lines()
+            .into_iter()
+            .find(|(_, l)| l.contains(what))
+            .map(|(lv, _)| lv)
+            .unwrap_or_else(|| panic!("no {what:?}"))
+    };
+    assert_eq!(level("invoked oom-killer"), LogLevel::Warning);
+    assert_eq!(level("Mem-Info:"), LogLevel::Warning);
+    assert_eq!(level("Tasks state"), LogLevel::Info);
+    assert_eq!(level("oom-kill:constraint"), LogLevel::Info);
+    assert_eq!(level("Killed process"), LogLevel::Err);
+    assert_eq!(level("oom_reaper: reaped"), LogLevel::Info);
+    // warn_alloc()'s summary too.
+    let m = at_min();
+    let env = common::env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    assert!(m.alloc_pages(&c, Gfp::KERNEL, 0).is_err());
+    assert!(env
+        .log_lines()
+        .iter()
+        .all(|(lv, _)| *lv == LogLevel::Warning));
+}
+
+// ----- /proc/vmstat -----
+
+#[test]
+fn allocstall_is_counted_per_zone_type() {
+    // do_try_to_free_pages(): __count_zid_vm_events(ALLOCSTALL,
+    // sc->reclaim_idx, 1), shown as allocstall_<zone>.
+    let m = machine(MachineSpec::default_machine());
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    // The last, failing request of each loop enters direct reclaim.
+    let _ = exhaust(&m, &c, Gfp::KERNEL);
+    let vm = m.vmstat();
+    let get = |k: &str| vm.iter().find(|(n, _)| n == k).map(|(_, v)| *v);
+    let normal = get("allocstall_normal").unwrap();
+    assert!(normal >= 1);
+    assert_eq!(get("allocstall_movable"), Some(0));
+    assert_eq!(get("allocstall_dma"), Some(0));
+    assert_eq!(get("allocstall"), Some(normal));
+}
