@@ -219,7 +219,8 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
     let is_init = text(src, n)
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .take_while(|w| *w != name)
-        .any(|w| w == "__init");
+        .any(|w| w == "__init")
+        || word_before(src, n, b"__init");
     let mut params = Vec::new();
     if let Some(list) = decl.child_by_field_name("parameters") {
         let mut c = list.walk();
@@ -262,6 +263,12 @@ fn has_static(src: &[u8], n: Node<'_>) -> bool {
     if own {
         return true;
     }
+    word_before(src, n, b"static")
+}
+
+/// Whether `word` is among the tokens just before `n` (back to the previous
+/// `;`, brace or directive): a definition whose header a macro split.
+fn word_before(src: &[u8], n: Node<'_>, word: &[u8]) -> bool {
     let start = n.start_byte();
     let from = start.saturating_sub(160);
     let before = &src[from..start];
@@ -269,10 +276,9 @@ fn has_static(src: &[u8], n: Node<'_>) -> bool {
         .iter()
         .rposition(|&b| b == b';' || b == b'}' || b == b'{' || b == b'#')
         .map_or(0, |p| p + 1);
-    let window = &before[cut..];
-    window
+    before[cut..]
         .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-        .any(|w| w == b"static")
+        .any(|w| w == word)
 }
 
 /// Source text with runs of whitespace collapsed to one space.

@@ -222,6 +222,20 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
 
 type Foreign = Vec<(String, Option<String>, u32)>;
 
+/// Whether two lock expressions name the same lock: equal, or one is the
+/// other reached through more pointers (`hwfn->info->lock` and `info->lock`,
+/// where `info = hwfn->info`), which the kernel writes both ways.
+fn same_lock(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    let (long, short) = if a.len() > b.len() { (a, b) } else { (b, a) };
+    (short.contains("->") || short.contains('.')) && long.ends_with(short) && {
+        let pre = &long[..long.len() - short.len()];
+        pre.ends_with("->") || pre.ends_with('.')
+    }
+}
+
 fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>) {
     match ev {
         Ev::Call(i) => {
@@ -256,7 +270,9 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
                 .iter()
                 .copied()
                 .filter(|&i| {
-                    !vocab::keyed(*class) || lock.is_empty() || f.sections[i as usize].lock == *lock
+                    !vocab::keyed(*class)
+                        || lock.is_empty()
+                        || same_lock(&f.sections[i as usize].lock, lock)
                 })
                 .collect();
             // On a path where the function holds no section of its own on

@@ -99,6 +99,20 @@ impl Ctx<'_> {
 /// event's index, the event's owner).
 type Reach = (u32, Vec<Step>, usize, FnId);
 
+/// A reach that holds when the function's parameters have these truths.
+type CondReach = (Vec<(u8, bool)>, Reach);
+
+/// Whether a call's arguments make every assumption true (a constant that
+/// says so; anything else does not).
+fn assumes_hold(assumes: &[(u8, bool)], args: &[String], caller: &crate::facts::Function) -> bool {
+    assumes.iter().all(|&(p, want)| {
+        matches!(
+            args.get(p as usize).map(|a| crate::mask::truth_of(a, caller)),
+            Some(crate::mask::Truth::Known(t)) if t == want
+        )
+    })
+}
+
 /// `sleep-in-atomic`: within a function's own sections, through calls, and
 /// from atomic entry points.
 pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
@@ -107,6 +121,9 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // to a sleeping allocation; next[f]: the first step and the event.
     let n = g.fns.len();
     let mut best: Vec<Option<Reach>> = vec![None; n];
+    // Reaches that hold only under assumptions on the function's own
+    // parameters (`if (!on) return ...; add_entry(...)`).
+    let mut cond: Vec<Vec<CondReach>> = vec![Vec::new(); n];
     let mut queue = VecDeque::new();
     #[allow(clippy::needless_range_loop)]
     for id in 0..n {
@@ -123,7 +140,11 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .any(|m| m.contains(Gfp::DIRECT_RECLAIM))
             {
                 let len = e.chain.len() as u32;
-                if best[id].as_ref().is_none_or(|b| len < b.0) {
+                if !c.assumes.is_empty() {
+                    // Made only when the parameters say so: decided at
+                    // each caller from its arguments.
+                    cond[id].push((c.assumes.clone(), (len, Vec::new(), ei, id as FnId)));
+                } else if best[id].as_ref().is_none_or(|b| len < b.0) {
                     best[id] = Some((len, Vec::new(), ei, id as FnId));
                 }
             }
@@ -148,25 +169,60 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     queue.retain(|&id| !trusted[id as usize]);
     // Breadth-first over callers (the graph's edges reversed): a caller
     // reaches the sleep through a call made in its own caller's section.
-    while let Some(callee) = queue.pop_front() {
-        let Some((d, path, ei, owner)) = best[callee as usize].clone() else {
-            continue;
-        };
-        for &s in &g.callers[callee as usize] {
-            let caller = g.func(s.func);
-            if !caller.calls[s.call as usize].inherited {
+    // Then the conditional reaches are bound at their callers' calls (a
+    // constant argument that makes the assumption true), which may start
+    // new unconditional ones; a few rounds settle it.
+    for _round in 0..4 {
+        while let Some(callee) = queue.pop_front() {
+            let Some((d, path, ei, owner)) = best[callee as usize].clone() else {
                 continue;
-            }
-            let nd = d + 1;
-            if trusted[s.func as usize] {
-                continue;
-            }
-            if best[s.func as usize].as_ref().is_none_or(|b| nd < b.0) {
+            };
+            for &s in &g.callers[callee as usize] {
+                let call = &g.func(s.func).calls[s.call as usize];
+                if !call.inherited || trusted[s.func as usize] {
+                    continue;
+                }
                 let mut p = vec![s];
                 p.extend(path.iter().copied());
-                best[s.func as usize] = Some((nd, p, ei, owner));
-                queue.push_back(s.func);
+                let reach = (d + 1, p, ei, owner);
+                if !call.assumes.is_empty() {
+                    if cond[s.func as usize].len() < 8 {
+                        cond[s.func as usize].push((call.assumes.clone(), reach));
+                    }
+                } else if best[s.func as usize].as_ref().is_none_or(|b| reach.0 < b.0) {
+                    best[s.func as usize] = Some(reach);
+                    queue.push_back(s.func);
+                }
             }
+        }
+        let mut bound = false;
+        for callee in 0..n {
+            if cond[callee].is_empty() {
+                continue;
+            }
+            for &s in &g.callers[callee] {
+                let caller = g.func(s.func);
+                let call = &caller.calls[s.call as usize];
+                if !call.inherited || trusted[s.func as usize] || !call.assumes.is_empty() {
+                    continue;
+                }
+                for (assumes, (d, path, ei, owner)) in &cond[callee] {
+                    if !assumes_hold(assumes, &call.args, caller) {
+                        continue;
+                    }
+                    let nd = d + 1;
+                    if best[s.func as usize].as_ref().is_none_or(|b| nd < b.0) {
+                        let mut p = vec![s];
+                        p.extend(path.iter().copied());
+                        best[s.func as usize] = Some((nd, p, *ei, *owner));
+                        queue.push_back(s.func);
+                        bound = true;
+                    }
+                }
+            }
+        }
+        if !bound {
+            break;
         }
     }
     let mut seen = HashSet::new();
@@ -194,9 +250,19 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             for &t in &g.callees[id][ci] {
-                let Some((_, path, ei, owner)) = &best[t as usize] else {
+                let bound = cond[t as usize]
+                    .iter()
+                    .filter(|(a, _)| assumes_hold(a, &c.args, f))
+                    .min_by_key(|(_, r)| r.0)
+                    .map(|(_, r)| r.clone());
+                let Some((_, path, ei, owner)) = best[t as usize]
+                    .clone()
+                    .or(bound)
+                    .map(|(d, p, e, o)| (d, p, e, o))
+                else {
                     continue;
                 };
+                let (path, ei, owner) = (&path, &ei, &owner);
                 let e = &g.events[*owner as usize][*ei];
                 if e.chain.first().map(|s| s.func) == Some(fid) {
                     continue;
