@@ -196,6 +196,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             }
         }
         let mut bound = false;
+        #[allow(clippy::needless_range_loop)]
         for callee in 0..n {
             if cond[callee].is_empty() {
                 continue;
@@ -255,11 +256,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .filter(|(a, _)| assumes_hold(a, &c.args, f))
                     .min_by_key(|(_, r)| r.0)
                     .map(|(_, r)| r.clone());
-                let Some((_, path, ei, owner)) = best[t as usize]
-                    .clone()
-                    .or(bound)
-                    .map(|(d, p, e, o)| (d, p, e, o))
-                else {
+                let Some((_, path, ei, owner)) = best[t as usize].clone().or(bound) else {
                     continue;
                 };
                 let (path, ei, owner) = (&path, &ei, &owner);
