@@ -1132,14 +1132,22 @@ impl<'s> Walker<'s> {
             self.expr(*a, None);
         }
         if let Some(op) = vocab::lock_op(&name) {
+            let lock_of = |w: &Self, class| match vocab::lock_arg_index(&name) {
+                Some(Some(i)) => args
+                    .get(i)
+                    .map(|a| lock_key(&text(w.src, *a)))
+                    .unwrap_or_default(),
+                Some(None) => target.map(lock_key).unwrap_or_default(),
+                None => lock_arg(w.src, class, &args),
+            };
             match op {
                 LockOp::Acquire(class) => {
-                    let lock = lock_arg(self.src, class, &args);
+                    let lock = lock_of(self, class);
                     let id = self.section(class, name, lock, ln);
                     self.emit(Ev::Acquire(id));
                 }
                 LockOp::Release(class) => {
-                    let lock = lock_arg(self.src, class, &args);
+                    let lock = lock_of(self, class);
                     self.emit(Ev::Release(class, lock));
                 }
                 LockOp::TryAcquire(class) => {

@@ -216,7 +216,11 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         | "lock_sock_fast"
         | "raw_spin_rq_lock"
         | "double_raw_lock"
-        | "arch_spin_lock" => Acquire(Spin),
+        | "arch_spin_lock"
+        | "pte_offset_map_lock"
+        | "pmd_lock"
+        | "pud_lock"
+        | "huge_pte_lock" => Acquire(Spin),
         "spin_unlock"
         | "spin_unlock_irq"
         | "spin_unlock_irqrestore"
@@ -232,7 +236,8 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         | "hlist_bl_unlock"
         | "unlock_sock_fast"
         | "raw_spin_rq_unlock"
-        | "arch_spin_unlock" => Release(Spin),
+        | "arch_spin_unlock"
+        | "pte_unmap_unlock" => Release(Spin),
         "spin_trylock"
         | "spin_trylock_irq"
         | "spin_trylock_irqsave"
@@ -313,6 +318,18 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         "rcu_read_unlock" | "rcu_read_unlock_bh" | "rcu_read_unlock_sched" => Release(Rcu),
         _ => return None,
     })
+}
+
+/// Which argument names the lock, for the calls that do not take it first:
+/// `pte_offset_map_lock(mm, pmd, addr, &ptl)` and `pte_unmap_unlock(pte,
+/// ptl)`; `None` for those that return it (`ptl = pmd_lock(mm, pmd)`).
+pub fn lock_arg_index(name: &str) -> Option<Option<usize>> {
+    match name {
+        "pte_offset_map_lock" => Some(Some(3)),
+        "pte_unmap_unlock" => Some(Some(1)),
+        "pmd_lock" | "pud_lock" | "huge_pte_lock" => Some(None),
+        _ => None,
+    }
 }
 
 /// Whether the lock op's section is told apart by its first argument (a lock
