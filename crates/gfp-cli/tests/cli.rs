@@ -1024,3 +1024,131 @@ fn sim_takes_a_file_name_that_is_not_utf8() {
         .success()
         .stdout(predicate::str::contains("__GFP_NOLOCKDEP"));
 }
+
+fn scan_fixture(name: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../gfp-scan/tests/fixtures")
+        .join(name);
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn scan_exit_status_follows_the_findings() {
+    let tree = scan_fixture("tree");
+    // Errors (sleep-in-atomic) exist: exit 1, grouped by rule with chains.
+    gfp()
+        .args(["scan", &tree, "--kernel", "6.12"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("== sleep-in-atomic"))
+        .stdout(predicate::str::contains(
+            "mm/chains.c:21 three_down_locked -> level1",
+        ));
+    gfp()
+        .args(["scan", &tree, "--kernel", "6.12", "--fail-on", "never"])
+        .assert()
+        .success();
+    // Only notes in a proposal that breaks nothing: exit 0 at the default threshold.
+    gfp()
+        .args([
+            "scan",
+            &scan_fixture("propose"),
+            "--kernel",
+            "6.12",
+            "--around",
+            "outer",
+            "--propose",
+            "nofs",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("scope-changes"));
+    gfp()
+        .args([
+            "scan",
+            &scan_fixture("propose"),
+            "--kernel",
+            "6.12",
+            "--around",
+            "outer",
+            "--propose",
+            "set __GFP_NOFAIL",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("scope-breaks"));
+}
+
+#[test]
+fn scan_json_and_sarif_parse() {
+    let tree = scan_fixture("tree");
+    let out = gfp()
+        .args(["scan", &tree, "--kernel", "6.12", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kernel"], "6.12");
+    assert!(v["findings"].as_array().unwrap().len() > 20);
+    let out = gfp()
+        .args(["scan", &tree, "--kernel", "6.12", "--sarif"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+}
+
+#[test]
+fn scan_usage_errors_exit_2_and_say_why() {
+    let tree = scan_fixture("tree");
+    for (args, says) in [
+        (vec!["scan", "/nonexistent/dir"], "no such file"),
+        (vec!["scan", &tree, "--around", "outer"], "--propose"),
+        (
+            vec![
+                "scan",
+                &tree,
+                "--around",
+                "outer",
+                "--propose",
+                "clear GFP_NOWAIT",
+            ],
+            "not a single __GFP_ flag",
+        ),
+        (
+            vec![
+                "scan",
+                &tree,
+                "--around",
+                "no_such_function",
+                "--propose",
+                "nofs",
+            ],
+            "no function of that name",
+        ),
+        (vec!["scan", &tree, "--kernel", "banana"], "--kernel"),
+        (
+            vec!["scan", &tree, "--rules", "+everything"],
+            "unknown rule set",
+        ),
+        (vec!["scan", &tree, "--jobs", "0"], "0"),
+        (vec!["scan", &tree, "--arch", "../x"], "--arch"),
+        (
+            vec!["scan", &tree, "--json", "--sarif"],
+            "cannot be used with",
+        ),
+    ] {
+        gfp()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(says));
+    }
+    let bad = std::env::temp_dir().join(format!("gfp-scan-alloc-{}.txt", std::process::id()));
+    std::fs::write(&bad, "kmalloc zero\n").unwrap();
+    gfp()
+        .args(["scan", &tree, "--allocators", bad.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(":1:"));
+    std::fs::remove_file(&bad).ok();
+}

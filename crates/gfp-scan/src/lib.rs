@@ -361,6 +361,7 @@ fn scan_in_pool(
         scope_effect: &scope_effect,
         allocators: &opts.allocators,
         trust_callers: opts.trust_callers,
+        max_chain: opts.max_chain,
     };
     let mut findings = Vec::new();
     if let (Some(around), Some(p)) = (&opts.around, &opts.proposal) {

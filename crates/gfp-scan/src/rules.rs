@@ -54,6 +54,8 @@ pub struct Ctx<'a> {
     pub scope_effect: &'a (dyn Fn(&str) -> (Gfp, Gfp) + Sync),
     /// The allocator table.
     pub allocators: &'a crate::vocab::Allocators,
+    /// The longest call chain a finding may have (0: no bound).
+    pub max_chain: usize,
     /// How many distinct functions must call a function inside atomic
     /// sections for the scanner to trust it there (0: trust none).
     pub trust_callers: usize,
@@ -856,6 +858,9 @@ pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>
         let root = path.first().map_or(fid, |s| s.func);
         for e in &g.events[fid as usize] {
             let last = *e.chain.last().expect("chain");
+            if cx.max_chain > 0 && path.len() + e.chain.len() > cx.max_chain {
+                continue;
+            }
             for before in e.value.constants() {
                 let after = (before - p.clear) | p.set;
                 if after == before || !seen_alloc.insert((last, before.bits())) {
