@@ -174,4 +174,6 @@ pub struct FileFacts {
     pub parse_errors: u32,
     /// The file names its `#include` lines name (the last path component).
     pub includes: Vec<String>,
+    /// The names it exports to modules (`EXPORT_SYMBOL*(name)`).
+    pub exports: Vec<String>,
 }

@@ -116,6 +116,18 @@ impl Graph {
                     None => match by_name.get(&c.callee) {
                         Some(all) => {
                             let mut v = choose(&files, &fns, &files[fi as usize].path, all);
+                            // A driver's function that it does not export is
+                            // not callable from another driver's directory
+                            // (they are separate modules): a same-named call
+                            // there is a macro or another function.
+                            let from = &files[fi as usize].path;
+                            v.retain(|&t| {
+                                let tfile = &files[fns[t as usize].0 as usize];
+                                let name = &tfile.functions[fns[t as usize].1 as usize].name;
+                                !is_driver_code(&tfile.path)
+                                    || dir_of(&tfile.path) == dir_of(from)
+                                    || tfile.exports.contains(name)
+                            });
                             // A header's static inline is reachable only from
                             // files that include that header.
                             v.retain(|&t| {
@@ -345,6 +357,15 @@ fn choose(files: &[FileFacts], fns: &[(u32, u32)], from: &str, all: &[FnId]) -> 
     } else {
         Vec::new()
     }
+}
+
+fn dir_of(p: &str) -> &str {
+    p.rsplit_once('/').map_or("", |(d, _)| d)
+}
+
+/// Code built as loadable modules, one per directory as a rule.
+fn is_driver_code(p: &str) -> bool {
+    p.starts_with("drivers/") || p.starts_with("sound/")
 }
 
 fn same_arch(a: &str, b: &str) -> bool {

@@ -137,6 +137,33 @@ pub fn includes(src: &[u8]) -> Vec<String> {
     out
 }
 
+/// The names `EXPORT_SYMBOL(name)` and its variants export.
+pub fn exports(code: &[u8]) -> Vec<String> {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    let ac = AC.get_or_init(|| AhoCorasick::new(["EXPORT_SYMBOL"]).expect("the needle builds"));
+    let mut out = Vec::new();
+    for m in ac.find_iter(code) {
+        let rest = &code[m.end()..];
+        let Some(open) = rest.iter().position(|&b| b == b'(') else {
+            continue;
+        };
+        if open > 24 {
+            continue;
+        }
+        let inner = &rest[open + 1..];
+        let name: Vec<u8> = inner
+            .iter()
+            .copied()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+            .collect();
+        if !name.is_empty() {
+            out.push(String::from_utf8_lossy(&name).into_owned());
+        }
+    }
+    out
+}
+
 /// Whether a line registers an atomic entry point at file scope.
 pub fn registers_at_file_scope(line: &[u8]) -> bool {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();

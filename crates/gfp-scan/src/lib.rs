@@ -501,6 +501,7 @@ pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::Fil
     facts.ops.extend(ops);
     facts.address_taken.extend(taken);
     facts.includes = lexical::includes(src);
+    facts.exports = lexical::exports(&code);
     Some(facts)
 }
 

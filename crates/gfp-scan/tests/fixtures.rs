@@ -504,3 +504,24 @@ fn trusted_functions_stop_the_propagation() {
         .iter()
         .any(|f| f.context.function == "via_plain_middle"));
 }
+
+#[test]
+fn another_drivers_unexported_function_is_not_linked() {
+    let dir = std::env::temp_dir().join(format!("gfp-scan-drivers-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("drivers/a")).unwrap();
+    std::fs::create_dir_all(dir.join("drivers/b")).unwrap();
+    let helper = "int poll_it(struct dev *d)\n{\n\treturn kmalloc(8, GFP_KERNEL) != NULL;\n}\n";
+    let caller = "void b_locked(struct dev *d)\n{\n\tspin_lock(&d->lock);\n\tpoll_it(d);\n\tspin_unlock(&d->lock);\n}\n";
+    std::fs::write(dir.join("drivers/a/a.c"), helper).unwrap();
+    std::fs::write(dir.join("drivers/b/b.c"), caller).unwrap();
+    let r = scan(&dir, &on_612(), None).unwrap();
+    assert!(r.findings.is_empty(), "{}", r.to_text());
+    std::fs::write(
+        dir.join("drivers/a/a.c"),
+        format!("{helper}EXPORT_SYMBOL_GPL(poll_it);\n"),
+    )
+    .unwrap();
+    let r = scan(&dir, &on_612(), None).unwrap();
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    std::fs::remove_dir_all(&dir).ok();
+}
