@@ -431,19 +431,7 @@ impl<'s> Walker<'s> {
             "declaration" => self.declaration(n),
             "if_statement" => self.if_stmt(n),
             "while_statement" => {
-                let head = self.new_block();
-                let cur = self.cur;
-                self.edge(cur, head);
-                self.cur = head;
-                if let Some(c) = n.child_by_field_name("condition") {
-                    self.expr(c, None);
-                }
-                let cond_end = self.cur;
-                let after = self.new_block();
-                self.edge(cond_end, after);
-                let body = self.new_block();
-                self.edge(cond_end, body);
-                self.cur = body;
+                let (head, after) = self.loop_head(n.child_by_field_name("condition"));
                 self.loop_body(n.child_by_field_name("body"), head, after);
                 let end = self.cur;
                 self.edge(end, head);
@@ -476,20 +464,8 @@ impl<'s> Walker<'s> {
                         self.expr(init, None);
                     }
                 }
-                let head = self.new_block();
-                let cur = self.cur;
-                self.edge(cur, head);
-                self.cur = head;
-                if let Some(c) = n.child_by_field_name("condition") {
-                    self.expr(c, None);
-                }
-                let cond_end = self.cur;
-                let after = self.new_block();
-                self.edge(cond_end, after);
-                let body = self.new_block();
-                self.edge(cond_end, body);
+                let (head, after) = self.loop_head(n.child_by_field_name("condition"));
                 let update = self.new_block();
-                self.cur = body;
                 self.loop_body(n.child_by_field_name("body"), update, after);
                 let end = self.cur;
                 self.edge(end, update);
@@ -571,6 +547,26 @@ impl<'s> Walker<'s> {
         }
     }
 
+    /// A loop's head: a block that evaluates the condition (if any), with
+    /// edges to a new body block (made current) and to the block after the
+    /// loop. Returns (head, after).
+    fn loop_head(&mut self, cond: Option<Node<'_>>) -> (usize, usize) {
+        let head = self.new_block();
+        let cur = self.cur;
+        self.edge(cur, head);
+        self.cur = head;
+        if let Some(c) = cond {
+            self.expr(c, None);
+        }
+        let cond_end = self.cur;
+        let after = self.new_block();
+        self.edge(cond_end, after);
+        let body = self.new_block();
+        self.edge(cond_end, body);
+        self.cur = body;
+        (head, after)
+    }
+
     fn loop_body(&mut self, body: Option<Node<'_>>, cont: usize, after: usize) {
         self.loops.push((cont, after));
         self.breaks.push(after);
@@ -597,14 +593,7 @@ impl<'s> Walker<'s> {
                         }
                         if vocab::is_loop_macro(&name) {
                             self.expr(call, None);
-                            let head = self.new_block();
-                            let cur = self.cur;
-                            self.edge(cur, head);
-                            let after = self.new_block();
-                            self.edge(head, after);
-                            let body = self.new_block();
-                            self.edge(head, body);
-                            self.cur = body;
+                            let (head, after) = self.loop_head(None);
                             self.loop_body(Some(*next), head, after);
                             let end = self.cur;
                             self.edge(end, head);

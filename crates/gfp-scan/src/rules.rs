@@ -739,10 +739,12 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
         }
         for u in &f.unpaired {
             let s = &f.scopes[u.scope as usize];
-            out.push(Finding {
-                rule: id::UNPAIRED_SCOPE,
-                severity: Severity::Warning,
-                message: format!(
+            out.push(scope_finding(
+                g,
+                fid,
+                s,
+                Severity::Warning,
+                format!(
                     "{} at line {} raises {} and the path leaving `{}` at line {} does not restore it: every allocation after the return runs in the scope",
                     s.op,
                     s.line,
@@ -750,16 +752,7 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     f.name,
                     u.exit_line
                 ),
-                alloc: None,
-                context: ContextRef {
-                    kind: "scope".into(),
-                    function: f.name.clone(),
-                    file: g.file_of(fid).to_string(),
-                    line: s.line,
-                    call: s.op.clone(),
-                },
-                chain: Vec::new(),
-            });
+            ));
         }
         for s in f
             .scopes
@@ -808,21 +801,33 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     ),
                 ),
             };
-            out.push(Finding {
-                rule: id::UNPAIRED_SCOPE,
-                severity,
-                message: msg,
-                alloc: None,
-                context: ContextRef {
-                    kind: "scope".into(),
-                    function: f.name.clone(),
-                    file: g.file_of(fid).to_string(),
-                    line: s.line,
-                    call: s.op.clone(),
-                },
-                chain: Vec::new(),
-            });
+            out.push(scope_finding(g, fid, s, severity, msg));
         }
+    }
+}
+
+/// An `unpaired-scope` finding about scope `s` of function `fid`.
+fn scope_finding(
+    g: &Graph,
+    fid: FnId,
+    s: &crate::facts::Scope,
+    severity: Severity,
+    message: String,
+) -> Finding {
+    let f = g.func(fid);
+    Finding {
+        rule: id::UNPAIRED_SCOPE,
+        severity,
+        message,
+        alloc: None,
+        context: ContextRef {
+            kind: "scope".into(),
+            function: f.name.clone(),
+            file: g.file_of(fid).to_string(),
+            line: s.line,
+            call: s.op.clone(),
+        },
+        chain: Vec::new(),
     }
 }
 
