@@ -743,7 +743,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
     };
     let _ = writeln!(
         o,
-        "<p class=\"note\">Pages scanned (light) and reclaimed (dark) in each step: kswapd upwards, direct reclaim (the allocating task reclaiming itself) downwards. The marks above the plot are kswapd wake-up requests (triangles, <code>wakeup_kswapd()</code> calls) and kswapd runs (squares).</p>"
+        "<p class=\"note\">Pages scanned (light) and reclaimed (dark) in each step: kswapd upwards, direct reclaim (the allocating task reclaiming itself) downwards. The marks above the plot are kswapd wake-up requests (triangles, <code>wakeup_kswapd()</code> calls) and kswapd runs (squares, at the step where a run completes: a run that blocks on I/O spans several steps, and its pages are in the bars of each).</p>"
     );
     let _ = writeln!(
         o,
@@ -848,7 +848,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
                 cx - half.min(4.5),
                 2.0 * half.min(4.5),
                 escape(&format!(
-                    "{} kswapd run(s), {when}: scanned {}, reclaimed {}",
+                    "{} kswapd run(s) completed, {when}; in this step: scanned {}, reclaimed {}",
                     c.kswapd_runs, c.scanned_kswapd, c.reclaimed_kswapd
                 ))
             );

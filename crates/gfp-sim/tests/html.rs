@@ -596,3 +596,44 @@ fn auto_axis_is_time_only_when_time_moves_on_most_steps() {
         "virtual time (µs)"
     );
 }
+
+/// The count of kswapd runs in the page's header, the run marks above the
+/// reclaim plot and the run spans on the kswapd lanes are the same figure:
+/// a run is one `kswapd()` call that completed, however many scheduler
+/// steps it spans (swap-over-nfs: one run over 14 steps).
+#[test]
+fn kswapd_run_marks_match_the_header_count() {
+    for (name, _) in BUILTIN {
+        let (r, tl, html) = page(&builtin(name), 1, XAxis::Auto);
+        let doc = parse_page(&html).expect("parses");
+        let header = doc
+            .descendants()
+            .find(|n| n.has_tag_name("dd") && n.text().is_some_and(|t| t.starts_with("kswapd:")))
+            .and_then(|n| n.text())
+            .expect("reclaim row");
+        assert!(
+            header.contains(&format!(" {} runs,", r.kswapd_runs)),
+            "{name}: {header}"
+        );
+        let marks: u64 = svg_all(doc.root(), "rect")
+            .filter(|n| class_is(n, "run"))
+            .map(|n| {
+                title_of(&n)
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(marks, r.kswapd_runs, "{name}: run marks");
+        let spans: u64 = tl
+            .events
+            .list()
+            .iter()
+            .filter(|e| e.kind == gfp_sim::timeline::EventKind::KswapdRun)
+            .map(|e| e.count)
+            .sum();
+        assert_eq!(spans, r.kswapd_runs, "{name}: run spans");
+    }
+}

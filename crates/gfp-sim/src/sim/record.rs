@@ -40,6 +40,8 @@ pub(super) struct Recorder {
     /// pgscan_kswapd, pgsteal_kswapd, pgscan_direct, pgsteal_direct.
     last_reclaim: [u64; 4],
     last_wakeups: u64,
+    /// kswapd runs completed so far (the report's count).
+    last_runs: u64,
     last_oom_kills: u64,
     last_time: u64,
     kswapd_pending: Vec<bool>,
@@ -118,6 +120,7 @@ impl Sim {
                 stats.pgsteal_direct,
             ],
             last_wakeups: self.env.inner.kswapd_wakeups(),
+            last_runs: self.kswapd_runs,
             last_oom_kills: stats.oom_kill,
             last_time: self.env.now_ns(),
             kswapd_pending: (0..nodes).map(|n| self.vm.kswapd_pending(n)).collect(),
@@ -246,10 +249,13 @@ impl Sim {
             scanned_direct: d[2],
             reclaimed_direct: d[3],
             kswapd_wakeups: wakeups.saturating_sub(r.last_wakeups),
-            kswapd_runs: u64::from(pick.is_none()),
+            // A run as the report counts it: kswapd's call completed in
+            // this step (a run that blocks spans several steps).
+            kswapd_runs: self.kswapd_runs.saturating_sub(r.last_runs),
         };
         r.last_reclaim = now_reclaim;
         r.last_wakeups = wakeups;
+        r.last_runs = self.kswapd_runs;
         if !counts.is_zero() {
             r.tl.activity.push(
                 s,
