@@ -386,10 +386,12 @@ pub struct VmStats {
     /// Writeback writes the device failed: the pages were cleaned and the
     /// error left in the mapping.
     pub writeback_errors: u64,
+    /// Pages the OOM killer freed from its victims (the reaper's work).
+    pub oom_freed_pages: u64,
 }
 
 pub(crate) struct Counters {
-    pub(crate) v: [AtomicU64; 20],
+    pub(crate) v: [AtomicU64; 21],
 }
 
 #[derive(Clone, Copy)]
@@ -414,6 +416,7 @@ pub(crate) enum Stat {
     FlusherWakeups,
     SwapWriteErrors,
     WritebackErrors,
+    OomFreed,
 }
 
 impl Counters {
@@ -794,6 +797,7 @@ impl Vm {
             flusher_wakeups: c.get(Stat::FlusherWakeups),
             swap_write_errors: c.get(Stat::SwapWriteErrors),
             writeback_errors: c.get(Stat::WritebackErrors),
+            oom_freed_pages: c.get(Stat::OomFreed),
         }
     }
 

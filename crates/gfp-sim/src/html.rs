@@ -504,6 +504,32 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             r.kswapd_wakeups, r.kswapd_runs, scanned.0, r.pgsteal_kswapd, scanned.1, r.pgsteal_direct, r.oom_kills
         ),
     );
+    let f = &tl.flow;
+    let rise: i64 = tl
+        .zones
+        .iter()
+        .filter_map(|z| {
+            let p = z.free_pcp.points();
+            Some(p.last()?.value - p.first()?.value)
+        })
+        .sum();
+    row(
+        "free pages",
+        format!(
+            "{} pages freed: {} LRU pages reclaimed by kswapd, {} by direct reclaim; {} by shrinkers (of which the filesystem's caches {}); {} by the tasks' frees; {} by the filesystem's reclaim path (its writeback buffers); {} by OOM kills. {} pages allocated. Free pages (buddy plus per-CPU lists, all zones) {} by {}",
+            f.sources(),
+            f.lru_kswapd,
+            f.lru_direct,
+            f.shrinkers,
+            f.fs_cache,
+            f.task_frees,
+            f.fs_buffers,
+            f.oom_kills,
+            f.allocated,
+            if rise < 0 { "fell" } else { "rose" },
+            rise.unsigned_abs()
+        ),
+    );
     row(
         "x axis",
         match xs.axis {

@@ -460,6 +460,48 @@ pub struct Timeline {
     /// hint for the x axis: when most steps happen at the same instant as
     /// their predecessor, time says little and steps say more).
     pub timed_steps: u64,
+    /// Where the pages freed during the run came from, and what the
+    /// allocations took.
+    pub flow: PageFlow,
+}
+
+/// The pages freed during the run, by source, and the pages allocated
+/// (the machine's `pgfree` and `pgalloc_*` over the run): the free pages
+/// (buddy plus per-CPU lists) rise by `freed - allocated`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageFlow {
+    /// LRU pages kswapd reclaimed (`pgsteal_kswapd`).
+    pub lru_kswapd: u64,
+    /// LRU pages direct reclaim reclaimed (`pgsteal_direct`).
+    pub lru_direct: u64,
+    /// Pages the shrinkers freed (`slabs_scanned` here), the filesystem's
+    /// caches included.
+    pub shrinkers: u64,
+    /// Of `shrinkers`, the filesystem's caches.
+    pub fs_cache: u64,
+    /// Pages the tasks freed.
+    pub task_frees: u64,
+    /// Pages the filesystem's reclaim path allocated for its writeback and
+    /// freed again (in `allocated` too).
+    pub fs_buffers: u64,
+    /// Pages the OOM killer freed from its victims.
+    pub oom_kills: u64,
+    /// All pages freed (`pgfree`).
+    pub freed: u64,
+    /// All pages allocated (`pgalloc_*`).
+    pub allocated: u64,
+}
+
+impl PageFlow {
+    /// The sum of the sources.
+    pub fn sources(&self) -> u64 {
+        self.lru_kswapd
+            + self.lru_direct
+            + self.shrinkers
+            + self.task_frees
+            + self.fs_buffers
+            + self.oom_kills
+    }
 }
 
 impl Timeline {
