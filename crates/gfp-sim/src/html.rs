@@ -1307,11 +1307,21 @@ fn findings_marks(
     // halo) only for the first finding of its rule on the lane.
     let mut label_end: BTreeMap<usize, f64> = BTreeMap::new();
     let mut labelled: BTreeSet<(usize, Rule)> = BTreeSet::new();
-    for (k, ((lane, _, rule), list)) in groups.iter().enumerate() {
+    // Groups of different rules in the same column of a lane (findings at
+    // the same step) stand side by side: the k-th moves k diamond widths
+    // right (left at the page's right edge), its line stays at the time.
+    let mut slot = 0usize;
+    for (k, ((lane, column, rule), list)) in groups.iter().enumerate() {
         let (n0, at0) = list[0];
         let f: &Finding = &r.findings[n0];
         let x = xs.pos(at0);
         let y = lane_mid(*lane);
+        slot = match k.checked_sub(1).map(|p| &groups[p].0) {
+            Some((l, c, _)) if l == lane && c == column => slot + 1,
+            _ => 0,
+        };
+        let dx = slot as f64 * (2.0 * half + 2.0);
+        let cx = if x + dx + half > W { x - dx } else { x + dx };
         let tip = if list.len() == 1 {
             format!(
                 "[{}] {} at {} ({}): {}",
@@ -1334,39 +1344,59 @@ fn findings_marks(
         };
         let _ = writeln!(
             o,
-            r#"<g class="finding" data-rule="{}"><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{C_FINDING}" stroke-width="1.5"/><path d="M{x:.1},{:.1} L{:.1},{:.1} L{x:.1},{:.1} L{:.1},{:.1} Z" fill="{C_FINDING}" stroke="white" stroke-width="1"/><title>{}</title></g>"#,
+            r#"<g class="finding" data-rule="{}"><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{C_FINDING}" stroke-width="1.5"/><path d="M{cx:.1},{:.1} L{:.1},{:.1} L{cx:.1},{:.1} L{:.1},{:.1} Z" fill="{C_FINDING}" stroke="white" stroke-width="1"/><title>{}</title></g>"#,
             rule.id(),
             y - LANE_H / 2.0 + 1.0,
             y + LANE_H / 2.0 - 1.0,
             y - 8.0,
-            x + half,
+            cx + half,
             y,
             y + 8.0,
-            x - half,
+            cx - half,
             y,
             escape(&tip)
         );
-        let text = if list.len() > 1 {
-            format!("{} ×{}", rule.id(), list.len())
-        } else {
-            rule.id().to_string()
-        };
+        // One label per column of a lane, after its last diamond, naming
+        // each rule there.
+        let last_in_column = groups
+            .get(k + 1)
+            .is_none_or(|((l, c, _), _)| l != lane || c != column);
+        if !last_in_column {
+            continue;
+        }
+        let run = &groups[k - slot..=k];
+        let text = run
+            .iter()
+            .map(|((_, _, rule), list)| {
+                if list.len() > 1 {
+                    format!("{} ×{}", rule.id(), list.len())
+                } else {
+                    rule.id().to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let width = 6.2 * text.chars().count() as f64 + 6.0;
         let next_x = groups
             .get(k + 1)
             .filter(|((l, _, _), _)| l == lane)
             .map(|(_, list)| xs.pos(list[0].1))
             .unwrap_or(f64::INFINITY);
-        let room = next_x - x > width + 16.0;
-        // Right of the mark, or left of it at the page's right edge.
-        let lx = if x + 9.0 + width > W {
-            x - 9.0 - width
+        let room = next_x - x.max(cx) > width + 16.0;
+        // Right of the marks, or left of them at the page's right edge.
+        let lx = if x.max(cx) + 9.0 + width > W {
+            x.min(cx) - 9.0 - width
         } else {
-            x + 9.0
+            x.max(cx) + 9.0
         };
         let end = label_end.entry(*lane).or_insert(f64::NEG_INFINITY);
-        if lx > *end && (room || !labelled.contains(&(*lane, *rule))) {
-            labelled.insert((*lane, *rule));
+        let new_rule = run
+            .iter()
+            .any(|((_, _, rule), _)| !labelled.contains(&(*lane, *rule)));
+        if lx > *end && (room || new_rule) {
+            for ((_, _, rule), _) in run {
+                labelled.insert((*lane, *rule));
+            }
             let _ = writeln!(
                 o,
                 r#"<text class="rule" x="{lx:.1}" y="{:.1}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,

@@ -705,3 +705,50 @@ fn free_page_rise_is_the_sources_less_the_allocations() {
     let (r, tl, _) = page(&builtin("fs-reclaim-recursion"), 1, XAxis::Auto);
     assert!(r.pgsteal_direct > 0 && tl.flow.lru_direct == r.pgsteal_direct);
 }
+
+/// Findings of different rules at the same step on one lane stand side by
+/// side, each diamond visible and each rule named (softirq-spinlock: a
+/// deadlock and an irq-unsafe-lock at the same step).
+#[test]
+fn findings_at_the_same_step_do_not_hide_each_other() {
+    let mut pages: Vec<(String, String)> = BUILTIN
+        .iter()
+        .map(|(name, _)| (name.to_string(), page(&builtin(name), 1, XAxis::Auto).2))
+        .collect();
+    pages.push(("busy".into(), page(&scenario(BUSY), 1, XAxis::Auto).2));
+    let mut side_by_side = false;
+    for (name, html) in &pages {
+        let doc = parse_page(html).expect("parses");
+        let mut centres: Vec<(String, String, String)> = Vec::new();
+        for g in svg_all(doc.root(), "g").filter(|n| class_is(n, "finding")) {
+            let line = svg_all(g, "line").next().expect("line");
+            let d = svg_all(g, "path").next().unwrap().attribute("d").unwrap();
+            let cx = d[1..].split(',').next().unwrap().to_string();
+            let y1 = line.attribute("y1").unwrap().to_string();
+            let x1 = line.attribute("x1").unwrap().to_string();
+            assert!(
+                !centres.iter().any(|(c, y, _)| *c == cx && *y == y1),
+                "{name}: two findings' diamonds at x={cx} on the lane at y={y1}"
+            );
+            side_by_side |= centres
+                .iter()
+                .any(|(c, y, x)| *y == y1 && *x == x1 && *c != cx);
+            centres.push((cx, y1, x1));
+        }
+        if name == "softirq-spinlock" {
+            let labels: Vec<&str> = svg_all(doc.root(), "text")
+                .filter(|n| class_is(n, "rule"))
+                .filter_map(|n| n.text())
+                .collect();
+            for rule in ["deadlock", "irq-unsafe-lock"] {
+                assert!(
+                    labels
+                        .iter()
+                        .any(|l| l.split(", ").any(|r| r.starts_with(rule))),
+                    "{rule} named: {labels:?}"
+                );
+            }
+        }
+    }
+    assert!(side_by_side, "some page has findings at the same step");
+}
