@@ -504,6 +504,25 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             r.kswapd_wakeups, r.kswapd_runs, scanned.0, r.pgsteal_kswapd, scanned.1, r.pgsteal_direct, r.oom_kills
         ),
     );
+    // As the text report: only where something happened.
+    if r.fs_reclaim_calls > 0 {
+        row(
+            "filesystem reclaim",
+            format!(
+                "{} calls took its locks and allocated, {} cache pages freed",
+                r.fs_reclaim_calls, r.fs_cache_freed
+            ),
+        );
+    }
+    if r.swap_write_errors + r.writeback_errors + r.io_errors > 0 {
+        row(
+            "device errors",
+            format!(
+                "<span class=\"dirty\">swap writes {}, writeback {}, block I/O {}</span>",
+                r.swap_write_errors, r.writeback_errors, r.io_errors
+            ),
+        );
+    }
     let f = &tl.flow;
     let rise: i64 = tl
         .zones

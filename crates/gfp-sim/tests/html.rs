@@ -752,3 +752,58 @@ fn findings_at_the_same_step_do_not_hide_each_other() {
     }
     assert!(side_by_side, "some page has findings at the same step");
 }
+
+/// The header shows the device errors and the filesystem's reclaim
+/// figures the text report prints, for every built-in that has them
+/// (swap-write-errors, swap-write-errors-flaky, disk-errors).
+#[test]
+fn header_shows_device_errors_and_filesystem_reclaim() {
+    let mut with_errors = 0;
+    for (name, _) in BUILTIN {
+        let (r, _, html) = page(&builtin(name), 1, XAxis::Auto);
+        let doc = parse_page(&html).expect("parses");
+        let row = |key: &str| -> Option<String> {
+            doc.descendants()
+                .find(|n| n.has_tag_name("dt") && n.text() == Some(key))
+                .and_then(|n| n.next_sibling_element())
+                .map(|n| {
+                    n.descendants()
+                        .filter(|t| t.is_text())
+                        .filter_map(|t| t.text())
+                        .collect()
+                })
+        };
+        let text = r.text();
+        if r.swap_write_errors + r.writeback_errors + r.io_errors > 0 {
+            with_errors += 1;
+            let want = format!(
+                "swap writes {}, writeback {}, block I/O {}",
+                r.swap_write_errors, r.writeback_errors, r.io_errors
+            );
+            assert!(text.contains(&format!("device errors: {want}")), "{name}");
+            assert_eq!(
+                row("device errors").as_deref(),
+                Some(want.as_str()),
+                "{name}"
+            );
+        } else {
+            assert_eq!(row("device errors"), None, "{name}");
+        }
+        if r.fs_reclaim_calls > 0 {
+            let want = format!(
+                "{} calls took its locks and allocated, {} cache pages freed",
+                r.fs_reclaim_calls, r.fs_cache_freed
+            );
+            assert!(text.contains(&want), "{name}");
+            assert_eq!(
+                row("filesystem reclaim").as_deref(),
+                Some(want.as_str()),
+                "{name}"
+            );
+        }
+    }
+    assert!(
+        with_errors >= 3,
+        "{with_errors} built-ins with device errors"
+    );
+}
