@@ -152,7 +152,7 @@ impl XScale<'_> {
     fn label(&self) -> String {
         match self.axis {
             Axis::Time => format!("virtual time ({})", time_unit(self.hi).1),
-            Axis::Step => "scheduler step (virtual time below)".into(),
+            Axis::Step => "scheduler step (virtual time below, where it moved)".into(),
         }
     }
 
@@ -164,6 +164,10 @@ impl XScale<'_> {
             r#"<line class="axis" x1="{X0}" y1="{y}" x2="{X1}" y2="{y}"/>"#
         );
         let (div, _) = time_unit(self.hi);
+        // On the step axis, the virtual time under a tick only where it
+        // moved since the tick before: many steps share an instant, and a
+        // row of "0 ns" says nothing.
+        let mut last_time: Option<(u64, String)> = None;
         for t in ticks(0.0, self.hi as f64, 8) {
             let x = X0 + (X1 - X0) * (t / self.hi as f64);
             let _ = writeln!(
@@ -182,11 +186,20 @@ impl XScale<'_> {
             );
             if self.axis == Axis::Step {
                 let time = clock_at(self.clock, t as u64);
+                let Some(text) = (match &last_time {
+                    Some((t0, _)) if *t0 == time => None,
+                    // Rounded to the same figure as the tick before: exact.
+                    Some((_, prev)) if *prev == fmt_ns(time) => Some(format!("{time} ns")),
+                    _ => Some(fmt_ns(time)),
+                }) else {
+                    continue;
+                };
+                last_time = Some((time, text.clone()));
                 let _ = writeln!(
                     o,
                     r#"<text class="xtime" x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
                     y + 27.0,
-                    escape(&fmt_ns(time))
+                    escape(&text)
                 );
             }
         }
@@ -554,7 +567,7 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
         match xs.axis {
             Axis::Time => "virtual time".to_string(),
             Axis::Step => format!(
-                "scheduler steps: only {} of {} steps ended at a new virtual time, so the run is drawn step by step (one operation or kswapd run each); the virtual time at each tick is printed under it",
+                "scheduler steps: only {} of {} steps ended at a new virtual time, so the run is drawn step by step (one operation or kswapd run each); the virtual time is printed under a tick where it moved since the tick before",
                 tl.timed_steps, tl.end.step
             ),
         },
