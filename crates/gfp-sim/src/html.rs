@@ -774,6 +774,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         c.reclaimed_direct += d.reclaimed_direct;
         c.kswapd_wakeups += d.kswapd_wakeups;
         c.kswapd_runs += d.kswapd_runs;
+        c.add_frees(&d);
     }
     let peak = bars
         .values()
@@ -782,7 +783,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         .unwrap_or(0)
         .max(1) as f64;
     let hi = nice_max(peak, 3);
-    let top = 56.0;
+    let top = 68.0;
     let plot_h = 200.0;
     let bottom = top + plot_h;
     let ys = YScale {
@@ -801,7 +802,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
     };
     let _ = writeln!(
         o,
-        "<p class=\"note\">Pages scanned (light) and reclaimed (dark) in each step: kswapd upwards, direct reclaim (the allocating task reclaiming itself) downwards. The marks above the plot are kswapd wake-up requests (triangles, <code>wakeup_kswapd()</code> calls) and kswapd runs (squares, at the step where a run completes: a run that blocks on I/O spans several steps, and its pages are in the bars of each).</p>"
+        "<p class=\"note\">Pages scanned (light) and reclaimed (dark) in each step: kswapd upwards, direct reclaim (the allocating task reclaiming itself) downwards. The marks above the plot are kswapd wake-up requests (triangles, <code>wakeup_kswapd()</code> calls) and kswapd runs (squares, at the step where a run completes: a run that blocks on I/O spans several steps, and its pages are in the bars of each), and pages freed other than by LRU reclaim (circles: the shrinkers, the filesystem's caches among them, the tasks' frees, the filesystem's writeback buffers, OOM kills).</p>"
     );
     let _ = writeln!(
         o,
@@ -831,7 +832,8 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
     // Marks rows: wake-ups at y=22, runs at y=38.
     let _ = writeln!(
         o,
-        r#"<text x="{}" y="26" text-anchor="end">kswapd wake-ups</text><text x="{}" y="42" text-anchor="end">kswapd runs</text>"#,
+        r#"<text x="{}" y="26" text-anchor="end">kswapd wake-ups</text><text x="{}" y="42" text-anchor="end">kswapd runs</text><text x="{}" y="58" text-anchor="end">other frees</text>"#,
+        X0 - 6.0,
         X0 - 6.0,
         X0 - 6.0
     );
@@ -887,6 +889,22 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         let cx = (xa + xb) / 2.0;
         // Marks as wide as the bar, 3 to 10 px: dense runs stay apart.
         let half = ((xb - xa) / 2.0).clamp(1.5, 5.0);
+        if c.freed_other() > 0 {
+            let _ = writeln!(
+                o,
+                r#"<circle class="freed" cx="{cx:.1}" cy="54" r="{:.1}" fill="{C_PCP}"><title>{}</title></circle>"#,
+                half.min(4.0),
+                escape(&format!(
+                    "{} pages freed, {when}: shrinkers {} (the filesystem's caches {}), tasks' frees {}, the filesystem's writeback buffers {}, OOM kills {}",
+                    c.freed_other(),
+                    c.freed_shrinkers,
+                    c.freed_fs_cache,
+                    c.freed_tasks,
+                    c.freed_fs_buffers,
+                    c.freed_oom
+                ))
+            );
+        }
         if c.kswapd_wakeups > 0 {
             let _ = writeln!(
                 o,

@@ -231,9 +231,35 @@ pub struct ReclaimCounts {
     pub kswapd_wakeups: u64,
     /// kswapd runs.
     pub kswapd_runs: u64,
+    /// Pages freed other than by LRU reclaim: the shrinkers (the
+    /// filesystem's caches among them), the tasks' frees, the filesystem's
+    /// writeback buffers, OOM kills (the fields of [`PageFlow`]).
+    pub freed_shrinkers: u64,
+    /// Of `freed_shrinkers`, the filesystem's caches.
+    pub freed_fs_cache: u64,
+    /// Pages the tasks freed.
+    pub freed_tasks: u64,
+    /// The filesystem's writeback buffers freed.
+    pub freed_fs_buffers: u64,
+    /// Pages the OOM killer freed.
+    pub freed_oom: u64,
 }
 
 impl ReclaimCounts {
+    /// Adds `b`'s frees other than LRU reclaim.
+    pub fn add_frees(&mut self, b: &ReclaimCounts) {
+        self.freed_shrinkers += b.freed_shrinkers;
+        self.freed_fs_cache += b.freed_fs_cache;
+        self.freed_tasks += b.freed_tasks;
+        self.freed_fs_buffers += b.freed_fs_buffers;
+        self.freed_oom += b.freed_oom;
+    }
+
+    /// Pages freed other than by LRU reclaim.
+    pub fn freed_other(&self) -> u64 {
+        self.freed_shrinkers + self.freed_tasks + self.freed_fs_buffers + self.freed_oom
+    }
+
     /// Whether every counter is zero.
     pub fn is_zero(&self) -> bool {
         *self == ReclaimCounts::default()
@@ -262,6 +288,7 @@ impl Merge for Activity {
         a.reclaimed_direct += b.reclaimed_direct;
         a.kswapd_wakeups += b.kswapd_wakeups;
         a.kswapd_runs += b.kswapd_runs;
+        a.add_frees(&b);
     }
 }
 

@@ -702,6 +702,24 @@ fn free_page_rise_is_the_sources_less_the_allocations() {
             row.contains(&format!("{} by the tasks' frees; {} by the filesystem's reclaim path (its writeback buffers); {} by OOM kills. {} pages allocated.", f.task_frees, f.fs_buffers, f.oom_kills, f.allocated)),
             "{name}: {row}"
         );
+        // Plotted too: LRU reclaim in the bars (reclaim_bars_add_up_to_the_report),
+        // the other sources in the circles above the reclaim plot.
+        let plotted: u64 = svg_all(doc.root(), "circle")
+            .filter(|n| class_is(n, "freed"))
+            .map(|n| {
+                title_of(&n)
+                    .split(' ')
+                    .next()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(
+            plotted,
+            f.shrinkers + f.task_frees + f.fs_buffers + f.oom_kills,
+            "{name}: other frees plotted"
+        );
     }
     assert!(seen_oom && seen_fs);
     // fs-reclaim-recursion, where the issue found 32 pages unaccounted.

@@ -45,6 +45,9 @@ pub(super) struct Recorder {
     last_oom_kills: u64,
     /// The counters behind [`PageFlow`] when recording started.
     flow0: PageFlow,
+    /// The same after the last step (only the frees other than LRU
+    /// reclaim are kept up to date).
+    last_flow: PageFlow,
     last_time: u64,
     kswapd_pending: Vec<bool>,
     /// The lane of node 0's kswapd (node n's is this plus n).
@@ -126,6 +129,7 @@ impl Sim {
             last_runs: self.kswapd_runs,
             last_oom_kills: stats.oom_kill,
             flow0: self.flow_now(),
+            last_flow: self.flow_now(),
             last_time: self.env.now_ns(),
             kswapd_pending: (0..nodes).map(|n| self.vm.kswapd_pending(n)).collect(),
             kswapd_lane,
@@ -277,7 +281,23 @@ impl Sim {
             // A run as the report counts it: kswapd's call completed in
             // this step (a run that blocks spans several steps).
             kswapd_runs: self.kswapd_runs.saturating_sub(r.last_runs),
+            ..Default::default()
         };
+        let flow = PageFlow {
+            shrinkers: stats.slabs_scanned,
+            fs_cache: self.fs_shrinker.as_ref().map_or(0, |s| s.cache.freed()),
+            task_frees: self.task_freed,
+            fs_buffers: self.world.lock().fs_buffers_freed,
+            oom_kills: stats.oom_freed_pages,
+            ..r.last_flow
+        };
+        let mut counts = counts;
+        counts.freed_shrinkers = flow.shrinkers - r.last_flow.shrinkers;
+        counts.freed_fs_cache = flow.fs_cache - r.last_flow.fs_cache;
+        counts.freed_tasks = flow.task_frees - r.last_flow.task_frees;
+        counts.freed_fs_buffers = flow.fs_buffers - r.last_flow.fs_buffers;
+        counts.freed_oom = flow.oom_kills - r.last_flow.oom_kills;
+        r.last_flow = flow;
         r.last_reclaim = now_reclaim;
         r.last_wakeups = wakeups;
         r.last_runs = self.kswapd_runs;
