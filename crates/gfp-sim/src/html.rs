@@ -537,18 +537,27 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
         );
     }
     let f = &tl.flow;
-    let rise: i64 = tl
-        .zones
-        .iter()
-        .filter_map(|z| {
-            let p = z.free_pcp.points();
-            Some(p.last()?.value - p.first()?.value)
-        })
-        .sum();
+    let rise_of = |pcp: bool| -> i64 {
+        tl.zones
+            .iter()
+            .filter_map(|z| {
+                let p = if pcp { &z.free_pcp } else { &z.free }.points();
+                Some(p.last()?.value - p.first()?.value)
+            })
+            .sum()
+    };
+    let (rise, buddy) = (rise_of(true), rise_of(false));
+    let signed = |v: i64| {
+        if v < 0 {
+            format!("fell by {}", v.unsigned_abs())
+        } else {
+            format!("rose by {v}")
+        }
+    };
     row(
         "free pages",
         format!(
-            "{} pages freed: {} LRU pages reclaimed by kswapd, {} by direct reclaim; {} by shrinkers (of which the filesystem's caches {}); {} by the tasks' frees; {} by the filesystem's reclaim path (its writeback buffers); {} by OOM kills. {} pages allocated. Free pages (buddy plus per-CPU lists, all zones) {} by {}",
+            "{} pages freed: {} LRU pages reclaimed by kswapd, {} by direct reclaim; {} by shrinkers (of which the filesystem's caches {}); {} by the tasks' frees; {} by the filesystem's reclaim path (its writeback buffers); {} by OOM kills. {} pages allocated. Free pages (buddy plus per-CPU lists, all zones) {}, the freed less the allocated; <code>NR_FREE_PAGES</code> (buddy only) {} and the per-CPU lists hold {}",
             f.sources(),
             f.lru_kswapd,
             f.lru_direct,
@@ -558,8 +567,13 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             f.fs_buffers,
             f.oom_kills,
             f.allocated,
-            if rise < 0 { "fell" } else { "rose" },
-            rise.unsigned_abs()
+            signed(rise),
+            signed(buddy),
+            if rise >= buddy {
+                format!("{} more", rise - buddy)
+            } else {
+                format!("{} fewer", buddy - rise)
+            }
         ),
     );
     row(

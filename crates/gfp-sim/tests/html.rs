@@ -723,8 +723,27 @@ fn free_page_rise_is_the_sources_less_the_allocations() {
     }
     assert!(seen_oom && seen_fs);
     // fs-reclaim-recursion, where the issue found 32 pages unaccounted.
-    let (r, tl, _) = page(&builtin("fs-reclaim-recursion"), 1, XAxis::Auto);
+    let (r, tl, html) = page(&builtin("fs-reclaim-recursion"), 1, XAxis::Auto);
     assert!(r.pgsteal_direct > 0 && tl.flow.lru_direct == r.pgsteal_direct);
+    // NR_FREE_PAGES (what the zone plot draws) and the per-CPU lists apart.
+    let buddy: i64 = tl
+        .zones
+        .iter()
+        .map(|z| z.free.points().last().unwrap().value - z.free.points()[0].value)
+        .sum();
+    let pcp: i64 = tl
+        .zones
+        .iter()
+        .map(|z| z.free_pcp.points().last().unwrap().value - z.free_pcp.points()[0].value)
+        .sum::<i64>()
+        - buddy;
+    assert!(pcp > 0);
+    assert!(
+        html.contains(&format!(
+            "<code>NR_FREE_PAGES</code> (buddy only) rose by {buddy} and the per-CPU lists hold {pcp} more"
+        )),
+        "NR_FREE_PAGES and the per-CPU lists"
+    );
 }
 
 /// Findings of different rules at the same step on one lane stand side by
