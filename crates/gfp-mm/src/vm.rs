@@ -345,9 +345,10 @@ impl VmState {
 /// Reclaim and OOM counters (`/proc/vmstat` names).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VmStats {
-    /// Pages reclaimed by kswapd (`pgsteal_kswapd`).
+    /// LRU pages reclaimed by kswapd (`pgsteal_kswapd`; the shrinkers'
+    /// pages are in `slabs_scanned`, as in the kernel).
     pub pgsteal_kswapd: u64,
-    /// Pages reclaimed by direct reclaim (`pgsteal_direct`).
+    /// LRU pages reclaimed by direct reclaim (`pgsteal_direct`).
     pub pgsteal_direct: u64,
     /// Pages scanned by kswapd (`pgscan_kswapd`).
     pub pgscan_kswapd: u64,
