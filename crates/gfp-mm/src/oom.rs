@@ -227,6 +227,7 @@ impl Vm {
         st.memcg.memory_event(v.memcg, MemcgEvent::OomKill);
         drop(st);
         self.stats.add(Stat::OomKill, 1);
+        self.stats.add(Stat::OomFreed, freed);
         lines.push((
             LogLevel::Info,
             format!(
@@ -237,7 +238,6 @@ impl Vm {
         for (level, l) in &lines {
             cx.env.log(*level, l);
         }
-        let _ = freed;
         true
     }
 }

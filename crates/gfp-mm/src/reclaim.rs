@@ -183,6 +183,17 @@ impl Vm {
                 }
             }
         }
+        // pgsteal_*/pgscan_* count the LRU pages as shrink_inactive_list()
+        // does, before the I/O waits and the shrinkers: a reclaimer that
+        // blocks in either (a shrinker taking a lock its caller holds) has
+        // already freed these pages.
+        let (steal, scan) = if sc.kswapd {
+            (Stat::PgstealKswapd, Stat::PgscanKswapd)
+        } else {
+            (Stat::PgstealDirect, Stat::PgscanDirect)
+        };
+        self.stats.add(steal, res.reclaimed);
+        self.stats.add(scan, res.scanned);
         // Failed writes were submitted too: the device's latency is paid
         // for every page tried.
         let swap_io = res.swapped + res.swap_failed;
@@ -211,15 +222,11 @@ impl Vm {
             self.stats.add(Stat::FlusherWakeups, 1);
         }
         if sc.memcg.is_none() {
+            // Pages the shrinkers free count towards the reclaim target
+            // (flush_reclaim_state()) but not in pgsteal_*: they are in
+            // slabs_scanned.
             res.reclaimed += self.shrink_slab(m, cx, sc, nid, prio);
         }
-        let (steal, scan) = if sc.kswapd {
-            (Stat::PgstealKswapd, Stat::PgscanKswapd)
-        } else {
-            (Stat::PgstealDirect, Stat::PgscanDirect)
-        };
-        self.stats.add(steal, res.reclaimed);
-        self.stats.add(scan, res.scanned);
         res.reclaimed
     }
 

@@ -345,9 +345,10 @@ impl VmState {
 /// Reclaim and OOM counters (`/proc/vmstat` names).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VmStats {
-    /// Pages reclaimed by kswapd (`pgsteal_kswapd`).
+    /// LRU pages reclaimed by kswapd (`pgsteal_kswapd`; the shrinkers'
+    /// pages are in `slabs_scanned`, as in the kernel).
     pub pgsteal_kswapd: u64,
-    /// Pages reclaimed by direct reclaim (`pgsteal_direct`).
+    /// LRU pages reclaimed by direct reclaim (`pgsteal_direct`).
     pub pgsteal_direct: u64,
     /// Pages scanned by kswapd (`pgscan_kswapd`).
     pub pgscan_kswapd: u64,
@@ -386,10 +387,12 @@ pub struct VmStats {
     /// Writeback writes the device failed: the pages were cleaned and the
     /// error left in the mapping.
     pub writeback_errors: u64,
+    /// Pages the OOM killer freed from its victims (the reaper's work).
+    pub oom_freed_pages: u64,
 }
 
 pub(crate) struct Counters {
-    pub(crate) v: [AtomicU64; 20],
+    pub(crate) v: [AtomicU64; 21],
 }
 
 #[derive(Clone, Copy)]
@@ -414,6 +417,7 @@ pub(crate) enum Stat {
     FlusherWakeups,
     SwapWriteErrors,
     WritebackErrors,
+    OomFreed,
 }
 
 impl Counters {
@@ -794,6 +798,7 @@ impl Vm {
             flusher_wakeups: c.get(Stat::FlusherWakeups),
             swap_write_errors: c.get(Stat::SwapWriteErrors),
             writeback_errors: c.get(Stat::WritebackErrors),
+            oom_freed_pages: c.get(Stat::OomFreed),
         }
     }
 

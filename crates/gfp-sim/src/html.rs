@@ -152,7 +152,7 @@ impl XScale<'_> {
     fn label(&self) -> String {
         match self.axis {
             Axis::Time => format!("virtual time ({})", time_unit(self.hi).1),
-            Axis::Step => "scheduler step (virtual time below)".into(),
+            Axis::Step => "scheduler step (virtual time below, where it moved)".into(),
         }
     }
 
@@ -164,6 +164,10 @@ impl XScale<'_> {
             r#"<line class="axis" x1="{X0}" y1="{y}" x2="{X1}" y2="{y}"/>"#
         );
         let (div, _) = time_unit(self.hi);
+        // On the step axis, the virtual time under a tick only where it
+        // moved since the tick before: many steps share an instant, and a
+        // row of "0 ns" says nothing.
+        let mut last_time: Option<(u64, String)> = None;
         for t in ticks(0.0, self.hi as f64, 8) {
             let x = X0 + (X1 - X0) * (t / self.hi as f64);
             let _ = writeln!(
@@ -182,11 +186,20 @@ impl XScale<'_> {
             );
             if self.axis == Axis::Step {
                 let time = clock_at(self.clock, t as u64);
+                let Some(text) = (match &last_time {
+                    Some((t0, _)) if *t0 == time => None,
+                    // Rounded to the same figure as the tick before: exact.
+                    Some((_, prev)) if *prev == fmt_ns(time) => Some(format!("{time} ns")),
+                    _ => Some(fmt_ns(time)),
+                }) else {
+                    continue;
+                };
+                last_time = Some((time, text.clone()));
                 let _ = writeln!(
                     o,
                     r#"<text class="xtime" x="{x:.1}" y="{}" text-anchor="middle">{}</text>"#,
                     y + 27.0,
-                    escape(&fmt_ns(time))
+                    escape(&text)
                 );
             }
         }
@@ -504,12 +517,71 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             r.kswapd_wakeups, r.kswapd_runs, scanned.0, r.pgsteal_kswapd, scanned.1, r.pgsteal_direct, r.oom_kills
         ),
     );
+    // As the text report: only where something happened.
+    if r.fs_reclaim_calls > 0 {
+        row(
+            "filesystem reclaim",
+            format!(
+                "{} calls took its locks and allocated, {} cache pages freed",
+                r.fs_reclaim_calls, r.fs_cache_freed
+            ),
+        );
+    }
+    if r.swap_write_errors + r.writeback_errors + r.io_errors > 0 {
+        row(
+            "device errors",
+            format!(
+                "<span class=\"dirty\">swap writes {}, writeback {}, block I/O {}</span>",
+                r.swap_write_errors, r.writeback_errors, r.io_errors
+            ),
+        );
+    }
+    let f = &tl.flow;
+    let rise_of = |pcp: bool| -> i64 {
+        tl.zones
+            .iter()
+            .filter_map(|z| {
+                let p = if pcp { &z.free_pcp } else { &z.free }.points();
+                Some(p.last()?.value - p.first()?.value)
+            })
+            .sum()
+    };
+    let (rise, buddy) = (rise_of(true), rise_of(false));
+    let signed = |v: i64| {
+        if v < 0 {
+            format!("fell by {}", v.unsigned_abs())
+        } else {
+            format!("rose by {v}")
+        }
+    };
+    row(
+        "free pages",
+        format!(
+            "{} pages freed: {} LRU pages reclaimed by kswapd, {} by direct reclaim; {} by shrinkers (of which the filesystem's caches {}); {} by the tasks' frees; {} by the filesystem's reclaim path (its writeback buffers); {} by OOM kills. {} pages allocated. Free pages (buddy plus per-CPU lists, all zones) {}, the freed less the allocated; <code>NR_FREE_PAGES</code> (buddy only) {} and the per-CPU lists hold {}",
+            f.sources(),
+            f.lru_kswapd,
+            f.lru_direct,
+            f.shrinkers,
+            f.fs_cache,
+            f.task_frees,
+            f.fs_buffers,
+            f.oom_kills,
+            f.allocated,
+            signed(rise),
+            signed(buddy),
+            if rise >= buddy {
+                format!("{} more", rise - buddy)
+            } else {
+                format!("{} fewer", buddy - rise)
+            }
+        ),
+    );
     row(
         "x axis",
         match xs.axis {
             Axis::Time => "virtual time".to_string(),
             Axis::Step => format!(
-                "scheduler steps: only {} of {} steps ended at a new virtual time, so the run is drawn step by step (one operation or kswapd run each); the virtual time at each tick is printed under it",
+                "scheduler steps: only {} of {} steps ended at a new virtual time, so the run is drawn step by step (one operation or kswapd run each); the virtual time is printed under a tick where it moved since the tick before",
                 tl.timed_steps, tl.end.step
             ),
         },
@@ -716,6 +788,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         c.reclaimed_direct += d.reclaimed_direct;
         c.kswapd_wakeups += d.kswapd_wakeups;
         c.kswapd_runs += d.kswapd_runs;
+        c.add_frees(&d);
     }
     let peak = bars
         .values()
@@ -724,7 +797,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         .unwrap_or(0)
         .max(1) as f64;
     let hi = nice_max(peak, 3);
-    let top = 56.0;
+    let top = 68.0;
     let plot_h = 200.0;
     let bottom = top + plot_h;
     let ys = YScale {
@@ -743,7 +816,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
     };
     let _ = writeln!(
         o,
-        "<p class=\"note\">Pages scanned (light) and reclaimed (dark) in each step: kswapd upwards, direct reclaim (the allocating task reclaiming itself) downwards. The marks above the plot are kswapd wake-up requests (triangles, <code>wakeup_kswapd()</code> calls) and kswapd runs (squares).</p>"
+        "<p class=\"note\">Pages scanned (light) and reclaimed (dark) in each step: kswapd upwards, direct reclaim (the allocating task reclaiming itself) downwards. The marks above the plot are kswapd wake-up requests (triangles, <code>wakeup_kswapd()</code> calls) and kswapd runs (squares, at the step where a run completes: a run that blocks on I/O spans several steps, and its pages are in the bars of each), and pages freed other than by LRU reclaim (circles: the shrinkers, the filesystem's caches among them, the tasks' frees, the filesystem's writeback buffers, OOM kills).</p>"
     );
     let _ = writeln!(
         o,
@@ -773,7 +846,8 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
     // Marks rows: wake-ups at y=22, runs at y=38.
     let _ = writeln!(
         o,
-        r#"<text x="{}" y="26" text-anchor="end">kswapd wake-ups</text><text x="{}" y="42" text-anchor="end">kswapd runs</text>"#,
+        r#"<text x="{}" y="26" text-anchor="end">kswapd wake-ups</text><text x="{}" y="42" text-anchor="end">kswapd runs</text><text x="{}" y="58" text-anchor="end">other frees</text>"#,
+        X0 - 6.0,
         X0 - 6.0,
         X0 - 6.0
     );
@@ -829,6 +903,22 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         let cx = (xa + xb) / 2.0;
         // Marks as wide as the bar, 3 to 10 px: dense runs stay apart.
         let half = ((xb - xa) / 2.0).clamp(1.5, 5.0);
+        if c.freed_other() > 0 {
+            let _ = writeln!(
+                o,
+                r#"<circle class="freed" cx="{cx:.1}" cy="54" r="{:.1}" fill="{C_PCP}"><title>{}</title></circle>"#,
+                half.min(4.0),
+                escape(&format!(
+                    "{} pages freed, {when}: shrinkers {} (the filesystem's caches {}), tasks' frees {}, the filesystem's writeback buffers {}, OOM kills {}",
+                    c.freed_other(),
+                    c.freed_shrinkers,
+                    c.freed_fs_cache,
+                    c.freed_tasks,
+                    c.freed_fs_buffers,
+                    c.freed_oom
+                ))
+            );
+        }
         if c.kswapd_wakeups > 0 {
             let _ = writeln!(
                 o,
@@ -848,7 +938,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
                 cx - half.min(4.5),
                 2.0 * half.min(4.5),
                 escape(&format!(
-                    "{} kswapd run(s), {when}: scanned {}, reclaimed {}",
+                    "{} kswapd run(s) completed, {when}; in this step: scanned {}, reclaimed {}",
                     c.kswapd_runs, c.scanned_kswapd, c.reclaimed_kswapd
                 ))
             );
@@ -1281,11 +1371,21 @@ fn findings_marks(
     // halo) only for the first finding of its rule on the lane.
     let mut label_end: BTreeMap<usize, f64> = BTreeMap::new();
     let mut labelled: BTreeSet<(usize, Rule)> = BTreeSet::new();
-    for (k, ((lane, _, rule), list)) in groups.iter().enumerate() {
+    // Groups of different rules in the same column of a lane (findings at
+    // the same step) stand side by side: the k-th moves k diamond widths
+    // right (left at the page's right edge), its line stays at the time.
+    let mut slot = 0usize;
+    for (k, ((lane, column, rule), list)) in groups.iter().enumerate() {
         let (n0, at0) = list[0];
         let f: &Finding = &r.findings[n0];
         let x = xs.pos(at0);
         let y = lane_mid(*lane);
+        slot = match k.checked_sub(1).map(|p| &groups[p].0) {
+            Some((l, c, _)) if l == lane && c == column => slot + 1,
+            _ => 0,
+        };
+        let dx = slot as f64 * (2.0 * half + 2.0);
+        let cx = if x + dx + half > W { x - dx } else { x + dx };
         let tip = if list.len() == 1 {
             format!(
                 "[{}] {} at {} ({}): {}",
@@ -1308,39 +1408,59 @@ fn findings_marks(
         };
         let _ = writeln!(
             o,
-            r#"<g class="finding" data-rule="{}"><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{C_FINDING}" stroke-width="1.5"/><path d="M{x:.1},{:.1} L{:.1},{:.1} L{x:.1},{:.1} L{:.1},{:.1} Z" fill="{C_FINDING}" stroke="white" stroke-width="1"/><title>{}</title></g>"#,
+            r#"<g class="finding" data-rule="{}"><line x1="{x:.1}" y1="{:.1}" x2="{x:.1}" y2="{:.1}" stroke="{C_FINDING}" stroke-width="1.5"/><path d="M{cx:.1},{:.1} L{:.1},{:.1} L{cx:.1},{:.1} L{:.1},{:.1} Z" fill="{C_FINDING}" stroke="white" stroke-width="1"/><title>{}</title></g>"#,
             rule.id(),
             y - LANE_H / 2.0 + 1.0,
             y + LANE_H / 2.0 - 1.0,
             y - 8.0,
-            x + half,
+            cx + half,
             y,
             y + 8.0,
-            x - half,
+            cx - half,
             y,
             escape(&tip)
         );
-        let text = if list.len() > 1 {
-            format!("{} ×{}", rule.id(), list.len())
-        } else {
-            rule.id().to_string()
-        };
+        // One label per column of a lane, after its last diamond, naming
+        // each rule there.
+        let last_in_column = groups
+            .get(k + 1)
+            .is_none_or(|((l, c, _), _)| l != lane || c != column);
+        if !last_in_column {
+            continue;
+        }
+        let run = &groups[k - slot..=k];
+        let text = run
+            .iter()
+            .map(|((_, _, rule), list)| {
+                if list.len() > 1 {
+                    format!("{} ×{}", rule.id(), list.len())
+                } else {
+                    rule.id().to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         let width = 6.2 * text.chars().count() as f64 + 6.0;
         let next_x = groups
             .get(k + 1)
             .filter(|((l, _, _), _)| l == lane)
             .map(|(_, list)| xs.pos(list[0].1))
             .unwrap_or(f64::INFINITY);
-        let room = next_x - x > width + 16.0;
-        // Right of the mark, or left of it at the page's right edge.
-        let lx = if x + 9.0 + width > W {
-            x - 9.0 - width
+        let room = next_x - x.max(cx) > width + 16.0;
+        // Right of the marks, or left of them at the page's right edge.
+        let lx = if x.max(cx) + 9.0 + width > W {
+            x.min(cx) - 9.0 - width
         } else {
-            x + 9.0
+            x.max(cx) + 9.0
         };
         let end = label_end.entry(*lane).or_insert(f64::NEG_INFINITY);
-        if lx > *end && (room || !labelled.contains(&(*lane, *rule))) {
-            labelled.insert((*lane, *rule));
+        let new_rule = run
+            .iter()
+            .any(|((_, _, rule), _)| !labelled.contains(&(*lane, *rule)));
+        if lx > *end && (room || new_rule) {
+            for ((_, _, rule), _) in run {
+                labelled.insert((*lane, *rule));
+            }
             let _ = writeln!(
                 o,
                 r#"<text class="rule" x="{lx:.1}" y="{:.1}" stroke="white" stroke-width="3" paint-order="stroke">{}</text>"#,

@@ -363,6 +363,9 @@ pub struct Sim {
     findings: Vec<Finding>,
     steps: u64,
     kswapd_runs: u64,
+    /// Pages the tasks' `free` operations returned to the allocator
+    /// (`pgfree` over each: a slab or mempool free may free none).
+    task_freed: u64,
     /// The task on the CPU: it keeps running until it blocks.
     current: Option<usize>,
     /// Set by an operation that blocked (slept, waited, reclaimed).

@@ -231,9 +231,35 @@ pub struct ReclaimCounts {
     pub kswapd_wakeups: u64,
     /// kswapd runs.
     pub kswapd_runs: u64,
+    /// Pages freed other than by LRU reclaim: the shrinkers (the
+    /// filesystem's caches among them), the tasks' frees, the filesystem's
+    /// writeback buffers, OOM kills (the fields of [`PageFlow`]).
+    pub freed_shrinkers: u64,
+    /// Of `freed_shrinkers`, the filesystem's caches.
+    pub freed_fs_cache: u64,
+    /// Pages the tasks freed.
+    pub freed_tasks: u64,
+    /// The filesystem's writeback buffers freed.
+    pub freed_fs_buffers: u64,
+    /// Pages the OOM killer freed.
+    pub freed_oom: u64,
 }
 
 impl ReclaimCounts {
+    /// Adds `b`'s frees other than LRU reclaim.
+    pub fn add_frees(&mut self, b: &ReclaimCounts) {
+        self.freed_shrinkers += b.freed_shrinkers;
+        self.freed_fs_cache += b.freed_fs_cache;
+        self.freed_tasks += b.freed_tasks;
+        self.freed_fs_buffers += b.freed_fs_buffers;
+        self.freed_oom += b.freed_oom;
+    }
+
+    /// Pages freed other than by LRU reclaim.
+    pub fn freed_other(&self) -> u64 {
+        self.freed_shrinkers + self.freed_tasks + self.freed_fs_buffers + self.freed_oom
+    }
+
     /// Whether every counter is zero.
     pub fn is_zero(&self) -> bool {
         *self == ReclaimCounts::default()
@@ -262,6 +288,7 @@ impl Merge for Activity {
         a.reclaimed_direct += b.reclaimed_direct;
         a.kswapd_wakeups += b.kswapd_wakeups;
         a.kswapd_runs += b.kswapd_runs;
+        a.add_frees(&b);
     }
 }
 
@@ -460,6 +487,48 @@ pub struct Timeline {
     /// hint for the x axis: when most steps happen at the same instant as
     /// their predecessor, time says little and steps say more).
     pub timed_steps: u64,
+    /// Where the pages freed during the run came from, and what the
+    /// allocations took.
+    pub flow: PageFlow,
+}
+
+/// The pages freed during the run, by source, and the pages allocated
+/// (the machine's `pgfree` and `pgalloc_*` over the run): the free pages
+/// (buddy plus per-CPU lists) rise by `freed - allocated`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PageFlow {
+    /// LRU pages kswapd reclaimed (`pgsteal_kswapd`).
+    pub lru_kswapd: u64,
+    /// LRU pages direct reclaim reclaimed (`pgsteal_direct`).
+    pub lru_direct: u64,
+    /// Pages the shrinkers freed (`slabs_scanned` here), the filesystem's
+    /// caches included.
+    pub shrinkers: u64,
+    /// Of `shrinkers`, the filesystem's caches.
+    pub fs_cache: u64,
+    /// Pages the tasks freed.
+    pub task_frees: u64,
+    /// Pages the filesystem's reclaim path allocated for its writeback and
+    /// freed again (in `allocated` too).
+    pub fs_buffers: u64,
+    /// Pages the OOM killer freed from its victims.
+    pub oom_kills: u64,
+    /// All pages freed (`pgfree`).
+    pub freed: u64,
+    /// All pages allocated (`pgalloc_*`).
+    pub allocated: u64,
+}
+
+impl PageFlow {
+    /// The sum of the sources.
+    pub fn sources(&self) -> u64 {
+        self.lru_kswapd
+            + self.lru_direct
+            + self.shrinkers
+            + self.task_frees
+            + self.fs_buffers
+            + self.oom_kills
+    }
 }
 
 impl Timeline {

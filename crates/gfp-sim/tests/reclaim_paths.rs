@@ -120,13 +120,15 @@ fn fs_caches_are_reclaimable_only_with_gfp_fs() {
         let r = run(body, seed);
         assert!(r.clean(), "{}", r.text());
         assert_eq!(r.tasks[0].outcome, Outcome::Completed, "{}", r.text());
-        assert!(r.pgsteal_direct > 0, "{}", r.text());
-        assert!(r.fs_cache_freed >= r.pgsteal_direct, "{}", r.text());
+        // The caches are slab, not LRU: pgsteal_* does not count them
+        // (shrink_slab()'s pages are in slabs_scanned, as in the kernel).
+        assert!(r.fs_cache_freed > 0, "{}", r.text());
+        assert_eq!(r.pgsteal_direct, 0, "{}", r.text());
         let r = run(&nofs, seed);
         assert!(r.clean(), "{}", r.text());
         assert_eq!(r.pgsteal_direct, 0, "{}", r.text());
         // kswapd freed the caches the NOFS allocation waited for.
-        assert!(r.fs_cache_freed > 0 && r.pgsteal_kswapd > 0, "{}", r.text());
+        assert!(r.fs_cache_freed > 0, "{}", r.text());
         assert_eq!(r.tasks[0].outcome, Outcome::Completed, "{}", r.text());
     }
 }

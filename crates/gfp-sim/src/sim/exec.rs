@@ -245,6 +245,13 @@ impl Sim {
     }
 
     pub(super) fn op_free(&mut self, i: usize, v: &str) {
+        let freed0 = self.machine.event(gfp_mm::Event::PgFree);
+        self.op_free_inner(i, v);
+        let freed = self.machine.event(gfp_mm::Event::PgFree);
+        self.task_freed += freed.saturating_sub(freed0);
+    }
+
+    fn op_free_inner(&mut self, i: usize, v: &str) {
         let cx = Cx::new(0, self.gfp_task(i), &*self.env, &*self.vm);
         match self.var(i, v) {
             Some(Var::Page { page, order }) => {

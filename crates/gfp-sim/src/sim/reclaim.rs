@@ -98,6 +98,9 @@ pub(super) struct WorldState {
     /// Calls of the filesystem's shrinker that took its locks and
     /// allocated.
     pub(super) fs_calls: u64,
+    /// Pages the filesystem's reclaim path allocated for its writeback
+    /// and freed again.
+    pub(super) fs_buffers_freed: u64,
     /// Calls kswapd skipped because a filesystem lock was busy.
     pub(super) fs_skipped: u64,
     /// The block and swap devices.
@@ -123,6 +126,7 @@ impl World {
             io_locks,
             pool_notified: Vec::new(),
             fs_calls: 0,
+            fs_buffers_freed: 0,
             fs_skipped: 0,
             devices,
         })))
@@ -232,7 +236,9 @@ impl Shrinker for FsShrinker {
             gfp -= Gfp::KSWAPD_RECLAIM;
         }
         if let Ok(p) = m.alloc_pages(cx, gfp, 0) {
-            let _ = m.free_pages(cx, p, 0);
+            if m.free_pages(cx, p, 0).is_ok() {
+                self.world.lock().fs_buffers_freed += 1;
+            }
         }
         // The evicted inodes and dentries: their pages go back.
         match self.cache.scan(m, cx, sc) {

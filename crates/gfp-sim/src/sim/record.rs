@@ -11,8 +11,8 @@ use gfp_mm::{Environment, Pid};
 use super::{FrameKind, Sim};
 use crate::sim::{Outcome, Rule};
 use crate::timeline::{
-    Activity, At, Bucketed, Event, EventKind, Events, Lane, ReclaimCounts, Series, Timeline,
-    ZoneSeries,
+    Activity, At, Bucketed, Event, EventKind, Events, Lane, PageFlow, ReclaimCounts, Series,
+    Timeline, ZoneSeries,
 };
 
 /// What a task was last seen doing, to turn changes into events.
@@ -40,7 +40,14 @@ pub(super) struct Recorder {
     /// pgscan_kswapd, pgsteal_kswapd, pgscan_direct, pgsteal_direct.
     last_reclaim: [u64; 4],
     last_wakeups: u64,
+    /// kswapd runs completed so far (the report's count).
+    last_runs: u64,
     last_oom_kills: u64,
+    /// The counters behind [`PageFlow`] when recording started.
+    flow0: PageFlow,
+    /// The same after the last step (only the frees other than LRU
+    /// reclaim are kept up to date).
+    last_flow: PageFlow,
     last_time: u64,
     kswapd_pending: Vec<bool>,
     /// The lane of node 0's kswapd (node n's is this plus n).
@@ -108,6 +115,7 @@ impl Sim {
                 finding_rules: Vec::new(),
                 end: At::default(),
                 timed_steps: 0,
+                flow: PageFlow::default(),
             },
             last_zone: vec![[i64::MIN; 5]; zone_ids.len()],
             zone_ids,
@@ -118,7 +126,10 @@ impl Sim {
                 stats.pgsteal_direct,
             ],
             last_wakeups: self.env.inner.kswapd_wakeups(),
+            last_runs: self.kswapd_runs,
             last_oom_kills: stats.oom_kill,
+            flow0: self.flow_now(),
+            last_flow: self.flow_now(),
             last_time: self.env.now_ns(),
             kswapd_pending: (0..nodes).map(|n| self.vm.kswapd_pending(n)).collect(),
             kswapd_lane,
@@ -167,6 +178,27 @@ impl Sim {
             if self.machine.nr_cpus() == 1 { "" } else { "s" },
             nodes.join("; ")
         )
+    }
+
+    /// The page-flow counters now (totals since the machine started).
+    fn flow_now(&self) -> PageFlow {
+        let stats = self.vm.stats();
+        PageFlow {
+            lru_kswapd: stats.pgsteal_kswapd,
+            lru_direct: stats.pgsteal_direct,
+            shrinkers: stats.slabs_scanned,
+            fs_cache: self.fs_shrinker.as_ref().map_or(0, |s| s.cache.freed()),
+            task_frees: self.task_freed,
+            fs_buffers: self.world.lock().fs_buffers_freed,
+            oom_kills: stats.oom_freed_pages,
+            freed: self.machine.event(gfp_mm::Event::PgFree),
+            allocated: self
+                .machine
+                .zones()
+                .iter()
+                .map(|z| self.machine.zone_event(z.id(), gfp_mm::ZoneEvent::PgAlloc))
+                .sum(),
+        }
     }
 
     fn at(&self) -> At {
@@ -246,10 +278,29 @@ impl Sim {
             scanned_direct: d[2],
             reclaimed_direct: d[3],
             kswapd_wakeups: wakeups.saturating_sub(r.last_wakeups),
-            kswapd_runs: u64::from(pick.is_none()),
+            // A run as the report counts it: kswapd's call completed in
+            // this step (a run that blocks spans several steps).
+            kswapd_runs: self.kswapd_runs.saturating_sub(r.last_runs),
+            ..Default::default()
         };
+        let flow = PageFlow {
+            shrinkers: stats.slabs_scanned,
+            fs_cache: self.fs_shrinker.as_ref().map_or(0, |s| s.cache.freed()),
+            task_frees: self.task_freed,
+            fs_buffers: self.world.lock().fs_buffers_freed,
+            oom_kills: stats.oom_freed_pages,
+            ..r.last_flow
+        };
+        let mut counts = counts;
+        counts.freed_shrinkers = flow.shrinkers - r.last_flow.shrinkers;
+        counts.freed_fs_cache = flow.fs_cache - r.last_flow.fs_cache;
+        counts.freed_tasks = flow.task_frees - r.last_flow.task_frees;
+        counts.freed_fs_buffers = flow.fs_buffers - r.last_flow.fs_buffers;
+        counts.freed_oom = flow.oom_kills - r.last_flow.oom_kills;
+        r.last_flow = flow;
         r.last_reclaim = now_reclaim;
         r.last_wakeups = wakeups;
+        r.last_runs = self.kswapd_runs;
         if !counts.is_zero() {
             r.tl.activity.push(
                 s,
@@ -533,6 +584,18 @@ impl Sim {
         self.sample_zones(&mut r, end, true);
         r.tl.clock.sample(end, end.time_ns as i64);
         r.tl.end = end;
+        let (a, b) = (self.flow_now(), r.flow0);
+        r.tl.flow = PageFlow {
+            lru_kswapd: a.lru_kswapd - b.lru_kswapd,
+            lru_direct: a.lru_direct - b.lru_direct,
+            shrinkers: a.shrinkers - b.shrinkers,
+            fs_cache: a.fs_cache - b.fs_cache,
+            task_frees: a.task_frees - b.task_frees,
+            fs_buffers: a.fs_buffers - b.fs_buffers,
+            oom_kills: a.oom_kills - b.oom_kills,
+            freed: a.freed - b.freed,
+            allocated: a.allocated - b.allocated,
+        };
         Some(r.tl)
     }
 }

@@ -176,6 +176,7 @@ impl Sim {
             findings: Vec::new(),
             steps: 0,
             kswapd_runs: 0,
+            task_freed: 0,
             current: None,
             halted: false,
             reports_seen: 0,
