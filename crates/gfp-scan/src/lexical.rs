@@ -178,6 +178,14 @@ pub fn matters(text: &[u8]) -> bool {
     needles().is_match(text)
 }
 
+/// The end of the identifier (or number) that starts at `i`.
+fn ident_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+        i += 1;
+    }
+    i
+}
+
 /// A copy of `src` with comments and string and character literals turned
 /// into spaces (newlines kept), so that braces and words in them count for
 /// nothing.
@@ -371,9 +379,7 @@ pub fn initializer_names(body: &[u8], ops: &mut Vec<(String, String)>, taken: &m
         let b = body[i];
         if b.is_ascii_alphabetic() || b == b'_' {
             let st = i;
-            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
-                i += 1;
-            }
+            i = ident_end(body, i);
             let word = String::from_utf8_lossy(&body[st..i]).into_owned();
             let is_member = st > 0 && body[st - 1] == b'.';
             let mut j = i;
@@ -390,9 +396,7 @@ pub fn initializer_names(body: &[u8], ops: &mut Vec<(String, String)>, taken: &m
                 taken.push(word);
             }
         } else if b.is_ascii_digit() {
-            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
-                i += 1;
-            }
+            i = ident_end(body, i);
         } else {
             if b == b',' {
                 last_member = None;
@@ -448,9 +452,7 @@ pub fn light_function(
         let b = body[i];
         if b.is_ascii_alphabetic() || b == b'_' {
             let st = i;
-            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
-                i += 1;
-            }
+            i = ident_end(body, i);
             let word = &body[st..i];
             let mut j = i;
             while j < body.len() && (body[j] == b' ' || body[j] == b'\t') {
@@ -480,9 +482,7 @@ pub fn light_function(
                 }
             }
         } else if b.is_ascii_digit() {
-            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
-                i += 1;
-            }
+            i = ident_end(body, i);
         } else {
             i += 1;
         }
@@ -559,9 +559,7 @@ fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
         let b = body[i];
         if b.is_ascii_alphabetic() || b == b'_' {
             let st = i;
-            while i < body.len() && (body[i].is_ascii_alphanumeric() || body[i] == b'_') {
-                i += 1;
-            }
+            i = ident_end(body, i);
             let mut word = &body[st..i];
             let at_start = stmt_start;
             stmt_start = matches!(word, b"else" | b"do");

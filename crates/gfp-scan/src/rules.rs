@@ -87,6 +87,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// The first of `scopes` (of function `f`) that clears `bit`.
+    fn scope_clearing<'f>(
+        &self,
+        f: &'f crate::facts::Function,
+        scopes: &[u16],
+        bit: Gfp,
+    ) -> Option<&'f crate::facts::Scope> {
+        scopes.iter().map(|&s| &f.scopes[s as usize]).find(|s| {
+            s.flags
+                .iter()
+                .any(|fl| (self.scope_effect)(fl).0.contains(bit))
+        })
+    }
+
     fn chain(&self, prefix: &[Step], e: &AllocEvent) -> Vec<Hop> {
         prefix
             .iter()
@@ -464,15 +478,11 @@ pub fn nofail_no_reclaim(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let alloc = cx.alloc_ref(e, m);
-            let scoped = f.calls[e.call as usize]
-                .scopes_must
-                .iter()
-                .map(|&s| &f.scopes[s as usize])
-                .find(|s| {
-                    s.flags
-                        .iter()
-                        .any(|fl| (cx.scope_effect)(fl).0.contains(Gfp::DIRECT_RECLAIM))
-                });
+            let scoped = cx.scope_clearing(
+                f,
+                &f.calls[e.call as usize].scopes_must,
+                Gfp::DIRECT_RECLAIM,
+            );
             let why = match scoped {
                 Some(s) => format!(
                     " (the {} scope opened at line {} clears direct reclaim)",
@@ -531,12 +541,8 @@ fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
     let n = g.fns.len();
     let covered_call = |s: Step| {
         let f = g.func(s.func);
-        f.calls[s.call as usize].scopes_must.iter().any(|&sc| {
-            f.scopes[sc as usize]
-                .flags
-                .iter()
-                .any(|fl| (cx.scope_effect)(fl).0.contains(bit))
-        })
+        cx.scope_clearing(f, &f.calls[s.call as usize].scopes_must, bit)
+            .is_some()
     };
     let eligible: Vec<bool> = (0..n)
         .map(|id| {
@@ -588,15 +594,7 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
                 continue;
             };
             let need = if kind == "noio" { Gfp::IO } else { Gfp::FS };
-            let scope = c
-                .scopes_must
-                .iter()
-                .map(|&s| &f.scopes[s as usize])
-                .find(|s| {
-                    s.flags
-                        .iter()
-                        .any(|fl| (cx.scope_effect)(fl).0.contains(need))
-                });
+            let scope = cx.scope_clearing(f, &c.scopes_must, need);
             let via_callers = if kind == "noio" {
                 in_noio[id]
             } else {
