@@ -66,6 +66,11 @@ impl Alt {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Value(pub Vec<Alt>);
 
+/// Marks a condition on a parameter as a bit test (`flags & X`) rather than
+/// its truth: set in the parameter index of [`Alt::when`], so such
+/// parameters are the first 127.
+pub const BIT_TEST: u8 = 0x80;
+
 /// How many alternatives a value keeps before it is cut to "unknown".
 pub const MAX_ALTS: usize = 8;
 
@@ -147,6 +152,20 @@ impl Value {
         'alts: for a in &self.0 {
             let mut when = Vec::new();
             for &(p, want) in &a.when {
+                if p & BIT_TEST != 0 {
+                    // A bit test: a zero argument makes it false; any other
+                    // value could have the bit or not.
+                    let t = truth
+                        .get((p & !BIT_TEST) as usize)
+                        .copied()
+                        .unwrap_or(Truth::Unknown);
+                    match t {
+                        Truth::Known(false) if want => continue 'alts,
+                        Truth::Param(q, false) if q < BIT_TEST => when.push((q | BIT_TEST, want)),
+                        _ => {}
+                    }
+                    continue;
+                }
                 match truth.get(p as usize).copied().unwrap_or(Truth::Unknown) {
                     Truth::Known(t) if t != want => continue 'alts,
                     Truth::Known(_) | Truth::Unknown => {}
@@ -364,6 +383,13 @@ impl Parser<'_> {
             [Tok::Ident(n)] => self.param_index(n).map(|i| (i, true)),
             [Tok::Op('!'), Tok::Ident(n)] => self.param_index(n).map(|i| (i, false)),
             [Tok::Op('('), Tok::Ident(n), Tok::Op(')')] => self.param_index(n).map(|i| (i, true)),
+            // `flags & X ? A : B`: a bit test of a parameter. Only a caller
+            // passing 0 decides it (the else arm); see `BIT_TEST`.
+            [Tok::Ident(n), Tok::Op('&'), ..] | [Tok::Op('('), Tok::Ident(n), Tok::Op('&'), ..] => {
+                self.param_index(n)
+                    .filter(|&i| i < BIT_TEST)
+                    .map(|i| (i | BIT_TEST, true))
+            }
             _ => None,
         };
         let _ = cond;
