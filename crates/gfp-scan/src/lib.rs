@@ -28,7 +28,7 @@ pub mod rules;
 pub mod vocab;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use gfp::policy::Direction;
@@ -289,12 +289,10 @@ fn scan_in_pool(
 
     let done = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
-    let parse_ns = AtomicU64::new(0);
     let total = files.len();
-    let facts: Vec<facts::FileFacts> = files
+    let mut facts: Vec<facts::FileFacts> = files
         .par_iter()
         .filter_map(|p| {
-            let t0 = Instant::now();
             let src = std::fs::read(p).ok()?;
             let n = done.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some(cb) = progress {
@@ -311,16 +309,12 @@ fn scan_in_pool(
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            let f = parse_file(rel, &src, opts.parse_all);
-            parse_ns.fetch_add(t0.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            f
+            parse_file(rel, &src, opts.parse_all)
         })
         .collect();
     let parse_wall = start.elapsed();
-    let mut facts = facts;
     let mut stats = report::Stats {
         skipped_files: skipped.into_inner(),
-        parse_ms: parse_ns.into_inner() / 1_000_000,
         parse_wall_ms: parse_wall.as_millis() as u64,
         ..report::Stats::default()
     };

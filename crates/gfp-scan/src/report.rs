@@ -138,8 +138,6 @@ pub struct Stats {
     pub indirect_calls: u64,
     /// Of those, followed through ops initialisers (`--follow-ops`).
     pub indirect_followed: u64,
-    /// Milliseconds spent reading and parsing (summed over threads).
-    pub parse_ms: u64,
     /// Milliseconds of wall time until every file was parsed.
     pub parse_wall_ms: u64,
     /// Functions a proposal's `--around` matched.

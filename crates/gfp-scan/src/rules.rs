@@ -625,13 +625,7 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
                         c.callee, s.op, s.line
                     ),
                     alloc: Some(alloc),
-                    context: ContextRef {
-                        kind: "scope".into(),
-                        function: f.name.clone(),
-                        file: g.file_of(fid).to_string(),
-                        line: s.line,
-                        call: s.op.clone(),
-                    },
+                    context: scope_context(g, fid, s),
                     chain: vec![cx.hop(step)],
                 });
             } else if via_callers {
@@ -812,20 +806,24 @@ fn scope_finding(
     severity: Severity,
     message: String,
 ) -> Finding {
-    let f = g.func(fid);
     Finding {
         rule: id::UNPAIRED_SCOPE,
         severity,
         message,
         alloc: None,
-        context: ContextRef {
-            kind: "scope".into(),
-            function: f.name.clone(),
-            file: g.file_of(fid).to_string(),
-            line: s.line,
-            call: s.op.clone(),
-        },
+        context: scope_context(g, fid, s),
         chain: Vec::new(),
+    }
+}
+
+/// The context of a finding about scope `s` of function `fid`.
+fn scope_context(g: &Graph, fid: FnId, s: &crate::facts::Scope) -> ContextRef {
+    ContextRef {
+        kind: "scope".into(),
+        function: g.func(fid).name.clone(),
+        file: g.file_of(fid).to_string(),
+        line: s.line,
+        call: s.op.clone(),
     }
 }
 
