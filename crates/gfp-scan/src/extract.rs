@@ -22,10 +22,16 @@ use crate::vocab::{self, LockClass, LockOp, ScopeOp};
 const MAX_DEPTH: u32 = 400;
 
 /// Extracts the facts of one parsed file.
-pub fn file_facts(path: String, src: &[u8], root: Node<'_>) -> FileFacts {
+pub fn file_facts(
+    path: String,
+    src: &[u8],
+    root: Node<'_>,
+    releases: Vec<(String, String)>,
+) -> FileFacts {
     let mut out = FileFacts {
         path,
         bytes: src.len(),
+        releases,
         ..FileFacts::default()
     };
     let mut taken = HashSet::new();
@@ -82,6 +88,7 @@ fn top_level(
                     .filter(|name| plausible_function_name(name))
                 {
                     let mut w = Walker::new(src, name, false, *ch, Vec::new());
+                    w.releases.clone_from(&out.releases);
                     w.body(*ch);
                     taken.extend(w.taken.drain());
                     let (f, regs, ops) = w.finish();
@@ -245,6 +252,7 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
     }
     let mut w = Walker::new(src, name, is_static, decl, params);
     w.f.is_init = is_init;
+    w.releases.clone_from(&out.releases);
     w.body(body);
     taken.extend(w.taken.drain());
     let (f, regs, ops) = w.finish();
@@ -301,6 +309,69 @@ pub fn text(src: &[u8], n: Node<'_>) -> String {
     out
 }
 
+/// A branch condition the flow can correlate with another test of it: the
+/// text without outer parentheses, `likely()`/`unlikely()` and whitespace,
+/// and whether it was negated. Only conditions without calls, assignments or
+/// side effects: `shared`, `!ovr`, `phba->sli_rev == LPFC_SLI_REV4`.
+fn cond_key(t: &str) -> Option<(String, bool)> {
+    let mut t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut neg = false;
+    loop {
+        let before = t.len();
+        if let Some(r) = t.strip_prefix('!') {
+            neg = !neg;
+            t = r.to_string();
+        }
+        for w in ["likely(", "unlikely("] {
+            if let Some(r) = t.strip_prefix(w).and_then(|r| r.strip_suffix(')')) {
+                t = r.to_string();
+            }
+        }
+        if t.starts_with('(') && t.ends_with(')') && balanced(&t[1..t.len() - 1]) {
+            t = t[1..t.len() - 1].to_string();
+        }
+        if t.len() == before {
+            break;
+        }
+    }
+    let ok = !t.is_empty()
+        && t.len() <= 80
+        && t.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'_' | b'-' | b'>' | b'.' | b'=' | b'!' | b'&' | b'|' | b'<'
+                )
+        })
+        && !t.contains("++")
+        && !t.contains("--")
+        && t.bytes().any(|b| b.is_ascii_alphabetic())
+        && t.match_indices('=').all(|(i, _)| {
+            let b = t.as_bytes();
+            let prev = if i > 0 { b[i - 1] } else { 0 };
+            let next = b.get(i + 1).copied().unwrap_or(0);
+            matches!(prev, b'=' | b'!' | b'<' | b'>') || next == b'='
+        });
+    ok.then_some((t, neg))
+}
+
+fn balanced(s: &str) -> bool {
+    let mut d = 0i32;
+    for c in s.chars() {
+        match c {
+            '(' => d += 1,
+            ')' => {
+                d -= 1;
+                if d < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    d == 0
+}
+
 /// The lock argument as a key: `&inode->i_lock` and `&(inode->i_lock)` and
 /// `&inode -> i_lock` are one lock.
 fn lock_key(s: &str) -> String {
@@ -339,6 +410,11 @@ struct Walker<'s> {
     /// The trylock seen in the condition being evaluated, with its class and lock.
     trylock: Option<(LockClass, String, u16)>,
     end_line: u32,
+    /// The file's `__releases(lock)` functions.
+    releases: Vec<(String, String)>,
+    /// The body's byte range, to check that a branch condition's variables
+    /// are never assigned.
+    body_range: (usize, usize),
 }
 
 impl<'s> Walker<'s> {
@@ -369,6 +445,8 @@ impl<'s> Walker<'s> {
             depth: 0,
             trylock: None,
             end_line: line(at),
+            releases: Vec::new(),
+            body_range: (0, 0),
         }
     }
 
@@ -395,6 +473,7 @@ impl<'s> Walker<'s> {
 
     fn body(&mut self, body: Node<'_>) {
         self.end_line = body.end_position().row as u32 + 1;
+        self.body_range = (body.start_byte(), body.end_byte());
         self.stmt(body);
         let (cur, exit) = (self.cur, self.exit);
         self.edge(cur, exit);
@@ -407,6 +486,14 @@ impl<'s> Walker<'s> {
     }
 
     fn finish(mut self) -> (Function, Vec<EntryPoint>, Vec<(String, String)>) {
+        let (a, b) = self.body_range;
+        let body = self.src.get(a..b).unwrap_or_default();
+        self.cfg.stable = self
+            .cfg
+            .conds
+            .iter()
+            .map(|k| crate::lexical::never_assigned(k, body))
+            .collect();
         flow::analyse(&mut self.f, &self.cfg);
         (self.f, self.entry_points, self.ops)
     }
@@ -755,10 +842,29 @@ impl<'s> Walker<'s> {
                 .filter(|&i| i < 256)
                 .map(|i| (i as u8, neg))
         });
+        // A condition a later branch may test again: each side records its
+        // truth, so the flow can keep the two branches' paths together.
+        let key = n
+            .child_by_field_name("condition")
+            .and_then(|c| cond_key(&text(self.src, c)))
+            .map(|(k, neg)| {
+                let i = match self.cfg.conds.iter().position(|x| *x == k) {
+                    Some(i) => i,
+                    None => {
+                        self.cfg.conds.push(k);
+                        self.cfg.conds.len() - 1
+                    }
+                };
+                (i as u16, neg)
+            })
+            .filter(|&(i, _)| i < 64);
         let head = self.cur;
         let then_b = self.new_block();
         self.edge(head, then_b);
         self.cur = then_b;
+        if let Some((k, neg)) = key {
+            self.emit(Ev::Cond(k, !neg));
+        }
         if let Some((p, neg)) = on_param {
             self.emit(Ev::Assume(p, !neg));
         }
@@ -772,6 +878,9 @@ impl<'s> Walker<'s> {
         let else_b = self.new_block();
         self.edge(head, else_b);
         self.cur = else_b;
+        if let Some((k, neg)) = key {
+            self.emit(Ev::Cond(k, neg));
+        }
         if let Some((p, neg)) = on_param {
             self.emit(Ev::Assume(p, neg));
         }
@@ -1147,6 +1256,12 @@ impl<'s> Walker<'s> {
             }
             return;
         }
+        if let Some((_, lock)) = self.releases.iter().find(|(f, _)| *f == name) {
+            let lock = lock.clone();
+            self.record_call(name, ln, &args);
+            self.emit(Ev::ReleaseAny(lock));
+            return;
+        }
         if let Some(reg) = vocab::registration(&name) {
             if let Some(a) = args.get(reg.arg) {
                 let f = text(self.src, *a)
@@ -1164,9 +1279,13 @@ impl<'s> Walker<'s> {
                 }
             }
         }
+        self.record_call(name, ln, &args);
+    }
+
+    fn record_call(&mut self, callee: String, ln: u32, args: &[Node<'_>]) {
         let id = self.f.calls.len() as u32;
         self.f.calls.push(crate::facts::Call {
-            callee: name,
+            callee,
             line: ln,
             args: args.iter().map(|a| text(self.src, *a)).collect(),
             inherited: true,

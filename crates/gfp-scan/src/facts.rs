@@ -63,6 +63,11 @@ pub struct Call {
     /// Whether the caller's own atomic section may still be held here: false
     /// once the function released, on every path, a lock it did not take.
     pub inherited: bool,
+    /// The classes of section (bits of [`crate::vocab::LockClass`] as
+    /// `1 << class as u8`) the function released on some path to the call
+    /// without having taken them: a caller's section of such a class may have
+    /// been dropped before the call.
+    pub dropped: u16,
     /// The scopes held on every path to the call.
     pub scopes_must: Vec<u16>,
     /// The scopes held on some path to the call.
@@ -176,4 +181,6 @@ pub struct FileFacts {
     pub includes: Vec<String>,
     /// The names it exports to modules (`EXPORT_SYMBOL*(name)`).
     pub exports: Vec<String>,
+    /// Functions it declares with `__releases(lock)`: (name, lock key).
+    pub releases: Vec<(String, String)>,
 }

@@ -27,6 +27,12 @@ pub enum Ev {
     Acquire(u16),
     /// A section of this class, on this lock, closes.
     Release(LockClass, String),
+    /// A call to a function declared `__releases(lock)` closes the section
+    /// on that lock, whatever its class.
+    ReleaseAny(String),
+    /// The path took this side of a branch on a condition (index into
+    /// [`Cfg::conds`]): its truth.
+    Cond(u16, bool),
     /// A scope opens (index into [`Function::scopes`]).
     Save(u16),
     /// The path assumes a parameter's truth (a branch on it).
@@ -60,6 +66,11 @@ pub struct Cfg {
     pub blocks: Vec<Block>,
     /// For blocks that end in a `return` (or the closing brace), its line.
     pub exit_line: HashMap<u32, u32>,
+    /// The branch conditions [`Ev::Cond`] refers to, normalised.
+    pub conds: Vec<String>,
+    /// For each condition, whether the function never assigns what it reads
+    /// (so two tests of it agree).
+    pub stable: Vec<bool>,
 }
 
 /// A small bit set over a function's sections or scopes.
@@ -119,6 +130,11 @@ struct State {
     /// The sections held on every path.
     held_must: Bits,
     inherited: bool,
+    /// The classes of the locks some path here released without the
+    /// function having taken them: it drops its caller's lock of that class
+    /// (perhaps only under a condition the caller shares,
+    /// `if (!debug_pagealloc_enabled()) spin_unlock(...)`).
+    dropped: u16,
     may: Bits,
     must: Bits,
     assumes: Vec<(u8, bool)>,
@@ -136,6 +152,7 @@ impl State {
             self.held.union(&o.held);
             self.held_must.intersect(&o.held_must);
             self.inherited |= o.inherited;
+            self.dropped |= o.dropped;
             self.may.union(&o.may);
             self.must.intersect(&o.must);
             self.assumes.retain(|a| o.assumes.contains(a));
@@ -148,8 +165,136 @@ impl State {
     }
 }
 
+/// How many branch conditions the flow splits paths on (2^N solutions).
+const MAX_SPLIT: usize = 3;
+
+/// The contexts recorded at calls, merged over the path splits.
+#[derive(Default)]
+struct Recorder {
+    calls: Vec<Option<CallCtx>>,
+    indirect: Vec<Option<CallCtx>>,
+    foreign: Foreign,
+    unpaired: Vec<Unpaired>,
+}
+
+#[derive(Clone)]
+struct CallCtx {
+    sections: Bits,
+    inherited: bool,
+    dropped: u16,
+    must: Bits,
+    may: Bits,
+    assumes: Vec<(u8, bool)>,
+}
+
+impl CallCtx {
+    fn of(st: &State) -> CallCtx {
+        CallCtx {
+            sections: st.held.clone(),
+            inherited: st.inherited,
+            dropped: st.dropped,
+            must: st.must.clone(),
+            may: st.may.clone(),
+            assumes: st.assumes.clone(),
+        }
+    }
+
+    fn merge(slot: &mut Option<CallCtx>, new: CallCtx) {
+        match slot {
+            None => *slot = Some(new),
+            Some(c) => {
+                c.sections.union(&new.sections);
+                c.inherited |= new.inherited;
+                c.dropped |= new.dropped;
+                c.must.intersect(&new.must);
+                c.may.union(&new.may);
+                c.assumes.retain(|a| new.assumes.contains(a));
+            }
+        }
+    }
+}
+
+/// The conditions worth splitting paths on: tested at least twice, never
+/// assigned, and the function opens or closes something.
+fn split_conditions(cfg: &Cfg) -> Vec<u16> {
+    let opens = cfg.blocks.iter().flat_map(|b| &b.events).any(|e| {
+        matches!(
+            e,
+            Ev::Acquire(_) | Ev::Release(..) | Ev::ReleaseAny(_) | Ev::Save(_) | Ev::Restore { .. }
+        )
+    });
+    if !opens {
+        return Vec::new();
+    }
+    let mut count = vec![0u32; cfg.conds.len()];
+    for e in cfg.blocks.iter().flat_map(|b| &b.events) {
+        if let Ev::Cond(k, true) = e {
+            if let Some(c) = count.get_mut(*k as usize) {
+                *c += 1;
+            }
+        }
+    }
+    (0..cfg.conds.len())
+        .filter(|&k| count[k] >= 2 && cfg.stable.get(k).copied().unwrap_or(false))
+        .map(|k| k as u16)
+        .take(MAX_SPLIT)
+        .collect()
+}
+
 /// Computes the context of every call of `f` and its unpaired scopes.
+///
+/// Paths are split on conditions the function tests more than once
+/// (`if (shared) read_unlock(...); else write_unlock(...);` after the
+/// matching lock): each assignment of truths is solved apart, and what holds
+/// at a call is merged over the assignments that reach it.
 pub fn analyse(f: &mut Function, cfg: &Cfg) {
+    let split = split_conditions(cfg);
+    let mut rec = Recorder {
+        calls: vec![None; f.calls.len()],
+        indirect: vec![None; f.indirect_calls.len()],
+        ..Recorder::default()
+    };
+    for v in 0..(1u32 << split.len()) {
+        let truths: Vec<(u16, bool)> = split
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| (k, v >> i & 1 == 1))
+            .collect();
+        let input = solve(f, cfg, &truths);
+        record(f, cfg, &input, &truths, &mut rec);
+    }
+    for (c, ctx) in f.calls.iter_mut().zip(rec.calls) {
+        if let Some(x) = ctx {
+            c.sections = x.sections.iter().collect();
+            c.inherited = x.inherited;
+            c.dropped = x.dropped;
+            c.scopes_must = x.must.iter().collect();
+            c.scopes_may = x.may.iter().collect();
+            c.assumes = x.assumes;
+        }
+    }
+    for (c, ctx) in f.indirect_calls.iter_mut().zip(rec.indirect) {
+        if let Some(x) = ctx {
+            c.sections = x.sections.iter().collect();
+            c.inherited = x.inherited;
+            c.scopes_must = x.must.iter().collect();
+        }
+    }
+    for (op, saved, line) in rec.foreign {
+        foreign_restore(f, &op, saved.as_deref(), line);
+    }
+    f.foreign_restores.sort_by_key(|r| r.line);
+    f.foreign_restores
+        .dedup_by(|a, b| a.line == b.line && a.op == b.op);
+    let mut unpaired = rec.unpaired;
+    unpaired.sort_by_key(|u| u.scope);
+    unpaired.dedup_by_key(|u| u.scope);
+    f.unpaired = unpaired;
+}
+
+/// The fixed point: the state at the start of each block, on the paths that
+/// agree with `truths`.
+fn solve(f: &Function, cfg: &Cfg, truths: &[(u16, bool)]) -> Vec<State> {
     let n = cfg.blocks.len();
     let mut input = vec![State::default(); n];
     input[0] = State {
@@ -172,7 +317,10 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
         budget -= 1;
         let mut st = input[b].clone();
         for ev in &cfg.blocks[b].events {
-            step(f, &mut st, ev, None);
+            step(f, &mut st, ev, truths, None);
+            if !st.reached {
+                break;
+            }
         }
         for &s in &cfg.blocks[b].succ {
             let s = s as usize;
@@ -182,45 +330,54 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
             }
         }
     }
-    // The final pass records what holds at each call.
-    let mut foreign = Vec::new();
-    let mut unpaired: Vec<Unpaired> = Vec::new();
+    input
+}
+
+/// The final pass over a solution: what holds at each call, the scopes left
+/// open at exits and the restores of other functions' saves.
+fn record(f: &Function, cfg: &Cfg, input: &[State], truths: &[(u16, bool)], rec: &mut Recorder) {
     for (b, start) in input.iter().enumerate() {
         if !start.reached {
             continue;
         }
         let mut st = start.clone();
         for ev in &cfg.blocks[b].events {
-            step(f, &mut st, ev, Some(&mut foreign));
+            step(f, &mut st, ev, truths, Some(rec));
+            if !st.reached {
+                break;
+            }
         }
-        if cfg.blocks[b].succ.contains(&1) && b != 1 {
+        if st.reached && cfg.blocks[b].succ.contains(&1) && b != 1 {
             // Held on every path to this exit: a scope saved on some paths
             // only is usually restored under the same condition, which the
             // scanner cannot correlate.
             for s in st.must.iter() {
                 let scope = &f.scopes[s as usize];
-                if scope.escapes || unpaired.iter().any(|u| u.scope == s) {
+                if scope.escapes || rec.unpaired.iter().any(|u| u.scope == s) {
                     continue;
                 }
                 let exit_line = cfg.exit_line.get(&(b as u32)).copied().unwrap_or(f.line);
-                unpaired.push(Unpaired {
+                rec.unpaired.push(Unpaired {
                     scope: s,
                     exit_line,
                 });
             }
         }
     }
-    for (op, saved, line) in foreign {
-        foreign_restore(f, &op, saved.as_deref(), line);
-    }
-    f.foreign_restores.sort_by_key(|r| r.line);
-    f.foreign_restores
-        .dedup_by(|a, b| a.line == b.line && a.op == b.op);
-    unpaired.sort_by_key(|u| u.scope);
-    f.unpaired = unpaired;
 }
 
 type Foreign = Vec<(String, Option<String>, u32)>;
+
+/// A class of section as a bit of [`Call::dropped`](crate::facts::Call::dropped).
+pub fn class_bit(c: LockClass) -> u16 {
+    1 << c as u8
+}
+
+/// The classes a `__releases(lock)` call may close.
+const KEYED_CLASSES: u16 = (1 << LockClass::Spin as u8)
+    | (1 << LockClass::Xa as u8)
+    | (1 << LockClass::Read as u8)
+    | (1 << LockClass::Write as u8);
 
 /// Whether two lock expressions name the same lock: equal, or one is the
 /// other reached through more pointers (`hwfn->info->lock` and `info->lock`,
@@ -236,58 +393,34 @@ fn same_lock(a: &str, b: &str) -> bool {
     }
 }
 
-fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>) {
+fn step(f: &Function, st: &mut State, ev: &Ev, truths: &[(u16, bool)], rec: Option<&mut Recorder>) {
     match ev {
         Ev::Call(i) => {
-            if record.is_some() {
-                let c = &mut f.calls[*i as usize];
-                c.sections = st.held.iter().collect();
-                c.inherited = st.inherited;
-                c.scopes_must = st.must.iter().collect();
-                c.scopes_may = st.may.iter().collect();
-                c.assumes = st.assumes.clone();
+            if let Some(r) = rec {
+                CallCtx::merge(&mut r.calls[*i as usize], CallCtx::of(st));
             }
         }
         Ev::Indirect(i) => {
-            if record.is_some() {
-                let c = &mut f.indirect_calls[*i as usize];
-                c.sections = st.held.iter().collect();
-                c.inherited = st.inherited;
-                c.scopes_must = st.must.iter().collect();
+            if let Some(r) = rec {
+                CallCtx::merge(&mut r.indirect[*i as usize], CallCtx::of(st));
+            }
+        }
+        Ev::Cond(k, t) => {
+            if truths.iter().any(|&(x, want)| x == *k && want != *t) {
+                st.reached = false;
             }
         }
         Ev::Acquire(id) => {
             st.held.set(*id);
             st.held_must.set(*id);
         }
-        Ev::Release(class, lock) => {
-            let same_class: Vec<u16> = st
-                .held
-                .iter()
-                .filter(|&i| f.sections[i as usize].class == *class)
-                .collect();
-            let exact: Vec<u16> = same_class
-                .iter()
-                .copied()
-                .filter(|&i| {
-                    !vocab::keyed(*class)
-                        || lock.is_empty()
-                        || same_lock(&f.sections[i as usize].lock, lock)
-                })
-                .collect();
-            // On a path where the function holds no section of its own on
-            // this lock, the release drops its caller's: what follows is
-            // outside the caller's section. (A loop that unlocks, calls and
-            // relocks reaches the unlock both ways.)
-            let own_on_every_path = exact.iter().any(|&i| st.held_must.contains(i));
-            if !own_on_every_path {
-                st.inherited = false;
-            }
-            for i in exact {
-                st.held.clear(i);
-                st.held_must.clear(i);
-            }
-        }
+        Ev::Release(class, lock) => release(f, st, class_bit(*class), |s| {
+            s.class == *class
+                && (!vocab::keyed(*class) || lock.is_empty() || same_lock(&s.lock, lock))
+        }),
+        Ev::ReleaseAny(lock) => release(f, st, KEYED_CLASSES, |s| {
+            vocab::keyed(s.class) && same_lock(&s.lock, lock)
+        }),
         Ev::Save(id) => {
             st.may.set(*id);
             st.must.set(*id);
@@ -320,8 +453,8 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
                 })
                 .collect();
             if matches.is_empty() {
-                if let Some(rec) = record {
-                    rec.push((op.clone(), var.clone(), *line));
+                if let Some(r) = rec {
+                    r.foreign.push((op.clone(), var.clone(), *line));
                 }
                 return;
             }
@@ -330,5 +463,31 @@ fn step(f: &mut Function, st: &mut State, ev: &Ev, record: Option<&mut Foreign>)
                 st.must.clear(i);
             }
         }
+    }
+}
+
+/// Closes the held sections `which` selects. On a path where the function
+/// holds no section of its own on this lock, the release drops its
+/// caller's: what follows is outside the caller's section. (A loop that
+/// unlocks, calls and relocks reaches the unlock both ways.)
+fn release(
+    f: &Function,
+    st: &mut State,
+    classes: u16,
+    which: impl Fn(&crate::facts::Section) -> bool,
+) {
+    let exact: Vec<u16> = st
+        .held
+        .iter()
+        .filter(|&i| which(&f.sections[i as usize]))
+        .collect();
+    let own_on_every_path = exact.iter().any(|&i| st.held_must.contains(i));
+    if !own_on_every_path {
+        st.inherited = false;
+        st.dropped |= classes;
+    }
+    for i in exact {
+        st.held.clear(i);
+        st.held_must.clear(i);
     }
 }

@@ -59,7 +59,30 @@ pub struct Graph {
     /// Names whose address is taken somewhere (they may be called through
     /// pointers).
     pub address_taken: std::collections::HashSet<String>,
+    /// Functions that test the context they run in (`in_interrupt()`,
+    /// `gfpflags_allow_blocking()`, ...): written for atomic callers too.
+    pub context_aware: Vec<bool>,
+    /// Calls that hand the callee a `gfp_t` that does not sleep: the caller
+    /// told the callee it runs in atomic context.
+    pub atomic_gfp_calls: std::collections::HashSet<Step>,
 }
+
+/// The kernel's tests of the running context. A function that makes one
+/// chooses its behaviour by the context, so a sleep the scanner finds below
+/// it is on the branch it takes where sleeping is allowed.
+const CONTEXT_TESTS: &[&str] = &[
+    "in_interrupt",
+    "in_atomic",
+    "in_irq",
+    "in_hardirq",
+    "in_softirq",
+    "in_serving_softirq",
+    "in_task",
+    "in_nmi",
+    "irqs_disabled",
+    "preemptible",
+    "gfpflags_allow_blocking",
+];
 
 /// How many parameter-dependent summaries one function keeps.
 const MAX_SUMMARIES: usize = 6;
@@ -159,6 +182,16 @@ impl Graph {
             .iter()
             .flat_map(|f| f.address_taken.iter().cloned())
             .collect();
+        let context_aware = fns
+            .iter()
+            .map(|&(fi, i)| {
+                files[fi as usize].functions[i as usize]
+                    .calls
+                    .iter()
+                    .any(|c| CONTEXT_TESTS.contains(&c.callee.as_str()))
+            })
+            .collect();
+        let atomic_gfp_calls = atomic_gfp_calls(&files, &fns, &callees, ev);
         let mut g = Graph {
             files,
             fns,
@@ -167,6 +200,8 @@ impl Graph {
             callers,
             events: Vec::new(),
             address_taken,
+            context_aware,
+            atomic_gfp_calls,
         };
         g.events = g.compute_events(allocators, ev, scope_effect);
         g
@@ -380,4 +415,54 @@ fn same_arch(a: &str, b: &str) -> bool {
 /// The masks of an event that may sleep: constants with direct reclaim.
 pub fn may_sleep(v: &Value) -> Option<Gfp> {
     v.constants().find(|g| g.contains(Gfp::DIRECT_RECLAIM))
+}
+
+/// Whether a value chooses between a mask that sleeps and one that does not
+/// (`gfp = atomic ? GFP_ATOMIC : GFP_KERNEL`, or the two assigned on
+/// different branches) by something the scanner could not bind: the code was
+/// written for both contexts, and which arm runs in the atomic one is the
+/// author's choice, not a fact the scanner has.
+pub fn chooses_context(v: &Value) -> bool {
+    may_sleep(v).is_some() && v.constants().any(|g| !g.contains(Gfp::DIRECT_RECLAIM))
+}
+
+/// The calls whose argument for a `gfp_t` parameter of the callee is a mask
+/// that cannot sleep (every alternative a constant without direct reclaim).
+fn atomic_gfp_calls(
+    files: &[FileFacts],
+    fns: &[(u32, u32)],
+    callees: &[Vec<Vec<FnId>>],
+    ev: &Evaluator,
+) -> std::collections::HashSet<Step> {
+    let func = |id: FnId| {
+        let (f, i) = fns[id as usize];
+        &files[f as usize].functions[i as usize]
+    };
+    let mut out = std::collections::HashSet::new();
+    for (id, per_call) in callees.iter().enumerate() {
+        let caller = func(id as FnId);
+        for (ci, targets) in per_call.iter().enumerate() {
+            let call = &caller.calls[ci];
+            let atomic = targets.iter().any(|&t| {
+                func(t).params.iter().enumerate().any(|(pi, p)| {
+                    p.is_gfp
+                        && call.args.get(pi).is_some_and(|a| {
+                            let v = ev.eval(a, caller);
+                            !v.0.is_empty()
+                                && v.0.iter().all(|alt| {
+                                    alt.constant_mask()
+                                        .is_some_and(|g| !g.contains(Gfp::DIRECT_RECLAIM))
+                                })
+                        })
+                })
+            });
+            if atomic {
+                out.insert(Step {
+                    func: id as FnId,
+                    call: ci as u32,
+                });
+            }
+        }
+    }
+    out
 }

@@ -164,6 +164,153 @@ pub fn exports(code: &[u8]) -> Vec<String> {
     out
 }
 
+/// The functions declared or defined with a `__releases(lock)` annotation
+/// (sparse's context marker): `(function, lock)` for each. A caller holding
+/// that lock has it released by the call.
+pub fn releases(code: &[u8]) -> Vec<(String, String)> {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    let ac = AC.get_or_init(|| AhoCorasick::new(["__releases("]).expect("the needle builds"));
+    let mut out = Vec::new();
+    for m in ac.find_iter(code) {
+        // The argument, up to its closing parenthesis.
+        let mut depth = 1usize;
+        let mut end = m.end();
+        while end < code.len() && depth > 0 {
+            match code[end] {
+                b'(' => depth += 1,
+                b')' => depth -= 1,
+                b';' | b'{' => break,
+                _ => {}
+            }
+            end += 1;
+        }
+        if depth != 0 || end == 0 {
+            continue;
+        }
+        let lock: String = String::from_utf8_lossy(&code[m.end()..end - 1])
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '(' | ')' | '&'))
+            .collect();
+        // Backwards over the parameter list to the function's name.
+        let mut i = m.start();
+        while i > 0 && code[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        if i == 0 || code[i - 1] != b')' {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut j = i;
+        while j > 0 {
+            j -= 1;
+            match code[j] {
+                b')' => depth += 1,
+                b'(' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                b';' | b'{' | b'}' => break,
+                _ => {}
+            }
+        }
+        if depth != 0 {
+            continue;
+        }
+        let mut k = j;
+        while k > 0 && code[k - 1].is_ascii_whitespace() {
+            k -= 1;
+        }
+        let mut start = k;
+        while start > 0 && (code[start - 1].is_ascii_alphanumeric() || code[start - 1] == b'_') {
+            start -= 1;
+        }
+        if start < k && !lock.is_empty() {
+            out.push((String::from_utf8_lossy(&code[start..k]).into_owned(), lock));
+        }
+    }
+    out
+}
+
+/// Whether no variable a branch condition reads (`shared`, `phba->sli_rev`)
+/// is assigned, incremented or has its address taken in `body`: then two
+/// tests of the condition in one call of the function agree.
+pub fn never_assigned(cond: &str, body: &[u8]) -> bool {
+    let c = cond.as_bytes();
+    let mut atoms: Vec<&[u8]> = Vec::new();
+    let mut i = 0;
+    while i < c.len() {
+        if !(c[i].is_ascii_alphabetic() || c[i] == b'_') {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        loop {
+            i = ident_end(c, i);
+            if c[i..].starts_with(b"->") {
+                i += 2;
+            } else if c[i..].starts_with(b".") {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let atom = &c[start..i];
+        // Upper-case words are constants (LPFC_SLI_REV4, GFP_KERNEL).
+        if atom.iter().any(|b| b.is_ascii_lowercase()) {
+            atoms.push(atom);
+        }
+    }
+    !atoms.is_empty() && atoms.iter().all(|a| !assigned_in(a, body))
+}
+
+fn assigned_in(atom: &[u8], body: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(p) = memchr::memmem::find(&body[from..], atom).map(|p| p + from) {
+        from = p + 1;
+        let end = p + atom.len();
+        let before = if p > 0 { body[p - 1] } else { b' ' };
+        if before.is_ascii_alphanumeric() || before == b'_' || before == b'.' || before == b'>' {
+            continue;
+        }
+        if body
+            .get(end)
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            continue;
+        }
+        let mut q = p;
+        while q > 0 && body[q - 1].is_ascii_whitespace() {
+            q -= 1;
+        }
+        let pre = &body[..q];
+        if pre.ends_with(b"&") && !pre.ends_with(b"&&")
+            || pre.ends_with(b"++")
+            || pre.ends_with(b"--")
+        {
+            return true;
+        }
+        let mut r = end;
+        while r < body.len() && body[r].is_ascii_whitespace() {
+            r += 1;
+        }
+        let post = &body[r..];
+        let assigns = (post.starts_with(b"=") && !post.starts_with(b"=="))
+            || post.starts_with(b"++")
+            || post.starts_with(b"--")
+            || [b"+=", b"-=", b"|=", b"&=", b"^=", b"*=", b"/=", b"%="]
+                .iter()
+                .any(|op| post.starts_with(*op))
+            || post.starts_with(b"<<=")
+            || post.starts_with(b">>=");
+        if assigns {
+            return true;
+        }
+    }
+    false
+}
+
 /// Whether a line registers an atomic entry point at file scope.
 pub fn registers_at_file_scope(line: &[u8]) -> bool {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();

@@ -489,7 +489,7 @@ pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::Fil
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
     let tree = parser.parse(text, None)?;
-    let mut facts = extract::file_facts(rel, text, tree.root_node());
+    let mut facts = extract::file_facts(rel, text, tree.root_node(), lexical::releases(&code));
     facts.bytes = src.len();
     facts.functions.extend(light);
     facts.ops.extend(ops);
@@ -542,6 +542,7 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                         args: ic.args.clone(),
                         sections: ic.sections.clone(),
                         inherited: ic.inherited,
+                        dropped: 0,
                         scopes_must: ic.scopes_must.clone(),
                         scopes_may: ic.scopes_must.clone(),
                         assumes: Vec::new(),

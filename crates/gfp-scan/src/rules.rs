@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use gfp::policy::{self, Direction, Verdict};
 use gfp::Gfp;
 
-use crate::graph::{may_sleep, AllocEvent, FnId, Graph, Step};
+use crate::graph::{chooses_context, may_sleep, AllocEvent, FnId, Graph, Step};
 use crate::report::{AllocRef, ContextRef, Finding, Hop, Severity};
 use crate::Proposal;
 
@@ -151,6 +151,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             // is an event of its own.
             if c.inherited
                 && e.keeps_section
+                && !chooses_context(&e.value)
                 && e.value
                     .unconditional_constants()
                     .any(|m| m.contains(Gfp::DIRECT_RECLAIM))
@@ -176,7 +177,15 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     // spinlocks would have tripped might_sleep() long ago. The sleep is not
     // propagated through them ("bugs as deviant behaviour": the many callers
     // are the belief, the function's own chains the deviation).
-    let trusted = trusted_in_atomic(g, cx.trust_callers);
+    // A function that tests its context (`in_interrupt()`, ...) chooses by
+    // it; what it reaches is not propagated either.
+    let mut trusted = trusted_in_atomic(g, cx.trust_callers);
+    for (t, &aware) in trusted.iter_mut().zip(&g.context_aware) {
+        *t |= aware;
+    }
+    // A call that hands its callee a gfp_t that cannot sleep says the callee
+    // runs in atomic context, and the callee's contract is to honour it.
+    let told_atomic = |s: &Step| g.atomic_gfp_calls.contains(s);
     for (id, b) in best.iter_mut().enumerate() {
         if trusted[id] {
             *b = None;
@@ -195,7 +204,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             };
             for &s in &g.callers[callee as usize] {
                 let call = &g.func(s.func).calls[s.call as usize];
-                if !call.inherited || trusted[s.func as usize] {
+                if !call.inherited || trusted[s.func as usize] || told_atomic(&s) {
                     continue;
                 }
                 let mut p = vec![s];
@@ -220,7 +229,11 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             for &s in &g.callers[callee] {
                 let caller = g.func(s.func);
                 let call = &caller.calls[s.call as usize];
-                if !call.inherited || trusted[s.func as usize] || !call.assumes.is_empty() {
+                if !call.inherited
+                    || trusted[s.func as usize]
+                    || !call.assumes.is_empty()
+                    || told_atomic(&s)
+                {
                     continue;
                 }
                 for (assumes, (d, path, ei, owner)) in &cond[callee] {
@@ -251,7 +264,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             let Some(m) = may_sleep(&e.value) else {
                 continue;
             };
-            if !e.keeps_section && e.chain.len() > 1 {
+            if chooses_context(&e.value) || (!e.keeps_section && e.chain.len() > 1) {
                 continue;
             }
             let secs = boot_filtered(f, g.atomic_sections(fid, e.call, e.drops_xa_lock));
@@ -259,11 +272,16 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             if !seen.insert((fid, e.call, s)) {
                 continue;
             }
-            out.push(section_finding(cx, fid, s, &[], e, m));
+            out.extend(section_finding(cx, fid, s, &[], e, m));
         }
         // Calls in a section to functions that reach a sleep.
         for (ci, c) in f.calls.iter().enumerate() {
-            if c.sections.is_empty() {
+            if c.sections.is_empty()
+                || told_atomic(&Step {
+                    func: fid,
+                    call: ci as u32,
+                })
+            {
                 continue;
             }
             for &t in &g.callees[id][ci] {
@@ -291,7 +309,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 }];
                 prefix.extend(path.iter().copied());
                 let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
-                out.push(section_finding(cx, fid, s, &prefix, e, m));
+                out.extend(section_finding(cx, fid, s, &prefix, e, m));
                 break;
             }
         }
@@ -399,6 +417,24 @@ fn boot_filtered(f: &crate::facts::Function, secs: Vec<u16>) -> Vec<u16> {
         .collect()
 }
 
+/// Whether a function on the chain below the section's holder released a
+/// lock of the section's class that it did not take, on some path to its
+/// next call: the `unlock; allocate; lock` idiom, under a condition the
+/// holder shares.
+fn dropped_on_the_way(
+    g: &Graph,
+    class: crate::vocab::LockClass,
+    prefix: &[Step],
+    e: &AllocEvent,
+) -> bool {
+    let bit = crate::flow::class_bit(class);
+    prefix
+        .iter()
+        .chain(e.chain.iter())
+        .skip(1)
+        .any(|s| g.func(s.func).calls[s.call as usize].dropped & bit != 0)
+}
+
 fn section_finding(
     cx: &Ctx<'_>,
     fid: FnId,
@@ -406,10 +442,13 @@ fn section_finding(
     prefix: &[Step],
     e: &AllocEvent,
     m: Gfp,
-) -> Finding {
+) -> Option<Finding> {
     let g = cx.g;
     let f = g.func(fid);
     let sec = &f.sections[s as usize];
+    if dropped_on_the_way(g, sec.class, prefix, e) {
+        return None;
+    }
     let alloc = cx.alloc_ref(e, m);
     let chain = if prefix.is_empty() {
         cx.chain(&[], e)
@@ -430,7 +469,7 @@ fn section_finding(
     } else {
         format!("({}) ", sec.lock)
     };
-    Finding {
+    Some(Finding {
         rule: id::SLEEP_IN_ATOMIC,
         severity: Severity::Error,
         message: format!(
@@ -453,7 +492,7 @@ fn section_finding(
             call: sec.op.clone(),
         },
         chain,
-    }
+    })
 }
 
 /// `nofail-no-reclaim`: the allocator cannot keep a NOFAIL promise without
