@@ -21,6 +21,7 @@ pub mod extract;
 pub mod facts;
 pub mod flow;
 pub mod graph;
+pub mod kconfig;
 pub mod lexical;
 pub mod mask;
 pub mod report;
