@@ -68,6 +68,9 @@ pub struct ScanArgs {
     /// Which directory of arch/ to scan with the rest of a kernel tree (`all` for every one); the gfp profiles describe x86_64 builds.
     #[arg(long, value_name = "ARCH", default_value = "x86")]
     arch: String,
+    /// Also scan the C files that Kconfig and the Makefiles say no build for ARCH compiles (drivers for other platforms; by default they are left out).
+    #[arg(long)]
+    all_configs: bool,
     /// Worker threads (default: one per core), 1 to 256.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: Option<u16>,
@@ -117,6 +120,7 @@ pub fn run(args: ScanArgs) -> CmdResult {
         )));
     }
     opts.arch = (args.arch != "all").then(|| args.arch.clone());
+    opts.buildable_only = !args.all_configs;
     opts.jobs = args.jobs.map(usize::from);
     if let (Some(around), Some(p)) = (&args.around, &args.propose) {
         opts.around = Some(around.clone());

@@ -483,7 +483,10 @@ fn release(
         .collect();
     let own_on_every_path = exact.iter().any(|&i| st.held_must.contains(i));
     if !own_on_every_path {
-        st.inherited = false;
+        // Only a caller's section of this class ends here: which one the
+        // caller holds is known at the caller (`dropped` is checked along
+        // each chain), and a spinlock dropped inside an RCU read section
+        // leaves the RCU section in force.
         st.dropped |= classes;
     }
     for i in exact {

@@ -440,6 +440,10 @@ impl Kconfig {
         let n = self.names.len();
         let compile_test = self.ids.get("COMPILE_TEST").copied();
         let mut possible = vec![true; n];
+        // A real build, not a compile test, whether or not the tree defines it.
+        if let Some(ct) = compile_test {
+            possible[ct as usize] = false;
+        }
         let mut by_sym: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut selected_by: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
         for (i, d) in self.defs.iter().enumerate() {

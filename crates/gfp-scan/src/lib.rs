@@ -132,6 +132,10 @@ pub struct ScanOptions {
     /// Parse every function with tree-sitter, also those the lexical pass
     /// reads (slower; for checking that pass).
     pub parse_all: bool,
+    /// In a kernel tree with an `arch`, leave out the C files that no build
+    /// for that architecture compiles, as Kconfig and the Makefiles say
+    /// (see [`kconfig::Unbuildable`]).
+    pub buildable_only: bool,
 }
 
 impl Default for ScanOptions {
@@ -145,6 +149,7 @@ impl Default for ScanOptions {
             proposal: None,
             jobs: None,
             parse_all: false,
+            buildable_only: true,
             arch: Some("x86".to_string()),
             max_chain: DEFAULT_MAX_CHAIN,
             trust_callers: DEFAULT_TRUST_CALLERS,
@@ -192,14 +197,20 @@ fn worth_parsing(path: &Path, src: &[u8]) -> bool {
     src.contains(&b'{')
 }
 
-fn collect_files(root: &Path, arch: Option<&str>) -> Result<Vec<PathBuf>, ScanError> {
+/// The files to scan, and how many C files were left out as never built for
+/// the architecture.
+fn collect_files(
+    root: &Path,
+    arch: Option<&str>,
+    buildable_only: bool,
+) -> Result<(Vec<PathBuf>, usize), ScanError> {
     let is_kernel = root.join("Makefile").is_file() && root.join("Kconfig").is_file();
     let meta = std::fs::metadata(root).map_err(|e| ScanError::Root {
         path: root.display().to_string(),
         why: e.to_string(),
     })?;
     if meta.is_file() {
-        return Ok(vec![root.to_path_buf()]);
+        return Ok((vec![root.to_path_buf()], 0));
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -230,7 +241,17 @@ fn collect_files(root: &Path, arch: Option<&str>) -> Result<Vec<PathBuf>, ScanEr
         }
     }
     out.sort();
-    Ok(out)
+    let mut unbuildable = 0;
+    if let (true, true, Some(arch)) = (is_kernel, buildable_only, arch) {
+        let never = kconfig::Unbuildable::read(root, arch);
+        out.retain(|p| {
+            let rel = p.strip_prefix(root).unwrap_or(p).to_string_lossy();
+            let keep = !never.excludes(&rel);
+            unbuildable += usize::from(!keep);
+            keep
+        });
+    }
+    Ok((out, unbuildable))
 }
 
 /// The version a tree's top-level `Makefile` states.
@@ -275,7 +296,7 @@ fn scan_in_pool(
     progress: Option<&(dyn Fn(usize, usize) + Sync)>,
 ) -> Result<Report, ScanError> {
     let start = Instant::now();
-    let files = collect_files(root, opts.arch.as_deref())?;
+    let (files, unbuildable) = collect_files(root, opts.arch.as_deref(), opts.buildable_only)?;
     let base = if root.is_file() {
         root.parent().unwrap_or(root)
     } else {
@@ -316,6 +337,7 @@ fn scan_in_pool(
     let parse_wall = start.elapsed();
     let mut stats = report::Stats {
         skipped_files: skipped.into_inner(),
+        unbuildable_files: unbuildable,
         parse_wall_ms: parse_wall.as_millis() as u64,
         ..report::Stats::default()
     };

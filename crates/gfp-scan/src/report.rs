@@ -126,6 +126,9 @@ pub struct Report {
 pub struct Stats {
     /// Files skipped (no function bodies possible, or generated).
     pub skipped_files: usize,
+    /// C files left out because no build for the architecture compiles
+    /// them (Kconfig and Makefiles).
+    pub unbuildable_files: usize,
     /// Bytes parsed.
     pub bytes: u64,
     /// Call sites indexed.
@@ -208,6 +211,13 @@ impl Report {
             s.scope_sites,
             self.parse_errors
         );
+        if s.unbuildable_files > 0 {
+            let _ = writeln!(
+                out,
+                "{} C files that no build for this architecture compiles (Kconfig and Makefiles) were left out (--all-configs scans them)",
+                s.unbuildable_files
+            );
+        }
         let _ = writeln!(
             out,
             "{} calls through function pointers were not followed{}",

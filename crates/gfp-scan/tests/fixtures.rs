@@ -380,7 +380,7 @@ fn json_has_the_documented_shape() {
             && pos("kernel") < pos("files")
             && pos("elapsed_ms") < pos("findings")
     );
-    assert_eq!(v["files"], 6);
+    assert_eq!(v["files"], 7);
     let f = &v["findings"][0];
     for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
         assert!(f.get(k).is_some(), "{k}");
@@ -524,4 +524,59 @@ fn another_drivers_unexported_function_is_not_linked() {
     let r = scan(&dir, &on_612(), None).unwrap();
     assert_eq!(r.findings.len(), 1, "{}", r.to_text());
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn files_no_build_for_the_arch_compiles_are_left_out() {
+    let root = std::env::temp_dir().join(format!("gfp-scan-kconfig-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "Makefile",
+        "VERSION = 6\nPATCHLEVEL = 12\nobj-y += drivers/\n",
+    );
+    write("Kconfig", "config MMU\n\tdef_bool y\n");
+    write(
+        "arch/powerpc/Kconfig",
+        "config PPC_PSERIES\n\tbool \"pSeries\"\n",
+    );
+    write("arch/x86/Kconfig", "config X86\n\tdef_bool y\n");
+    write(
+        "drivers/Kconfig",
+        "config VSCSI\n\ttristate \"v\"\n\tdepends on PPC_PSERIES || COMPILE_TEST\n\thelp\n\t  depends on X86 in prose\n",
+    );
+    write(
+        "drivers/Makefile",
+        "obj-$(CONFIG_VSCSI) += vscsi.o\nobj-y += common.o\n",
+    );
+    let body = "void f(struct d *d)\n{\n\tspin_lock(&d->lock);\n\td->p = kmalloc(8, GFP_KERNEL);\n\tspin_unlock(&d->lock);\n}\n";
+    write("drivers/vscsi.c", body);
+    write("drivers/common.c", body);
+    let files = |r: &Report| {
+        let mut v: Vec<String> = r
+            .findings
+            .iter()
+            .filter_map(|f| f.alloc.as_ref().map(|a| a.file.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let default = scan(&root, &ScanOptions::default(), None).expect("scans");
+    assert_eq!(files(&default), ["drivers/common.c"]);
+    assert_eq!(default.stats.unbuildable_files, 1);
+    let all = scan(
+        &root,
+        &ScanOptions {
+            buildable_only: false,
+            ..ScanOptions::default()
+        },
+        None,
+    )
+    .expect("scans");
+    assert_eq!(files(&all), ["drivers/common.c", "drivers/vscsi.c"]);
+    let _ = std::fs::remove_dir_all(&root);
 }
