@@ -412,6 +412,8 @@ struct Walker<'s> {
     end_line: u32,
     /// The file's `__releases(lock)` functions.
     releases: Vec<(String, String)>,
+    /// The case labels in force, of a `switch` on a parameter.
+    case_labels: Option<(u8, Vec<String>)>,
     /// The body's byte range, to check that a branch condition's variables
     /// are never assigned.
     body_range: (usize, usize),
@@ -446,6 +448,7 @@ impl<'s> Walker<'s> {
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
+            case_labels: None,
             body_range: (0, 0),
         }
     }
@@ -915,6 +918,21 @@ impl<'s> Walker<'s> {
         self.breaks.push(after);
         let mut has_default = false;
         let mut prev_end = UNREACHABLE;
+        // A switch on a parameter: each case's calls remember its labels.
+        let on_param = n.child_by_field_name("condition").and_then(|c| {
+            let t: String = text(self.src, c)
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')
+                .collect();
+            self.f
+                .params
+                .iter()
+                .position(|p| p.name == t && !p.is_gfp)
+                .filter(|&i| i < 256)
+                .map(|i| i as u8)
+        });
+        let outer_labels = self.case_labels.clone();
+        let mut labels: Vec<String> = Vec::new();
         if let Some(body) = n.child_by_field_name("body") {
             let mut c = body.walk();
             let kids: Vec<Node<'_>> = body.named_children(&mut c).collect();
@@ -926,6 +944,18 @@ impl<'s> Walker<'s> {
                     self.cur = b;
                     if k.child_by_field_name("value").is_none() {
                         has_default = true;
+                    }
+                    if let Some(p) = on_param {
+                        if prev_end == UNREACHABLE {
+                            labels.clear();
+                        }
+                        match k.child_by_field_name("value") {
+                            Some(v) if !has_default => {
+                                labels.push(text(self.src, v).trim().to_string());
+                                self.case_labels = Some((p, labels.clone()));
+                            }
+                            _ => self.case_labels = outer_labels.clone(),
+                        }
                     }
                     let value = k.child_by_field_name("value").map(|v| v.id());
                     let mut c2 = k.walk();
@@ -942,6 +972,7 @@ impl<'s> Walker<'s> {
                 }
             }
         }
+        self.case_labels = outer_labels;
         self.edge(prev_end, after);
         if !has_default {
             self.edge(head, after);
@@ -1289,6 +1320,7 @@ impl<'s> Walker<'s> {
             line: ln,
             args: args.iter().map(|a| text(self.src, *a)).collect(),
             inherited: true,
+            case_labels: self.case_labels.clone().map(Box::new),
             ..Default::default()
         });
         self.emit(Ev::Call(id));

@@ -72,6 +72,11 @@ pub struct Call {
     pub scopes_must: Vec<u16>,
     /// The scopes held on some path to the call.
     pub scopes_may: Vec<u16>,
+    /// The `case` labels of a `switch` on one of the function's parameters
+    /// that the call is under (the parameter's index and the labels, with
+    /// the cases that fall through to it): a caller passing another constant
+    /// does not reach the call.
+    pub case_labels: Option<Box<(u8, Vec<String>)>>,
     /// What every path to the call assumed of the function's parameters
     /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
     /// parameter's index and its truth.

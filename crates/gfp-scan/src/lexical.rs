@@ -639,8 +639,8 @@ pub fn light_function(
 }
 
 /// Whether the body branches on one of the parameters as a whole
-/// (`if (nofail)`, `if (!atomic)`): such a function is parsed, so that the
-/// mask each branch passes is tied to the parameter's truth.
+/// (`if (nofail)`, `if (!atomic)`, `switch (mode)`): such a function is
+/// parsed, so that what each branch does is tied to the parameter's value.
 pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
     let compact: Vec<u8> = body
         .iter()
@@ -653,12 +653,9 @@ pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
         .any(|p| {
             let a = format!("if({})", p.name);
             let b = format!("if(!{})", p.name);
-            let finder = |needle: &str| {
-                compact
-                    .windows(needle.len())
-                    .any(|w| w == needle.as_bytes())
-            };
-            finder(&a) || finder(&b)
+            let c = format!("switch({})", p.name);
+            let finder = |needle: &str| memchr::memmem::find(&compact, needle.as_bytes()).is_some();
+            finder(&a) || finder(&b) || finder(&c)
         })
 }
 

@@ -566,6 +566,7 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                         sections: ic.sections.clone(),
                         inherited: ic.inherited,
                         dropped: 0,
+                        case_labels: None,
                         scopes_must: ic.scopes_must.clone(),
                         scopes_may: ic.scopes_must.clone(),
                         assumes: Vec::new(),

@@ -132,6 +132,41 @@ fn assumes_hold(assumes: &[(u8, bool)], args: &[String], caller: &crate::facts::
 /// `sleep-in-atomic`: within a function's own sections, through calls, and
 /// from atomic entry points.
 pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
+    let (best, cond) = reaches(cx);
+    let mut found = Vec::new();
+    section_findings(cx, &best, &cond, &mut found);
+    entry_point_findings(cx, &best, &mut found);
+    // One finding per function holding the context and allocation site: the
+    // other calls on the way (and a handler's own lock inside it) are the
+    // same question for its author.
+    // The shortest chain stands for the others.
+    let key = |f: &Finding| {
+        let a = f.alloc.as_ref().map(|a| (a.file.clone(), a.line));
+        (f.context.function.clone(), f.context.file.clone(), a)
+    };
+    let mut shortest: HashMap<_, usize> = HashMap::new();
+    for (i, f) in found.iter().enumerate() {
+        let k = key(f);
+        match shortest.get(&k) {
+            Some(&j) if found[j].chain.len() <= f.chain.len() => {}
+            _ => {
+                shortest.insert(k, i);
+            }
+        }
+    }
+    out.extend(
+        found
+            .iter()
+            .enumerate()
+            .filter(|(i, f)| shortest.get(&key(f)) == Some(i))
+            .map(|(_, f)| f.clone()),
+    );
+}
+
+/// For each function, its shortest reach of a sleeping allocation from its
+/// start in its caller's section (`best`), and the reaches that hold only
+/// under assumptions on its parameters (`cond`).
+fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
     let g = cx.g;
     // dist[f]: the shortest chain from f's start, in its caller's section,
     // to a sleeping allocation; next[f]: the first step and the event.
@@ -255,8 +290,20 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             break;
         }
     }
+    (best, cond)
+}
+
+/// Allocations in a function's own sections, directly or through calls.
+fn section_findings(
+    cx: &Ctx<'_>,
+    best: &[Option<Reach>],
+    cond: &[Vec<CondReach>],
+    out: &mut Vec<Finding>,
+) {
+    let g = cx.g;
+    let told_atomic = |s: &Step| g.atomic_gfp_calls.contains(s);
     let mut seen = HashSet::new();
-    for id in 0..n {
+    for id in 0..g.fns.len() {
         let fid = id as FnId;
         let f = g.func(fid);
         // Allocations (direct or through summarised helpers) in a section.
@@ -314,7 +361,11 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    // Atomic entry points: the whole function is the section.
+}
+
+/// Atomic entry points: the whole function is the section.
+fn entry_point_findings(cx: &Ctx<'_>, best: &[Option<Reach>], out: &mut Vec<Finding>) {
+    let g = cx.g;
     let mut entries: Vec<(String, &crate::facts::EntryPoint, usize)> = Vec::new();
     for (fi, file) in g.files.iter().enumerate() {
         for ep in &file.entry_points {
@@ -344,6 +395,10 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         let e = &g.events[*owner as usize][*ei];
+        let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
+        if case_excluded(g, &steps) {
+            continue;
+        }
         let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
         let chain = cx.chain(path, e);
         let alloc = cx.alloc_ref(e, m);
@@ -435,6 +490,27 @@ fn dropped_on_the_way(
         .any(|s| g.func(s.func).calls[s.call as usize].dropped & bit != 0)
 }
 
+/// Whether some hop of the chain is made under `case` labels of a switch on
+/// a parameter that the previous hop passes another named constant for
+/// (`__vma_reservation_common(..., VMA_NEEDS_RESV)` does not reach the
+/// `case VMA_ADD_RESV:` call).
+fn case_excluded(g: &Graph, steps: &[Step]) -> bool {
+    steps.windows(2).any(|w| {
+        let Some(labels) = &g.func(w[1].func).calls[w[1].call as usize].case_labels else {
+            return false;
+        };
+        let (p, labels) = (&labels.0, &labels.1);
+        let call = &g.func(w[0].func).calls[w[0].call as usize];
+        call.args.get(*p as usize).is_some_and(|a| {
+            let a = a.trim();
+            a.starts_with(|c: char| c.is_ascii_uppercase())
+                && a.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                && !labels.iter().any(|l| l == a)
+        })
+    })
+}
+
 fn section_finding(
     cx: &Ctx<'_>,
     fid: FnId,
@@ -446,7 +522,8 @@ fn section_finding(
     let g = cx.g;
     let f = g.func(fid);
     let sec = &f.sections[s as usize];
-    if dropped_on_the_way(g, sec.class, prefix, e) {
+    let steps: Vec<Step> = prefix.iter().chain(e.chain.iter()).copied().collect();
+    if dropped_on_the_way(g, sec.class, prefix, e) || case_excluded(g, &steps) {
         return None;
     }
     let alloc = cx.alloc_ref(e, m);
