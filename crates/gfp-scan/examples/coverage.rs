@@ -108,7 +108,7 @@ fn main() {
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            let Some(facts) = parse_file(rel.clone(), &src, false) else {
+            let Some(facts) = parse_file(rel.clone(), &src, false, None) else {
                 return (grep.len(), 0, Vec::new());
             };
             let mut idx: HashSet<(u32, String)> = HashSet::new();

@@ -311,6 +311,223 @@ fn assigned_in(atom: &[u8], body: &[u8]) -> bool {
     false
 }
 
+/// What a preprocessor condition is known to be, given the configuration
+/// symbols no build sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Known {
+    True,
+    False,
+    Unknown,
+}
+
+/// A copy of `src` with the text of every preprocessor branch that no build
+/// compiles turned into spaces (newlines kept): `#ifdef CONFIG_X` where no
+/// build sets `X` (as `never_set` says, given the bare symbol name), its
+/// `#else` when the condition is certainly true (`#ifndef CONFIG_X`), and
+/// `#elif` chains after either. The directives themselves are kept. `None`
+/// when nothing is dead. `code` is `src` without comments (same offsets).
+pub fn blank_dead_branches(
+    src: &[u8],
+    code: &[u8],
+    never_set: &dyn Fn(&str) -> bool,
+) -> Option<Vec<u8>> {
+    memchr::memmem::find(code, b"CONFIG_")?;
+    // One frame per open #if: whether the enclosing text is dead, whether a
+    // branch so far was certainly taken, whether every branch so far was
+    // certainly not, and whether the current branch is dead.
+    struct Frame {
+        outer_dead: bool,
+        taken: bool,
+        all_false: bool,
+        dead: bool,
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut out: Option<Vec<u8>> = None;
+    let mut pos = 0;
+    while pos < code.len() {
+        let end = line_end(code, pos);
+        let line = &code[pos..end];
+        let trimmed = trim_ascii(line);
+        let dead_now = stack.last().is_some_and(|f| f.dead);
+        if let Some(rest) = trimmed.strip_prefix(b"#") {
+            let rest = trim_ascii(rest);
+            let word_end = rest
+                .iter()
+                .position(|b| !b.is_ascii_alphabetic())
+                .unwrap_or(rest.len());
+            let (word, arg) = rest.split_at(word_end);
+            let arg = String::from_utf8_lossy(arg);
+            let eval = |kind: &[u8]| match kind {
+                b"ifdef" => term(&arg, never_set),
+                b"ifndef" => not(term(&arg, never_set)),
+                _ => condition(&arg, never_set),
+            };
+            match word {
+                b"if" | b"ifdef" | b"ifndef" => {
+                    let k = if dead_now { Known::Unknown } else { eval(word) };
+                    stack.push(Frame {
+                        outer_dead: dead_now,
+                        taken: k == Known::True,
+                        all_false: k == Known::False,
+                        dead: dead_now || k == Known::False,
+                    });
+                }
+                b"elif" => {
+                    if let Some(f) = stack.last_mut() {
+                        let k = if f.outer_dead {
+                            Known::Unknown
+                        } else {
+                            eval(b"if")
+                        };
+                        f.dead = f.outer_dead || f.taken || k == Known::False;
+                        f.taken |= f.all_false && k == Known::True;
+                        f.all_false &= k == Known::False;
+                    }
+                }
+                b"else" => {
+                    if let Some(f) = stack.last_mut() {
+                        f.dead = f.outer_dead || f.taken;
+                    }
+                }
+                b"endif" => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        } else if dead_now {
+            let m = out.get_or_insert_with(|| src.to_vec());
+            for b in &mut m[pos..end] {
+                if *b != b'\n' {
+                    *b = b' ';
+                }
+            }
+        }
+        pos = end;
+    }
+    out
+}
+
+/// The end of the line starting at `pos` (after its newline), joining lines
+/// continued with a backslash.
+fn line_end(code: &[u8], pos: usize) -> usize {
+    let mut i = pos;
+    while i < code.len() {
+        if code[i] == b'\n' {
+            let mut j = i;
+            while j > pos && (code[j - 1] == b'\r' || code[j - 1] == b' ') {
+                j -= 1;
+            }
+            if j > pos && code[j - 1] == b'\\' {
+                i += 1;
+                continue;
+            }
+            return i + 1;
+        }
+        i += 1;
+    }
+    code.len()
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end.max(start)]
+}
+
+fn not(k: Known) -> Known {
+    match k {
+        Known::True => Known::False,
+        Known::False => Known::True,
+        Known::Unknown => Known::Unknown,
+    }
+}
+
+/// `CONFIG_X` (or `defined(CONFIG_X)`, `IS_ENABLED(CONFIG_X)`, ...), possibly
+/// negated: false when no build sets X.
+fn term(t: &str, never_set: &dyn Fn(&str) -> bool) -> Known {
+    let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
+    if let Some(r) = t.strip_prefix('!') {
+        return not(term(r, never_set));
+    }
+    let mut inner = t.as_str();
+    for w in [
+        "defined",
+        "IS_ENABLED",
+        "IS_BUILTIN",
+        "IS_MODULE",
+        "IS_REACHABLE",
+    ] {
+        if let Some(r) = inner.strip_prefix(w) {
+            inner = r;
+            break;
+        }
+    }
+    let inner = inner
+        .strip_prefix('(')
+        .and_then(|r| r.strip_suffix(')'))
+        .unwrap_or(inner);
+    match inner.strip_prefix("CONFIG_") {
+        Some(sym)
+            if !sym.is_empty()
+                && sym.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && never_set(sym) =>
+        {
+            Known::False
+        }
+        _ => Known::Unknown,
+    }
+}
+
+/// An `#if` condition: `||` of `&&` of terms; anything with other
+/// parentheses or operators is unknown.
+fn condition(c: &str, never_set: &dyn Fn(&str) -> bool) -> Known {
+    let c = c.trim();
+    let stripped = c
+        .replace("defined(", "")
+        .replace("IS_ENABLED(", "")
+        .replace("IS_BUILTIN(", "")
+        .replace("IS_MODULE(", "")
+        .replace("IS_REACHABLE(", "");
+    if stripped.contains('(') || c.contains("?") || c.contains('=') || c.contains('<') {
+        return Known::Unknown;
+    }
+    let mut any_part_true = false;
+    let mut all_parts_false = true;
+    for part in c.split("||") {
+        let mut all_true = true;
+        let mut any_false = false;
+        for t in part.split("&&") {
+            match term(t, never_set) {
+                Known::False => any_false = true,
+                Known::True => {}
+                Known::Unknown => all_true = false,
+            }
+        }
+        let k = if any_false {
+            Known::False
+        } else if all_true {
+            Known::True
+        } else {
+            Known::Unknown
+        };
+        any_part_true |= k == Known::True;
+        all_parts_false &= k == Known::False;
+    }
+    if any_part_true {
+        Known::True
+    } else if all_parts_false {
+        Known::False
+    } else {
+        Known::Unknown
+    }
+}
+
 /// Whether a line registers an atomic entry point at file scope.
 pub fn registers_at_file_scope(line: &[u8]) -> bool {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
@@ -872,6 +1089,60 @@ fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live(src: &str) -> String {
+        let never = |s: &str| s == "PPC" || s == "ARCH_ACORN";
+        let code = code_only(src.as_bytes());
+        let out = blank_dead_branches(src.as_bytes(), &code, &never)
+            .map(|v| String::from_utf8(v).unwrap())
+            .unwrap_or_else(|| src.to_string());
+        assert_eq!(out.len(), src.len(), "offsets kept");
+        assert_eq!(
+            out.matches('\n').count(),
+            src.matches('\n').count(),
+            "lines kept"
+        );
+        out
+    }
+
+    #[test]
+    fn branches_no_build_compiles_are_blanked() {
+        let src = "#ifdef CONFIG_PPC\nppc();\n#else\nother();\n#endif\n";
+        let out = live(src);
+        assert!(!out.contains("ppc()") && out.contains("other()"));
+        // Certainly true: the #else is dead.
+        let out = live("#ifndef CONFIG_PPC\nx86();\n#else\nppc();\n#endif\n");
+        assert!(out.contains("x86()") && !out.contains("ppc()"));
+        let out = live("#if IS_ENABLED(CONFIG_PPC) && defined(CONFIG_NET)\na();\n#elif defined(CONFIG_NET)\nb();\n#else\nc();\n#endif\n");
+        assert!(!out.contains("a()") && out.contains("b()") && out.contains("c()"));
+        let out =
+            live("#if defined(CONFIG_PPC) || defined(CONFIG_ARCH_ACORN)\na();\n#endif\nb();\n");
+        assert!(!out.contains("a()") && out.contains("b()"));
+        // Nested: everything inside a dead branch, whatever it tests.
+        let out =
+            live("#ifdef CONFIG_PPC\n#ifdef CONFIG_NET\na();\n#else\nb();\n#endif\n#endif\nc();\n");
+        assert!(!out.contains("a()") && !out.contains("b()") && out.contains("c()"));
+        // Continued directive lines and comments after #endif.
+        let out = live("#if defined(CONFIG_PPC) && \\\n    defined(CONFIG_NET)\na();\n#endif /* PPC */\nb();\n");
+        assert!(!out.contains("a()") && out.contains("b()"));
+    }
+
+    #[test]
+    fn unknown_conditions_stay() {
+        for src in [
+            "#ifdef CONFIG_NET\na();\n#endif\n",
+            "#if defined(CONFIG_PPC) || defined(CONFIG_NET)\na();\n#endif\n",
+            "#if (defined(CONFIG_PPC) || X) && Y\na();\n#endif\n",
+            "#if CONFIG_PPC_LEVEL > 2\na();\n#endif\n",
+            "#if !defined(CONFIG_PPC) && defined(CONFIG_NET)\na();\n#else\nb();\n#endif\n",
+        ] {
+            let out = live(src);
+            assert!(out.contains("a()"), "{src}");
+        }
+        // An #endif without its #if, and a missing #endif, do not panic.
+        live("#endif\n#else\n#elif x\na();\n");
+        live("#ifdef CONFIG_PPC\na();\n");
+    }
 
     const SRC: &str = "/* { comment */\nstatic const struct ops o = {\n\t.open = f,\n};\n\nstatic int __init light(int a, gfp_t g)\n{\n\tfoo(a, \"}\");\n\tif (x)\n\t\tbar(b->c(1));\n\treturn 0;\n}\n\nstruct s {\n\tint x;\n};\n";
 

@@ -197,20 +197,20 @@ fn worth_parsing(path: &Path, src: &[u8]) -> bool {
     src.contains(&b'{')
 }
 
-/// The files to scan, and how many C files were left out as never built for
-/// the architecture.
+/// The files to scan, how many C files were left out as never built for the
+/// architecture, and the tree's configuration facts (when read).
 fn collect_files(
     root: &Path,
     arch: Option<&str>,
     buildable_only: bool,
-) -> Result<(Vec<PathBuf>, usize), ScanError> {
+) -> Result<(Vec<PathBuf>, usize, Option<kconfig::Unbuildable>), ScanError> {
     let is_kernel = root.join("Makefile").is_file() && root.join("Kconfig").is_file();
     let meta = std::fs::metadata(root).map_err(|e| ScanError::Root {
         path: root.display().to_string(),
         why: e.to_string(),
     })?;
     if meta.is_file() {
-        return Ok((vec![root.to_path_buf()], 0));
+        return Ok((vec![root.to_path_buf()], 0, None));
     }
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -242,6 +242,7 @@ fn collect_files(
     }
     out.sort();
     let mut unbuildable = 0;
+    let mut config = None;
     if let (true, true, Some(arch)) = (is_kernel, buildable_only, arch) {
         let never = kconfig::Unbuildable::read(root, arch);
         out.retain(|p| {
@@ -250,8 +251,9 @@ fn collect_files(
             unbuildable += usize::from(!keep);
             keep
         });
+        config = Some(never);
     }
-    Ok((out, unbuildable))
+    Ok((out, unbuildable, config))
 }
 
 /// The version a tree's top-level `Makefile` states.
@@ -296,7 +298,10 @@ fn scan_in_pool(
     progress: Option<&(dyn Fn(usize, usize) + Sync)>,
 ) -> Result<Report, ScanError> {
     let start = Instant::now();
-    let (files, unbuildable) = collect_files(root, opts.arch.as_deref(), opts.buildable_only)?;
+    let (files, unbuildable, config) =
+        collect_files(root, opts.arch.as_deref(), opts.buildable_only)?;
+    let never = |sym: &str| config.as_ref().is_some_and(|c| c.is_impossible(sym));
+    let never_set: Option<NeverSet<'_>> = config.is_some().then_some(&never as NeverSet<'_>);
     let base = if root.is_file() {
         root.parent().unwrap_or(root)
     } else {
@@ -331,7 +336,7 @@ fn scan_in_pool(
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            parse_file(rel, &src, opts.parse_all)
+            parse_file(rel, &src, opts.parse_all, never_set)
         })
         .collect();
     let parse_wall = start.elapsed();
@@ -431,11 +436,26 @@ fn scan_in_pool(
     })
 }
 
+/// A configuration symbol (without `CONFIG_`) that no build sets.
+pub type NeverSet<'a> = &'a (dyn Fn(&str) -> bool + Sync);
+
 /// Parses one file's text into its facts. Functions that can matter only
 /// through their calls are read lexically and blanked before tree-sitter
 /// parses the rest (see [`lexical`]); `parse_all` parses every function.
-pub fn parse_file(rel: String, src: &[u8], parse_all: bool) -> Option<facts::FileFacts> {
-    let code = lexical::code_only(src);
+/// Preprocessor branches on symbols `never_set` names are not compiled, so
+/// they are not read.
+pub fn parse_file(
+    rel: String,
+    src: &[u8],
+    parse_all: bool,
+    never_set: Option<NeverSet<'_>>,
+) -> Option<facts::FileFacts> {
+    let mut code = lexical::code_only(src);
+    let live = never_set.and_then(|ns| lexical::blank_dead_branches(src, &code, ns));
+    if let Some(l) = &live {
+        code = lexical::code_only(l);
+    }
+    let src = live.as_deref().unwrap_or(src);
     let regions = lexical::regions(&code);
     let newlines: Vec<usize> = memchr_newlines(src);
     let line_of = |pos: usize| newlines.partition_point(|&n| n < pos) as u32 + 1;
