@@ -498,6 +498,9 @@ impl<'s> Walker<'s> {
             .map(|k| crate::lexical::never_assigned(k, body))
             .collect();
         flow::analyse(&mut self.f, &self.cfg);
+        if self.f.calls.iter().any(|c| !c.conds.is_empty()) {
+            self.f.cond_keys = std::mem::take(&mut self.cfg.conds);
+        }
         (self.f, self.entry_points, self.ops)
     }
 

@@ -31,6 +31,10 @@ pub struct Function {
     /// Every scope save and restore call, as (name, line): the index of
     /// scope operations, paired or not.
     pub scope_ops: Vec<(String, u32)>,
+    /// The branch conditions [`Call::conds`] refers to, normalised
+    /// (`chip->can_sleep`, `shared`); only conditions the function never
+    /// assigns.
+    pub cond_keys: Vec<String>,
     /// Local `gfp_t` values: each assignment or initialiser of a variable,
     /// as (variable, expression text).
     pub locals: Vec<(String, String)>,
@@ -72,6 +76,9 @@ pub struct Call {
     pub scopes_must: Vec<u16>,
     /// The scopes held on some path to the call.
     pub scopes_may: Vec<u16>,
+    /// The truths of the function's stable branch conditions on every path
+    /// to the call (indexes into [`Function::cond_keys`]).
+    pub conds: Vec<(u16, bool)>,
     /// The `case` labels of a `switch` on one of the function's parameters
     /// that the call is under (the parameter's index and the labels, with
     /// the cases that fall through to it): a caller passing another constant

@@ -138,6 +138,8 @@ struct State {
     may: Bits,
     must: Bits,
     assumes: Vec<(u8, bool)>,
+    /// The truths of stable branch conditions on every path here.
+    conds: Vec<(u16, bool)>,
 }
 
 impl State {
@@ -156,6 +158,7 @@ impl State {
             self.may.union(&o.may);
             self.must.intersect(&o.must);
             self.assumes.retain(|a| o.assumes.contains(a));
+            self.conds.retain(|a| o.conds.contains(a));
         }
         self.held = std::mem::take(&mut self.held).normalised();
         self.held_must = std::mem::take(&mut self.held_must).normalised();
@@ -185,6 +188,7 @@ struct CallCtx {
     must: Bits,
     may: Bits,
     assumes: Vec<(u8, bool)>,
+    conds: Vec<(u16, bool)>,
 }
 
 impl CallCtx {
@@ -196,6 +200,7 @@ impl CallCtx {
             must: st.must.clone(),
             may: st.may.clone(),
             assumes: st.assumes.clone(),
+            conds: st.conds.clone(),
         }
     }
 
@@ -209,6 +214,7 @@ impl CallCtx {
                 c.must.intersect(&new.must);
                 c.may.union(&new.may);
                 c.assumes.retain(|a| new.assumes.contains(a));
+                c.conds.retain(|a| new.conds.contains(a));
             }
         }
     }
@@ -271,6 +277,7 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
             c.scopes_must = x.must.iter().collect();
             c.scopes_may = x.may.iter().collect();
             c.assumes = x.assumes;
+            c.conds = x.conds;
         }
     }
     for (c, ctx) in f.indirect_calls.iter_mut().zip(rec.indirect) {
@@ -317,7 +324,7 @@ fn solve(f: &Function, cfg: &Cfg, truths: &[(u16, bool)]) -> Vec<State> {
         budget -= 1;
         let mut st = input[b].clone();
         for ev in &cfg.blocks[b].events {
-            step(f, &mut st, ev, truths, None);
+            step(f, &mut st, ev, (truths, &cfg.stable), None);
             if !st.reached {
                 break;
             }
@@ -342,7 +349,7 @@ fn record(f: &Function, cfg: &Cfg, input: &[State], truths: &[(u16, bool)], rec:
         }
         let mut st = start.clone();
         for ev in &cfg.blocks[b].events {
-            step(f, &mut st, ev, truths, Some(rec));
+            step(f, &mut st, ev, (truths, &cfg.stable), Some(rec));
             if !st.reached {
                 break;
             }
@@ -393,7 +400,13 @@ fn same_lock(a: &str, b: &str) -> bool {
     }
 }
 
-fn step(f: &Function, st: &mut State, ev: &Ev, truths: &[(u16, bool)], rec: Option<&mut Recorder>) {
+fn step(
+    f: &Function,
+    st: &mut State,
+    ev: &Ev,
+    (truths, stable): (&[(u16, bool)], &[bool]),
+    rec: Option<&mut Recorder>,
+) {
     match ev {
         Ev::Call(i) => {
             if let Some(r) = rec {
@@ -408,6 +421,10 @@ fn step(f: &Function, st: &mut State, ev: &Ev, truths: &[(u16, bool)], rec: Opti
         Ev::Cond(k, t) => {
             if truths.iter().any(|&(x, want)| x == *k && want != *t) {
                 st.reached = false;
+            }
+            if stable.get(*k as usize).copied().unwrap_or(false) {
+                st.conds.retain(|c| c.0 != *k);
+                st.conds.push((*k, *t));
             }
         }
         Ev::Acquire(id) => {

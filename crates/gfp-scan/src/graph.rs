@@ -307,7 +307,15 @@ impl Graph {
                     if seen_from.insert((callee, step, si), ()).is_some() {
                         continue;
                     }
-                    let value = s.value.bind(&args, &truth).scoped(clears, sets);
+                    let mut value = s.value.bind(&args, &truth).scoped(clears, sets);
+                    // Made only where the caller's parameters say so.
+                    for a in &mut value.0 {
+                        for &fact in &call.assumes {
+                            if !a.when.contains(&fact) {
+                                a.when.push(fact);
+                            }
+                        }
+                    }
                     let mut chain = vec![step];
                     chain.extend(s.chain.iter().copied());
                     if chain.len() > 64 {

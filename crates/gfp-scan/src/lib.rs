@@ -587,6 +587,7 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                         inherited: ic.inherited,
                         dropped: 0,
                         case_labels: None,
+                        conds: Vec::new(),
                         scopes_must: ic.scopes_must.clone(),
                         scopes_may: ic.scopes_must.clone(),
                         assumes: Vec::new(),

@@ -396,7 +396,7 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Option<Reach>], out: &mut Vec<Find
         };
         let e = &g.events[*owner as usize][*ei];
         let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
-        if case_excluded(g, &steps) {
+        if case_excluded(g, &steps) || conds_conflict(g, &steps) {
             continue;
         }
         let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
@@ -511,6 +511,70 @@ fn case_excluded(g: &Graph, steps: &[Step]) -> bool {
     })
 }
 
+/// Whether two hops of the chain are made under opposite truths of what is
+/// the same condition: the same member path (`chip->can_sleep` in the
+/// holder, `fwd->chip.can_sleep` below it, matched by their last two
+/// components), or a callee's parameter the caller passes the condition as.
+fn conds_conflict(g: &Graph, steps: &[Step]) -> bool {
+    let facts = |s: &Step| {
+        let f = g.func(s.func);
+        f.calls[s.call as usize]
+            .conds
+            .iter()
+            .filter_map(|&(k, t)| f.cond_keys.get(k as usize).map(|k| (k.as_str(), t)))
+            .collect::<Vec<_>>()
+    };
+    for (i, a) in steps.iter().enumerate() {
+        let fa = facts(a);
+        if fa.is_empty() {
+            continue;
+        }
+        for (j, b) in steps.iter().enumerate().skip(i + 1) {
+            for (kb, tb) in facts(b) {
+                // The condition as the caller's argument, one hop down.
+                let passed = (j == i + 1)
+                    .then(|| {
+                        let callee = g.func(b.func);
+                        let p = callee.params.iter().position(|p| p.name == kb)?;
+                        let args = &g.func(a.func).calls[a.call as usize].args;
+                        args.get(p)
+                            .map(|s| s.split_whitespace().collect::<String>())
+                    })
+                    .flatten();
+                if fa.iter().any(|&(ka, ta)| {
+                    ta != tb && (same_member(ka, kb) || passed.as_deref() == Some(ka))
+                }) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether two condition texts read the same member: plain member paths
+/// whose last two components agree.
+fn same_member(a: &str, b: &str) -> bool {
+    let parts = |s: &str| -> Option<Vec<String>> {
+        if !s
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'>' | b'.'))
+        {
+            return None;
+        }
+        let v: Vec<String> = s
+            .replace("->", ".")
+            .split('.')
+            .map(str::to_string)
+            .collect();
+        (v.len() >= 2 && v.iter().all(|p| !p.is_empty())).then_some(v)
+    };
+    match (parts(a), parts(b)) {
+        (Some(x), Some(y)) => x[x.len() - 2..] == y[y.len() - 2..],
+        _ => false,
+    }
+}
+
 fn section_finding(
     cx: &Ctx<'_>,
     fid: FnId,
@@ -523,7 +587,10 @@ fn section_finding(
     let f = g.func(fid);
     let sec = &f.sections[s as usize];
     let steps: Vec<Step> = prefix.iter().chain(e.chain.iter()).copied().collect();
-    if dropped_on_the_way(g, sec.class, prefix, e) || case_excluded(g, &steps) {
+    if dropped_on_the_way(g, sec.class, prefix, e)
+        || case_excluded(g, &steps)
+        || conds_conflict(g, &steps)
+    {
         return None;
     }
     let alloc = cx.alloc_ref(e, m);
