@@ -414,9 +414,9 @@ struct Walker<'s> {
     releases: Vec<(String, String)>,
     /// The case labels in force, of a `switch` on a parameter.
     case_labels: Option<(u8, Vec<String>)>,
-    /// The body's byte range, to check that a branch condition's variables
-    /// are never assigned.
-    body_range: (usize, usize),
+    /// The variable a lock-taking call that returns NULL without the lock
+    /// was assigned to, with that lock.
+    null_unlocked: Option<(String, LockClass, String)>,
 }
 
 impl<'s> Walker<'s> {
@@ -449,7 +449,7 @@ impl<'s> Walker<'s> {
             end_line: line(at),
             releases: Vec::new(),
             case_labels: None,
-            body_range: (0, 0),
+            null_unlocked: None,
         }
     }
 
@@ -476,7 +476,6 @@ impl<'s> Walker<'s> {
 
     fn body(&mut self, body: Node<'_>) {
         self.end_line = body.end_position().row as u32 + 1;
-        self.body_range = (body.start_byte(), body.end_byte());
         self.stmt(body);
         let (cur, exit) = (self.cur, self.exit);
         self.edge(cur, exit);
@@ -489,13 +488,17 @@ impl<'s> Walker<'s> {
     }
 
     fn finish(mut self) -> (Function, Vec<EntryPoint>, Vec<(String, String)>) {
-        let (a, b) = self.body_range;
-        let body = self.src.get(a..b).unwrap_or_default();
+        // Assigned before its first test (`exists = lookup(...); if (exists)
+        // lock; ... if (exists) unlock;`) is still one value for both.
+        let src = self.src;
         self.cfg.stable = self
             .cfg
             .conds
             .iter()
-            .map(|k| crate::lexical::never_assigned(k, body))
+            .zip(&self.cfg.spans)
+            .map(|(k, &(a, b))| {
+                crate::lexical::never_assigned(k, src.get(a..b).unwrap_or_default())
+            })
             .collect();
         flow::analyse(&mut self.f, &self.cfg);
         if self.f.calls.iter().any(|c| !c.conds.is_empty()) {
@@ -854,10 +857,16 @@ impl<'s> Walker<'s> {
             .child_by_field_name("condition")
             .and_then(|c| cond_key(&text(self.src, c)))
             .map(|(k, neg)| {
+                let (a, b) = (n.start_byte(), n.end_byte());
                 let i = match self.cfg.conds.iter().position(|x| *x == k) {
-                    Some(i) => i,
+                    Some(i) => {
+                        let span = &mut self.cfg.spans[i];
+                        *span = (span.0.min(a), span.1.max(b));
+                        i
+                    }
                     None => {
                         self.cfg.conds.push(k);
+                        self.cfg.spans.push((a, b));
                         self.cfg.conds.len() - 1
                     }
                 };
@@ -870,6 +879,14 @@ impl<'s> Walker<'s> {
         self.cur = then_b;
         if let Some((k, neg)) = key {
             self.emit(Ev::Cond(k, !neg));
+        }
+        // `if (!pte)` after `pte = pte_offset_map_lock(...)`: not locked.
+        let unlocked = key.and_then(|(k, neg)| {
+            let (var, class, lock) = self.null_unlocked.clone()?;
+            (self.cfg.conds.get(k as usize) == Some(&var)).then_some((neg, class, lock))
+        });
+        if let Some((true, class, lock)) = &unlocked {
+            self.emit(Ev::ReleaseHeld(*class, lock.clone()));
         }
         if let Some((p, neg)) = on_param {
             self.emit(Ev::Assume(p, !neg));
@@ -886,6 +903,9 @@ impl<'s> Walker<'s> {
         self.cur = else_b;
         if let Some((k, neg)) = key {
             self.emit(Ev::Cond(k, neg));
+        }
+        if let Some((false, class, lock)) = &unlocked {
+            self.emit(Ev::ReleaseHeld(*class, lock.clone()));
         }
         if let Some((p, neg)) = on_param {
             self.emit(Ev::Assume(p, neg));
@@ -1145,6 +1165,8 @@ impl<'s> Walker<'s> {
                         op: format!("current->flags |= {rhs_text}"),
                         var: None,
                         escapes: false,
+                        stored: None,
+                        discarded: false,
                         line: ln,
                     });
                     self.emit(Ev::Save(id));
@@ -1159,6 +1181,23 @@ impl<'s> Walker<'s> {
                     });
                     return;
                 }
+            }
+        }
+        // `server->nofs_flag = flag;` after `flag = memalloc_nofs_save();`:
+        // the saved state leaves the function through the structure.
+        if op == "="
+            && rhs.kind() == "identifier"
+            && matches!(lhs.kind(), "field_expression" | "subscript_expression")
+        {
+            let var = lock_key(&rhs_text);
+            if let Some(s) = self
+                .f
+                .scopes
+                .iter_mut()
+                .find(|s| !s.escapes && s.var.as_deref() == Some(var.as_str()))
+            {
+                s.escapes = true;
+                s.stored = Some(lock_key(&lhs_text));
             }
         }
         if lhs.kind() == "field_expression" {
@@ -1257,7 +1296,11 @@ impl<'s> Walker<'s> {
         let name = text(self.src, callee);
         if let Some(op) = vocab::scope_op(&name) {
             self.f.scope_ops.push((name.clone(), ln));
-            self.scope_call(op, &name, &args, target, ln);
+            // A save whose result is a statement of its own is thrown away.
+            let discarded = n
+                .parent()
+                .is_some_and(|p| p.kind() == "expression_statement");
+            self.scope_call(op, &name, &args, (target, discarded), ln);
             return;
         }
         for a in &args {
@@ -1275,12 +1318,25 @@ impl<'s> Walker<'s> {
             match op {
                 LockOp::Acquire(class) => {
                     let lock = lock_of(self, class);
+                    // `pte = pte_offset_map_lock(...)` takes the lock only
+                    // when it returns a table: `if (!pte)` is the branch
+                    // without it.
+                    if let (true, Some(t)) = (vocab::null_when_unlocked(&name), target) {
+                        self.null_unlocked = Some((lock_key(t), class, lock.clone()));
+                    }
                     let id = self.section(class, name, lock, ln);
                     self.emit(Ev::Acquire(id));
                 }
                 LockOp::Release(class) => {
                     let lock = lock_of(self, class);
                     self.emit(Ev::Release(class, lock));
+                    // `local_irq_save(); spin_lock();` ... `spin_unlock_irqrestore()`
+                    // ends both; `spin_unlock_bh()` after `local_bh_disable()` too.
+                    if name.ends_with("_irqrestore") || name.ends_with("_unlock_irq") {
+                        self.emit(Ev::ReleaseOwn(LockClass::Irq));
+                    } else if name.ends_with("_unlock_bh") {
+                        self.emit(Ev::ReleaseOwn(LockClass::Bh));
+                    }
                 }
                 LockOp::TryAcquire(class) => {
                     let lock = lock_arg(self.src, class, &args);
@@ -1334,7 +1390,7 @@ impl<'s> Walker<'s> {
         op: ScopeOp,
         name: &str,
         args: &[Node<'_>],
-        target: Option<&str>,
+        (target, discarded): (Option<&str>, bool),
         ln: u32,
     ) {
         let open = |w: &mut Self, flags: Vec<String>| {
@@ -1348,6 +1404,8 @@ impl<'s> Walker<'s> {
                 op: name.to_string(),
                 var: target.filter(|t| *t != "return").map(lock_key),
                 escapes,
+                stored: None,
+                discarded: target.is_none() && discarded,
                 line: ln,
             });
             w.emit(Ev::Save(id));
@@ -1393,6 +1451,8 @@ impl<'s> Walker<'s> {
                     op: name.to_string(),
                     var: None,
                     escapes: false,
+                    stored: None,
+                    discarded: false,
                     line: ln,
                 });
                 self.emit(Ev::Save(id));

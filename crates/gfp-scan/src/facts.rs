@@ -115,8 +115,22 @@ pub struct Scope {
     /// The saved state leaves the function (stored in a structure or
     /// returned), so its restore is elsewhere.
     pub escapes: bool,
+    /// Where the saved state was put when it went through a local first
+    /// (`flag = memalloc_nofs_save(); ...; server->nofs_flag = flag;`).
+    pub stored: Option<String>,
+    /// The saved state is thrown away (`memalloc_nofs_save();` as a
+    /// statement): the scope is meant to last as long as the task.
+    pub discarded: bool,
     /// The 1-based line.
     pub line: u32,
+}
+
+impl Scope {
+    /// Where the saved state ends up: the structure field it was stored
+    /// in, or the variable it was saved into.
+    pub fn saved_in(&self) -> Option<&str> {
+        self.stored.as_deref().or(self.var.as_deref())
+    }
 }
 
 /// A scope left open at some exit of its function.

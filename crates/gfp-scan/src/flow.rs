@@ -30,6 +30,13 @@ pub enum Ev {
     /// A call to a function declared `__releases(lock)` closes the section
     /// on that lock, whatever its class.
     ReleaseAny(String),
+    /// The function's own sections of this class close (the interrupts a
+    /// `local_irq_save()` disabled, restored by `spin_unlock_irqrestore()`);
+    /// a caller's are not touched.
+    ReleaseOwn(LockClass),
+    /// The function's own section of this class on this lock was not taken
+    /// on this path (`if (!pte)` after `pte_offset_map_lock()`).
+    ReleaseHeld(LockClass, String),
     /// The path took this side of a branch on a condition (index into
     /// [`Cfg::conds`]): its truth.
     Cond(u16, bool),
@@ -68,8 +75,11 @@ pub struct Cfg {
     pub exit_line: HashMap<u32, u32>,
     /// The branch conditions [`Ev::Cond`] refers to, normalised.
     pub conds: Vec<String>,
+    /// For each condition, the bytes from its first test to the end of its
+    /// last.
+    pub spans: Vec<(usize, usize)>,
     /// For each condition, whether the function never assigns what it reads
-    /// (so two tests of it agree).
+    /// between its first and last test (so the tests agree).
     pub stable: Vec<bool>,
 }
 
@@ -226,7 +236,13 @@ fn split_conditions(cfg: &Cfg) -> Vec<u16> {
     let opens = cfg.blocks.iter().flat_map(|b| &b.events).any(|e| {
         matches!(
             e,
-            Ev::Acquire(_) | Ev::Release(..) | Ev::ReleaseAny(_) | Ev::Save(_) | Ev::Restore { .. }
+            Ev::Acquire(_)
+                | Ev::Release(..)
+                | Ev::ReleaseAny(_)
+                | Ev::ReleaseOwn(_)
+                | Ev::ReleaseHeld(..)
+                | Ev::Save(_)
+                | Ev::Restore { .. }
         )
     });
     if !opens {
@@ -438,6 +454,10 @@ fn step(
         Ev::ReleaseAny(lock) => release(f, st, KEYED_CLASSES, |s| {
             vocab::keyed(s.class) && same_lock(&s.lock, lock)
         }),
+        Ev::ReleaseOwn(class) => close_own(f, st, |s| s.class == *class),
+        Ev::ReleaseHeld(class, lock) => {
+            close_own(f, st, |s| s.class == *class && same_lock(&s.lock, lock));
+        }
         Ev::Save(id) => {
             st.may.set(*id);
             st.must.set(*id);
@@ -480,6 +500,20 @@ fn step(
                 st.must.clear(i);
             }
         }
+    }
+}
+
+/// Closes the function's own held sections that `which` selects, leaving
+/// the caller's alone.
+fn close_own(f: &Function, st: &mut State, which: impl Fn(&crate::facts::Section) -> bool) {
+    let own: Vec<u16> = st
+        .held
+        .iter()
+        .filter(|&i| which(&f.sections[i as usize]))
+        .collect();
+    for i in own {
+        st.held.clear(i);
+        st.held_must.clear(i);
     }
 }
 

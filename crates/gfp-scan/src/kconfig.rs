@@ -48,7 +48,7 @@ impl Unbuildable {
                 kc.parse_file(&text, in_scope(rel, &arch));
             }
         }
-        let possible = kc.solve();
+        let possible = kc.solve(forced_off(&arch));
         let impossible_names: HashSet<String> = (0..kc.names.len())
             .filter(|&i| kc.defined[i] && !possible[i])
             .map(|i| kc.names[i].clone())
@@ -115,6 +115,15 @@ impl Unbuildable {
     /// impossible; `false` for symbols the tree does not define.
     pub fn is_impossible(&self, sym: &str) -> bool {
         self.impossible_names.contains(sym)
+    }
+}
+
+/// Symbols no build of the architecture the scan models sets: the gfp
+/// profiles describe x86_64, so a 32-bit x86 build is not one of them.
+fn forced_off(arch: &str) -> &'static [&'static str] {
+    match arch {
+        "x86" => &["X86_32"],
+        _ => &[],
     }
 }
 
@@ -436,13 +445,20 @@ impl Kconfig {
     }
 
     /// Possibility of every interned symbol, to a fixed point.
-    fn solve(&self) -> Vec<bool> {
+    fn solve(&self, off: &[&str]) -> Vec<bool> {
         let n = self.names.len();
         let compile_test = self.ids.get("COMPILE_TEST").copied();
         let mut possible = vec![true; n];
         // A real build, not a compile test, whether or not the tree defines it.
         if let Some(ct) = compile_test {
             possible[ct as usize] = false;
+        }
+        let forced: Vec<u32> = off
+            .iter()
+            .filter_map(|s| self.ids.get(*s).copied())
+            .collect();
+        for &f in &forced {
+            possible[f as usize] = false;
         }
         let mut by_sym: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut selected_by: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];

@@ -322,16 +322,20 @@ enum Known {
 
 /// A copy of `src` with the text of every preprocessor branch that no build
 /// compiles turned into spaces (newlines kept): `#ifdef CONFIG_X` where no
-/// build sets `X` (as `never_set` says, given the bare symbol name), its
-/// `#else` when the condition is certainly true (`#ifndef CONFIG_X`), and
-/// `#elif` chains after either. The directives themselves are kept. `None`
+/// build sets `X` (as `never_set` says, given the bare symbol name), `#if 0`
+/// and `#if NAME` where the file defines `NAME` as 0, the `#else` of a
+/// condition that is certainly true (`#ifndef CONFIG_X`), and `#elif`
+/// chains after either. The directives themselves are kept. `None`
 /// when nothing is dead. `code` is `src` without comments (same offsets).
 pub fn blank_dead_branches(
     src: &[u8],
     code: &[u8],
     never_set: &dyn Fn(&str) -> bool,
 ) -> Option<Vec<u8>> {
-    memchr::memmem::find(code, b"CONFIG_")?;
+    memchr::memmem::find(code, b"#")?;
+    // `#define DUMP_IT_BACK 0` in the file: `#if DUMP_IT_BACK` is `#if 0`.
+    let zero = zero_defines(code);
+    let is_zero = |w: &str| w == "0" || zero.iter().any(|z| z == w);
     // One frame per open #if: whether the enclosing text is dead, whether a
     // branch so far was certainly taken, whether every branch so far was
     // certainly not, and whether the current branch is dead.
@@ -358,9 +362,9 @@ pub fn blank_dead_branches(
             let (word, arg) = rest.split_at(word_end);
             let arg = String::from_utf8_lossy(arg);
             let eval = |kind: &[u8]| match kind {
-                b"ifdef" => term(&arg, never_set),
-                b"ifndef" => not(term(&arg, never_set)),
-                _ => condition(&arg, never_set),
+                b"ifdef" => term(&arg, never_set, &|_| false),
+                b"ifndef" => not(term(&arg, never_set, &|_| false)),
+                _ => condition(&arg, never_set, &is_zero),
             };
             match word {
                 b"if" | b"ifdef" | b"ifndef" => {
@@ -448,12 +452,45 @@ fn not(k: Known) -> Known {
     }
 }
 
+/// The names the file defines as `0` (`#define NAME 0`), and never as
+/// anything else.
+fn zero_defines(code: &[u8]) -> Vec<String> {
+    let mut zero = Vec::new();
+    let mut other = Vec::new();
+    for line in code.split(|&b| b == b'\n') {
+        let t = trim_ascii(line);
+        let Some(rest) = t.strip_prefix(b"#") else {
+            continue;
+        };
+        let rest = trim_ascii(rest);
+        let Some(rest) = rest.strip_prefix(b"define") else {
+            continue;
+        };
+        let rest = trim_ascii(rest);
+        let end = ident_end(rest, 0);
+        if end == 0 {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&rest[..end]).into_owned();
+        if trim_ascii(&rest[end..]) == b"0" {
+            zero.push(name);
+        } else {
+            other.push(name);
+        }
+    }
+    zero.retain(|z| !other.contains(z));
+    zero
+}
+
 /// `CONFIG_X` (or `defined(CONFIG_X)`, `IS_ENABLED(CONFIG_X)`, ...), possibly
-/// negated: false when no build sets X.
-fn term(t: &str, never_set: &dyn Fn(&str) -> bool) -> Known {
+/// negated: false when no build sets X; a name `is_zero` says is 0 is false.
+fn term(t: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -> bool) -> Known {
     let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
     if let Some(r) = t.strip_prefix('!') {
-        return not(term(r, never_set));
+        return not(term(r, never_set, is_zero));
+    }
+    if is_zero(&t) {
+        return Known::False;
     }
     let mut inner = t.as_str();
     for w in [
@@ -486,7 +523,7 @@ fn term(t: &str, never_set: &dyn Fn(&str) -> bool) -> Known {
 
 /// An `#if` condition: `||` of `&&` of terms; anything with other
 /// parentheses or operators is unknown.
-fn condition(c: &str, never_set: &dyn Fn(&str) -> bool) -> Known {
+fn condition(c: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -> bool) -> Known {
     let c = c.trim();
     let stripped = c
         .replace("defined(", "")
@@ -503,7 +540,7 @@ fn condition(c: &str, never_set: &dyn Fn(&str) -> bool) -> Known {
         let mut all_true = true;
         let mut any_false = false;
         for t in part.split("&&") {
-            match term(t, never_set) {
+            match term(t, never_set, is_zero) {
                 Known::False => any_false = true,
                 Known::True => {}
                 Known::Unknown => all_true = false,

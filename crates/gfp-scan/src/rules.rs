@@ -817,12 +817,16 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
                     rule,
                     severity: Severity::Note,
                     message: format!(
-                        "`{}` passes {written}, but every one of the {} calls to `{}` is made inside a scope that already removes it (one is at {}:{})",
+                        "`{}` passes {written}, but {} `{}` is made inside a scope that already removes it ({}:{}{})",
                         c.callee,
-                        g.callers[id].len(),
+                        match g.callers[id].len() {
+                            1 => "the only call to".to_string(),
+                            n => format!("every one of the {n} calls to"),
+                        },
                         f.name,
                         g.file_of(example.func),
-                        g.func(example.func).calls[example.call as usize].line
+                        g.func(example.func).calls[example.call as usize].line,
+                        if g.callers[id].len() == 1 { "" } else { " is one" }
                     ),
                     alloc: Some(alloc),
                     context: ContextRef {
@@ -934,7 +938,7 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             .iter()
             .filter(|s| s.escapes && s.op.starts_with("memalloc_"))
         {
-            let key = s.var.as_deref().map(last_field).unwrap_or_default();
+            let key = s.saved_in().map(last_field).unwrap_or_default();
             // The restore of the same field in the same file, or at least the
             // same directory: field names repeat across unrelated structures.
             let dir = |p: &str| {
@@ -948,7 +952,14 @@ pub fn unpaired_scope(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
                     .find(|(r, _)| g.file_of(*r) == here)
                     .or_else(|| others().find(|(r, _)| dir(g.file_of(*r)) == dir(here)))
             });
-            let (severity, msg) = match (found, s.var.as_deref()) {
+            let (severity, msg) = match (found, s.saved_in()) {
+                _ if s.discarded => (
+                    Severity::Note,
+                    format!(
+                        "{} at line {} throws the saved state away: the scope is never restored and lasts for the rest of the task that runs `{}` (a kernel thread marking itself)",
+                        s.op, s.line, f.name
+                    ),
+                ),
                 (Some(&(r, line)), Some(var)) => (
                     Severity::Note,
                     format!(

@@ -195,6 +195,27 @@ fn unpaired_scopes_and_scopes_restored_elsewhere() {
         "{}",
         elsewhere.message
     );
+    let through_local = unpaired
+        .iter()
+        .find(|f| f.context.function == "server_lock")
+        .expect("the save stored through a local is reported");
+    assert_eq!(through_local.severity, Severity::Note);
+    assert!(
+        through_local.message.contains("server->nofs_flag")
+            && through_local.message.contains("server_unlock"),
+        "{}",
+        through_local.message
+    );
+    let thread = unpaired
+        .iter()
+        .find(|f| f.context.function == "commit_thread")
+        .expect("the discarded save is reported");
+    assert_eq!(thread.severity, Severity::Note);
+    assert!(
+        thread.message.contains("throws the saved state away"),
+        "{}",
+        thread.message
+    );
     for ok in [
         "paired_through_goto",
         "nofs_on_one_path",
