@@ -1100,8 +1100,14 @@ fn scan_json_and_sarif_parse() {
 #[test]
 fn scan_usage_errors_exit_2_and_say_why() {
     let tree = scan_fixture("tree");
+    let readme = format!("{}/../../README.md", env!("CARGO_MANIFEST_DIR"));
+    let empty = std::env::temp_dir().join(format!("gfp-scan-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.to_string_lossy().into_owned();
     for (args, says) in [
         (vec!["scan", "/nonexistent/dir"], "no such file"),
+        (vec!["scan", &readme], "not a C source file"),
+        (vec!["scan", &empty], "no .c or .h files"),
         (vec!["scan", &tree, "--around", "outer"], "--propose"),
         (
             vec![

@@ -177,6 +177,12 @@ pub enum ScanError {
     /// The thread pool could not start.
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// The root is a file that is not C source.
+    #[error("cannot scan {0}: not a C source file (give a .c or .h file, or a directory)")]
+    NotC(String),
+    /// The root directory holds no C source.
+    #[error("nothing to scan under {0}: no .c or .h files (give a kernel tree or a directory of C source)")]
+    NoSource(String),
 }
 
 /// Directories of a kernel tree that hold no kernel code: user-space tools,
@@ -213,6 +219,10 @@ fn collect_files(
         why: e.to_string(),
     })?;
     if meta.is_file() {
+        let name = root.to_string_lossy();
+        if !(name.ends_with(".c") || name.ends_with(".h")) {
+            return Err(ScanError::NotC(root.display().to_string()));
+        }
         return Ok((vec![root.to_path_buf()], 0, None));
     }
     let mut out = Vec::new();
@@ -244,6 +254,9 @@ fn collect_files(
         }
     }
     out.sort();
+    if out.is_empty() {
+        return Err(ScanError::NoSource(root.display().to_string()));
+    }
     let mut unbuildable = 0;
     let mut config = None;
     if let (true, true, Some(arch)) = (is_kernel, buildable_only, arch) {

@@ -513,8 +513,14 @@ fn header(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
     row(
         "reclaim",
         format!(
-            "kswapd: {} wake-up requests, {} runs, {} pages scanned, {} reclaimed; direct reclaim: {} scanned, {} reclaimed; OOM kills: {}",
-            r.kswapd_wakeups, r.kswapd_runs, scanned.0, r.pgsteal_kswapd, scanned.1, r.pgsteal_direct, r.oom_kills
+            "kswapd: {}, {}, {} scanned, {} reclaimed; direct reclaim: {} scanned, {} reclaimed; OOM kills: {}",
+            crate::sim::report::counted(r.kswapd_wakeups, "wake-up request", "wake-up requests"),
+            crate::sim::report::counted(r.kswapd_runs, "run", "runs"),
+            crate::sim::report::counted(scanned.0, "page", "pages"),
+            r.pgsteal_kswapd,
+            scanned.1,
+            r.pgsteal_direct,
+            r.oom_kills
         ),
     );
     // As the text report: only where something happened.
@@ -900,9 +906,11 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
             C_DIRECT,
             "direct reclaim reclaimed",
         );
-        let cx = (xa + xb) / 2.0;
-        // Marks as wide as the bar, 3 to 10 px: dense runs stay apart.
+        // Marks as wide as the bar, 3 to 10 px: dense runs stay apart. A
+        // mark at time 0 (or at the end) stays whole inside the plot rather
+        // than running into the row labels.
         let half = ((xb - xa) / 2.0).clamp(1.5, 5.0);
+        let cx = ((xa + xb) / 2.0).clamp(X0 + half, (X1 - half).max(X0 + half));
         if c.freed_other() > 0 {
             let _ = writeln!(
                 o,

@@ -55,7 +55,7 @@ mod fast;
 mod irq;
 mod reclaim;
 mod record;
-mod report;
+pub(crate) mod report;
 mod sched;
 mod setup;
 mod stack;

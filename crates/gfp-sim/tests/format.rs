@@ -550,6 +550,12 @@ fn nesting_depth_is_bounded_below_the_stack() {
             assert_eq!(parse(&print(&s)).unwrap(), s);
             let _ = gfp_sim::format::drop_scopes(&s);
             let (report, timeline) = gfp_sim::run_recorded(&s, 1).unwrap();
+            // Blocks are not calls: nesting them is not recursion.
+            assert!(
+                !report.has(gfp_sim::Rule::UnboundedRecursion),
+                "{}",
+                report.text()
+            );
             let _ = gfp_sim::html::render(&report, &timeline, &Default::default());
             let (l, c, m) = err_at(&nested_scenario(n + 1));
             assert_eq!((l, c), (4 + n, 1));

@@ -614,10 +614,11 @@ fn kswapd_run_marks_match_the_header_count() {
             .find(|n| n.has_tag_name("dd") && n.text().is_some_and(|t| t.starts_with("kswapd:")))
             .and_then(|n| n.text())
             .expect("reclaim row");
-        assert!(
-            header.contains(&format!(" {} runs,", r.kswapd_runs)),
-            "{name}: {header}"
-        );
+        let runs = match r.kswapd_runs {
+            1 => " 1 run,".to_string(),
+            n => format!(" {n} runs,"),
+        };
+        assert!(header.contains(&runs), "{name}: {header}");
         let marks: u64 = svg_all(doc.root(), "rect")
             .filter(|n| class_is(n, "run"))
             .map(|n| {
@@ -885,4 +886,39 @@ fn axis_labels_do_not_repeat() {
         }
     }
     assert!(step_pages > 0);
+}
+
+/// The marks above the reclaim plot (wake-up triangles, run squares, freed
+/// circles) lie whole inside the plot, also at time 0, where they used to
+/// run into the row labels.
+#[test]
+fn reclaim_marks_stay_inside_the_plot() {
+    let mut seen = 0;
+    for (name, _) in BUILTIN {
+        let (_, _, html) = page(&builtin(name), 1, XAxis::Auto);
+        let doc = parse_page(&html).expect("parses");
+        for svg in doc.descendants().filter(|n| n.has_tag_name("svg")) {
+            let left = svg_all(svg, "line")
+                .filter(|n| class_is(n, "axis"))
+                .filter_map(|n| n.attribute("x1")?.parse::<f64>().ok())
+                .fold(f64::INFINITY, f64::min);
+            for wake in svg_all(svg, "path").filter(|n| class_is(n, "wake")) {
+                let d = wake.attribute("d").unwrap();
+                let x: f64 = d[1..].split(',').next().unwrap().parse().unwrap();
+                assert!(
+                    x >= left - 0.05,
+                    "{name}: wake-up mark at x={x}, plot starts at {left}"
+                );
+                seen += 1;
+            }
+            for run in svg_all(svg, "rect").filter(|n| class_is(n, "run")) {
+                let x: f64 = run.attribute("x").unwrap().parse().unwrap();
+                assert!(
+                    x >= left - 0.05,
+                    "{name}: run mark at x={x}, plot starts at {left}"
+                );
+            }
+        }
+    }
+    assert!(seen > 0, "some scenario wakes kswapd");
 }

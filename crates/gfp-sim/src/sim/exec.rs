@@ -403,7 +403,15 @@ impl Sim {
         info: Rc<[OpInfo]>,
         kind: FrameKind,
     ) {
-        if self.tasks[i].frames.len() >= self.config.max_depth {
+        // Only calls count: a block (`repeat`, `scope`, `if-failed`) nests
+        // as deep as the scenario's nesting bound allows, in frames on the
+        // heap, and is not recursion.
+        let calls = self.tasks[i]
+            .frames
+            .iter()
+            .filter(|f| matches!(f.kind, FrameKind::Call(_)))
+            .count();
+        if matches!(kind, FrameKind::Call(_)) && calls >= self.config.max_depth {
             self.finding(
                 i,
                 Rule::UnboundedRecursion,

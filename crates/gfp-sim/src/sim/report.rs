@@ -247,8 +247,12 @@ impl Report {
         }
         let _ = writeln!(
             o,
-            "kswapd: {} wake-ups, {} runs, {} pages reclaimed; direct reclaim {} pages; OOM kills {}",
-            self.kswapd_wakeups, self.kswapd_runs, self.pgsteal_kswapd, self.pgsteal_direct, self.oom_kills
+            "kswapd: {}, {}, {} reclaimed; direct reclaim {}; OOM kills {}",
+            counted(self.kswapd_wakeups, "wake-up", "wake-ups"),
+            counted(self.kswapd_runs, "run", "runs"),
+            counted(self.pgsteal_kswapd, "page", "pages"),
+            counted(self.pgsteal_direct, "page", "pages"),
+            self.oom_kills
         );
         // Only when something happened there: reports of scenarios without
         // a filesystem or failing devices read as before.
@@ -318,4 +322,10 @@ impl Sim {
             findings: std::mem::take(&mut self.findings),
         }
     }
+}
+
+/// `n` with the noun that agrees with it: "1 run", "2 runs".
+pub(crate) fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
