@@ -5,8 +5,9 @@
 //! `cargo run --release -p gfp-scan --example coverage -- DIR`
 //!
 //! The textual side is what grep would find (`NAME(` outside comments and
-//! strings, in function bodies, not on preprocessor lines); the index side
-//! is what `gfp scan` analyses, parse errors and all.
+//! strings, in function bodies, not on preprocessor lines, not called as a
+//! structure member `ops->NAME(`, not in `#if 0` text); the index side is
+//! what `gfp scan` analyses, parse errors and all.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -54,7 +55,13 @@ fn main() {
             let Ok(src) = std::fs::read(p) else {
                 return (0, 0, Vec::new());
             };
+            // Text `#if 0` (or a macro the file defines as 0) compiles out
+            // is not a call site.
             let code = lexical::code_only(&src);
+            let code = match lexical::blank_dead_branches(&src, &code, &|_| false) {
+                Some(live) => lexical::code_only(&live),
+                None => code,
+            };
             let line_of =
                 |pos: usize| src[..pos].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
             let mut grep: Vec<(u32, String)> = Vec::new();
@@ -79,7 +86,11 @@ fn main() {
                         while j < body.len() && body[j].is_ascii_whitespace() {
                             j += 1;
                         }
-                        let interesting = alloc.get(&word).is_some()
+                        // `ops->alloc_skb(...)` calls a member, not the
+                        // allocator of that name.
+                        let member = st >= 1
+                            && (body[st - 1] == b'.' || (st >= 2 && &body[st - 2..st] == b"->"));
+                        let interesting = !member && alloc.get(&word).is_some()
                             || (word.starts_with("memalloc_")
                                 && (word.ends_with("_save") || word.ends_with("_restore")));
                         if interesting && j < body.len() && body[j] == b'(' {

@@ -565,13 +565,15 @@ fn condition(c: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -
     }
 }
 
-/// Whether a line registers an atomic entry point at file scope.
-pub fn registers_at_file_scope(line: &[u8]) -> bool {
+/// Where the text registers atomic entry points at file scope
+/// (`DEFINE_TIMER`, `DECLARE_TASKLET`): the offsets of the macro names.
+pub fn file_scope_registrations(code: &[u8]) -> impl Iterator<Item = usize> + '_ {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
         AhoCorasick::new(["DEFINE_TIMER", "DECLARE_TASKLET"]).expect("the needles build")
     })
-    .is_match(line)
+    .find_iter(code)
+    .map(|m| m.start())
 }
 
 /// Whether a function's text can matter to the rules beyond its calls.

@@ -509,11 +509,7 @@ pub fn parse_file(
         };
         if blank {
             let m = masked.get_or_insert_with(|| src.to_vec());
-            for b in &mut m[r.start..r.end] {
-                if *b != b'\n' {
-                    *b = b' ';
-                }
-            }
+            blank_keeping_lines(&mut m[r.start..r.end]);
         }
     }
     // Of the text outside function bodies the parser needs only the
@@ -521,32 +517,37 @@ pub fn parse_file(
     // rest too (prototypes, macros, comments), keeping lines and columns.
     if !parse_all {
         let m = masked.get_or_insert_with(|| src.to_vec());
-        let mut keep = vec![false; src.len()];
-        for r in regions
+        // The kept stretches, in order: function regions and the lines
+        // that register at file scope.
+        let mut keep: Vec<(usize, usize)> = regions
             .iter()
             .filter(|r| r.kind == lexical::RegionKind::Function)
-        {
-            keep[r.start..r.end].iter_mut().for_each(|k| *k = true);
+            .map(|r| (r.start, r.end))
+            .collect();
+        for at in lexical::file_scope_registrations(&code) {
+            let row = newlines.partition_point(|&n| n < at);
+            let start = if row == 0 { 0 } else { newlines[row - 1] + 1 };
+            let end = newlines.get(row).map_or(src.len(), |&n| n + 1);
+            keep.push((start, end));
         }
-        let mut line_start = 0;
-        for (i, &b) in src.iter().enumerate() {
-            if b == b'\n' || i + 1 == src.len() {
-                let line = &code[line_start..=i];
-                if lexical::registers_at_file_scope(line) {
-                    keep[line_start..=i].iter_mut().for_each(|k| *k = true);
-                }
-                line_start = i + 1;
+        keep.sort_unstable();
+        let mut from = 0;
+        for (a, b) in keep.into_iter().chain([(src.len(), src.len())]) {
+            if a > from {
+                blank_keeping_lines(&mut m[from..a]);
             }
-        }
-        for (b, k) in m.iter_mut().zip(&keep) {
-            if !*k && *b != b'\n' {
-                *b = b' ';
-            }
+            from = from.max(b);
         }
     }
     let text = masked.as_deref().unwrap_or(src);
     let mut parser = tree_sitter::Parser::new();
     parser.set_language(&tree_sitter_c::LANGUAGE.into()).ok()?;
+    // The parser reads only the text that is left: long blank stretches
+    // (the functions and declarations blanked above) are not even lexed.
+    let ranges = parse_ranges(text, &newlines);
+    if !ranges.is_empty() {
+        parser.set_included_ranges(&ranges).ok()?;
+    }
     let tree = parser.parse(text, None)?;
     let mut facts = extract::file_facts(rel, text, tree.root_node(), lexical::releases(&code));
     facts.bytes = src.len();
@@ -558,12 +559,82 @@ pub fn parse_file(
     Some(facts)
 }
 
+/// Turns every byte but the line breaks into a space.
+fn blank_keeping_lines(text: &mut [u8]) {
+    let mut from = 0;
+    while from < text.len() {
+        let end = memchr::memchr(b'\n', &text[from..]).map_or(text.len(), |p| from + p);
+        text[from..end].fill(b' ');
+        from = end + 1;
+    }
+}
+
 fn memchr_newlines(src: &[u8]) -> Vec<usize> {
-    src.iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'\n')
-        .map(|(i, _)| i)
-        .collect()
+    memchr::memchr_iter(b'\n', src).collect()
+}
+
+/// The stretches of `text` the parser must read: everything but the inside
+/// of runs of blank lines at least `MIN_SKIP` bytes long (no token, not even
+/// a string literal, runs through a blank line). Empty when nothing is worth
+/// skipping.
+fn parse_ranges(text: &[u8], newlines: &[usize]) -> Vec<tree_sitter::Range> {
+    const MIN_SKIP: usize = 256;
+    let point = |pos: usize| {
+        let row = newlines.partition_point(|&n| n < pos);
+        let line_start = if row == 0 { 0 } else { newlines[row - 1] + 1 };
+        tree_sitter::Point {
+            row,
+            column: pos - line_start,
+        }
+    };
+    let blank = |b: u8| b == b' ' || b == b'\n' || b == b'\t' || b == b'\r';
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        if !blank(text[i]) {
+            i += 1;
+            continue;
+        }
+        let run = i;
+        while i < text.len() && blank(text[i]) {
+            i += 1;
+        }
+        if i - run < MIN_SKIP {
+            continue;
+        }
+        // Skip from after the run's first line break to its last one: the
+        // line before keeps its end (a directive ends there) and the line
+        // after starts a line.
+        let (Some(first), Some(last)) = (
+            memchr::memchr(b'\n', &text[run..i]),
+            memchr::memrchr(b'\n', &text[run..i]),
+        ) else {
+            continue;
+        };
+        let (cut, resume) = (run + first + 1, run + last);
+        if resume >= cut + MIN_SKIP {
+            out.push(tree_sitter::Range {
+                start_byte: start,
+                end_byte: cut,
+                start_point: point(start),
+                end_point: point(cut),
+            });
+            start = resume;
+        }
+    }
+    if out.is_empty() {
+        return out;
+    }
+    if start < text.len() {
+        out.push(tree_sitter::Range {
+            start_byte: start,
+            end_byte: text.len(),
+            start_point: point(start),
+            end_point: point(text.len()),
+        });
+    }
+    out
 }
 
 /// With `--follow-ops`: a call through `x->member(...)` becomes a call to
@@ -614,4 +685,40 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
         }
     }
     followed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parser skips only the inside of long blank stretches: each range
+    /// ends just after a line break and the next starts at one, and what is
+    /// left out is blank.
+    #[test]
+    fn parse_ranges_skip_only_blank_lines() {
+        let blank = " ".repeat(300);
+        let text = format!("#if X\n{blank}\n{blank}\n#endif\nint f(void)\n{{\n}}\n");
+        let newlines = memchr_newlines(text.as_bytes());
+        let ranges = parse_ranges(text.as_bytes(), &newlines);
+        assert_eq!(ranges.len(), 2, "{ranges:?}");
+        assert_eq!(&text[..ranges[0].end_byte], "#if X\n");
+        assert!(text[ranges[1].start_byte..].starts_with("\n#endif"));
+        assert!(text[ranges[0].end_byte..ranges[1].start_byte]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\n'));
+        assert_eq!(ranges[1].start_point.column, 300);
+        // Short blanks, or none: the whole text.
+        let short = "int f(void)\n{\n}\n";
+        assert!(parse_ranges(short.as_bytes(), &memchr_newlines(short.as_bytes())).is_empty());
+        // The same facts with and without the skipping.
+        let src = format!("static DEFINE_SPINLOCK(l);\n{blank}\n{blank}\nvoid g(void)\n{{\n\tspin_lock(&l);\n\tkmalloc(8, GFP_KERNEL);\n\tspin_unlock(&l);\n}}\n");
+        let facts = parse_file("g.c".into(), src.as_bytes(), false, None).expect("parses");
+        let g = facts.functions.iter().find(|f| f.name == "g").expect("g");
+        let k = g
+            .calls
+            .iter()
+            .find(|c| c.callee == "kmalloc")
+            .expect("kmalloc");
+        assert_eq!((k.line, k.sections.len()), (7, 1));
+    }
 }
