@@ -313,7 +313,7 @@ pub fn text(src: &[u8], n: Node<'_>) -> String {
 /// text without outer parentheses, `likely()`/`unlikely()` and whitespace,
 /// and whether it was negated. Only conditions without calls, assignments or
 /// side effects: `shared`, `!ovr`, `phba->sli_rev == LPFC_SLI_REV4`.
-fn cond_key(t: &str) -> Option<(String, bool)> {
+pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
     let mut t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
     let mut neg = false;
     loop {
@@ -353,6 +353,39 @@ fn cond_key(t: &str) -> Option<(String, bool)> {
             matches!(prev, b'=' | b'!' | b'<' | b'>') || next == b'='
         });
     ok.then_some((t, neg))
+}
+
+/// The parts of a condition joined by a top-level `&&` (none unless there
+/// are two or more, and none for a negated whole `!(A && B)`).
+pub(crate) fn conjuncts(t: &str) -> Vec<String> {
+    let mut t = t.trim();
+    while t.starts_with('(') && t.ends_with(')') && balanced(&t[1..t.len() - 1]) {
+        t = t[1..t.len() - 1].trim();
+    }
+    let b = t.as_bytes();
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b'|' if depth == 0 && b.get(i + 1) == Some(&b'|') => return Vec::new(),
+            b'&' if depth == 0 && b.get(i + 1) == Some(&b'&') => {
+                out.push(t[start..i].to_string());
+                i += 2;
+                start = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if out.is_empty() {
+        return out;
+    }
+    out.push(t[start..].to_string());
+    out
 }
 
 fn balanced(s: &str) -> bool {
@@ -852,32 +885,26 @@ impl<'s> Walker<'s> {
                 .map(|i| (i as u8, neg))
         });
         // A condition a later branch may test again: each side records its
-        // truth, so the flow can keep the two branches' paths together.
-        let key = n
+        // truth, so the flow can keep the two branches' paths together. The
+        // parts of an `A && B` hold on the then side too.
+        let cond_text = n
             .child_by_field_name("condition")
-            .and_then(|c| cond_key(&text(self.src, c)))
-            .map(|(k, neg)| {
-                let (a, b) = (n.start_byte(), n.end_byte());
-                let i = match self.cfg.conds.iter().position(|x| *x == k) {
-                    Some(i) => {
-                        let span = &mut self.cfg.spans[i];
-                        *span = (span.0.min(a), span.1.max(b));
-                        i
-                    }
-                    None => {
-                        self.cfg.conds.push(k);
-                        self.cfg.spans.push((a, b));
-                        self.cfg.conds.len() - 1
-                    }
-                };
-                (i as u16, neg)
-            })
-            .filter(|&(i, _)| i < 64);
+            .map(|c| text(self.src, c))
+            .unwrap_or_default();
+        let key = cond_key(&cond_text).and_then(|(k, neg)| Some((self.cond_index(k, n)?, neg)));
+        let conjuncts: Vec<(u16, bool)> = conjuncts(&cond_text)
+            .into_iter()
+            .filter_map(|c| cond_key(&c))
+            .filter_map(|(k, neg)| Some((self.cond_index(k, n)?, neg)))
+            .collect();
         let head = self.cur;
         let then_b = self.new_block();
         self.edge(head, then_b);
         self.cur = then_b;
         if let Some((k, neg)) = key {
+            self.emit(Ev::Cond(k, !neg));
+        }
+        for &(k, neg) in &conjuncts {
             self.emit(Ev::Cond(k, !neg));
         }
         // `if (!pte)` after `pte = pte_offset_map_lock(...)`: not locked.
@@ -927,6 +954,25 @@ impl<'s> Walker<'s> {
         self.edge(then_end, join);
         self.edge(else_end, join);
         self.cur = join;
+    }
+
+    /// The index of a branch condition in the function's table, its span
+    /// grown to cover the `if` statement `n` (`None` past 64 conditions).
+    fn cond_index(&mut self, k: String, n: Node<'_>) -> Option<u16> {
+        let (a, b) = (n.start_byte(), n.end_byte());
+        let i = match self.cfg.conds.iter().position(|x| *x == k) {
+            Some(i) => {
+                let span = &mut self.cfg.spans[i];
+                *span = (span.0.min(a), span.1.max(b));
+                i
+            }
+            None => {
+                self.cfg.conds.push(k);
+                self.cfg.spans.push((a, b));
+                self.cfg.conds.len() - 1
+            }
+        };
+        (i < 64).then_some(i as u16)
     }
 
     fn switch(&mut self, n: Node<'_>) {

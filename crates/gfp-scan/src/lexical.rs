@@ -891,7 +891,144 @@ pub fn light_function(
         }
     }
     f.locals = gfp_locals(src, body, base);
+    branch_facts(&mut f, body, base, line_of);
     Some(f)
+}
+
+/// The branch conditions each call of a lexically read function is made
+/// under (`if (x->state == A) call();`, its `else`), as the flow records them
+/// for parsed functions: conditions on what the body never assigns.
+fn branch_facts(f: &mut Function, body: &[u8], base: usize, line_of: &dyn Fn(usize) -> u32) {
+    use crate::extract::{cond_key, conjuncts};
+    let mut facts: Vec<(usize, usize, String, bool)> = Vec::new();
+    let mut at = 0;
+    while let Some(p) = memchr::memmem::find(&body[at..], b"if").map(|p| p + at) {
+        at = p + 2;
+        let word = p == 0 || !(body[p - 1].is_ascii_alphanumeric() || body[p - 1] == b'_');
+        if !word || ident_end(body, p) != p + 2 {
+            continue;
+        }
+        let open = skip_blank(body, p + 2);
+        if body.get(open) != Some(&b'(') {
+            continue;
+        }
+        let Some(close) = matching(body, open, b'(', b')') else {
+            continue;
+        };
+        let cond = String::from_utf8_lossy(&body[open + 1..close]).into_owned();
+        let then_end = stmt_end(body, close + 1);
+        let mut keys: Vec<(String, bool)> = cond_key(&cond).into_iter().collect();
+        keys.extend(conjuncts(&cond).iter().filter_map(|c| cond_key(c)));
+        for (k, neg) in &keys {
+            facts.push((close + 1, then_end, k.clone(), !neg));
+        }
+        let e = skip_blank(body, then_end);
+        if body[e..].starts_with(b"else") && ident_end(body, e) == e + 4 {
+            if let Some((k, neg)) = cond_key(&cond) {
+                facts.push((e + 4, stmt_end(body, e + 4), k, neg));
+            }
+        }
+    }
+    if facts.is_empty() {
+        return;
+    }
+    let mut keys: Vec<String> = Vec::new();
+    for c in &mut f.calls {
+        let Some(pos) = body_offset(body, base, c.line, line_of) else {
+            continue;
+        };
+        for (a, b, k, t) in &facts {
+            if !(*a..*b).contains(&pos) || !never_assigned(k, body) {
+                continue;
+            }
+            let i = match keys.iter().position(|x| x == k) {
+                Some(i) => i,
+                None => {
+                    keys.push(k.clone());
+                    keys.len() - 1
+                }
+            };
+            if i < 64 && !c.conds.iter().any(|x| x.0 == i as u16) {
+                c.conds.push((i as u16, *t));
+            }
+        }
+    }
+    f.cond_keys = keys;
+}
+
+/// The first offset of the body on the call's line (calls keep only their
+/// line): good enough to place a call inside or outside a branch, which
+/// kernel style writes on lines of their own.
+fn body_offset(
+    body: &[u8],
+    base: usize,
+    line: u32,
+    line_of: &dyn Fn(usize) -> u32,
+) -> Option<usize> {
+    // Binary search over offsets: line_of is monotonic.
+    let (mut lo, mut hi) = (0usize, body.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if line_of(base + mid) < line {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo < body.len() && line_of(base + lo) == line).then(|| {
+        // The first non-blank byte of that line.
+        let mut p = lo;
+        while p < body.len() && (body[p] == b' ' || body[p] == b'\t') {
+            p += 1;
+        }
+        p
+    })
+}
+
+fn skip_blank(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The offset of the bracket closing the one at `open`.
+fn matching(b: &[u8], open: usize, o: u8, c: u8) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, &x) in b.iter().enumerate().skip(open) {
+        if x == o {
+            depth += 1;
+        } else if x == c {
+            depth = depth.checked_sub(1)?;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+    }
+    None
+}
+
+/// The end of the statement starting at (or after blanks from) `i`: a block
+/// to its closing brace, anything else to its `;` (or a block it ends with).
+fn stmt_end(b: &[u8], i: usize) -> usize {
+    let i = skip_blank(b, i);
+    if b.get(i) == Some(&b'{') {
+        return matching(b, i, b'{', b'}').map_or(b.len(), |e| e + 1);
+    }
+    let mut depth = 0i32;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'(' => depth += 1,
+            b')' => depth -= 1,
+            b'{' if depth == 0 => return matching(b, j, b'{', b'}').map_or(b.len(), |e| e + 1),
+            b';' if depth <= 0 => return j + 1,
+            b'}' if depth <= 0 => return j,
+            _ => {}
+        }
+        j += 1;
+    }
+    b.len()
 }
 
 /// Whether the body branches on one of the parameters as a whole

@@ -542,7 +542,8 @@ fn conds_conflict(g: &Graph, steps: &[Step]) -> bool {
                     })
                     .flatten();
                 if fa.iter().any(|&(ka, ta)| {
-                    ta != tb && (same_member(ka, kb) || passed.as_deref() == Some(ka))
+                    (ta != tb && (same_member(ka, kb) || passed.as_deref() == Some(ka)))
+                        || equalities_conflict((ka, ta), (kb, tb))
                 }) {
                     return true;
                 }
@@ -550,6 +551,33 @@ fn conds_conflict(g: &Graph, steps: &[Step]) -> bool {
         }
     }
     false
+}
+
+/// A condition that compares a member path with a named constant, as
+/// (path, constant, whether it holds as equal) given the condition's truth:
+/// `sk->sk_state==TCP_FIN_WAIT2` true, or `sk->sk_state!=TCP_SYN_RECV` false.
+fn equality((k, t): (&str, bool)) -> Option<(&str, &str, bool)> {
+    let (lhs, rhs, eq) = match (k.split_once("=="), k.split_once("!=")) {
+        (Some((l, r)), None) => (l, r, t),
+        (None, Some((l, r))) => (l, r, !t),
+        _ => return None,
+    };
+    let constant = !rhs.is_empty()
+        && rhs.starts_with(|c: char| c.is_ascii_uppercase())
+        && rhs
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    constant.then_some((lhs, rhs, eq))
+}
+
+/// Whether two comparisons of the same member with named constants cannot
+/// both hold: equal to two different constants, or equal and not equal to
+/// one (a state machine's state tested in the holder and below it).
+fn equalities_conflict(a: (&str, bool), b: (&str, bool)) -> bool {
+    let (Some((pa, ca, ea)), Some((pb, cb, eb))) = (equality(a), equality(b)) else {
+        return false;
+    };
+    same_member(pa, pb) && ((ea && eb && ca != cb) || (ca == cb && ea != eb))
 }
 
 /// Whether two condition texts read the same member: plain member paths
