@@ -42,28 +42,38 @@ impl Unbuildable {
         let arch = arch_dir(arch).to_string();
         let mut files = TreeFiles::default();
         walk(root, "", &mut files);
-        let mut kc = Kconfig::default();
-        for rel in &files.kconfig {
-            if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
-                kc.parse_file(&text, in_scope(rel, &arch));
-            }
-        }
-        let possible = kc.solve(forced_off(&arch));
+        // Kconfig and the Makefiles are independent until the end: read
+        // them side by side.
+        let ((kc, possible), mk) = rayon::join(
+            || {
+                let mut kc = Kconfig::default();
+                for rel in &files.kconfig {
+                    if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
+                        kc.parse_file(&text, in_scope(rel, &arch));
+                    }
+                }
+                let possible = kc.solve(forced_off(&arch));
+                (kc, possible)
+            },
+            || {
+                let mut mk = Makefiles::default();
+                for rel in &files.makefiles {
+                    let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+                    if is_other_arch(dir, &arch) {
+                        continue;
+                    }
+                    if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
+                        mk.parse(dir, &text);
+                    }
+                }
+                mk
+            },
+        );
         let impossible_names: HashSet<String> = (0..kc.names.len())
             .filter(|&i| kc.defined[i] && !possible[i])
             .map(|i| kc.names[i].clone())
             .collect();
         let impossible = impossible_names.len();
-        let mut mk = Makefiles::default();
-        for rel in &files.makefiles {
-            let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
-            if is_other_arch(dir, &arch) {
-                continue;
-            }
-            if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
-                mk.parse(dir, &text);
-            }
-        }
         let is_possible = |sym: &str| match kc.ids.get(sym) {
             Some(&id) => possible[id as usize],
             None => sym != "COMPILE_TEST",

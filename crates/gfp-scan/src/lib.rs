@@ -259,10 +259,19 @@ fn collect_files(
     }
     let mut unbuildable = 0;
     let mut config = None;
-    if let (true, true, Some(arch)) = (is_kernel, buildable_only, arch) {
-        let never = kconfig::Unbuildable::read(root, arch);
+    // A kernel tree, or a directory inside one: the tree's Kconfig and
+    // Makefiles say what an x86_64 build compiles.
+    let tree = kernel_tree(root);
+    if let (Some(tree), true, Some(arch)) = (&tree, buildable_only, arch) {
+        let never = kconfig::Unbuildable::read(tree, arch);
+        // Where the scanned directory lies in the tree (`fs` for TREE/fs).
+        let inside = std::fs::canonicalize(root)
+            .ok()
+            .and_then(|r| r.strip_prefix(tree).ok().map(Path::to_path_buf))
+            .unwrap_or_default();
         out.retain(|p| {
-            let rel = p.strip_prefix(root).unwrap_or(p).to_string_lossy();
+            let rel = inside.join(p.strip_prefix(root).unwrap_or(p));
+            let rel = rel.to_string_lossy();
             let keep = !never.excludes(&rel);
             unbuildable += usize::from(!keep);
             keep
@@ -270,6 +279,15 @@ fn collect_files(
         config = Some(never);
     }
     Ok((out, unbuildable, config))
+}
+
+/// The kernel tree `path` is (or lies in): the nearest directory, itself or
+/// above, with a `Kconfig` and a `Makefile` that states a version.
+pub fn kernel_tree(path: &Path) -> Option<PathBuf> {
+    let abs = std::fs::canonicalize(path).ok()?;
+    abs.ancestors()
+        .find(|d| d.join("Kconfig").is_file() && makefile_version(d).is_some())
+        .map(Path::to_path_buf)
 }
 
 /// The version a tree's top-level `Makefile` states.
@@ -325,7 +343,7 @@ fn scan_in_pool(
     };
     let version = opts
         .kernel
-        .or_else(|| makefile_version(root))
+        .or_else(|| kernel_tree(root).and_then(|t| makefile_version(&t)))
         .unwrap_or(gfp::profile::history::NEWEST_KNOWN);
     let profile = Profile::for_version_default(version);
     let evaluator = mask::Evaluator::new(profile);

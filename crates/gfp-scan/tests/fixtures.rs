@@ -599,5 +599,10 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
     )
     .expect("scans");
     assert_eq!(files(&all), ["drivers/common.c", "drivers/vscsi.c"]);
+    // A directory inside the tree: the tree's version and configuration.
+    let sub = scan(&root.join("drivers"), &ScanOptions::default(), None).expect("scans");
+    assert_eq!(sub.kernel, "6.12");
+    assert_eq!(files(&sub), ["common.c"]);
+    assert_eq!(sub.stats.unbuildable_files, 1);
     let _ = std::fs::remove_dir_all(&root);
 }
