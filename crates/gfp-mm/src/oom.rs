@@ -81,12 +81,14 @@ impl Vm {
     ) -> bool {
         let cx = self.cx(cx);
         let mut st = self.state.lock();
-        let totalpages = match memcg {
-            Some(mc) => st
+        let (constraint, limited) = constrained_alloc(m, &cx.task, gfp, nodemask, memcg.is_some());
+        let totalpages = match (memcg, limited) {
+            (Some(mc), _) => st
                 .memcg
                 .get(mc)
                 .map_or(self.total_pages, |g| g.max.min(self.total_pages)),
-            None => self.total_pages,
+            (None, Some(pages)) => pages,
+            (None, None) => self.total_pages,
         } + self.config.swap_pages;
         let in_scope = |p: &ProcInfo| memcg.is_none_or(|mc| st.memcg.is_descendant(p.memcg, mc));
         // select_bad_process(): ties go to the later task, as in the kernel.
@@ -196,7 +198,7 @@ impl Vm {
         let cpuset = m.cpuset_name(cx.task.cpuset);
         lines.push((LogLevel::Info, format!(
             "oom-kill:constraint={},nodemask={nodemask_text},cpuset={cpuset},mems_allowed={},{},task_memcg={task_memcg},task={},pid={},uid=0",
-            if memcg.is_some() { "CONSTRAINT_MEMCG" } else { "CONSTRAINT_NONE" },
+            constraint,
             m.mems_allowed_of(&cx.task),
             match memcg {
                 Some(mc) => format!("oom_memcg={}", st.memcg.path(mc)),
@@ -240,4 +242,59 @@ impl Vm {
         }
         true
     }
+}
+
+/// `constrained_alloc()`: why the allocation found no memory, and, for a
+/// cpuset or memory policy, the pages of the nodes it may use (the kernel's
+/// `totalpages` less swap, which the badness of `oom_score_adj` scales by).
+/// A memory cgroup's limit; else nothing narrower than the machine for a
+/// `__GFP_THISNODE` request; a nodemask that leaves out a node with memory
+/// is a memory policy; a zone the request could use that the task's cpuset
+/// refuses is the cpuset.
+fn constrained_alloc(
+    m: &Machine,
+    task: &crate::Task<'_>,
+    gfp: Gfp,
+    nodemask: Option<NodeMask>,
+    memcg: bool,
+) -> (&'static str, Option<u64>) {
+    if memcg {
+        return ("CONSTRAINT_MEMCG", None);
+    }
+    if gfp.contains(Gfp::THISNODE) {
+        return ("CONSTRAINT_NONE", None);
+    }
+    let pages_of = |allowed: &dyn Fn(crate::nodemask::NodeId) -> bool| -> u64 {
+        m.zones()
+            .iter()
+            .filter(|z| allowed(z.nid))
+            .map(|z| u64::from(z.pages))
+            .sum()
+    };
+    let has_memory = |nid| m.zones().iter().any(|z| z.nid == nid && z.pages > 0);
+    if let Some(nm) = nodemask {
+        if (0..m.nr_nodes()).any(|nid| has_memory(nid) && !nm.contains(nid)) {
+            return (
+                "CONSTRAINT_MEMORY_POLICY",
+                Some(pages_of(&|nid| nm.contains(nid))),
+            );
+        }
+    }
+    let Ok(highest) = gfp::zone::highest_zone(gfp) else {
+        return ("CONSTRAINT_NONE", None);
+    };
+    let cpuset_limited = m.cpusets_enabled()
+        && m.zones().iter().any(|z| {
+            z.ztype as usize <= highest as usize
+                && nodemask.is_none_or(|nm| nm.contains(z.nid))
+                && !m.cpuset_node_allowed(task, z.nid, gfp)
+        });
+    if cpuset_limited {
+        let mems = m.mems_allowed_of(task);
+        return (
+            "CONSTRAINT_CPUSET",
+            Some(pages_of(&|nid| mems.contains(nid))),
+        );
+    }
+    ("CONSTRAINT_NONE", None)
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use gfp::Gfp;
+use gfp_mm::cpuset::CpusetId;
 use gfp_mm::hooks::OomControl;
 use gfp_mm::memcg::MemcgId;
 use gfp_mm::{
@@ -330,10 +331,53 @@ fn oom_report_prints_the_requests_nodemask_and_the_tasks_cpuset() {
     };
     assert!(vm2.out_of_memory(&two, &c2, &oc));
     let summary = line_with(&env2, "oom-kill:");
+    // constrained_alloc(): a nodemask without node 0, which has memory, is
+    // a memory policy.
     assert!(
-        summary.contains(",nodemask=1,cpuset=/,mems_allowed=0-1,"),
+        summary.contains(
+            "oom-kill:constraint=CONSTRAINT_MEMORY_POLICY,nodemask=1,cpuset=/,mems_allowed=0-1,"
+        ),
         "{summary}"
     );
+}
+
+#[test]
+fn oom_constraint_is_the_cpuset_that_refused_a_node() {
+    // constrained_alloc(): a zone of the zonelist the task's cpuset refuses
+    // (cpuset_zone_allowed() with the request's mask) makes the OOM a
+    // cpuset one; a __GFP_THISNODE request is never constrained.
+    for (gfp, expect) in [
+        (Gfp::HIGHUSER, "CONSTRAINT_CPUSET"),
+        (Gfp::HIGHUSER | Gfp::THISNODE, "CONSTRAINT_NONE"),
+    ] {
+        let two = machine(two_nodes());
+        let tight = two
+            .create_cpuset(CpusetId::ROOT, "tight", NodeMask::single(1), true, false)
+            .unwrap();
+        let vm = Vm::new(&two, VmConfig::default());
+        let env = common::env();
+        let v = vm.spawn("hog", 0);
+        let mut t = vm.task(v);
+        two.attach_cpuset(&mut t, tight).unwrap();
+        let c = Cx::new(0, t, &env, &vm);
+        for _ in 0..50 {
+            vm.fault_anon(&two, &c, v).unwrap();
+        }
+        let oc = OomControl {
+            gfp,
+            order: 0,
+            nodemask: None,
+            preferred_nid: 1,
+        };
+        assert!(vm.out_of_memory(&two, &c, &oc));
+        let summary = line_with(&env, "oom-kill:");
+        assert!(
+            summary.starts_with(&format!(
+                "oom-kill:constraint={expect},nodemask=(null),cpuset=tight,mems_allowed=1,"
+            )),
+            "{gfp:?}: {summary}"
+        );
+    }
 }
 
 #[test]
