@@ -122,13 +122,31 @@ impl Vm {
             Some(mc) => {
                 let g = st.memcg.get(mc).cloned();
                 if let Some(g) = g {
+                    // mem_cgroup_print_oom_meminfo() on cgroup v2: the
+                    // memory counter, then the swap counter (the pages of
+                    // the group's tasks out on swap; swap.max is not
+                    // modelled, so its limit is the counter's maximum).
+                    let swapped: u64 = st
+                        .procs
+                        .values()
+                        .filter(|p| !p.exited && st.memcg.is_descendant(p.memcg, mc))
+                        .map(|p| p.swapents)
+                        .sum();
                     lines.push((
                         LogLevel::Info,
                         format!(
                             "memory: usage {}kB, limit {}kB, failcnt {}",
                             g.usage * 4,
-                            g.max.saturating_mul(4),
+                            g.max.min(PAGE_COUNTER_MAX) * 4,
                             g.failcnt
+                        ),
+                    ));
+                    lines.push((
+                        LogLevel::Info,
+                        format!(
+                            "swap: usage {}kB, limit {}kB, failcnt 0",
+                            swapped * 4,
+                            PAGE_COUNTER_MAX * 4
                         ),
                     ));
                 }
@@ -243,6 +261,10 @@ impl Vm {
         true
     }
 }
+
+/// `PAGE_COUNTER_MAX`: a page counter's "max", `LONG_MAX / PAGE_SIZE` pages
+/// on 64-bit (what an unlimited `memory.max` prints as, in kB, times 4).
+const PAGE_COUNTER_MAX: u64 = (i64::MAX as u64) / 4096;
 
 /// `constrained_alloc()`: why the allocation found no memory, and, for a
 /// cpuset or memory policy, the pages of the nodes it may use (the kernel's

@@ -398,6 +398,10 @@ fn memcg_oom_report_gives_the_counters_failcnt() {
     let line = line_with(&env, "memory: usage");
     assert!(line.contains(", failcnt "), "{line}");
     assert!(mc.failcnt >= mc.events_max, "{mc:?}");
+    // Then the swap counter (cgroup v2): nothing of the group is on swap
+    // here, and without swap.max its limit is PAGE_COUNTER_MAX pages.
+    let swap = line_with(&env, "swap: usage");
+    assert_eq!(swap, "swap: usage 0kB, limit 9007199254740988kB, failcnt 0");
 }
 
 // ----- node_dirty_ok() (mm/page-writeback.c) -----
