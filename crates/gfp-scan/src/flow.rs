@@ -113,11 +113,6 @@ impl Bits {
             *a &= o.0.get(i).copied().unwrap_or(0);
         }
     }
-    fn contains(&self, i: u16) -> bool {
-        self.0
-            .get(i as usize / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
     fn iter(&self) -> impl Iterator<Item = u16> + '_ {
         self.0.iter().enumerate().flat_map(|(w, &bits)| {
             (0..64)
@@ -527,12 +522,7 @@ fn release(
     classes: u16,
     which: impl Fn(&crate::facts::Section) -> bool,
 ) {
-    let exact: Vec<u16> = st
-        .held
-        .iter()
-        .filter(|&i| which(&f.sections[i as usize]))
-        .collect();
-    let own_on_every_path = exact.iter().any(|&i| st.held_must.contains(i));
+    let own_on_every_path = st.held_must.iter().any(|i| which(&f.sections[i as usize]));
     if !own_on_every_path {
         // Only a caller's section of this class ends here: which one the
         // caller holds is known at the caller (`dropped` is checked along
@@ -540,8 +530,5 @@ fn release(
         // leaves the RCU section in force.
         st.dropped |= classes;
     }
-    for i in exact {
-        st.held.clear(i);
-        st.held_must.clear(i);
-    }
+    close_own(f, st, which);
 }

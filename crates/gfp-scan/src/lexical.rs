@@ -929,6 +929,8 @@ fn branch_facts(f: &mut Function, body: &[u8], base: usize, line_of: &dyn Fn(usi
             }
         }
     }
+    // Only conditions on what the body never assigns, each checked once.
+    facts.retain(|(_, _, k, _)| never_assigned(k, body));
     if facts.is_empty() {
         return;
     }
@@ -938,7 +940,7 @@ fn branch_facts(f: &mut Function, body: &[u8], base: usize, line_of: &dyn Fn(usi
             continue;
         };
         for (a, b, k, t) in &facts {
-            if !(*a..*b).contains(&pos) || !never_assigned(k, body) {
+            if !(*a..*b).contains(&pos) {
                 continue;
             }
             let i = match keys.iter().position(|x| x == k) {
