@@ -476,16 +476,10 @@ fn boot_filtered(f: &crate::facts::Function, secs: Vec<u16>) -> Vec<u16> {
 /// lock of the section's class that it did not take, on some path to its
 /// next call: the `unlock; allocate; lock` idiom, under a condition the
 /// holder shares.
-fn dropped_on_the_way(
-    g: &Graph,
-    class: crate::vocab::LockClass,
-    prefix: &[Step],
-    e: &AllocEvent,
-) -> bool {
+fn dropped_on_the_way(g: &Graph, class: crate::vocab::LockClass, steps: &[Step]) -> bool {
     let bit = crate::flow::class_bit(class);
-    prefix
+    steps
         .iter()
-        .chain(e.chain.iter())
         .skip(1)
         .any(|s| g.func(s.func).calls[s.call as usize].dropped & bit != 0)
 }
@@ -615,18 +609,14 @@ fn section_finding(
     let f = g.func(fid);
     let sec = &f.sections[s as usize];
     let steps: Vec<Step> = prefix.iter().chain(e.chain.iter()).copied().collect();
-    if dropped_on_the_way(g, sec.class, prefix, e)
+    if dropped_on_the_way(g, sec.class, &steps)
         || case_excluded(g, &steps)
         || conds_conflict(g, &steps)
     {
         return None;
     }
     let alloc = cx.alloc_ref(e, m);
-    let chain = if prefix.is_empty() {
-        cx.chain(&[], e)
-    } else {
-        cx.chain(prefix, e)
-    };
+    let chain = cx.chain(prefix, e);
     let how = if chain.len() > 1 {
         format!(
             " through {} call{}",
