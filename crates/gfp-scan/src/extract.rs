@@ -335,7 +335,7 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
         }
     }
     let ok = !t.is_empty()
-        && t.len() <= 80
+        && t.len() <= 200
         && t.bytes().all(|b| {
             b.is_ascii_alphanumeric()
                 || matches!(
@@ -445,8 +445,8 @@ struct Walker<'s> {
     end_line: u32,
     /// The file's `__releases(lock)` functions.
     releases: Vec<(String, String)>,
-    /// The case labels in force, of a `switch` on a parameter.
-    case_labels: Option<(u8, Vec<String>)>,
+    /// The case labels in force, of a `switch` its callers can decide.
+    case_labels: Option<crate::facts::CaseLabels>,
     /// The variable a lock-taking call that returns NULL without the lock
     /// was assigned to, with that lock.
     null_unlocked: Option<(String, LockClass, String)>,
@@ -987,18 +987,18 @@ impl<'s> Walker<'s> {
         self.breaks.push(after);
         let mut has_default = false;
         let mut prev_end = UNREACHABLE;
-        // A switch on a parameter: each case's calls remember its labels.
+        // A switch its callers can decide: each case's calls remember its
+        // labels.
         let on_param = n.child_by_field_name("condition").and_then(|c| {
-            let t: String = text(self.src, c)
-                .chars()
-                .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')')
-                .collect();
-            self.f
-                .params
-                .iter()
-                .position(|p| p.name == t && !p.is_gfp)
-                .filter(|&i| i < 256)
-                .map(|i| i as u8)
+            let mut body = n;
+            while let Some(p) = body.parent() {
+                body = p;
+                if p.kind() == "function_definition" {
+                    break;
+                }
+            }
+            let body = self.src.get(body.start_byte()..body.end_byte())?;
+            crate::lexical::switch_subject(&text(self.src, c), &self.f.params, body)
         });
         let outer_labels = self.case_labels.clone();
         let mut labels: Vec<String> = Vec::new();
@@ -1014,14 +1014,17 @@ impl<'s> Walker<'s> {
                     if k.child_by_field_name("value").is_none() {
                         has_default = true;
                     }
-                    if let Some(p) = on_param {
+                    if let Some(on) = &on_param {
                         if prev_end == UNREACHABLE {
                             labels.clear();
                         }
                         match k.child_by_field_name("value") {
                             Some(v) if !has_default => {
                                 labels.push(text(self.src, v).trim().to_string());
-                                self.case_labels = Some((p, labels.clone()));
+                                self.case_labels = Some(crate::facts::CaseLabels {
+                                    on: on.clone(),
+                                    labels: labels.clone(),
+                                });
                             }
                             _ => self.case_labels = outer_labels.clone(),
                         }

@@ -79,15 +79,39 @@ pub struct Call {
     /// The truths of the function's stable branch conditions on every path
     /// to the call (indexes into [`Function::cond_keys`]).
     pub conds: Vec<(u16, bool)>,
-    /// The `case` labels of a `switch` on one of the function's parameters
-    /// that the call is under (the parameter's index and the labels, with
-    /// the cases that fall through to it): a caller passing another constant
-    /// does not reach the call.
-    pub case_labels: Option<Box<(u8, Vec<String>)>>,
+    /// The `case` labels of a `switch` a caller can decide that the call is
+    /// under, with the cases that fall through to it: a caller passing
+    /// another constant, or knowing the member holds another one, does not
+    /// reach the call.
+    pub case_labels: Option<Box<CaseLabels>>,
     /// What every path to the call assumed of the function's parameters
     /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
     /// parameter's index and its truth.
     pub assumes: Vec<(u8, bool)>,
+}
+
+/// What a `switch` tests, when the function's callers can decide which of
+/// its cases runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwitchOn {
+    /// A parameter (by index): `switch (mode)`.
+    Param(u8),
+    /// A member path: `switch (msg->cmd)`, decided by what a caller knows of
+    /// the same member (`if (msg->cmd == A || msg->cmd == B) dispatch(msg);`).
+    Member(String),
+    /// The characters of a string parameter (by index), walked by a
+    /// pointer: `for (p = fmt; *p; p++) switch (*p)`. A caller that passes a
+    /// string literal reaches only the cases of the characters it holds.
+    ParamChar(u8),
+}
+
+/// The `case` labels a call is under.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseLabels {
+    /// What the switch tests.
+    pub on: SwitchOn,
+    /// The labels of the case, and of the cases that fall through to it.
+    pub labels: Vec<String>,
 }
 
 /// An atomic section opened by a call.

@@ -128,15 +128,29 @@ impl Graph {
                 }
             }
         }
+        let by_hook: HashMap<&str, &Vec<FnId>> = by_name
+            .iter()
+            .filter_map(|(n, v)| Some((n.strip_suffix("_noprof")?, v)))
+            .collect();
         let mut callees = Vec::with_capacity(fns.len());
         let mut callers: Vec<Vec<Step>> = vec![Vec::new(); fns.len()];
         for (id, &(fi, i)) in fns.iter().enumerate() {
             let f = &files[fi as usize].functions[i as usize];
             let mut per_call = Vec::with_capacity(f.calls.len());
             for (ci, c) in f.calls.iter().enumerate() {
+                // 6.10+ defines an allocation API `foo()` as a macro around
+                // `foo_noprof()` (alloc_hooks): a call of `vmalloc` reaches
+                // `vmalloc_noprof`. The table's allocators are read at the
+                // call instead.
+                let hooked = || {
+                    if allocators.get(&c.callee).is_some() {
+                        return None;
+                    }
+                    by_hook.get(c.callee.as_str()).copied()
+                };
                 let targets: Vec<FnId> = match statics.get(&(fi, c.callee.as_str())) {
                     Some(&t) => vec![t],
-                    None => match by_name.get(&c.callee) {
+                    None => match by_name.get(&c.callee).or_else(hooked) {
                         Some(all) => {
                             let mut v = choose(&files, &fns, &files[fi as usize].path, all);
                             // A driver's function that it does not export is
@@ -177,7 +191,7 @@ impl Graph {
             }
             callees.push(per_call);
         }
-        drop(statics);
+        drop((statics, by_hook));
         let address_taken = files
             .iter()
             .flat_map(|f| f.address_taken.iter().cloned())

@@ -74,9 +74,15 @@ impl Unbuildable {
             .map(|i| kc.names[i].clone())
             .collect();
         let impossible = impossible_names.len();
-        let is_possible = |sym: &str| match kc.ids.get(sym) {
-            Some(&id) => possible[id as usize],
-            None => sym != "COMPILE_TEST",
+        let on = forced_on(&arch);
+        let is_possible = |sym: &str| {
+            if let Some(s) = sym.strip_prefix('!') {
+                return !on.contains(&s);
+            }
+            match kc.ids.get(sym) {
+                Some(&id) => possible[id as usize],
+                None => sym != "COMPILE_TEST",
+            }
         };
         let (dirs, objs) = mk.resolve(&is_possible);
         Unbuildable {
@@ -133,6 +139,16 @@ impl Unbuildable {
 fn forced_off(arch: &str) -> &'static [&'static str] {
     match arch {
         "x86" => &["X86_32"],
+        _ => &[],
+    }
+}
+
+/// Symbols every build of the architecture sets (`def_bool y` with no
+/// dependency): a Makefile list that `:=` replaces under one of them is
+/// never built as first written.
+fn forced_on(arch: &str) -> &'static [&'static str] {
+    match arch {
+        "x86" => &["MMU", "X86_64", "64BIT"],
         _ => &[],
     }
 }
@@ -841,6 +857,10 @@ const NOT_OBJECTS: &[&str] = &[
 impl Makefiles {
     /// Reads one Makefile of directory `dir` ("" for the root).
     fn parse(&mut self, dir: &str, text: &str) {
+        // Objects of `name-y := ...` lists, by name: a later
+        // `name-$(CONFIG_X) := ...` replaces them when X is set
+        // (mm/Makefile's `mmu-y := nommu.o`).
+        let mut plain: HashMap<String, Vec<String>> = HashMap::new();
         for line in make_lines(text) {
             let Some((lhs, rhs)) = split_assign(&line) else {
                 continue;
@@ -850,6 +870,29 @@ impl Makefiles {
             };
             if NOT_OBJECTS.contains(&name) {
                 continue;
+            }
+            let replaces = line
+                .split_once('=')
+                .is_some_and(|(l, _)| l.ends_with(':') && !l.ends_with("::"));
+            if replaces {
+                match &cond {
+                    None => {
+                        plain.remove(name);
+                    }
+                    Some(sym) => {
+                        let parent = join(dir, &format!("{name}.o"));
+                        for o in plain.remove(name).unwrap_or_default() {
+                            for m in self.objs.get_mut(&o).into_iter().flatten() {
+                                if m.from == dir
+                                    && m.cond.is_none()
+                                    && m.parent.as_deref() == Some(&parent)
+                                {
+                                    m.cond = Some(format!("!{sym}"));
+                                }
+                            }
+                        }
+                    }
+                }
             }
             let local = LOCAL_LISTS.contains(&name);
             let rooted = ROOT_LISTS.contains(&name);
@@ -865,6 +908,12 @@ impl Makefiles {
                     parent: parent.clone(),
                 };
                 if word.ends_with(".o") {
+                    if cond.is_none() && parent.is_some() {
+                        plain
+                            .entry(name.to_string())
+                            .or_default()
+                            .push(join(base, word));
+                    }
                     self.objs.entry(join(base, word)).or_default().push(mention);
                 } else if parent.is_none() && (word.ends_with('/') || name == "subdir") {
                     let d = join(base, word.trim_end_matches('/'));
@@ -1207,6 +1256,27 @@ mod tests {
         assert!(u.excludes("drivers/f2.c"));
         assert!(!u.excludes("drivers/b1.c"));
         assert!(u.excludes("drivers/b2.c"));
+    }
+
+    #[test]
+    fn a_list_replaced_under_a_symbol_every_build_sets_is_not_built() {
+        let (_t, u) = tree(
+            "replaced",
+            &[
+                (
+                    "mm/Makefile",
+                    "mmu-y := nommu.o\nmmu-$(CONFIG_MMU) := memory.o\n\
+                     other-y := keep.o\nother-$(CONFIG_SWAP) := swap.o\n\
+                     obj-y := slab.o $(mmu-y) $(other-y)\n",
+                ),
+                ("mm/Kconfig", "config SWAP\n\tbool \"swap\"\n"),
+            ],
+        );
+        assert_eq!(u.reason("mm/nommu.c"), Some("!MMU"));
+        assert!(!u.excludes("mm/memory.c"));
+        // SWAP may be off: the first list is still built then.
+        assert!(!u.excludes("mm/keep.c"));
+        assert!(!u.excludes("mm/swap.c"));
     }
 
     #[test]

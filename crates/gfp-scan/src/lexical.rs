@@ -15,7 +15,7 @@
 use aho_corasick::AhoCorasick;
 use std::sync::OnceLock;
 
-use crate::facts::{Call, Function, IndirectCall, Param};
+use crate::facts::{Call, CaseLabels, Function, IndirectCall, Param, SwitchOn};
 
 /// A top-level region of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,6 +100,15 @@ const NEEDLES: &[&str] = &[
     "tasklet",
     "TASKLET",
     "call_rcu",
+    "irq_work",
+    "IRQ_WORK",
+    "smp_call_function",
+    "on_each_cpu",
+    "CSD_INIT",
+    "INIT_CSD",
+    "napi_add",
+    "stop_machine",
+    "stop_core",
 ];
 
 fn needles() -> &'static AhoCorasick {
@@ -231,6 +240,201 @@ pub fn releases(code: &[u8]) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// What `switch (cond)` tests, when the function's callers can decide which
+/// case runs: one of its `params`, a member path, or the characters of a
+/// string parameter that a pointer walks (`for (p = fmt; *p; p++)` in
+/// `body`, the function's text).
+pub fn switch_subject(cond: &str, params: &[Param], body: &[u8]) -> Option<SwitchOn> {
+    let mut t: String = cond.chars().filter(|c| !c.is_whitespace()).collect();
+    while t.starts_with('(') && t.ends_with(')') && t.len() >= 2 {
+        t = t[1..t.len() - 1].to_string();
+    }
+    let param = |name: &str| {
+        params
+            .iter()
+            .position(|p| p.name == name && !p.is_gfp)
+            .filter(|&i| i < 256)
+            .map(|i| i as u8)
+    };
+    let is_ident = |v: &str| {
+        !v.is_empty()
+            && v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if let Some(i) = param(&t) {
+        return Some(SwitchOn::Param(i));
+    }
+    if let Some(v) = t.strip_prefix('*') {
+        if !is_ident(v) {
+            return None;
+        }
+        if let Some(i) = param(v) {
+            return Some(SwitchOn::ParamChar(i));
+        }
+        // Every assignment of the pointer must start it at one parameter.
+        let mut from: Option<u8> = None;
+        let vb = v.as_bytes();
+        let mut at = 0;
+        while let Some(p) = memchr::memmem::find(&body[at..], vb).map(|p| p + at) {
+            at = p + vb.len();
+            let word = (p == 0 || !(body[p - 1].is_ascii_alphanumeric() || body[p - 1] == b'_'))
+                && ident_end(body, p) == at;
+            let eq = skip_blank(body, at);
+            if !word || body.get(eq) != Some(&b'=') || body.get(eq + 1) == Some(&b'=') {
+                continue;
+            }
+            let w = skip_blank(body, eq + 1);
+            let we = ident_end(body, w);
+            let rhs = std::str::from_utf8(&body[w..we]).unwrap_or_default();
+            let after = skip_blank(body, we);
+            match (param(rhs), body.get(after)) {
+                (Some(i), Some(b';' | b',' | b')')) if from.is_none_or(|f| f == i) => {
+                    from = Some(i);
+                }
+                _ => return None,
+            }
+        }
+        return from.map(SwitchOn::ParamChar);
+    }
+    let member = (t.contains("->") || t.contains('.'))
+        && t.len() <= 80
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'>' | b'.'));
+    member.then_some(SwitchOn::Member(t))
+}
+
+/// The `case` labels of the switches in a lexically read function's body
+/// whose subject its callers can decide (see [`switch_subject`]), given to
+/// the calls under them. `code` is the body without comments and literals,
+/// `src` the same bytes as written (for the labels), `base` their offset.
+fn switch_facts(
+    f: &mut Function,
+    src: &[u8],
+    code: &[u8],
+    base: usize,
+    line_of: &dyn Fn(usize) -> u32,
+) {
+    let mut at = 0;
+    while let Some(p) = memchr::memmem::find(&code[at..], b"switch").map(|p| p + at) {
+        at = p + 6;
+        let word = p == 0 || !(code[p - 1].is_ascii_alphanumeric() || code[p - 1] == b'_');
+        if !word || ident_end(code, p) != p + 6 {
+            continue;
+        }
+        let open = skip_blank(code, p + 6);
+        if code.get(open) != Some(&b'(') {
+            continue;
+        }
+        let Some(close) = matching(code, open, b'(', b')') else {
+            continue;
+        };
+        let cond = String::from_utf8_lossy(&src[base + open + 1..base + close]);
+        let Some(on) = switch_subject(&cond, &f.params, code) else {
+            continue;
+        };
+        let lb = skip_blank(code, close + 1);
+        if code.get(lb) != Some(&b'{') {
+            continue;
+        }
+        let Some(rb) = matching(code, lb, b'{', b'}') else {
+            continue;
+        };
+        for (from, to, labels) in case_segments(src, code, base, lb + 1, rb) {
+            let (l0, l1) = (line_of(base + from), line_of(base + to));
+            for c in &mut f.calls {
+                if (l0..=l1).contains(&c.line) {
+                    c.case_labels = labels.clone().map(|labels| {
+                        Box::new(CaseLabels {
+                            on: on.clone(),
+                            labels,
+                        })
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The cases of a switch body `code[from..to]`: each one's stretch and its
+/// labels with those of the cases that fall through into it (`None` from a
+/// `default:` on, which any value may reach).
+fn case_segments(
+    src: &[u8],
+    code: &[u8],
+    base: usize,
+    from: usize,
+    to: usize,
+) -> Vec<(usize, usize, Option<Vec<String>>)> {
+    // Labels at the switch's own depth: (start of `case`, end of `:`, label).
+    let mut marks: Vec<(usize, usize, Option<String>)> = Vec::new();
+    let (mut i, mut depth) = (from, 0i32);
+    while i < to {
+        let b = code[i];
+        match b {
+            b'{' | b'(' => depth += 1,
+            b'}' | b')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && (b.is_ascii_alphabetic() || b == b'_') {
+            let e = ident_end(code, i);
+            let word = &code[i..e];
+            let first = i == 0 || !(code[i - 1].is_ascii_alphanumeric() || code[i - 1] == b'_');
+            if first && (word == b"case" || word == b"default") {
+                let Some(colon) = code[e..to].iter().position(|&c| c == b':').map(|c| c + e) else {
+                    break;
+                };
+                let label = (word == b"case").then(|| {
+                    String::from_utf8_lossy(&src[base + e..base + colon])
+                        .trim()
+                        .to_string()
+                });
+                marks.push((i, colon + 1, label));
+                i = colon + 1;
+                continue;
+            }
+            i = e;
+            continue;
+        }
+        i += 1;
+    }
+    let mut out = Vec::new();
+    let mut labels: Option<Vec<String>> = Some(Vec::new());
+    let mut falls = false;
+    for (k, (_, start, label)) in marks.iter().enumerate() {
+        let end = marks.get(k + 1).map_or(to, |m| m.0);
+        // A case that does not fall into this one: its labels start over
+        // (after a `default:` they stay unknown).
+        if !falls && labels.is_some() {
+            labels = Some(Vec::new());
+        }
+        match (label, &mut labels) {
+            (Some(l), Some(v)) => v.push(l.clone()),
+            _ => labels = None,
+        }
+        let seg = &code[*start..end];
+        falls = !ends_case(seg);
+        out.push((*start, end, labels.clone().filter(|v| !v.is_empty())));
+    }
+    out
+}
+
+/// Whether a case's statements end it (`break;`, `return ...;`, `goto`,
+/// `continue;`) rather than fall through into the next case.
+fn ends_case(seg: &[u8]) -> bool {
+    let t = seg.trim_ascii_end();
+    let Some(body) = t.strip_suffix(b";") else {
+        return false;
+    };
+    // The last statement: after the previous `;`, `{`, `}` or `:`.
+    let start = body
+        .iter()
+        .rposition(|&b| matches!(b, b';' | b'{' | b'}' | b':'))
+        .map_or(0, |p| p + 1);
+    let stmt = body[start..].trim_ascii_start();
+    let kw = &stmt[..ident_end(stmt, 0)];
+    matches!(kw, b"break" | b"return" | b"goto" | b"continue")
 }
 
 /// Whether no variable a branch condition reads (`shared`, `phba->sli_rev`)
@@ -566,11 +770,20 @@ fn condition(c: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -
 }
 
 /// Where the text registers atomic entry points at file scope
-/// (`DEFINE_TIMER`, `DECLARE_TASKLET`): the offsets of the macro names.
+/// (`DEFINE_TIMER`, `DECLARE_TASKLET`, `DEFINE_IRQ_WORK`, an
+/// `IRQ_WORK_INIT()` or `CSD_INIT()` initialiser): the offsets of the macro
+/// names.
 pub fn file_scope_registrations(code: &[u8]) -> impl Iterator<Item = usize> + '_ {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     AC.get_or_init(|| {
-        AhoCorasick::new(["DEFINE_TIMER", "DECLARE_TASKLET"]).expect("the needles build")
+        AhoCorasick::new([
+            "DEFINE_TIMER",
+            "DECLARE_TASKLET",
+            "DEFINE_IRQ_WORK",
+            "IRQ_WORK_INIT",
+            "CSD_INIT",
+        ])
+        .expect("the needles build")
     })
     .find_iter(code)
     .map(|m| m.start())
@@ -892,6 +1105,7 @@ pub fn light_function(
     }
     f.locals = gfp_locals(src, body, base);
     branch_facts(&mut f, body, base, line_of);
+    switch_facts(&mut f, src, body, base, line_of);
     Some(f)
 }
 
@@ -1339,6 +1553,44 @@ mod tests {
         );
         assert_eq!(&SRC[rs[1].start..rs[1].start + 6], "static");
         assert!(SRC[..rs[1].end].ends_with("return 0;\n}"));
+    }
+
+    #[test]
+    fn switch_subjects_callers_can_decide() {
+        let params = |names: &[&str]| -> Vec<Param> {
+            names
+                .iter()
+                .map(|n| Param {
+                    name: n.to_string(),
+                    is_gfp: false,
+                })
+                .collect()
+        };
+        let ps = params(&["pdu", "fmt", "mode"]);
+        assert_eq!(switch_subject("( mode )", &ps, b""), Some(SwitchOn::Param(2)));
+        assert_eq!(switch_subject("*fmt", &ps, b""), Some(SwitchOn::ParamChar(1)));
+        let walk = b"for (p = fmt; *p; p++) switch (*p) {}";
+        assert_eq!(switch_subject("*p", &ps, walk), Some(SwitchOn::ParamChar(1)));
+        // A pointer that also starts somewhere else decides nothing.
+        let two = b"p = fmt; p = other; switch (*p) {}";
+        assert_eq!(switch_subject("*p", &ps, two), None);
+        assert_eq!(
+            switch_subject("msg->hbm_cmd", &ps, b""),
+            Some(SwitchOn::Member("msg->hbm_cmd".into()))
+        );
+        assert_eq!(switch_subject("f(x)", &ps, b""), None);
+    }
+
+    #[test]
+    fn case_segments_follow_fall_through_and_default() {
+        let src = b"{ case A: case B: x(); break; case C: y(); case D: z(); return 0; default: w(); case E: v(); }";
+        let segs = case_segments(src, src, 0, 1, src.len() - 1);
+        let labels: Vec<Option<Vec<String>>> = segs.into_iter().map(|s| s.2).collect();
+        let v = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            labels,
+            vec![v(&["A"]), v(&["A", "B"]), v(&["C"]), v(&["C", "D"]), None, None]
+        );
     }
 
     #[test]

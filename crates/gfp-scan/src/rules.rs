@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use gfp::policy::{self, Direction, Verdict};
 use gfp::Gfp;
 
+use crate::facts::SwitchOn;
 use crate::graph::{chooses_context, may_sleep, AllocEvent, FnId, Graph, Step};
 use crate::report::{AllocRef, ContextRef, Finding, Hop, Severity};
 use crate::Proposal;
@@ -484,25 +485,123 @@ fn dropped_on_the_way(g: &Graph, class: crate::vocab::LockClass, steps: &[Step])
         .any(|s| g.func(s.func).calls[s.call as usize].dropped & bit != 0)
 }
 
-/// Whether some hop of the chain is made under `case` labels of a switch on
-/// a parameter that the previous hop passes another named constant for
-/// (`__vma_reservation_common(..., VMA_NEEDS_RESV)` does not reach the
-/// `case VMA_ADD_RESV:` call).
+/// Whether some hop of the chain is made under `case` labels that the hops
+/// above it rule out: a parameter switched on that a caller passes another
+/// named constant for (`__vma_reservation_common(..., VMA_NEEDS_RESV)` does
+/// not reach the `case VMA_ADD_RESV:` call), a format string walked
+/// character by character that a caller passes as a literal without the
+/// case's character (`p9pdu_readf(pdu, 0, "dbw", ...)` never reaches `case
+/// 's':`), or a member switched on that a caller has compared with other
+/// constants (`if (m->cmd == A || m->cmd == B) dispatch(m);`).
 fn case_excluded(g: &Graph, steps: &[Step]) -> bool {
-    steps.windows(2).any(|w| {
-        let Some(labels) = &g.func(w[1].func).calls[w[1].call as usize].case_labels else {
+    (1..steps.len()).any(|j| {
+        let Some(cl) = &g.func(steps[j].func).calls[steps[j].call as usize].case_labels else {
             return false;
         };
-        let (p, labels) = (&labels.0, &labels.1);
-        let call = &g.func(w[0].func).calls[w[0].call as usize];
-        call.args.get(*p as usize).is_some_and(|a| {
-            let a = a.trim();
-            a.starts_with(|c: char| c.is_ascii_uppercase())
-                && a.bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-                && !labels.iter().any(|l| l == a)
-        })
+        let labels = &cl.labels;
+        match &cl.on {
+            SwitchOn::Param(p) => passed_arg(g, &steps[..j], *p as usize)
+                .is_some_and(|a| is_named_constant(&a) && !labels.contains(&a)),
+            SwitchOn::ParamChar(p) => {
+                let Some(lit) = passed_arg(g, &steps[..j], *p as usize)
+                    .and_then(|a| string_literal(&a).map(str::to_string))
+                else {
+                    return false;
+                };
+                labels
+                    .iter()
+                    .all(|l| char_literal(l).is_some_and(|c| !lit.contains(c)))
+            }
+            SwitchOn::Member(m) => steps[..j].iter().any(|s| {
+                let f = g.func(s.func);
+                f.calls[s.call as usize].conds.iter().any(|&(k, t)| {
+                    f.cond_keys
+                        .get(k as usize)
+                        .is_some_and(|k| member_excludes((k, t), m, labels))
+                })
+            }),
+        }
     })
+}
+
+/// The argument that reaches parameter `p` of the function the last hop of
+/// `above` calls: the last hop's argument, followed up the chain while it is
+/// a parameter passed on unchanged (`p9pdu_readf()` hands its `fmt` to
+/// `p9pdu_vreadf()`). Whitespace is removed.
+fn passed_arg(g: &Graph, above: &[Step], mut p: usize) -> Option<String> {
+    for s in above.iter().rev() {
+        let f = g.func(s.func);
+        let a: String = f.calls[s.call as usize]
+            .args
+            .get(p)?
+            .split_whitespace()
+            .collect();
+        match f.params.iter().position(|q| q.name == a && !a.is_empty()) {
+            Some(q) => p = q,
+            None => return Some(a),
+        }
+    }
+    None
+}
+
+/// Whether `a` is an upper-case named constant (`VMA_NEEDS_RESV`).
+fn is_named_constant(a: &str) -> bool {
+    a.starts_with(|c: char| c.is_ascii_uppercase())
+        && a.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The text of a plain string literal (`"dbw"`), without escapes.
+fn string_literal(a: &str) -> Option<&str> {
+    let inner = a.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains(['"', '\\'])).then_some(inner)
+}
+
+/// The character of a plain character literal (`'s'`).
+fn char_literal(l: &str) -> Option<char> {
+    let inner = l.trim().strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut cs = inner.chars();
+    let c = cs.next()?;
+    (cs.next().is_none() && c != '\\').then_some(c)
+}
+
+/// Whether a branch fact rules out every one of `labels` for member `m`:
+/// `m == A` (or `m == A || m == B`) holding, with no label among the
+/// constants; or `m != A` (or `!(m == A || m == B)`) holding, with every
+/// label among them.
+fn member_excludes((k, t): (&str, bool), m: &str, labels: &[String]) -> bool {
+    if labels.is_empty() || !labels.iter().all(|l| is_named_constant(l.trim())) {
+        return false;
+    }
+    let (consts, equal): (Vec<&str>, bool) = if let Some(parts) = disjuncts(k) {
+        let mut v = Vec::new();
+        for part in parts {
+            match equality((part, true)) {
+                Some((path, c, true)) if same_member(path, m) => v.push(c),
+                _ => return false,
+            }
+        }
+        (v, t)
+    } else {
+        match equality((k, t)) {
+            Some((path, c, eq)) if same_member(path, m) => (vec![c], eq),
+            _ => return false,
+        }
+    };
+    if equal {
+        !labels.iter().any(|l| consts.contains(&l.trim()))
+    } else {
+        labels.iter().all(|l| consts.contains(&l.trim()))
+    }
+}
+
+/// The parts of a condition joined by a top-level `||`, when there are two
+/// or more and no parentheses (condition keys carry no whitespace).
+fn disjuncts(k: &str) -> Option<Vec<&str>> {
+    if k.contains(['(', ')', '&']) || !k.contains("||") {
+        return None;
+    }
+    Some(k.split("||").collect())
 }
 
 /// Whether two hops of the chain are made under opposite truths of what is

@@ -442,6 +442,31 @@ pub fn registration(name: &str) -> Option<Registration> {
         "tasklet_init" | "tasklet_setup" => (1, "tasklet"),
         "DECLARE_TASKLET" | "DECLARE_TASKLET_OLD" | "DECLARE_TASKLET_DISABLED" => (1, "tasklet"),
         "call_rcu" | "call_rcu_hurry" => (1, "RCU callback"),
+        // Hard IRQ context (or, for the lazy and non-hard kinds on PREEMPT_RT
+        // only, a kthread with preemption disabled).
+        "init_irq_work" | "DEFINE_IRQ_WORK" => (1, "irq_work callback"),
+        "IRQ_WORK_INIT" | "IRQ_WORK_INIT_HARD" | "IRQ_WORK_INIT_LAZY" => (0, "irq_work callback"),
+        // Cross-CPU calls run the function from the IPI handler, and on the
+        // calling CPU with interrupts disabled.
+        "smp_call_function" | "on_each_cpu" => (0, "cross-CPU function call"),
+        "smp_call_function_single"
+        | "smp_call_function_many"
+        | "smp_call_function_any"
+        | "on_each_cpu_mask"
+        | "on_each_cpu_cond"
+        | "INIT_CSD" => (1, "cross-CPU function call"),
+        "CSD_INIT" => (0, "cross-CPU function call"),
+        // NAPI polls run in softirq context (threaded NAPI with bottom
+        // halves disabled).
+        "netif_napi_add"
+        | "netif_napi_add_weight"
+        | "netif_napi_add_tx"
+        | "netif_napi_add_tx_weight"
+        | "netif_napi_add_config" => (2, "NAPI poll"),
+        // Every CPU runs the function with interrupts disabled.
+        "stop_machine" | "stop_machine_cpuslocked" | "stop_core_cpuslocked" => {
+            (0, "stop_machine callback")
+        }
         _ => return None,
     };
     Some(Registration { arg, kind })
@@ -524,6 +549,15 @@ mod tests {
             "DECLARE_TASKLET",
             "call_rcu_hurry",
             "DEFINE_TIMER",
+            "init_irq_work",
+            "IRQ_WORK_INIT_HARD",
+            "DEFINE_IRQ_WORK",
+            "smp_call_function_single",
+            "on_each_cpu_mask",
+            "INIT_CSD",
+            "netif_napi_add_weight",
+            "stop_machine_cpuslocked",
+            "stop_core_cpuslocked",
         ];
         for n in names {
             assert!(
