@@ -548,6 +548,7 @@ impl Slab {
                 },
             );
             c.pages.fetch_add(1 << c.order, Ordering::Relaxed);
+            account_slab_pages(m, c, page, 1);
         }
         let first = batch.pop().expect("a batch");
         c.cpus[cpu].lock().extend(batch);
@@ -625,9 +626,11 @@ impl Slab {
             for i in 0..(1u32 << c.order) {
                 c.owner.owner[(p + i) as usize].store(0, Ordering::Relaxed);
             }
-            if m.free_pages(cx, Page::from_raw(c.machine_id, p), c.order)
-                .is_ok()
-            {
+            let page = Page::from_raw(c.machine_id, p);
+            // Counted off before the free: once free, the page has no node
+            // to look up.
+            account_slab_pages(m, c, page, -1);
+            if m.free_pages(cx, page, c.order).is_ok() {
                 freed += 1 << c.order;
             }
         }
@@ -648,6 +651,20 @@ impl Slab {
         }
         self.flush(m, cx, c, all, 0)
     }
+}
+
+/// `account_slab()` / `unaccount_slab()`: a slab's pages join (`sign` 1)
+/// or leave (-1) its node's `NR_SLAB_RECLAIMABLE_B` (a
+/// `SLAB_RECLAIM_ACCOUNT` cache) or `NR_SLAB_UNRECLAIMABLE_B`, which
+/// `show_mem()` prints.
+fn account_slab_pages(m: &Machine, c: &KmemCache, page: Page, sign: i64) {
+    let item = if c.reclaimable {
+        crate::stats::NodeStat::SlabReclaimable
+    } else {
+        crate::stats::NodeStat::SlabUnreclaimable
+    };
+    let nid = m.page_to_nid(page).unwrap_or(0);
+    m.page_state.mod_node(nid, item, sign << c.order);
 }
 
 impl KmemCache {

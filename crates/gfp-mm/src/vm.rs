@@ -277,6 +277,9 @@ pub(crate) struct VmState {
     /// NR_ACTIVE_FILE`), shared with [`Vm::file_lru`] so that the page
     /// allocator reads them without this state's lock.
     pub(crate) file_lru: Arc<[AtomicI64]>,
+    /// The machine's node and zone page-state counters, kept here for the
+    /// LRU lists and the mapped page cache.
+    pub(crate) page_state: Arc<crate::stats::PageState>,
 }
 
 impl VmState {
@@ -290,6 +293,7 @@ impl VmState {
         if info.spec.kind == PageKind::File {
             self.file_lru[info.nid].fetch_add(1, Ordering::Relaxed);
         }
+        self.account_page_state(&info, 1);
         self.pages.insert(pfn, info);
     }
 
@@ -301,7 +305,20 @@ impl VmState {
         if info.spec.kind == PageKind::File {
             self.file_lru[info.nid].fetch_sub(1, Ordering::Relaxed);
         }
+        self.account_page_state(&info, -1);
         Some(info)
+    }
+
+    /// The machine's page-state counters for a page joining (`delta` 1) or
+    /// leaving (-1) the LRU: its list, and `NR_FILE_MAPPED` for a mapped
+    /// page-cache page.
+    fn account_page_state(&self, info: &PageInfo, delta: i64) {
+        let l = LruList::of(info.spec.kind, info.active);
+        self.page_state.mod_lru(info.nid, info.zone, l, delta);
+        if info.spec.kind == PageKind::File && info.spec.mapped {
+            self.page_state
+                .mod_node(info.nid, crate::stats::NodeStat::FileMapped, delta);
+        }
     }
 
     /// Removes a page that leaves memory, with its accounting (RSS, zone
@@ -482,6 +499,7 @@ impl Vm {
                 memcg: MemcgTree::new(),
                 kswapd_pending: alloc::vec![None; m.nr_nodes()],
                 file_lru,
+                page_state: m.page_state.clone(),
             }),
             shrinkers: SpinLock::new(Vec::new()),
             stats: Counters {
@@ -629,6 +647,12 @@ impl Vm {
                     if let Some(i) = st.pages.get_mut(&pfn) {
                         i.owner = None;
                         i.spec.mapped = false;
+                        if mapped {
+                            // Unmapped in place, still on its LRU list.
+                            let nid = i.nid;
+                            st.page_state
+                                .mod_node(nid, crate::stats::NodeStat::FileMapped, -1);
+                        }
                     }
                     if mapped {
                         if let Some(p) = st.procs.get_mut(&pid) {

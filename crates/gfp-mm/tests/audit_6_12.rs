@@ -477,6 +477,72 @@ fn show_mem_follows_its_filters_and_counts_only_high_memory() {
     );
 }
 
+#[test]
+fn show_mem_prints_the_lru_mapped_and_slab_counters() {
+    // show_free_areas(): the first block sums node_page_state() over every
+    // node (NR_ACTIVE_ANON ... NR_FILE_MAPPED, the slab items in pages),
+    // each node line gives its own in kB, and each zone line its
+    // NR_ZONE_*_ANON/FILE; "total pagecache pages" is NR_FILE_PAGES.
+    use gfp::zone::ZoneType;
+    use gfp_mm::slab::{ObjExtMode, Slab};
+    let (m, vm) = vm_machine();
+    let env = env();
+    let pid = vm.spawn("t", 0);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    let anon: Vec<_> = (0..3)
+        .map(|_| vm.fault_anon(&m, &c, pid).unwrap())
+        .collect();
+    let mapped: Vec<_> = (0..2)
+        .map(|_| {
+            vm.add_page(
+                &m,
+                &c,
+                Gfp::HIGHUSER_MOVABLE,
+                Some(pid),
+                PageSpec::FILE_MAPPED,
+            )
+            .unwrap()
+        })
+        .collect();
+    vm.add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, None, PageSpec::FILE_CLEAN)
+        .unwrap();
+    // folio_mark_accessed() twice activates a page.
+    for p in [anon[0], mapped[0]] {
+        vm.mark_accessed(p);
+        vm.mark_accessed(p);
+    }
+    let s = Slab::new(&m, ObjExtMode::Off);
+    s.kmalloc(&m, &c, 64, Gfp::KERNEL).unwrap();
+    let dentry = s.create_cache("dentry", 192, true);
+    let d = s.cache_alloc(&m, &c, &dentry, Gfp::KERNEL).unwrap();
+    let text = m.show_mem_lines(None, ZoneType::Movable).join("\n");
+    for want in [
+        "\nactive_anon:1 inactive_anon:2 isolated_anon:0\n",
+        "\n active_file:1 inactive_file:2 isolated_file:0\n",
+        "\n slab_reclaimable:1 slab_unreclaimable:1\n",
+        "\n mapped:2 shmem:0 pagetables:0\n",
+        "\nNode 0 active_anon:4kB inactive_anon:8kB active_file:4kB inactive_file:8kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:8kB ",
+        " active_anon:4kB inactive_anon:8kB active_file:4kB inactive_file:8kB unevictable:0kB writepending:0kB present:",
+        "\n3 total pagecache pages\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+    // The task exits: its anonymous pages go, its file pages stay in the
+    // page cache, unmapped; the emptied dentry slab goes back.
+    vm.exit(&m, &c, pid);
+    s.kfree(&m, &c, d);
+    s.shrink_cache(&m, &c, &dentry);
+    let text = m.show_mem_lines(None, ZoneType::Movable).join("\n");
+    for want in [
+        "\nactive_anon:0 inactive_anon:0 isolated_anon:0\n",
+        "\n active_file:1 inactive_file:2 isolated_file:0\n",
+        "\n slab_reclaimable:0 slab_unreclaimable:1\n",
+        "\n mapped:0 shmem:0 pagetables:0\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+}
+
 // ----- slab pages (new_slab(), kmalloc_fix_flags()) -----
 
 #[test]
