@@ -15,7 +15,7 @@ use gfp::Gfp;
 use crate::machine::{Cx, Machine};
 use crate::page::AllocError;
 use crate::page_alloc::MAX_RECLAIM_RETRIES;
-use crate::vm::Vm;
+use crate::vm::{LruList, PageKind, Vm, VmState};
 
 /// A memory cgroup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -54,6 +54,64 @@ pub struct Memcg {
     /// `max`. There is no per-CPU charge stock, so no batch attempt fails
     /// before the charge itself, as one can in the kernel.
     pub failcnt: u64,
+    /// The group's own counters behind `memory.stat` that no page record
+    /// holds (kernel memory, slab bytes, reclaim and fault events);
+    /// `memory.stat` sums them over the subtree.
+    pub stat: MemcgLocalStat,
+}
+
+impl Memcg {
+    /// A group without limits, counts or events.
+    fn new(name: &str, parent: Option<MemcgId>) -> Memcg {
+        Memcg {
+            name: name.into(),
+            parent,
+            max: u64::MAX,
+            high: u64::MAX,
+            usage: 0,
+            events_high: 0,
+            events_max: 0,
+            events_oom: 0,
+            events_oom_kill: 0,
+            failcnt: 0,
+            stat: MemcgLocalStat::default(),
+        }
+    }
+}
+
+/// A group's own `memory.stat` counters (the kernel keeps them per CPU
+/// and sums the subtree with rstat; here each group keeps its own and
+/// [`Vm::memcg_memory_stat`] sums). The page-state ones the LRU records
+/// give (anon, file, the lists, mapped, dirty) are counted from the pages
+/// themselves when read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemcgLocalStat {
+    /// `MEMCG_KMEM`: pages charged as kernel memory (`__GFP_ACCOUNT`
+    /// pages, and the pages accounted slab objects are charged as).
+    pub kmem: u64,
+    /// `NR_SLAB_RECLAIMABLE_B`: bytes of accounted objects of
+    /// `SLAB_RECLAIM_ACCOUNT` caches.
+    pub slab_reclaimable_b: u64,
+    /// `NR_SLAB_UNRECLAIMABLE_B`: bytes of the other accounted objects.
+    pub slab_unreclaimable_b: u64,
+    /// `PGFAULT`: page faults of the group's tasks.
+    pub pgfault: u64,
+    /// `PGREFILL`: the group's pages scanned on an active list.
+    pub pgrefill: u64,
+    /// `PGACTIVATE`: the group's pages moved to an active list.
+    pub pgactivate: u64,
+    /// `PGDEACTIVATE`: the group's pages moved to an inactive list.
+    pub pgdeactivate: u64,
+    /// `PGSCAN_KSWAPD`: the group's pages scanned by kswapd.
+    pub pgscan_kswapd: u64,
+    /// `PGSCAN_DIRECT`: the group's pages scanned by direct or memcg
+    /// reclaim.
+    pub pgscan_direct: u64,
+    /// `PGSTEAL_KSWAPD`: the group's pages kswapd reclaimed.
+    pub pgsteal_kswapd: u64,
+    /// `PGSTEAL_DIRECT`: the group's pages direct or memcg reclaim
+    /// reclaimed.
+    pub pgsteal_direct: u64,
 }
 
 /// An event of `memory.events` (`enum memcg_memory_event`).
@@ -86,18 +144,7 @@ impl MemcgTree {
     /// The root alone.
     pub fn new() -> MemcgTree {
         MemcgTree {
-            groups: alloc::vec![Memcg {
-                name: "/".into(),
-                parent: None,
-                max: u64::MAX,
-                high: u64::MAX,
-                usage: 0,
-                events_high: 0,
-                events_max: 0,
-                events_oom: 0,
-                events_oom_kill: 0,
-                failcnt: 0,
-            }],
+            groups: alloc::vec![Memcg::new("/", None)],
             kmem: BTreeMap::new(),
         }
     }
@@ -218,25 +265,215 @@ impl MemcgTree {
     pub(crate) fn get_mut(&mut self, id: MemcgId) -> &mut Memcg {
         &mut self.groups[id.0]
     }
+
+    /// `id`'s own counters, to count an event or a change in (the root
+    /// for an unknown id, as pages of unknown tasks are charged there).
+    pub(crate) fn stat_mut(&mut self, id: MemcgId) -> &mut MemcgLocalStat {
+        let i = if id.0 < self.groups.len() { id.0 } else { 0 };
+        &mut self.groups[i].stat
+    }
+
+    /// The sum of a counter over `id`'s subtree (rstat's hierarchical
+    /// read).
+    fn subtree_sum(&self, id: MemcgId, f: impl Fn(&MemcgLocalStat) -> u64) -> u64 {
+        (0..self.groups.len())
+            .map(MemcgId)
+            .filter(|&g| self.is_descendant(g, id))
+            .map(|g| f(&self.groups[g.0].stat))
+            .sum()
+    }
+}
+
+/// The page-state counts of a subtree that the LRU records give.
+#[derive(Default)]
+struct SubtreePages {
+    anon: u64,
+    file: u64,
+    file_mapped: u64,
+    file_dirty: u64,
+    /// In [`LruList::ALL`] order.
+    lru: [u64; 4],
+}
+
+impl VmState {
+    fn subtree_pages(&self, id: MemcgId) -> SubtreePages {
+        let mut c = SubtreePages::default();
+        for info in self.pages.values() {
+            if !self.memcg.is_descendant(info.memcg, id) {
+                continue;
+            }
+            match info.spec.kind {
+                // Every anonymous page of the model is mapped by its owner
+                // while it lives (NR_ANON_MAPPED).
+                PageKind::Anon => c.anon += 1,
+                PageKind::File => {
+                    c.file += 1;
+                    c.file_mapped += info.spec.mapped as u64;
+                    c.file_dirty += info.spec.dirty as u64;
+                }
+            }
+            c.lru[LruList::of(info.spec.kind, info.active) as usize] += 1;
+        }
+        c
+    }
+}
+
+/// `memory_stat_format()` on cgroup v2: the entries of a group's
+/// `memory.stat`; what is modelled is listed at [`Vm::memcg_memory_stat`].
+pub(crate) fn memory_stat_entries(st: &VmState, id: MemcgId) -> Vec<(&'static str, u64)> {
+    let page = crate::PAGE_SIZE as u64;
+    let p = st.subtree_pages(id);
+    let sum = |f: fn(&MemcgLocalStat) -> u64| st.memcg.subtree_sum(id, f);
+    let slab_r = sum(|s| s.slab_reclaimable_b);
+    let slab_u = sum(|s| s.slab_unreclaimable_b);
+    let (scan_k, scan_d) = (sum(|s| s.pgscan_kswapd), sum(|s| s.pgscan_direct));
+    let (steal_k, steal_d) = (sum(|s| s.pgsteal_kswapd), sum(|s| s.pgsteal_direct));
+    let mut v: Vec<(&'static str, u64)> = alloc::vec![
+        ("anon", p.anon * page),
+        ("file", p.file * page),
+        ("kernel", sum(|s| s.kmem) * page),
+    ];
+    for name in [
+        "kernel_stack",
+        "pagetables",
+        "sec_pagetables",
+        "percpu",
+        "sock",
+        "vmalloc",
+        "shmem",
+        "zswap",
+        "zswapped",
+    ] {
+        v.push((name, 0));
+    }
+    v.push(("file_mapped", p.file_mapped * page));
+    v.push(("file_dirty", p.file_dirty * page));
+    for name in [
+        "file_writeback",
+        "swapcached",
+        "anon_thp",
+        "file_thp",
+        "shmem_thp",
+    ] {
+        v.push((name, 0));
+    }
+    for (name, l) in [
+        ("inactive_anon", LruList::InactiveAnon),
+        ("active_anon", LruList::ActiveAnon),
+        ("inactive_file", LruList::InactiveFile),
+        ("active_file", LruList::ActiveFile),
+    ] {
+        v.push((name, p.lru[l as usize] * page));
+    }
+    v.push(("unevictable", 0));
+    v.push(("slab_reclaimable", slab_r));
+    v.push(("slab_unreclaimable", slab_u));
+    // memcg_stat_format() adds `slab` right after slab_unreclaimable.
+    v.push(("slab", slab_r + slab_u));
+    for name in [
+        "workingset_refault_anon",
+        "workingset_refault_file",
+        "workingset_activate_anon",
+        "workingset_activate_file",
+        "workingset_restore_anon",
+        "workingset_restore_file",
+        "workingset_nodereclaim",
+        "pgdemote_kswapd",
+        "pgdemote_direct",
+        "pgdemote_khugepaged",
+        "pgpromote_success",
+    ] {
+        v.push((name, 0));
+    }
+    // The accumulated events: the totals first, then the vm events.
+    v.push(("pgscan", scan_k + scan_d));
+    v.push(("pgsteal", steal_k + steal_d));
+    v.push(("pgscan_kswapd", scan_k));
+    v.push(("pgscan_direct", scan_d));
+    v.push(("pgscan_khugepaged", 0));
+    v.push(("pgsteal_kswapd", steal_k));
+    v.push(("pgsteal_direct", steal_d));
+    v.push(("pgsteal_khugepaged", 0));
+    v.push(("pgfault", sum(|s| s.pgfault)));
+    v.push(("pgmajfault", 0));
+    v.push(("pgrefill", sum(|s| s.pgrefill)));
+    v.push(("pgactivate", sum(|s| s.pgactivate)));
+    v.push(("pgdeactivate", sum(|s| s.pgdeactivate)));
+    for name in [
+        "pglazyfree",
+        "pglazyfreed",
+        "swpin_zero",
+        "swpout_zero",
+        "zswpin",
+        "zswpout",
+        "zswpwb",
+        "thp_fault_alloc",
+        "thp_collapse_alloc",
+        "thp_swpout",
+        "thp_swpout_fallback",
+        "numa_pages_migrated",
+        "numa_pte_updates",
+        "numa_hint_faults",
+    ] {
+        v.push((name, 0));
+    }
+    v
 }
 
 impl Vm {
+    /// A group's `memory.stat` (cgroup v2): name and value in 6.12's order
+    /// (`memory_stats[]`, then `memcg_vm_event_stat[]`), for a kernel with
+    /// swap, zswap, transparent huge pages and NUMA balancing built in (the
+    /// option-dependent entries present). Page-state entries are in bytes, as
+    /// `memcg_page_state_output()` prints them; events are counts. `None` for
+    /// an unknown group.
+    ///
+    /// Modelled: `anon`, `file`, `kernel`, `file_mapped`, `file_dirty`, the
+    /// four LRU lists, the slab entries, `pgscan*`, `pgsteal*`, `pgfault`,
+    /// `pgrefill`, `pgactivate` and `pgdeactivate`. The others print 0, which
+    /// is what 6.12 shows for a system without what they count: no kernel
+    /// stacks, page tables, per-CPU, socket or vmalloc memory is charged here,
+    /// there is no shmem, no zswap in use, no swap cache (a page leaves memory
+    /// as it is written to swap), no writeback outstanding between reclaim
+    /// passes, no huge pages, no workingset shadow entries (nothing is read
+    /// back from swap or disk), no demotion tiers, no major faults, no
+    /// `MADV_FREE`, and no NUMA balancing scans. One difference: 6.12 counts a
+    /// zero-filled page written to swap in `swpout_zero` and writes nothing;
+    /// the model does not look at a page's contents and counts it in
+    /// `pswpout`.
+    pub fn memcg_memory_stat(&self, id: MemcgId) -> Option<Vec<(&'static str, u64)>> {
+        let st = self.state.lock();
+        st.memcg.get(id)?;
+        Some(memory_stat_entries(&st, id))
+    }
+
+    /// `memcg_account_kmem()`: `nr` pages charged (positive) or uncharged
+    /// (negative) as kernel memory of `id`.
+    pub(crate) fn memcg_account_kmem(&self, id: MemcgId, nr: i64) {
+        let mut st = self.state.lock();
+        let s = st.memcg.stat_mut(id);
+        s.kmem = s.kmem.saturating_add_signed(nr);
+    }
+
+    /// `mod_objcg_state()` for the slab items: `bytes` of accounted objects
+    /// of a reclaimable or other cache charged (positive) or uncharged
+    /// (negative) to `id`.
+    pub(crate) fn memcg_account_slab(&self, id: MemcgId, reclaimable: bool, bytes: i64) {
+        let mut st = self.state.lock();
+        let s = st.memcg.stat_mut(id);
+        let c = if reclaimable {
+            &mut s.slab_reclaimable_b
+        } else {
+            &mut s.slab_unreclaimable_b
+        };
+        *c = c.saturating_add_signed(bytes);
+    }
+
     /// Creates a group under `parent` with no limits.
     pub fn memcg_create(&self, parent: MemcgId, name: &str) -> MemcgId {
         let mut st = self.state.lock();
         let id = MemcgId(st.memcg.groups.len());
-        st.memcg.groups.push(Memcg {
-            name: name.into(),
-            parent: Some(parent),
-            max: u64::MAX,
-            high: u64::MAX,
-            usage: 0,
-            events_high: 0,
-            events_max: 0,
-            events_oom: 0,
-            events_oom_kill: 0,
-            failcnt: 0,
-        });
+        st.memcg.groups.push(Memcg::new(name, Some(parent)));
         id
     }
 

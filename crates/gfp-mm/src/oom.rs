@@ -17,7 +17,7 @@ use crate::machine::{Cx, Machine};
 use crate::memcg::{MemcgEvent, MemcgId};
 use crate::nodemask::NodeMask;
 use crate::sync::Ordering;
-use crate::vm::{Pid, ProcInfo, Stat, Vm};
+use crate::vm::{Pid, ProcInfo, Stat, Vm, VmState};
 
 /// `OOM_SCORE_ADJ_MIN`: never killed.
 pub const OOM_SCORE_ADJ_MIN: i16 = -1000;
@@ -119,38 +119,7 @@ impl Vm {
             ),
         ));
         match memcg {
-            Some(mc) => {
-                let g = st.memcg.get(mc).cloned();
-                if let Some(g) = g {
-                    // mem_cgroup_print_oom_meminfo() on cgroup v2: the
-                    // memory counter, then the swap counter (the pages of
-                    // the group's tasks out on swap; swap.max is not
-                    // modelled, so its limit is the counter's maximum).
-                    let swapped: u64 = st
-                        .procs
-                        .values()
-                        .filter(|p| !p.exited && st.memcg.is_descendant(p.memcg, mc))
-                        .map(|p| p.swapents)
-                        .sum();
-                    lines.push((
-                        LogLevel::Info,
-                        format!(
-                            "memory: usage {}kB, limit {}kB, failcnt {}",
-                            g.usage * 4,
-                            g.max.min(PAGE_COUNTER_MAX) * 4,
-                            g.failcnt
-                        ),
-                    ));
-                    lines.push((
-                        LogLevel::Info,
-                        format!(
-                            "swap: usage {}kB, limit {}kB, failcnt 0",
-                            swapped * 4,
-                            PAGE_COUNTER_MAX * 4
-                        ),
-                    ));
-                }
-            }
+            Some(mc) => lines.extend(mem_cgroup_print_oom_meminfo(&st, mc)),
             None => {
                 // dump_header(): show_mem filtered to the request's nodes
                 // (the task's mems_allowed without a nodemask) and zones.
@@ -260,6 +229,51 @@ impl Vm {
         }
         true
     }
+}
+
+/// `mem_cgroup_print_oom_meminfo()` on cgroup v2: the memory counter, the
+/// swap counter (the pages of the group's tasks out on swap; `swap.max` is
+/// not modelled, so its limit is the counter's maximum), then the group's
+/// `memory.stat`, a line at a time at the same level
+/// (`seq_buf_do_printk(KERN_INFO)`).
+fn mem_cgroup_print_oom_meminfo(st: &VmState, mc: MemcgId) -> Vec<(LogLevel, String)> {
+    let mut lines = Vec::new();
+    let Some(g) = st.memcg.get(mc) else {
+        return lines;
+    };
+    let swapped: u64 = st
+        .procs
+        .values()
+        .filter(|p| !p.exited && st.memcg.is_descendant(p.memcg, mc))
+        .map(|p| p.swapents)
+        .sum();
+    lines.push((
+        LogLevel::Info,
+        format!(
+            "memory: usage {}kB, limit {}kB, failcnt {}",
+            g.usage * 4,
+            g.max.min(PAGE_COUNTER_MAX) * 4,
+            g.failcnt
+        ),
+    ));
+    lines.push((
+        LogLevel::Info,
+        format!(
+            "swap: usage {}kB, limit {}kB, failcnt 0",
+            swapped * 4,
+            PAGE_COUNTER_MAX * 4
+        ),
+    ));
+    lines.push((
+        LogLevel::Info,
+        format!("Memory cgroup stats for {}:", st.memcg.path(mc)),
+    ));
+    lines.extend(
+        crate::memcg::memory_stat_entries(st, mc)
+            .into_iter()
+            .map(|(name, v)| (LogLevel::Info, format!("{name} {v}"))),
+    );
+    lines
 }
 
 /// `PAGE_COUNTER_MAX`: a page counter's "max", `LONG_MAX / PAGE_SIZE` pages

@@ -247,6 +247,11 @@ impl Vm {
                 keep.push((pfn, info));
                 continue;
             }
+            // The group's PGREFILL and PGDEACTIVATE (shrink_active_list()):
+            // every page scanned here is deactivated.
+            let stat = st.memcg.stat_mut(info.memcg);
+            stat.pgrefill += 1;
+            stat.pgdeactivate += 1;
             // Referenced mapped executable pages would stay active; every
             // other page is deactivated, its referenced bit cleared.
             st.lru_add(
@@ -296,6 +301,12 @@ impl Vm {
                 continue;
             }
             scanned += 1;
+            let stat = st.memcg.stat_mut(info.memcg);
+            if sc.kswapd {
+                stat.pgscan_kswapd += 1;
+            } else {
+                stat.pgscan_direct += 1;
+            }
             // folio_check_references()
             if info.referenced {
                 let next = PageInfo {
@@ -303,6 +314,7 @@ impl Vm {
                     ..info
                 };
                 if info.spec.mapped || info.spec.kind == PageKind::Anon {
+                    st.memcg.stat_mut(info.memcg).pgactivate += 1;
                     activate.push((
                         pfn,
                         PageInfo {
@@ -323,6 +335,7 @@ impl Vm {
                         continue;
                     }
                     if st.swap_used >= self.config.swap_pages {
+                        st.memcg.stat_mut(info.memcg).pgactivate += 1;
                         activate.push((
                             pfn,
                             PageInfo {
@@ -390,6 +403,12 @@ impl Vm {
                 .is_ok()
             {
                 res.reclaimed += 1;
+                let stat = st.memcg.stat_mut(info.memcg);
+                if sc.kswapd {
+                    stat.pgsteal_kswapd += 1;
+                } else {
+                    stat.pgsteal_direct += 1;
+                }
             }
         }
         res.scanned += scanned;

@@ -726,7 +726,14 @@ impl Vm {
     }
 
     /// A page fault of `pid` on anonymous memory (`GFP_HIGHUSER_MOVABLE`).
+    /// The fault counts in the task's group (`PGFAULT`) whether or not it
+    /// gets its page, as `handle_mm_fault()` counts it first.
     pub fn fault_anon(&self, m: &Machine, cx: &Cx<'_>, pid: Pid) -> Result<Page, AllocError> {
+        {
+            let mut st = self.state.lock();
+            let memcg = st.procs.get(&pid).map_or(MemcgId::ROOT, |p| p.memcg);
+            st.memcg.stat_mut(memcg).pgfault += 1;
+        }
         self.add_page(m, cx, Gfp::HIGHUSER_MOVABLE, Some(pid), PageSpec::ANON)
     }
 
@@ -738,6 +745,7 @@ impl Vm {
             return;
         };
         if info.referenced && !info.active {
+            st.memcg.stat_mut(info.memcg).pgactivate += 1;
             st.lru_del(page.pfn());
             st.lru_add(
                 page.pfn(),
@@ -973,6 +981,7 @@ impl Vm {
     fn record_kmem(&self, page: Page, memcg: MemcgId, nr: u64) {
         let mut st = self.state.lock();
         st.memcg.record_kmem(page.pfn(), memcg, nr);
+        st.memcg.stat_mut(memcg).kmem += nr;
         self.kmem_records
             .store(st.memcg.kmem_records(), Ordering::Relaxed);
     }
@@ -995,6 +1004,8 @@ impl Vm {
         let mut st = self.state.lock();
         if let Some((mc, n)) = st.memcg.take_kmem(page.pfn()) {
             st.memcg.uncharge(mc, n);
+            let s = st.memcg.stat_mut(mc);
+            s.kmem = s.kmem.saturating_sub(n);
             self.kmem_records
                 .store(st.memcg.kmem_records(), Ordering::Relaxed);
         }

@@ -404,6 +404,174 @@ fn memcg_oom_report_gives_the_counters_failcnt() {
     assert_eq!(swap, "swap: usage 0kB, limit 9007199254740988kB, failcnt 0");
 }
 
+/// cgroup v2's `memory.stat` entries in 6.12's order (memory_stats[], the
+/// `slab` total, pgscan/pgsteal, memcg_vm_event_stat[]) on a kernel with
+/// swap, zswap, THP and NUMA balancing.
+const MEMORY_STAT_NAMES: [&str; 65] = [
+    "anon",
+    "file",
+    "kernel",
+    "kernel_stack",
+    "pagetables",
+    "sec_pagetables",
+    "percpu",
+    "sock",
+    "vmalloc",
+    "shmem",
+    "zswap",
+    "zswapped",
+    "file_mapped",
+    "file_dirty",
+    "file_writeback",
+    "swapcached",
+    "anon_thp",
+    "file_thp",
+    "shmem_thp",
+    "inactive_anon",
+    "active_anon",
+    "inactive_file",
+    "active_file",
+    "unevictable",
+    "slab_reclaimable",
+    "slab_unreclaimable",
+    "slab",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "pgdemote_kswapd",
+    "pgdemote_direct",
+    "pgdemote_khugepaged",
+    "pgpromote_success",
+    "pgscan",
+    "pgsteal",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgscan_khugepaged",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgsteal_khugepaged",
+    "pgfault",
+    "pgmajfault",
+    "pgrefill",
+    "pgactivate",
+    "pgdeactivate",
+    "pglazyfree",
+    "pglazyfreed",
+    "swpin_zero",
+    "swpout_zero",
+    "zswpin",
+    "zswpout",
+    "zswpwb",
+    "thp_fault_alloc",
+    "thp_collapse_alloc",
+    "thp_swpout",
+    "thp_swpout_fallback",
+    "numa_pages_migrated",
+    "numa_pte_updates",
+    "numa_hint_faults",
+];
+
+#[test]
+fn memcg_oom_report_prints_the_groups_memory_stat() {
+    // mem_cgroup_print_oom_meminfo(): after the memory and swap counters,
+    // "Memory cgroup stats for <path>:" and memory_stat_format(), one
+    // "name value" line each, page states in bytes, summed over the
+    // subtree of the group whose limit was hit.
+    use gfp_mm::slab::{ObjExtMode, Slab};
+    use std::sync::Arc;
+    let m = machine(single_zone(4096));
+    let vm = Arc::new(Vm::new(&m, VmConfig::default()));
+    let env = env();
+    let top = vm.memcg_create(MemcgId::ROOT, "top");
+    let job = vm.memcg_create(top, "job");
+    vm.memcg_set_max(top, 40);
+    let pid = vm.spawn_in("hog", 0, job);
+    let c = Cx::new(0, vm.task(pid), &env, &*vm);
+    // Kernel memory: an accounted page, and accounted slab objects (whose
+    // bytes are charged a page at a time: one page for both).
+    vm.alloc_pages(&m, &c, Gfp::KERNEL_ACCOUNT, 0).unwrap();
+    let s = Slab::new(&m, ObjExtMode::WithFlag).with_memcg(vm.clone());
+    s.kmalloc(&m, &c, 64, Gfp::KERNEL_ACCOUNT).unwrap();
+    let dentry = s.create_cache("dentry", 192, true);
+    s.cache_alloc(&m, &c, &dentry, Gfp::KERNEL_ACCOUNT).unwrap();
+    // Two dirty file pages (direct reclaim leaves them to the flusher),
+    // one of them mapped and made active.
+    let dirty_mapped = PageSpec {
+        mapped: true,
+        ..PageSpec::FILE_DIRTY
+    };
+    let f = vm
+        .add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, Some(pid), dirty_mapped)
+        .unwrap();
+    vm.mark_accessed(f);
+    vm.mark_accessed(f);
+    vm.add_page(
+        &m,
+        &c,
+        Gfp::HIGHUSER_MOVABLE,
+        Some(pid),
+        PageSpec::FILE_DIRTY,
+    )
+    .unwrap();
+    // Anonymous faults until the group's OOM killer runs (no swap).
+    for _ in 0..37 {
+        let _ = vm.fault_anon(&m, &c, pid);
+    }
+    let log: Vec<String> = env.log_lines().into_iter().map(|(_, l)| l).collect();
+    let head = log
+        .iter()
+        .position(|l| l.starts_with("Memory cgroup stats for "))
+        .unwrap_or_else(|| panic!("no stats block in\n{}", env.log_text()));
+    assert_eq!(log[head], "Memory cgroup stats for /top:");
+    assert!(
+        log[head - 1].starts_with("swap: usage "),
+        "{}",
+        log[head - 1]
+    );
+    let stat: Vec<(&str, u64)> = log[head + 1..head + 1 + MEMORY_STAT_NAMES.len()]
+        .iter()
+        .map(|l| {
+            let (n, v) = l.split_once(' ').unwrap();
+            (n, v.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = stat.iter().map(|&(n, _)| n).collect();
+    assert_eq!(names, MEMORY_STAT_NAMES);
+    let get = |name: &str| stat.iter().find(|&&(n, _)| n == name).unwrap().1;
+    let page = 4096;
+    // 40 pages charged: 1 kernel page, 1 page of slab, 2 file, 36 anon.
+    assert_eq!(get("anon"), 36 * page);
+    assert_eq!(get("inactive_anon"), 36 * page);
+    assert_eq!(get("active_anon"), 0);
+    assert_eq!(get("file"), 2 * page);
+    assert_eq!(get("file_mapped"), page);
+    assert_eq!(get("file_dirty"), 2 * page);
+    assert_eq!(get("inactive_file"), page);
+    assert_eq!(get("active_file"), page);
+    assert_eq!(get("kernel"), 2 * page);
+    assert_eq!(get("slab_reclaimable"), 192);
+    assert_eq!(get("slab_unreclaimable"), 64);
+    assert_eq!(get("slab"), 256);
+    // The fault that met the limit counts too (handle_mm_fault() counts
+    // first); reclaim scanned the dirty file pages and freed nothing.
+    assert_eq!(get("pgfault"), 37);
+    assert_eq!(get("pgactivate"), 1);
+    assert!(get("pgscan_direct") > 0);
+    assert_eq!(get("pgscan"), get("pgscan_direct"));
+    assert_eq!(get("pgsteal"), 0);
+    assert_eq!(vm.memcg_memory_stat(top).unwrap().len(), 65);
+    // The child's own memory.stat is its subtree: all of it here.
+    assert_eq!(
+        vm.memcg_memory_stat(job).unwrap()[2],
+        ("kernel", 2 * page),
+        "the pages are the child's"
+    );
+}
+
 // ----- node_dirty_ok() (mm/page-writeback.c) -----
 
 #[test]
