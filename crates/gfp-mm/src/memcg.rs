@@ -27,7 +27,8 @@ impl MemcgId {
 }
 
 /// A group's state (`memory.current`, `memory.max`, `memory.high`,
-/// `memory.events`).
+/// `memory.low`, `memory.oom.group`, `memory.events`,
+/// `memory.events.local`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Memcg {
     /// Its name.
@@ -38,10 +39,18 @@ pub struct Memcg {
     pub max: u64,
     /// `memory.high` in pages.
     pub high: u64,
+    /// `memory.low` in pages: best-effort protection from reclaim while
+    /// the group's usage is within its effective share of it.
+    pub low: u64,
+    /// `memory.oom.group`: an OOM kill of one task of the group (or of a
+    /// group below it) kills every task of the group.
+    pub oom_group: bool,
     /// `memory.current` in pages (hierarchical).
     pub usage: u64,
-    /// `memory.events: high` (hierarchical, as every `events_` counter:
+    /// `memory.events: low` (hierarchical, as every `events_` counter:
     /// an event in a group counts in its ancestors too, the root aside).
+    pub events_low: u64,
+    /// `memory.events: high`.
     pub events_high: u64,
     /// `memory.events: max`.
     pub events_max: u64,
@@ -49,6 +58,12 @@ pub struct Memcg {
     pub events_oom: u64,
     /// `memory.events: oom_kill` (counted in the victim's group).
     pub events_oom_kill: u64,
+    /// `memory.events: oom_group_kill` (counted in the group whose
+    /// `memory.oom.group` made the OOM killer kill all its tasks).
+    pub events_oom_group_kill: u64,
+    /// `memory.events.local`: the same events, counted only in the group
+    /// they happened in.
+    pub events_local: MemcgEvents,
     /// The memory counter's `failcnt` (`memory.failcnt` in cgroup v1, the
     /// `failcnt` of the memcg OOM report): charges refused at this group's
     /// `max`. There is no per-CPU charge stock, so no batch attempt fails
@@ -68,14 +83,77 @@ impl Memcg {
             parent,
             max: u64::MAX,
             high: u64::MAX,
+            low: 0,
+            oom_group: false,
             usage: 0,
+            events_low: 0,
             events_high: 0,
             events_max: 0,
             events_oom: 0,
             events_oom_kill: 0,
+            events_oom_group_kill: 0,
+            events_local: MemcgEvents::default(),
             failcnt: 0,
             stat: MemcgLocalStat::default(),
         }
+    }
+
+    /// `memory.events` (hierarchical).
+    pub fn events(&self) -> MemcgEvents {
+        MemcgEvents {
+            low: self.events_low,
+            high: self.events_high,
+            max: self.events_max,
+            oom: self.events_oom,
+            oom_kill: self.events_oom_kill,
+            oom_group_kill: self.events_oom_group_kill,
+        }
+    }
+}
+
+/// The counters of `memory.events` or `memory.events.local`
+/// (`enum memcg_memory_event`, the swap events aside).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MemcgEvents {
+    /// `low`: reclaimed although below its effective `memory.low`.
+    pub low: u64,
+    /// `high`: reclaim because usage was above `memory.high`.
+    pub high: u64,
+    /// `max`: a charge met `memory.max`.
+    pub max: u64,
+    /// `oom`: the group's OOM killer was invoked.
+    pub oom: u64,
+    /// `oom_kill`: a task of the group was killed.
+    pub oom_kill: u64,
+    /// `oom_group_kill`: all the group's tasks were killed for
+    /// `memory.oom.group`.
+    pub oom_group_kill: u64,
+}
+
+impl MemcgEvents {
+    /// The file's text, as `__memory_events_show()` prints it.
+    pub fn text(&self) -> String {
+        alloc::format!(
+            "low {}\nhigh {}\nmax {}\noom {}\noom_kill {}\noom_group_kill {}\n",
+            self.low,
+            self.high,
+            self.max,
+            self.oom,
+            self.oom_kill,
+            self.oom_group_kill
+        )
+    }
+
+    fn count(&mut self, event: MemcgEvent) {
+        let c = match event {
+            MemcgEvent::Low => &mut self.low,
+            MemcgEvent::High => &mut self.high,
+            MemcgEvent::Max => &mut self.max,
+            MemcgEvent::Oom => &mut self.oom,
+            MemcgEvent::OomKill => &mut self.oom_kill,
+            MemcgEvent::OomGroupKill => &mut self.oom_group_kill,
+        };
+        *c += 1;
     }
 }
 
@@ -117,6 +195,8 @@ pub struct MemcgLocalStat {
 /// An event of `memory.events` (`enum memcg_memory_event`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemcgEvent {
+    /// `low`: reclaim of a group below its effective `memory.low`.
+    Low,
     /// `high`: reclaim because usage was above `memory.high`.
     High,
     /// `max`: a charge met `memory.max`.
@@ -125,6 +205,8 @@ pub enum MemcgEvent {
     Oom,
     /// `oom_kill`: a task of the group was killed.
     OomKill,
+    /// `oom_group_kill`: the group's tasks were all killed.
+    OomGroupKill,
 }
 
 /// The hierarchy.
@@ -187,10 +269,13 @@ impl MemcgTree {
         s
     }
 
-    /// `memcg_memory_event()`: counts `event` in `id` and in each of its
-    /// ancestors below the root (cgroup v2's `memory.events` counts the
-    /// whole subtree); the root itself counts only its own events.
+    /// `memcg_memory_event()`: counts `event` in `id`'s
+    /// `memory.events.local`, and in the `memory.events` of `id` and of
+    /// each of its ancestors below the root (cgroup v2's `memory.events`
+    /// counts the whole subtree); the root itself counts only its own
+    /// events.
     pub(crate) fn memory_event(&mut self, id: MemcgId, event: MemcgEvent) {
+        self.groups[id.0].events_local.count(event);
         let ids: Vec<MemcgId> = self.ancestors(id).collect();
         for (i, a) in ids.into_iter().enumerate() {
             if i > 0 && a == MemcgId::ROOT {
@@ -198,12 +283,100 @@ impl MemcgTree {
             }
             let g = &mut self.groups[a.0];
             match event {
+                MemcgEvent::Low => g.events_low += 1,
                 MemcgEvent::High => g.events_high += 1,
                 MemcgEvent::Max => g.events_max += 1,
                 MemcgEvent::Oom => g.events_oom += 1,
                 MemcgEvent::OomKill => g.events_oom_kill += 1,
+                MemcgEvent::OomGroupKill => g.events_oom_group_kill += 1,
             }
         }
+    }
+
+    /// `mem_cgroup_get_oom_group()`: for a victim in group `memcg`, the
+    /// highest group with `memory.oom.group` set on the way up from it to
+    /// the OOM's domain (`domain`: the group whose limit was hit, or the
+    /// root); `None` for a victim in the root or outside the domain.
+    pub(crate) fn get_oom_group(&self, memcg: MemcgId, domain: MemcgId) -> Option<MemcgId> {
+        if memcg == MemcgId::ROOT || !self.is_descendant(memcg, domain) {
+            return None;
+        }
+        let mut group = None;
+        for a in self.ancestors(memcg) {
+            if self.groups[a.0].oom_group {
+                group = Some(a);
+            }
+            if a == domain {
+                break;
+            }
+        }
+        group
+    }
+
+    /// `id`'s subtree in pre-order (`mem_cgroup_iter()`'s walk: a group,
+    /// then each child's subtree in creation order).
+    pub(crate) fn subtree_preorder(&self, id: MemcgId) -> Vec<MemcgId> {
+        let mut out = Vec::new();
+        let mut stack = alloc::vec![id];
+        while let Some(g) = stack.pop() {
+            out.push(g);
+            // Children have higher ids than their parent (a group is
+            // created under an existing one); pushed in reverse so the
+            // first created is walked first.
+            let children = (g.0 + 1..self.groups.len())
+                .rev()
+                .filter(|&c| self.groups[c].parent == Some(g));
+            stack.extend(children.map(MemcgId));
+        }
+        out
+    }
+
+    /// `mem_cgroup_below_low()` of every group, for reclaim on behalf of
+    /// `target` (the root for global reclaim and kswapd), after
+    /// `mem_cgroup_calculate_protection()` without the
+    /// `memory_recursive_prot` mount option: indexed by group id, `true`
+    /// for a group below its effective low. The target, the root and
+    /// groups outside the target's subtree are never protected.
+    ///
+    /// The effective low of a child of the target is its `memory.low`;
+    /// deeper, it is its protected usage `min(usage, low)`, scaled down
+    /// when its siblings' protected usages together exceed their parent's
+    /// effective low (`effective_protection()`). An empty group is not
+    /// counted: `mem_cgroup_below_min()` comes first, and with no
+    /// `memory.min` modelled (an effective min of 0) it holds exactly for
+    /// a group with no usage, which is skipped without an event.
+    pub(crate) fn below_low(&self, target: MemcgId) -> Vec<bool> {
+        let n = self.groups.len();
+        let mut elow = alloc::vec![0u64; n];
+        let mut below = alloc::vec![false; n];
+        // Parents come before their children in id order.
+        for i in 0..n {
+            let id = MemcgId(i);
+            let g = &self.groups[i];
+            let Some(parent) = g.parent else { continue };
+            if id == target || g.usage == 0 || !self.is_descendant(id, target) {
+                continue;
+            }
+            elow[i] = if parent == target {
+                g.low
+            } else {
+                let protected = g.usage.min(g.low);
+                let siblings: u64 = self
+                    .groups
+                    .iter()
+                    .filter(|s| s.parent == Some(parent))
+                    .map(|s| s.usage.min(s.low))
+                    .sum();
+                let parent_effective = elow[parent.0];
+                if siblings > parent_effective {
+                    ((protected as u128 * parent_effective as u128) / siblings as u128) as u64
+                } else {
+                    protected
+                }
+            };
+            below[i] = elow[i] >= g.usage;
+        }
+        below
     }
 
     /// `page_counter_try_charge()`: charges `nr` to `id` and its ancestors
@@ -487,6 +660,19 @@ impl Vm {
         self.state.lock().memcg.get_mut(id).high = pages;
     }
 
+    /// Sets `memory.low` (pages).
+    pub fn memcg_set_low(&self, id: MemcgId, pages: u64) {
+        self.state.lock().memcg.get_mut(id).low = pages;
+    }
+
+    /// Sets `memory.oom.group`; the root has no such file and is left
+    /// unchanged.
+    pub fn memcg_set_oom_group(&self, id: MemcgId, on: bool) {
+        if id != MemcgId::ROOT {
+            self.state.lock().memcg.get_mut(id).oom_group = on;
+        }
+    }
+
     /// Uncharges `nr` pages from `memcg` and its ancestors.
     pub fn memcg_uncharge(&self, memcg: MemcgId, nr: u64) {
         self.state.lock().memcg.uncharge(memcg, nr);
@@ -631,5 +817,70 @@ impl Vm {
         for (a, excess) in over {
             self.try_to_free_mem_cgroup_pages(m, cx, a, excess, gfp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree with `p` under the root and `a`, `b` under `p`, charged
+    /// `usage_a` and `usage_b` pages, with the given lows.
+    fn tree(lows: [u64; 3], usage_a: u64, usage_b: u64) -> (MemcgTree, [MemcgId; 3]) {
+        let mut t = MemcgTree::new();
+        let p = MemcgId(1);
+        t.groups.push(Memcg::new("p", Some(MemcgId::ROOT)));
+        t.groups.push(Memcg::new("a", Some(p)));
+        t.groups.push(Memcg::new("b", Some(p)));
+        let ids = [p, MemcgId(2), MemcgId(3)];
+        for (id, low) in ids.iter().zip(lows) {
+            t.get_mut(*id).low = low;
+        }
+        t.charge(ids[1], usage_a);
+        t.charge(ids[2], usage_b);
+        (t, ids)
+    }
+
+    #[test]
+    fn effective_low_is_shared_when_siblings_claim_more_than_their_parent_affords() {
+        // effective_protection() (mm/page_counter.c): when the children's
+        // protected usages add up to more than the parent's effective low,
+        // each gets its share in proportion: 10 * 10 / 20 = 5 < 10.
+        let (t, [p, a, b]) = tree([10, 10, 10], 10, 10);
+        let below = t.below_low(MemcgId::ROOT);
+        assert!(!below[a.0] && !below[b.0]);
+        assert!(!below[p.0], "p's low 10 is under its usage 20");
+        // Within the parent's allowance each child keeps its own.
+        let (t, [p, a, b]) = tree([30, 10, 10], 10, 10);
+        let below = t.below_low(MemcgId::ROOT);
+        assert!(below[p.0] && below[a.0] && below[b.0]);
+        // Protection claimed but unused by one child is not given to its
+        // sibling without memory_recursive_prot.
+        let (t, [_, a, b]) = tree([10, 10, 0], 4, 10);
+        let below = t.below_low(MemcgId::ROOT);
+        assert!(below[a.0] && !below[b.0]);
+    }
+
+    #[test]
+    fn the_targets_children_get_their_own_low_and_the_target_none() {
+        // page_counter_calculate_protection(): a child of the reclaim's
+        // target has its memory.low as its effective low, whatever the
+        // target's; mem_cgroup_unprotected() exempts the target itself.
+        let (t, [p, a, b]) = tree([10, 10, 10], 10, 10);
+        let below = t.below_low(p);
+        assert!(!below[p.0]);
+        assert!(below[a.0] && below[b.0]);
+        assert!(!below[MemcgId::ROOT.0]);
+    }
+
+    #[test]
+    fn an_empty_group_is_below_min_not_low() {
+        // shrink_node_memcgs() tests mem_cgroup_below_min() first: with an
+        // effective min of 0 it holds for a group with no usage, which is
+        // skipped without setting memcg_low_skipped.
+        let (t, [_, a, b]) = tree([0, 10, 10], 0, 5);
+        let below = t.below_low(MemcgId::ROOT);
+        assert!(!below[a.0], "empty");
+        assert!(!below[b.0], "p has no low to share");
     }
 }

@@ -572,6 +572,160 @@ fn memcg_oom_report_prints_the_groups_memory_stat() {
     );
 }
 
+// ----- memory.low, memory.events.local, memory.oom.group -----
+
+#[test]
+fn memory_low_protects_until_nothing_else_is_reclaimable() {
+    // shrink_node_memcgs(): a group below its effective low
+    // (mem_cgroup_calculate_protection(), mem_cgroup_below_low()) is
+    // skipped and memcg_low_skipped set; do_try_to_free_pages() retries a
+    // pass that freed nothing with memcg_low_reclaim, which reclaims it
+    // and raises MEMCG_LOW in each protected group it visits.
+    // memcg_memory_event() counts in memory.events.local of the group only
+    // and in memory.events up to the root.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let svc = vm.memcg_create(MemcgId::ROOT, "svc");
+    let db = vm.memcg_create(svc, "db");
+    let batch = vm.memcg_create(MemcgId::ROOT, "batch");
+    // svc's low covers its usage; db's effective low is its protected
+    // usage, within what svc affords its children.
+    vm.memcg_set_low(svc, 100);
+    vm.memcg_set_low(db, 100);
+    let db_task = vm.spawn_in("db", 0, db);
+    let batch_task = vm.spawn_in("batch", 0, batch);
+    let c = Cx::new(0, vm.task(db_task), &env, &vm);
+    for pid in [db_task, batch_task] {
+        for _ in 0..50 {
+            vm.add_page(
+                &m,
+                &c,
+                Gfp::HIGHUSER_MOVABLE,
+                Some(pid),
+                PageSpec::FILE_CLEAN,
+            )
+            .unwrap();
+        }
+    }
+    let req = gfp_mm::hooks::ReclaimRequest {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        preferred_nid: 0,
+        nodemask: None,
+        highest_zone: gfp::zone::ZoneType::Normal,
+    };
+    // Two passes take batch's pages; db keeps all of its own.
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 18);
+    assert_eq!(vm.memcg(batch).unwrap().usage, 0);
+    assert_eq!(vm.memcg(db).unwrap().usage, 50);
+    assert_eq!(vm.memcg(svc).unwrap().events_low, 0);
+    // Only protected memory is left: the retry reclaims it, one visit of
+    // each protected group.
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
+    assert_eq!(vm.memcg(db).unwrap().usage, 18);
+    let (svc_g, db_g) = (vm.memcg(svc).unwrap(), vm.memcg(db).unwrap());
+    assert_eq!(db_g.events_low, 1);
+    assert_eq!(db_g.events_local.low, 1);
+    assert_eq!(svc_g.events_low, 2, "its own event and db's");
+    assert_eq!(svc_g.events_local.low, 1, "its own event only");
+    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events_low, 0);
+    assert_eq!(vm.memcg(batch).unwrap().events_low, 0, "empty: below min");
+    assert_eq!(
+        svc_g.events_local.text(),
+        "low 1\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
+    );
+}
+
+#[test]
+fn memory_events_local_counts_only_the_group_itself() {
+    // memcg_memory_event(): memory_events_local[] of the group, then
+    // memory_events[] of the group and its ancestors below the root
+    // (__memory_events_show() prints both files alike).
+    let (m, vm) = vm_machine();
+    let env = env();
+    let parent = vm.memcg_create(MemcgId::ROOT, "parent");
+    let child = vm.memcg_create(parent, "child");
+    vm.memcg_set_max(child, 0);
+    let pid = vm.spawn_in("t", 0, child);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    assert!(vm
+        .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
+        .is_err());
+    let (p, ch) = (vm.memcg(parent).unwrap(), vm.memcg(child).unwrap());
+    assert_eq!(ch.events_local.max, 1);
+    assert_eq!(ch.events().max, 1);
+    assert_eq!(p.events().max, 1);
+    assert_eq!(p.events_local.max, 0);
+    assert_eq!(
+        p.events().text(),
+        "low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n"
+    );
+}
+
+#[test]
+fn oom_group_kills_every_killable_task_of_the_highest_group() {
+    // oom_kill_process(): mem_cgroup_get_oom_group() finds the highest
+    // group with memory.oom.group between the victim's group and the OOM's
+    // domain; after the victim, MEMCG_OOM_GROUP_KILL is raised there,
+    // mem_cgroup_print_oom_group() says so, and oom_kill_memcg_member()
+    // kills each task of its subtree but OOM_SCORE_ADJ_MIN ones. The
+    // victim, not yet reaped, is killed (and counted) again.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let top = vm.memcg_create(MemcgId::ROOT, "top");
+    let job = vm.memcg_create(top, "job");
+    let other = vm.memcg_create(top, "other");
+    let bystanders = vm.memcg_create(MemcgId::ROOT, "bystanders");
+    vm.memcg_set_max(top, 40);
+    vm.memcg_set_oom_group(top, true);
+    let hog = vm.spawn_in("hog", 0, job);
+    let helper = vm.spawn_in("helper", 0, other);
+    let keeper = vm.spawn_in("keeper", -1000, other);
+    let outside = vm.spawn_in("outside", 0, bystanders);
+    for (pid, n) in [(helper, 5), (keeper, 3), (outside, 4)] {
+        let c = Cx::new(0, vm.task(pid), &env, &vm);
+        for _ in 0..n {
+            vm.fault_anon(&m, &c, pid).unwrap();
+        }
+    }
+    let c = Cx::new(0, vm.task(hog), &env, &vm);
+    for _ in 0..33 {
+        let _ = vm.fault_anon(&m, &c, hog);
+    }
+    let log: Vec<String> = env.log_lines().into_iter().map(|(_, l)| l).collect();
+    let killed: Vec<&str> = log
+        .iter()
+        .filter(|l| l.contains("Killed process") || l.starts_with("Tasks in "))
+        .map(|l| l.split(" total-vm").next().unwrap())
+        .collect();
+    assert_eq!(
+        killed,
+        [
+            format!("Memory cgroup out of memory: Killed process {hog} (hog)"),
+            "Tasks in /top are going to be killed due to memory.oom.group set".into(),
+            format!("Memory cgroup out of memory: Killed process {hog} (hog)"),
+            format!("Memory cgroup out of memory: Killed process {helper} (helper)"),
+        ],
+        "{}",
+        env.log_text()
+    );
+    let reaped = log.iter().filter(|l| l.starts_with("oom_reaper: ")).count();
+    assert_eq!(reaped, 2, "one reaper pass per task");
+    let g = |id| vm.memcg(id).unwrap();
+    assert_eq!(g(top).events_oom_group_kill, 1);
+    assert_eq!(g(top).events_local.oom_group_kill, 1);
+    assert_eq!(g(job).events_oom_group_kill, 0);
+    assert_eq!(g(top).events_oom_kill, 3);
+    assert_eq!(g(job).events_local.oom_kill, 2);
+    assert_eq!(g(other).events_local.oom_kill, 1);
+    assert_eq!(vm.stats().oom_kill, 3);
+    assert!(vm.proc_info(helper).unwrap().exited);
+    assert!(!vm.proc_info(keeper).unwrap().exited);
+    assert!(!vm.proc_info(outside).unwrap().exited);
+    assert_eq!(vm.proc_info(outside).unwrap().rss_anon, 4);
+}
+
 // ----- node_dirty_ok() (mm/page-writeback.c) -----
 
 #[test]
