@@ -22,7 +22,7 @@ use crate::memcg::{MemcgId, MemcgTree};
 use crate::nodemask::NodeId;
 use crate::page::{AllocError, Page};
 use crate::shrinker::Shrinker;
-use crate::sync::{AtomicBool, AtomicI64, AtomicU64, Ordering, SpinLock};
+use crate::sync::{AtomicBool, AtomicU64, Ordering, SpinLock};
 use crate::task::Task;
 use crate::zone::ZoneId;
 
@@ -273,12 +273,9 @@ pub(crate) struct VmState {
     pub(crate) memcg: MemcgTree,
     /// kswapd of each node: the pending order, when woken.
     pub(crate) kswapd_pending: Vec<Option<(u32, ZoneType)>>,
-    /// File pages on each node's LRU lists (`NR_INACTIVE_FILE +
-    /// NR_ACTIVE_FILE`), shared with [`Vm::file_lru`] so that the page
-    /// allocator reads them without this state's lock.
-    pub(crate) file_lru: Arc<[AtomicI64]>,
     /// The machine's node and zone page-state counters, kept here for the
-    /// LRU lists and the mapped page cache.
+    /// LRU lists and the mapped page cache (shared with
+    /// [`Vm::page_state`]).
     pub(crate) page_state: Arc<crate::stats::PageState>,
 }
 
@@ -290,9 +287,6 @@ impl VmState {
         let n = &mut self.nodes[info.nid];
         n.lists[l].push_front((pfn, info.gen));
         n.counts[l] += 1;
-        if info.spec.kind == PageKind::File {
-            self.file_lru[info.nid].fetch_add(1, Ordering::Relaxed);
-        }
         self.account_page_state(&info, 1);
         self.pages.insert(pfn, info);
     }
@@ -302,9 +296,6 @@ impl VmState {
         let info = self.pages.remove(&pfn)?;
         let l = LruList::of(info.spec.kind, info.active) as usize;
         self.nodes[info.nid].counts[l] -= 1;
-        if info.spec.kind == PageKind::File {
-            self.file_lru[info.nid].fetch_sub(1, Ordering::Relaxed);
-        }
         self.account_page_state(&info, -1);
         Some(info)
     }
@@ -463,8 +454,10 @@ pub struct Vm {
     /// Whether the OOM killer ever chose a victim (the flag never clears):
     /// until then, no task lookup needs the state's lock.
     pub(crate) any_oom_victim: AtomicBool,
-    /// File pages on each node's LRU lists (see `VmState::file_lru`).
-    pub(crate) file_lru: Arc<[AtomicI64]>,
+    /// The machine's page-state counters (see `VmState::page_state`): the
+    /// page allocator reads a node's file LRU pages from them without this
+    /// manager's lock.
+    pub(crate) page_state: Arc<crate::stats::PageState>,
     /// Accounted kernel pages recorded (`MemcgTree`'s kmem records),
     /// stored under the state's lock after each change: while 0, freeing a
     /// page needs no lookup.
@@ -483,9 +476,8 @@ impl core::fmt::Debug for Vm {
 impl Vm {
     /// A memory manager for `m`.
     pub fn new(m: &Machine, config: VmConfig) -> Vm {
-        let file_lru: Arc<[AtomicI64]> = (0..m.nr_nodes()).map(|_| AtomicI64::new(0)).collect();
         Vm {
-            file_lru: file_lru.clone(),
+            page_state: m.page_state.clone(),
             machine_id: m.id(),
             config,
             state: SpinLock::new(VmState {
@@ -498,7 +490,6 @@ impl Vm {
                 next_gen: 0,
                 memcg: MemcgTree::new(),
                 kswapd_pending: alloc::vec![None; m.nr_nodes()],
-                file_lru,
                 page_state: m.page_state.clone(),
             }),
             shrinkers: SpinLock::new(Vec::new()),
@@ -1079,8 +1070,8 @@ impl SlowPathHooks for Vm {
     }
 
     fn node_file_lru_pages(&self, _m: &Machine, nid: NodeId) -> u64 {
-        self.file_lru
-            .get(nid)
-            .map_or(0, |n| n.load(Ordering::Relaxed).max(0) as u64)
+        use crate::stats::NodeStat;
+        self.page_state.node(nid, NodeStat::InactiveFile)
+            + self.page_state.node(nid, NodeStat::ActiveFile)
     }
 }
