@@ -418,6 +418,7 @@ impl Vm {
                         continue;
                     }
                     st.swap_used += 1;
+                    st.page_state.mod_swap(0, 1);
                     if let Some(p) = info.owner.and_then(|o| st.procs.get_mut(&o)) {
                         p.swapents += 1;
                     }

@@ -253,7 +253,9 @@ impl Machine {
     /// layers above keep ([`Machine::node_page_state`]: [`crate::Vm`]'s
     /// LRU, [`crate::slab::Slab`]); what no layer models (isolated and
     /// unevictable pages, shmem, page tables, kernel stacks, bounce
-    /// buffers, CMA, mlocked pages, zone write-pending pages) prints as 0.
+    /// buffers, CMA, mlocked pages, zone write-pending pages, the swap
+    /// cache) prints as 0; the swap figures are those of the swap devices
+    /// of the [`crate::Vm`]s made for this machine.
     pub fn show_mem_lines(&self, nodes: Option<NodeMask>, max_zone: ZoneType) -> Vec<String> {
         use crate::stats::NodeStat;
         let show = |nid: NodeId| nodes.is_none_or(|m| m.contains(nid));
@@ -347,6 +349,15 @@ impl Machine {
             self.global_node_page_state(NodeStat::ActiveFile)
                 + self.global_node_page_state(NodeStat::InactiveFile)
         ));
+        // show_swap_cache_info(): no swap cache here (a page leaves memory
+        // as it is written to swap).
+        let (swap_total, swap_used) = self.page_state.swap();
+        out.push("0 pages in swap cache".into());
+        out.push(alloc::format!(
+            "Free swap  = {}kB",
+            (swap_total - swap_used) * KB
+        ));
+        out.push(alloc::format!("Total swap = {}kB", swap_total * KB));
         out.push(alloc::format!("{} pages RAM", self.total_pages()));
         // is_highmem(): HighMem zones, and Movable ones only where they are
         // carved out of high memory (a machine with a HighMem zone); a

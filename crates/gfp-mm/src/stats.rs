@@ -176,6 +176,10 @@ pub(crate) struct PageState {
     /// Per zone, the four LRU lists (`NR_ZONE_INACTIVE_ANON` ...), in
     /// [`crate::vm::LruList`] order.
     zone_lru: Vec<[AtomicI64; 4]>,
+    /// `total_swap_pages`: the swap space of the swap devices enabled.
+    swap_total: AtomicI64,
+    /// Swap pages in use (`total_swap_pages - get_nr_swap_pages()`).
+    swap_used: AtomicI64,
 }
 
 impl PageState {
@@ -187,7 +191,23 @@ impl PageState {
             zone_lru: (0..nr_zones)
                 .map(|_| core::array::from_fn(|_| AtomicI64::new(0)))
                 .collect(),
+            swap_total: AtomicI64::new(0),
+            swap_used: AtomicI64::new(0),
         }
+    }
+
+    /// `swapon()` (positive `total`) and swap slots taken or given back
+    /// (`used`), in pages.
+    pub(crate) fn mod_swap(&self, total: i64, used: i64) {
+        self.swap_total.fetch_add(total, Ordering::Relaxed);
+        self.swap_used.fetch_add(used, Ordering::Relaxed);
+    }
+
+    /// Swap space and the part of it in use, in pages.
+    pub(crate) fn swap(&self) -> (u64, u64) {
+        let total = self.swap_total.load(Ordering::Relaxed).max(0) as u64;
+        let used = self.swap_used.load(Ordering::Relaxed).max(0) as u64;
+        (total, used.min(total))
     }
 
     /// `mod_node_page_state()` (the LRU items move with

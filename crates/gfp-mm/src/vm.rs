@@ -474,8 +474,11 @@ impl core::fmt::Debug for Vm {
 }
 
 impl Vm {
-    /// A memory manager for `m`.
+    /// A memory manager for `m`. Its swap device counts in the machine's
+    /// swap space from now on (`swapon()`), which `show_mem()` prints.
     pub fn new(m: &Machine, config: VmConfig) -> Vm {
+        m.page_state
+            .mod_swap(i64::try_from(config.swap_pages).unwrap_or(i64::MAX), 0);
         Vm {
             page_state: m.page_state.clone(),
             machine_id: m.id(),
@@ -655,7 +658,9 @@ impl Vm {
         }
         if let Some(p) = st.procs.get_mut(&pid) {
             let swap = core::mem::take(&mut p.swapents);
-            st.swap_used -= swap.min(st.swap_used);
+            let swap = swap.min(st.swap_used);
+            st.swap_used -= swap;
+            st.page_state.mod_swap(0, -(swap as i64));
         }
         freed
     }

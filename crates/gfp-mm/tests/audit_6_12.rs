@@ -865,6 +865,58 @@ fn show_mem_prints_the_lru_mapped_and_slab_counters() {
     }
 }
 
+#[test]
+fn show_mem_ends_with_the_swap_space() {
+    // show_free_areas() ends with show_swap_cache_info(): the swap cache
+    // (none here), get_nr_swap_pages() and total_swap_pages in kB.
+    use gfp::zone::ZoneType;
+    let m = machine(single_zone(4096));
+    let vm = Vm::new(
+        &m,
+        VmConfig {
+            swap_pages: 256,
+            ..VmConfig::default()
+        },
+    );
+    let env = env();
+    let pid = vm.spawn("t", 0);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    for _ in 0..40 {
+        vm.fault_anon(&m, &c, pid).unwrap();
+    }
+    let req = gfp_mm::hooks::ReclaimRequest {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        preferred_nid: 0,
+        nodemask: None,
+        highest_zone: ZoneType::Normal,
+    };
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
+    assert_eq!(vm.swap_used(), 32);
+    let swap_lines = |m: &Machine| -> Vec<String> {
+        let lines = m.show_mem_lines(None, ZoneType::Movable);
+        let i = lines
+            .iter()
+            .position(|l| l.ends_with(" total pagecache pages"))
+            .unwrap();
+        lines[i + 1..i + 4].to_vec()
+    };
+    assert_eq!(
+        swap_lines(&m),
+        [
+            "0 pages in swap cache",
+            "Free swap  = 896kB",
+            "Total swap = 1024kB"
+        ]
+    );
+    // The task exits: its swap entries are freed.
+    vm.exit(&m, &c, pid);
+    assert_eq!(swap_lines(&m)[1], "Free swap  = 1024kB");
+    // A machine without a swap device.
+    let bare = machine(single_zone(4096));
+    assert_eq!(swap_lines(&bare)[2], "Total swap = 0kB");
+}
+
 // ----- slab pages (new_slab(), kmalloc_fix_flags()) -----
 
 #[test]
