@@ -476,9 +476,9 @@ impl VmState {
                 continue;
             }
             match info.spec.kind {
-                // Every anonymous page of the model is mapped by its owner
-                // while it lives (NR_ANON_MAPPED).
-                PageKind::Anon => c.anon += 1,
+                // NR_ANON_MAPPED: the mapped ones (a fault's pages are
+                // mapped by their owner while they live).
+                PageKind::Anon => c.anon += info.spec.mapped as u64,
                 PageKind::File => {
                     c.file += 1;
                     c.file_mapped += info.spec.mapped as u64;
