@@ -572,6 +572,29 @@ fn memcg_oom_report_prints_the_groups_memory_stat() {
     );
 }
 
+#[test]
+fn memory_stat_anon_is_the_mapped_anonymous_memory() {
+    // memory_stats[]: "anon" is NR_ANON_MAPPED, so an anonymous page on
+    // the LRU that nobody maps counts in inactive_anon but not in anon.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "g");
+    let pid = vm.spawn_in("t", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    vm.fault_anon(&m, &c, pid).unwrap();
+    let unmapped = PageSpec {
+        mapped: false,
+        ..PageSpec::ANON
+    };
+    vm.add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, Some(pid), unmapped)
+        .unwrap();
+    let stat = vm.memcg_memory_stat(g).unwrap();
+    let get = |name: &str| stat.iter().find(|&&(n, _)| n == name).unwrap().1;
+    assert_eq!(get("anon"), 4096);
+    assert_eq!(get("inactive_anon"), 2 * 4096);
+    assert_eq!(get("pgfault"), 1, "add_page is no fault");
+}
+
 // ----- memory.low, memory.events.local, memory.oom.group -----
 
 #[test]
