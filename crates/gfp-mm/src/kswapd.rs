@@ -120,8 +120,11 @@ impl Vm {
                 nodemask: None,
                 kswapd: true,
                 memcg: None,
+                // balance_pgdat() has no low-reclaim retry: kswapd always
+                // leaves protected groups alone.
+                memcg_low_reclaim: false,
             };
-            let r = self.shrink_node(m, &cx, &sc, nid, prio, want);
+            let r = self.shrink_node(m, &cx, &sc, nid, prio, want, &mut false);
             total += r;
             m.drain_all_pages();
             if r == 0 && order > 0 && prio < DEF_PRIORITY - 2 {

@@ -95,7 +95,7 @@ pub use page::{AllocError, BadPage, BadPageReason, Page};
 pub use page_alloc::{AllocContext, MAX_RECLAIM_RETRIES};
 pub use report::{BuddyInfo, PageCounts, ZoneInfo};
 pub use spec::{MachineSpec, NodeSpec, Tunables};
-pub use stats::{Event, ZoneEvent};
+pub use stats::{Event, NodeStat, ZoneEvent};
 pub use task::{ExecContext, Task};
 pub use vm::{PageKind, PageSpec, Pid, Vm, VmConfig, VmStats};
 pub use zone::{Zone, ZoneId};

@@ -185,6 +185,9 @@ pub struct Machine {
     /// `allocstall_<zone>`: direct reclaim entries by the request's highest
     /// zone type (`sc->reclaim_idx`).
     pub(crate) allocstall: [AtomicU64; MAX_NR_ZONES],
+    /// The node and zone page-state counters of the layers above (LRU,
+    /// slab), shared with them.
+    pub(crate) page_state: alloc::sync::Arc<crate::stats::PageState>,
     pub(crate) ratelimit: SpinLock<RateLimit>,
     pub(crate) warned: AtomicU32,
     pub(crate) oom_lock: AtomicBool,
@@ -341,6 +344,8 @@ impl Machine {
             .min_free_kbytes
             .unwrap_or_else(|| default_min_free_kbytes(lowmem_kb));
 
+        let page_state =
+            alloc::sync::Arc::new(crate::stats::PageState::new(nodes.len(), zones.len()));
         let m = Machine {
             id,
             nodes,
@@ -358,6 +363,7 @@ impl Machine {
             dirty_ratio: AtomicU32::new(spec.tunables.dirty_ratio),
             events: (0..nr_events).map(|_| AtomicU64::new(0)).collect(),
             allocstall: core::array::from_fn(|_| AtomicU64::new(0)),
+            page_state,
             ratelimit: SpinLock::new(RateLimit {
                 begin_ns: None,
                 printed: 0,
@@ -610,6 +616,17 @@ impl Machine {
     /// Pages of `nid` marked dirty (`NR_FILE_DIRTY`).
     pub fn node_dirty_pages(&self, nid: NodeId) -> i64 {
         self.nodes[nid].nr_dirty.load(Ordering::Relaxed)
+    }
+
+    /// `node_page_state()` for one of the items the layers above the
+    /// allocator keep (LRU lists, mapped page cache, slab), in pages.
+    pub fn node_page_state(&self, nid: NodeId, item: crate::stats::NodeStat) -> u64 {
+        self.page_state.node(nid, item)
+    }
+
+    /// The pages of `zone` on one LRU list (`NR_ZONE_INACTIVE_ANON` ...).
+    pub fn zone_lru_pages(&self, zone: ZoneId, lru: crate::vm::LruList) -> u64 {
+        self.page_state.zone_lru(zone, lru as usize)
     }
 
     /// Adjusts a node's writeback counter (`NR_WRITEBACK`), for the layer

@@ -17,7 +17,7 @@ use crate::machine::{Cx, Machine};
 use crate::memcg::{MemcgEvent, MemcgId};
 use crate::nodemask::NodeMask;
 use crate::sync::Ordering;
-use crate::vm::{Pid, ProcInfo, Stat, Vm};
+use crate::vm::{Pid, ProcInfo, Stat, Vm, VmState};
 
 /// `OOM_SCORE_ADJ_MIN`: never killed.
 pub const OOM_SCORE_ADJ_MIN: i16 = -1000;
@@ -70,6 +70,101 @@ impl Vm {
         }
     }
 
+    /// `oom_kill_process()` once the victim `v` is chosen and reported:
+    /// the kill, the whole group's for `memory.oom.group`, then the
+    /// reaper's work on every killed task. `memcg`: the group whose limit
+    /// was hit (`None`: a global OOM).
+    fn oom_kill_process(
+        &self,
+        m: &Machine,
+        cx: &Cx<'_>,
+        st: &mut VmState,
+        v: &ProcInfo,
+        memcg: Option<MemcgId>,
+        lines: &mut Vec<(LogLevel, String)>,
+    ) {
+        let message = if memcg.is_some() {
+            "Memory cgroup out of memory"
+        } else {
+            "Out of memory"
+        };
+        // oom_kill_process(): the group to kill whole is looked up before
+        // the victim is killed.
+        let oom_group = st
+            .memcg
+            .get_oom_group(v.memcg, memcg.unwrap_or(MemcgId::ROOT));
+        self.kill_task(st, v.pid, message, lines);
+        let mut killed = alloc::vec![v.pid];
+        if let Some(g) = oom_group {
+            st.memcg.memory_event(g, MemcgEvent::OomGroupKill);
+            lines.push((
+                LogLevel::Info,
+                format!(
+                    "Tasks in {} are going to be killed due to memory.oom.group set",
+                    st.memcg.path(g)
+                ),
+            ));
+            // mem_cgroup_scan_tasks() with oom_kill_memcg_member(): every
+            // task of the group's subtree but the unkillable ones. The
+            // victim is among them: its memory is not reaped yet, so it is
+            // killed (and counted) a second time, as in 6.12.
+            for pid in oom_group_members(st, g) {
+                self.kill_task(st, pid, message, lines);
+                if !killed.contains(&pid) {
+                    killed.push(pid);
+                }
+            }
+        }
+        // The OOM reaper, once per killed task, after the kills.
+        for pid in killed {
+            let freed = self.release_task_memory(m, cx, st, pid);
+            self.stats.add(Stat::OomFreed, freed);
+            let Some(p) = st.procs.get_mut(&pid) else {
+                continue;
+            };
+            p.exited = true;
+            lines.push((
+                LogLevel::Info,
+                format!(
+                    "oom_reaper: reaped process {} ({}), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+                    p.pid, p.comm
+                ),
+            ));
+        }
+    }
+
+    /// `__oom_kill_process()`: counts the kill (`oom_kill`, and the
+    /// task's group's `oom_kill` event), marks the task a victim and prints
+    /// the "Killed process" line; its memory is left to the reaper.
+    fn kill_task(
+        &self,
+        st: &mut VmState,
+        pid: Pid,
+        message: &str,
+        lines: &mut Vec<(LogLevel, String)>,
+    ) {
+        let Some(p) = st.procs.get_mut(&pid) else {
+            return;
+        };
+        p.oom_victim = true;
+        self.any_oom_victim.store(true, Ordering::Release);
+        let p = p.clone();
+        lines.push((LogLevel::Err, format!(
+            "{message}: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:0 pgtables:{}kB oom_score_adj:{}",
+            p.pid,
+            p.comm,
+            (p.rss() + p.swapents) * 4,
+            p.rss_anon * 4,
+            p.rss_file * 4,
+            p.pgtables_bytes / 1024,
+            p.oom_score_adj
+        )));
+        // memcg_memory_event_mm(MEMCG_OOM_KILL), in the task's group,
+        // global OOM kills included.
+        st.memcg.memory_event(p.memcg, MemcgEvent::OomKill);
+        self.stats.add(Stat::OomKill, 1);
+    }
+
     fn oom_kill(
         &self,
         m: &Machine,
@@ -119,38 +214,7 @@ impl Vm {
             ),
         ));
         match memcg {
-            Some(mc) => {
-                let g = st.memcg.get(mc).cloned();
-                if let Some(g) = g {
-                    // mem_cgroup_print_oom_meminfo() on cgroup v2: the
-                    // memory counter, then the swap counter (the pages of
-                    // the group's tasks out on swap; swap.max is not
-                    // modelled, so its limit is the counter's maximum).
-                    let swapped: u64 = st
-                        .procs
-                        .values()
-                        .filter(|p| !p.exited && st.memcg.is_descendant(p.memcg, mc))
-                        .map(|p| p.swapents)
-                        .sum();
-                    lines.push((
-                        LogLevel::Info,
-                        format!(
-                            "memory: usage {}kB, limit {}kB, failcnt {}",
-                            g.usage * 4,
-                            g.max.min(PAGE_COUNTER_MAX) * 4,
-                            g.failcnt
-                        ),
-                    ));
-                    lines.push((
-                        LogLevel::Info,
-                        format!(
-                            "swap: usage {}kB, limit {}kB, failcnt 0",
-                            swapped * 4,
-                            PAGE_COUNTER_MAX * 4
-                        ),
-                    ));
-                }
-            }
+            Some(mc) => lines.extend(mem_cgroup_print_oom_meminfo(&st, mc)),
             None => {
                 // dump_header(): show_mem filtered to the request's nodes
                 // (the task's mems_allowed without a nodemask) and zones.
@@ -225,41 +289,75 @@ impl Vm {
             v.comm,
             v.pid
         )));
-        lines.push((LogLevel::Err, format!(
-            "{}: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:0 pgtables:{}kB oom_score_adj:{}",
-            if memcg.is_some() { "Memory cgroup out of memory" } else { "Out of memory" },
-            v.pid,
-            v.comm,
-            (v.rss() + v.swapents) * 4,
-            v.rss_anon * 4,
-            v.rss_file * 4,
-            v.pgtables_bytes / 1024,
-            v.oom_score_adj
-        )));
-        let freed = self.release_task_memory(m, &cx, &mut st, victim);
-        if let Some(p) = st.procs.get_mut(&victim) {
-            p.oom_victim = true;
-            p.exited = true;
-            self.any_oom_victim.store(true, Ordering::Release);
-        }
-        // __oom_kill_process(): memcg_memory_event_mm(MEMCG_OOM_KILL), in
-        // the victim's group, global OOM kills included.
-        st.memcg.memory_event(v.memcg, MemcgEvent::OomKill);
+        self.oom_kill_process(m, &cx, &mut st, &v, memcg, &mut lines);
         drop(st);
-        self.stats.add(Stat::OomKill, 1);
-        self.stats.add(Stat::OomFreed, freed);
-        lines.push((
-            LogLevel::Info,
-            format!(
-                "oom_reaper: reaped process {} ({}), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
-                v.pid, v.comm
-            ),
-        ));
         for (level, l) in &lines {
             cx.env.log(*level, l);
         }
         true
     }
+}
+
+/// `mem_cgroup_print_oom_meminfo()` on cgroup v2: the memory counter, the
+/// swap counter (the pages of the group's tasks out on swap; `swap.max` is
+/// not modelled, so its limit is the counter's maximum), then the group's
+/// `memory.stat`, a line at a time at the same level
+/// (`seq_buf_do_printk(KERN_INFO)`).
+fn mem_cgroup_print_oom_meminfo(st: &VmState, mc: MemcgId) -> Vec<(LogLevel, String)> {
+    let mut lines = Vec::new();
+    let Some(g) = st.memcg.get(mc) else {
+        return lines;
+    };
+    let swapped: u64 = st
+        .procs
+        .values()
+        .filter(|p| !p.exited && st.memcg.is_descendant(p.memcg, mc))
+        .map(|p| p.swapents)
+        .sum();
+    lines.push((
+        LogLevel::Info,
+        format!(
+            "memory: usage {}kB, limit {}kB, failcnt {}",
+            g.usage * 4,
+            g.max.min(PAGE_COUNTER_MAX) * 4,
+            g.failcnt
+        ),
+    ));
+    lines.push((
+        LogLevel::Info,
+        format!(
+            "swap: usage {}kB, limit {}kB, failcnt 0",
+            swapped * 4,
+            PAGE_COUNTER_MAX * 4
+        ),
+    ));
+    lines.push((
+        LogLevel::Info,
+        format!("Memory cgroup stats for {}:", st.memcg.path(mc)),
+    ));
+    lines.extend(
+        crate::memcg::memory_stat_entries(st, mc)
+            .into_iter()
+            .map(|(name, v)| (LogLevel::Info, format!("{name} {v}"))),
+    );
+    lines
+}
+
+/// The tasks `mem_cgroup_scan_tasks()` visits in `group`'s subtree
+/// (groups in pre-order, each group's tasks in pid order) that
+/// `oom_kill_memcg_member()` kills: those not `OOM_SCORE_ADJ_MIN`. Tasks
+/// that have exited are no longer in a group.
+fn oom_group_members(st: &VmState, group: MemcgId) -> Vec<Pid> {
+    let mut out = Vec::new();
+    for g in st.memcg.subtree_preorder(group) {
+        out.extend(
+            st.procs
+                .values()
+                .filter(|p| p.memcg == g && !p.exited && p.oom_score_adj != OOM_SCORE_ADJ_MIN)
+                .map(|p| p.pid),
+        );
+    }
+    out
 }
 
 /// `PAGE_COUNTER_MAX`: a page counter's "max", `LONG_MAX / PAGE_SIZE` pages

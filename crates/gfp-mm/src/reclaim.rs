@@ -19,7 +19,7 @@ use gfp::Gfp;
 use crate::env::IoRequest;
 use crate::hooks::ReclaimRequest;
 use crate::machine::{Cx, Machine};
-use crate::memcg::MemcgId;
+use crate::memcg::{MemcgEvent, MemcgId};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::Page;
 use crate::shrinker::{ShrinkControl, Shrinker, SHRINK_STOP};
@@ -48,6 +48,19 @@ pub struct ScanControl {
     pub kswapd: bool,
     /// Only pages of this memory cgroup (and its descendants).
     pub memcg: Option<MemcgId>,
+    /// `memcg_low_reclaim`: reclaim groups below their `memory.low` too
+    /// (raising their `low` event), as the retry after a pass that freed
+    /// nothing but skipped protected groups does.
+    pub memcg_low_reclaim: bool,
+}
+
+/// The lists of one node as one `shrink_node()` pass scans them: the
+/// reclaim's constraints and the groups its `memory.low` test protects.
+pub(crate) struct NodeLists<'a> {
+    pub(crate) nid: NodeId,
+    pub(crate) sc: &'a ScanControl,
+    /// Indexed by group id: pages left alone in this pass.
+    pub(crate) protected: &'a [bool],
 }
 
 /// What one `shrink_node` pass did.
@@ -74,6 +87,7 @@ impl Vm {
             nodemask: req.nodemask,
             kswapd: false,
             memcg: None,
+            memcg_low_reclaim: false,
         };
         let cx = self.cx(cx);
         // Left on drop, so that a reclaimer unwound out of a blocking point
@@ -107,6 +121,7 @@ impl Vm {
             nodemask: None,
             kswapd: false,
             memcg: Some(memcg),
+            memcg_low_reclaim: false,
         };
         let mut task = cx.task;
         task.scope.task_flags = task.scope.task_flags.union(gfp::TaskFlags::MEMALLOC);
@@ -119,7 +134,9 @@ impl Vm {
     }
 
     /// `do_try_to_free_pages()`: priority from [`DEF_PRIORITY`] down to 0
-    /// until enough is reclaimed.
+    /// until enough is reclaimed. A pass that freed nothing but left
+    /// groups alone for their `memory.low` is run again with
+    /// `memcg_low_reclaim` ("untapped cgroup reserves? don't OOM, retry").
     pub(crate) fn do_try_to_free_pages(
         &self,
         m: &Machine,
@@ -127,25 +144,35 @@ impl Vm {
         sc: &ScanControl,
         nodes: &[NodeId],
     ) -> u64 {
-        let mut total = 0;
-        for prio in (0..=DEF_PRIORITY).rev() {
-            for &nid in nodes {
-                if sc.nodemask.is_some_and(|nm| !nm.contains(nid)) {
-                    continue;
+        let mut sc = *sc;
+        loop {
+            let mut total = 0;
+            let mut low_skipped = false;
+            for prio in (0..=DEF_PRIORITY).rev() {
+                for &nid in nodes {
+                    if sc.nodemask.is_some_and(|nm| !nm.contains(nid)) {
+                        continue;
+                    }
+                    let want = sc.nr_to_reclaim - total;
+                    let r = self.shrink_node(m, cx, &sc, nid, prio, want, &mut low_skipped);
+                    total += r;
+                    if total >= sc.nr_to_reclaim {
+                        return total;
+                    }
                 }
-                let r = self.shrink_node(m, cx, sc, nid, prio, sc.nr_to_reclaim - total);
-                total += r;
-                if total >= sc.nr_to_reclaim {
-                    return total;
-                }
+                cx.env.cond_resched();
             }
-            cx.env.cond_resched();
+            if total > 0 || !low_skipped || sc.memcg_low_reclaim {
+                return total;
+            }
+            sc.memcg_low_reclaim = true;
         }
-        total
     }
 
     /// `shrink_node()` at one priority: the LRU lists (aging, then
-    /// eviction), then the shrinkers. Returns pages reclaimed.
+    /// eviction), then the shrinkers. Returns pages reclaimed; sets
+    /// `low_skipped` when it left a group alone for its `memory.low`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn shrink_node(
         &self,
         m: &Machine,
@@ -154,10 +181,12 @@ impl Vm {
         nid: NodeId,
         prio: u32,
         want: u64,
+        low_skipped: &mut bool,
     ) -> u64 {
         let mut res = ShrinkResult::default();
         {
             let mut st = self.state.lock();
+            let protected = self.memcg_protection(&mut st, sc, low_skipped);
             for kind in [PageKind::File, PageKind::Anon] {
                 if kind == PageKind::Anon
                     && (self.config.swap_pages == 0 || st.swap_used >= self.config.swap_pages)
@@ -171,13 +200,18 @@ impl Vm {
                 let (ni, na) = (n.counts[inactive as usize], n.counts[active as usize]);
                 // inactive_is_low(): keep the inactive list at least as big
                 // as the active one (a ratio of 1 at these sizes).
+                let lists = NodeLists {
+                    nid,
+                    sc,
+                    protected: &protected,
+                };
                 if na > ni {
                     let nr = scan_count(na, prio).min(na - ni);
-                    self.shrink_active_list(&mut st, nid, active, nr, sc);
+                    self.shrink_active_list(&mut st, &lists, active, nr);
                 }
                 let ni = st.nodes[nid].counts[inactive as usize];
                 let nr = scan_count(ni, prio).max(want.min(ni));
-                self.shrink_inactive_list(m, cx, &mut st, nid, inactive, nr, sc, &mut res);
+                self.shrink_inactive_list(m, cx, &mut st, &lists, inactive, nr, &mut res);
                 if res.reclaimed >= want {
                     break;
                 }
@@ -230,23 +264,55 @@ impl Vm {
         res.reclaimed
     }
 
+    /// `shrink_node_memcgs()`'s protection test for each group of the
+    /// reclaim's subtree (`mem_cgroup_below_low()`): indexed by group id,
+    /// whether its pages are left alone in this pass. Without
+    /// `memcg_low_reclaim` the groups below their low are, and
+    /// `low_skipped` records it; with it they are reclaimed and each one
+    /// raises its `low` event. Every group of the subtree is visited once
+    /// per node and priority (6.12's direct reclaim may end a walk early
+    /// once it has reclaimed enough).
+    fn memcg_protection(
+        &self,
+        st: &mut VmState,
+        sc: &ScanControl,
+        low_skipped: &mut bool,
+    ) -> Vec<bool> {
+        let target = sc.memcg.unwrap_or(MemcgId::ROOT);
+        let below = st.memcg.below_low(target);
+        if !sc.memcg_low_reclaim {
+            *low_skipped |= below.iter().any(|&b| b);
+            return below;
+        }
+        for g in st.memcg.subtree_preorder(target) {
+            if below[g.0] {
+                st.memcg.memory_event(g, MemcgEvent::Low);
+            }
+        }
+        alloc::vec![false; below.len()]
+    }
+
     fn shrink_active_list(
         &self,
         st: &mut VmState,
-        nid: NodeId,
+        lists: &NodeLists<'_>,
         active: LruList,
         nr: u64,
-        sc: &ScanControl,
     ) {
         let mut keep = Vec::new();
         for _ in 0..nr {
-            let Some((pfn, info)) = st.pop_tail(nid, active) else {
+            let Some((pfn, info)) = st.pop_tail(lists.nid, active) else {
                 break;
             };
-            if !self.eligible(&info, sc, st) {
+            if !self.eligible(&info, lists, st) {
                 keep.push((pfn, info));
                 continue;
             }
+            // The group's PGREFILL and PGDEACTIVATE (shrink_active_list()):
+            // every page scanned here is deactivated.
+            let stat = st.memcg.stat_mut(info.memcg);
+            stat.pgrefill += 1;
+            stat.pgdeactivate += 1;
             // Referenced mapped executable pages would stay active; every
             // other page is deactivated, its referenced bit cleared.
             st.lru_add(
@@ -263,9 +329,11 @@ impl Vm {
         }
     }
 
-    fn eligible(&self, info: &PageInfo, sc: &ScanControl, st: &VmState) -> bool {
+    fn eligible(&self, info: &PageInfo, lists: &NodeLists<'_>, st: &VmState) -> bool {
+        let sc = lists.sc;
         let zt_ok = (info.zone_type() as usize) <= sc.reclaim_idx as usize;
         zt_ok
+            && !lists.protected.get(info.memcg.0).copied().unwrap_or(false)
             && sc
                 .memcg
                 .is_none_or(|mc| st.memcg.is_descendant(info.memcg, mc))
@@ -278,12 +346,12 @@ impl Vm {
         m: &Machine,
         cx: &Cx<'_>,
         st: &mut VmState,
-        nid: NodeId,
+        lists: &NodeLists<'_>,
         inactive: LruList,
         nr: u64,
-        sc: &ScanControl,
         res: &mut ShrinkResult,
     ) {
+        let (nid, sc) = (lists.nid, lists.sc);
         let mut keep: Vec<(u32, PageInfo)> = Vec::new();
         let mut activate: Vec<(u32, PageInfo)> = Vec::new();
         let mut scanned = 0;
@@ -291,11 +359,17 @@ impl Vm {
             let Some((pfn, info)) = st.pop_tail(nid, inactive) else {
                 break;
             };
-            if !self.eligible(&info, sc, st) {
+            if !self.eligible(&info, lists, st) {
                 keep.push((pfn, info));
                 continue;
             }
             scanned += 1;
+            let stat = st.memcg.stat_mut(info.memcg);
+            if sc.kswapd {
+                stat.pgscan_kswapd += 1;
+            } else {
+                stat.pgscan_direct += 1;
+            }
             // folio_check_references()
             if info.referenced {
                 let next = PageInfo {
@@ -303,6 +377,7 @@ impl Vm {
                     ..info
                 };
                 if info.spec.mapped || info.spec.kind == PageKind::Anon {
+                    st.memcg.stat_mut(info.memcg).pgactivate += 1;
                     activate.push((
                         pfn,
                         PageInfo {
@@ -323,6 +398,7 @@ impl Vm {
                         continue;
                     }
                     if st.swap_used >= self.config.swap_pages {
+                        st.memcg.stat_mut(info.memcg).pgactivate += 1;
                         activate.push((
                             pfn,
                             PageInfo {
@@ -342,6 +418,7 @@ impl Vm {
                         continue;
                     }
                     st.swap_used += 1;
+                    st.page_state.mod_swap(0, 1);
                     if let Some(p) = info.owner.and_then(|o| st.procs.get_mut(&o)) {
                         p.swapents += 1;
                     }
@@ -390,6 +467,12 @@ impl Vm {
                 .is_ok()
             {
                 res.reclaimed += 1;
+                let stat = st.memcg.stat_mut(info.memcg);
+                if sc.kswapd {
+                    stat.pgsteal_kswapd += 1;
+                } else {
+                    stat.pgsteal_direct += 1;
+                }
             }
         }
         res.scanned += scanned;

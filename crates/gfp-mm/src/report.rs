@@ -14,6 +14,7 @@ use crate::machine::Machine;
 use crate::nodemask::{NodeId, NodeMask};
 use crate::spec::MAX_NR_ZONES;
 use crate::stats::{Event, ZoneEvent};
+use crate::vm::LruList;
 use crate::zone::{ZoneId, MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_PAGE_ORDERS};
 use crate::PAGE_SIZE;
 
@@ -248,18 +249,18 @@ impl Machine {
 
     /// The memory summary of `show_mem()` / `__show_free_areas()`: nodes
     /// outside `nodes` are skipped (`None`: all), zones above `max_zone`
-    /// too. Fields this model does not have (LRU lists, slab, page tables)
-    /// print as 0.
+    /// too. The LRU lists, mapped page cache and slab are the counters the
+    /// layers above keep ([`Machine::node_page_state`]: [`crate::Vm`]'s
+    /// LRU, [`crate::slab::Slab`]); what no layer models (isolated and
+    /// unevictable pages, shmem, page tables, kernel stacks, bounce
+    /// buffers, CMA, mlocked pages, zone write-pending pages, the swap
+    /// cache) prints as 0; the swap figures are those of the swap devices
+    /// of the [`crate::Vm`]s made for this machine.
     pub fn show_mem_lines(&self, nodes: Option<NodeMask>, max_zone: ZoneType) -> Vec<String> {
+        use crate::stats::NodeStat;
         let show = |nid: NodeId| nodes.is_none_or(|m| m.contains(nid));
         let mut out = Vec::new();
         out.push("Mem-Info:".into());
-        let dirty: i64 = (0..self.nr_nodes()).map(|n| self.node_dirty_pages(n)).sum();
-        let wb: i64 = self
-            .nodes
-            .iter()
-            .map(|n| n.nr_writeback.load(crate::sync::Ordering::Relaxed))
-            .sum();
         // show_free_areas(): free_pcp counts the zones the report shows.
         let pcp: u64 = self
             .zones
@@ -267,21 +268,7 @@ impl Machine {
             .filter(|z| z.ztype <= max_zone && show(z.nid))
             .map(|z| self.zone_pcp_pages(z.id))
             .sum();
-        out.push("active_anon:0 inactive_anon:0 isolated_anon:0".into());
-        out.push(" active_file:0 inactive_file:0 isolated_file:0".into());
-        out.push(alloc::format!(
-            " unevictable:0 dirty:{} writeback:{}",
-            dirty.max(0),
-            wb.max(0)
-        ));
-        out.push(" slab_reclaimable:0 slab_unreclaimable:0".into());
-        out.push(" mapped:0 shmem:0 pagetables:0".into());
-        out.push(" sec_pagetables:0 bounce:0".into());
-        out.push(" kernel_misc_reclaimable:0".into());
-        out.push(alloc::format!(
-            " free:{} free_pcp:{pcp} free_cma:0",
-            self.nr_free_pages().max(0)
-        ));
+        self.show_mem_global(&mut out, pcp);
         for nid in 0..self.nr_nodes() {
             // node_has_managed_zones(): a node with no zone up to
             // `max_zone` is left out.
@@ -293,8 +280,14 @@ impl Machine {
                 continue;
             }
             let n = &self.nodes[nid];
+            let kb = |item: NodeStat| self.node_page_state(nid, item) * KB;
             out.push(alloc::format!(
-                "Node {nid} active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:{}kB writeback:{}kB shmem:0kB writeback_tmp:0kB kernel_stack:0kB pagetables:0kB sec_pagetables:0kB all_unreclaimable? no",
+                "Node {nid} active_anon:{}kB inactive_anon:{}kB active_file:{}kB inactive_file:{}kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:{}kB dirty:{}kB writeback:{}kB shmem:0kB writeback_tmp:0kB kernel_stack:0kB pagetables:0kB sec_pagetables:0kB all_unreclaimable? no",
+                kb(NodeStat::ActiveAnon),
+                kb(NodeStat::InactiveAnon),
+                kb(NodeStat::ActiveFile),
+                kb(NodeStat::InactiveFile),
+                kb(NodeStat::FileMapped),
                 n.nr_dirty.load(crate::sync::Ordering::Relaxed).max(0) as u64 * KB,
                 n.nr_writeback.load(crate::sync::Ordering::Relaxed).max(0) as u64 * KB
             ));
@@ -306,8 +299,9 @@ impl Machine {
             .collect();
         for z in &zones {
             let pcp = self.zone_pcp_pages(z.id);
+            let lru = |l: LruList| self.zone_lru_pages(z.id, l) * KB;
             out.push(alloc::format!(
-                "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:{}kB local_pcp:0kB free_cma:0kB",
+                "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:{}kB inactive_anon:{}kB active_file:{}kB inactive_file:{}kB unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:{}kB local_pcp:0kB free_cma:0kB",
                 z.nid,
                 z.ztype.name(),
                 z.free_pages().max(0) as u64 * KB,
@@ -315,6 +309,10 @@ impl Machine {
                 z.watermark(1) * KB,
                 z.watermark(2) * KB,
                 z.reserved_highatomic() * KB,
+                lru(LruList::ActiveAnon),
+                lru(LruList::InactiveAnon),
+                lru(LruList::ActiveFile),
+                lru(LruList::InactiveFile),
                 z.managed_pages() * KB,
                 z.managed_pages() * KB,
                 pcp * KB,
@@ -344,7 +342,22 @@ impl Machine {
             let _ = write!(line, "= {}kB", total * KB);
             out.push(line);
         }
-        out.push("0 total pagecache pages".into());
+        // NR_FILE_PAGES: the page cache is the file LRU pages here (no
+        // shmem, no swap cache).
+        out.push(alloc::format!(
+            "{} total pagecache pages",
+            self.global_node_page_state(NodeStat::ActiveFile)
+                + self.global_node_page_state(NodeStat::InactiveFile)
+        ));
+        // show_swap_cache_info(): no swap cache here (a page leaves memory
+        // as it is written to swap).
+        let (swap_total, swap_used) = self.page_state.swap();
+        out.push("0 pages in swap cache".into());
+        out.push(alloc::format!(
+            "Free swap  = {}kB",
+            (swap_total - swap_used) * KB
+        ));
+        out.push(alloc::format!("Total swap = {}kB", swap_total * KB));
         out.push(alloc::format!("{} pages RAM", self.total_pages()));
         // is_highmem(): HighMem zones, and Movable ones only where they are
         // carved out of high memory (a machine with a HighMem zone); a
@@ -361,6 +374,57 @@ impl Machine {
         out.push(alloc::format!("{highmem} pages HighMem/MovableOnly"));
         out.push("0 pages reserved".into());
         out
+    }
+
+    /// `global_node_page_state()`: the sum over every node.
+    fn global_node_page_state(&self, item: crate::stats::NodeStat) -> u64 {
+        (0..self.nr_nodes())
+            .map(|n| self.node_page_state(n, item))
+            .sum()
+    }
+
+    /// The first block of `show_free_areas()`: machine-wide counts, every
+    /// node whatever the report's filter, except `free_pcp` (`pcp`), which
+    /// counts the zones the report shows.
+    fn show_mem_global(&self, out: &mut Vec<String>, pcp: u64) {
+        use crate::stats::NodeStat;
+        let dirty: i64 = (0..self.nr_nodes()).map(|n| self.node_dirty_pages(n)).sum();
+        let wb: i64 = self
+            .nodes
+            .iter()
+            .map(|n| n.nr_writeback.load(crate::sync::Ordering::Relaxed))
+            .sum();
+        let global = |item: NodeStat| self.global_node_page_state(item);
+        out.push(alloc::format!(
+            "active_anon:{} inactive_anon:{} isolated_anon:0",
+            global(NodeStat::ActiveAnon),
+            global(NodeStat::InactiveAnon)
+        ));
+        out.push(alloc::format!(
+            " active_file:{} inactive_file:{} isolated_file:0",
+            global(NodeStat::ActiveFile),
+            global(NodeStat::InactiveFile)
+        ));
+        out.push(alloc::format!(
+            " unevictable:0 dirty:{} writeback:{}",
+            dirty.max(0),
+            wb.max(0)
+        ));
+        out.push(alloc::format!(
+            " slab_reclaimable:{} slab_unreclaimable:{}",
+            global(NodeStat::SlabReclaimable),
+            global(NodeStat::SlabUnreclaimable)
+        ));
+        out.push(alloc::format!(
+            " mapped:{} shmem:0 pagetables:0",
+            global(NodeStat::FileMapped)
+        ));
+        out.push(" sec_pagetables:0 bounce:0".into());
+        out.push(" kernel_misc_reclaimable:0".into());
+        out.push(alloc::format!(
+            " free:{} free_pcp:{pcp} free_cma:0",
+            self.nr_free_pages().max(0)
+        ));
     }
 
     /// Checks every structure against every other and counts pages. Locks

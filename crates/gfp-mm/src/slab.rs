@@ -136,9 +136,9 @@ pub struct Slab {
     mode: ObjExtMode,
     recursion_reports: AtomicU64,
     memcg: Option<Arc<Vm>>,
-    /// Accounted objects: address -> (group, bytes) (the obj_cgroup
-    /// pointer of the object's extension).
-    accounted: SpinLock<BTreeMap<usize, (MemcgId, u64)>>,
+    /// Accounted objects: address -> (group, bytes, from a reclaimable
+    /// cache) (the obj_cgroup pointer of the object's extension).
+    accounted: SpinLock<BTreeMap<usize, (MemcgId, u64, bool)>>,
     /// Bytes charged per group; whole pages are charged to the group.
     bytes: SpinLock<BTreeMap<MemcgId, u64>>,
 }
@@ -239,7 +239,7 @@ impl Slab {
     /// The memory cgroup `o` is charged to, if it was allocated with
     /// `__GFP_ACCOUNT` (after the task's scopes) and a group took the charge.
     pub fn obj_memcg(&self, o: Obj) -> Option<MemcgId> {
-        self.accounted.lock().get(&o.0).map(|&(mc, _)| mc)
+        self.accounted.lock().get(&o.0).map(|&(mc, _, _)| mc)
     }
 
     /// Object-extension recursions detected so far.
@@ -355,7 +355,7 @@ impl Slab {
         }
         if crate::mutation::accounted(eff) {
             if let Some(vm) = &self.memcg {
-                if let Err(e) = self.charge_obj(vm, m, cx, addr, c.size as u64, gfp) {
+                if let Err(e) = self.charge_obj(vm, m, cx, addr, c, gfp) {
                     c.cpus[cpu].lock().push(addr);
                     return Err(e);
                 }
@@ -370,17 +370,19 @@ impl Slab {
         Ok(Obj(addr))
     }
 
-    /// `__memcg_slab_post_alloc_hook()`: charges `bytes` to the task's
-    /// group, a page at a time.
+    /// `__memcg_slab_post_alloc_hook()`: charges the object's bytes to the
+    /// task's group, a page at a time; the pages count as the group's
+    /// kernel memory and the bytes as its slab (`memory.stat`).
     fn charge_obj(
         &self,
         vm: &Vm,
         m: &Machine,
         cx: &Cx<'_>,
         addr: usize,
-        bytes: u64,
+        c: &KmemCache,
         gfp: Gfp,
     ) -> Result<(), SlabError> {
+        let bytes = c.size as u64;
         let mc = vm.memcg_of(cx.task.pid);
         let page = PAGE_SIZE as u64;
         let have = *self.bytes.lock().get(&mc).unwrap_or(&0);
@@ -388,17 +390,22 @@ impl Slab {
         if pages_needed > 0 {
             vm.memcg_try_charge(m, cx, mc, gfp, pages_needed)
                 .map_err(SlabError::NoMemory)?;
+            vm.memcg_account_kmem(mc, pages_needed as i64);
         }
+        vm.memcg_account_slab(mc, c.reclaimable, bytes as i64);
         *self.bytes.lock().entry(mc).or_insert(0) += bytes;
-        self.accounted.lock().insert(addr, (mc, bytes));
+        self.accounted
+            .lock()
+            .insert(addr, (mc, bytes, c.reclaimable));
         Ok(())
     }
 
     fn uncharge_obj(&self, addr: usize) {
         let Some(vm) = &self.memcg else { return };
-        let Some((mc, bytes)) = self.accounted.lock().remove(&addr) else {
+        let Some((mc, bytes, reclaimable)) = self.accounted.lock().remove(&addr) else {
             return;
         };
+        vm.memcg_account_slab(mc, reclaimable, -(bytes as i64));
         let page = PAGE_SIZE as u64;
         let mut b = self.bytes.lock();
         let have = b.entry(mc).or_insert(0);
@@ -408,6 +415,7 @@ impl Slab {
         drop(b);
         if before > after {
             vm.memcg_uncharge(mc, before - after);
+            vm.memcg_account_kmem(mc, -((before - after) as i64));
         }
     }
 
@@ -548,6 +556,7 @@ impl Slab {
                 },
             );
             c.pages.fetch_add(1 << c.order, Ordering::Relaxed);
+            account_slab_pages(m, c, page, 1);
         }
         let first = batch.pop().expect("a batch");
         c.cpus[cpu].lock().extend(batch);
@@ -625,9 +634,11 @@ impl Slab {
             for i in 0..(1u32 << c.order) {
                 c.owner.owner[(p + i) as usize].store(0, Ordering::Relaxed);
             }
-            if m.free_pages(cx, Page::from_raw(c.machine_id, p), c.order)
-                .is_ok()
-            {
+            let page = Page::from_raw(c.machine_id, p);
+            // Counted off before the free: once free, the page has no node
+            // to look up.
+            account_slab_pages(m, c, page, -1);
+            if m.free_pages(cx, page, c.order).is_ok() {
                 freed += 1 << c.order;
             }
         }
@@ -648,6 +659,20 @@ impl Slab {
         }
         self.flush(m, cx, c, all, 0)
     }
+}
+
+/// `account_slab()` / `unaccount_slab()`: a slab's pages join (`sign` 1)
+/// or leave (-1) its node's `NR_SLAB_RECLAIMABLE_B` (a
+/// `SLAB_RECLAIM_ACCOUNT` cache) or `NR_SLAB_UNRECLAIMABLE_B`, which
+/// `show_mem()` prints.
+fn account_slab_pages(m: &Machine, c: &KmemCache, page: Page, sign: i64) {
+    let item = if c.reclaimable {
+        crate::stats::NodeStat::SlabReclaimable
+    } else {
+        crate::stats::NodeStat::SlabUnreclaimable
+    };
+    let nid = m.page_to_nid(page).unwrap_or(0);
+    m.page_state.mod_node(nid, item, sign << c.order);
 }
 
 impl KmemCache {

@@ -22,7 +22,7 @@ use crate::memcg::{MemcgId, MemcgTree};
 use crate::nodemask::NodeId;
 use crate::page::{AllocError, Page};
 use crate::shrinker::Shrinker;
-use crate::sync::{AtomicBool, AtomicI64, AtomicU64, Ordering, SpinLock};
+use crate::sync::{AtomicBool, AtomicU64, Ordering, SpinLock};
 use crate::task::Task;
 use crate::zone::ZoneId;
 
@@ -273,10 +273,10 @@ pub(crate) struct VmState {
     pub(crate) memcg: MemcgTree,
     /// kswapd of each node: the pending order, when woken.
     pub(crate) kswapd_pending: Vec<Option<(u32, ZoneType)>>,
-    /// File pages on each node's LRU lists (`NR_INACTIVE_FILE +
-    /// NR_ACTIVE_FILE`), shared with [`Vm::file_lru`] so that the page
-    /// allocator reads them without this state's lock.
-    pub(crate) file_lru: Arc<[AtomicI64]>,
+    /// The machine's node and zone page-state counters, kept here for the
+    /// LRU lists and the mapped page cache (shared with
+    /// [`Vm::page_state`]).
+    pub(crate) page_state: Arc<crate::stats::PageState>,
 }
 
 impl VmState {
@@ -287,9 +287,7 @@ impl VmState {
         let n = &mut self.nodes[info.nid];
         n.lists[l].push_front((pfn, info.gen));
         n.counts[l] += 1;
-        if info.spec.kind == PageKind::File {
-            self.file_lru[info.nid].fetch_add(1, Ordering::Relaxed);
-        }
+        self.account_page_state(&info, 1);
         self.pages.insert(pfn, info);
     }
 
@@ -298,10 +296,20 @@ impl VmState {
         let info = self.pages.remove(&pfn)?;
         let l = LruList::of(info.spec.kind, info.active) as usize;
         self.nodes[info.nid].counts[l] -= 1;
-        if info.spec.kind == PageKind::File {
-            self.file_lru[info.nid].fetch_sub(1, Ordering::Relaxed);
-        }
+        self.account_page_state(&info, -1);
         Some(info)
+    }
+
+    /// The machine's page-state counters for a page joining (`delta` 1) or
+    /// leaving (-1) the LRU: its list, and `NR_FILE_MAPPED` for a mapped
+    /// page-cache page.
+    fn account_page_state(&self, info: &PageInfo, delta: i64) {
+        let l = LruList::of(info.spec.kind, info.active);
+        self.page_state.mod_lru(info.nid, info.zone, l, delta);
+        if info.spec.kind == PageKind::File && info.spec.mapped {
+            self.page_state
+                .mod_node(info.nid, crate::stats::NodeStat::FileMapped, delta);
+        }
     }
 
     /// Removes a page that leaves memory, with its accounting (RSS, zone
@@ -446,8 +454,10 @@ pub struct Vm {
     /// Whether the OOM killer ever chose a victim (the flag never clears):
     /// until then, no task lookup needs the state's lock.
     pub(crate) any_oom_victim: AtomicBool,
-    /// File pages on each node's LRU lists (see `VmState::file_lru`).
-    pub(crate) file_lru: Arc<[AtomicI64]>,
+    /// The machine's page-state counters (see `VmState::page_state`): the
+    /// page allocator reads a node's file LRU pages from them without this
+    /// manager's lock.
+    pub(crate) page_state: Arc<crate::stats::PageState>,
     /// Accounted kernel pages recorded (`MemcgTree`'s kmem records),
     /// stored under the state's lock after each change: while 0, freeing a
     /// page needs no lookup.
@@ -464,11 +474,13 @@ impl core::fmt::Debug for Vm {
 }
 
 impl Vm {
-    /// A memory manager for `m`.
+    /// A memory manager for `m`. Its swap device counts in the machine's
+    /// swap space from now on (`swapon()`), which `show_mem()` prints.
     pub fn new(m: &Machine, config: VmConfig) -> Vm {
-        let file_lru: Arc<[AtomicI64]> = (0..m.nr_nodes()).map(|_| AtomicI64::new(0)).collect();
+        m.page_state
+            .mod_swap(i64::try_from(config.swap_pages).unwrap_or(i64::MAX), 0);
         Vm {
-            file_lru: file_lru.clone(),
+            page_state: m.page_state.clone(),
             machine_id: m.id(),
             config,
             state: SpinLock::new(VmState {
@@ -481,7 +493,7 @@ impl Vm {
                 next_gen: 0,
                 memcg: MemcgTree::new(),
                 kswapd_pending: alloc::vec![None; m.nr_nodes()],
-                file_lru,
+                page_state: m.page_state.clone(),
             }),
             shrinkers: SpinLock::new(Vec::new()),
             stats: Counters {
@@ -629,6 +641,12 @@ impl Vm {
                     if let Some(i) = st.pages.get_mut(&pfn) {
                         i.owner = None;
                         i.spec.mapped = false;
+                        if mapped {
+                            // Unmapped in place, still on its LRU list.
+                            let nid = i.nid;
+                            st.page_state
+                                .mod_node(nid, crate::stats::NodeStat::FileMapped, -1);
+                        }
                     }
                     if mapped {
                         if let Some(p) = st.procs.get_mut(&pid) {
@@ -640,7 +658,9 @@ impl Vm {
         }
         if let Some(p) = st.procs.get_mut(&pid) {
             let swap = core::mem::take(&mut p.swapents);
-            st.swap_used -= swap.min(st.swap_used);
+            let swap = swap.min(st.swap_used);
+            st.swap_used -= swap;
+            st.page_state.mod_swap(0, -(swap as i64));
         }
         freed
     }
@@ -702,7 +722,14 @@ impl Vm {
     }
 
     /// A page fault of `pid` on anonymous memory (`GFP_HIGHUSER_MOVABLE`).
+    /// The fault counts in the task's group (`PGFAULT`) whether or not it
+    /// gets its page, as `handle_mm_fault()` counts it first.
     pub fn fault_anon(&self, m: &Machine, cx: &Cx<'_>, pid: Pid) -> Result<Page, AllocError> {
+        {
+            let mut st = self.state.lock();
+            let memcg = st.procs.get(&pid).map_or(MemcgId::ROOT, |p| p.memcg);
+            st.memcg.stat_mut(memcg).pgfault += 1;
+        }
         self.add_page(m, cx, Gfp::HIGHUSER_MOVABLE, Some(pid), PageSpec::ANON)
     }
 
@@ -714,6 +741,7 @@ impl Vm {
             return;
         };
         if info.referenced && !info.active {
+            st.memcg.stat_mut(info.memcg).pgactivate += 1;
             st.lru_del(page.pfn());
             st.lru_add(
                 page.pfn(),
@@ -949,6 +977,7 @@ impl Vm {
     fn record_kmem(&self, page: Page, memcg: MemcgId, nr: u64) {
         let mut st = self.state.lock();
         st.memcg.record_kmem(page.pfn(), memcg, nr);
+        st.memcg.stat_mut(memcg).kmem += nr;
         self.kmem_records
             .store(st.memcg.kmem_records(), Ordering::Relaxed);
     }
@@ -971,6 +1000,8 @@ impl Vm {
         let mut st = self.state.lock();
         if let Some((mc, n)) = st.memcg.take_kmem(page.pfn()) {
             st.memcg.uncharge(mc, n);
+            let s = st.memcg.stat_mut(mc);
+            s.kmem = s.kmem.saturating_sub(n);
             self.kmem_records
                 .store(st.memcg.kmem_records(), Ordering::Relaxed);
         }
@@ -1044,8 +1075,8 @@ impl SlowPathHooks for Vm {
     }
 
     fn node_file_lru_pages(&self, _m: &Machine, nid: NodeId) -> u64 {
-        self.file_lru
-            .get(nid)
-            .map_or(0, |n| n.load(Ordering::Relaxed).max(0) as u64)
+        use crate::stats::NodeStat;
+        self.page_state.node(nid, NodeStat::InactiveFile)
+            + self.page_state.node(nid, NodeStat::ActiveFile)
     }
 }

@@ -404,6 +404,351 @@ fn memcg_oom_report_gives_the_counters_failcnt() {
     assert_eq!(swap, "swap: usage 0kB, limit 9007199254740988kB, failcnt 0");
 }
 
+/// cgroup v2's `memory.stat` entries in 6.12's order (memory_stats[], the
+/// `slab` total, pgscan/pgsteal, memcg_vm_event_stat[]) on a kernel with
+/// swap, zswap, THP and NUMA balancing.
+const MEMORY_STAT_NAMES: [&str; 65] = [
+    "anon",
+    "file",
+    "kernel",
+    "kernel_stack",
+    "pagetables",
+    "sec_pagetables",
+    "percpu",
+    "sock",
+    "vmalloc",
+    "shmem",
+    "zswap",
+    "zswapped",
+    "file_mapped",
+    "file_dirty",
+    "file_writeback",
+    "swapcached",
+    "anon_thp",
+    "file_thp",
+    "shmem_thp",
+    "inactive_anon",
+    "active_anon",
+    "inactive_file",
+    "active_file",
+    "unevictable",
+    "slab_reclaimable",
+    "slab_unreclaimable",
+    "slab",
+    "workingset_refault_anon",
+    "workingset_refault_file",
+    "workingset_activate_anon",
+    "workingset_activate_file",
+    "workingset_restore_anon",
+    "workingset_restore_file",
+    "workingset_nodereclaim",
+    "pgdemote_kswapd",
+    "pgdemote_direct",
+    "pgdemote_khugepaged",
+    "pgpromote_success",
+    "pgscan",
+    "pgsteal",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgscan_khugepaged",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "pgsteal_khugepaged",
+    "pgfault",
+    "pgmajfault",
+    "pgrefill",
+    "pgactivate",
+    "pgdeactivate",
+    "pglazyfree",
+    "pglazyfreed",
+    "swpin_zero",
+    "swpout_zero",
+    "zswpin",
+    "zswpout",
+    "zswpwb",
+    "thp_fault_alloc",
+    "thp_collapse_alloc",
+    "thp_swpout",
+    "thp_swpout_fallback",
+    "numa_pages_migrated",
+    "numa_pte_updates",
+    "numa_hint_faults",
+];
+
+#[test]
+fn memcg_oom_report_prints_the_groups_memory_stat() {
+    // mem_cgroup_print_oom_meminfo(): after the memory and swap counters,
+    // "Memory cgroup stats for <path>:" and memory_stat_format(), one
+    // "name value" line each, page states in bytes, summed over the
+    // subtree of the group whose limit was hit.
+    use gfp_mm::slab::{ObjExtMode, Slab};
+    use std::sync::Arc;
+    let m = machine(single_zone(4096));
+    let vm = Arc::new(Vm::new(&m, VmConfig::default()));
+    let env = env();
+    let top = vm.memcg_create(MemcgId::ROOT, "top");
+    let job = vm.memcg_create(top, "job");
+    vm.memcg_set_max(top, 40);
+    let pid = vm.spawn_in("hog", 0, job);
+    let c = Cx::new(0, vm.task(pid), &env, &*vm);
+    // Kernel memory: an accounted page, and accounted slab objects (whose
+    // bytes are charged a page at a time: one page for both).
+    vm.alloc_pages(&m, &c, Gfp::KERNEL_ACCOUNT, 0).unwrap();
+    let s = Slab::new(&m, ObjExtMode::WithFlag).with_memcg(vm.clone());
+    s.kmalloc(&m, &c, 64, Gfp::KERNEL_ACCOUNT).unwrap();
+    let dentry = s.create_cache("dentry", 192, true);
+    s.cache_alloc(&m, &c, &dentry, Gfp::KERNEL_ACCOUNT).unwrap();
+    // Two dirty file pages (direct reclaim leaves them to the flusher),
+    // one of them mapped and made active.
+    let dirty_mapped = PageSpec {
+        mapped: true,
+        ..PageSpec::FILE_DIRTY
+    };
+    let f = vm
+        .add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, Some(pid), dirty_mapped)
+        .unwrap();
+    vm.mark_accessed(f);
+    vm.mark_accessed(f);
+    vm.add_page(
+        &m,
+        &c,
+        Gfp::HIGHUSER_MOVABLE,
+        Some(pid),
+        PageSpec::FILE_DIRTY,
+    )
+    .unwrap();
+    // Anonymous faults until the group's OOM killer runs (no swap).
+    for _ in 0..37 {
+        let _ = vm.fault_anon(&m, &c, pid);
+    }
+    let log: Vec<String> = env.log_lines().into_iter().map(|(_, l)| l).collect();
+    let head = log
+        .iter()
+        .position(|l| l.starts_with("Memory cgroup stats for "))
+        .unwrap_or_else(|| panic!("no stats block in\n{}", env.log_text()));
+    assert_eq!(log[head], "Memory cgroup stats for /top:");
+    assert!(
+        log[head - 1].starts_with("swap: usage "),
+        "{}",
+        log[head - 1]
+    );
+    let stat: Vec<(&str, u64)> = log[head + 1..head + 1 + MEMORY_STAT_NAMES.len()]
+        .iter()
+        .map(|l| {
+            let (n, v) = l.split_once(' ').unwrap();
+            (n, v.parse().unwrap())
+        })
+        .collect();
+    let names: Vec<&str> = stat.iter().map(|&(n, _)| n).collect();
+    assert_eq!(names, MEMORY_STAT_NAMES);
+    let get = |name: &str| stat.iter().find(|&&(n, _)| n == name).unwrap().1;
+    let page = 4096;
+    // 40 pages charged: 1 kernel page, 1 page of slab, 2 file, 36 anon.
+    assert_eq!(get("anon"), 36 * page);
+    assert_eq!(get("inactive_anon"), 36 * page);
+    assert_eq!(get("active_anon"), 0);
+    assert_eq!(get("file"), 2 * page);
+    assert_eq!(get("file_mapped"), page);
+    assert_eq!(get("file_dirty"), 2 * page);
+    assert_eq!(get("inactive_file"), page);
+    assert_eq!(get("active_file"), page);
+    assert_eq!(get("kernel"), 2 * page);
+    assert_eq!(get("slab_reclaimable"), 192);
+    assert_eq!(get("slab_unreclaimable"), 64);
+    assert_eq!(get("slab"), 256);
+    // The fault that met the limit counts too (handle_mm_fault() counts
+    // first); reclaim scanned the dirty file pages and freed nothing.
+    assert_eq!(get("pgfault"), 37);
+    assert_eq!(get("pgactivate"), 1);
+    assert!(get("pgscan_direct") > 0);
+    assert_eq!(get("pgscan"), get("pgscan_direct"));
+    assert_eq!(get("pgsteal"), 0);
+    assert_eq!(vm.memcg_memory_stat(top).unwrap().len(), 65);
+    // The child's own memory.stat is its subtree: all of it here.
+    assert_eq!(
+        vm.memcg_memory_stat(job).unwrap()[2],
+        ("kernel", 2 * page),
+        "the pages are the child's"
+    );
+}
+
+#[test]
+fn memory_stat_anon_is_the_mapped_anonymous_memory() {
+    // memory_stats[]: "anon" is NR_ANON_MAPPED, so an anonymous page on
+    // the LRU that nobody maps counts in inactive_anon but not in anon.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "g");
+    let pid = vm.spawn_in("t", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    vm.fault_anon(&m, &c, pid).unwrap();
+    let unmapped = PageSpec {
+        mapped: false,
+        ..PageSpec::ANON
+    };
+    vm.add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, Some(pid), unmapped)
+        .unwrap();
+    let stat = vm.memcg_memory_stat(g).unwrap();
+    let get = |name: &str| stat.iter().find(|&&(n, _)| n == name).unwrap().1;
+    assert_eq!(get("anon"), 4096);
+    assert_eq!(get("inactive_anon"), 2 * 4096);
+    assert_eq!(get("pgfault"), 1, "add_page is no fault");
+}
+
+// ----- memory.low, memory.events.local, memory.oom.group -----
+
+#[test]
+fn memory_low_protects_until_nothing_else_is_reclaimable() {
+    // shrink_node_memcgs(): a group below its effective low
+    // (mem_cgroup_calculate_protection(), mem_cgroup_below_low()) is
+    // skipped and memcg_low_skipped set; do_try_to_free_pages() retries a
+    // pass that freed nothing with memcg_low_reclaim, which reclaims it
+    // and raises MEMCG_LOW in each protected group it visits.
+    // memcg_memory_event() counts in memory.events.local of the group only
+    // and in memory.events up to the root.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let svc = vm.memcg_create(MemcgId::ROOT, "svc");
+    let db = vm.memcg_create(svc, "db");
+    let batch = vm.memcg_create(MemcgId::ROOT, "batch");
+    // svc's low covers its usage; db's effective low is its protected
+    // usage, within what svc affords its children.
+    vm.memcg_set_low(svc, 100);
+    vm.memcg_set_low(db, 100);
+    let db_task = vm.spawn_in("db", 0, db);
+    let batch_task = vm.spawn_in("batch", 0, batch);
+    let c = Cx::new(0, vm.task(db_task), &env, &vm);
+    for pid in [db_task, batch_task] {
+        for _ in 0..50 {
+            vm.add_page(
+                &m,
+                &c,
+                Gfp::HIGHUSER_MOVABLE,
+                Some(pid),
+                PageSpec::FILE_CLEAN,
+            )
+            .unwrap();
+        }
+    }
+    let req = gfp_mm::hooks::ReclaimRequest {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        preferred_nid: 0,
+        nodemask: None,
+        highest_zone: gfp::zone::ZoneType::Normal,
+    };
+    // Two passes take batch's pages; db keeps all of its own.
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 18);
+    assert_eq!(vm.memcg(batch).unwrap().usage, 0);
+    assert_eq!(vm.memcg(db).unwrap().usage, 50);
+    assert_eq!(vm.memcg(svc).unwrap().events_low, 0);
+    // Only protected memory is left: the retry reclaims it, one visit of
+    // each protected group.
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
+    assert_eq!(vm.memcg(db).unwrap().usage, 18);
+    let (svc_g, db_g) = (vm.memcg(svc).unwrap(), vm.memcg(db).unwrap());
+    assert_eq!(db_g.events_low, 1);
+    assert_eq!(db_g.events_local.low, 1);
+    assert_eq!(svc_g.events_low, 2, "its own event and db's");
+    assert_eq!(svc_g.events_local.low, 1, "its own event only");
+    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events_low, 0);
+    assert_eq!(vm.memcg(batch).unwrap().events_low, 0, "empty: below min");
+    assert_eq!(
+        svc_g.events_local.text(),
+        "low 1\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
+    );
+}
+
+#[test]
+fn memory_events_local_counts_only_the_group_itself() {
+    // memcg_memory_event(): memory_events_local[] of the group, then
+    // memory_events[] of the group and its ancestors below the root
+    // (__memory_events_show() prints both files alike).
+    let (m, vm) = vm_machine();
+    let env = env();
+    let parent = vm.memcg_create(MemcgId::ROOT, "parent");
+    let child = vm.memcg_create(parent, "child");
+    vm.memcg_set_max(child, 0);
+    let pid = vm.spawn_in("t", 0, child);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    assert!(vm
+        .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
+        .is_err());
+    let (p, ch) = (vm.memcg(parent).unwrap(), vm.memcg(child).unwrap());
+    assert_eq!(ch.events_local.max, 1);
+    assert_eq!(ch.events().max, 1);
+    assert_eq!(p.events().max, 1);
+    assert_eq!(p.events_local.max, 0);
+    assert_eq!(
+        p.events().text(),
+        "low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n"
+    );
+}
+
+#[test]
+fn oom_group_kills_every_killable_task_of_the_highest_group() {
+    // oom_kill_process(): mem_cgroup_get_oom_group() finds the highest
+    // group with memory.oom.group between the victim's group and the OOM's
+    // domain; after the victim, MEMCG_OOM_GROUP_KILL is raised there,
+    // mem_cgroup_print_oom_group() says so, and oom_kill_memcg_member()
+    // kills each task of its subtree but OOM_SCORE_ADJ_MIN ones. The
+    // victim, not yet reaped, is killed (and counted) again.
+    let (m, vm) = vm_machine();
+    let env = env();
+    let top = vm.memcg_create(MemcgId::ROOT, "top");
+    let job = vm.memcg_create(top, "job");
+    let other = vm.memcg_create(top, "other");
+    let bystanders = vm.memcg_create(MemcgId::ROOT, "bystanders");
+    vm.memcg_set_max(top, 40);
+    vm.memcg_set_oom_group(top, true);
+    let hog = vm.spawn_in("hog", 0, job);
+    let helper = vm.spawn_in("helper", 0, other);
+    let keeper = vm.spawn_in("keeper", -1000, other);
+    let outside = vm.spawn_in("outside", 0, bystanders);
+    for (pid, n) in [(helper, 5), (keeper, 3), (outside, 4)] {
+        let c = Cx::new(0, vm.task(pid), &env, &vm);
+        for _ in 0..n {
+            vm.fault_anon(&m, &c, pid).unwrap();
+        }
+    }
+    let c = Cx::new(0, vm.task(hog), &env, &vm);
+    for _ in 0..33 {
+        let _ = vm.fault_anon(&m, &c, hog);
+    }
+    let log: Vec<String> = env.log_lines().into_iter().map(|(_, l)| l).collect();
+    let killed: Vec<&str> = log
+        .iter()
+        .filter(|l| l.contains("Killed process") || l.starts_with("Tasks in "))
+        .map(|l| l.split(" total-vm").next().unwrap())
+        .collect();
+    assert_eq!(
+        killed,
+        [
+            format!("Memory cgroup out of memory: Killed process {hog} (hog)"),
+            "Tasks in /top are going to be killed due to memory.oom.group set".into(),
+            format!("Memory cgroup out of memory: Killed process {hog} (hog)"),
+            format!("Memory cgroup out of memory: Killed process {helper} (helper)"),
+        ],
+        "{}",
+        env.log_text()
+    );
+    let reaped = log.iter().filter(|l| l.starts_with("oom_reaper: ")).count();
+    assert_eq!(reaped, 2, "one reaper pass per task");
+    let g = |id| vm.memcg(id).unwrap();
+    assert_eq!(g(top).events_oom_group_kill, 1);
+    assert_eq!(g(top).events_local.oom_group_kill, 1);
+    assert_eq!(g(job).events_oom_group_kill, 0);
+    assert_eq!(g(top).events_oom_kill, 3);
+    assert_eq!(g(job).events_local.oom_kill, 2);
+    assert_eq!(g(other).events_local.oom_kill, 1);
+    assert_eq!(vm.stats().oom_kill, 3);
+    assert!(vm.proc_info(helper).unwrap().exited);
+    assert!(!vm.proc_info(keeper).unwrap().exited);
+    assert!(!vm.proc_info(outside).unwrap().exited);
+    assert_eq!(vm.proc_info(outside).unwrap().rss_anon, 4);
+}
+
 // ----- node_dirty_ok() (mm/page-writeback.c) -----
 
 #[test]
@@ -475,6 +820,124 @@ fn show_mem_follows_its_filters_and_counts_only_high_memory() {
         text.contains(&format!("\n{high} pages HighMem/MovableOnly\n")),
         "{text}"
     );
+}
+
+#[test]
+fn show_mem_prints_the_lru_mapped_and_slab_counters() {
+    // show_free_areas(): the first block sums node_page_state() over every
+    // node (NR_ACTIVE_ANON ... NR_FILE_MAPPED, the slab items in pages),
+    // each node line gives its own in kB, and each zone line its
+    // NR_ZONE_*_ANON/FILE; "total pagecache pages" is NR_FILE_PAGES.
+    use gfp::zone::ZoneType;
+    use gfp_mm::slab::{ObjExtMode, Slab};
+    let (m, vm) = vm_machine();
+    let env = env();
+    let pid = vm.spawn("t", 0);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    let anon: Vec<_> = (0..3)
+        .map(|_| vm.fault_anon(&m, &c, pid).unwrap())
+        .collect();
+    let mapped: Vec<_> = (0..2)
+        .map(|_| {
+            vm.add_page(
+                &m,
+                &c,
+                Gfp::HIGHUSER_MOVABLE,
+                Some(pid),
+                PageSpec::FILE_MAPPED,
+            )
+            .unwrap()
+        })
+        .collect();
+    vm.add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, None, PageSpec::FILE_CLEAN)
+        .unwrap();
+    // folio_mark_accessed() twice activates a page.
+    for p in [anon[0], mapped[0]] {
+        vm.mark_accessed(p);
+        vm.mark_accessed(p);
+    }
+    let s = Slab::new(&m, ObjExtMode::Off);
+    s.kmalloc(&m, &c, 64, Gfp::KERNEL).unwrap();
+    let dentry = s.create_cache("dentry", 192, true);
+    let d = s.cache_alloc(&m, &c, &dentry, Gfp::KERNEL).unwrap();
+    let text = m.show_mem_lines(None, ZoneType::Movable).join("\n");
+    for want in [
+        "\nactive_anon:1 inactive_anon:2 isolated_anon:0\n",
+        "\n active_file:1 inactive_file:2 isolated_file:0\n",
+        "\n slab_reclaimable:1 slab_unreclaimable:1\n",
+        "\n mapped:2 shmem:0 pagetables:0\n",
+        "\nNode 0 active_anon:4kB inactive_anon:8kB active_file:4kB inactive_file:8kB unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:8kB ",
+        " active_anon:4kB inactive_anon:8kB active_file:4kB inactive_file:8kB unevictable:0kB writepending:0kB present:",
+        "\n3 total pagecache pages\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+    // The task exits: its anonymous pages go, its file pages stay in the
+    // page cache, unmapped; the emptied dentry slab goes back.
+    vm.exit(&m, &c, pid);
+    s.kfree(&m, &c, d);
+    s.shrink_cache(&m, &c, &dentry);
+    let text = m.show_mem_lines(None, ZoneType::Movable).join("\n");
+    for want in [
+        "\nactive_anon:0 inactive_anon:0 isolated_anon:0\n",
+        "\n active_file:1 inactive_file:2 isolated_file:0\n",
+        "\n slab_reclaimable:0 slab_unreclaimable:1\n",
+        "\n mapped:0 shmem:0 pagetables:0\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from\n{text}");
+    }
+}
+
+#[test]
+fn show_mem_ends_with_the_swap_space() {
+    // show_free_areas() ends with show_swap_cache_info(): the swap cache
+    // (none here), get_nr_swap_pages() and total_swap_pages in kB.
+    use gfp::zone::ZoneType;
+    let m = machine(single_zone(4096));
+    let vm = Vm::new(
+        &m,
+        VmConfig {
+            swap_pages: 256,
+            ..VmConfig::default()
+        },
+    );
+    let env = env();
+    let pid = vm.spawn("t", 0);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    for _ in 0..40 {
+        vm.fault_anon(&m, &c, pid).unwrap();
+    }
+    let req = gfp_mm::hooks::ReclaimRequest {
+        gfp: Gfp::KERNEL,
+        order: 0,
+        preferred_nid: 0,
+        nodemask: None,
+        highest_zone: ZoneType::Normal,
+    };
+    assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
+    assert_eq!(vm.swap_used(), 32);
+    let swap_lines = |m: &Machine| -> Vec<String> {
+        let lines = m.show_mem_lines(None, ZoneType::Movable);
+        let i = lines
+            .iter()
+            .position(|l| l.ends_with(" total pagecache pages"))
+            .unwrap();
+        lines[i + 1..i + 4].to_vec()
+    };
+    assert_eq!(
+        swap_lines(&m),
+        [
+            "0 pages in swap cache",
+            "Free swap  = 896kB",
+            "Total swap = 1024kB"
+        ]
+    );
+    // The task exits: its swap entries are freed.
+    vm.exit(&m, &c, pid);
+    assert_eq!(swap_lines(&m)[1], "Free swap  = 1024kB");
+    // A machine without a swap device.
+    let bare = machine(single_zone(4096));
+    assert_eq!(swap_lines(&bare)[2], "Total swap = 0kB");
 }
 
 // ----- slab pages (new_slab(), kmalloc_fix_flags()) -----
