@@ -38,6 +38,19 @@ pub const KMALLOC_SIZES: [usize; 13] = [
 /// Objects moved between a per-CPU list and the slabs at once.
 const BATCH: usize = 32;
 
+/// `sizeof(struct obj_cgroup *)` on the 64-bit kernels modelled: the
+/// per-object pointer to its group, kept in the slab's extension vector.
+/// 6.12 charges it with the object (`obj_full_size()`), as the vector
+/// exists only because the object is accounted.
+pub const OBJCG_POINTER_SIZE: usize = 8;
+
+/// `obj_full_size()`: what an accounted object of `c` is charged (and
+/// uncharged) as, in bytes, in `memory.current` and in `memory.stat`'s
+/// slab counters alike.
+fn obj_full_size(c: &KmemCache) -> u64 {
+    (c.size + OBJCG_POINTER_SIZE) as u64
+}
+
 /// Depth at which object-extension recursion is declared unbounded.
 pub const OBJ_EXT_MAX_DEPTH: u32 = 8;
 
@@ -370,7 +383,8 @@ impl Slab {
         Ok(Obj(addr))
     }
 
-    /// `__memcg_slab_post_alloc_hook()`: charges the object's bytes to the
+    /// `__memcg_slab_post_alloc_hook()`: charges the object's
+    /// `obj_full_size()` (its size and its `obj_cgroup` pointer) to the
     /// task's group, a page at a time; the pages count as the group's
     /// kernel memory and the bytes as its slab (`memory.stat`).
     fn charge_obj(
@@ -382,7 +396,7 @@ impl Slab {
         c: &KmemCache,
         gfp: Gfp,
     ) -> Result<(), SlabError> {
-        let bytes = c.size as u64;
+        let bytes = obj_full_size(c);
         let mc = vm.memcg_of(cx.task.pid);
         let page = PAGE_SIZE as u64;
         let have = *self.bytes.lock().get(&mc).unwrap_or(&0);

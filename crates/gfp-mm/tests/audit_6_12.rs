@@ -553,9 +553,10 @@ fn memcg_oom_report_prints_the_groups_memory_stat() {
     assert_eq!(get("inactive_file"), page);
     assert_eq!(get("active_file"), page);
     assert_eq!(get("kernel"), 2 * page);
-    assert_eq!(get("slab_reclaimable"), 192);
-    assert_eq!(get("slab_unreclaimable"), 64);
-    assert_eq!(get("slab"), 256);
+    // Each object with its 8-byte obj_cgroup pointer (obj_full_size()).
+    assert_eq!(get("slab_reclaimable"), 200);
+    assert_eq!(get("slab_unreclaimable"), 72);
+    assert_eq!(get("slab"), 272);
     // The fault that met the limit counts too (handle_mm_fault() counts
     // first); reclaim scanned the dirty file pages and freed nothing.
     assert_eq!(get("pgfault"), 37);
@@ -593,6 +594,45 @@ fn memory_stat_anon_is_the_mapped_anonymous_memory() {
     assert_eq!(get("anon"), 4096);
     assert_eq!(get("inactive_anon"), 2 * 4096);
     assert_eq!(get("pgfault"), 1, "add_page is no fault");
+}
+
+#[test]
+fn an_accounted_slab_object_is_charged_its_full_size() {
+    // __memcg_slab_post_alloc_hook() charges obj_full_size(), the object
+    // and the obj_cgroup pointer its slab keeps for it, and adds the same
+    // to the slab counters (mod_objcg_state()); __memcg_slab_free_hook()
+    // takes back exactly that.
+    use gfp_mm::slab::{ObjExtMode, Slab, OBJCG_POINTER_SIZE};
+    use std::sync::Arc;
+    let m = machine(single_zone(4096));
+    let vm = Arc::new(Vm::new(&m, VmConfig::default()));
+    let env = env();
+    let g = vm.memcg_create(MemcgId::ROOT, "g");
+    let pid = vm.spawn_in("t", 0, g);
+    let c = Cx::new(0, vm.task(pid), &env, &*vm);
+    let s = Slab::new(&m, ObjExtMode::WithFlag).with_memcg(vm.clone());
+    assert_eq!(OBJCG_POINTER_SIZE, 8);
+    // 57 objects of 64 bytes fit a page (3648 bytes); at 72 bytes each
+    // (4104) they take a second one.
+    let objs: Vec<_> = (0..57)
+        .map(|_| s.kmalloc(&m, &c, 64, Gfp::KERNEL_ACCOUNT).unwrap())
+        .collect();
+    let stat = |name: &str| {
+        let st = vm.memcg_memory_stat(g).unwrap();
+        st.iter().find(|&&(n, _)| n == name).unwrap().1
+    };
+    assert_eq!(stat("slab_unreclaimable"), 57 * 72);
+    assert_eq!(vm.memcg(g).unwrap().usage, 2);
+    assert_eq!(stat("kernel"), 2 * 4096);
+    // The uncharge is symmetric: nothing is left once every object is
+    // freed.
+    for o in objs {
+        s.kfree(&m, &c, o);
+    }
+    assert_eq!(vm.memcg(g).unwrap().usage, 0);
+    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().usage, 0);
+    assert_eq!(stat("slab_unreclaimable"), 0);
+    assert_eq!(stat("kernel"), 0);
 }
 
 // ----- memory.low, memory.events.local, memory.oom.group -----
