@@ -26,8 +26,33 @@ impl MemcgId {
     pub const ROOT: MemcgId = MemcgId(0);
 }
 
+/// How reclaim treats a group's pages in one pass (`shrink_node_memcgs()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protection {
+    /// Reclaimed.
+    None,
+    /// Below its effective `memory.low`: left alone unless nothing else
+    /// was reclaimable (`memcg_low_reclaim`).
+    Low,
+    /// Below its effective `memory.min` (or empty): never reclaimed.
+    Min,
+}
+
+/// `effective_protection()` without `memory_recursive_prot`: a group's
+/// protected usage, `min(usage, setting)`, or its share of the parent's
+/// effective protection in proportion to it when the siblings' protected
+/// usages (its own included) together claim more than the parent has.
+fn effective_protection(usage: u64, setting: u64, parent_effective: u64, siblings: u64) -> u64 {
+    let protected = usage.min(setting);
+    if siblings > parent_effective {
+        ((protected as u128 * parent_effective as u128) / siblings as u128) as u64
+    } else {
+        protected
+    }
+}
+
 /// A group's state (`memory.current`, `memory.max`, `memory.high`,
-/// `memory.low`, `memory.oom.group`, `memory.events`,
+/// `memory.min`, `memory.low`, `memory.oom.group`, `memory.events`,
 /// `memory.events.local`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Memcg {
@@ -39,6 +64,10 @@ pub struct Memcg {
     pub max: u64,
     /// `memory.high` in pages.
     pub high: u64,
+    /// `memory.min` in pages: hard protection; reclaim never takes pages
+    /// of a group whose usage is within its effective share of it, even
+    /// when nothing else is left to reclaim.
+    pub min: u64,
     /// `memory.low` in pages: best-effort protection from reclaim while
     /// the group's usage is within its effective share of it.
     pub low: u64,
@@ -83,6 +112,7 @@ impl Memcg {
             parent,
             max: u64::MAX,
             high: u64::MAX,
+            min: 0,
             low: 0,
             oom_group: false,
             usage: 0,
@@ -331,52 +361,60 @@ impl MemcgTree {
         out
     }
 
-    /// `mem_cgroup_below_low()` of every group, for reclaim on behalf of
-    /// `target` (the root for global reclaim and kswapd), after
-    /// `mem_cgroup_calculate_protection()` without the
-    /// `memory_recursive_prot` mount option: indexed by group id, `true`
-    /// for a group below its effective low. The target, the root and
-    /// groups outside the target's subtree are never protected.
+    /// `mem_cgroup_below_min()` and `mem_cgroup_below_low()` of every
+    /// group, for reclaim on behalf of `target` (the root for global
+    /// reclaim and kswapd), after `mem_cgroup_calculate_protection()`
+    /// without the `memory_recursive_prot` mount option: indexed by group
+    /// id. The target, the root and groups outside the target's subtree
+    /// are never protected (`mem_cgroup_unprotected()`).
     ///
-    /// The effective low of a child of the target is its `memory.low`;
-    /// deeper, it is its protected usage `min(usage, low)`, scaled down
-    /// when its siblings' protected usages together exceed their parent's
-    /// effective low (`effective_protection()`). An empty group is not
-    /// counted: `mem_cgroup_below_min()` comes first, and with no
-    /// `memory.min` modelled (an effective min of 0) it holds exactly for
-    /// a group with no usage, which is skipped without an event.
-    pub(crate) fn below_low(&self, target: MemcgId) -> Vec<bool> {
+    /// The effective min and low of a child of the target are its
+    /// `memory.min` and `memory.low`; deeper, each is the group's
+    /// protected usage (`min(usage, setting)`), scaled down when its
+    /// siblings' protected usages together exceed their parent's
+    /// effective value (`effective_protection()`). An empty group is below
+    /// min: its effective values are not recomputed, and any value covers
+    /// no usage.
+    pub(crate) fn protection(&self, target: MemcgId) -> Vec<Protection> {
         let n = self.groups.len();
+        let mut emin = alloc::vec![0u64; n];
         let mut elow = alloc::vec![0u64; n];
-        let mut below = alloc::vec![false; n];
+        let mut out = alloc::vec![Protection::None; n];
         // Parents come before their children in id order.
         for i in 0..n {
             let id = MemcgId(i);
             let g = &self.groups[i];
             let Some(parent) = g.parent else { continue };
-            if id == target || g.usage == 0 || !self.is_descendant(id, target) {
+            if id == target || !self.is_descendant(id, target) {
                 continue;
             }
-            elow[i] = if parent == target {
-                g.low
+            if g.usage == 0 {
+                out[i] = Protection::Min;
+                continue;
+            }
+            if parent == target {
+                emin[i] = g.min;
+                elow[i] = g.low;
             } else {
-                let protected = g.usage.min(g.low);
-                let siblings: u64 = self
-                    .groups
-                    .iter()
-                    .filter(|s| s.parent == Some(parent))
-                    .map(|s| s.usage.min(s.low))
-                    .sum();
-                let parent_effective = elow[parent.0];
-                if siblings > parent_effective {
-                    ((protected as u128 * parent_effective as u128) / siblings as u128) as u64
-                } else {
-                    protected
-                }
+                let siblings = |setting: fn(&Memcg) -> u64| -> u64 {
+                    self.groups
+                        .iter()
+                        .filter(|s| s.parent == Some(parent))
+                        .map(|s| s.usage.min(setting(s)))
+                        .sum()
+                };
+                emin[i] = effective_protection(g.usage, g.min, emin[parent.0], siblings(|s| s.min));
+                elow[i] = effective_protection(g.usage, g.low, elow[parent.0], siblings(|s| s.low));
+            }
+            out[i] = if emin[i] >= g.usage {
+                Protection::Min
+            } else if elow[i] >= g.usage {
+                Protection::Low
+            } else {
+                Protection::None
             };
-            below[i] = elow[i] >= g.usage;
         }
-        below
+        out
     }
 
     /// `page_counter_try_charge()`: charges `nr` to `id` and its ancestors
@@ -660,6 +698,11 @@ impl Vm {
         self.state.lock().memcg.get_mut(id).high = pages;
     }
 
+    /// Sets `memory.min` (pages).
+    pub fn memcg_set_min(&self, id: MemcgId, pages: u64) {
+        self.state.lock().memcg.get_mut(id).min = pages;
+    }
+
     /// Sets `memory.low` (pages).
     pub fn memcg_set_low(&self, id: MemcgId, pages: u64) {
         self.state.lock().memcg.get_mut(id).low = pages;
@@ -824,6 +867,14 @@ impl Vm {
 mod tests {
     use super::*;
 
+    /// `mem_cgroup_below_low()` alone: below low and not below min.
+    fn below_low(t: &MemcgTree, target: MemcgId) -> Vec<bool> {
+        t.protection(target)
+            .into_iter()
+            .map(|p| p == Protection::Low)
+            .collect()
+    }
+
     /// A tree with `p` under the root and `a`, `b` under `p`, charged
     /// `usage_a` and `usage_b` pages, with the given lows.
     fn tree(lows: [u64; 3], usage_a: u64, usage_b: u64) -> (MemcgTree, [MemcgId; 3]) {
@@ -847,17 +898,17 @@ mod tests {
         // protected usages add up to more than the parent's effective low,
         // each gets its share in proportion: 10 * 10 / 20 = 5 < 10.
         let (t, [p, a, b]) = tree([10, 10, 10], 10, 10);
-        let below = t.below_low(MemcgId::ROOT);
+        let below = below_low(&t, MemcgId::ROOT);
         assert!(!below[a.0] && !below[b.0]);
         assert!(!below[p.0], "p's low 10 is under its usage 20");
         // Within the parent's allowance each child keeps its own.
         let (t, [p, a, b]) = tree([30, 10, 10], 10, 10);
-        let below = t.below_low(MemcgId::ROOT);
+        let below = below_low(&t, MemcgId::ROOT);
         assert!(below[p.0] && below[a.0] && below[b.0]);
         // Protection claimed but unused by one child is not given to its
         // sibling without memory_recursive_prot.
         let (t, [_, a, b]) = tree([10, 10, 0], 4, 10);
-        let below = t.below_low(MemcgId::ROOT);
+        let below = below_low(&t, MemcgId::ROOT);
         assert!(below[a.0] && !below[b.0]);
     }
 
@@ -867,7 +918,7 @@ mod tests {
         // target has its memory.low as its effective low, whatever the
         // target's; mem_cgroup_unprotected() exempts the target itself.
         let (t, [p, a, b]) = tree([10, 10, 10], 10, 10);
-        let below = t.below_low(p);
+        let below = below_low(&t, p);
         assert!(!below[p.0]);
         assert!(below[a.0] && below[b.0]);
         assert!(!below[MemcgId::ROOT.0]);
@@ -875,12 +926,43 @@ mod tests {
 
     #[test]
     fn an_empty_group_is_below_min_not_low() {
-        // shrink_node_memcgs() tests mem_cgroup_below_min() first: with an
-        // effective min of 0 it holds for a group with no usage, which is
-        // skipped without setting memcg_low_skipped.
+        // shrink_node_memcgs() tests mem_cgroup_below_min() first: it holds
+        // for a group with no usage (page_counter_calculate_protection()
+        // leaves its effective values alone, and any covers no usage),
+        // which is skipped without setting memcg_low_skipped.
         let (t, [_, a, b]) = tree([0, 10, 10], 0, 5);
-        let below = t.below_low(MemcgId::ROOT);
+        let below = below_low(&t, MemcgId::ROOT);
         assert!(!below[a.0], "empty");
         assert!(!below[b.0], "p has no low to share");
+        assert_eq!(t.protection(MemcgId::ROOT)[a.0], Protection::Min);
+    }
+
+    #[test]
+    fn effective_min_is_shared_like_low_and_comes_first() {
+        // page_counter_calculate_protection() computes emin with the same
+        // effective_protection() as elow, from memory.min and the
+        // siblings' protected min usages (children_min_usage);
+        // shrink_node_memcgs() tests mem_cgroup_below_min() before
+        // mem_cgroup_below_low().
+        let (mut t, [p, a, b]) = tree([0, 0, 0], 10, 10);
+        for (id, min) in [(p, 30), (a, 10), (b, 10)] {
+            t.get_mut(id).min = min;
+        }
+        let prot = t.protection(MemcgId::ROOT);
+        assert_eq!([prot[p.0], prot[a.0], prot[b.0]], [Protection::Min; 3]);
+        // p's min 10 covers half of what a and b claim: 5 each, under
+        // their usage.
+        t.get_mut(p).min = 10;
+        let prot = t.protection(MemcgId::ROOT);
+        assert_eq!([prot[a.0], prot[b.0]], [Protection::None; 2]);
+        // A low that covers the usage where the min does not: below low.
+        t.get_mut(p).low = 20;
+        t.get_mut(a).low = 10;
+        let prot = t.protection(MemcgId::ROOT);
+        assert_eq!(prot[a.0], Protection::Low);
+        assert_eq!(prot[b.0], Protection::None);
+        // The target's own min is ignored (mem_cgroup_unprotected()).
+        assert_eq!(t.protection(p)[p.0], Protection::None);
+        assert_eq!(t.protection(p)[a.0], Protection::Min, "its own min 10");
     }
 }

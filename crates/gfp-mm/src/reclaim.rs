@@ -19,7 +19,7 @@ use gfp::Gfp;
 use crate::env::IoRequest;
 use crate::hooks::ReclaimRequest;
 use crate::machine::{Cx, Machine};
-use crate::memcg::{MemcgEvent, MemcgId};
+use crate::memcg::{MemcgEvent, MemcgId, Protection};
 use crate::nodemask::{NodeId, NodeMask};
 use crate::page::Page;
 use crate::shrinker::{ShrinkControl, Shrinker, SHRINK_STOP};
@@ -55,7 +55,8 @@ pub struct ScanControl {
 }
 
 /// The lists of one node as one `shrink_node()` pass scans them: the
-/// reclaim's constraints and the groups its `memory.low` test protects.
+/// reclaim's constraints and the groups its `memory.min` and `memory.low`
+/// tests protect.
 pub(crate) struct NodeLists<'a> {
     pub(crate) nid: NodeId,
     pub(crate) sc: &'a ScanControl,
@@ -265,13 +266,14 @@ impl Vm {
     }
 
     /// `shrink_node_memcgs()`'s protection test for each group of the
-    /// reclaim's subtree (`mem_cgroup_below_low()`): indexed by group id,
-    /// whether its pages are left alone in this pass. Without
-    /// `memcg_low_reclaim` the groups below their low are, and
-    /// `low_skipped` records it; with it they are reclaimed and each one
-    /// raises its `low` event. Every group of the subtree is visited once
-    /// per node and priority (6.12's direct reclaim may end a walk early
-    /// once it has reclaimed enough).
+    /// reclaim's subtree (`mem_cgroup_below_min()`, then
+    /// `mem_cgroup_below_low()`): indexed by group id, whether its pages
+    /// are left alone in this pass. A group below its effective min always
+    /// is, without an event. Without `memcg_low_reclaim` the groups below
+    /// their low are too, and `low_skipped` records it; with it they are
+    /// reclaimed and each one raises its `low` event. Every group of the
+    /// subtree is visited once per node and priority (6.12's direct
+    /// reclaim may end a walk early once it has reclaimed enough).
     fn memcg_protection(
         &self,
         st: &mut VmState,
@@ -279,17 +281,20 @@ impl Vm {
         low_skipped: &mut bool,
     ) -> Vec<bool> {
         let target = sc.memcg.unwrap_or(MemcgId::ROOT);
-        let below = st.memcg.below_low(target);
-        if !sc.memcg_low_reclaim {
-            *low_skipped |= below.iter().any(|&b| b);
-            return below;
-        }
+        let prot = st.memcg.protection(target);
+        let mut skip = alloc::vec![false; prot.len()];
         for g in st.memcg.subtree_preorder(target) {
-            if below[g.0] {
-                st.memcg.memory_event(g, MemcgEvent::Low);
+            match prot[g.0] {
+                Protection::None => {}
+                Protection::Min => skip[g.0] = true,
+                Protection::Low if !sc.memcg_low_reclaim => {
+                    skip[g.0] = true;
+                    *low_skipped = true;
+                }
+                Protection::Low => st.memcg.memory_event(g, MemcgEvent::Low),
             }
         }
-        alloc::vec![false; below.len()]
+        skip
     }
 
     fn shrink_active_list(

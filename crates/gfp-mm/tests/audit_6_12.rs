@@ -700,6 +700,91 @@ fn memory_low_protects_until_nothing_else_is_reclaimable() {
     );
 }
 
+/// A group `db` under `svc` with 50 clean file pages, and an empty
+/// unprotected group `batch`: the machine, the Vm, the log, svc, db and
+/// db's task.
+fn protected_db() -> (
+    Machine,
+    Vm,
+    gfp_mm::VirtualEnv,
+    MemcgId,
+    MemcgId,
+    gfp_mm::Pid,
+) {
+    let (m, vm) = vm_machine();
+    let env = env();
+    let svc = vm.memcg_create(MemcgId::ROOT, "svc");
+    let db = vm.memcg_create(svc, "db");
+    vm.memcg_create(MemcgId::ROOT, "batch");
+    let pid = vm.spawn_in("db", 0, db);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    for _ in 0..50 {
+        let spec = PageSpec::FILE_CLEAN;
+        vm.add_page(&m, &c, Gfp::HIGHUSER_MOVABLE, Some(pid), spec)
+            .unwrap();
+    }
+    (m, vm, env, svc, db, pid)
+}
+
+const DIRECT_RECLAIM: gfp_mm::hooks::ReclaimRequest = gfp_mm::hooks::ReclaimRequest {
+    gfp: Gfp::KERNEL,
+    order: 0,
+    preferred_nid: 0,
+    nodemask: None,
+    highest_zone: gfp::zone::ZoneType::Normal,
+};
+
+#[test]
+fn memory_min_is_never_reclaimed_not_even_on_the_low_retry() {
+    // shrink_node_memcgs(): a group below its effective min
+    // (mem_cgroup_below_min()) is skipped on every pass, without a low
+    // event and without setting memcg_low_skipped, so
+    // do_try_to_free_pages() has no reason to retry and reclaims nothing.
+    let (m, vm, env, svc, db, pid) = protected_db();
+    vm.memcg_set_min(svc, 100);
+    vm.memcg_set_min(db, 100);
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    for _ in 0..3 {
+        assert_eq!(vm.try_to_free_pages(&m, &c, &DIRECT_RECLAIM), 0);
+    }
+    let db_g = vm.memcg(db).unwrap();
+    assert_eq!(db_g.usage, 50);
+    assert_eq!(db_g.events_low, 0);
+    assert_eq!(vm.memcg(svc).unwrap().events_low, 0);
+    // Reclaim on behalf of db itself ignores db's own protection
+    // (mem_cgroup_unprotected()): the target's min does not count.
+    assert!(vm.try_to_free_mem_cgroup_pages(&m, &c, db, 10, Gfp::KERNEL) > 0);
+    assert!(vm.memcg(db).unwrap().usage < 50);
+}
+
+#[test]
+fn the_low_retry_stops_at_memory_min() {
+    // With memory.low above the usage and memory.min under it, the group
+    // is below low only: the memcg_low_reclaim retry reclaims it (one low
+    // event) until its usage is within its min, then below_min() leaves
+    // it alone for good.
+    let (m, vm, env, svc, db, pid) = protected_db();
+    for g in [svc, db] {
+        vm.memcg_set_low(g, 100);
+        vm.memcg_set_min(g, 30);
+    }
+    let c = Cx::new(0, vm.task(pid), &env, &vm);
+    assert!(vm.try_to_free_pages(&m, &c, &DIRECT_RECLAIM) > 0);
+    let left = vm.memcg(db).unwrap().usage;
+    assert!(left < 50);
+    assert_eq!(vm.memcg(db).unwrap().events_local.low, 1);
+    while vm.memcg(db).unwrap().usage > 30 {
+        assert!(vm.try_to_free_pages(&m, &c, &DIRECT_RECLAIM) > 0);
+    }
+    let left = vm.memcg(db).unwrap().usage;
+    let events = vm.memcg(db).unwrap().events_low;
+    for _ in 0..3 {
+        assert_eq!(vm.try_to_free_pages(&m, &c, &DIRECT_RECLAIM), 0);
+    }
+    assert_eq!(vm.memcg(db).unwrap().usage, left);
+    assert_eq!(vm.memcg(db).unwrap().events_low, events, "no retry");
+}
+
 #[test]
 fn memory_events_local_counts_only_the_group_itself() {
     // memcg_memory_event(): memory_events_local[] of the group, then
