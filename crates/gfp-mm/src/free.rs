@@ -264,9 +264,12 @@ impl Machine {
                 .set(pfn + i, FrameState::make(FrameKind::FreeTail, z.id, 0));
         }
         if s.dirty() {
+            // A dirty page freed leaves both counts, as
+            // folio_account_cleaned() moves them together.
             self.nodes[z.nid]
                 .nr_dirty
                 .fetch_sub(1 << o, Ordering::Relaxed);
+            z.nr_write_pending.fetch_sub(1 << o, Ordering::Relaxed);
         }
         if pcp_allowed_order(o) {
             self.free_to_pcp(cx.cpu, z.id, pfn, o);
@@ -491,10 +494,13 @@ impl Machine {
             }
             if self.fm.frames.replace(pfn, s, s.with_dirty(dirty)) {
                 let n = 1i64 << s.order();
-                let nid = self.zones[s.zone()].nid;
-                self.nodes[nid]
-                    .nr_dirty
-                    .fetch_add(if dirty { n } else { -n }, Ordering::Relaxed);
+                let n = if dirty { n } else { -n };
+                let z = &self.zones[s.zone()];
+                // folio_account_dirtied() and folio_account_cleaned(): the
+                // node's NR_FILE_DIRTY and the zone's NR_ZONE_WRITE_PENDING
+                // move together.
+                self.nodes[z.nid].nr_dirty.fetch_add(n, Ordering::Relaxed);
+                z.nr_write_pending.fetch_add(n, Ordering::Relaxed);
                 return Ok(true);
             }
         }

@@ -629,12 +629,28 @@ impl Machine {
         self.page_state.zone_lru(zone, lru as usize)
     }
 
-    /// Adjusts a node's writeback counter (`NR_WRITEBACK`), for the layer
-    /// that models I/O.
-    pub fn add_node_writeback(&self, nid: NodeId, delta: i64) {
-        self.nodes[nid]
+    /// Pages of `zone` dirty or under writeback (`NR_ZONE_WRITE_PENDING`,
+    /// the memory summary's `writepending`); the zones of a node together
+    /// hold its dirty and writeback pages.
+    pub fn zone_write_pending(&self, zone: ZoneId) -> u64 {
+        self.zones[zone]
+            .nr_write_pending
+            .load(Ordering::Relaxed)
+            .max(0) as u64
+    }
+
+    /// Pages of `zone` starting (positive `delta`) or ending (negative)
+    /// writeback, for the layer that models I/O: the node's
+    /// `NR_WRITEBACK` and the zone's `NR_ZONE_WRITE_PENDING` move
+    /// together, as `__folio_start_writeback()` and
+    /// `__folio_end_writeback()` move them. Taking the zone, not the node,
+    /// keeps the per-zone figures summing to the node's.
+    pub fn add_zone_writeback(&self, zone: ZoneId, delta: i64) {
+        let z = &self.zones[zone];
+        self.nodes[z.nid]
             .nr_writeback
             .fetch_add(delta, Ordering::Relaxed);
+        z.nr_write_pending.fetch_add(delta, Ordering::Relaxed);
     }
 
     /// A node's free pages in populated zones less its reserve: the part of

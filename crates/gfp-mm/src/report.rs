@@ -301,7 +301,7 @@ impl Machine {
             let pcp = self.zone_pcp_pages(z.id);
             let lru = |l: LruList| self.zone_lru_pages(z.id, l) * KB;
             out.push(alloc::format!(
-                "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:{}kB inactive_anon:{}kB active_file:{}kB inactive_file:{}kB unevictable:0kB writepending:0kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:{}kB local_pcp:0kB free_cma:0kB",
+                "Node {} {} free:{}kB boost:0kB min:{}kB low:{}kB high:{}kB reserved_highatomic:{}KB active_anon:{}kB inactive_anon:{}kB active_file:{}kB inactive_file:{}kB unevictable:0kB writepending:{}kB present:{}kB managed:{}kB mlocked:0kB bounce:0kB free_pcp:{}kB local_pcp:0kB free_cma:0kB",
                 z.nid,
                 z.ztype.name(),
                 z.free_pages().max(0) as u64 * KB,
@@ -313,6 +313,7 @@ impl Machine {
                 lru(LruList::InactiveAnon),
                 lru(LruList::ActiveFile),
                 lru(LruList::InactiveFile),
+                self.zone_write_pending(z.id) * KB,
                 z.managed_pages() * KB,
                 z.managed_pages() * KB,
                 pcp * KB,
@@ -622,9 +623,34 @@ impl Machine {
         if counts.free_buddy + counts.free_pcp + counts.allocated != counts.total {
             return Err(alloc::format!("page counts do not add up: {counts:?}"));
         }
+        self.check_write_pending()?;
         drop(areas);
         drop(pcps);
         Ok(counts)
+    }
+}
+
+impl Machine {
+    /// Each node's zones hold its dirty and writeback pages: the sum of
+    /// their `NR_ZONE_WRITE_PENDING` is the node's `NR_FILE_DIRTY` plus
+    /// `NR_WRITEBACK`.
+    fn check_write_pending(&self) -> Result<(), String> {
+        use crate::sync::Ordering::Relaxed;
+        for (nid, n) in self.nodes.iter().enumerate() {
+            let zones: i64 = n
+                .zones
+                .iter()
+                .flatten()
+                .map(|&z| self.zones[z].nr_write_pending.load(Relaxed))
+                .sum();
+            let node = n.nr_dirty.load(Relaxed) + n.nr_writeback.load(Relaxed);
+            if zones != node {
+                return Err(alloc::format!(
+                    "node {nid}: zones write-pending {zones}, node dirty + writeback {node}"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -130,6 +130,10 @@ pub struct Zone {
     pub(crate) nr_free: AtomicI64,
     pub(crate) nr_free_highatomic: AtomicI64,
     pub(crate) nr_reserved_highatomic: AtomicU64,
+    /// `NR_ZONE_WRITE_PENDING`: the zone's dirty pages and pages under
+    /// writeback, kept beside the node's `NR_FILE_DIRTY` and
+    /// `NR_WRITEBACK` so that the memory summary can give each zone's.
+    pub(crate) nr_write_pending: AtomicI64,
     /// Free blocks per order on the per-CPU-type lists and on the
     /// high-atomic lists, published under the zone lock, read without it
     /// (`free_area[o].nr_free` and `free_area_empty()`).
@@ -181,6 +185,7 @@ impl Zone {
             nr_free: AtomicI64::new(0),
             nr_free_highatomic: AtomicI64::new(0),
             nr_reserved_highatomic: AtomicU64::new(0),
+            nr_write_pending: AtomicI64::new(0),
             blocks: [0u32; NR_PAGE_ORDERS].map(AtomicU32::new),
             blocks_highatomic: [0u32; NR_PAGE_ORDERS].map(AtomicU32::new),
             fast_ok: AtomicU32::new(0),

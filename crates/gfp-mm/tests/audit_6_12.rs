@@ -1014,6 +1014,67 @@ fn show_mem_prints_the_lru_mapped_and_slab_counters() {
 }
 
 #[test]
+fn show_mem_gives_each_zone_its_write_pending_pages() {
+    // show_free_areas()'s zone line prints NR_ZONE_WRITE_PENDING, which
+    // folio_account_dirtied()/folio_account_cleaned() move with the node's
+    // NR_FILE_DIRTY and __folio_start_writeback()/__folio_end_writeback()
+    // with its NR_WRITEBACK: a node's zones together hold its dirty and
+    // writeback pages.
+    use gfp::zone::ZoneType;
+    use gfp_mm::NodeSpec;
+    let mut spec = MachineSpec::new("dma32+normal", vec![NodeSpec::new(0, 2048, 2048, 0, 0)], 1);
+    spec.tunables.pageblock_order = 5;
+    let m = machine(spec);
+    let env = env();
+    let c = Cx::new(0, task(), &env, &NoProgress);
+    let low: Vec<_> = (0..3)
+        .map(|_| m.alloc_pages(&c, Gfp::DMA32, 0).unwrap())
+        .collect();
+    let high = m.alloc_pages(&c, Gfp::KERNEL, 1).unwrap();
+    assert_eq!(m.page_zone_type(low[0]), Some(ZoneType::Dma32));
+    assert_eq!(m.page_zone_type(high), Some(ZoneType::Normal));
+    let dma32 = m.page_zone_id(low[0]).unwrap();
+    let normal = m.page_zone_id(high).unwrap();
+    for &p in low.iter().chain([&high]) {
+        m.set_page_dirty(&c, p).unwrap();
+    }
+    m.add_zone_writeback(dma32, 4);
+    let writepending = |zone: &str| -> u64 {
+        let lines = m.show_mem_lines(None, ZoneType::Movable);
+        let head = format!("Node 0 {zone} free:");
+        let line = lines.iter().find(|l| l.starts_with(&head)).unwrap();
+        let v = line.split(" writepending:").nth(1).unwrap();
+        v.split("kB").next().unwrap().parse().unwrap()
+    };
+    // Three dirty pages and four under writeback in DMA32, a dirty
+    // order-1 block in Normal.
+    assert_eq!(writepending("DMA32"), 7 * 4);
+    assert_eq!(writepending("Normal"), 2 * 4);
+    assert_eq!(
+        (m.zone_write_pending(dma32), m.zone_write_pending(normal)),
+        (7, 2)
+    );
+    let text = m.show_mem_lines(None, ZoneType::Movable).join("\n");
+    assert!(text.contains(" dirty:20kB writeback:16kB "), "{text}");
+    let zones = |m: &Machine| m.zone_write_pending(dma32) + m.zone_write_pending(normal);
+    assert_eq!(
+        zones(&m),
+        m.node_dirty_pages(0) as u64 + 4,
+        "node dirty + writeback"
+    );
+    // Cleaned, freed while dirty, writeback done: each leaves both.
+    m.clear_page_dirty(&c, low[0]).unwrap();
+    m.free_pages(&c, high, 1).unwrap();
+    m.add_zone_writeback(dma32, -3);
+    assert_eq!(writepending("DMA32"), 3 * 4);
+    assert_eq!(writepending("Normal"), 0);
+    assert_eq!(zones(&m), m.node_dirty_pages(0) as u64 + 1);
+    let text = m.show_mem_lines(None, ZoneType::Movable).join("\n");
+    assert!(text.contains(" dirty:8kB writeback:4kB "), "{text}");
+    m.check_invariants().unwrap();
+}
+
+#[test]
 fn show_mem_ends_with_the_swap_space() {
     // show_free_areas() ends with show_swap_cache_info(): the swap cache
     // (none here), get_nr_swap_pages() and total_swap_pages in kB.
