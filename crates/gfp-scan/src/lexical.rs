@@ -1567,10 +1567,19 @@ mod tests {
                 .collect()
         };
         let ps = params(&["pdu", "fmt", "mode"]);
-        assert_eq!(switch_subject("( mode )", &ps, b""), Some(SwitchOn::Param(2)));
-        assert_eq!(switch_subject("*fmt", &ps, b""), Some(SwitchOn::ParamChar(1)));
+        assert_eq!(
+            switch_subject("( mode )", &ps, b""),
+            Some(SwitchOn::Param(2))
+        );
+        assert_eq!(
+            switch_subject("*fmt", &ps, b""),
+            Some(SwitchOn::ParamChar(1))
+        );
         let walk = b"for (p = fmt; *p; p++) switch (*p) {}";
-        assert_eq!(switch_subject("*p", &ps, walk), Some(SwitchOn::ParamChar(1)));
+        assert_eq!(
+            switch_subject("*p", &ps, walk),
+            Some(SwitchOn::ParamChar(1))
+        );
         // A pointer that also starts somewhere else decides nothing.
         let two = b"p = fmt; p = other; switch (*p) {}";
         assert_eq!(switch_subject("*p", &ps, two), None);
@@ -1589,7 +1598,14 @@ mod tests {
         let v = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(
             labels,
-            vec![v(&["A"]), v(&["A", "B"]), v(&["C"]), v(&["C", "D"]), None, None]
+            vec![
+                v(&["A"]),
+                v(&["A", "B"]),
+                v(&["C"]),
+                v(&["C", "D"]),
+                None,
+                None
+            ]
         );
     }
 

@@ -119,6 +119,32 @@ type Reach = (u32, Vec<Step>, usize, FnId);
 /// A reach that holds when the function's parameters have these truths.
 type CondReach = (Vec<(u8, bool)>, Reach);
 
+/// How many allocation sites each function keeps a reach for: when the
+/// shortest chain turns out infeasible at a caller (a branch it rules out),
+/// the next site still stands.
+const REACHES_PER_FUNCTION: usize = 4;
+
+/// Offers a reach to a function's list (the shortest chain to each of at
+/// most [`REACHES_PER_FUNCTION`] allocation sites, shortest first); whether
+/// the list changed.
+fn offer(list: &mut Vec<Reach>, r: Reach) -> bool {
+    let site = (r.2, r.3);
+    if let Some(i) = list.iter().position(|x| (x.2, x.3) == site) {
+        if list[i].0 <= r.0 {
+            return false;
+        }
+        list.remove(i);
+    } else if list.len() >= REACHES_PER_FUNCTION {
+        if list.last().is_some_and(|x| x.0 <= r.0) {
+            return false;
+        }
+        list.pop();
+    }
+    let at = list.partition_point(|x| x.0 <= r.0);
+    list.insert(at, r);
+    true
+}
+
 /// Whether a call's arguments make every assumption true (a constant that
 /// says so; anything else does not).
 fn assumes_hold(assumes: &[(u8, bool)], args: &[String], caller: &crate::facts::Function) -> bool {
@@ -137,13 +163,18 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let mut found = Vec::new();
     section_findings(cx, &best, &cond, &mut found);
     entry_point_findings(cx, &best, &mut found);
-    // One finding per function holding the context and allocation site: the
-    // other calls on the way (and a handler's own lock inside it) are the
-    // same question for its author.
-    // The shortest chain stands for the others.
+    // One finding per function holding the context and allocation site,
+    // and per call made there: the other calls on the way (and a handler's
+    // own lock inside it) are the same question for its author, and so are
+    // the other allocations one call in the section reaches. The shortest
+    // chain stands for the others.
     let key = |f: &Finding| {
         let a = f.alloc.as_ref().map(|a| (a.file.clone(), a.line));
         (f.context.function.clone(), f.context.file.clone(), a)
+    };
+    let first_call = |f: &Finding| {
+        let h = f.chain.first().map(|h| (h.file.clone(), h.line));
+        (f.context.function.clone(), f.context.file.clone(), h)
     };
     let mut shortest: HashMap<_, usize> = HashMap::new();
     for (i, f) in found.iter().enumerate() {
@@ -155,24 +186,33 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
-    out.extend(
-        found
-            .iter()
-            .enumerate()
-            .filter(|(i, f)| shortest.get(&key(f)) == Some(i))
-            .map(|(_, f)| f.clone()),
-    );
+    let mut by_call: HashMap<_, usize> = HashMap::new();
+    for (i, f) in found.iter().enumerate() {
+        if shortest.get(&key(f)) != Some(&i) {
+            continue;
+        }
+        let k = first_call(f);
+        match by_call.get(&k) {
+            Some(&j) if found[j].chain.len() <= f.chain.len() => {}
+            _ => {
+                by_call.insert(k, i);
+            }
+        }
+    }
+    let mut keep: Vec<usize> = by_call.into_values().collect();
+    keep.sort_unstable();
+    out.extend(keep.into_iter().map(|i| found[i].clone()));
 }
 
 /// For each function, its shortest reach of a sleeping allocation from its
 /// start in its caller's section (`best`), and the reaches that hold only
 /// under assumptions on its parameters (`cond`).
-fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
+fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
     let g = cx.g;
-    // dist[f]: the shortest chain from f's start, in its caller's section,
-    // to a sleeping allocation; next[f]: the first step and the event.
+    // best[f]: the shortest chains from f's start, in its caller's section,
+    // to sleeping allocations (one per site, a few sites).
     let n = g.fns.len();
-    let mut best: Vec<Option<Reach>> = vec![None; n];
+    let mut best: Vec<Vec<Reach>> = vec![Vec::new(); n];
     // Reaches that hold only under assumptions on the function's own
     // parameters (`if (!on) return ...; add_entry(...)`).
     let mut cond: Vec<Vec<CondReach>> = vec![Vec::new(); n];
@@ -197,12 +237,12 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
                     // Made only when the parameters say so: decided at
                     // each caller from its arguments.
                     cond[id].push((c.assumes.clone(), (len, Vec::new(), ei, id as FnId)));
-                } else if best[id].as_ref().is_none_or(|b| len < b.0) {
-                    best[id] = Some((len, Vec::new(), ei, id as FnId));
+                } else {
+                    offer(&mut best[id], (len, Vec::new(), ei, id as FnId));
                 }
             }
         }
-        if best[id].is_some() {
+        if !best[id].is_empty() {
             queue.push_back(id as FnId);
         }
     }
@@ -224,7 +264,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
     let told_atomic = |s: &Step| g.atomic_gfp_calls.contains(s);
     for (id, b) in best.iter_mut().enumerate() {
         if trusted[id] {
-            *b = None;
+            b.clear();
         }
     }
     queue.retain(|&id| !trusted[id as usize]);
@@ -235,23 +275,26 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
     // new unconditional ones; a few rounds settle it.
     for _round in 0..4 {
         while let Some(callee) = queue.pop_front() {
-            let Some((d, path, ei, owner)) = best[callee as usize].clone() else {
-                continue;
-            };
+            let reaches = best[callee as usize].clone();
             for &s in &g.callers[callee as usize] {
                 let call = &g.func(s.func).calls[s.call as usize];
                 if !call.inherited || trusted[s.func as usize] || told_atomic(&s) {
                     continue;
                 }
-                let mut p = vec![s];
-                p.extend(path.iter().copied());
-                let reach = (d + 1, p, ei, owner);
-                if !call.assumes.is_empty() {
-                    if cond[s.func as usize].len() < 8 {
-                        cond[s.func as usize].push((call.assumes.clone(), reach));
+                let mut changed = false;
+                for (d, path, ei, owner) in &reaches {
+                    let mut p = vec![s];
+                    p.extend(path.iter().copied());
+                    let reach = (d + 1, p, *ei, *owner);
+                    if !call.assumes.is_empty() {
+                        if cond[s.func as usize].len() < 8 {
+                            cond[s.func as usize].push((call.assumes.clone(), reach));
+                        }
+                    } else {
+                        changed |= offer(&mut best[s.func as usize], reach);
                     }
-                } else if best[s.func as usize].as_ref().is_none_or(|b| reach.0 < b.0) {
-                    best[s.func as usize] = Some(reach);
+                }
+                if changed {
                     queue.push_back(s.func);
                 }
             }
@@ -276,11 +319,9 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
                     if !assumes_hold(assumes, &call.args, caller) {
                         continue;
                     }
-                    let nd = d + 1;
-                    if best[s.func as usize].as_ref().is_none_or(|b| nd < b.0) {
-                        let mut p = vec![s];
-                        p.extend(path.iter().copied());
-                        best[s.func as usize] = Some((nd, p, *ei, *owner));
+                    let mut p = vec![s];
+                    p.extend(path.iter().copied());
+                    if offer(&mut best[s.func as usize], (d + 1, p, *ei, *owner)) {
                         queue.push_back(s.func);
                         bound = true;
                     }
@@ -297,13 +338,13 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Option<Reach>>, Vec<Vec<CondReach>>) {
 /// Allocations in a function's own sections, directly or through calls.
 fn section_findings(
     cx: &Ctx<'_>,
-    best: &[Option<Reach>],
+    best: &[Vec<Reach>],
     cond: &[Vec<CondReach>],
     out: &mut Vec<Finding>,
 ) {
     let g = cx.g;
     let told_atomic = |s: &Step| g.atomic_gfp_calls.contains(s);
-    let mut seen = HashSet::new();
+    let (mut seen, mut seen_direct) = (HashSet::new(), HashSet::new());
     for id in 0..g.fns.len() {
         let fid = id as FnId;
         let f = g.func(fid);
@@ -317,7 +358,7 @@ fn section_findings(
             }
             let secs = boot_filtered(f, g.atomic_sections(fid, e.call, e.drops_xa_lock));
             let Some(&s) = secs.last() else { continue };
-            if !seen.insert((fid, e.call, s)) {
+            if !seen_direct.insert((fid, e.call, s)) {
                 continue;
             }
             out.extend(section_finding(cx, fid, s, &[], e, m));
@@ -332,23 +373,26 @@ fn section_findings(
             {
                 continue;
             }
-            for &t in &g.callees[id][ci] {
+            // The first target that reaches an allocation stands for the
+            // call (same-named definitions are alternatives); each site it
+            // reaches is tried, so that one a branch rules out leaves the
+            // others.
+            let target = g.callees[id][ci].iter().find_map(|&t| {
                 let bound = cond[t as usize]
                     .iter()
                     .filter(|(a, _)| assumes_hold(a, &c.args, f))
-                    .min_by_key(|(_, r)| r.0)
-                    .map(|(_, r)| r.clone());
-                let Some((_, path, ei, owner)) = best[t as usize].clone().or(bound) else {
-                    continue;
-                };
-                let (path, ei, owner) = (&path, &ei, &owner);
+                    .map(|(_, r)| r);
+                let all: Vec<&Reach> = best[t as usize].iter().chain(bound).collect();
+                (!all.is_empty()).then_some(all)
+            });
+            for (_, path, ei, owner) in target.unwrap_or_default() {
                 let e = &g.events[*owner as usize][*ei];
                 if e.chain.first().map(|s| s.func) == Some(fid) {
                     continue;
                 }
                 let secs = boot_filtered(f, g.atomic_sections(fid, ci as u32, e.drops_xa_lock));
                 let Some(&s) = secs.last() else { continue };
-                if !seen.insert((fid, ci as u32, s)) {
+                if !seen.insert((fid, ci as u32, s, *owner, *ei)) {
                     continue;
                 }
                 let mut prefix = vec![Step {
@@ -358,14 +402,13 @@ fn section_findings(
                 prefix.extend(path.iter().copied());
                 let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
                 out.extend(section_finding(cx, fid, s, &prefix, e, m));
-                break;
             }
         }
     }
 }
 
 /// Atomic entry points: the whole function is the section.
-fn entry_point_findings(cx: &Ctx<'_>, best: &[Option<Reach>], out: &mut Vec<Finding>) {
+fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], out: &mut Vec<Finding>) {
     let g = cx.g;
     let mut entries: Vec<(String, &crate::facts::EntryPoint, usize)> = Vec::new();
     for (fi, file) in g.files.iter().enumerate() {
@@ -392,18 +435,16 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Option<Reach>], out: &mut Vec<Find
         if !done.insert(t) {
             continue;
         }
-        let Some((_, path, ei, owner)) = &best[t as usize] else {
-            continue;
-        };
-        let e = &g.events[*owner as usize][*ei];
-        let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
-        if case_excluded(g, &steps) || conds_conflict(g, &steps) {
-            continue;
-        }
-        let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
-        let chain = cx.chain(path, e);
-        let alloc = cx.alloc_ref(e, m);
-        out.push(Finding {
+        for (_, path, ei, owner) in &best[t as usize] {
+            let e = &g.events[*owner as usize][*ei];
+            let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
+            if case_excluded(g, &steps) || conds_conflict(g, &steps) {
+                continue;
+            }
+            let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
+            let chain = cx.chain(path, e);
+            let alloc = cx.alloc_ref(e, m);
+            out.push(Finding {
             rule: id::SLEEP_IN_ATOMIC,
             severity: Severity::Error,
             message: format!(
@@ -420,6 +461,7 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Option<Reach>], out: &mut Vec<Find
             },
             chain,
         });
+        }
     }
 }
 
