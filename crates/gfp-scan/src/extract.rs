@@ -1019,7 +1019,9 @@ impl<'s> Walker<'s> {
                             labels.clear();
                         }
                         match k.child_by_field_name("value") {
-                            Some(v) if !has_default => {
+                            Some(v)
+                                if !has_default && labels.len() < crate::facts::MAX_CASE_LABELS =>
+                            {
                                 labels.push(text(self.src, v).trim().to_string());
                                 self.case_labels = Some(crate::facts::CaseLabels {
                                     on: on.clone(),

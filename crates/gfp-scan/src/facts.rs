@@ -105,6 +105,11 @@ pub enum SwitchOn {
     ParamChar(u8),
 }
 
+/// The most labels a call keeps of the cases that fall through to it:
+/// past that the call is taken as reached by any value (a switch of
+/// thousands of cases would otherwise cost the square of its length).
+pub const MAX_CASE_LABELS: usize = 64;
+
 /// The `case` labels a call is under.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CaseLabels {

@@ -410,7 +410,7 @@ fn case_segments(
             labels = Some(Vec::new());
         }
         match (label, &mut labels) {
-            (Some(l), Some(v)) => v.push(l.clone()),
+            (Some(l), Some(v)) if v.len() < crate::facts::MAX_CASE_LABELS => v.push(l.clone()),
             _ => labels = None,
         }
         let seg = &code[*start..end];

@@ -112,9 +112,41 @@ impl Ctx<'_> {
 }
 
 /// How a function reaches a sleeping allocation in its caller's section:
-/// (chain length, the calls from the function to the event's owner, the
-/// event's index, the event's owner).
-type Reach = (u32, Vec<Step>, usize, FnId);
+/// (chain length, the calls from the function to the event's owner as a
+/// list in [`Paths`], the event's index, the event's owner).
+type Reach = (u32, u32, usize, FnId);
+
+/// The end of a list in [`Paths`].
+const NIL: u32 = u32::MAX;
+
+/// The calls of the chains [`reaches`] finds, shared: a reach's list is
+/// one call linked to its callee's list, so a chain of n calls costs n
+/// nodes however many functions reach through it (copying each chain
+/// would cost the square of the depth: a 100,000-deep chain of calls is a
+/// few lines of C).
+#[derive(Default)]
+struct Paths {
+    nodes: Vec<(Step, u32)>,
+}
+
+impl Paths {
+    /// A list that starts with `s` and goes on as `next`.
+    fn push(&mut self, s: Step, next: u32) -> u32 {
+        self.nodes.push((s, next));
+        u32::try_from(self.nodes.len() - 1).expect("fewer than 2^32 chain nodes")
+    }
+
+    /// The calls of the list at `at`, in order.
+    fn steps(&self, mut at: u32) -> Vec<Step> {
+        let mut out = Vec::new();
+        while at != NIL {
+            let (s, next) = self.nodes[at as usize];
+            out.push(s);
+            at = next;
+        }
+        out
+    }
+}
 
 /// A reach that holds when the function's parameters have these truths.
 type CondReach = (Vec<(u8, bool)>, Reach);
@@ -159,10 +191,10 @@ fn assumes_hold(assumes: &[(u8, bool)], args: &[String], caller: &crate::facts::
 /// `sleep-in-atomic`: within a function's own sections, through calls, and
 /// from atomic entry points.
 pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
-    let (best, cond) = reaches(cx);
+    let (best, cond, paths) = reaches(cx);
     let mut found = Vec::new();
-    section_findings(cx, &best, &cond, &mut found);
-    entry_point_findings(cx, &best, &mut found);
+    section_findings(cx, &best, &cond, &paths, &mut found);
+    entry_point_findings(cx, &best, &paths, &mut found);
     // One finding per function holding the context and allocation site,
     // and per call made there: the other calls on the way (and a handler's
     // own lock inside it) are the same question for its author, and so are
@@ -207,7 +239,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
 /// For each function, its shortest reach of a sleeping allocation from its
 /// start in its caller's section (`best`), and the reaches that hold only
 /// under assumptions on its parameters (`cond`).
-fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
+fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
     let g = cx.g;
     // best[f]: the shortest chains from f's start, in its caller's section,
     // to sleeping allocations (one per site, a few sites).
@@ -216,6 +248,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
     // Reaches that hold only under assumptions on the function's own
     // parameters (`if (!on) return ...; add_entry(...)`).
     let mut cond: Vec<Vec<CondReach>> = vec![Vec::new(); n];
+    let mut paths = Paths::default();
     let mut queue = VecDeque::new();
     #[allow(clippy::needless_range_loop)]
     for id in 0..n {
@@ -236,9 +269,9 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
                 if !c.assumes.is_empty() {
                     // Made only when the parameters say so: decided at
                     // each caller from its arguments.
-                    cond[id].push((c.assumes.clone(), (len, Vec::new(), ei, id as FnId)));
+                    cond[id].push((c.assumes.clone(), (len, NIL, ei, id as FnId)));
                 } else {
-                    offer(&mut best[id], (len, Vec::new(), ei, id as FnId));
+                    offer(&mut best[id], (len, NIL, ei, id as FnId));
                 }
             }
         }
@@ -282,10 +315,8 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
                     continue;
                 }
                 let mut changed = false;
-                for (d, path, ei, owner) in &reaches {
-                    let mut p = vec![s];
-                    p.extend(path.iter().copied());
-                    let reach = (d + 1, p, *ei, *owner);
+                for &(d, path, ei, owner) in &reaches {
+                    let reach = (d + 1, paths.push(s, path), ei, owner);
                     if !call.assumes.is_empty() {
                         if cond[s.func as usize].len() < 8 {
                             cond[s.func as usize].push((call.assumes.clone(), reach));
@@ -319,8 +350,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
                     if !assumes_hold(assumes, &call.args, caller) {
                         continue;
                     }
-                    let mut p = vec![s];
-                    p.extend(path.iter().copied());
+                    let p = paths.push(s, *path);
                     if offer(&mut best[s.func as usize], (d + 1, p, *ei, *owner)) {
                         queue.push_back(s.func);
                         bound = true;
@@ -332,7 +362,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>) {
             break;
         }
     }
-    (best, cond)
+    (best, cond, paths)
 }
 
 /// Allocations in a function's own sections, directly or through calls.
@@ -340,6 +370,7 @@ fn section_findings(
     cx: &Ctx<'_>,
     best: &[Vec<Reach>],
     cond: &[Vec<CondReach>],
+    paths: &Paths,
     out: &mut Vec<Finding>,
 ) {
     let g = cx.g;
@@ -399,7 +430,7 @@ fn section_findings(
                     func: fid,
                     call: ci as u32,
                 }];
-                prefix.extend(path.iter().copied());
+                prefix.extend(paths.steps(*path));
                 let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
                 out.extend(section_finding(cx, fid, s, &prefix, e, m));
             }
@@ -408,7 +439,7 @@ fn section_findings(
 }
 
 /// Atomic entry points: the whole function is the section.
-fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], out: &mut Vec<Finding>) {
+fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], paths: &Paths, out: &mut Vec<Finding>) {
     let g = cx.g;
     let mut entries: Vec<(String, &crate::facts::EntryPoint, usize)> = Vec::new();
     for (fi, file) in g.files.iter().enumerate() {
@@ -437,12 +468,13 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], out: &mut Vec<Finding
         }
         for (_, path, ei, owner) in &best[t as usize] {
             let e = &g.events[*owner as usize][*ei];
+            let path = paths.steps(*path);
             let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
             if case_excluded(g, &steps) || conds_conflict(g, &steps) {
                 continue;
             }
             let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
-            let chain = cx.chain(path, e);
+            let chain = cx.chain(&path, e);
             let alloc = cx.alloc_ref(e, m);
             out.push(Finding {
             rule: id::SLEEP_IN_ATOMIC,

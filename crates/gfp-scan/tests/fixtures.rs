@@ -606,3 +606,66 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
     assert_eq!(sub.stats.unbuildable_files, 1);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A generated C file in a directory of its own under the temp directory.
+fn generated(tag: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gfp-scan-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("gen.c"), text).unwrap();
+    dir
+}
+
+#[test]
+fn a_call_chain_thousands_deep_is_followed_to_its_end() {
+    // Each function's chain is shared with its callee's (not copied), so a
+    // deep chain costs its length, not its square.
+    const N: usize = 20_000;
+    let mut c = String::new();
+    for i in 0..N {
+        c.push_str(&format!(
+            "static void f{i}(struct p *x)\n{{\n\tf{}(x);\n}}\n",
+            i + 1
+        ));
+    }
+    c.push_str(&format!(
+        "static void f{N}(struct p *x)\n{{\n\tx->a = kmalloc(1, GFP_KERNEL);\n}}\n\
+         void top(struct p *x, spinlock_t *l)\n{{\n\tspin_lock(l);\n\tf0(x);\n\tspin_unlock(l);\n}}\n"
+    ));
+    let dir = generated("deep", &c);
+    let opts = ScanOptions {
+        max_chain: 0,
+        ..on_612()
+    };
+    let r = scan(&dir, &opts, None).expect("the generated tree scans");
+    std::fs::remove_dir_all(&dir).ok();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.context.function == "top")
+        .expect("the allocation at the bottom is found");
+    // top -> f0 -> ... -> fN -> kmalloc
+    assert_eq!(f.chain.len(), N + 2);
+    assert_eq!(f.chain.last().unwrap().function, format!("f{N}"));
+}
+
+#[test]
+fn a_switch_of_thousands_of_falling_cases_keeps_a_bounded_label_list() {
+    // Past 64 labels a case is taken as reached by any value: the call is
+    // still found from a caller passing a constant no label names.
+    let mut c = String::from("static void sw(struct p *x, int mode)\n{\n\tswitch (mode) {\n");
+    for i in 0..5_000 {
+        c.push_str(&format!("\tcase MODE_{i}:\n"));
+    }
+    c.push_str(
+        "\t\tx->a = kmalloc(1, GFP_KERNEL);\n\t\tbreak;\n\t}\n}\n\
+         void top(struct p *x, spinlock_t *l)\n{\n\tspin_lock(l);\n\tsw(x, OTHER_MODE);\n\tspin_unlock(l);\n}\n",
+    );
+    let dir = generated("switch", &c);
+    let r = scan(&dir, &on_612(), None).expect("the generated tree scans");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(
+        r.findings.iter().any(|f| f.context.function == "top"),
+        "{}",
+        r.to_text()
+    );
+}
