@@ -266,6 +266,7 @@ fn split_conditions(cfg: &Cfg) -> Vec<u16> {
 /// at a call is merged over the assignments that reach it.
 pub fn analyse(f: &mut Function, cfg: &Cfg) {
     let split = split_conditions(cfg);
+    let order = reverse_postorder(cfg);
     let mut rec = Recorder {
         calls: vec![None; f.calls.len()],
         indirect: vec![None; f.indirect_calls.len()],
@@ -277,7 +278,7 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
             .enumerate()
             .map(|(i, &k)| (k, v >> i & 1 == 1))
             .collect();
-        let input = solve(f, cfg, &truths);
+        let input = solve(f, cfg, &truths, &order);
         record(f, cfg, &input, &truths, &mut rec);
     }
     for (c, ctx) in f.calls.iter_mut().zip(rec.calls) {
@@ -310,9 +311,48 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
     f.unpaired = unpaired;
 }
 
+/// Each block's place in a reverse postorder of the graph from its entry
+/// (blocks the entry does not reach come last): every block comes after
+/// the blocks that lead to it, but for loops.
+fn reverse_postorder(cfg: &Cfg) -> Vec<u32> {
+    let n = cfg.blocks.len();
+    let mut post: Vec<usize> = Vec::with_capacity(n);
+    let mut seen = vec![false; n];
+    // An explicit stack of (block, next successor to visit): kernel
+    // functions can be long enough to overflow a recursive walk.
+    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+    seen[0] = true;
+    while let Some(&mut (b, ref mut next)) = stack.last_mut() {
+        match cfg.blocks[b].succ.get(*next) {
+            Some(&s) => {
+                *next += 1;
+                let s = s as usize;
+                if !seen[s] {
+                    seen[s] = true;
+                    stack.push((s, 0));
+                }
+            }
+            None => {
+                post.push(b);
+                stack.pop();
+            }
+        }
+    }
+    let mut order = vec![u32::MAX; n];
+    for (i, &b) in post.iter().rev().enumerate() {
+        order[b] = i as u32;
+    }
+    order
+}
+
 /// The fixed point: the state at the start of each block, on the paths that
-/// agree with `truths`.
-fn solve(f: &Function, cfg: &Cfg, truths: &[(u16, bool)]) -> Vec<State> {
+/// agree with `truths`. Blocks are taken in `order` (reverse postorder), so
+/// a join is visited once both of its branches are done: in any other
+/// order, each `if` of a long function can send its join's changes down
+/// the rest of the function again.
+fn solve(f: &Function, cfg: &Cfg, truths: &[(u16, bool)], order: &[u32]) -> Vec<State> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
     let n = cfg.blocks.len();
     let mut input = vec![State::default(); n];
     input[0] = State {
@@ -320,14 +360,14 @@ fn solve(f: &Function, cfg: &Cfg, truths: &[(u16, bool)]) -> Vec<State> {
         inherited: true,
         ..State::default()
     };
-    let mut work: Vec<usize> = vec![0];
+    let mut work: BinaryHeap<Reverse<(u32, usize)>> = BinaryHeap::from([Reverse((order[0], 0))]);
     let mut queued = vec![false; n];
     queued[0] = true;
     // Every set only grows (held, may) or shrinks (must) along the way, so
     // the iteration ends; the bound is a guard against a bug, not a limit
     // any real function reaches.
     let mut budget = 64 * n + 1024;
-    while let Some(b) = work.pop() {
+    while let Some(Reverse((_, b))) = work.pop() {
         queued[b] = false;
         if budget == 0 {
             break;
@@ -344,7 +384,7 @@ fn solve(f: &Function, cfg: &Cfg, truths: &[(u16, bool)]) -> Vec<State> {
             let s = s as usize;
             if input[s].join(&st) && !queued[s] {
                 queued[s] = true;
-                work.push(s);
+                work.push(Reverse((order[s], s)));
             }
         }
     }
@@ -531,4 +571,42 @@ fn release(
         st.dropped |= classes;
     }
     close_own(f, st, which);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(succ: &[&[u32]]) -> Cfg {
+        Cfg {
+            blocks: succ
+                .iter()
+                .map(|s| Block {
+                    events: Vec::new(),
+                    succ: s.to_vec(),
+                })
+                .collect(),
+            ..Cfg::default()
+        }
+    }
+
+    #[test]
+    fn reverse_postorder_puts_a_join_after_both_branches() {
+        // 0 -> 2 (a switch's `after`, created first) and 0 -> 3, 4 (cases);
+        // 3 and 4 -> 2; 2 -> 1 (exit); 5 is unreachable.
+        let g = cfg(&[&[2, 3, 4], &[], &[1], &[2], &[2], &[1]]);
+        let o = reverse_postorder(&g);
+        assert_eq!(o[0], 0);
+        assert!(o[2] > o[3] && o[2] > o[4], "{o:?}");
+        assert!(o[1] > o[2]);
+        assert_eq!(o[5], u32::MAX);
+    }
+
+    #[test]
+    fn reverse_postorder_of_a_loop_puts_the_body_after_its_head() {
+        // 0 -> 2 (head); 2 -> 3 (body), 1 (exit); 3 -> 2 (back edge).
+        let g = cfg(&[&[2], &[], &[3, 1], &[2]]);
+        let o = reverse_postorder(&g);
+        assert!(o[0] < o[2] && o[2] < o[3], "{o:?}");
+    }
 }
