@@ -489,6 +489,7 @@ pub fn run(s: &Scenario) -> Report {
                 time_ns: 0,
                 message: format!("setup: {e}"),
             }],
+            memcgs: Vec::new(),
         },
     }
 }

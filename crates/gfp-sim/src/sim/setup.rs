@@ -184,6 +184,11 @@ impl Sim {
             wakeups_at_start: 0,
             below_low: None,
             drained: BTreeSet::new(),
+            memcg_ids: scenario
+                .memcgs
+                .iter()
+                .map(|m| memcgs[m.name.as_str()])
+                .collect(),
             timeline: None,
             blocks,
             fs_block,
