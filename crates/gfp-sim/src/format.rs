@@ -39,7 +39,9 @@
 //! `call NAME`; `return`; `kmalloc VAR SIZE MASK`;
 //! `mempool_alloc VAR POOL MASK`. Declarations besides `name`, `machine`,
 //! `fill`, `lock`, `fn` and `task`: `swap PAGES`, `mempool NAME min=N
-//! order=N`, `memcg NAME max=PAGES`, `cpuset NAME mems=LIST [hardwall]`,
+//! order=N`, `memcg NAME max=PAGES [high=PAGES] [low=PAGES] [min=PAGES]
+//! [oom.group]` (settings in any order, each once; `low` and `min` at most
+//! `max`), `cpuset NAME mems=LIST [hardwall]`,
 //! `device NAME block|swap [latency=NS] [fail=every:N|after:N|rate:P/Q]`;
 //! fills take `node=N` and `owner=NAME`, locks `io-reclaim`, tasks
 //! `memcg=NAME`, `cpuset=NAME` and (handlers) `interrupts=TASK`. Masks are `|`-joined kernel names or
@@ -69,7 +71,8 @@ pub struct Scenario {
     pub locks: Vec<LockDecl>,
     /// Memory pools (`mempool NAME min=N order=N`).
     pub mempools: Vec<MempoolDecl>,
-    /// Memory cgroups (`memcg NAME max=PAGES`).
+    /// Memory cgroups (`memcg NAME max=PAGES [high=PAGES] [low=PAGES]
+    /// [min=PAGES] [oom.group]`).
     pub memcgs: Vec<MemcgDecl>,
     /// Cpusets (`cpuset NAME mems=LIST [hardwall]`).
     pub cpusets: Vec<CpusetDecl>,
@@ -229,13 +232,44 @@ pub struct MempoolDecl {
     pub order: u32,
 }
 
-/// A memory cgroup.
+/// A memory cgroup, a child of the root group
+/// (`memcg NAME max=PAGES [high=PAGES] [low=PAGES] [min=PAGES] [oom.group]`).
+///
+/// The optional settings are kept as given, not filled with the kernel's
+/// defaults, so that a scenario prints back with the keys it was written
+/// with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemcgDecl {
     /// Its name.
     pub name: String,
     /// `memory.max` in pages.
     pub max: u64,
+    /// `memory.high` in pages (`high=`); `None`: unlimited, the kernel's
+    /// default.
+    pub high: Option<u64>,
+    /// `memory.low` in pages (`low=`): best-effort protection from
+    /// reclaim; `None`: 0. At most `max`.
+    pub low: Option<u64>,
+    /// `memory.min` in pages (`min=`): hard protection from reclaim;
+    /// `None`: 0. At most `max`.
+    pub min: Option<u64>,
+    /// `memory.oom.group` (`oom.group`): an OOM kill of one of its tasks
+    /// kills all of them.
+    pub oom_group: bool,
+}
+
+impl MemcgDecl {
+    /// A group with only `memory.max` set, as `memcg NAME max=PAGES`.
+    pub fn with_max(name: impl Into<String>, max: u64) -> MemcgDecl {
+        MemcgDecl {
+            name: name.into(),
+            max,
+            high: None,
+            low: None,
+            min: None,
+            oom_group: false,
+        }
+    }
 }
 
 /// A cpuset, a child of the root cpuset.
@@ -1176,18 +1210,8 @@ pub fn parse(text: &str) -> Result<Scenario, ParseError> {
                 s.mempools.push(d);
             }
             "memcg" => {
-                p.arity(&l, 3, "memcg NAME max=PAGES")?;
-                let name = new_name(&l.toks[1], "memcg", |n| s.memcgs.iter().any(|d| d.name == n))?;
-                let t = l.toks[2];
-                let Some(v) = t.text.strip_prefix("max=") else {
-                    return err(
-                        t.line,
-                        t.col,
-                        format!("unexpected `{}`; usage: memcg NAME max=PAGES", t.text),
-                    );
-                };
-                let max: u64 = num_tok(&t, v, "page count")?;
-                s.memcgs.push(MemcgDecl { name, max });
+                let d = memcg_decl(&p, &l, &s.memcgs)?;
+                s.memcgs.push(d);
             }
             "cpuset" => {
                 let usage = "cpuset NAME mems=LIST [hardwall]";
@@ -1438,6 +1462,87 @@ pub const DEFAULT_POOL_MIN: u32 = 4;
 
 /// The largest pool.
 pub const MAX_POOL_MIN: u32 = 1024;
+
+/// How a `memcg` line is written, for its error messages.
+const MEMCG_USAGE: &str = "memcg NAME max=PAGES [high=PAGES] [low=PAGES] [min=PAGES] [oom.group]";
+
+/// A `memcg` line: the name, then its settings in any order, each at most
+/// once. `max=` is required, as it was when it was the only setting, so
+/// that no scenario declares a group that limits nothing by omission.
+/// `low=` and `min=` above `max=` are refused: a group never holds more
+/// than `max`, so such protection could only be a mistake.
+fn memcg_decl<'a>(
+    p: &Parser<'a>,
+    l: &Line<'a>,
+    taken: &[MemcgDecl],
+) -> Result<MemcgDecl, ParseError> {
+    if l.toks.len() < 3 {
+        p.arity(l, 3, MEMCG_USAGE)?;
+    }
+    let name = new_name(&l.toks[1], "memcg", |n| taken.iter().any(|d| d.name == n))?;
+    let mut d = MemcgDecl::with_max(name, 0);
+    let mut max = None;
+    // The tokens of `low=` and `min=`, to point at once `max` is known.
+    let (mut low_tok, mut min_tok) = (None, None);
+    for t in &l.toks[2..] {
+        if t.text == "oom.group" {
+            if d.oom_group {
+                return err(t.line, t.col, "oom.group given twice");
+            }
+            d.oom_group = true;
+            continue;
+        }
+        let Some((key, v)) = t.text.split_once('=') else {
+            return err(
+                t.line,
+                t.col,
+                format!("unexpected `{}`; usage: {MEMCG_USAGE}", t.text),
+            );
+        };
+        let slot = match key {
+            "max" => &mut max,
+            "high" => &mut d.high,
+            "low" => {
+                low_tok = Some(*t);
+                &mut d.low
+            }
+            "min" => {
+                min_tok = Some(*t);
+                &mut d.min
+            }
+            "oom.group" => return err(t.line, t.col, "oom.group takes no value"),
+            _ => {
+                let expected = "expected max=, high=, low=, min= or oom.group";
+                return err(
+                    t.line,
+                    t.col,
+                    format!("unknown memcg setting `{key}`: {expected}"),
+                );
+            }
+        };
+        if slot.is_some() {
+            return err(t.line, t.col, format!("{key} given twice"));
+        }
+        *slot = Some(num_tok(t, v, "page count")?);
+    }
+    let Some(max) = max else {
+        let last = l.toks[l.toks.len() - 1];
+        return err(
+            l.no,
+            last.col + last.text.chars().count(),
+            format!("missing max=PAGES; usage: {MEMCG_USAGE}"),
+        );
+    };
+    d.max = max;
+    for (key, value, tok) in [("low", d.low, low_tok), ("min", d.min, min_tok)] {
+        if let (Some(v), Some(t)) = (value, tok) {
+            if v > max {
+                return err(t.line, t.col, format!("{key}={v} is above max={max}"));
+            }
+        }
+    }
+    Ok(d)
+}
 
 /// Parses the value of `fail=`: `every:N`, `after:N`, `rate:P/Q`.
 fn fail_mode(t: &Tok<'_>, v: &str) -> Result<FailMode, ParseError> {
@@ -1722,7 +1827,16 @@ pub fn print(s: &Scenario) -> String {
         o.push('\n');
     }
     for m in &s.memcgs {
-        o.push_str(&format!("memcg {} max={}\n", m.name, m.max));
+        o.push_str(&format!("memcg {} max={}", m.name, m.max));
+        for (key, value) in [("high", m.high), ("low", m.low), ("min", m.min)] {
+            if let Some(v) = value {
+                o.push_str(&format!(" {key}={v}"));
+            }
+        }
+        if m.oom_group {
+            o.push_str(" oom.group");
+        }
+        o.push('\n');
     }
     for c in &s.cpusets {
         let mems: Vec<String> = c.mems.iter().map(|n| n.to_string()).collect();

@@ -64,7 +64,7 @@ pub use devices::DEFAULT_LATENCY_NS;
 use fast::{Blocks, OpInfo, NONE};
 use reclaim::{Actor, FsShrinker, ReclaimPath, World};
 
-pub use report::{Finding, Outcome, Report, Rule, TaskReport};
+pub use report::{Finding, MemcgReport, Outcome, Report, Rule, TaskReport};
 pub use setup::{machine_spec, DEFAULT_SWAP_PAGES, IO_LATENCY_NS};
 
 /// [`SimConfig::max_steps`]' default.
@@ -380,6 +380,8 @@ pub struct Sim {
     below_low: Option<(String, String, u64)>,
     /// Zones already reported as drained.
     drained: BTreeSet<usize>,
+    /// The groups of the scenario's `memcg` lines, in declaration order.
+    memcg_ids: Vec<MemcgId>,
     /// The timeline being recorded ([`SimConfig::record_timeline`]).
     timeline: Option<Box<record::Recorder>>,
     /// Every block of operations, compiled once.

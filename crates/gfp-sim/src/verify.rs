@@ -328,10 +328,7 @@ pub fn environments() -> Vec<Environment> {
         },
         Environment {
             fills: vec![fill(FileClean, None, Some("main"))],
-            memcg: Some(MemcgDecl {
-                name: "box".into(),
-                max: 64,
-            }),
+            memcg: Some(MemcgDecl::with_max("box", 64)),
             ..env(
                 "memcg",
                 "the task in a memory cgroup of 64 pages, full of its page cache",
@@ -489,6 +486,7 @@ pub fn run(s: &Scenario) -> Report {
                 time_ns: 0,
                 message: format!("setup: {e}"),
             }],
+            memcgs: Vec::new(),
         },
     }
 }

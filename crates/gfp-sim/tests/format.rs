@@ -107,6 +107,92 @@ fn comments_blank_lines_and_any_order() {
     assert_eq!(s.locks[0].kind, LockKind::Spin);
 }
 
+/// `memcg` settings come in any order and print back in a fixed one; the
+/// line as it was before them still means what it meant.
+#[test]
+fn memcg_settings_in_any_order() {
+    let s = parse("gfp-scenario 1\nmemcg a min=1 oom.group max=10 high=5 low=3\nmemcg b max=7\n")
+        .unwrap();
+    assert_eq!(
+        s.memcgs,
+        [
+            MemcgDecl {
+                high: Some(5),
+                low: Some(3),
+                min: Some(1),
+                oom_group: true,
+                ..MemcgDecl::with_max("a", 10)
+            },
+            MemcgDecl::with_max("b", 7),
+        ]
+    );
+    assert_eq!(
+        print(&s),
+        "gfp-scenario 1\nmachine pages=4096\nmemcg a max=10 high=5 low=3 min=1 oom.group\nmemcg b max=7\n"
+    );
+    // The kernel's limits as numbers: high above max, and the largest
+    // page count, are settings like any other.
+    let s = parse("gfp-scenario 1\nmemcg a max=0 high=18446744073709551615 low=0 min=0\n").unwrap();
+    assert_eq!(s.memcgs[0].high, Some(u64::MAX));
+    assert_eq!(parse(&print(&s)).unwrap(), s);
+}
+
+#[test]
+fn memcg_setting_errors() {
+    let at = |line: &str| err_at(&format!("gfp-scenario 1\n{line}\n"));
+    let cases: [(&str, usize, &str); 14] = [
+        (
+            "memcg a",
+            8,
+            "missing argument; usage: memcg NAME max=PAGES [high=PAGES]",
+        ),
+        (
+            "memcg a high=5",
+            15,
+            "missing max=PAGES; usage: memcg NAME max=PAGES",
+        ),
+        ("memcg a max=10 max=20", 16, "max given twice"),
+        ("memcg a low=1 max=10 low=2", 22, "low given twice"),
+        (
+            "memcg a max=10 oom.group oom.group",
+            26,
+            "oom.group given twice",
+        ),
+        ("memcg a max=10 oom.group=1", 16, "oom.group takes no value"),
+        (
+            "memcg a max=10 lo=5",
+            16,
+            "unknown memcg setting `lo`: expected max=, high=, low=, min= or oom.group",
+        ),
+        (
+            "memcg a max=10 hardwall",
+            16,
+            "unexpected `hardwall`; usage: memcg NAME",
+        ),
+        ("memcg a max=10 low=x", 16, "`x` is not a valid page count"),
+        ("memcg a max=10 high=", 16, "`` is not a valid page count"),
+        ("memcg a max=-1", 9, "`-1` is not a valid page count"),
+        (
+            "memcg a max=10 min=18446744073709551616",
+            16,
+            "`18446744073709551616` is not a valid page count",
+        ),
+        ("memcg a max=10 min=11", 16, "min=11 is above max=10"),
+        ("memcg a low=11 max=10", 9, "low=11 is above max=10"),
+    ];
+    for (line, col, message) in cases {
+        let (l, c, m) = at(line);
+        assert_eq!((l, c), (2, col), "{line}: {m}");
+        assert!(m.starts_with(message), "{line}: {m}");
+    }
+    // Declared twice, and a name that is not one.
+    let (l, c, m) = err_at("gfp-scenario 1\nmemcg a max=1\nmemcg a max=2\n");
+    assert_eq!((l, c, m.as_str()), (3, 7, "memcg `a` declared twice"));
+    let (_, c, m) = at("memcg max=1 max=2");
+    assert_eq!(c, 7);
+    assert!(m.contains("not a valid memcg name"), "{m}");
+}
+
 #[test]
 fn masks_read_as_the_kernel_names_them() {
     let s = parse("gfp-scenario 1\ntask a\n  alloc p GFP_NOWAIT|__GFP_ZERO order=2 node=1 no-failure-path\nend\n").unwrap();
@@ -240,7 +326,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         ),
         0..3,
     );
-    (
+    let base = (
         proptest::option::of(name()),
         prop_oneof![
             (1u32..64, proptest::bool::ANY).prop_map(|(n, k)| {
@@ -392,10 +478,8 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     min: 2,
                     order: 1,
                 }],
-                memcgs: vec![MemcgDecl {
-                    name: "box".into(),
-                    max: 64,
-                }],
+                // Replaced below by one with generated settings.
+                memcgs: Vec::new(),
                 cpusets: vec![CpusetDecl {
                     name: "node0".into(),
                     mems: vec![0],
@@ -408,7 +492,34 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                 devices,
                 tasks,
             },
-        )
+        );
+    (base, memcg_box()).prop_map(|(mut s, m)| {
+        s.memcgs = vec![m];
+        s
+    })
+}
+
+/// The group `box` that generated tasks may join: any `max`, and each
+/// other setting present or not, `low` and `min` within `max` as the
+/// parser requires.
+fn memcg_box() -> impl Strategy<Value = MemcgDecl> {
+    (0u64..200)
+        .prop_flat_map(|max| {
+            (
+                Just(max),
+                proptest::option::of(prop_oneof![0u64..400, Just(u64::MAX)]),
+                proptest::option::of(0..=max),
+                proptest::option::of(0..=max),
+                any::<bool>(),
+            )
+        })
+        .prop_map(|(max, high, low, min, oom_group)| MemcgDecl {
+            high,
+            low,
+            min,
+            oom_group,
+            ..MemcgDecl::with_max("box", max)
+        })
 }
 
 /// `io dev=` names only declared block devices.

@@ -164,6 +164,30 @@ pub struct TaskReport {
     pub latency_max_ns: u64,
 }
 
+/// What became of a declared memory cgroup (`memory.current` and
+/// `memory.events` at the end of the run).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MemcgReport {
+    /// The group's name.
+    pub name: String,
+    /// `memory.current`: pages charged to it at the end.
+    pub usage: u64,
+    /// `memory.events: low`: reclaim took its memory although it was
+    /// within `memory.low`.
+    pub low: u64,
+    /// `memory.events: high`: a charge took it over `memory.high`.
+    pub high: u64,
+    /// `memory.events: max`: a charge hit `memory.max`.
+    pub max: u64,
+    /// `memory.events: oom`: it ran out of memory.
+    pub oom: u64,
+    /// `memory.events: oom_kill`: tasks of it the OOM killer killed.
+    pub oom_kill: u64,
+    /// `memory.events: oom_group_kill`: times `memory.oom.group` made the
+    /// OOM killer kill all its tasks.
+    pub oom_group_kill: u64,
+}
+
 /// The simulation's report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -202,6 +226,11 @@ pub struct Report {
     pub io_errors: u64,
     /// Every finding, in order.
     pub findings: Vec<Finding>,
+    /// The declared memory cgroups, in declaration order. Left out of the
+    /// JSON when there are none, so that reports of scenarios without
+    /// groups read as before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub memcgs: Vec<MemcgReport>,
 }
 
 impl Report {
@@ -270,6 +299,20 @@ impl Report {
                 self.swap_write_errors, self.writeback_errors, self.io_errors
             );
         }
+        for m in &self.memcgs {
+            let _ = writeln!(
+                o,
+                "memcg {}: {} charged; events low {} high {} max {} oom {} oom_kill {} oom_group_kill {}",
+                m.name,
+                counted(m.usage, "page", "pages"),
+                m.low,
+                m.high,
+                m.max,
+                m.oom,
+                m.oom_kill,
+                m.oom_group_kill
+            );
+        }
         if self.findings.is_empty() {
             let _ = writeln!(o, "findings: none");
         } else {
@@ -320,7 +363,32 @@ impl Sim {
             writeback_errors: stats.writeback_errors,
             io_errors: world.devices.io_errors,
             findings: std::mem::take(&mut self.findings),
+            memcgs: self.memcg_reports(),
         }
+    }
+}
+
+impl Sim {
+    /// Each declared group's usage and events, as the model holds them now.
+    fn memcg_reports(&self) -> Vec<MemcgReport> {
+        self.scenario
+            .memcgs
+            .iter()
+            .zip(&self.memcg_ids)
+            .filter_map(|(d, &id)| {
+                let g = self.vm.memcg(id)?;
+                Some(MemcgReport {
+                    name: d.name.clone(),
+                    usage: g.usage,
+                    low: g.events_low,
+                    high: g.events_high,
+                    max: g.events_max,
+                    oom: g.events_oom,
+                    oom_kill: g.events_oom_kill,
+                    oom_group_kill: g.events_oom_group_kill,
+                })
+            })
+            .collect()
     }
 }
 

@@ -139,6 +139,18 @@ impl Sim {
             .map(|m| {
                 let id = vm.memcg_create(MemcgId::ROOT, &m.name);
                 vm.memcg_set_max(id, m.max);
+                // Settings left out keep the kernel's defaults, which
+                // memcg_create() gave the group.
+                if let Some(high) = m.high {
+                    vm.memcg_set_high(id, high);
+                }
+                if let Some(low) = m.low {
+                    vm.memcg_set_low(id, low);
+                }
+                if let Some(min) = m.min {
+                    vm.memcg_set_min(id, min);
+                }
+                vm.memcg_set_oom_group(id, m.oom_group);
                 (m.name.as_str(), id)
             })
             .collect();
@@ -184,6 +196,11 @@ impl Sim {
             wakeups_at_start: 0,
             below_low: None,
             drained: BTreeSet::new(),
+            memcg_ids: scenario
+                .memcgs
+                .iter()
+                .map(|m| memcgs[m.name.as_str()])
+                .collect(),
             timeline: None,
             blocks,
             fs_block,
