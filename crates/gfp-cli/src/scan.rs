@@ -80,14 +80,14 @@ pub struct ScanArgs {
 pub fn run(args: ScanArgs) -> CmdResult {
     let mut opts = ScanOptions::default();
     if let Some(k) = &args.kernel {
-        let v: KernelVersion = k
-            .parse()
-            .map_err(|e: gfp::profile::BadVersion| UserError(format!("--kernel {k}: {}", e.0)))?;
+        // The same range as every other command: refused before the first
+        // profile, the newest layout (with a warning) after the last.
+        let v: KernelVersion = crate::profile_args::parse_kernel(k)?;
+        warn_if_newer(v);
         opts.kernel = Some(v);
     }
     if let Some(path) = &args.allocators {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| UserError(format!("--allocators {}: {e}", path.display())))?;
+        let text = crate::read_input_text(path, "--allocators table")?;
         let mut table = Allocators::builtin();
         table.extend_from_text(&path.display().to_string(), &text)?;
         opts.allocators = table;
@@ -152,6 +152,18 @@ pub fn run(args: ScanArgs) -> CmdResult {
     };
     let report = gfp_scan::scan(&args.dir, &opts, Some(&tick))?;
     bar.finish_and_clear();
+    if args.kernel.is_none() {
+        // The tree's own version: say when no built-in layout is its own.
+        if let Ok(v) = report.kernel.parse::<KernelVersion>() {
+            let oldest = gfp::profile::history::OLDEST_KNOWN;
+            if v.release() < oldest {
+                eprintln!(
+                    "gfp: warning: the tree is Linux {v}, older than the built-in profiles (from {oldest}); its masks are read with the {oldest} layout (--kernel chooses another)"
+                );
+            }
+            warn_if_newer(v);
+        }
+    }
     if args.json {
         crate::outln!("{}", report.to_json());
     } else if args.sarif {
@@ -171,4 +183,15 @@ pub fn run(args: ScanArgs) -> CmdResult {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Says on stderr that a version after the newest known release is read
+/// with that release's layout.
+fn warn_if_newer(v: KernelVersion) {
+    let newest = gfp::profile::history::NEWEST_KNOWN;
+    if v.release() > newest {
+        eprintln!(
+            "gfp: warning: Linux {v} is newer than the newest known release {newest}; using the {newest} layout"
+        );
+    }
 }

@@ -931,6 +931,8 @@ fn input_files_at_their_limits() {
         (vec!["decode", "--config", d, "0x1"], "it is a directory"),
         (vec!["sim", bad], "not UTF-8"),
         (vec!["decode", "--profile", bad, "0x1"], "not UTF-8"),
+        (vec!["scan", d, "--allocators", d], "it is a directory"),
+        (vec!["scan", d, "--allocators", bad], "not UTF-8"),
     ];
     if std::path::Path::new("/dev/zero").exists() {
         cases.extend([
@@ -945,6 +947,10 @@ fn input_files_at_their_limits() {
             ),
             (
                 vec!["profile", "--from-source", d, "--kconfig", "/dev/zero"],
+                "not a regular file",
+            ),
+            (
+                vec!["scan", d, "--allocators", "/dev/zero"],
                 "not a regular file",
             ),
         ]);
@@ -1098,6 +1104,18 @@ fn scan_json_and_sarif_parse() {
 }
 
 #[test]
+fn scan_says_when_the_kernel_is_newer_than_every_layout() {
+    let tree = scan_fixture("tree");
+    gfp()
+        .args(["scan", &tree, "--kernel", "9.9", "--fail-on", "never"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "Linux 9.9 is newer than the newest known release",
+        ));
+}
+
+#[test]
 fn scan_usage_errors_exit_2_and_say_why() {
     let tree = scan_fixture("tree");
     let readme = format!("{}/../../README.md", env!("CARGO_MANIFEST_DIR"));
@@ -1132,6 +1150,7 @@ fn scan_usage_errors_exit_2_and_say_why() {
             "no function of that name",
         ),
         (vec!["scan", &tree, "--kernel", "banana"], "--kernel"),
+        (vec!["scan", &tree, "--kernel", "2.6"], "cover Linux 3.0"),
         (
             vec!["scan", &tree, "--rules", "+everything"],
             "unknown rule set",
