@@ -537,6 +537,7 @@ impl<'s> Walker<'s> {
         if self.f.calls.iter().any(|c| !c.conds.is_empty()) {
             self.f.cond_keys = std::mem::take(&mut self.cfg.conds);
         }
+        self.f.shrink();
         (self.f, self.entry_points, self.ops)
     }
 

@@ -1,6 +1,8 @@
 //! What the scanner keeps of each file once it is parsed and each function's
 //! flow is analysed: no syntax tree survives, only these facts.
 
+use thin_vec::ThinVec;
+
 use crate::vocab::LockClass;
 
 /// One function definition.
@@ -43,6 +45,22 @@ pub struct Function {
     pub indirect_calls: Vec<IndirectCall>,
 }
 
+impl Function {
+    /// Gives back the spare capacity of the function's lists: the facts of
+    /// a whole tree stay in memory until the rules have run, and the lists
+    /// grew by doubling.
+    pub fn shrink(&mut self) {
+        self.calls.shrink_to_fit();
+        for c in &mut self.calls {
+            c.args.shrink_to_fit();
+        }
+        self.indirect_calls.shrink_to_fit();
+        self.locals.shrink_to_fit();
+        self.cond_keys.shrink_to_fit();
+        self.params.shrink_to_fit();
+    }
+}
+
 /// A parameter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Param {
@@ -52,7 +70,8 @@ pub struct Param {
     pub is_gfp: bool,
 }
 
-/// A call site and the context in force there.
+/// A call site and the context in force there. Its lists are thin (one
+/// pointer each, most of them empty): a whole tree holds millions of calls.
 #[derive(Clone, Debug, Default)]
 pub struct Call {
     /// The called function's name.
@@ -60,10 +79,10 @@ pub struct Call {
     /// The 1-based line.
     pub line: u32,
     /// The argument expressions as written (whitespace collapsed).
-    pub args: Vec<String>,
+    pub args: ThinVec<String>,
     /// The sections of this function that may be held here (indexes into
     /// [`Function::sections`]).
-    pub sections: Vec<u16>,
+    pub sections: ThinVec<u16>,
     /// Whether the caller's own atomic section may still be held here: false
     /// once the function released, on every path, a lock it did not take.
     pub inherited: bool,
@@ -73,12 +92,12 @@ pub struct Call {
     /// been dropped before the call.
     pub dropped: u16,
     /// The scopes held on every path to the call.
-    pub scopes_must: Vec<u16>,
+    pub scopes_must: ThinVec<u16>,
     /// The scopes held on some path to the call.
-    pub scopes_may: Vec<u16>,
+    pub scopes_may: ThinVec<u16>,
     /// The truths of the function's stable branch conditions on every path
     /// to the call (indexes into [`Function::cond_keys`]).
-    pub conds: Vec<(u16, bool)>,
+    pub conds: ThinVec<(u16, bool)>,
     /// The `case` labels of a `switch` a caller can decide that the call is
     /// under, with the cases that fall through to it: a caller passing
     /// another constant, or knowing the member holds another one, does not
@@ -87,7 +106,7 @@ pub struct Call {
     /// What every path to the call assumed of the function's parameters
     /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
     /// parameter's index and its truth.
-    pub assumes: Vec<(u8, bool)>,
+    pub assumes: ThinVec<(u8, bool)>,
 }
 
 /// What a `switch` tests, when the function's callers can decide which of

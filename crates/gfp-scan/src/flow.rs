@@ -288,8 +288,8 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
             c.dropped = x.dropped;
             c.scopes_must = x.must.iter().collect();
             c.scopes_may = x.may.iter().collect();
-            c.assumes = x.assumes;
-            c.conds = x.conds;
+            c.assumes = x.assumes.into();
+            c.conds = x.conds.into();
         }
     }
     for (c, ctx) in f.indirect_calls.iter_mut().zip(rec.indirect) {

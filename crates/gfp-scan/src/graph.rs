@@ -51,7 +51,7 @@ pub struct Graph {
     pub by_name: HashMap<String, Vec<FnId>>,
     /// The callees of each call of each function (several when the name
     /// has several non-static definitions: per-architecture variants).
-    pub callees: Vec<Vec<Vec<FnId>>>,
+    pub callees: Callees,
     /// Callers: for each function, the (caller, call) pairs.
     pub callers: Vec<Vec<Step>>,
     /// The allocation events of each function.
@@ -65,6 +65,43 @@ pub struct Graph {
     /// Calls that hand the callee a `gfp_t` that does not sleep: the caller
     /// told the callee it runs in atomic context.
     pub atomic_gfp_calls: std::collections::HashSet<Step>,
+}
+
+/// The callees of every call, in three flat arrays rather than a list per
+/// call (a whole tree has millions of calls, most with one callee or none).
+#[derive(Clone, Debug, Default)]
+pub struct Callees {
+    /// For each function, where its calls start in `calls`.
+    functions: Vec<u32>,
+    /// For each call, where its callees start in `targets` (one more entry
+    /// at the end closes the last).
+    calls: Vec<u32>,
+    targets: Vec<FnId>,
+}
+
+impl Callees {
+    /// The callees of call `call` of function `f`.
+    pub fn of(&self, f: FnId, call: u32) -> &[FnId] {
+        let c = (self.functions[f as usize] + call) as usize;
+        &self.targets[self.calls[c] as usize..self.calls[c + 1] as usize]
+    }
+
+    fn start_function(&mut self) {
+        self.functions.push(self.index(self.calls.len()));
+    }
+
+    fn push_call(&mut self, targets: &[FnId]) {
+        self.calls.push(self.index(self.targets.len()));
+        self.targets.extend_from_slice(targets);
+    }
+
+    fn finish(&mut self) {
+        self.calls.push(self.index(self.targets.len()));
+    }
+
+    fn index(&self, n: usize) -> u32 {
+        u32::try_from(n).expect("fewer than 2^32 calls and callees")
+    }
 }
 
 /// The kernel's tests of the running context. A function that makes one
@@ -132,11 +169,11 @@ impl Graph {
             .iter()
             .filter_map(|(n, v)| Some((n.strip_suffix("_noprof")?, v)))
             .collect();
-        let mut callees = Vec::with_capacity(fns.len());
+        let mut callees = Callees::default();
         let mut callers: Vec<Vec<Step>> = vec![Vec::new(); fns.len()];
         for (id, &(fi, i)) in fns.iter().enumerate() {
             let f = &files[fi as usize].functions[i as usize];
-            let mut per_call = Vec::with_capacity(f.calls.len());
+            callees.start_function();
             for (ci, c) in f.calls.iter().enumerate() {
                 // 6.10+ defines an allocation API `foo()` as a macro around
                 // `foo_noprof()` (alloc_hooks): a call of `vmalloc` reaches
@@ -187,10 +224,10 @@ impl Graph {
                         call: ci as u32,
                     });
                 }
-                per_call.push(targets);
+                callees.push_call(&targets);
             }
-            callees.push(per_call);
         }
+        callees.finish();
         drop((statics, by_hook));
         let address_taken = files
             .iter()
@@ -453,7 +490,7 @@ pub fn chooses_context(v: &Value) -> bool {
 fn atomic_gfp_calls(
     files: &[FileFacts],
     fns: &[(u32, u32)],
-    callees: &[Vec<Vec<FnId>>],
+    callees: &Callees,
     ev: &Evaluator,
 ) -> std::collections::HashSet<Step> {
     let func = |id: FnId| {
@@ -461,10 +498,10 @@ fn atomic_gfp_calls(
         &files[f as usize].functions[i as usize]
     };
     let mut out = std::collections::HashSet::new();
-    for (id, per_call) in callees.iter().enumerate() {
+    for id in 0..fns.len() {
         let caller = func(id as FnId);
-        for (ci, targets) in per_call.iter().enumerate() {
-            let call = &caller.calls[ci];
+        for (ci, call) in caller.calls.iter().enumerate() {
+            let targets = callees.of(id as FnId, ci as u32);
             let atomic = targets.iter().any(|&t| {
                 func(t).params.iter().enumerate().any(|(pi, p)| {
                     p.is_gfp

@@ -1091,7 +1091,7 @@ pub fn light_function(
                     f.calls.push(Call {
                         callee: String::from_utf8_lossy(word).into_owned(),
                         line: line_of(base + st),
-                        args,
+                        args: args.into(),
                         inherited: true,
                         ..Call::default()
                     });
@@ -1106,6 +1106,7 @@ pub fn light_function(
     f.locals = gfp_locals(src, body, base);
     branch_facts(&mut f, body, base, line_of);
     switch_facts(&mut f, src, body, base, line_of);
+    f.shrink();
     Some(f)
 }
 

@@ -687,15 +687,15 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                     extra.push(facts::Call {
                         callee: t.clone(),
                         line: ic.line,
-                        args: ic.args.clone(),
-                        sections: ic.sections.clone(),
+                        args: ic.args.iter().cloned().collect(),
+                        sections: ic.sections.iter().copied().collect(),
                         inherited: ic.inherited,
                         dropped: 0,
                         case_labels: None,
-                        conds: Vec::new(),
-                        scopes_must: ic.scopes_must.clone(),
-                        scopes_may: ic.scopes_must.clone(),
-                        assumes: Vec::new(),
+                        conds: Default::default(),
+                        scopes_must: ic.scopes_must.iter().copied().collect(),
+                        scopes_may: ic.scopes_must.iter().copied().collect(),
+                        assumes: Default::default(),
                     });
                 }
             }

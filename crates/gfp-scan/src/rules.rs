@@ -269,7 +269,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                 if !c.assumes.is_empty() {
                     // Made only when the parameters say so: decided at
                     // each caller from its arguments.
-                    cond[id].push((c.assumes.clone(), (len, NIL, ei, id as FnId)));
+                    cond[id].push((c.assumes.to_vec(), (len, NIL, ei, id as FnId)));
                 } else {
                     offer(&mut best[id], (len, NIL, ei, id as FnId));
                 }
@@ -319,7 +319,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                     let reach = (d + 1, paths.push(s, path), ei, owner);
                     if !call.assumes.is_empty() {
                         if cond[s.func as usize].len() < 8 {
-                            cond[s.func as usize].push((call.assumes.clone(), reach));
+                            cond[s.func as usize].push((call.assumes.to_vec(), reach));
                         }
                     } else {
                         changed |= offer(&mut best[s.func as usize], reach);
@@ -408,7 +408,7 @@ fn section_findings(
             // call (same-named definitions are alternatives); each site it
             // reaches is tried, so that one a branch rules out leaves the
             // others.
-            let target = g.callees[id][ci].iter().find_map(|&t| {
+            let target = g.callees.of(fid, ci as u32).iter().find_map(|&t| {
                 let bound = cond[t as usize]
                     .iter()
                     .filter(|(a, _)| assumes_hold(a, &c.args, f))
@@ -1311,7 +1311,7 @@ pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>
             continue;
         }
         for ci in 0..f.calls.len() {
-            for &t in &g.callees[fid as usize][ci] {
+            for &t in g.callees.of(fid, ci as u32) {
                 if let std::collections::hash_map::Entry::Vacant(v) = paths.entry(t) {
                     let mut np = path.clone();
                     np.push(Step {
