@@ -118,6 +118,33 @@ fn top_level(
     }
 }
 
+/// Whether the statement holding `n` runs on every path through its
+/// function: it is a statement of the body itself, not of a branch, a loop
+/// or a nested block.
+fn runs_always(n: Node<'_>) -> bool {
+    let mut cur = n;
+    while let Some(p) = cur.parent() {
+        match p.kind() {
+            "expression_statement"
+            | "declaration"
+            | "init_declarator"
+            | "assignment_expression"
+            | "parenthesized_expression"
+            | "comma_expression" => cur = p,
+            "compound_statement" => {
+                return p.parent().is_none_or(|pp| {
+                    matches!(
+                        pp.kind(),
+                        "function_definition" | "ERROR" | "translation_unit"
+                    )
+                })
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Whether the line holding `n` starts at column 0 with code.
 fn starts_line(src: &[u8], n: Node<'_>) -> bool {
     let start = n.start_byte();
@@ -835,7 +862,12 @@ impl<'s> Walker<'s> {
                     .unwrap_or_default();
                 if let Some(v) = d.child_by_field_name("value") {
                     if is_gfp {
-                        self.f.locals.push((var.clone(), text(self.src, v)));
+                        self.f.locals.push(crate::facts::Local {
+                            var: var.clone(),
+                            value: text(self.src, v),
+                            line: line(d),
+                            always: runs_always(d),
+                        });
                     }
                     self.expr(v, Some(&var));
                 }
@@ -1282,7 +1314,12 @@ impl<'s> Walker<'s> {
                 // Other compound assignments do not make masks.
                 _ => format!("{lhs_text} + 0"),
             };
-            self.f.locals.push((lhs_text.clone(), value));
+            self.f.locals.push(crate::facts::Local {
+                var: lhs_text.clone(),
+                value,
+                line: line(n),
+                always: runs_always(n),
+            });
         }
         self.expr(lhs, None);
         self.expr(rhs, Some(&lhs_text));

@@ -37,9 +37,9 @@ pub struct Function {
     /// (`chip->can_sleep`, `shared`); only conditions the function never
     /// assigns.
     pub cond_keys: Vec<String>,
-    /// Local `gfp_t` values: each assignment or initialiser of a variable,
-    /// as (variable, expression text).
-    pub locals: Vec<(String, String)>,
+    /// Local `gfp_t` values: each assignment or initialiser of a variable
+    /// (or of a `gfp_t` parameter), in source order.
+    pub locals: Vec<Local>,
     /// Calls through a pointer, which the scanner does not follow (unless
     /// `--follow-ops` finds an initialiser for the member).
     pub indirect_calls: Vec<IndirectCall>,
@@ -58,6 +58,34 @@ impl Function {
         self.locals.shrink_to_fit();
         self.cond_keys.shrink_to_fit();
         self.params.shrink_to_fit();
+    }
+}
+
+/// An assignment of a mask to a variable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Local {
+    /// The variable.
+    pub var: String,
+    /// The value as written; `x |= A` is kept as `x | (A)` and `x &= A` as
+    /// `x & (A)`.
+    pub value: String,
+    /// The 1-based line.
+    pub line: u32,
+    /// Made on every path through the function: a statement of the body
+    /// itself, not of a branch or a loop. Such an assignment replaces the
+    /// variable's earlier values; any other adds to them.
+    pub always: bool,
+}
+
+impl Local {
+    /// An assignment made on some paths only, at line 0 (for tests).
+    pub fn maybe(var: &str, value: &str) -> Local {
+        Local {
+            var: var.into(),
+            value: value.into(),
+            line: 0,
+            always: false,
+        }
     }
 }
 

@@ -298,7 +298,7 @@ impl Graph {
                         continue;
                     };
                     let (clears, sets) = self.scope_at(f, &c.scopes_must, effect);
-                    let mut value = ev.eval(arg, f).scoped(clears, sets);
+                    let mut value = ev.eval_at(arg, f, Some(c.line)).scoped(clears, sets);
                     if !c.assumes.is_empty() {
                         for a in &mut value.0 {
                             for &fact in &c.assumes {
@@ -350,7 +350,17 @@ impl Graph {
             for &step in &self.callers[callee as usize] {
                 let caller = self.func(step.func);
                 let call = &caller.calls[step.call as usize];
-                let args: Vec<Value> = call.args.iter().map(|a| ev.eval(a, caller)).collect();
+                // A call of a table allocator is the table's allocation
+                // (with what the table says of it: `__xa_insert()` drops
+                // the xarray's lock to allocate); its body adds nothing.
+                if allocators.get(&call.callee).is_some() {
+                    continue;
+                }
+                let args: Vec<Value> = call
+                    .args
+                    .iter()
+                    .map(|a| ev.eval_at(a, caller, Some(call.line)))
+                    .collect();
                 let truth: Vec<Truth> = call.args.iter().map(|a| truth_of(a, caller)).collect();
                 let (clears, sets) = self.scope_at(caller, &call.scopes_must, effect);
                 let callee_f = self.func(callee);
@@ -506,7 +516,7 @@ fn atomic_gfp_calls(
                 func(t).params.iter().enumerate().any(|(pi, p)| {
                     p.is_gfp
                         && call.args.get(pi).is_some_and(|a| {
-                            let v = ev.eval(a, caller);
+                            let v = ev.eval_at(a, caller, Some(call.line));
                             !v.0.is_empty()
                                 && v.0.iter().all(|alt| {
                                     alt.constant_mask()

@@ -1103,7 +1103,7 @@ pub fn light_function(
             i += 1;
         }
     }
-    f.locals = gfp_locals(src, body, base);
+    f.locals = gfp_locals(src, body, base, line_of);
     branch_facts(&mut f, body, base, line_of);
     switch_facts(&mut f, src, body, base, line_of);
     f.shrink();
@@ -1305,8 +1305,14 @@ pub fn assigned_names(body: &[u8], taken: &mut Vec<String>) {
 
 /// The values assigned to local variables in masks: `gfp_t v = EXPR;` and
 /// `v = EXPR;` where EXPR names a gfp flag or mask.
-fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
+fn gfp_locals(
+    src: &[u8],
+    body: &[u8],
+    base: usize,
+    line_of: &dyn Fn(usize) -> u32,
+) -> Vec<crate::facts::Local> {
     let mut out = Vec::new();
+    let mut level = BodyLevel::default();
     let mut i = 0;
     let mut stmt_start = true;
     while i < body.len() {
@@ -1379,7 +1385,12 @@ fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
                     Some(op) => format!("{var} {op} ({value})"),
                     None => value,
                 };
-                out.push((var, value));
+                out.push(crate::facts::Local {
+                    var,
+                    value,
+                    line: line_of(base + st),
+                    always: level.at_body_level(body, st),
+                });
             }
             i = k;
         } else {
@@ -1392,6 +1403,32 @@ fn gfp_locals(src: &[u8], body: &[u8], base: usize) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// The brace depth of a body read forwards, counted once.
+#[derive(Default)]
+struct BodyLevel {
+    pos: usize,
+    depth: i32,
+}
+
+impl BodyLevel {
+    /// Whether the statement starting at `st` (at or after the last one
+    /// asked about) is one of the body's own: at its first brace depth,
+    /// after a `;` or a brace (not the lone statement of a braceless `if`,
+    /// `else` or loop).
+    fn at_body_level(&mut self, body: &[u8], st: usize) -> bool {
+        for &b in &body[self.pos.min(st)..st] {
+            match b {
+                b'{' => self.depth += 1,
+                b'}' => self.depth -= 1,
+                _ => {}
+            }
+        }
+        self.pos = self.pos.max(st);
+        let prev = body[..st].iter().rev().find(|b| !b.is_ascii_whitespace());
+        self.depth == 1 && matches!(prev, Some(b';' | b'{' | b'}'))
+    }
 }
 
 fn head_params(list: &[u8]) -> Vec<Param> {
@@ -1639,14 +1676,17 @@ mod tests {
         let code = code_only(src);
         let rs = regions(&code);
         let f = light_function(src, &code, &rs[0], &|_| 1).unwrap();
+        let locals: Vec<(&str, &str, bool)> = f
+            .locals
+            .iter()
+            .map(|l| (l.var.as_str(), l.value.as_str(), l.always))
+            .collect();
+        // The second is made only when `x` holds.
         assert_eq!(
-            f.locals,
+            locals,
             [
-                (
-                    "gfp".to_string(),
-                    "atomic ? GFP_ATOMIC : GFP_KERNEL".to_string()
-                ),
-                ("mask".to_string(), "GFP_NOFS".to_string())
+                ("gfp", "atomic ? GFP_ATOMIC : GFP_KERNEL", true),
+                ("mask", "GFP_NOFS", false)
             ]
         );
         let src2 = b"void g(void)\n{\n\tgfp_t gfp = GFP_NOFS;\n\tif (nofail)\n\t\tgfp |= __GFP_NOFAIL;\n\tops->fn = handler;\n}\n";
@@ -1654,9 +1694,10 @@ mod tests {
         let rs = regions(&code);
         let f = light_function(src2, &code, &rs[0], &|_| 1).unwrap();
         assert_eq!(
-            f.locals[1],
-            ("gfp".to_string(), "gfp | (__GFP_NOFAIL)".to_string())
+            (f.locals[1].var.as_str(), f.locals[1].value.as_str()),
+            ("gfp", "gfp | (__GFP_NOFAIL)")
         );
+        assert!(f.locals[0].always && !f.locals[1].always);
         let mut taken = Vec::new();
         assigned_names(&code[rs[0].open..rs[0].end], &mut taken);
         assert!(taken.contains(&"handler".to_string()), "{taken:?}");

@@ -269,8 +269,18 @@ impl Evaluator {
         v
     }
 
-    /// Evaluates `expr` written in function `f`.
+    /// Evaluates `expr` written in function `f`, with every value its
+    /// variables are given anywhere in the function.
     pub fn eval(&self, expr: &str, f: &Function) -> Value {
+        self.eval_at(expr, f, None)
+    }
+
+    /// Evaluates `expr` used at line `at` of function `f`: a variable has
+    /// the values the assignments before that line leave it, an assignment
+    /// made on every path replacing the earlier ones (`alloc_flags &=
+    /// (GFP_ATOMIC | GFP_KERNEL);` takes `__GFP_NOFAIL` out of what the
+    /// caller passed).
+    pub fn eval_at(&self, expr: &str, f: &Function, at: Option<u32>) -> Value {
         let toks = tokens(expr);
         let mut p = Parser {
             toks: &toks,
@@ -279,6 +289,7 @@ impl Evaluator {
             f,
             depth: 0,
             bind: None,
+            at,
         };
         let v = p.ternary();
         if p.pos != toks.len() {
@@ -349,6 +360,9 @@ struct Parser<'a> {
     f: &'a Function,
     depth: u32,
     bind: Option<(&'a str, &'a Value)>,
+    /// The line the expression is used on: only the assignments before it
+    /// count (`None`: every assignment, any order).
+    at: Option<u32>,
 }
 
 impl Parser<'_> {
@@ -592,44 +606,59 @@ impl Parser<'_> {
                 return v.clone();
             }
         }
-        if let Some(i) = self.param_index(name) {
+        let param = self.param_index(name);
+        if self.depth < 8 {
+            if let Some(v) = self.assigned(name, param) {
+                return v;
+            }
+        }
+        if let Some(i) = param {
             return Value::param(i);
         }
         if let Some(g) = self.ev.name(name) {
             return Value::constant(g);
         }
-        // A local gfp_t: every value assigned to it.
-        if self.depth < 8 {
-            let assigned: Vec<&String> = self
-                .f
-                .locals
-                .iter()
-                .filter(|(v, _)| v == name)
-                .map(|(_, e)| e)
-                .collect();
-            if !assigned.is_empty() {
-                let refers = |e: &str| {
-                    e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                        .any(|w| w == name)
-                };
-                let mut out = Value::default();
-                for e in assigned.iter().filter(|e| !refers(e)) {
-                    out.push_all(self.sub(e, None));
-                }
-                if out.0.is_empty() {
-                    return Value::unknown();
-                }
-                // `gfp |= X` (recorded as `gfp | (X)`): each value assigned
-                // before, with X added.
-                let base = out.clone();
-                for e in assigned.iter().filter(|e| refers(e)) {
-                    let v = self.sub(e, Some((name, &base)));
-                    out.push_all(v);
-                }
-                return out;
-            }
-        }
         Value::unknown()
+    }
+
+    /// The values of a variable (or a parameter) that is assigned in the
+    /// function, `None` when it is not. The assignments are taken in order
+    /// from the parameter's value (nothing, for a local): one made on every
+    /// path replaces the values so far, any other adds to them; `x |= A`
+    /// and `x &= A` apply to the values so far. With a line, the values
+    /// after the assignments before it; without, every value the variable
+    /// ever holds.
+    fn assigned(&self, name: &str, param: Option<u8>) -> Option<Value> {
+        let mut assigned = self
+            .f
+            .locals
+            .iter()
+            .filter(|l| l.var == name && self.at.is_none_or(|at| l.line < at))
+            .peekable();
+        assigned.peek()?;
+        let mut state = param.map_or_else(Value::default, Value::param);
+        let mut ever = state.clone();
+        for l in assigned {
+            // A variable read before any value: unknown.
+            let before = if state.0.is_empty() {
+                Value::unknown()
+            } else {
+                state.clone()
+            };
+            let v = self.sub(&l.value, Some((name, &before)));
+            if l.always || state.0.is_empty() {
+                state = v;
+            } else {
+                state.push_all(v);
+            }
+            ever.push_all(state.clone());
+        }
+        let out = if self.at.is_some() { state } else { ever };
+        Some(if out.0.is_empty() {
+            Value::unknown()
+        } else {
+            out
+        })
     }
 
     /// Evaluates another expression of the same function, with `name`
@@ -643,6 +672,7 @@ impl Parser<'_> {
             f: self.f,
             depth: self.depth + 1,
             bind,
+            at: self.at,
         };
         let v = p.ternary();
         if p.pos == toks.len() {
@@ -702,7 +732,7 @@ fn combine(a: Value, b: Value, op: fn(u32, u32) -> u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::Param;
+    use crate::facts::{Local, Param};
     use gfp::KernelVersion;
 
     fn f() -> Function {
@@ -719,9 +749,9 @@ mod tests {
                 },
             ],
             locals: vec![
-                ("m".into(), "atomic ? GFP_ATOMIC : GFP_KERNEL".into()),
-                ("n".into(), "GFP_NOFS".into()),
-                ("n".into(), "n | (__GFP_NOFAIL)".into()),
+                Local::maybe("m", "atomic ? GFP_ATOMIC : GFP_KERNEL"),
+                Local::maybe("n", "GFP_NOFS"),
+                Local::maybe("n", "n | (__GFP_NOFAIL)"),
             ],
             ..Function::default()
         }
