@@ -476,23 +476,24 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], paths: &Paths, out: &
             let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
             let chain = cx.chain(&path, e);
             let alloc = cx.alloc_ref(e, m);
-            out.push(Finding {
-            rule: id::SLEEP_IN_ATOMIC,
-            severity: Severity::Error,
-            message: format!(
+            let message = format!(
                 "{} `{}` (registered by {} in {}:{}) runs in atomic context; `{}` at {}:{} uses {}, which may sleep in direct reclaim",
                 ep.kind, name, ep.call, g.files[fi].path, ep.line, alloc.call, alloc.file, alloc.line, alloc.effective
-            ),
-            alloc: Some(alloc),
-            context: ContextRef {
-                kind: ep.kind.to_string(),
-                function: name.clone(),
-                file: g.file_of(t).to_string(),
-                line: g.func(t).line,
-                call: ep.call.clone(),
-            },
-            chain,
-        });
+            );
+            out.push(Finding {
+                rule: id::SLEEP_IN_ATOMIC,
+                severity: Severity::Error,
+                message,
+                alloc: Some(alloc),
+                context: ContextRef {
+                    kind: ep.kind.to_string(),
+                    function: name.clone(),
+                    file: g.file_of(t).to_string(),
+                    line: g.func(t).line,
+                    call: ep.call.clone(),
+                },
+                chain,
+            });
         }
     }
 }
