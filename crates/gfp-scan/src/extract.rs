@@ -382,6 +382,34 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
     ok.then_some((t, neg))
 }
 
+/// A condition that is the truth of one of the function's parameters, as
+/// (its index, whether the condition holds when the parameter is false):
+/// `p`, `!p`, `p != NULL`, `p == NULL` (and with `0`, or the constant
+/// first). `gfp_t` parameters are masks, not truths.
+pub(crate) fn param_truth(cond: &str, params: &[Param]) -> Option<(u8, bool)> {
+    let mut t: String = cond.chars().filter(|c| !c.is_whitespace()).collect();
+    while t.starts_with('(') && t.ends_with(')') && balanced(&t[1..t.len() - 1]) {
+        t = t[1..t.len() - 1].to_string();
+    }
+    let (neg, name) = if let Some(r) = t.strip_prefix('!') {
+        (true, r.to_string())
+    } else {
+        let zero = |s: &str| matches!(s, "NULL" | "0");
+        match (t.split_once("!="), t.split_once("==")) {
+            (Some((a, b)), None) if zero(b) => (false, a.to_string()),
+            (Some((a, b)), None) if zero(a) => (false, b.to_string()),
+            (None, Some((a, b))) if zero(b) => (true, a.to_string()),
+            (None, Some((a, b))) if zero(a) => (true, b.to_string()),
+            _ => (false, t.clone()),
+        }
+    };
+    params
+        .iter()
+        .position(|p| p.name == name && !p.is_gfp && !name.is_empty())
+        .filter(|&i| i < 256)
+        .map(|i| (i as u8, neg))
+}
+
 /// The parts of a condition joined by a top-level `&&` (none unless there
 /// are two or more, and none for a negated whole `!(A && B)`).
 pub(crate) fn conjuncts(t: &str) -> Vec<String> {
@@ -899,24 +927,19 @@ impl<'s> Walker<'s> {
         let trylock = self.trylock.take();
         // A branch on one of the function's parameters: each side assumes
         // its truth, so a mask chosen by it is known at each caller.
-        let on_param = n.child_by_field_name("condition").and_then(|c| {
-            let t = text(self.src, c);
-            let t = t
-                .trim()
-                .trim_start_matches('(')
-                .trim_end_matches(')')
-                .trim();
-            let (neg, name) = match t.strip_prefix('!') {
-                Some(r) => (true, r.trim()),
-                None => (false, t),
-            };
-            self.f
-                .params
-                .iter()
-                .position(|p| p.name == name && !p.is_gfp)
-                .filter(|&i| i < 256)
-                .map(|i| (i as u8, neg))
-        });
+        let on_param = n
+            .child_by_field_name("condition")
+            .and_then(|c| param_truth(&text(self.src, c), &self.f.params));
+        // The parameters among the parts of `A && p`: true on the then side.
+        let then_params: Vec<(u8, bool)> = n
+            .child_by_field_name("condition")
+            .map(|c| {
+                conjuncts(&text(self.src, c))
+                    .iter()
+                    .filter_map(|part| param_truth(part, &self.f.params))
+                    .collect()
+            })
+            .unwrap_or_default();
         // A condition a later branch may test again: each side records its
         // truth, so the flow can keep the two branches' paths together. The
         // parts of an `A && B` hold on the then side too.
@@ -949,6 +972,9 @@ impl<'s> Walker<'s> {
             self.emit(Ev::ReleaseHeld(*class, lock.clone()));
         }
         if let Some((p, neg)) = on_param {
+            self.emit(Ev::Assume(p, !neg));
+        }
+        for &(p, neg) in &then_params {
             self.emit(Ev::Assume(p, !neg));
         }
         if let (Some((_, _, id)), false) = (&trylock, negated) {

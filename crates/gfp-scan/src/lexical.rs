@@ -1257,16 +1257,31 @@ pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
         .copied()
         .filter(|b| !b.is_ascii_whitespace())
         .collect();
-    f.params
+    let switch = f
+        .params
         .iter()
         .filter(|p| !p.is_gfp && !p.name.is_empty())
         .any(|p| {
-            let a = format!("if({})", p.name);
-            let b = format!("if(!{})", p.name);
-            let c = format!("switch({})", p.name);
-            let finder = |needle: &str| memchr::memmem::find(&compact, needle.as_bytes()).is_some();
-            finder(&a) || finder(&b) || finder(&c)
-        })
+            memchr::memmem::find(&compact, format!("switch({})", p.name).as_bytes()).is_some()
+        });
+    if switch {
+        return true;
+    }
+    // `if (p)`, `if (!p)`, `if (p != NULL)`, `if (x && p)`.
+    memchr::memmem::find_iter(&compact, b"if(").any(|at| {
+        let word = at == 0 || !(compact[at - 1].is_ascii_alphanumeric() || compact[at - 1] == b'_');
+        let Some(close) = word
+            .then(|| matching(&compact, at + 2, b'(', b')'))
+            .flatten()
+        else {
+            return false;
+        };
+        let cond = String::from_utf8_lossy(&compact[at + 3..close]);
+        crate::extract::param_truth(&cond, &f.params).is_some()
+            || crate::extract::conjuncts(&cond)
+                .iter()
+                .any(|c| crate::extract::param_truth(c, &f.params).is_some())
+    })
 }
 
 /// Names assigned as values (`x->fn = name;`): functions whose address may

@@ -180,12 +180,35 @@ fn offer(list: &mut Vec<Reach>, r: Reach) -> bool {
 /// Whether a call's arguments make every assumption true (a constant that
 /// says so; anything else does not).
 fn assumes_hold(assumes: &[(u8, bool)], args: &[String], caller: &crate::facts::Function) -> bool {
-    assumes.iter().all(|&(p, want)| {
-        matches!(
-            args.get(p as usize).map(|a| crate::mask::truth_of(a, caller)),
-            Some(crate::mask::Truth::Known(t)) if t == want
-        )
-    })
+    bind_assumes(assumes, args, caller).is_some()
+}
+
+/// What the callee's assumptions on its parameters say at one call: `None`
+/// when an argument does not satisfy one (a constant that contradicts it,
+/// `route(skb, NULL)` under `if (via != NULL)`, or an argument the scanner
+/// cannot read); otherwise the assumptions left on the caller's own
+/// parameters, which the caller passed on unchanged.
+fn bind_assumes(
+    assumes: &[(u8, bool)],
+    args: &[String],
+    caller: &crate::facts::Function,
+) -> Option<Vec<(u8, bool)>> {
+    use crate::mask::Truth;
+    let mut left = Vec::new();
+    for &(p, want) in assumes {
+        match args
+            .get(p as usize)
+            .map(|a| crate::mask::truth_of(a, caller))
+        {
+            Some(Truth::Known(t)) if t != want => return None,
+            Some(Truth::Param(i, neg)) => left.push((i, want != neg)),
+            Some(Truth::Known(_)) => {}
+            // Anything else is not taken to hold (taking it to hold adds
+            // seven findings on 6.12, not judged yet).
+            _ => return None,
+        }
+    }
+    Some(left)
 }
 
 /// `sleep-in-atomic`: within a function's own sections, through calls, and
@@ -346,13 +369,29 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                 {
                     continue;
                 }
+                let mut passed_on = Vec::new();
                 for (assumes, (d, path, ei, owner)) in &cond[callee] {
-                    if !assumes_hold(assumes, &call.args, caller) {
+                    let Some(left) = bind_assumes(assumes, &call.args, caller) else {
                         continue;
-                    }
+                    };
                     let p = paths.push(s, *path);
-                    if offer(&mut best[s.func as usize], (d + 1, p, *ei, *owner)) {
+                    let reach = (d + 1, p, *ei, *owner);
+                    if !left.is_empty() {
+                        // Still a question of the caller's own parameters.
+                        passed_on.push((left, reach));
+                    } else if offer(&mut best[s.func as usize], reach) {
                         queue.push_back(s.func);
+                        bound = true;
+                    }
+                }
+                let caller_cond = &mut cond[s.func as usize];
+                for (left, reach) in passed_on {
+                    if caller_cond.len() < 8
+                        && !caller_cond
+                            .iter()
+                            .any(|(a, r)| *a == left && (r.2, r.3) == (reach.2, reach.3))
+                    {
+                        caller_cond.push((left, reach));
                         bound = true;
                     }
                 }
