@@ -1418,8 +1418,19 @@ impl<'s> Walker<'s> {
             self.scope_call(op, &name, &args, (target, discarded), ln);
             return;
         }
-        for a in &args {
-            self.expr(*a, None);
+        // `wait_event_lock_irq_cmd(wq, cond, lock, cmd)` runs `cmd` with the
+        // lock released, and takes it again.
+        let wait_cmd = vocab::wait_lock_cmd(&name).filter(|&(_, c)| c < args.len());
+        for (i, a) in args.iter().enumerate() {
+            match wait_cmd {
+                Some((lock, cmd)) if i == cmd => {
+                    let lock = lock_key(&text(self.src, args[lock]));
+                    self.emit(Ev::Suspend(lock));
+                    self.expr(*a, None);
+                    self.emit(Ev::Resume);
+                }
+                _ => self.expr(*a, None),
+            }
         }
         if let Some(op) = vocab::lock_op(&name) {
             let lock_of = |w: &Self, class| match vocab::lock_arg_index(&name) {

@@ -44,6 +44,12 @@ pub enum Ev {
     Save(u16),
     /// The path assumes a parameter's truth (a branch on it).
     Assume(u8, bool),
+    /// The sections on this lock are let go for a while and taken again
+    /// at [`Ev::Resume`]: `wait_event_lock_irq_cmd()` runs its command
+    /// with the lock released.
+    Suspend(String),
+    /// The sections [`Ev::Suspend`] let go are held again.
+    Resume,
     /// A scope closes: the one saved into `var`, or the one raising `flags`.
     Restore {
         /// The saved state's variable.
@@ -145,6 +151,10 @@ struct State {
     assumes: Vec<(u8, bool)>,
     /// The truths of stable branch conditions on every path here.
     conds: Vec<(u16, bool)>,
+    /// Sections let go by [`Ev::Suspend`], to be held again (those held on
+    /// some path, and on every path).
+    suspended: Bits,
+    suspended_must: Bits,
 }
 
 impl State {
@@ -164,6 +174,8 @@ impl State {
             self.must.intersect(&o.must);
             self.assumes.retain(|a| o.assumes.contains(a));
             self.conds.retain(|a| o.conds.contains(a));
+            self.suspended.union(&o.suspended);
+            self.suspended_must.intersect(&o.suspended_must);
         }
         self.held = std::mem::take(&mut self.held).normalised();
         self.held_must = std::mem::take(&mut self.held_must).normalised();
@@ -490,6 +502,30 @@ fn step(
             vocab::keyed(s.class) && same_lock(&s.lock, lock)
         }),
         Ev::ReleaseOwn(class) => close_own(f, st, |s| s.class == *class),
+        Ev::Suspend(lock) => {
+            let on: Vec<u16> = st
+                .held
+                .iter()
+                .filter(|&i| {
+                    let s = &f.sections[i as usize];
+                    vocab::keyed(s.class) && same_lock(&s.lock, lock)
+                })
+                .collect();
+            for i in on {
+                if st.held_must.iter().any(|m| m == i) {
+                    st.suspended_must.set(i);
+                }
+                st.held.clear(i);
+                st.held_must.clear(i);
+                st.suspended.set(i);
+            }
+        }
+        Ev::Resume => {
+            st.held.union(&st.suspended.clone());
+            st.held_must.union(&st.suspended_must.clone());
+            st.suspended = Bits::default();
+            st.suspended_must = Bits::default();
+        }
         Ev::ReleaseHeld(class, lock) => {
             close_own(f, st, |s| s.class == *class && same_lock(&s.lock, lock));
         }

@@ -472,6 +472,17 @@ pub fn registration(name: &str) -> Option<Registration> {
     Some(Registration { arg, kind })
 }
 
+/// For a wait macro that runs a command with its lock released
+/// (`wait_event_lock_irq_cmd(wq, condition, lock, cmd)`): the 0-based
+/// arguments of the lock and of the command.
+pub fn wait_lock_cmd(name: &str) -> Option<(usize, usize)> {
+    matches!(
+        name,
+        "wait_event_lock_irq_cmd" | "wait_event_interruptible_lock_irq_cmd"
+    )
+    .then_some((2, 3))
+}
+
 /// Whether a macro call named `name` followed by a statement is a loop over
 /// that statement (`list_for_each_entry(...) { ... }`).
 pub fn is_loop_macro(name: &str) -> bool {
