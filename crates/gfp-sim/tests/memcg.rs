@@ -7,6 +7,7 @@
 mod common;
 
 use common::run;
+use gfp_mm::memcg::MemcgEvents;
 use gfp_sim::sim::{MemcgReport, Outcome};
 
 /// The report of group `name`.
@@ -45,7 +46,7 @@ fn memory_low_keeps_a_groups_page_cache_while_its_sibling_is_reclaimed() {
     let (prot, plain) = (group(&r, "prot"), group(&r, "plain"));
     assert_eq!((prot.usage, plain.usage), (1000, 253), "{}", r.text());
     // Reclaim never had to fall back on protected memory.
-    assert_eq!(prot.low, 0, "{}", r.text());
+    assert_eq!(prot.events.low, 0, "{}", r.text());
     assert!(
         r.text()
             .contains("memcg prot: 1000 pages charged; events low 0"),
@@ -78,12 +79,14 @@ fn report_gives_each_groups_usage_and_events() {
         [MemcgReport {
             name: "job".into(),
             usage: 0,
-            low: 0,
-            high: 0,
-            max: 19,
-            oom: 1,
-            oom_kill: 1,
-            oom_group_kill: 0,
+            events: MemcgEvents {
+                low: 0,
+                high: 0,
+                max: 19,
+                oom: 1,
+                oom_kill: 1,
+                oom_group_kill: 0,
+            },
         }],
         "{}",
         r.text()
@@ -121,7 +124,7 @@ fn oom_group_kills_every_task_of_the_group() {
     let r = run(&oom_scenario(""), 1);
     assert_eq!(outcomes(&r), [Killed, Completed, Completed], "{}", r.text());
     assert_eq!(r.oom_kills, 1, "{}", r.text());
-    assert_eq!(group(&r, "job").oom_group_kill, 0, "{}", r.text());
+    assert_eq!(group(&r, "job").events.oom_group_kill, 0, "{}", r.text());
 
     // With it every task of the group dies, the allocating one included.
     // The hog, chosen first and not yet reaped, is killed (and counted)
@@ -130,7 +133,11 @@ fn oom_group_kills_every_task_of_the_group() {
     assert_eq!(outcomes(&r), [Killed, Killed, Killed], "{}", r.text());
     let job = group(&r, "job");
     assert_eq!(
-        (job.oom, job.oom_group_kill, job.oom_kill),
+        (
+            job.events.oom,
+            job.events.oom_group_kill,
+            job.events.oom_kill
+        ),
         (1, 1, 4),
         "{}",
         r.text()

@@ -2,6 +2,7 @@
 //! how each task ended, and the text `gfp sim` prints.
 
 use super::*;
+use gfp_mm::memcg::MemcgEvents;
 
 /// A detector's rule, with a stable id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -172,20 +173,9 @@ pub struct MemcgReport {
     pub name: String,
     /// `memory.current`: pages charged to it at the end.
     pub usage: u64,
-    /// `memory.events: low`: reclaim took its memory although it was
-    /// within `memory.low`.
-    pub low: u64,
-    /// `memory.events: high`: a charge took it over `memory.high`.
-    pub high: u64,
-    /// `memory.events: max`: a charge hit `memory.max`.
-    pub max: u64,
-    /// `memory.events: oom`: it ran out of memory.
-    pub oom: u64,
-    /// `memory.events: oom_kill`: tasks of it the OOM killer killed.
-    pub oom_kill: u64,
-    /// `memory.events: oom_group_kill`: times `memory.oom.group` made the
-    /// OOM killer kill all its tasks.
-    pub oom_group_kill: u64,
+    /// Its `memory.events` (flattened into the JSON object).
+    #[serde(flatten)]
+    pub events: MemcgEvents,
 }
 
 /// The simulation's report.
@@ -300,17 +290,18 @@ impl Report {
             );
         }
         for m in &self.memcgs {
+            let e = &m.events;
             let _ = writeln!(
                 o,
                 "memcg {}: {} charged; events low {} high {} max {} oom {} oom_kill {} oom_group_kill {}",
                 m.name,
                 counted(m.usage, "page", "pages"),
-                m.low,
-                m.high,
-                m.max,
-                m.oom,
-                m.oom_kill,
-                m.oom_group_kill
+                e.low,
+                e.high,
+                e.max,
+                e.oom,
+                e.oom_kill,
+                e.oom_group_kill
             );
         }
         if self.findings.is_empty() {
@@ -380,12 +371,7 @@ impl Sim {
                 Some(MemcgReport {
                     name: d.name.clone(),
                     usage: g.usage,
-                    low: g.events_low,
-                    high: g.events_high,
-                    max: g.events_max,
-                    oom: g.events_oom,
-                    oom_kill: g.events_oom_kill,
-                    oom_group_kill: g.events_oom_group_kill,
+                    events: g.events(),
                 })
             })
             .collect()
