@@ -76,20 +76,11 @@ pub struct Memcg {
     pub oom_group: bool,
     /// `memory.current` in pages (hierarchical).
     pub usage: u64,
-    /// `memory.events: low` (hierarchical, as every `events_` counter:
-    /// an event in a group counts in its ancestors too, the root aside).
-    pub events_low: u64,
-    /// `memory.events: high`.
-    pub events_high: u64,
-    /// `memory.events: max`.
-    pub events_max: u64,
-    /// `memory.events: oom`.
-    pub events_oom: u64,
-    /// `memory.events: oom_kill` (counted in the victim's group).
-    pub events_oom_kill: u64,
-    /// `memory.events: oom_group_kill` (counted in the group whose
-    /// `memory.oom.group` made the OOM killer kill all its tasks).
-    pub events_oom_group_kill: u64,
+    /// `memory.events` (hierarchical: an event in a group counts in its
+    /// ancestors too, the root aside; `oom_kill` counts in the victim's
+    /// group, `oom_group_kill` in the group whose `memory.oom.group` made
+    /// the OOM killer kill all its tasks).
+    pub events: MemcgEvents,
     /// `memory.events.local`: the same events, counted only in the group
     /// they happened in.
     pub events_local: MemcgEvents,
@@ -116,27 +107,10 @@ impl Memcg {
             low: 0,
             oom_group: false,
             usage: 0,
-            events_low: 0,
-            events_high: 0,
-            events_max: 0,
-            events_oom: 0,
-            events_oom_kill: 0,
-            events_oom_group_kill: 0,
+            events: MemcgEvents::default(),
             events_local: MemcgEvents::default(),
             failcnt: 0,
             stat: MemcgLocalStat::default(),
-        }
-    }
-
-    /// `memory.events` (hierarchical).
-    pub fn events(&self) -> MemcgEvents {
-        MemcgEvents {
-            low: self.events_low,
-            high: self.events_high,
-            max: self.events_max,
-            oom: self.events_oom,
-            oom_kill: self.events_oom_kill,
-            oom_group_kill: self.events_oom_group_kill,
         }
     }
 }
@@ -311,15 +285,7 @@ impl MemcgTree {
             if i > 0 && a == MemcgId::ROOT {
                 break;
             }
-            let g = &mut self.groups[a.0];
-            match event {
-                MemcgEvent::Low => g.events_low += 1,
-                MemcgEvent::High => g.events_high += 1,
-                MemcgEvent::Max => g.events_max += 1,
-                MemcgEvent::Oom => g.events_oom += 1,
-                MemcgEvent::OomKill => g.events_oom_kill += 1,
-                MemcgEvent::OomGroupKill => g.events_oom_group_kill += 1,
-            }
+            self.groups[a.0].events.count(event);
         }
     }
 

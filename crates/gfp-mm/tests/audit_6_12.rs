@@ -198,7 +198,7 @@ fn a_refused_nonblocking_charge_raises_max() {
         .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
         .is_err());
     let mc = vm.memcg(g).unwrap();
-    assert_eq!(mc.events_max, 1);
+    assert_eq!(mc.events.max, 1);
     assert_eq!(mc.failcnt, 1);
 }
 
@@ -218,7 +218,7 @@ fn a_forced_charge_raises_max_once() {
         .expect("forced over the limit");
     let mc = vm.memcg(g).unwrap();
     assert_eq!(mc.usage, 1);
-    assert_eq!(mc.events_max, 1);
+    assert_eq!(mc.events.max, 1);
     vm.free_pages(&m, &c, p, 0).unwrap();
 }
 
@@ -237,10 +237,10 @@ fn memory_events_count_in_the_ancestors_too() {
     assert!(vm
         .alloc_pages(&m, &c, Gfp::NOWAIT | Gfp::ACCOUNT, 0)
         .is_err());
-    assert_eq!(vm.memcg(child).unwrap().events_max, 1);
-    assert_eq!(vm.memcg(parent).unwrap().events_max, 1);
-    assert_eq!(vm.memcg(sibling).unwrap().events_max, 0);
-    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events_max, 0);
+    assert_eq!(vm.memcg(child).unwrap().events.max, 1);
+    assert_eq!(vm.memcg(parent).unwrap().events.max, 1);
+    assert_eq!(vm.memcg(sibling).unwrap().events.max, 0);
+    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events.max, 0);
     assert_eq!(
         vm.memcg(parent).unwrap().failcnt,
         0,
@@ -272,8 +272,8 @@ fn a_global_oom_kill_counts_in_the_victims_group() {
     assert!(vm.out_of_memory(&m, &co, &oc));
     assert!(vm.proc_info(victim).unwrap().oom_victim);
     let mc = vm.memcg(g).unwrap();
-    assert_eq!(mc.events_oom_kill, 1);
-    assert_eq!(mc.events_oom, 0);
+    assert_eq!(mc.events.oom_kill, 1);
+    assert_eq!(mc.events.oom, 0);
 }
 
 // ----- the OOM report (dump_header(), dump_oom_victim()) -----
@@ -394,10 +394,10 @@ fn memcg_oom_report_gives_the_counters_failcnt() {
         let _ = vm.fault_anon(&m, &c, pid);
     }
     let mc = vm.memcg(g).unwrap();
-    assert!(mc.events_oom >= 1);
+    assert!(mc.events.oom >= 1);
     let line = line_with(&env, "memory: usage");
     assert!(line.contains(", failcnt "), "{line}");
-    assert!(mc.failcnt >= mc.events_max, "{mc:?}");
+    assert!(mc.failcnt >= mc.events.max, "{mc:?}");
     // Then the swap counter (cgroup v2): nothing of the group is on swap
     // here, and without swap.max its limit is PAGE_COUNTER_MAX pages.
     let swap = line_with(&env, "swap: usage");
@@ -682,18 +682,18 @@ fn memory_low_protects_until_nothing_else_is_reclaimable() {
     assert_eq!(vm.try_to_free_pages(&m, &c, &req), 18);
     assert_eq!(vm.memcg(batch).unwrap().usage, 0);
     assert_eq!(vm.memcg(db).unwrap().usage, 50);
-    assert_eq!(vm.memcg(svc).unwrap().events_low, 0);
+    assert_eq!(vm.memcg(svc).unwrap().events.low, 0);
     // Only protected memory is left: the retry reclaims it, one visit of
     // each protected group.
     assert_eq!(vm.try_to_free_pages(&m, &c, &req), 32);
     assert_eq!(vm.memcg(db).unwrap().usage, 18);
     let (svc_g, db_g) = (vm.memcg(svc).unwrap(), vm.memcg(db).unwrap());
-    assert_eq!(db_g.events_low, 1);
+    assert_eq!(db_g.events.low, 1);
     assert_eq!(db_g.events_local.low, 1);
-    assert_eq!(svc_g.events_low, 2, "its own event and db's");
+    assert_eq!(svc_g.events.low, 2, "its own event and db's");
     assert_eq!(svc_g.events_local.low, 1, "its own event only");
-    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events_low, 0);
-    assert_eq!(vm.memcg(batch).unwrap().events_low, 0, "empty: below min");
+    assert_eq!(vm.memcg(MemcgId::ROOT).unwrap().events.low, 0);
+    assert_eq!(vm.memcg(batch).unwrap().events.low, 0, "empty: below min");
     assert_eq!(
         svc_g.events_local.text(),
         "low 1\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"
@@ -749,8 +749,8 @@ fn memory_min_is_never_reclaimed_not_even_on_the_low_retry() {
     }
     let db_g = vm.memcg(db).unwrap();
     assert_eq!(db_g.usage, 50);
-    assert_eq!(db_g.events_low, 0);
-    assert_eq!(vm.memcg(svc).unwrap().events_low, 0);
+    assert_eq!(db_g.events.low, 0);
+    assert_eq!(vm.memcg(svc).unwrap().events.low, 0);
     // Reclaim on behalf of db itself ignores db's own protection
     // (mem_cgroup_unprotected()): the target's min does not count.
     assert!(vm.try_to_free_mem_cgroup_pages(&m, &c, db, 10, Gfp::KERNEL) > 0);
@@ -777,12 +777,12 @@ fn the_low_retry_stops_at_memory_min() {
         assert!(vm.try_to_free_pages(&m, &c, &DIRECT_RECLAIM) > 0);
     }
     let left = vm.memcg(db).unwrap().usage;
-    let events = vm.memcg(db).unwrap().events_low;
+    let events = vm.memcg(db).unwrap().events.low;
     for _ in 0..3 {
         assert_eq!(vm.try_to_free_pages(&m, &c, &DIRECT_RECLAIM), 0);
     }
     assert_eq!(vm.memcg(db).unwrap().usage, left);
-    assert_eq!(vm.memcg(db).unwrap().events_low, events, "no retry");
+    assert_eq!(vm.memcg(db).unwrap().events.low, events, "no retry");
 }
 
 #[test]
@@ -802,11 +802,11 @@ fn memory_events_local_counts_only_the_group_itself() {
         .is_err());
     let (p, ch) = (vm.memcg(parent).unwrap(), vm.memcg(child).unwrap());
     assert_eq!(ch.events_local.max, 1);
-    assert_eq!(ch.events().max, 1);
-    assert_eq!(p.events().max, 1);
+    assert_eq!(ch.events.max, 1);
+    assert_eq!(p.events.max, 1);
     assert_eq!(p.events_local.max, 0);
     assert_eq!(
-        p.events().text(),
+        p.events.text(),
         "low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n"
     );
 }
@@ -861,10 +861,10 @@ fn oom_group_kills_every_killable_task_of_the_highest_group() {
     let reaped = log.iter().filter(|l| l.starts_with("oom_reaper: ")).count();
     assert_eq!(reaped, 2, "one reaper pass per task");
     let g = |id| vm.memcg(id).unwrap();
-    assert_eq!(g(top).events_oom_group_kill, 1);
+    assert_eq!(g(top).events.oom_group_kill, 1);
     assert_eq!(g(top).events_local.oom_group_kill, 1);
-    assert_eq!(g(job).events_oom_group_kill, 0);
-    assert_eq!(g(top).events_oom_kill, 3);
+    assert_eq!(g(job).events.oom_group_kill, 0);
+    assert_eq!(g(top).events.oom_kill, 3);
     assert_eq!(g(job).events_local.oom_kill, 2);
     assert_eq!(g(other).events_local.oom_kill, 1);
     assert_eq!(vm.stats().oom_kill, 3);

@@ -451,7 +451,7 @@ fn memcg_limit_holds_and_oom_stays_inside_the_group() {
     );
     assert_eq!(vm.proc_info(outsider).unwrap().rss(), 2000);
     let mc = vm.memcg(g).unwrap();
-    assert_eq!(mc.events_oom_kill, 1);
+    assert_eq!(mc.events.oom_kill, 1);
     assert!(env
         .log_text()
         .contains("Memory cgroup out of memory: Killed process"));
@@ -765,8 +765,8 @@ fn memcg_high_reclaims_the_excess_without_oom() {
         assert!(vm.memcg(g).unwrap().usage <= 101, "held at memory.high");
     }
     let mc = vm.memcg(g).unwrap();
-    assert!(mc.events_high > 0);
-    assert_eq!(mc.events_oom, 0);
+    assert!(mc.events.high > 0);
+    assert_eq!(mc.events.oom, 0);
     assert!(vm.swap_used() >= 199, "the excess went to swap");
     assert_eq!(vm.proc_info(pid).unwrap().swapents, vm.swap_used());
 }
@@ -973,7 +973,7 @@ fn first_attempt_serves_the_fast_path_and_leaves_the_rest_untouched() {
         .alloc_pages_first_attempt(&m, &c, None, Gfp::KERNEL_ACCOUNT, 0)
         .is_none());
     assert_eq!(vm.memcg(g).unwrap().usage, 0);
-    assert_eq!(vm.memcg(g).unwrap().events_max, 0);
+    assert_eq!(vm.memcg(g).unwrap().events.max, 0);
     // Over memory.high with direct reclaim: the charge is given back...
     vm.memcg_set_max(g, u64::MAX);
     vm.memcg_set_high(g, 0);
@@ -981,7 +981,7 @@ fn first_attempt_serves_the_fast_path_and_leaves_the_rest_untouched() {
         .alloc_pages_first_attempt(&m, &c, None, Gfp::KERNEL_ACCOUNT, 0)
         .is_none());
     assert_eq!(vm.memcg(g).unwrap().usage, 0);
-    assert_eq!(vm.memcg(g).unwrap().events_high, 0);
+    assert_eq!(vm.memcg(g).unwrap().events.high, 0);
     // ...while a request that cannot reclaim is charged over high, as the
     // full call would charge it.
     let p = vm

@@ -371,7 +371,7 @@ impl Sim {
                 Some(MemcgReport {
                     name: d.name.clone(),
                     usage: g.usage,
-                    events: g.events(),
+                    events: g.events,
                 })
             })
             .collect()
