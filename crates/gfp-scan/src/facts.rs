@@ -77,9 +77,10 @@ pub struct Local {
     pub always: bool,
 }
 
+#[cfg(test)]
 impl Local {
-    /// An assignment made on some paths only, at line 0 (for tests).
-    pub fn maybe(var: &str, value: &str) -> Local {
+    /// An assignment made on some paths only, at line 0.
+    pub(crate) fn maybe(var: &str, value: &str) -> Local {
         Local {
             var: var.into(),
             value: value.into(),
