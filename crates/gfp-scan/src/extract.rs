@@ -1189,6 +1189,15 @@ impl<'s> Walker<'s> {
                 if let Some(v) = n.child_by_field_name("value") {
                     if let (Some(m), "identifier") = (&member, v.kind()) {
                         let f = text(self.src, v);
+                        if let Some(kind) = vocab::atomic_member(m, "") {
+                            self.entry_points.push(EntryPoint {
+                                function: f.clone(),
+                                kind,
+                                call: format!(".{m} ="),
+                                registrar: self.f.name.clone(),
+                                line: n.start_position().row as u32 + 1,
+                            });
+                        }
                         self.ops.push((m.clone(), f.clone()));
                         self.taken.insert(f);
                     } else {
@@ -1315,10 +1324,17 @@ impl<'s> Walker<'s> {
                 let member = text(self.src, field);
                 if rhs.kind() == "identifier" {
                     let f = rhs_text.clone();
-                    if member == "function" && lhs_text.contains("timer") {
+                    let kind = if member == "function" && lhs_text.contains("timer") {
+                        Some("hrtimer callback")
+                    } else if member == "complete" && lhs_text.contains("urb") {
+                        Some("URB completion handler")
+                    } else {
+                        vocab::atomic_member(&member, &lhs_text)
+                    };
+                    if let Some(kind) = kind {
                         self.entry_points.push(EntryPoint {
                             function: f.clone(),
-                            kind: "hrtimer callback",
+                            kind,
                             call: format!("{lhs_text} ="),
                             registrar: self.f.name.clone(),
                             line: ln,

@@ -109,6 +109,10 @@ const NEEDLES: &[&str] = &[
     "napi_add",
     "stop_machine",
     "stop_core",
+    "usb_fill_",
+    "waitqueue_func",
+    "WAIT_FUNC",
+    "open_softirq",
 ];
 
 fn needles() -> &'static AhoCorasick {

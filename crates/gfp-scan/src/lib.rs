@@ -497,6 +497,7 @@ pub fn parse_file(
     let mut light = Vec::new();
     let mut taken = Vec::new();
     let mut ops = Vec::new();
+    let mut atomic_members = Vec::new();
     for r in &regions {
         let blank = match r.kind {
             lexical::RegionKind::Function => {
@@ -520,7 +521,23 @@ pub fn parse_file(
                 }
             }
             lexical::RegionKind::Initializer => {
+                let before = ops.len();
                 lexical::initializer_names(&code[r.open..r.end], &mut ops, &mut taken);
+                for (m, f) in &ops[before..] {
+                    let head = String::from_utf8_lossy(&code[r.start..r.open]);
+                    if let Some(kind) = vocab::atomic_member(m, &head) {
+                        let at =
+                            memchr::memmem::find(&code[r.open..r.end], format!(".{m}").as_bytes())
+                                .map_or(r.open, |o| r.open + o);
+                        atomic_members.push(facts::EntryPoint {
+                            function: f.clone(),
+                            kind,
+                            call: format!(".{m} ="),
+                            registrar: String::new(),
+                            line: line_of(at),
+                        });
+                    }
+                }
                 true
             }
             lexical::RegionKind::Other => true,
@@ -571,6 +588,7 @@ pub fn parse_file(
     facts.bytes = src.len();
     facts.functions.extend(light);
     facts.ops.extend(ops);
+    facts.entry_points.extend(atomic_members);
     facts.address_taken.extend(taken);
     facts.includes = lexical::includes(src);
     facts.exports = lexical::exports(&code);

@@ -467,9 +467,51 @@ pub fn registration(name: &str) -> Option<Registration> {
         "stop_machine" | "stop_machine_cpuslocked" | "stop_core_cpuslocked" => {
             (0, "stop_machine callback")
         }
+        // A URB's completion handler runs in interrupt context, or in a
+        // bottom half for host controllers that complete from a tasklet.
+        "usb_fill_bulk_urb" | "usb_fill_int_urb" => (5, "URB completion handler"),
+        "usb_fill_control_urb" => (6, "URB completion handler"),
+        // A wait queue entry's function runs under the queue's spinlock.
+        "init_waitqueue_func_entry" | "DEFINE_WAIT_FUNC" => (1, "wait queue wake function"),
+        "open_softirq" => (1, "softirq handler"),
         _ => return None,
     };
     Some(Registration { arg, kind })
+}
+
+/// The atomic context a function runs in when an initialiser or assignment
+/// puts it in structure member `member`, for members whose every caller
+/// holds a spinlock or runs with bottom halves disabled. `holder` is what
+/// names the structure: the initialised declaration's head
+/// (`static struct irq_chip foo_chip`) or the assignment's target
+/// (`chip->irq_mask`); a member name other structures share counts only
+/// when it names the right one.
+pub fn atomic_member(member: &str, holder: &str) -> Option<&'static str> {
+    let irq_chip =
+        holder.contains("irq_chip") || holder.contains("chip.") || holder.contains("chip->");
+    Some(match member {
+        // `dev_hard_start_xmit()` runs under `rcu_read_lock_bh()` and the
+        // TX queue lock.
+        "ndo_start_xmit" => "ndo_start_xmit (bottom halves disabled)",
+        // `__dev_set_rx_mode()` runs under `netif_addr_lock_bh()`.
+        "ndo_set_rx_mode" => "ndo_set_rx_mode (address list lock held)",
+        // The TX watchdog timer calls it with the TX queues locked.
+        "ndo_tx_timeout" => "ndo_tx_timeout (watchdog timer)",
+        // netpoll polls the device with interrupts disabled.
+        "ndo_poll_controller" => "ndo_poll_controller (interrupts disabled)",
+        // The interrupt core calls an irq_chip's callbacks with the
+        // descriptor's raw spinlock held and interrupts disabled (a chip on
+        // a slow bus defers its bus writes to `irq_bus_sync_unlock`).
+        "irq_mask" | "irq_unmask" | "irq_mask_ack" | "irq_ack" | "irq_eoi" | "irq_enable"
+        | "irq_disable" | "irq_set_type" | "irq_set_affinity" | "irq_set_wake"
+            if irq_chip =>
+        {
+            "irq_chip callback (descriptor lock held)"
+        }
+        // A kprobe's handlers run from the breakpoint trap, preemption off.
+        "pre_handler" | "post_handler" => "kprobe handler",
+        _ => return None,
+    })
 }
 
 /// For a wait macro that runs a command with its lock released
