@@ -220,7 +220,15 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         | "pte_offset_map_lock"
         | "pmd_lock"
         | "pud_lock"
-        | "huge_pte_lock" => Acquire(Spin),
+        | "huge_pte_lock"
+        // The networking core's wrappers around a device's TX queue locks
+        // and its address list lock.
+        | "netif_tx_lock"
+        | "netif_tx_lock_bh"
+        | "__netif_tx_lock"
+        | "__netif_tx_lock_bh"
+        | "netif_addr_lock"
+        | "netif_addr_lock_bh" => Acquire(Spin),
         "spin_unlock"
         | "spin_unlock_irq"
         | "spin_unlock_irqrestore"
@@ -237,14 +245,24 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         | "unlock_sock_fast"
         | "raw_spin_rq_unlock"
         | "arch_spin_unlock"
-        | "pte_unmap_unlock" => Release(Spin),
+        | "pte_unmap_unlock"
+        | "netif_tx_unlock"
+        | "netif_tx_unlock_bh"
+        | "__netif_tx_unlock"
+        | "__netif_tx_unlock_bh"
+        | "netif_addr_unlock"
+        | "netif_addr_unlock_bh"
+        | "unlock_task_sighand" => Release(Spin),
         "spin_trylock"
         | "spin_trylock_irq"
         | "spin_trylock_irqsave"
         | "spin_trylock_bh"
         | "raw_spin_trylock"
         | "raw_spin_trylock_irqsave"
-        | "bit_spin_trylock" => TryAcquire(Spin),
+        | "bit_spin_trylock"
+        // Takes the task's siglock (interrupts off) unless the task has
+        // already released its signal handlers; true when it did lock.
+        | "lock_task_sighand" => TryAcquire(Spin),
         "xa_lock" | "xa_lock_irq" | "xa_lock_irqsave" | "xa_lock_bh" | "xas_lock"
         | "xas_lock_irq" | "xas_lock_irqsave" | "xas_lock_bh" | "xa_lock_nested" => Acquire(Xa),
         "xa_unlock"
@@ -304,7 +322,9 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         | "get_cpu_light"
         | "local_lock"
         | "local_lock_irq"
-        | "local_lock_irqsave" => Acquire(Preempt),
+        | "local_lock_irqsave"
+        // Disables preemption and page faults (a !PREEMPT_RT build).
+        | "kmap_atomic" => Acquire(Preempt),
         "preempt_enable"
         | "preempt_enable_no_resched"
         | "preempt_enable_notrace"
@@ -313,7 +333,8 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
         | "put_cpu_var"
         | "local_unlock"
         | "local_unlock_irq"
-        | "local_unlock_irqrestore" => Release(Preempt),
+        | "local_unlock_irqrestore"
+        | "kunmap_atomic" => Release(Preempt),
         "rcu_read_lock" | "rcu_read_lock_bh" | "rcu_read_lock_sched" => Acquire(Rcu),
         "rcu_read_unlock" | "rcu_read_unlock_bh" | "rcu_read_unlock_sched" => Release(Rcu),
         _ => return None,
