@@ -410,9 +410,23 @@ pub(crate) fn param_truth(cond: &str, params: &[Param]) -> Option<(u8, bool)> {
         .map(|i| (i as u8, neg))
 }
 
-/// The parts of a condition joined by a top-level `&&` (none unless there
-/// are two or more, and none for a negated whole `!(A && B)`).
+/// The parts of a condition joined by a top-level `&&`, all true when the
+/// condition is (none unless there are two or more, and none for a negated
+/// whole `!(A && B)`).
 pub(crate) fn conjuncts(t: &str) -> Vec<String> {
+    split_top(t, b'&')
+}
+
+/// The parts of a condition joined by a top-level `||`, all false when the
+/// condition is (none unless there are two or more).
+pub(crate) fn disjuncts(t: &str) -> Vec<String> {
+    split_top(t, b'|')
+}
+
+/// `t` split at its top-level `&&` (`op` b'&') or `||` (b'|'); nothing when
+/// the other operator also joins parts at the top level (`||` binds looser
+/// than `&&`, so `A && B || C` is no conjunction), or there is one part.
+fn split_top(t: &str, op: u8) -> Vec<String> {
     let mut t = t.trim();
     while t.starts_with('(') && t.ends_with(')') && balanced(&t[1..t.len() - 1]) {
         t = t[1..t.len() - 1].trim();
@@ -425,8 +439,8 @@ pub(crate) fn conjuncts(t: &str) -> Vec<String> {
         match b[i] {
             b'(' => depth += 1,
             b')' => depth -= 1,
-            b'|' if depth == 0 && b.get(i + 1) == Some(&b'|') => return Vec::new(),
-            b'&' if depth == 0 && b.get(i + 1) == Some(&b'&') => {
+            b'|' if op == b'&' && depth == 0 && b.get(i + 1) == Some(&b'|') => return Vec::new(),
+            c if c == op && depth == 0 && b.get(i + 1) == Some(&op) => {
                 out.push(t[start..i].to_string());
                 i += 2;
                 start = i;
@@ -953,6 +967,17 @@ impl<'s> Walker<'s> {
             .filter_map(|c| cond_key(&c))
             .filter_map(|(k, neg)| Some((self.cond_index(k, n)?, neg)))
             .collect();
+        // The parts of an `A || p` are all false on the else side.
+        let disjuncts = disjuncts(&cond_text);
+        let else_params: Vec<(u8, bool)> = disjuncts
+            .iter()
+            .filter_map(|part| param_truth(part, &self.f.params))
+            .collect();
+        let else_conds: Vec<(u16, bool)> = disjuncts
+            .into_iter()
+            .filter_map(|c| cond_key(&c))
+            .filter_map(|(k, neg)| Some((self.cond_index(k, n)?, neg)))
+            .collect();
         let head = self.cur;
         let then_b = self.new_block();
         self.edge(head, then_b);
@@ -994,6 +1019,12 @@ impl<'s> Walker<'s> {
             self.emit(Ev::ReleaseHeld(*class, lock.clone()));
         }
         if let Some((p, neg)) = on_param {
+            self.emit(Ev::Assume(p, neg));
+        }
+        for &(k, neg) in &else_conds {
+            self.emit(Ev::Cond(k, neg));
+        }
+        for &(p, neg) in &else_params {
             self.emit(Ev::Assume(p, neg));
         }
         if let (Some((_, _, id)), true) = (&trylock, negated) {

@@ -118,6 +118,12 @@ const NEEDLES: &[&str] = &[
     "waitqueue_func",
     "WAIT_FUNC",
     "open_softirq",
+    "dma_fence_add_callback",
+    "register_nmi_handler",
+    "perf_event_create_kernel_counter",
+    "register_trace",
+    "tracepoint_probe_register",
+    "bi_end_io",
 ];
 
 fn needles() -> &'static AhoCorasick {
@@ -184,7 +190,10 @@ pub fn exports(code: &[u8]) -> Vec<String> {
 
 /// The functions declared or defined with a `__releases(lock)` annotation
 /// (sparse's context marker): `(function, lock)` for each. A caller holding
-/// that lock has it released by the call.
+/// that lock has it released by the call. A function also marked
+/// `__acquires(lock)` drops the lock inside and takes it again before it
+/// returns (`_ep_nuke()`): the caller holds it again after the call, so it
+/// is not one of them.
 pub fn releases(code: &[u8]) -> Vec<(String, String)> {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();
     let ac = AC.get_or_init(|| AhoCorasick::new(["__releases("]).expect("the needle builds"));
@@ -209,6 +218,30 @@ pub fn releases(code: &[u8]) -> Vec<(String, String)> {
             .chars()
             .filter(|c| !c.is_whitespace() && !matches!(c, '(' | ')' | '&'))
             .collect();
+        // The other annotations of the same declaration: up to its body or
+        // its `;` after, back to the parameter list before.
+        let after_end = code[end..]
+            .iter()
+            .position(|&b| b == b'{' || b == b';')
+            .map_or(code.len(), |p| end + p);
+        let before_start = code[..m.start()]
+            .iter()
+            .rposition(|&b| b == b';' || b == b'}' || b == b'{')
+            .map_or(0, |p| p + 1);
+        let retakes = |text: &[u8]| {
+            memchr::memmem::find_iter(text, b"__acquires(").any(|at| {
+                let arg = &text[at + b"__acquires(".len()..];
+                let close = arg.iter().position(|&b| b == b')').unwrap_or(arg.len());
+                let other: String = String::from_utf8_lossy(&arg[..close])
+                    .chars()
+                    .filter(|c| !c.is_whitespace() && !matches!(c, '(' | '&'))
+                    .collect();
+                other == lock
+            })
+        };
+        if retakes(&code[end..after_end]) || retakes(&code[before_start..m.start()]) {
+            continue;
+        }
         // Backwards over the parameter list to the function's name.
         let mut i = m.start();
         while i > 0 && code[i - 1].is_ascii_whitespace() {
@@ -1276,7 +1309,7 @@ pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
     if switch {
         return true;
     }
-    // `if (p)`, `if (!p)`, `if (p != NULL)`, `if (x && p)`.
+    // `if (p)`, `if (!p)`, `if (p != NULL)`, `if (x && p)`, `if (x || !p)`.
     memchr::memmem::find_iter(&compact, b"if(").any(|at| {
         let word = at == 0 || !(compact[at - 1].is_ascii_alphanumeric() || compact[at - 1] == b'_');
         let Some(close) = word
@@ -1289,6 +1322,7 @@ pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
         crate::extract::param_truth(&cond, &f.params).is_some()
             || crate::extract::conjuncts(&cond)
                 .iter()
+                .chain(&crate::extract::disjuncts(&cond))
                 .any(|c| crate::extract::param_truth(c, &f.params).is_some())
     })
 }

@@ -156,6 +156,11 @@ type CondReach = (Vec<(u8, bool)>, Reach);
 /// the next site still stands.
 const REACHES_PER_FUNCTION: usize = 4;
 
+/// How many reaches a function keeps that hold only under assumptions on
+/// its parameters (checks such as `if (!ep || !req) return -EINVAL;` at
+/// the top of a function make every reach through it one of these).
+const MAX_COND_REACHES: usize = 32;
+
 /// Offers a reach to a function's list (the shortest chain to each of at
 /// most [`REACHES_PER_FUNCTION`] allocation sites, shortest first); whether
 /// the list changed.
@@ -184,9 +189,8 @@ fn assumes_hold(assumes: &[(u8, bool)], args: &[String], caller: &crate::facts::
 }
 
 /// What the callee's assumptions on its parameters say at one call: `None`
-/// when an argument does not satisfy one (a constant that contradicts it,
-/// `route(skb, NULL)` under `if (via != NULL)`, or an argument the scanner
-/// cannot read); otherwise the assumptions left on the caller's own
+/// when an argument contradicts one (a constant, `route(skb, NULL)` under
+/// `if (via != NULL)`); otherwise the assumptions left on the caller's own
 /// parameters, which the caller passed on unchanged.
 fn bind_assumes(
     assumes: &[(u8, bool)],
@@ -202,10 +206,9 @@ fn bind_assumes(
         {
             Some(Truth::Known(t)) if t != want => return None,
             Some(Truth::Param(i, neg)) => left.push((i, want != neg)),
-            Some(Truth::Known(_)) => {}
-            // Anything else is not taken to hold (taking it to hold adds
-            // seven findings on 6.12, not judged yet).
-            _ => return None,
+            // An argument the scanner cannot read may hold: the path is
+            // kept (`ioremap(base, PAGE_SIZE)` passes `if (!size) return`).
+            _ => {}
         }
     }
     Some(left)
@@ -341,7 +344,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                 for &(d, path, ei, owner) in &reaches {
                     let reach = (d + 1, paths.push(s, path), ei, owner);
                     if !call.assumes.is_empty() {
-                        if cond[s.func as usize].len() < 8 {
+                        if cond[s.func as usize].len() < MAX_COND_REACHES {
                             cond[s.func as usize].push((call.assumes.to_vec(), reach));
                         }
                     } else {
@@ -362,18 +365,24 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
             for &s in &g.callers[callee] {
                 let caller = g.func(s.func);
                 let call = &caller.calls[s.call as usize];
-                if !call.inherited
-                    || trusted[s.func as usize]
-                    || !call.assumes.is_empty()
-                    || told_atomic(&s)
-                {
+                if !call.inherited || trusted[s.func as usize] || told_atomic(&s) {
                     continue;
                 }
                 let mut passed_on = Vec::new();
                 for (assumes, (d, path, ei, owner)) in &cond[callee] {
-                    let Some(left) = bind_assumes(assumes, &call.args, caller) else {
+                    let Some(mut left) = bind_assumes(assumes, &call.args, caller) else {
                         continue;
                     };
+                    // A call made only on some of the caller's own
+                    // parameters adds those to what is left.
+                    if call.assumes.iter().any(|&(p, t)| left.contains(&(p, !t))) {
+                        continue;
+                    }
+                    for &a in call.assumes.iter() {
+                        if !left.contains(&a) {
+                            left.push(a);
+                        }
+                    }
                     let p = paths.push(s, *path);
                     let reach = (d + 1, p, *ei, *owner);
                     if !left.is_empty() {
@@ -386,7 +395,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                 }
                 let caller_cond = &mut cond[s.func as usize];
                 for (left, reach) in passed_on {
-                    if caller_cond.len() < 8
+                    if caller_cond.len() < MAX_COND_REACHES
                         && !caller_cond
                             .iter()
                             .any(|(a, r)| *a == left && (r.2, r.3) == (reach.2, reach.3))

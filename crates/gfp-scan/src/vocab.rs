@@ -495,44 +495,169 @@ pub fn registration(name: &str) -> Option<Registration> {
         // A wait queue entry's function runs under the queue's spinlock.
         "init_waitqueue_func_entry" | "DEFINE_WAIT_FUNC" => (1, "wait queue wake function"),
         "open_softirq" => (1, "softirq handler"),
+        // A fence callback runs with the fence's spinlock held.
+        "dma_fence_add_callback" => (2, "dma_fence callback"),
+        "register_nmi_handler" => (1, "NMI handler"),
+        // The overflow handler runs from the PMU interrupt (an NMI on x86).
+        "perf_event_create_kernel_counter" => (3, "perf overflow handler"),
+        // Tracepoint probes run with preemption disabled.
+        "tracepoint_probe_register" | "tracepoint_probe_register_prio" => (1, "tracepoint probe"),
+        _ if name.starts_with("register_trace_") && !name.starts_with("register_trace_event") => {
+            (0, "tracepoint probe")
+        }
         _ => return None,
     };
     Some(Registration { arg, kind })
 }
 
+/// Structure members whose function the kernel calls only in atomic
+/// context: (member, the structure type that must name the holder, or
+/// `None` for a member name no other structure uses, what the context is).
+const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
+    // `dev_hard_start_xmit()` runs under `rcu_read_lock_bh()` and the TX
+    // queue lock.
+    (
+        "ndo_start_xmit",
+        None,
+        "ndo_start_xmit (bottom halves disabled)",
+    ),
+    // `__dev_set_rx_mode()` runs under `netif_addr_lock_bh()`.
+    (
+        "ndo_set_rx_mode",
+        None,
+        "ndo_set_rx_mode (address list lock held)",
+    ),
+    // The TX watchdog timer calls it with the TX queues locked.
+    ("ndo_tx_timeout", None, "ndo_tx_timeout (watchdog timer)"),
+    // netpoll polls the device with interrupts disabled.
+    (
+        "ndo_poll_controller",
+        None,
+        "ndo_poll_controller (interrupts disabled)",
+    ),
+    // The interrupt core calls an irq_chip's callbacks with the descriptor's
+    // raw spinlock held and interrupts disabled (a chip on a slow bus defers
+    // its bus writes to `irq_bus_sync_unlock`).
+    ("irq_mask", Some("irq_chip"), IRQ_CHIP),
+    ("irq_unmask", Some("irq_chip"), IRQ_CHIP),
+    ("irq_mask_ack", Some("irq_chip"), IRQ_CHIP),
+    ("irq_ack", Some("irq_chip"), IRQ_CHIP),
+    ("irq_eoi", Some("irq_chip"), IRQ_CHIP),
+    ("irq_enable", Some("irq_chip"), IRQ_CHIP),
+    ("irq_disable", Some("irq_chip"), IRQ_CHIP),
+    ("irq_set_type", Some("irq_chip"), IRQ_CHIP),
+    ("irq_set_affinity", Some("irq_chip"), IRQ_CHIP),
+    ("irq_set_wake", Some("irq_chip"), IRQ_CHIP),
+    // A kprobe's handlers run from the breakpoint trap, preemption off; a
+    // kretprobe's from the probe and the return trampoline.
+    ("pre_handler", None, "kprobe handler"),
+    ("post_handler", None, "kprobe handler"),
+    ("handler", Some("kretprobe"), "kretprobe handler"),
+    ("entry_handler", Some("kretprobe"), "kretprobe handler"),
+    // serial_core calls these with the port's spinlock held.
+    ("start_tx", Some("uart_ops"), UART),
+    ("stop_tx", Some("uart_ops"), UART),
+    ("stop_rx", Some("uart_ops"), UART),
+    ("set_mctrl", Some("uart_ops"), UART),
+    ("get_mctrl", Some("uart_ops"), UART),
+    ("enable_ms", Some("uart_ops"), UART),
+    // A legacy console's write runs from printk with interrupts disabled.
+    (
+        "write",
+        Some("struct console "),
+        "console write (interrupts disabled)",
+    ),
+    // The clock framework enables and disables under its enable spinlock.
+    (
+        "enable",
+        Some("clk_ops"),
+        "clk_ops callback (enable lock held)",
+    ),
+    (
+        "disable",
+        Some("clk_ops"),
+        "clk_ops callback (enable lock held)",
+    ),
+    // A fence's signalling is enabled with its spinlock held.
+    (
+        "enable_signaling",
+        Some("dma_fence_ops"),
+        "dma_fence_ops callback (fence lock held)",
+    ),
+    // The network stack's receive path and netfilter run in softirq
+    // context; a qdisc's queue operations run under its root lock.
+    ("hook", Some("nf_hook_ops"), "netfilter hook (softirq)"),
+    ("func", Some("packet_type"), "packet_type handler (softirq)"),
+    (
+        "handler",
+        Some("net_protocol"),
+        "protocol handler (softirq)",
+    ),
+    (
+        "err_handler",
+        Some("net_protocol"),
+        "protocol handler (softirq)",
+    ),
+    (
+        "handler",
+        Some("inet6_protocol"),
+        "protocol handler (softirq)",
+    ),
+    (
+        "err_handler",
+        Some("inet6_protocol"),
+        "protocol handler (softirq)",
+    ),
+    (
+        "enqueue",
+        Some("Qdisc_ops"),
+        "Qdisc_ops callback (qdisc lock held)",
+    ),
+    (
+        "dequeue",
+        Some("Qdisc_ops"),
+        "Qdisc_ops callback (qdisc lock held)",
+    ),
+    (
+        "peek",
+        Some("Qdisc_ops"),
+        "Qdisc_ops callback (qdisc lock held)",
+    ),
+    // blk-mq completes requests from the interrupt or its softirq.
+    (
+        "complete",
+        Some("blk_mq_ops"),
+        "blk-mq completion (softirq)",
+    ),
+    // A bio may be ended from the driver's interrupt handler.
+    (
+        "bi_end_io",
+        None,
+        "bio completion (may run in interrupt context)",
+    ),
+    // ftrace calls its callbacks from traced functions with preemption off.
+    ("func", Some("ftrace_ops"), "ftrace callback"),
+];
+
+const IRQ_CHIP: &str = "irq_chip callback (descriptor lock held)";
+const UART: &str = "uart_ops callback (port lock held)";
+
 /// The atomic context a function runs in when an initialiser or assignment
-/// puts it in structure member `member`, for members whose every caller
-/// holds a spinlock or runs with bottom halves disabled. `holder` is what
-/// names the structure: the initialised declaration's head
+/// puts it in structure member `member` ([`ATOMIC_MEMBERS`]). `holder` is
+/// what names the structure: the initialised declaration's head
 /// (`static struct irq_chip foo_chip`) or the assignment's target
 /// (`chip->irq_mask`); a member name other structures share counts only
-/// when it names the right one.
+/// when it names the right one (an `irq_chip` also when the target goes
+/// through a `chip`).
 pub fn atomic_member(member: &str, holder: &str) -> Option<&'static str> {
-    let irq_chip =
-        holder.contains("irq_chip") || holder.contains("chip.") || holder.contains("chip->");
-    Some(match member {
-        // `dev_hard_start_xmit()` runs under `rcu_read_lock_bh()` and the
-        // TX queue lock.
-        "ndo_start_xmit" => "ndo_start_xmit (bottom halves disabled)",
-        // `__dev_set_rx_mode()` runs under `netif_addr_lock_bh()`.
-        "ndo_set_rx_mode" => "ndo_set_rx_mode (address list lock held)",
-        // The TX watchdog timer calls it with the TX queues locked.
-        "ndo_tx_timeout" => "ndo_tx_timeout (watchdog timer)",
-        // netpoll polls the device with interrupts disabled.
-        "ndo_poll_controller" => "ndo_poll_controller (interrupts disabled)",
-        // The interrupt core calls an irq_chip's callbacks with the
-        // descriptor's raw spinlock held and interrupts disabled (a chip on
-        // a slow bus defers its bus writes to `irq_bus_sync_unlock`).
-        "irq_mask" | "irq_unmask" | "irq_mask_ack" | "irq_ack" | "irq_eoi" | "irq_enable"
-        | "irq_disable" | "irq_set_type" | "irq_set_affinity" | "irq_set_wake"
-            if irq_chip =>
-        {
-            "irq_chip callback (descriptor lock held)"
-        }
-        // A kprobe's handlers run from the breakpoint trap, preemption off.
-        "pre_handler" | "post_handler" => "kprobe handler",
-        _ => return None,
-    })
+    let chip_target = holder.contains("chip.") || holder.contains("chip->");
+    ATOMIC_MEMBERS
+        .iter()
+        .find(|(m, ty, _)| {
+            *m == member
+                && ty.is_none_or(|ty| holder.contains(ty) || (ty == "irq_chip" && chip_target))
+        })
+        .map(|&(_, _, kind)| kind)
 }
 
 /// For a wait macro that runs a command with its lock released
