@@ -277,8 +277,15 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
             });
         }
     }
+    // `bool f(...)`, not `bool *f(...)`: the function's own declarator is
+    // the definition's.
+    let returns_bool = n
+        .child_by_field_name("type")
+        .is_some_and(|t| text(src, t) == "bool")
+        && n.child_by_field_name("declarator").map(|d| d.id()) == Some(decl.id());
     let mut w = Walker::new(src, name, is_static, decl, params);
     w.f.is_init = is_init;
+    w.f.returns_bool = returns_bool;
     w.releases.clone_from(&out.releases);
     w.body(body);
     taken.extend(w.taken.drain());

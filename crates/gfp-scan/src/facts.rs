@@ -16,6 +16,8 @@ pub struct Function {
     pub line: u32,
     /// Whether it is marked `__init` (boot or module-load code).
     pub is_init: bool,
+    /// Whether it returns `bool` (a predicate).
+    pub returns_bool: bool,
     /// Its parameters in order.
     pub params: Vec<Param>,
     /// Every direct call that is not a lock or scope operation, in source

@@ -3,7 +3,7 @@
 //! the functions that pass their own `gfp_t` parameter down summarised as
 //! allocators of that parameter, to a fixed point.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use gfp::Gfp;
 
@@ -118,8 +118,42 @@ const CONTEXT_TESTS: &[&str] = &[
     "in_nmi",
     "irqs_disabled",
     "preemptible",
+    "rcu_preempt_depth",
     "gfpflags_allow_blocking",
 ];
+
+/// The names of [`CONTEXT_TESTS`] and of the predicates built from them
+/// alone: a function returning `bool` whose every call (at most four) is a
+/// context test is one itself (`static inline bool bio_in_atomic(void)`),
+/// to a fixed point.
+fn context_tests<'a>(files: &'a [FileFacts], fns: &[(u32, u32)]) -> HashSet<&'a str> {
+    let mut tests: HashSet<&str> = CONTEXT_TESTS.iter().copied().collect();
+    loop {
+        let before = tests.len();
+        for &(fi, i) in fns {
+            let f = &files[fi as usize].functions[i as usize];
+            // Configuration and branch-hint macros (`IS_ENABLED`,
+            // `unlikely`) are no calls of their own.
+            let real = |c: &&crate::facts::Call| {
+                !matches!(c.callee.as_str(), "likely" | "unlikely")
+                    && c.callee.bytes().any(|b| b.is_ascii_lowercase())
+            };
+            let n = f.calls.iter().filter(real).count();
+            if f.returns_bool
+                && (1..=4).contains(&n)
+                && f.calls
+                    .iter()
+                    .filter(real)
+                    .all(|c| tests.contains(c.callee.as_str()))
+            {
+                tests.insert(f.name.as_str());
+            }
+        }
+        if tests.len() == before {
+            return tests;
+        }
+    }
+}
 
 /// How many parameter-dependent summaries one function keeps.
 const MAX_SUMMARIES: usize = 6;
@@ -233,13 +267,14 @@ impl Graph {
             .iter()
             .flat_map(|f| f.address_taken.iter().cloned())
             .collect();
+        let tests = context_tests(&files, &fns);
         let context_aware = fns
             .iter()
             .map(|&(fi, i)| {
                 files[fi as usize].functions[i as usize]
                     .calls
                     .iter()
-                    .any(|c| CONTEXT_TESTS.contains(&c.callee.as_str()))
+                    .any(|c| tests.contains(c.callee.as_str()))
             })
             .collect();
         let atomic_gfp_calls = atomic_gfp_calls(&files, &fns, &callees, ev);

@@ -1096,9 +1096,14 @@ pub fn light_function(
         .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
         .any(|w| w == b"static");
     let params = head_params(&head[p..]);
+    let returns_bool = !head[..s].contains(&b'*')
+        && head[..s]
+            .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            .any(|w| w == b"bool");
     let mut f = Function {
         name,
         is_static,
+        returns_bool,
         line: line_of(r.start + s),
         params,
         ..Function::default()
