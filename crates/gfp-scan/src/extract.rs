@@ -1538,7 +1538,10 @@ impl<'s> Walker<'s> {
                     .trim_start_matches('&')
                     .trim()
                     .to_string();
-                if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !f.is_empty() {
+                if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && !f.is_empty()
+                    && f != "NULL"
+                {
                     self.entry_points.push(EntryPoint {
                         function: f,
                         kind: reg.kind,

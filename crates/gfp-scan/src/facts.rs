@@ -284,6 +284,13 @@ pub struct FileFacts {
     pub parse_errors: u32,
     /// The file names its `#include` lines name (the last path component).
     pub includes: Vec<String>,
+    /// The `#include "path"` lines, as written (the headers a file takes
+    /// from its own directory or one relative to it).
+    pub local_includes: Vec<String>,
+    /// Object-like macros that rename an identifier (`#define ieee80211_rx
+    /// ieee80211_rx_rsl`): a definition or call of the first name in this
+    /// file, or in one including it, is of the second.
+    pub renames: Vec<(String, String)>,
     /// The names it exports to modules (`EXPORT_SYMBOL*(name)`).
     pub exports: Vec<String>,
     /// Functions it declares with `__releases(lock)`: (name, lock key).

@@ -33,6 +33,8 @@ pub struct Unbuildable {
     impossible: usize,
     /// The impossible symbols themselves.
     impossible_names: HashSet<String>,
+    /// Every object some Makefile lists (`dir/name.o`), buildable or not.
+    listed: HashSet<String>,
 }
 
 impl Unbuildable {
@@ -46,11 +48,17 @@ impl Unbuildable {
         // them side by side.
         let ((kc, possible), mk) = rayon::join(
             || {
+                let texts: Vec<(&str, String)> = files
+                    .kconfig
+                    .iter()
+                    .filter_map(|rel| {
+                        Some((rel.as_str(), std::fs::read_to_string(root.join(rel)).ok()?))
+                    })
+                    .collect();
+                let scope = sourced_scope(&texts, &arch);
                 let mut kc = Kconfig::default();
-                for rel in &files.kconfig {
-                    if let Ok(text) = std::fs::read_to_string(root.join(rel)) {
-                        kc.parse_file(&text, in_scope(rel, &arch));
-                    }
+                for (rel, text) in &texts {
+                    kc.parse_file(text, scope.get(*rel).copied().unwrap_or(true));
                 }
                 let possible = kc.solve(forced_off(&arch));
                 (kc, possible)
@@ -85,13 +93,24 @@ impl Unbuildable {
             }
         };
         let (dirs, objs) = mk.resolve(&is_possible);
+        let listed = mk.objs.keys().cloned().collect();
         Unbuildable {
             arch,
             dirs,
             objs,
             impossible,
             impossible_names,
+            listed,
         }
+    }
+
+    /// Whether some Makefile lists the C file at `rel` as an object. One no
+    /// Makefile lists is compiled only where another file includes it
+    /// (`#include "lib82596.c"`).
+    pub fn listed(&self, rel: &str) -> bool {
+        let rel = rel.trim_start_matches("./");
+        rel.strip_suffix(".c")
+            .is_some_and(|stem| self.listed.contains(&format!("{stem}.o")))
     }
 
     /// Whether the C file at `rel` (relative path) can never be built for
@@ -173,9 +192,72 @@ fn is_other_arch(rel: &str, arch: &str) -> bool {
     }
 }
 
-/// Whether definitions in the Kconfig file `rel` count for `arch`.
-fn in_scope(rel: &str, arch: &str) -> bool {
-    !is_other_arch(rel, arch)
+/// Whether each Kconfig file's definitions count for `arch`: not under
+/// another architecture's directory, and, when other Kconfig files
+/// `source` it, sourced by at least one that counts (`drivers/parisc/Kconfig`
+/// is sourced only by `arch/parisc/Kconfig`, so its `GSC` bus is no x86_64
+/// option). A file nothing sources counts, as the root `Kconfig` does.
+fn sourced_scope<'a>(texts: &[(&'a str, String)], arch: &str) -> HashMap<&'a str, bool> {
+    let known: HashSet<&str> = texts.iter().map(|(r, _)| *r).collect();
+    let mut sourced_by: HashMap<String, Vec<&'a str>> = HashMap::new();
+    for (rel, text) in texts {
+        let dir = rel.rsplit_once('/').map_or("", |(d, _)| d);
+        for line in text.lines() {
+            let t = line.trim_start();
+            let (relative, rest) = if let Some(r) = t.strip_prefix("rsource") {
+                (true, r)
+            } else if let Some(r) = t.strip_prefix("osource") {
+                (false, r)
+            } else if let Some(r) = t.strip_prefix("source") {
+                (false, r)
+            } else {
+                continue;
+            };
+            let Some(path) = rest
+                .trim()
+                .strip_prefix('"')
+                .and_then(|r| r.split('"').next())
+            else {
+                continue;
+            };
+            let path = path.replace("$(SRCARCH)", arch).replace("$SRCARCH", arch);
+            let full = if relative && !dir.is_empty() {
+                format!("{dir}/{path}")
+            } else {
+                path
+            };
+            sourced_by.entry(full).or_default().push(rel);
+        }
+    }
+    let mut scope: HashMap<&'a str, bool> = HashMap::new();
+    // Downwards from "everything counts" to a fixed point: a file counts
+    // while some file counting sources it.
+    for (rel, _) in texts {
+        scope.insert(rel, !is_other_arch(rel, arch));
+    }
+    loop {
+        let mut changed = false;
+        for (rel, _) in texts {
+            if !scope[rel] {
+                continue;
+            }
+            let Some(by) = sourced_by.get(*rel) else {
+                continue;
+            };
+            let by_known: Vec<&&str> = by.iter().filter(|b| known.contains(**b)).collect();
+            if !by_known.is_empty()
+                && by_known
+                    .iter()
+                    .all(|b| !scope.get(**b).copied().unwrap_or(true))
+            {
+                scope.insert(rel, false);
+                changed = true;
+            }
+        }
+        if !changed {
+            return scope;
+        }
+    }
 }
 
 #[derive(Default)]
@@ -1360,6 +1442,37 @@ mod tests {
         assert!(!u.excludes("arch/x86/kernel/setup.c"));
         assert!(!u.excludes("drivers/x.c"));
         assert!(!u.excludes(""));
+    }
+
+    #[test]
+    fn a_kconfig_sourced_only_by_another_arch_defines_nothing_here() {
+        let (_t, u) = tree(
+            "sourced",
+            &[
+                ("arch/parisc/Kconfig", "source \"drivers/parisc/Kconfig\"\n"),
+                ("drivers/parisc/Kconfig", "config GSC\n\tbool \"GSC bus\"\n\tdefault y\n"),
+                (
+                    "drivers/net/Kconfig",
+                    "config LASI\n\ttristate \"lasi\"\n\tdepends on GSC\n\nconfig OTHER\n\ttristate \"other\"\n\tdepends on SHARED\n",
+                ),
+                (
+                    "drivers/shared/Kconfig",
+                    "config SHARED\n\tbool \"shared\"\n",
+                ),
+                ("arch/x86/Kconfig.shared", "source \"drivers/shared/Kconfig\"\n"),
+                ("arch/parisc/Kconfig.shared", "source \"drivers/shared/Kconfig\"\n"),
+                ("drivers/net/Makefile", "obj-$(CONFIG_LASI) += lasi.o\nobj-$(CONFIG_OTHER) += other.o\n"),
+            ],
+        );
+        // GSC comes only from parisc's Kconfig, so what needs it is out.
+        assert!(u.is_impossible("GSC"));
+        assert!(u.excludes("drivers/net/lasi.c"));
+        // A file x86 sources too still counts.
+        assert!(!u.is_impossible("SHARED"));
+        assert!(!u.excludes("drivers/net/other.c"));
+        // What the Makefiles list, and what they do not.
+        assert!(u.listed("drivers/net/lasi.c"));
+        assert!(!u.listed("drivers/net/lib.c"));
     }
 
     #[test]

@@ -161,6 +161,73 @@ pub fn includes(src: &[u8]) -> Vec<String> {
     out
 }
 
+/// The paths of the `#include "..."` lines of `src`, as written.
+pub fn local_includes(src: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in src.split(|&b| b == b'\n') {
+        let Some(rest) = line.trim_ascii_start().strip_prefix(b"#") else {
+            continue;
+        };
+        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"include") else {
+            continue;
+        };
+        let Some(inner) = rest.trim_ascii().strip_prefix(b"\"") else {
+            continue;
+        };
+        if let Some(end) = inner.iter().position(|&b| b == b'"') {
+            out.push(String::from_utf8_lossy(&inner[..end]).into_owned());
+        }
+    }
+    out
+}
+
+/// The object-like macros of `code` that stand for another identifier
+/// (`#define ieee80211_rx ieee80211_rx_rsl`), for names with a lower-case
+/// letter (functions, not constants); a name also defined otherwise is
+/// left out.
+pub fn renames(code: &[u8]) -> Vec<(String, String)> {
+    if memchr::memmem::find(code, b"define").is_none() {
+        return Vec::new();
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut other: Vec<String> = Vec::new();
+    for line in code.split(|&b| b == b'\n') {
+        let Some(rest) = line.trim_ascii_start().strip_prefix(b"#") else {
+            continue;
+        };
+        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"define") else {
+            continue;
+        };
+        let rest = rest.trim_ascii_start();
+        let end = ident_end(rest, 0);
+        if end == 0 || !(rest[0].is_ascii_alphabetic() || rest[0] == b'_') {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let value = rest[end..].trim_ascii();
+        let is_ident = !value.is_empty()
+            && (value[0].is_ascii_alphabetic() || value[0] == b'_')
+            && ident_end(value, 0) == value.len();
+        // `#define f(x) ...` (a parenthesis right after the name) is a
+        // function-like macro, not a rename.
+        if is_ident && rest.get(end) != Some(&b'(') && value != name.as_bytes() {
+            // Both names a function's: `#define foo_handler NULL` is no
+            // rename.
+            if name.bytes().any(|b| b.is_ascii_lowercase())
+                && value.iter().any(|b| b.is_ascii_lowercase())
+            {
+                out.push((name, String::from_utf8_lossy(value).into_owned()));
+            }
+        } else {
+            other.push(name);
+        }
+    }
+    out.retain(|(n, _)| !other.contains(n));
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// The names `EXPORT_SYMBOL(name)` and its variants export.
 pub fn exports(code: &[u8]) -> Vec<String> {
     static AC: OnceLock<AhoCorasick> = OnceLock::new();

@@ -269,10 +269,29 @@ fn collect_files(
             .ok()
             .and_then(|r| r.strip_prefix(tree).ok().map(Path::to_path_buf))
             .unwrap_or_default();
+        let rel_of = |p: &Path| {
+            inside
+                .join(p.strip_prefix(root).unwrap_or(p))
+                .to_string_lossy()
+                .into_owned()
+        };
+        let excluded: std::collections::HashSet<PathBuf> = out
+            .iter()
+            .filter(|p| never.excludes(&rel_of(p)))
+            .cloned()
+            .collect();
+        let included_by_excluded: Vec<PathBuf> = out
+            .iter()
+            .filter(|p| {
+                !excluded.contains(*p)
+                    && p.extension().is_some_and(|e| e == "c")
+                    && !never.listed(&rel_of(p))
+                    && only_included_by(p, &excluded)
+            })
+            .cloned()
+            .collect();
         out.retain(|p| {
-            let rel = inside.join(p.strip_prefix(root).unwrap_or(p));
-            let rel = rel.to_string_lossy();
-            let keep = !never.excludes(&rel);
+            let keep = !excluded.contains(p) && !included_by_excluded.contains(p);
             unbuildable += usize::from(!keep);
             keep
         });
@@ -288,6 +307,39 @@ pub fn kernel_tree(path: &Path) -> Option<PathBuf> {
     abs.ancestors()
         .find(|d| d.join("Kconfig").is_file() && makefile_version(d).is_some())
         .map(Path::to_path_buf)
+}
+
+/// Whether the C file `p`, which no Makefile lists, is included by other C
+/// files of its directory (`#include "lib82596.c"`) and all of those are
+/// in `excluded`: it is then built only with them.
+fn only_included_by(p: &Path, excluded: &std::collections::HashSet<PathBuf>) -> bool {
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+        return false;
+    };
+    let needle = format!("\"{}\"", name.to_string_lossy());
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let mut includers = 0;
+    for e in rd.flatten() {
+        let q = e.path();
+        if q == p || q.extension().is_none_or(|x| x != "c") {
+            continue;
+        }
+        let Ok(text) = std::fs::read(&q) else {
+            continue;
+        };
+        let includes = lexical::local_includes(&text)
+            .iter()
+            .any(|i| format!("\"{i}\"") == needle);
+        if includes {
+            if !excluded.contains(&q) {
+                return false;
+            }
+            includers += 1;
+        }
+    }
+    includers > 0
 }
 
 /// The version a tree's top-level `Makefile` states.
@@ -373,6 +425,7 @@ fn scan_in_pool(
             parse_file(rel, &src, opts.parse_all, never_set)
         })
         .collect();
+    apply_renames(&mut facts);
     let parse_wall = start.elapsed();
     let mut stats = report::Stats {
         skipped_files: skipped.into_inner(),
@@ -591,8 +644,96 @@ pub fn parse_file(
     facts.entry_points.extend(atomic_members);
     facts.address_taken.extend(taken);
     facts.includes = lexical::includes(src);
+    facts.local_includes = lexical::local_includes(src);
+    facts.renames = lexical::renames(&code);
     facts.exports = lexical::exports(&code);
     Some(facts)
+}
+
+/// Applies each file's renaming macros, and those of the headers it
+/// includes by a quoted path, to its definitions and calls: under
+/// `#define ieee80211_rx ieee80211_rx_rsl` a staging driver's
+/// `ieee80211_rx()` is `ieee80211_rx_rsl()`, not mac80211's.
+fn apply_renames(files: &mut [facts::FileFacts]) {
+    use std::collections::HashMap;
+    if files.iter().all(|f| f.renames.is_empty()) {
+        return;
+    }
+    // Each file's renames and the quoted includes it names, by path.
+    type Renames = Vec<(String, String)>;
+    let by_path: HashMap<String, (Renames, Vec<String>)> = files
+        .iter()
+        .map(|f| {
+            let dir = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+            let incs = f
+                .local_includes
+                .iter()
+                .map(|i| normalize_join(dir, i))
+                .collect();
+            (f.path.clone(), (f.renames.clone(), incs))
+        })
+        .collect();
+    for file in files.iter_mut() {
+        let mut map: HashMap<&str, &str> = HashMap::new();
+        // The file, then the headers it includes, through headers that
+        // include others (`r8192U.h` includes `ieee80211/ieee80211.h`).
+        let mut queue = vec![file.path.clone()];
+        let mut seen: Vec<String> = Vec::new();
+        while let Some(p) = queue.pop() {
+            if seen.contains(&p) || seen.len() >= 64 {
+                continue;
+            }
+            let Some((renames, incs)) = by_path.get(&p) else {
+                seen.push(p);
+                continue;
+            };
+            for (a, b) in renames {
+                map.entry(a.as_str()).or_insert(b.as_str());
+            }
+            queue.extend(incs.iter().filter(|i| i.ends_with(".h")).cloned());
+            seen.push(p);
+        }
+        if map.is_empty() {
+            continue;
+        }
+        for f in &mut file.functions {
+            if let Some(to) = map.get(f.name.as_str()) {
+                f.name = (*to).to_string();
+            }
+            for c in &mut f.calls {
+                if let Some(to) = map.get(c.callee.as_str()) {
+                    c.callee = (*to).to_string();
+                }
+            }
+        }
+        for ep in &mut file.entry_points {
+            if let Some(to) = map.get(ep.function.as_str()) {
+                ep.function = (*to).to_string();
+            }
+        }
+        // `EXPORT_SYMBOL(ieee80211_rx)` exports `ieee80211_rx_rsl`.
+        for e in &mut file.exports {
+            if let Some(to) = map.get(e.as_str()) {
+                *e = (*to).to_string();
+            }
+        }
+    }
+}
+
+/// `dir/rel` with `.` and `..` components resolved (paths relative to the
+/// scanned root, `/`-separated).
+fn normalize_join(dir: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for p in rel.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(p),
+        }
+    }
+    parts.join("/")
 }
 
 /// Turns every byte but the line breaks into a space.
