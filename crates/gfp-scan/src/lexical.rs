@@ -133,98 +133,112 @@ fn needles() -> &'static AhoCorasick {
 
 /// The last path component of every `#include` in `src`.
 pub fn includes(src: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in src.split(|&b| b == b'\n') {
-        let t = line.trim_ascii_start();
-        let Some(rest) = t.strip_prefix(b"#") else {
-            continue;
-        };
-        let rest = rest.trim_ascii_start();
-        let Some(rest) = rest.strip_prefix(b"include") else {
-            continue;
-        };
-        let rest = rest.trim_ascii();
-        if rest.len() < 2 {
-            continue;
-        }
-        let inner = &rest[1..];
-        let end = inner
-            .iter()
-            .position(|&b| b == b'"' || b == b'>')
-            .unwrap_or(inner.len());
-        let path = &inner[..end];
-        let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-        out.push(String::from_utf8_lossy(base).into_owned());
-    }
+    let mut out: Vec<String> = directives(src, b"include")
+        .filter_map(|rest| {
+            let rest = rest.trim_ascii();
+            if rest.len() < 2 {
+                return None;
+            }
+            let inner = &rest[1..];
+            let end = inner
+                .iter()
+                .position(|&b| b == b'"' || b == b'>')
+                .unwrap_or(inner.len());
+            let path = &inner[..end];
+            let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+            Some(String::from_utf8_lossy(base).into_owned())
+        })
+        .collect();
     out.sort();
     out.dedup();
     out
 }
 
+/// The rest of the line after the directive `word` (`include`, `define`),
+/// for each line of `text` that is `#word ...` (blanks allowed around the
+/// `#`).
+fn directives<'a>(text: &'a [u8], word: &'static [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+    memchr::memmem::find_iter(text, word).filter_map(move |at| {
+        // Back over blanks to the `#`, and from it to the line's start.
+        let mut i = at;
+        while i > 0 && matches!(text[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        if i == 0 || text[i - 1] != b'#' {
+            return None;
+        }
+        i -= 1;
+        while i > 0 && matches!(text[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        if i > 0 && text[i - 1] != b'\n' {
+            return None;
+        }
+        let start = at + word.len();
+        let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |e| start + e);
+        Some(&text[start..end])
+    })
+}
+
 /// The paths of the `#include "..."` lines of `src`, as written.
 pub fn local_includes(src: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in src.split(|&b| b == b'\n') {
-        let Some(rest) = line.trim_ascii_start().strip_prefix(b"#") else {
-            continue;
-        };
-        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"include") else {
-            continue;
-        };
-        let Some(inner) = rest.trim_ascii().strip_prefix(b"\"") else {
-            continue;
-        };
-        if let Some(end) = inner.iter().position(|&b| b == b'"') {
-            out.push(String::from_utf8_lossy(&inner[..end]).into_owned());
-        }
-    }
-    out
+    directives(src, b"include")
+        .filter_map(|rest| {
+            let inner = rest.trim_ascii().strip_prefix(b"\"")?;
+            let end = inner.iter().position(|&b| b == b'"')?;
+            Some(String::from_utf8_lossy(&inner[..end]).into_owned())
+        })
+        .collect()
 }
 
 /// The object-like macros of `code` that stand for another identifier
 /// (`#define ieee80211_rx ieee80211_rx_rsl`), for names with a lower-case
-/// letter (functions, not constants); a name also defined otherwise is
-/// left out.
+/// letter (functions, not constants); a name also defined otherwise, or
+/// renamed two ways, is left out.
 pub fn renames(code: &[u8]) -> Vec<(String, String)> {
-    if memchr::memmem::find(code, b"define").is_none() {
-        return Vec::new();
-    }
     let mut out: Vec<(String, String)> = Vec::new();
     let mut other: Vec<String> = Vec::new();
-    for line in code.split(|&b| b == b'\n') {
-        let Some(rest) = line.trim_ascii_start().strip_prefix(b"#") else {
-            continue;
-        };
-        let Some(rest) = rest.trim_ascii_start().strip_prefix(b"define") else {
-            continue;
-        };
+    for rest in directives(code, b"define") {
         let rest = rest.trim_ascii_start();
         let end = ident_end(rest, 0);
         if end == 0 || !(rest[0].is_ascii_alphabetic() || rest[0] == b'_') {
             continue;
         }
-        let name = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let name = &rest[..end];
         let value = rest[end..].trim_ascii();
         let is_ident = !value.is_empty()
             && (value[0].is_ascii_alphabetic() || value[0] == b'_')
             && ident_end(value, 0) == value.len();
         // `#define f(x) ...` (a parenthesis right after the name) is a
-        // function-like macro, not a rename.
-        if is_ident && rest.get(end) != Some(&b'(') && value != name.as_bytes() {
-            // Both names a function's: `#define foo_handler NULL` is no
-            // rename.
-            if name.bytes().any(|b| b.is_ascii_lowercase())
-                && value.iter().any(|b| b.is_ascii_lowercase())
-            {
-                out.push((name, String::from_utf8_lossy(value).into_owned()));
-            }
-        } else {
-            other.push(name);
+        // function-like macro, not a rename. Both names a function's:
+        // `#define foo_handler NULL` is no rename.
+        if is_ident
+            && rest.get(end) != Some(&b'(')
+            && value != name
+            && name.iter().any(|b| b.is_ascii_lowercase())
+            && value.iter().any(|b| b.is_ascii_lowercase())
+        {
+            out.push((
+                String::from_utf8_lossy(name).into_owned(),
+                String::from_utf8_lossy(value).into_owned(),
+            ));
+        } else if name.iter().any(|b| b.is_ascii_lowercase()) {
+            other.push(String::from_utf8_lossy(name).into_owned());
         }
+    }
+    if out.is_empty() {
+        return out;
     }
     out.retain(|(n, _)| !other.contains(n));
     out.sort();
     out.dedup();
+    // A name renamed two ways (in the two branches of an `#if`) is neither.
+    let twice: Vec<String> = out
+        .windows(2)
+        .filter(|w| w[0].0 == w[1].0)
+        .map(|w| w[0].0.clone())
+        .collect();
+    out.retain(|(n, _)| !twice.contains(n));
     out
 }
 
@@ -1649,6 +1663,28 @@ fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn include_and_define_directives() {
+        let src = b"#include <linux/slab.h>\n#  include \"ieee80211/ieee.h\"\n\t# include \"../x.h\"\nint include = 1; /* not #include \"no.h\" */\n#define ieee80211_rx ieee80211_rx_rsl\n#define FOO_MAX 4\n#define handler NULL\n#define f(x) g(x)\n#define twice a\n#define twice b\n#define same same\n";
+        assert_eq!(
+            includes(src),
+            vec![
+                "ieee.h".to_string(),
+                "slab.h".to_string(),
+                "x.h".to_string()
+            ]
+        );
+        assert_eq!(local_includes(src), vec!["ieee80211/ieee.h", "../x.h"]);
+        // Only identifier-for-identifier renames of lower-case names, and
+        // a name defined once.
+        assert_eq!(
+            renames(src),
+            vec![("ieee80211_rx".to_string(), "ieee80211_rx_rsl".to_string())]
+        );
+        assert!(renames(b"").is_empty());
+        assert!(local_includes(b"#include \"unterminated\n").is_empty());
+    }
 
     fn live(src: &str) -> String {
         let never = |s: &str| s == "PPC" || s == "ARCH_ACORN";
