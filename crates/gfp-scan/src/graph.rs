@@ -171,12 +171,21 @@ impl Graph {
     }
 
     /// Builds the graph and the allocation events.
+    /// `tree_prefix` is where the scanned directory lies in its kernel tree
+    /// (`drivers/` when scanning `TREE/drivers`, empty for the whole tree):
+    /// how names resolve depends on a file's place in the tree (`arch/x86`,
+    /// a driver's directory), not on the directory scanned.
     pub fn build(
         files: Vec<FileFacts>,
         allocators: &Allocators,
         ev: &Evaluator,
         scope_effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync),
+        tree_prefix: &str,
     ) -> Graph {
+        let tree_paths: Vec<String> = files
+            .iter()
+            .map(|f| format!("{tree_prefix}{}", f.path))
+            .collect();
         let mut fns = Vec::new();
         let mut by_name: HashMap<String, Vec<FnId>> = HashMap::new();
         let mut statics: HashMap<(u32, &str), FnId> = HashMap::new();
@@ -223,17 +232,18 @@ impl Graph {
                     Some(&t) => vec![t],
                     None => match by_name.get(&c.callee).or_else(hooked) {
                         Some(all) => {
-                            let mut v = choose(&files, &fns, &files[fi as usize].path, all);
+                            let mut v = choose(&tree_paths, &fns, &tree_paths[fi as usize], all);
                             // A driver's function that it does not export is
                             // not callable from another driver's directory
                             // (they are separate modules): a same-named call
                             // there is a macro or another function.
-                            let from = &files[fi as usize].path;
+                            let from = &tree_paths[fi as usize];
                             v.retain(|&t| {
                                 let tfile = &files[fns[t as usize].0 as usize];
+                                let tpath = &tree_paths[fns[t as usize].0 as usize];
                                 let name = &tfile.functions[fns[t as usize].1 as usize].name;
-                                !is_driver_code(&tfile.path)
-                                    || dir_of(&tfile.path) == dir_of(from)
+                                !is_driver_code(tpath)
+                                    || dir_of(tpath) == dir_of(from)
                                     || tfile.exports.contains(name)
                             });
                             // A header's static inline is reachable only from
@@ -460,15 +470,15 @@ impl Graph {
 /// architecture's and the generic ones. Of several left, those in the
 /// caller's own subsystem (first two path components); a name defined in
 /// more than three places beyond that is ambiguous and not followed.
-fn choose(files: &[FileFacts], fns: &[(u32, u32)], from: &str, all: &[FnId]) -> Vec<FnId> {
+fn choose(paths: &[String], fns: &[(u32, u32)], from: &str, all: &[FnId]) -> Vec<FnId> {
     if all.len() == 1 {
-        let p = &files[fns[all[0] as usize].0 as usize].path;
+        let p = &paths[fns[all[0] as usize].0 as usize];
         if !p.starts_with("arch/") || p.starts_with("arch/x86/") || same_arch(from, p) {
             return all.to_vec();
         }
         return Vec::new();
     }
-    let path = |id: FnId| files[fns[id as usize].0 as usize].path.as_str();
+    let path = |id: FnId| paths[fns[id as usize].0 as usize].as_str();
     let ok: Vec<FnId> = all
         .iter()
         .copied()

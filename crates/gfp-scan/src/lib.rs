@@ -458,7 +458,25 @@ fn scan_in_pool(
         stats.indirect_calls += f.indirect_calls.len() as u64;
     }
     stats.indirect_followed = followed;
-    let g = graph::Graph::build(facts, &opts.allocators, &evaluator, &scope_effect);
+    // Where the scanned directory lies in its kernel tree.
+    let tree_prefix = kernel_tree(root)
+        .and_then(|t| {
+            let r = std::fs::canonicalize(base).ok()?;
+            let rel = r.strip_prefix(&t).ok()?.to_string_lossy().into_owned();
+            Some(if rel.is_empty() {
+                rel
+            } else {
+                format!("{rel}/")
+            })
+        })
+        .unwrap_or_default();
+    let g = graph::Graph::build(
+        facts,
+        &opts.allocators,
+        &evaluator,
+        &scope_effect,
+        &tree_prefix,
+    );
     let prof = evaluator.profile();
     let render = |m: Gfp| -> String {
         let (bits, _) = prof.from_native(m);

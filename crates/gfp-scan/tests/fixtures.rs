@@ -548,6 +548,39 @@ fn another_drivers_unexported_function_is_not_linked() {
 }
 
 #[test]
+fn a_directory_of_a_tree_links_as_the_whole_tree_does() {
+    // Scanning TREE/drivers, the files are `a/a.c` and `b/b.c` to the
+    // report, but the linking rules see where they lie in the tree.
+    let root = std::env::temp_dir().join(format!("gfp-scan-subtree-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "Makefile",
+        "VERSION = 6\nPATCHLEVEL = 12\nobj-y += drivers/\n",
+    );
+    write("Kconfig", "config MMU\n\tdef_bool y\n");
+    write("drivers/a/Makefile", "obj-y += a.o\n");
+    write("drivers/b/Makefile", "obj-y += b.o\n");
+    write(
+        "drivers/a/a.c",
+        "int poll_it(struct dev *d)\n{\n\treturn kmalloc(8, GFP_KERNEL) != NULL;\n}\n",
+    );
+    write(
+        "drivers/b/b.c",
+        "void b_locked(struct dev *d)\n{\n\tspin_lock(&d->lock);\n\tpoll_it(d);\n\tspin_unlock(&d->lock);\n}\n",
+    );
+    let whole = scan(&root, &ScanOptions::default(), None).expect("scans");
+    let sub = scan(&root.join("drivers"), &ScanOptions::default(), None).expect("scans");
+    assert!(whole.findings.is_empty(), "{}", whole.to_text());
+    assert!(sub.findings.is_empty(), "{}", sub.to_text());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
 fn files_no_build_for_the_arch_compiles_are_left_out() {
     let root = std::env::temp_dir().join(format!("gfp-scan-kconfig-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
