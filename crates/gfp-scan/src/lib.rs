@@ -280,16 +280,15 @@ fn collect_files(
             .filter(|p| never.excludes(&rel_of(p)))
             .cloned()
             .collect();
-        let included_by_excluded: Vec<PathBuf> = out
+        let unlisted: Vec<&PathBuf> = out
             .iter()
             .filter(|p| {
                 !excluded.contains(*p)
                     && p.extension().is_some_and(|e| e == "c")
                     && !never.listed(&rel_of(p))
-                    && only_included_by(p, &excluded)
             })
-            .cloned()
             .collect();
+        let included_by_excluded = only_included_by_excluded(&unlisted, &excluded);
         out.retain(|p| {
             let keep = !excluded.contains(p) && !included_by_excluded.contains(p);
             unbuildable += usize::from(!keep);
@@ -309,37 +308,53 @@ pub fn kernel_tree(path: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
-/// Whether the C file `p`, which no Makefile lists, is included by other C
-/// files of its directory (`#include "lib82596.c"`) and all of those are
-/// in `excluded`: it is then built only with them.
-fn only_included_by(p: &Path, excluded: &std::collections::HashSet<PathBuf>) -> bool {
-    let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
-        return false;
-    };
-    let needle = format!("\"{}\"", name.to_string_lossy());
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    let mut includers = 0;
-    for e in rd.flatten() {
-        let q = e.path();
-        if q == p || q.extension().is_none_or(|x| x != "c") {
-            continue;
-        }
-        let Ok(text) = std::fs::read(&q) else {
-            continue;
-        };
-        let includes = lexical::local_includes(&text)
-            .iter()
-            .any(|i| format!("\"{i}\"") == needle);
-        if includes {
-            if !excluded.contains(&q) {
-                return false;
-            }
-            includers += 1;
+/// Of the C files no Makefile lists, those that other C files of their
+/// directory include (`#include "lib82596.c"`) where every one of those is
+/// in `excluded`: they are built only with them. Each directory's C files
+/// are read once, however many unlisted files it has.
+fn only_included_by_excluded(
+    unlisted: &[&PathBuf],
+    excluded: &std::collections::HashSet<PathBuf>,
+) -> std::collections::HashSet<PathBuf> {
+    use std::collections::{HashMap, HashSet};
+    let mut by_dir: HashMap<&Path, Vec<&PathBuf>> = HashMap::new();
+    for p in unlisted {
+        if let Some(d) = p.parent() {
+            by_dir.entry(d).or_default().push(p);
         }
     }
-    includers > 0
+    let mut out = HashSet::new();
+    for (dir, files) in by_dir {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        // For each name included by a quoted path: whether every includer
+        // is left out.
+        let mut includers: HashMap<String, bool> = HashMap::new();
+        for e in rd.flatten() {
+            let q = e.path();
+            if q.extension().is_none_or(|x| x != "c") {
+                continue;
+            }
+            let Ok(text) = std::fs::read(&q) else {
+                continue;
+            };
+            let out_too = excluded.contains(&q);
+            for inc in lexical::local_includes(&text) {
+                if inc.ends_with(".c") {
+                    let all = includers.entry(inc).or_insert(true);
+                    *all &= out_too;
+                }
+            }
+        }
+        for p in files {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name.and_then(|n| includers.get(&n).copied()) == Some(true) {
+                out.insert(p.clone());
+            }
+        }
+    }
+    out
 }
 
 /// The version a tree's top-level `Makefile` states.

@@ -608,8 +608,11 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
         "obj-$(CONFIG_VSCSI) += vscsi.o\nobj-y += common.o\n",
     );
     let body = "void f(struct d *d)\n{\n\tspin_lock(&d->lock);\n\td->p = kmalloc(8, GFP_KERNEL);\n\tspin_unlock(&d->lock);\n}\n";
-    write("drivers/vscsi.c", body);
-    write("drivers/common.c", body);
+    write("drivers/vscsi.c", &format!("#include \"vlib.c\"\n{body}"));
+    write("drivers/common.c", &format!("#include \"clib.c\"\n{body}"));
+    // No Makefile lists these: each is built with the file including it.
+    write("drivers/vlib.c", &body.replace("void f(", "void vf("));
+    write("drivers/clib.c", &body.replace("void f(", "void cf("));
     let files = |r: &Report| {
         let mut v: Vec<String> = r
             .findings
@@ -620,8 +623,8 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
         v
     };
     let default = scan(&root, &ScanOptions::default(), None).expect("scans");
-    assert_eq!(files(&default), ["drivers/common.c"]);
-    assert_eq!(default.stats.unbuildable_files, 1);
+    assert_eq!(files(&default), ["drivers/clib.c", "drivers/common.c"]);
+    assert_eq!(default.stats.unbuildable_files, 2);
     let all = scan(
         &root,
         &ScanOptions {
@@ -631,12 +634,20 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
         None,
     )
     .expect("scans");
-    assert_eq!(files(&all), ["drivers/common.c", "drivers/vscsi.c"]);
+    assert_eq!(
+        files(&all),
+        [
+            "drivers/clib.c",
+            "drivers/common.c",
+            "drivers/vlib.c",
+            "drivers/vscsi.c"
+        ]
+    );
     // A directory inside the tree: the tree's version and configuration.
     let sub = scan(&root.join("drivers"), &ScanOptions::default(), None).expect("scans");
     assert_eq!(sub.kernel, "6.12");
-    assert_eq!(files(&sub), ["common.c"]);
-    assert_eq!(sub.stats.unbuildable_files, 1);
+    assert_eq!(files(&sub), ["clib.c", "common.c"]);
+    assert_eq!(sub.stats.unbuildable_files, 2);
     let _ = std::fs::remove_dir_all(&root);
 }
 
