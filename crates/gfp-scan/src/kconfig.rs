@@ -1051,6 +1051,11 @@ impl Makefiles {
             return r.clone();
         }
         let ms = self.objs.get(o)?;
+        // Most objects are parts of no composite: nothing to recurse into
+        // or remember.
+        if ms.iter().all(|m| m.parent.is_none()) {
+            return all_dead(ms, dead_dirs, possible, &|_| None);
+        }
         if visiting.len() >= MAX_NESTING || !visiting.insert(o.to_string()) {
             return None;
         }
