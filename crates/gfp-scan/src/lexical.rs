@@ -197,7 +197,7 @@ pub fn local_includes(src: &[u8]) -> Vec<String> {
 /// renamed two ways, is left out.
 pub fn renames(code: &[u8]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut other: Vec<String> = Vec::new();
+    let mut other: std::collections::HashSet<String> = std::collections::HashSet::new();
     for rest in directives(code, b"define") {
         let rest = rest.trim_ascii_start();
         let end = ident_end(rest, 0);
@@ -223,7 +223,7 @@ pub fn renames(code: &[u8]) -> Vec<(String, String)> {
                 String::from_utf8_lossy(value).into_owned(),
             ));
         } else if name.iter().any(|b| b.is_ascii_lowercase()) {
-            other.push(String::from_utf8_lossy(name).into_owned());
+            other.insert(String::from_utf8_lossy(name).into_owned());
         }
     }
     if out.is_empty() {
@@ -233,7 +233,7 @@ pub fn renames(code: &[u8]) -> Vec<(String, String)> {
     out.sort();
     out.dedup();
     // A name renamed two ways (in the two branches of an `#if`) is neither.
-    let twice: Vec<String> = out
+    let twice: std::collections::HashSet<String> = out
         .windows(2)
         .filter(|w| w[0].0 == w[1].0)
         .map(|w| w[0].0.clone())
@@ -661,8 +661,8 @@ pub fn blank_dead_branches(
 ) -> Option<Vec<u8>> {
     memchr::memmem::find(code, b"#")?;
     // `#define DUMP_IT_BACK 0` in the file: `#if DUMP_IT_BACK` is `#if 0`.
-    let zero = zero_defines(code);
-    let is_zero = |w: &str| w == "0" || zero.iter().any(|z| z == w);
+    let zero: std::collections::HashSet<String> = zero_defines(code).into_iter().collect();
+    let is_zero = |w: &str| w == "0" || zero.contains(w);
     // One frame per open #if: whether the enclosing text is dead, whether a
     // branch so far was certainly taken, whether every branch so far was
     // certainly not, and whether the current branch is dead.
@@ -805,6 +805,7 @@ fn zero_defines(code: &[u8]) -> Vec<String> {
             other.push(name);
         }
     }
+    let other: std::collections::HashSet<String> = other.into_iter().collect();
     zero.retain(|z| !other.contains(z));
     zero
 }

@@ -513,7 +513,7 @@ pub fn registration(name: &str) -> Option<Registration> {
 /// Structure members whose function the kernel calls only in atomic
 /// context: (member, the structure type that must name the holder, or
 /// `None` for a member name no other structure uses, what the context is).
-const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
+pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
     // `dev_hard_start_xmit()` runs under `rcu_read_lock_bh()` and the TX
     // queue lock.
     (

@@ -713,3 +713,32 @@ fn a_switch_of_thousands_of_falling_cases_keeps_a_bounded_label_list() {
         r.to_text()
     );
 }
+
+#[test]
+fn tens_of_thousands_of_defines_are_read_in_linear_time() {
+    // Renames, other macros and `#if NAME` on names defined as 0, each in
+    // the tens of thousands: each lookup is a hash, not a scan of a list.
+    const N: usize = 20_000;
+    let mut c = String::new();
+    for i in 0..N {
+        c.push_str(&format!(
+            "#define call{i} impl{i}\n#define other{i}(a) a\n#define OFF{i} 0\n"
+        ));
+    }
+    for i in 0..N {
+        c.push_str(&format!("#if OFF{i}\n#endif\n"));
+    }
+    c.push_str(
+        "void impl7(struct p *x)\n{\n\tx->a = kmalloc(1, GFP_KERNEL);\n}\n\
+         void top(struct p *x, spinlock_t *l)\n{\n\tspin_lock(l);\n\tcall7(x);\n\tspin_unlock(l);\n}\n",
+    );
+    let dir = generated("defines", &c);
+    let r = scan(&dir, &on_612(), None).expect("the generated tree scans");
+    std::fs::remove_dir_all(&dir).ok();
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.context.function == "top")
+        .expect("call7 is impl7");
+    assert_eq!(f.chain[1].function, "impl7");
+}
