@@ -171,6 +171,7 @@ impl Graph {
     }
 
     /// Builds the graph and the allocation events.
+    ///
     /// `tree_prefix` is where the scanned directory lies in its kernel tree
     /// (`drivers/` when scanning `TREE/drivers`, empty for the whole tree):
     /// how names resolve depends on a file's place in the tree (`arch/x86`,

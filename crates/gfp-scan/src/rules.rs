@@ -223,22 +223,46 @@ fn bind_assumes(
 }
 
 /// Whether an argument is built only from upper-case macro names, numbers
-/// and `sizeof`: `PAGE_SIZE`, `2 * SZ_4K`, `sizeof(struct x)`.
+/// and `sizeof(...)`: `PAGE_SIZE`, `2 * SZ_4K`, `sizeof(struct x)`, not
+/// `sizeof(*p) * count`.
 fn constant_expr(arg: &str) -> bool {
+    // Each `sizeof(...)` stands for a nonzero number, whatever it names.
+    let mut rest = String::with_capacity(arg.len());
+    let mut s = arg;
+    while let Some(at) = s.find("sizeof") {
+        rest.push_str(&s[..at]);
+        let after = s[at + "sizeof".len()..].trim_start();
+        let Some(inner) = after.strip_prefix('(') else {
+            return false;
+        };
+        let mut depth = 1;
+        let Some(close) = inner.char_indices().find_map(|(i, c)| {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(i)
+        }) else {
+            return false;
+        };
+        rest.push('1');
+        s = &inner[close + 1..];
+    }
+    rest.push_str(s);
     let mut words = 0;
-    for w in arg.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
-        if w.is_empty() || w.bytes().next().is_some_and(|b| b.is_ascii_digit()) {
+    for w in rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if w.is_empty() {
             continue;
         }
         words += 1;
-        if w != "sizeof" && w != "struct" && w.bytes().any(|b| b.is_ascii_lowercase()) {
-            // `sizeof(struct foo)`: the type's name may be lower case.
-            if !arg.contains("sizeof") {
-                return false;
-            }
+        if !w.bytes().next().is_some_and(|b| b.is_ascii_digit())
+            && w.bytes().any(|b| b.is_ascii_lowercase())
+        {
+            return false;
         }
     }
-    words > 0 && !arg.contains("->") && !arg.contains('.')
+    words > 0 && !rest.contains("->") && !rest.contains('.')
 }
 
 /// `sleep-in-atomic`: within a function's own sections, through calls, and
@@ -1401,4 +1425,32 @@ pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>
         }
     }
     roots.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_arguments_are_macros_numbers_and_sizes() {
+        for yes in [
+            "PAGE_SIZE",
+            "2 * SZ_4K",
+            "sizeof(struct page)",
+            "sizeof(*p) * 4",
+            "0x1000",
+        ] {
+            assert!(constant_expr(yes), "{yes}");
+        }
+        for no in [
+            "size",
+            "sizeof(*p) * count",
+            "p->len",
+            "sizeof",
+            "sizeof(x",
+            "",
+        ] {
+            assert!(!constant_expr(no), "{no}");
+        }
+    }
 }
