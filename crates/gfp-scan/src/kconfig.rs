@@ -1114,8 +1114,9 @@ fn under_dead<'a>(dir: &str, dead_dirs: &'a HashMap<String, String>) -> Option<&
     }
 }
 
-/// `dir` joined with the relative path `rel`, `.` and `..` resolved.
-fn join(dir: &str, rel: &str) -> String {
+/// `dir` joined with the relative path `rel`, `.` and `..` resolved
+/// (`/`-separated paths relative to the tree).
+pub(crate) fn join(dir: &str, rel: &str) -> String {
     let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
     for p in rel.split('/') {
         match p {

@@ -701,7 +701,7 @@ fn apply_renames(files: &mut [facts::FileFacts]) {
             let incs = f
                 .local_includes
                 .iter()
-                .map(|i| normalize_join(dir, i))
+                .map(|i| kconfig::join(dir, i))
                 .collect();
             (f.path.clone(), (f.renames.clone(), incs))
         })
@@ -751,22 +751,6 @@ fn apply_renames(files: &mut [facts::FileFacts]) {
             }
         }
     }
-}
-
-/// `dir/rel` with `.` and `..` components resolved (paths relative to the
-/// scanned root, `/`-separated).
-fn normalize_join(dir: &str, rel: &str) -> String {
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for p in rel.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            _ => parts.push(p),
-        }
-    }
-    parts.join("/")
 }
 
 /// Turns every byte but the line breaks into a space.

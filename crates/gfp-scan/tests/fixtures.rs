@@ -547,17 +547,25 @@ fn another_drivers_unexported_function_is_not_linked() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// An empty directory under the temp directory for a small kernel tree,
+/// and a writer of its files (paths relative to it).
+fn temp_tree(tag: &str) -> (PathBuf, impl Fn(&str, &str)) {
+    let root = std::env::temp_dir().join(format!("gfp-scan-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let at = root.clone();
+    let write = move |rel: &str, text: &str| {
+        let p = at.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    (root, write)
+}
+
 #[test]
 fn a_directory_of_a_tree_links_as_the_whole_tree_does() {
     // Scanning TREE/drivers, the files are `a/a.c` and `b/b.c` to the
     // report, but the linking rules see where they lie in the tree.
-    let root = std::env::temp_dir().join(format!("gfp-scan-subtree-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let write = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
+    let (root, write) = temp_tree("subtree");
     write(
         "Makefile",
         "VERSION = 6\nPATCHLEVEL = 12\nobj-y += drivers/\n",
@@ -582,13 +590,7 @@ fn a_directory_of_a_tree_links_as_the_whole_tree_does() {
 
 #[test]
 fn files_no_build_for_the_arch_compiles_are_left_out() {
-    let root = std::env::temp_dir().join(format!("gfp-scan-kconfig-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let write = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
+    let (root, write) = temp_tree("kconfig");
     write(
         "Makefile",
         "VERSION = 6\nPATCHLEVEL = 12\nobj-y += drivers/\n",
