@@ -122,37 +122,71 @@ const CONTEXT_TESTS: &[&str] = &[
     "gfpflags_allow_blocking",
 ];
 
-/// The names of [`CONTEXT_TESTS`] and of the predicates built from them
-/// alone: a function returning `bool` whose every call (at most four) is a
-/// context test is one itself (`static inline bool bio_in_atomic(void)`),
-/// to a fixed point.
-fn context_tests<'a>(files: &'a [FileFacts], fns: &[(u32, u32)]) -> HashSet<&'a str> {
-    let mut tests: HashSet<&str> = CONTEXT_TESTS.iter().copied().collect();
+/// Which functions test the context they run in: a call of one of
+/// [`CONTEXT_TESTS`], or of a predicate built from them alone (a function
+/// returning `bool` whose every call, at most four, is a context test:
+/// `static inline bool bio_in_atomic(void)`), to a fixed point. Calls are
+/// followed as the graph resolved them, so a static predicate in one file
+/// says nothing of a same-named function elsewhere; a call the graph did
+/// not resolve (a header's static inline reached through another header)
+/// counts by name.
+fn context_aware(files: &[FileFacts], fns: &[(u32, u32)], callees: &Callees) -> Vec<bool> {
+    let func = |id: usize| {
+        let (fi, i) = fns[id];
+        &files[fi as usize].functions[i as usize]
+    };
+    // Configuration and branch-hint macros (`IS_ENABLED`, `unlikely`) are
+    // no calls of their own.
+    let real = |c: &crate::facts::Call| {
+        !matches!(c.callee.as_str(), "likely" | "unlikely")
+            && c.callee.bytes().any(|b| b.is_ascii_lowercase())
+    };
+    let named = |c: &crate::facts::Call| CONTEXT_TESTS.contains(&c.callee.as_str());
+    let mut predicate = vec![false; fns.len()];
+    let mut by_name: HashSet<&str> = HashSet::new();
     loop {
-        let before = tests.len();
-        for &(fi, i) in fns {
-            let f = &files[fi as usize].functions[i as usize];
-            // Configuration and branch-hint macros (`IS_ENABLED`,
-            // `unlikely`) are no calls of their own.
-            let real = |c: &&crate::facts::Call| {
-                !matches!(c.callee.as_str(), "likely" | "unlikely")
-                    && c.callee.bytes().any(|b| b.is_ascii_lowercase())
+        let mut changed = false;
+        for id in 0..fns.len() {
+            let f = func(id);
+            if predicate[id] || !f.returns_bool {
+                continue;
+            }
+            let calls: Vec<(usize, &crate::facts::Call)> = f
+                .calls
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| real(c))
+                .collect();
+            let tests = |(ci, c): &(usize, &crate::facts::Call)| {
+                named(c) || {
+                    let t = callees.of(id as FnId, *ci as u32);
+                    if t.is_empty() {
+                        by_name.contains(c.callee.as_str())
+                    } else {
+                        t.iter().all(|&t| predicate[t as usize])
+                    }
+                }
             };
-            let n = f.calls.iter().filter(real).count();
-            if f.returns_bool
-                && (1..=4).contains(&n)
-                && f.calls
-                    .iter()
-                    .filter(real)
-                    .all(|c| tests.contains(c.callee.as_str()))
-            {
-                tests.insert(f.name.as_str());
+            if (1..=4).contains(&calls.len()) && calls.iter().all(tests) {
+                predicate[id] = true;
+                by_name.insert(f.name.as_str());
+                changed = true;
             }
         }
-        if tests.len() == before {
-            return tests;
+        if !changed {
+            break;
         }
     }
+    (0..fns.len())
+        .map(|id| {
+            func(id).calls.iter().enumerate().any(|(ci, c)| {
+                let t = callees.of(id as FnId, ci as u32);
+                named(c)
+                    || (t.is_empty() && by_name.contains(c.callee.as_str()))
+                    || t.iter().any(|&t| predicate[t as usize])
+            })
+        })
+        .collect()
 }
 
 /// How many parameter-dependent summaries one function keeps.
@@ -278,16 +312,7 @@ impl Graph {
             .iter()
             .flat_map(|f| f.address_taken.iter().cloned())
             .collect();
-        let tests = context_tests(&files, &fns);
-        let context_aware = fns
-            .iter()
-            .map(|&(fi, i)| {
-                files[fi as usize].functions[i as usize]
-                    .calls
-                    .iter()
-                    .any(|c| tests.contains(c.callee.as_str()))
-            })
-            .collect();
+        let context_aware = context_aware(&files, &fns, &callees);
         let atomic_gfp_calls = atomic_gfp_calls(&files, &fns, &callees, ev);
         let mut g = Graph {
             files,
