@@ -1362,14 +1362,7 @@ impl<'s> Walker<'s> {
                 let member = text(self.src, field);
                 if rhs.kind() == "identifier" {
                     let f = rhs_text.clone();
-                    let kind = if member == "function" && lhs_text.contains("timer") {
-                        Some("hrtimer callback")
-                    } else if member == "complete" && lhs_text.contains("urb") {
-                        Some("URB completion handler")
-                    } else {
-                        vocab::atomic_member(&member, &lhs_text)
-                    };
-                    if let Some(kind) = kind {
+                    if let Some(kind) = vocab::atomic_member(&member, &lhs_text) {
                         self.entry_points.push(EntryPoint {
                             function: f.clone(),
                             kind,

@@ -511,9 +511,14 @@ pub fn registration(name: &str) -> Option<Registration> {
 }
 
 /// Structure members whose function the kernel calls only in atomic
-/// context: (member, the structure type that must name the holder, or
+/// context: (member, what the holder's text must contain (the structure
+/// type, or a word of an assignment's target such as `timer` or `urb`), or
 /// `None` for a member name no other structure uses, what the context is).
 pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
+    // `t->timer.function = fn` after `hrtimer_init()` (6.12 has no
+    // `hrtimer_setup()`), and a URB's handler set by hand.
+    ("function", Some("timer"), "hrtimer callback"),
+    ("complete", Some("urb"), "URB completion handler"),
     // `dev_hard_start_xmit()` runs under `rcu_read_lock_bh()` and the TX
     // queue lock.
     (

@@ -653,12 +653,15 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
-/// A generated C file in a directory of its own under the temp directory.
-fn generated(tag: &str, text: &str) -> PathBuf {
+/// Scans a generated C file, in a directory of its own under the temp
+/// directory that is removed afterwards.
+fn scan_generated(tag: &str, text: &str, opts: &ScanOptions) -> Report {
     let dir = std::env::temp_dir().join(format!("gfp-scan-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("gen.c"), text).unwrap();
-    dir
+    let r = scan(&dir, opts, None).expect("the generated tree scans");
+    std::fs::remove_dir_all(&dir).ok();
+    r
 }
 
 #[test]
@@ -677,13 +680,11 @@ fn a_call_chain_thousands_deep_is_followed_to_its_end() {
         "static void f{N}(struct p *x)\n{{\n\tx->a = kmalloc(1, GFP_KERNEL);\n}}\n\
          void top(struct p *x, spinlock_t *l)\n{{\n\tspin_lock(l);\n\tf0(x);\n\tspin_unlock(l);\n}}\n"
     ));
-    let dir = generated("deep", &c);
     let opts = ScanOptions {
         max_chain: 0,
         ..on_612()
     };
-    let r = scan(&dir, &opts, None).expect("the generated tree scans");
-    std::fs::remove_dir_all(&dir).ok();
+    let r = scan_generated("deep", &c, &opts);
     let f = r
         .findings
         .iter()
@@ -706,9 +707,7 @@ fn a_switch_of_thousands_of_falling_cases_keeps_a_bounded_label_list() {
         "\t\tx->a = kmalloc(1, GFP_KERNEL);\n\t\tbreak;\n\t}\n}\n\
          void top(struct p *x, spinlock_t *l)\n{\n\tspin_lock(l);\n\tsw(x, OTHER_MODE);\n\tspin_unlock(l);\n}\n",
     );
-    let dir = generated("switch", &c);
-    let r = scan(&dir, &on_612(), None).expect("the generated tree scans");
-    std::fs::remove_dir_all(&dir).ok();
+    let r = scan_generated("switch", &c, &on_612());
     assert!(
         r.findings.iter().any(|f| f.context.function == "top"),
         "{}",
@@ -734,9 +733,7 @@ fn tens_of_thousands_of_defines_are_read_in_linear_time() {
         "void impl7(struct p *x)\n{\n\tx->a = kmalloc(1, GFP_KERNEL);\n}\n\
          void top(struct p *x, spinlock_t *l)\n{\n\tspin_lock(l);\n\tcall7(x);\n\tspin_unlock(l);\n}\n",
     );
-    let dir = generated("defines", &c);
-    let r = scan(&dir, &on_612(), None).expect("the generated tree scans");
-    std::fs::remove_dir_all(&dir).ok();
+    let r = scan_generated("defines", &c, &on_612());
     let f = r
         .findings
         .iter()
