@@ -58,10 +58,11 @@ fn main() {
             // Text `#if 0` (or a macro the file defines as 0) compiles out
             // is not a call site.
             let code = lexical::code_only(&src);
-            let code = match lexical::blank_dead_branches(&src, &code, &|_| false) {
-                Some(live) => lexical::code_only(&live),
-                None => code,
-            };
+            let code =
+                match lexical::blank_dead_branches(&src, &code, &lexical::BuildFacts::UNKNOWN) {
+                    Some(live) => lexical::code_only(&live),
+                    None => code,
+                };
             let line_of =
                 |pos: usize| src[..pos].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
             let mut grep: Vec<(u32, String)> = Vec::new();
@@ -119,7 +120,8 @@ fn main() {
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            let Some(facts) = parse_file(rel.clone(), &src, false, None) else {
+            let Some(facts) = parse_file(rel.clone(), &src, false, &lexical::BuildFacts::UNKNOWN)
+            else {
                 return (grep.len(), 0, Vec::new());
             };
             let mut idx: HashSet<(u32, String)> = HashSet::new();

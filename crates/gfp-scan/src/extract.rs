@@ -286,6 +286,10 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
     let mut w = Walker::new(src, name, is_static, decl, params);
     w.f.is_init = is_init;
     w.f.returns_bool = returns_bool;
+    if body.end_byte() - body.start_byte() <= 256 {
+        let code = crate::lexical::code_only(&src[body.start_byte()..body.end_byte()]);
+        w.f.returns_constant = constant_return(&code);
+    }
     w.releases.clone_from(&out.releases);
     w.body(body);
     taken.extend(w.taken.drain());
@@ -345,8 +349,10 @@ pub fn text(src: &[u8], n: Node<'_>) -> String {
 
 /// A branch condition the flow can correlate with another test of it: the
 /// text without outer parentheses, `likely()`/`unlikely()` and whitespace,
-/// and whether it was negated. Only conditions without calls, assignments or
-/// side effects: `shared`, `!ovr`, `phba->sli_rev == LPFC_SLI_REV4`.
+/// and whether it was negated. Only conditions without assignments or side
+/// effects, and without calls other than one plain call as the whole
+/// condition: `shared`, `!ovr`, `phba->sli_rev == LPFC_SLI_REV4`,
+/// `!btrfs_is_subpage(fs_info,folio->mapping)`.
 pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
     let mut t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
     let mut neg = false;
@@ -386,7 +392,77 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
             let next = b.get(i + 1).copied().unwrap_or(0);
             matches!(prev, b'=' | b'!' | b'<' | b'>') || next == b'='
         });
-    ok.then_some((t, neg))
+    if ok {
+        return Some((t, neg));
+    }
+    call_key(&t).then_some((t, neg))
+}
+
+/// Whether a condition is one plain call, `f(a, b->c)` (whitespace
+/// removed): its truth is what `f` returned, which the graph can decide
+/// where `f` returns a constant (a configuration stub `return false;`).
+/// Arguments with calls, assignments or side effects are not plain.
+fn call_key(t: &str) -> bool {
+    let Some((name, rest)) = t.split_once('(') else {
+        return false;
+    };
+    let Some(args) = rest.strip_suffix(')') else {
+        return false;
+    };
+    t.len() <= 200
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && plausible_function_name(name)
+        && name.bytes().any(|b| b.is_ascii_lowercase())
+        && !matches!(name, "sizeof" | "likely" | "unlikely" | "defined")
+        && args.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b',' | b'-' | b'>' | b'.' | b'&' | b'*')
+        })
+        && !args.contains("--")
+        && !args.contains(">>")
+}
+
+/// The truth of what a function returns when its whole body is `return` of
+/// a constant (`code` is the body without comments): `{ return false; }`,
+/// `{ return 0; }` and `{ return NULL; }` are false, `{ return true; }`
+/// and `{ return -ENODEV; }` true. Configuration stubs are written so.
+pub(crate) fn constant_return(code: &[u8]) -> Option<bool> {
+    if code.len() > 256 {
+        return None;
+    }
+    let t: String = String::from_utf8_lossy(code)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut v = t.strip_prefix("{return")?.strip_suffix(";}")?;
+    while v.starts_with('(') && v.ends_with(')') && balanced(&v[1..v.len() - 1]) {
+        v = &v[1..v.len() - 1];
+    }
+    match v {
+        "false" | "NULL" => Some(false),
+        "true" => Some(true),
+        _ => {
+            if let Some(errno) = v.strip_prefix('-') {
+                let named = errno.starts_with('E')
+                    && errno
+                        .bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+                if named {
+                    return Some(true);
+                }
+            }
+            crate::lexical::integer(v.trim_start_matches('-')).map(|n| n != 0)
+        }
+    }
+}
+
+/// The called function's name when `key` is a [`cond_key`] that is one
+/// plain call.
+pub(crate) fn called_in_key(key: &str) -> Option<&str> {
+    key.ends_with(')')
+        .then(|| key.split_once('('))
+        .flatten()
+        .map(|(n, _)| n)
 }
 
 /// A condition that is the truth of one of the function's parameters, as

@@ -18,6 +18,10 @@ pub struct Function {
     pub is_init: bool,
     /// Whether it returns `bool` (a predicate).
     pub returns_bool: bool,
+    /// The truth of what it returns when its whole body returns one
+    /// constant (`return false;`, `return -ENODEV;`): a branch on a call
+    /// of it is decided.
+    pub returns_constant: Option<bool>,
     /// Its parameters in order.
     pub params: Vec<Param>,
     /// Every direct call that is not a lock or scope operation, in source

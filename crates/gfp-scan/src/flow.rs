@@ -264,7 +264,13 @@ fn split_conditions(cfg: &Cfg) -> Vec<u16> {
         }
     }
     (0..cfg.conds.len())
-        .filter(|&k| count[k] >= 2 && cfg.stable.get(k).copied().unwrap_or(false))
+        // A call's result may differ between two calls: its truth is kept
+        // for the graph (a stub's constant), not split on.
+        .filter(|&k| {
+            count[k] >= 2
+                && cfg.stable.get(k).copied().unwrap_or(false)
+                && !cfg.conds[k].contains('(')
+        })
         .map(|k| k as u16)
         .take(MAX_SPLIT)
         .collect()

@@ -217,6 +217,8 @@ impl Graph {
         scope_effect: &(dyn Fn(&str) -> (Gfp, Gfp) + Sync),
         tree_prefix: &str,
     ) -> Graph {
+        let mut files = files;
+        crate::decided::prune_decided_calls(&mut files);
         let tree_paths: Vec<String> = files
             .iter()
             .map(|f| format!("{tree_prefix}{}", f.path))

@@ -146,6 +146,12 @@ impl Unbuildable {
         self.impossible
     }
 
+    /// The page shift every build for the architecture has: x86 has only
+    /// 4 KiB pages, where arm64 or powerpc let the configuration choose.
+    pub fn page_shift(&self) -> Option<u32> {
+        (self.arch == "x86").then_some(12)
+    }
+
     /// Whether the config symbol `sym` (without `CONFIG_`) was found
     /// impossible; `false` for symbols the tree does not define.
     pub fn is_impossible(&self, sym: &str) -> bool {

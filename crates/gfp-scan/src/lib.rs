@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod decided;
 pub mod extract;
 pub mod facts;
 pub mod flow;
@@ -402,7 +403,13 @@ fn scan_in_pool(
     let (files, unbuildable, config) =
         collect_files(root, opts.arch.as_deref(), opts.buildable_only)?;
     let never = |sym: &str| config.as_ref().is_some_and(|c| c.is_impossible(sym));
-    let never_set: Option<NeverSet<'_>> = config.is_some().then_some(&never as NeverSet<'_>);
+    let build = match &config {
+        Some(c) => lexical::BuildFacts {
+            never_set: &never,
+            page_shift: c.page_shift(),
+        },
+        None => lexical::BuildFacts::UNKNOWN,
+    };
     let base = if root.is_file() {
         root.parent().unwrap_or(root)
     } else {
@@ -437,7 +444,7 @@ fn scan_in_pool(
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            parse_file(rel, &src, opts.parse_all, never_set)
+            parse_file(rel, &src, opts.parse_all, &build)
         })
         .collect();
     apply_renames(&mut facts);
@@ -557,21 +564,18 @@ fn scan_in_pool(
 }
 
 /// A configuration symbol (without `CONFIG_`) that no build sets.
-pub type NeverSet<'a> = &'a (dyn Fn(&str) -> bool + Sync);
-
 /// Parses one file's text into its facts. Functions that can matter only
 /// through their calls are read lexically and blanked before tree-sitter
 /// parses the rest (see [`lexical`]); `parse_all` parses every function.
-/// Preprocessor branches on symbols `never_set` names are not compiled, so
-/// they are not read.
+/// Preprocessor branches that `build` says no build compiles are not read.
 pub fn parse_file(
     rel: String,
     src: &[u8],
     parse_all: bool,
-    never_set: Option<NeverSet<'_>>,
+    build: &lexical::BuildFacts<'_>,
 ) -> Option<facts::FileFacts> {
     let mut code = lexical::code_only(src);
-    let live = lexical::blank_dead_branches(src, &code, never_set.unwrap_or(&|_| false));
+    let lexical::Preprocessed { live, uncertain } = lexical::preprocess(src, &code, build);
     if let Some(l) = &live {
         code = lexical::code_only(l);
     }
@@ -680,6 +684,21 @@ pub fn parse_file(
     facts.local_includes = lexical::local_includes(src);
     facts.renames = lexical::renames(&code);
     facts.exports = lexical::exports(&code);
+    // A constant function under a condition the build leaves open is one
+    // of two definitions (`#ifdef CONFIG_ACPI` ... `#else` stub), the other
+    // perhaps a macro: what it returns decides nothing.
+    if !uncertain.is_empty() {
+        let line_start = |l: u32| match l {
+            0 | 1 => 0,
+            l => newlines.get(l as usize - 2).map_or(src.len(), |&n| n + 1),
+        };
+        for f in &mut facts.functions {
+            let at = line_start(f.line);
+            if f.returns_constant.is_some() && uncertain.iter().any(|r| r.contains(&at)) {
+                f.returns_constant = None;
+            }
+        }
+    }
     Some(facts)
 }
 
@@ -906,7 +925,13 @@ mod tests {
         assert!(parse_ranges(short.as_bytes(), &memchr_newlines(short.as_bytes())).is_empty());
         // The same facts with and without the skipping.
         let src = format!("static DEFINE_SPINLOCK(l);\n{blank}\n{blank}\nvoid g(void)\n{{\n\tspin_lock(&l);\n\tkmalloc(8, GFP_KERNEL);\n\tspin_unlock(&l);\n}}\n");
-        let facts = parse_file("g.c".into(), src.as_bytes(), false, None).expect("parses");
+        let facts = parse_file(
+            "g.c".into(),
+            src.as_bytes(),
+            false,
+            &lexical::BuildFacts::UNKNOWN,
+        )
+        .expect("parses");
         let g = facts.functions.iter().find(|f| f.name == "g").expect("g");
         let k = g
             .calls

@@ -741,3 +741,95 @@ fn tens_of_thousands_of_defines_are_read_in_linear_time() {
         .expect("call7 is impl7");
     assert_eq!(f.chain[1].function, "impl7");
 }
+
+#[test]
+fn a_branch_on_a_configuration_stub_is_decided_by_the_build() {
+    // x86 has 4 KiB pages: the subpage test is the stub returning false,
+    // so nothing past `if (!fs_is_subpage(...)) return 0;` runs. On a tree
+    // without an architecture the page size is unknown, both definitions
+    // stay, and the allocation is reached.
+    let (root, write) = temp_tree("stub");
+    write("Makefile", "VERSION = 6\nPATCHLEVEL = 12\nobj-y += fs/\n");
+    write("Kconfig", "config MMU\n\tdef_bool y\n");
+    write(
+        "arch/x86/Kconfig",
+        "config X86\n\tdef_bool y\nconfig FS_ACPI\n\tbool \"acpi\"\n",
+    );
+    write("fs/Makefile", "obj-y += sub.o user.o\n");
+    write(
+        "fs/sub.h",
+        "#if PAGE_SIZE > SZ_4K\nbool fs_is_subpage(struct fs *fs);\n#else\n\
+         static inline bool fs_is_subpage(struct fs *fs)\n{\n\treturn false;\n}\n#endif\n\
+         static inline int fs_always(struct fs *fs)\n{\n\treturn 1; /* yes */\n}\n\
+         #ifdef CONFIG_FS_ACPI\n#define fs_is_acpi(fs) ((fs)->acpi)\n#else\n\
+         static inline bool fs_is_acpi(struct fs *fs)\n{\n\treturn false;\n}\n#endif\n",
+    );
+    write(
+        "fs/sub.c",
+        "#include \"sub.h\"\n#if PAGE_SIZE > SZ_4K\nbool fs_is_subpage(struct fs *fs)\n{\n\treturn fs->sectorsize < PAGE_SIZE;\n}\n#endif\n\
+         static int fs_alloc_sub(struct fs *fs)\n{\n\tfs->sub = kzalloc(64, GFP_NOFS);\n\treturn fs->sub ? 0 : -ENOMEM;\n}\n\
+         int fs_attach(struct fs *fs)\n{\n\tif (!fs_is_subpage(fs) || fs->busy)\n\t\treturn 0;\n\
+         \treturn fs_alloc_sub(fs);\n}\n\
+         int fs_attach_inline(struct fs *fs)\n{\n\tif (!fs_is_subpage(fs))\n\t\treturn 0;\n\
+         \tfs->sub = kzalloc(64, GFP_NOFS);\n\treturn fs->sub ? 0 : -ENOMEM;\n}\n\
+         int fs_always_attach(struct fs *fs)\n{\n\tif (fs_always(fs))\n\t\tfs->sub = kzalloc(64, GFP_NOFS);\n\treturn 0;\n}\n\
+         int fs_never_attach(struct fs *fs)\n{\n\tif (!fs_always(fs))\n\t\tfs->sub = kzalloc(64, GFP_NOFS);\n\treturn 0;\n}\n\
+         int fs_acpi_attach(struct fs *fs)\n{\n\tif (fs_is_acpi(fs))\n\t\tfs->sub = kzalloc(64, GFP_NOFS);\n\treturn 0;\n}\n",
+    );
+    write(
+        "fs/user.c",
+        "#include \"sub.h\"\nvoid fs_locked(struct fs *fs)\n{\n\tspin_lock(&fs->lock);\n\tfs_attach(fs);\n\tfs_attach_inline(fs);\n\
+         \tfs_always_attach(fs);\n\tfs_never_attach(fs);\n\tfs_acpi_attach(fs);\n\tspin_unlock(&fs->lock);\n}\n",
+    );
+    let via = |r: &Report| {
+        let mut v: Vec<String> = r
+            .findings
+            .iter()
+            .map(|f| f.chain[1].function.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    let x86 = scan(&root, &ScanOptions::default(), None).expect("scans");
+    // A stub in the `#else` of a configuration the build may set is one of
+    // two definitions (the other a macro here): it decides nothing.
+    assert_eq!(
+        via(&x86),
+        ["fs_acpi_attach", "fs_always_attach"],
+        "{}",
+        x86.to_text()
+    );
+    // The same through the parser's flow instead of the lexical reading.
+    let parsed = scan(
+        &root,
+        &ScanOptions {
+            parse_all: true,
+            ..ScanOptions::default()
+        },
+        None,
+    )
+    .expect("scans");
+    assert_eq!(via(&parsed), via(&x86), "{}", parsed.to_text());
+    // No architecture: the page size is a choice, the branch is not decided.
+    let any = scan(
+        &root,
+        &ScanOptions {
+            arch: None,
+            ..ScanOptions::default()
+        },
+        None,
+    )
+    .expect("scans");
+    assert_eq!(
+        via(&any),
+        [
+            "fs_acpi_attach",
+            "fs_always_attach",
+            "fs_attach",
+            "fs_attach_inline"
+        ],
+        "{}",
+        any.to_text()
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
