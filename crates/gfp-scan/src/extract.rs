@@ -592,6 +592,9 @@ struct Walker<'s> {
     ops: Vec<(String, String)>,
     taken: HashSet<String>,
     depth: u32,
+    /// The kind of the node whose child [`Self::expr`] walks now: asking a
+    /// node for its parent costs a walk down from the root.
+    parent_kind: &'static str,
     /// The trylock seen in the condition being evaluated, with its class and lock.
     trylock: Option<(LockClass, String, u16)>,
     end_line: u32,
@@ -630,6 +633,7 @@ impl<'s> Walker<'s> {
             ops: Vec::new(),
             taken: HashSet::new(),
             depth: 0,
+            parent_kind: "",
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
@@ -776,7 +780,7 @@ impl<'s> Walker<'s> {
             }
             "return_statement" => {
                 if let Some(v) = n.named_child(0) {
-                    self.expr(v, Some("return"));
+                    self.expr_under("return_statement", v, Some("return"));
                 }
                 if self.cur == UNREACHABLE {
                     self.cur = self.new_block();
@@ -918,7 +922,7 @@ impl<'s> Walker<'s> {
             .map(|a| lock_key(&text(self.src, *a)))
             .unwrap_or_default();
         for a in args.iter().skip(1) {
-            self.expr(*a, None);
+            self.expr_under("argument_list", *a, None);
         }
         match vocab::guard_class(&kind) {
             Some(class) => {
@@ -994,7 +998,7 @@ impl<'s> Walker<'s> {
                             always: runs_always(d),
                         });
                     }
-                    self.expr(v, Some(&var));
+                    self.expr_under("init_declarator", v, Some(&var));
                 }
             } else if d.kind() == "ERROR" || d.kind() == "call_expression" {
                 self.expr(d, None);
@@ -1280,11 +1284,22 @@ impl<'s> Walker<'s> {
             return;
         }
         self.depth += 1;
-        self.expr_inner(n, target);
+        let parent = std::mem::replace(&mut self.parent_kind, n.kind());
+        self.expr_inner(n, target, parent);
+        self.parent_kind = parent;
         self.depth -= 1;
     }
 
-    fn expr_inner(&mut self, n: Node<'_>, target: Option<&str>) {
+    /// [`Self::expr`] of `n`, a child of a node of kind `parent` that the
+    /// walk did not enter through `expr` (a call's argument list, a
+    /// `return`, a declarator).
+    fn expr_under(&mut self, parent: &'static str, n: Node<'_>, target: Option<&str>) {
+        let saved = std::mem::replace(&mut self.parent_kind, parent);
+        self.expr(n, target);
+        self.parent_kind = saved;
+    }
+
+    fn expr_inner(&mut self, n: Node<'_>, target: Option<&str>, parent: &'static str) {
         match n.kind() {
             "call_expression" => self.call(n, target),
             "assignment_expression" => self.assignment(n),
@@ -1328,9 +1343,11 @@ impl<'s> Walker<'s> {
                 }
             }
             "identifier" => {
-                if let Some(p) = n.parent() {
-                    if matches!(
-                        p.kind(),
+                // A name used as a value: an argument, an initialiser, a
+                // returned or assigned value, an address taken.
+                let value = |kind: &str| {
+                    matches!(
+                        kind,
                         "argument_list"
                             | "initializer_list"
                             | "return_statement"
@@ -1338,9 +1355,18 @@ impl<'s> Walker<'s> {
                             | "assignment_expression"
                             | "init_declarator"
                             | "conditional_expression"
-                    ) {
-                        self.taken.insert(text(self.src, n));
-                    }
+                    )
+                };
+                debug_assert_eq!(
+                    value(parent),
+                    n.parent().is_some_and(|p| value(p.kind())),
+                    "the walk's parent `{parent}` of `{}` at line {} (the tree's: {:?})",
+                    text(self.src, n),
+                    line(n),
+                    n.parent().map(|p| p.kind())
+                );
+                if value(parent) {
+                    self.taken.insert(text(self.src, n));
                 }
             }
             "string_literal" | "number_literal" | "char_literal" | "comment"
@@ -1491,7 +1517,7 @@ impl<'s> Walker<'s> {
                     .map(|a| text(self.src, *a))
                     .unwrap_or_default();
                 for a in &args {
-                    self.expr(*a, None);
+                    self.expr_under("argument_list", *a, None);
                 }
                 if let Some(class) = vocab::guard_class(&kind) {
                     let lock = args
@@ -1510,7 +1536,7 @@ impl<'s> Walker<'s> {
         if callee.kind() != "identifier" {
             self.expr(callee, None);
             for a in &args {
-                self.expr(*a, None);
+                self.expr_under("argument_list", *a, None);
             }
             let member = (callee.kind() == "field_expression")
                 .then(|| {
@@ -1549,10 +1575,10 @@ impl<'s> Walker<'s> {
                 Some((lock, cmd)) if i == cmd => {
                     let lock = lock_key(&text(self.src, args[lock]));
                     self.emit(Ev::Suspend(lock));
-                    self.expr(*a, None);
+                    self.expr_under("argument_list", *a, None);
                     self.emit(Ev::Resume);
                 }
-                _ => self.expr(*a, None),
+                _ => self.expr_under("argument_list", *a, None),
             }
         }
         if let Some(op) = vocab::lock_op(&name) {
@@ -1709,7 +1735,7 @@ impl<'s> Walker<'s> {
                 });
                 self.emit(Ev::Save(id));
                 for a in args.iter().skip(1) {
-                    self.expr(*a, None);
+                    self.expr_under("argument_list", *a, None);
                 }
                 self.emit(Ev::Restore {
                     var: None,
