@@ -532,6 +532,15 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         None,
         "ndo_set_rx_mode (address list lock held)",
     ),
+    // `dev_get_stats()` is called under `rcu_read_lock()` (`/proc/net/dev`,
+    // bonding's and the bridge's statistics): the documented context of
+    // both is atomic.
+    (
+        "ndo_get_stats64",
+        None,
+        "ndo_get_stats64 (may run under RCU)",
+    ),
+    ("ndo_get_stats", None, "ndo_get_stats (may run under RCU)"),
     // The TX watchdog timer calls it with the TX queues locked.
     ("ndo_tx_timeout", None, "ndo_tx_timeout (watchdog timer)"),
     // netpoll polls the device with interrupts disabled.
