@@ -362,8 +362,20 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
             neg = !neg;
             t = r.to_string();
         }
-        for w in ["likely(", "unlikely("] {
-            if let Some(r) = t.strip_prefix(w).and_then(|r| r.strip_suffix(')')) {
+        // Branch hints, and the warnings that return their condition's
+        // truth (`if (WARN_ON_ONCE(!p)) return;`).
+        for w in [
+            "likely(",
+            "unlikely(",
+            "WARN_ON(",
+            "WARN_ON_ONCE(",
+            "WARN_ON_SMP(",
+        ] {
+            if let Some(r) = t
+                .strip_prefix(w)
+                .and_then(|r| r.strip_suffix(')'))
+                .filter(|r| balanced(r))
+            {
                 t = r.to_string();
             }
         }

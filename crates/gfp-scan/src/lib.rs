@@ -615,7 +615,10 @@ pub fn parse_file(
                 lexical::initializer_names(&code[r.open..r.end], &mut ops, &mut taken);
                 for (m, f) in &ops[before..] {
                     let head = String::from_utf8_lossy(&code[r.start..r.open]);
-                    if let Some(kind) = vocab::atomic_member(m, &head) {
+                    let kind = vocab::atomic_member(m, &head).filter(|_| {
+                        !vocab::opted_out(m, &String::from_utf8_lossy(&code[r.open..r.end]))
+                    });
+                    if let Some(kind) = kind {
                         let at =
                             memchr::memmem::find(&code[r.open..r.end], format!(".{m}").as_bytes())
                                 .map_or(r.open, |o| r.open + o);
@@ -939,5 +942,47 @@ mod tests {
             .find(|c| c.callee == "kmalloc")
             .expect("kmalloc");
         assert_eq!((k.line, k.sections.len()), (7, 1));
+    }
+
+    #[test]
+    fn branch_condition_keys() {
+        use extract::cond_key;
+        let key = cond_key;
+        // Hints and warnings return their condition's truth.
+        assert_eq!(key("unlikely(!p)"), Some(("p".into(), true)));
+        assert_eq!(
+            key("WARN_ON_ONCE(!dev->ready)"),
+            Some(("dev->ready".into(), true))
+        );
+        assert_eq!(
+            key("!btrfs_is_subpage(fs_info, folio->mapping)"),
+            Some(("btrfs_is_subpage(fs_info,folio->mapping)".into(), true))
+        );
+        // Two hints joined are not one: no key.
+        assert_eq!(key("unlikely(a) || unlikely(b)"), None);
+        assert_eq!(key("WARN_ON(a) && b"), None);
+        // Calls with calls or side effects in their arguments are not plain.
+        assert_eq!(key("f(g(x))"), None);
+        assert_eq!(key("f(x++)"), None);
+        assert_eq!(key("f(x = 1)"), None);
+        assert_eq!(key("sizeof(x)"), None);
+        assert_eq!(extract::called_in_key("f(a,b->c)"), Some("f"));
+        assert_eq!(extract::called_in_key("a->b"), None);
+    }
+
+    #[test]
+    fn constant_returning_bodies() {
+        use extract::constant_return;
+        let c = |t: &str| constant_return(t.as_bytes());
+        assert_eq!(c("{\n\treturn false;\n}"), Some(false));
+        assert_eq!(c("{ return (0); }"), Some(false));
+        assert_eq!(c("{ return NULL; }"), Some(false));
+        assert_eq!(c("{ return true; }"), Some(true));
+        assert_eq!(c("{ return -ENODEV; }"), Some(true));
+        assert_eq!(c("{ return 0x10UL; }"), Some(true));
+        assert_eq!(c("{ return x; }"), None);
+        assert_eq!(c("{ return_value(); }"), None);
+        assert_eq!(c("{ f(); return 0; }"), None);
+        assert_eq!(c("{ return -EINVAL + x; }"), None);
     }
 }

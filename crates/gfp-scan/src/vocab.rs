@@ -651,7 +651,37 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
     ),
     // ftrace calls its callbacks from traced functions with preemption off.
     ("func", Some("ftrace_ops"), "ftrace callback"),
+    // blk-mq dispatches under `rcu_read_lock()` unless the tag set is
+    // BLK_MQ_F_BLOCKING, which the SCSI midlayer sets only for a host
+    // template with `queuecommand_may_block` (see [`MAY_SLEEP_OPT_OUTS`]).
+    (
+        "queuecommand",
+        Some("scsi_host_template"),
+        "SCSI queuecommand (blk-mq dispatch under RCU)",
+    ),
 ];
+
+/// Members of [`ATOMIC_MEMBERS`] that a structure can declare are called
+/// where sleeping is allowed, by the opting-out member in the same
+/// initialiser: (member, opting-out member).
+pub const MAY_SLEEP_OPT_OUTS: &[(&str, &str)] = &[("queuecommand", "queuecommand_may_block")];
+
+/// Whether the initialiser text `init` opts member `member` out of its
+/// atomic context ([`MAY_SLEEP_OPT_OUTS`]): `.queuecommand_may_block =
+/// true` beside `.queuecommand`.
+pub fn opted_out(member: &str, init: &str) -> bool {
+    MAY_SLEEP_OPT_OUTS.iter().any(|&(m, opt)| {
+        m == member
+            && init.match_indices(opt).any(|(i, _)| {
+                let rest: String = init[i + opt.len()..]
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .take(5)
+                    .collect();
+                rest.starts_with("=true") || rest.starts_with("=1")
+            })
+    })
+}
 
 const IRQ_CHIP: &str = "irq_chip callback (descriptor lock held)";
 const UART: &str = "uart_ops callback (port lock held)";
