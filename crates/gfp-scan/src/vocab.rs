@@ -651,6 +651,40 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
     ),
     // ftrace calls its callbacks from traced functions with preemption off.
     ("func", Some("ftrace_ops"), "ftrace callback"),
+    // The gadget core calls these from the controller's interrupt (its
+    // lock held): "Called in_interrupt; this may not sleep"
+    // (<linux/usb/gadget.h>). A function's `set_alt` runs from the
+    // composite driver's `setup`, under the device's spinlock.
+    (
+        "setup",
+        Some("usb_gadget_driver"),
+        "usb_gadget_driver callback (in interrupt)",
+    ),
+    (
+        "disconnect",
+        Some("usb_gadget_driver"),
+        "usb_gadget_driver callback (in interrupt)",
+    ),
+    (
+        "suspend",
+        Some("usb_gadget_driver"),
+        "usb_gadget_driver callback (in interrupt)",
+    ),
+    (
+        "resume",
+        Some("usb_gadget_driver"),
+        "usb_gadget_driver callback (in interrupt)",
+    ),
+    (
+        "reset",
+        Some("usb_gadget_driver"),
+        "usb_gadget_driver callback (in interrupt)",
+    ),
+    (
+        "set_alt",
+        None,
+        "usb_function set_alt (gadget setup, in interrupt)",
+    ),
     // blk-mq dispatches under `rcu_read_lock()` unless the tag set is
     // BLK_MQ_F_BLOCKING, which the SCSI midlayer sets only for a host
     // template with `queuecommand_may_block` (see [`MAY_SLEEP_OPT_OUTS`]).
