@@ -1682,6 +1682,54 @@ pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
     })
 }
 
+/// The atomic entry points a lexically read body registers by assigning a
+/// function to a structure member (`sk->sk_data_ready = conn_ready;`,
+/// `d->kp.pre_handler = probe;`), as the parser's walk finds them: (member
+/// path as written, function, offset of the assignment in `body`).
+pub fn member_registrations(body: &[u8]) -> Vec<(String, String, &'static str, usize)> {
+    let mut out = Vec::new();
+    for i in memchr::memchr_iter(b'=', body) {
+        if i == 0 || body.get(i + 1) == Some(&b'=') {
+            continue;
+        }
+        if matches!(
+            body[i - 1],
+            b'=' | b'!' | b'<' | b'>' | b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^'
+        ) {
+            continue;
+        }
+        // The function assigned: one identifier, then the statement's end.
+        let mut j = skip_blank(body, i + 1);
+        let st = j;
+        j = ident_end(body, j);
+        if j == st || body[st].is_ascii_digit() || body.get(skip_blank(body, j)) != Some(&b';') {
+            continue;
+        }
+        // The member path it is assigned to.
+        let mut e = i;
+        while e > 0 && body[e - 1].is_ascii_whitespace() {
+            e -= 1;
+        }
+        let mut b = e;
+        while b > 0
+            && (body[b - 1].is_ascii_alphanumeric()
+                || matches!(body[b - 1], b'_' | b'.' | b'>' | b'-' | b'[' | b']'))
+        {
+            b -= 1;
+        }
+        let lhs = String::from_utf8_lossy(&body[b..e]).into_owned();
+        let member = lhs.rsplit(['.', '>']).next().unwrap_or("");
+        if member.len() == lhs.len() || member.is_empty() {
+            continue;
+        }
+        if let Some(kind) = crate::vocab::atomic_member(member, &lhs) {
+            let f = String::from_utf8_lossy(&body[st..j]).into_owned();
+            out.push((lhs.clone(), f, kind, b));
+        }
+    }
+    out
+}
+
 /// Names assigned as values (`x->fn = name;`): functions whose address may
 /// be taken in a function the lexical pass reads.
 pub fn assigned_names(body: &[u8], taken: &mut Vec<String>) {

@@ -604,6 +604,17 @@ pub fn parse_file(
                         }
                     }
                     lexical::assigned_names(&code[r.open..r.end], &mut taken);
+                    for (lhs, function, kind, at) in
+                        lexical::member_registrations(&code[r.open..r.end])
+                    {
+                        atomic_members.push(facts::EntryPoint {
+                            function,
+                            kind,
+                            call: format!("{lhs} ="),
+                            registrar: f.name.clone(),
+                            line: line_of(r.open + at),
+                        });
+                    }
                     light.push(f);
                     true
                 } else {

@@ -685,6 +685,28 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         None,
         "usb_function set_alt (gadget setup, in interrupt)",
     ),
+    // A socket's callbacks run from the protocol's receive path in softirq
+    // context (TCP, UDP), under the socket's spinlock or `sk_callback_lock`.
+    (
+        "sk_data_ready",
+        None,
+        "socket callback (may run in softirq)",
+    ),
+    (
+        "sk_state_change",
+        None,
+        "socket callback (may run in softirq)",
+    ),
+    (
+        "sk_write_space",
+        None,
+        "socket callback (may run in softirq)",
+    ),
+    (
+        "sk_error_report",
+        None,
+        "socket callback (may run in softirq)",
+    ),
     // blk-mq dispatches under `rcu_read_lock()` unless the tag set is
     // BLK_MQ_F_BLOCKING, which the SCSI midlayer sets only for a host
     // template with `queuecommand_may_block` (see [`MAY_SLEEP_OPT_OUTS`]).
