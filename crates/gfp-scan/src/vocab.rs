@@ -707,6 +707,30 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         None,
         "socket callback (may run in softirq)",
     ),
+    // The input core calls a handler's event methods "with interrupts
+    // disabled and dev->event_lock spinlock held" (<linux/input.h>).
+    (
+        "event",
+        Some("input_handler"),
+        "input_handler callback (event lock held, interrupts disabled)",
+    ),
+    (
+        "events",
+        Some("input_handler"),
+        "input_handler callback (event lock held, interrupts disabled)",
+    ),
+    (
+        "filter",
+        Some("input_handler"),
+        "input_handler callback (event lock held, interrupts disabled)",
+    ),
+    // "Must not sleep. Use brightness_set_blocking for drivers that can
+    // sleep" (<linux/leds.h>): LED triggers call it from timers.
+    (
+        "brightness_set",
+        None,
+        "led brightness_set (must not sleep: triggers call it from timers)",
+    ),
     // blk-mq dispatches under `rcu_read_lock()` unless the tag set is
     // BLK_MQ_F_BLOCKING, which the SCSI midlayer sets only for a host
     // template with `queuecommand_may_block` (see [`MAY_SLEEP_OPT_OUTS`]).
