@@ -731,6 +731,18 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         None,
         "led brightness_set (must not sleep: triggers call it from timers)",
     ),
+    // syscore_suspend()/syscore_resume() run the operations on one CPU with
+    // interrupts disabled (drivers/base/syscore.c warns otherwise).
+    (
+        "suspend",
+        Some("syscore_ops"),
+        "syscore_ops callback (interrupts disabled)",
+    ),
+    (
+        "resume",
+        Some("syscore_ops"),
+        "syscore_ops callback (interrupts disabled)",
+    ),
     // blk-mq dispatches under `rcu_read_lock()` unless the tag set is
     // BLK_MQ_F_BLOCKING, which the SCSI midlayer sets only for a host
     // template with `queuecommand_may_block` (see [`MAY_SLEEP_OPT_OUTS`]).
