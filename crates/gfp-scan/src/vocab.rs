@@ -731,6 +731,18 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         None,
         "led brightness_set (must not sleep: triggers call it from timers)",
     ),
+    // hid_input_report() runs a HID driver's report hooks; USB HID calls it
+    // from its URB completion, in interrupt context.
+    (
+        "raw_event",
+        Some("hid_driver"),
+        "hid_driver report hook (may run in interrupt context)",
+    ),
+    (
+        "event",
+        Some("hid_driver"),
+        "hid_driver report hook (may run in interrupt context)",
+    ),
     // syscore_suspend()/syscore_resume() run the operations on one CPU with
     // interrupts disabled (drivers/base/syscore.c warns otherwise).
     (
