@@ -743,6 +743,37 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         Some("hid_driver"),
         "hid_driver report hook (may run in interrupt context)",
     ),
+    // A mailbox controller's send_data runs "in atomic context" (with the
+    // channel's spinlock held) <linux/mailbox_controller.h>.
+    (
+        "send_data",
+        Some("mbox_chan_ops"),
+        "mbox_chan_ops send_data (channel lock held)",
+    ),
+    // io-pgtable's TLB maintenance callbacks "can all be called in atomic
+    // context and must therefore not block" <linux/io-pgtable.h>.
+    (
+        "tlb_flush_all",
+        Some("iommu_flush_ops"),
+        "iommu_flush_ops callback (may run in atomic context)",
+    ),
+    (
+        "tlb_flush_walk",
+        Some("iommu_flush_ops"),
+        "iommu_flush_ops callback (may run in atomic context)",
+    ),
+    (
+        "tlb_add_page",
+        Some("iommu_flush_ops"),
+        "iommu_flush_ops callback (may run in atomic context)",
+    ),
+    // A FireWire address handler "is called in RCU read-side context,
+    // therefore must not sleep" <linux/firewire.h>.
+    (
+        "address_callback",
+        None,
+        "FireWire address handler (RCU read side)",
+    ),
     // syscore_suspend()/syscore_resume() run the operations on one CPU with
     // interrupts disabled (drivers/base/syscore.c warns otherwise).
     (
