@@ -1641,10 +1641,16 @@ impl<'s> Walker<'s> {
         }
         if let Some(reg) = vocab::registration(&name) {
             if let Some(a) = args.get(reg.arg) {
-                let f = text(self.src, *a)
-                    .trim_start_matches('&')
-                    .trim()
-                    .to_string();
+                let written = text(self.src, *a);
+                let f = written.trim_start_matches('&').trim();
+                // A notifier block is named by its last member
+                // (`&priv->inet6_nb`); the file's blocks say its function.
+                let f = if reg.via_block {
+                    f.rsplit(['.', '>']).next().unwrap_or(f)
+                } else {
+                    f
+                }
+                .to_string();
                 if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
                     && !f.is_empty()
                     && f != "NULL"

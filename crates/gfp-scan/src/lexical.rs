@@ -124,6 +124,16 @@ const NEEDLES: &[&str] = &[
     "register_trace",
     "tracepoint_probe_register",
     "bi_end_io",
+    // atomic notifier chains (see vocab::registration)
+    "atomic_notifier_chain_register",
+    "register_die_notifier",
+    "inet6addr_notifier",
+    "netevent_notifier",
+    "switchdev_notifier",
+    "keyboard_notifier",
+    "vt_notifier",
+    "dcbevent_notifier",
+    "register_restart_handler",
 ];
 
 fn needles() -> &'static AhoCorasick {
@@ -1726,6 +1736,44 @@ pub fn member_registrations(body: &[u8]) -> Vec<(String, String, &'static str, u
             let f = String::from_utf8_lossy(&body[st..j]).into_owned();
             out.push((lhs.clone(), f, kind, b));
         }
+    }
+    out
+}
+
+/// The notifier blocks a body fills by assignment (`priv->nb.notifier_call =
+/// handler;`): (the block's last member, `nb`, and the function).
+pub fn notifier_assignments(body: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for at in memchr::memmem::find_iter(body, b"notifier_call") {
+        let end = at + "notifier_call".len();
+        if at < 2 || ident_end(body, at) != end {
+            continue;
+        }
+        // `base.notifier_call` or `base->notifier_call`.
+        let b = if body[at - 1] == b'.' {
+            at - 1
+        } else if body[at - 2..at] == *b"->" {
+            at - 2
+        } else {
+            continue;
+        };
+        let mut s = b;
+        while s > 0 && (body[s - 1].is_ascii_alphanumeric() || body[s - 1] == b'_') {
+            s -= 1;
+        }
+        let eq = skip_blank(body, end);
+        if s == b || body.get(eq) != Some(&b'=') || body.get(eq + 1) == Some(&b'=') {
+            continue;
+        }
+        let st = skip_blank(body, eq + 1);
+        let fe = ident_end(body, st);
+        if fe == st || body[st].is_ascii_digit() || body.get(skip_blank(body, fe)) != Some(&b';') {
+            continue;
+        }
+        out.push((
+            String::from_utf8_lossy(&body[s..b]).into_owned(),
+            String::from_utf8_lossy(&body[st..fe]).into_owned(),
+        ));
     }
     out
 }

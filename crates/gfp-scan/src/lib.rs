@@ -588,9 +588,11 @@ pub fn parse_file(
     let mut taken = Vec::new();
     let mut ops = Vec::new();
     let mut atomic_members = Vec::new();
+    let mut notifier_blocks: Vec<(String, String)> = Vec::new();
     for r in &regions {
         let blank = match r.kind {
             lexical::RegionKind::Function => {
+                notifier_blocks.extend(lexical::notifier_assignments(&code[r.open..r.end]));
                 if parse_all || lexical::matters(&code[r.start..r.end]) {
                     false
                 } else if let Some(f) = lexical::light_function(src, &code, r, &line_of)
@@ -624,8 +626,24 @@ pub fn parse_file(
             lexical::RegionKind::Initializer => {
                 let before = ops.len();
                 lexical::initializer_names(&code[r.open..r.end], &mut ops, &mut taken);
+                let head = String::from_utf8_lossy(&code[r.start..r.open]);
+                if head.contains("notifier_block") {
+                    // `static struct notifier_block foo_nb = {`: its name.
+                    let name = head.split('=').next().and_then(|h| {
+                        h.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                            .rfind(|w| {
+                                !w.is_empty()
+                                    && !w.starts_with("__")
+                                    && !w.bytes().all(|b| b.is_ascii_digit())
+                            })
+                    });
+                    for (m, f) in &ops[before..] {
+                        if let (Some(name), "notifier_call") = (name, m.as_str()) {
+                            notifier_blocks.push((name.to_string(), f.clone()));
+                        }
+                    }
+                }
                 for (m, f) in &ops[before..] {
-                    let head = String::from_utf8_lossy(&code[r.start..r.open]);
                     let kind = vocab::atomic_member(m, &head).filter(|_| {
                         !vocab::opted_out(m, &String::from_utf8_lossy(&code[r.open..r.end]))
                     });
@@ -693,6 +711,20 @@ pub fn parse_file(
     facts.functions.extend(light);
     facts.ops.extend(ops);
     facts.entry_points.extend(atomic_members);
+    // A notifier block registered on an atomic chain: its function, where
+    // the file fills the block; a block filled elsewhere is not followed.
+    facts.entry_points.retain_mut(|e| {
+        if e.kind != vocab::ATOMIC_NOTIFIER {
+            return true;
+        }
+        match notifier_blocks.iter().find(|(b, _)| *b == e.function) {
+            Some((_, f)) => {
+                e.function.clone_from(f);
+                true
+            }
+            None => false,
+        }
+    });
     facts.address_taken.extend(taken);
     facts.includes = lexical::includes(src);
     facts.local_includes = lexical::local_includes(src);

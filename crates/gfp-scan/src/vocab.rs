@@ -443,10 +443,38 @@ pub struct Registration {
     pub arg: usize,
     /// What kind of atomic context the function runs in.
     pub kind: &'static str,
+    /// The argument is a `struct notifier_block` (`&foo_nb`), whose
+    /// `notifier_call` is the function.
+    pub via_block: bool,
 }
+
+/// The kind of every callback of an atomic notifier chain.
+pub const ATOMIC_NOTIFIER: &str = "atomic notifier callback (RCU read side)";
 
 /// The atomic entry point a call to `name` registers, if any.
 pub fn registration(name: &str) -> Option<Registration> {
+    // The chains the kernel declares with ATOMIC_NOTIFIER_HEAD: their
+    // callbacks run under rcu_read_lock() (the die chain from the trap
+    // handlers themselves).
+    let chain = match name {
+        "atomic_notifier_chain_register" | "atomic_notifier_chain_register_unique_prio" => Some(1),
+        "register_die_notifier"
+        | "register_inet6addr_notifier"
+        | "register_netevent_notifier"
+        | "register_switchdev_notifier"
+        | "register_keyboard_notifier"
+        | "register_vt_notifier"
+        | "register_dcbevent_notifier"
+        | "register_restart_handler" => Some(0),
+        _ => None,
+    };
+    if let Some(arg) = chain {
+        return Some(Registration {
+            arg,
+            kind: ATOMIC_NOTIFIER,
+            via_block: true,
+        });
+    }
     let (arg, kind) = match name {
         "request_irq"
         | "request_threaded_irq"
@@ -507,7 +535,11 @@ pub fn registration(name: &str) -> Option<Registration> {
         }
         _ => return None,
     };
-    Some(Registration { arg, kind })
+    Some(Registration {
+        arg,
+        kind,
+        via_block: false,
+    })
 }
 
 /// Structure members whose function the kernel calls only in atomic
