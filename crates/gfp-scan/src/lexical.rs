@@ -118,6 +118,8 @@ const NEEDLES: &[&str] = &[
     "waitqueue_func",
     "WAIT_FUNC",
     "open_softirq",
+    "irq_poll_init",
+    "alarm_init",
     "dma_fence_add_callback",
     "register_nmi_handler",
     "perf_event_create_kernel_counter",

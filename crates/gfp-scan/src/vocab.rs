@@ -523,6 +523,10 @@ pub fn registration(name: &str) -> Option<Registration> {
         // A wait queue entry's function runs under the queue's spinlock.
         "init_waitqueue_func_entry" | "DEFINE_WAIT_FUNC" => (1, "wait queue wake function"),
         "open_softirq" => (1, "softirq handler"),
+        // irq_poll runs its poll functions from the IRQ_POLL softirq.
+        "irq_poll_init" => (2, "irq_poll handler (softirq)"),
+        // An alarm timer's function runs from its hrtimer, in interrupt.
+        "alarm_init" => (2, "alarm timer callback"),
         // A fence callback runs with the fence's spinlock held.
         "dma_fence_add_callback" => (2, "dma_fence callback"),
         "register_nmi_handler" => (1, "NMI handler"),
@@ -805,6 +809,13 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         "address_callback",
         None,
         "FireWire address handler (RCU read side)",
+    ),
+    // An input device's event method (LEDs, sound) "is protected by
+    // @event_lock and must not sleep" (<linux/input.h>).
+    (
+        "event",
+        Some("input"),
+        "input_dev event (event lock held, interrupts disabled)",
     ),
     // syscore_suspend()/syscore_resume() run the operations on one CPU with
     // interrupts disabled (drivers/base/syscore.c warns otherwise).
