@@ -552,7 +552,8 @@ fn split_top(t: &str, op: u8) -> Vec<String> {
     out
 }
 
-fn balanced(s: &str) -> bool {
+/// Whether the parentheses of `s` pair up, none closing before it opens.
+pub(crate) fn balanced(s: &str) -> bool {
     let mut d = 0i32;
     for c in s.chars() {
         match c {

@@ -988,27 +988,10 @@ fn condition(
 
 /// `t` without the parentheses around all of it.
 fn strip_parens(mut t: &str) -> &str {
-    while t.starts_with('(') && t.ends_with(')') && parens_balanced(&t[1..t.len() - 1]) {
+    while t.starts_with('(') && t.ends_with(')') && crate::extract::balanced(&t[1..t.len() - 1]) {
         t = t[1..t.len() - 1].trim();
     }
     t
-}
-
-fn parens_balanced(s: &str) -> bool {
-    let mut d = 0i32;
-    for c in s.chars() {
-        match c {
-            '(' => d += 1,
-            ')' => {
-                d -= 1;
-                if d < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    d == 0
 }
 
 /// A comparison of two numbers (`PAGE_SIZE > SZ_4K`, `PAGE_SHIFT == 12`):
