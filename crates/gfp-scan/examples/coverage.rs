@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use gfp_scan::{lexical, parse_file, Allocators};
+use gfp_scan::{lexical, parse_file, preproc, Allocators};
 use rayon::prelude::*;
 
 fn files(root: &Path) -> Vec<std::path::PathBuf> {
@@ -59,7 +59,7 @@ fn main() {
             // is not a call site.
             let code = lexical::code_only(&src);
             let code =
-                match lexical::blank_dead_branches(&src, &code, &lexical::BuildFacts::UNKNOWN) {
+                match preproc::blank_dead_branches(&src, &code, &preproc::BuildFacts::UNKNOWN) {
                     Some(live) => lexical::code_only(&live),
                     None => code,
                 };
@@ -120,7 +120,7 @@ fn main() {
                 .unwrap_or(p)
                 .to_string_lossy()
                 .into_owned();
-            let Some(facts) = parse_file(rel.clone(), &src, false, &lexical::BuildFacts::UNKNOWN)
+            let Some(facts) = parse_file(rel.clone(), &src, false, &preproc::BuildFacts::UNKNOWN)
             else {
                 return (grep.len(), 0, Vec::new());
             };

@@ -5,7 +5,7 @@
 //! `static inline bool btrfs_is_subpage(...) { return false; }` in the
 //! `#else` of `#if PAGE_SIZE > SZ_4K`. Once the preprocessor pass has left
 //! only the branch the build compiles (see
-//! [`crate::lexical::blank_dead_branches`]), a caller's `if
+//! [`crate::preproc::blank_dead_branches`]), a caller's `if
 //! (!btrfs_is_subpage(fs_info, mapping)) return 0;` decides that nothing
 //! after it runs, and the allocation below it is no finding.
 

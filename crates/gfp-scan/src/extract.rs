@@ -463,7 +463,7 @@ pub(crate) fn constant_return(code: &[u8]) -> Option<bool> {
                     return Some(true);
                 }
             }
-            crate::lexical::integer(v.trim_start_matches('-')).map(|n| n != 0)
+            crate::preproc::integer(v.trim_start_matches('-')).map(|n| n != 0)
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod graph;
 pub mod kconfig;
 pub mod lexical;
 pub mod mask;
+pub mod preproc;
 pub mod report;
 pub mod rules;
 pub mod vocab;
@@ -404,11 +405,11 @@ fn scan_in_pool(
         collect_files(root, opts.arch.as_deref(), opts.buildable_only)?;
     let never = |sym: &str| config.as_ref().is_some_and(|c| c.is_impossible(sym));
     let build = match &config {
-        Some(c) => lexical::BuildFacts {
+        Some(c) => preproc::BuildFacts {
             never_set: &never,
             page_shift: c.page_shift(),
         },
-        None => lexical::BuildFacts::UNKNOWN,
+        None => preproc::BuildFacts::UNKNOWN,
     };
     let base = if root.is_file() {
         root.parent().unwrap_or(root)
@@ -563,7 +564,6 @@ fn scan_in_pool(
     })
 }
 
-/// A configuration symbol (without `CONFIG_`) that no build sets.
 /// Parses one file's text into its facts. Functions that can matter only
 /// through their calls are read lexically and blanked before tree-sitter
 /// parses the rest (see [`lexical`]); `parse_all` parses every function.
@@ -572,10 +572,10 @@ pub fn parse_file(
     rel: String,
     src: &[u8],
     parse_all: bool,
-    build: &lexical::BuildFacts<'_>,
+    build: &preproc::BuildFacts<'_>,
 ) -> Option<facts::FileFacts> {
     let mut code = lexical::code_only(src);
-    let lexical::Preprocessed { live, uncertain } = lexical::preprocess(src, &code, build);
+    let preproc::Preprocessed { live, uncertain } = preproc::preprocess(src, &code, build);
     if let Some(l) = &live {
         code = lexical::code_only(l);
     }
@@ -627,18 +627,9 @@ pub fn parse_file(
                 let before = ops.len();
                 lexical::initializer_names(&code[r.open..r.end], &mut ops, &mut taken);
                 let head = String::from_utf8_lossy(&code[r.start..r.open]);
-                if head.contains("notifier_block") {
-                    // `static struct notifier_block foo_nb = {`: its name.
-                    let name = head.split('=').next().and_then(|h| {
-                        h.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                            .rfind(|w| {
-                                !w.is_empty()
-                                    && !w.starts_with("__")
-                                    && !w.bytes().all(|b| b.is_ascii_digit())
-                            })
-                    });
+                if let Some(name) = lexical::notifier_block_name(&head) {
                     for (m, f) in &ops[before..] {
-                        if let (Some(name), "notifier_call") = (name, m.as_str()) {
+                        if m == "notifier_call" {
                             notifier_blocks.push((name.to_string(), f.clone()));
                         }
                     }
@@ -711,13 +702,25 @@ pub fn parse_file(
     facts.functions.extend(light);
     facts.ops.extend(ops);
     facts.entry_points.extend(atomic_members);
-    // A notifier block registered on an atomic chain: its function, where
-    // the file fills the block; a block filled elsewhere is not followed.
-    facts.entry_points.retain_mut(|e| {
+    resolve_notifier_blocks(&mut facts.entry_points, &notifier_blocks);
+    facts.address_taken.extend(taken);
+    facts.includes = lexical::includes(src);
+    facts.local_includes = lexical::local_includes(src);
+    facts.renames = lexical::renames(&code);
+    facts.exports = lexical::exports(&code);
+    forget_uncertain_constants(&mut facts.functions, &uncertain, &newlines, src.len());
+    Some(facts)
+}
+
+/// Gives each entry point registered through a notifier block (named by
+/// the block) the function the file puts in the block; one whose block the
+/// file does not fill is not followed.
+fn resolve_notifier_blocks(entry_points: &mut Vec<facts::EntryPoint>, blocks: &[(String, String)]) {
+    entry_points.retain_mut(|e| {
         if e.kind != vocab::ATOMIC_NOTIFIER {
             return true;
         }
-        match notifier_blocks.iter().find(|(b, _)| *b == e.function) {
+        match blocks.iter().find(|(b, _)| *b == e.function) {
             Some((_, f)) => {
                 e.function.clone_from(f);
                 true
@@ -725,27 +728,30 @@ pub fn parse_file(
             None => false,
         }
     });
-    facts.address_taken.extend(taken);
-    facts.includes = lexical::includes(src);
-    facts.local_includes = lexical::local_includes(src);
-    facts.renames = lexical::renames(&code);
-    facts.exports = lexical::exports(&code);
-    // A constant function under a condition the build leaves open is one
-    // of two definitions (`#ifdef CONFIG_ACPI` ... `#else` stub), the other
-    // perhaps a macro: what it returns decides nothing.
-    if !uncertain.is_empty() {
-        let line_start = |l: u32| match l {
-            0 | 1 => 0,
-            l => newlines.get(l as usize - 2).map_or(src.len(), |&n| n + 1),
-        };
-        for f in &mut facts.functions {
-            let at = line_start(f.line);
-            if f.returns_constant.is_some() && uncertain.iter().any(|r| r.contains(&at)) {
-                f.returns_constant = None;
-            }
+}
+
+/// A constant function defined under a condition the build leaves open is
+/// one of two definitions (`#ifdef CONFIG_ACPI` ... `#else` stub), the other
+/// perhaps a macro: what it returns decides nothing.
+fn forget_uncertain_constants(
+    functions: &mut [facts::Function],
+    uncertain: &[std::ops::Range<usize>],
+    newlines: &[usize],
+    len: usize,
+) {
+    if uncertain.is_empty() {
+        return;
+    }
+    let line_start = |l: u32| match l {
+        0 | 1 => 0,
+        l => newlines.get(l as usize - 2).map_or(len, |&n| n + 1),
+    };
+    for f in functions {
+        let at = line_start(f.line);
+        if f.returns_constant.is_some() && uncertain.iter().any(|r| r.contains(&at)) {
+            f.returns_constant = None;
         }
     }
-    Some(facts)
 }
 
 /// Applies each file's renaming macros, and those of the headers it
@@ -975,7 +981,7 @@ mod tests {
             "g.c".into(),
             src.as_bytes(),
             false,
-            &lexical::BuildFacts::UNKNOWN,
+            &preproc::BuildFacts::UNKNOWN,
         )
         .expect("parses");
         let g = facts.functions.iter().find(|f| f.name == "g").expect("g");
