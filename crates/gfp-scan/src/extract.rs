@@ -1640,6 +1640,23 @@ impl<'s> Walker<'s> {
             self.emit(Ev::ReleaseAny(lock));
             return;
         }
+        let state = args.first().map(|a| text(self.src, *a)).unwrap_or_default();
+        for &i in vocab::cpuhp_atomic_callbacks(&name, state.trim()) {
+            let Some(a) = args.get(i) else { continue };
+            let f = text(self.src, *a);
+            if plausible_function_name(&f)
+                && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && f != "NULL"
+            {
+                self.entry_points.push(EntryPoint {
+                    function: f,
+                    kind: vocab::CPUHP_STARTING,
+                    call: name.clone(),
+                    registrar: self.f.name.clone(),
+                    line: ln,
+                });
+            }
+        }
         if let Some(reg) = vocab::registration(&name) {
             if let Some(a) = args.get(reg.arg) {
                 let written = text(self.src, *a);

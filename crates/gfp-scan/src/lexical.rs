@@ -119,6 +119,7 @@ const NEEDLES: &[&str] = &[
     "WAIT_FUNC",
     "open_softirq",
     "irq_poll_init",
+    "cpuhp_setup_state",
     "alarm_init",
     "dma_fence_add_callback",
     "register_nmi_handler",

@@ -448,6 +448,25 @@ pub struct Registration {
     pub via_block: bool,
 }
 
+/// What a CPU hotplug callback of the STARTING section runs as: "invoked on
+/// the hotplugged CPU from the low level hotplug startup/teardown code with
+/// interrupts disabled" (<linux/cpuhotplug.h>).
+pub const CPUHP_STARTING: &str = "CPU hotplug STARTING callback (interrupts disabled)";
+
+/// The arguments of a call to `name` that are CPU hotplug callbacks run
+/// with interrupts disabled, given the state it registers (`state`, its
+/// first argument as written): the startup and teardown of
+/// `cpuhp_setup_state*()` for a `CPUHP_AP_..._STARTING` or `_DYING` state.
+pub fn cpuhp_atomic_callbacks(name: &str, state: &str) -> &'static [usize] {
+    let starting = state.starts_with("CPUHP_AP_")
+        && (state.ends_with("_STARTING") || state.ends_with("_DYING"));
+    if name.starts_with("cpuhp_setup_state") && starting {
+        &[2, 3]
+    } else {
+        &[]
+    }
+}
+
 /// The kind of every callback of an atomic notifier chain.
 pub const ATOMIC_NOTIFIER: &str = "atomic notifier callback (RCU read side)";
 
