@@ -605,6 +605,9 @@ struct Walker<'s> {
     ops: Vec<(String, String)>,
     taken: HashSet<String>,
     depth: u32,
+    /// The bytes of the function's body (what an opting-out member beside
+    /// an atomic one is looked for in).
+    body_span: std::ops::Range<usize>,
     /// The kind of the node whose child [`Self::expr`] walks now: asking a
     /// node for its parent costs a walk down from the root.
     parent_kind: &'static str,
@@ -647,6 +650,7 @@ impl<'s> Walker<'s> {
             taken: HashSet::new(),
             depth: 0,
             parent_kind: "",
+            body_span: 0..0,
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
@@ -678,6 +682,7 @@ impl<'s> Walker<'s> {
 
     fn body(&mut self, body: Node<'_>) {
         self.end_line = body.end_position().row as u32 + 1;
+        self.body_span = body.start_byte()..body.end_byte();
         self.stmt(body);
         let (cur, exit) = (self.cur, self.exit);
         self.edge(cur, exit);
@@ -1477,7 +1482,10 @@ impl<'s> Walker<'s> {
                 let member = text(self.src, field);
                 if rhs.kind() == "identifier" {
                     let f = rhs_text.clone();
-                    if let Some(kind) = vocab::atomic_member(&member, &lhs_text) {
+                    let body = self.src.get(self.body_span.clone()).unwrap_or_default();
+                    let kind = vocab::atomic_member(&member, &lhs_text)
+                        .filter(|_| !vocab::opted_out(&member, &String::from_utf8_lossy(body)));
+                    if let Some(kind) = kind {
                         self.entry_points.push(EntryPoint {
                             function: f.clone(),
                             kind,

@@ -1273,7 +1273,9 @@ pub fn member_registrations(body: &[u8]) -> Vec<(String, String, &'static str, u
         if member.len() == lhs.len() || member.is_empty() {
             continue;
         }
-        if let Some(kind) = crate::vocab::atomic_member(member, &lhs) {
+        let kind = crate::vocab::atomic_member(member, &lhs)
+            .filter(|_| !crate::vocab::opted_out(member, &String::from_utf8_lossy(body)));
+        if let Some(kind) = kind {
             let f = String::from_utf8_lossy(&body[st..j]).into_owned();
             out.push((lhs.clone(), f, kind, b));
         }

@@ -836,6 +836,13 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         Some("input"),
         "input_dev event (event lock held, interrupts disabled)",
     ),
+    // "if brightness_set_blocking is not set this function must not
+    // sleep!" (<linux/leds.h>): see [`MAY_SLEEP_OPT_OUTS`].
+    (
+        "blink_set",
+        None,
+        "led blink_set (must not sleep without brightness_set_blocking)",
+    ),
     // syscore_suspend()/syscore_resume() run the operations on one CPU with
     // interrupts disabled (drivers/base/syscore.c warns otherwise).
     (
@@ -859,23 +866,35 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
 ];
 
 /// Members of [`ATOMIC_MEMBERS`] that a structure can declare are called
-/// where sleeping is allowed, by the opting-out member in the same
-/// initialiser: (member, opting-out member).
-pub const MAY_SLEEP_OPT_OUTS: &[(&str, &str)] = &[("queuecommand", "queuecommand_may_block")];
+/// where sleeping is allowed, by the opting-out member set beside them:
+/// (member, opting-out member, the value that opts out, `None` for any).
+pub const MAY_SLEEP_OPT_OUTS: &[(&str, &str, Option<&str>)] = &[
+    ("queuecommand", "queuecommand_may_block", Some("true")),
+    // An LED with a blocking brightness setter gets its blink requests
+    // from the LED core's work item.
+    ("blink_set", "brightness_set_blocking", None),
+];
 
-/// Whether the initialiser text `init` opts member `member` out of its
-/// atomic context ([`MAY_SLEEP_OPT_OUTS`]): `.queuecommand_may_block =
-/// true` beside `.queuecommand`.
+/// Whether the text `init` (the initialiser, or the function that fills
+/// the structure) opts member `member` out of its atomic context
+/// ([`MAY_SLEEP_OPT_OUTS`]): `.queuecommand_may_block = true` beside
+/// `.queuecommand`, `cdev->brightness_set_blocking = f;` beside
+/// `cdev->blink_set = g;`.
 pub fn opted_out(member: &str, init: &str) -> bool {
-    MAY_SLEEP_OPT_OUTS.iter().any(|&(m, opt)| {
+    MAY_SLEEP_OPT_OUTS.iter().any(|&(m, opt, value)| {
         m == member
             && init.match_indices(opt).any(|(i, _)| {
                 let rest: String = init[i + opt.len()..]
                     .chars()
                     .filter(|c| !c.is_whitespace())
-                    .take(5)
+                    .take(6)
                     .collect();
-                rest.starts_with("=true") || rest.starts_with("=1")
+                match (rest.strip_prefix('='), value) {
+                    (Some(r), _) if r.starts_with('=') => false,
+                    (Some(r), Some(v)) => r.starts_with(v) || (v == "true" && r.starts_with('1')),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                }
             })
     })
 }
