@@ -29,6 +29,7 @@ pub mod preproc;
 pub mod report;
 pub mod rules;
 pub mod vocab;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -505,7 +506,9 @@ fn scan_in_pool(
         let (bits, _) = prof.from_native(m);
         gfp::render::hex_and_pgg(prof, bits)
     };
+    let windows = windows::MemberWindows::new(base, &g.files);
     let cx = rules::Ctx {
+        windows: &windows,
         g: &g,
         render: &render,
         scope_effect: &scope_effect,

@@ -60,6 +60,9 @@ pub struct Ctx<'a> {
     /// How many distinct functions must call a function inside atomic
     /// sections for the scanner to trust it there (0: trust none).
     pub trust_callers: usize,
+    /// Struct members raised only around a call (`map->async`): a chain
+    /// that tests one without passing such a call cannot run.
+    pub windows: &'a crate::windows::MemberWindows<'a>,
 }
 
 impl Ctx<'_> {
@@ -569,7 +572,10 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], paths: &Paths, out: &
             let e = &g.events[*owner as usize][*ei];
             let path = paths.steps(*path);
             let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
-            if case_excluded(g, &steps) || conds_conflict(g, &steps) {
+            if case_excluded(g, &steps)
+                || conds_conflict(g, &steps)
+                || cx.windows.shut_on(g, &steps)
+            {
                 continue;
             }
             let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
@@ -885,6 +891,7 @@ fn section_finding(
     if dropped_on_the_way(g, sec.class, &steps)
         || case_excluded(g, &steps)
         || conds_conflict(g, &steps)
+        || cx.windows.shut_on(g, &steps)
     {
         return None;
     }

@@ -401,7 +401,7 @@ fn json_has_the_documented_shape() {
             && pos("kernel") < pos("files")
             && pos("elapsed_ms") < pos("findings")
     );
-    assert_eq!(v["files"], 14);
+    assert_eq!(v["files"], 17);
     let f = &v["findings"][0];
     for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
         assert!(f.get(k).is_some(), "{k}");
