@@ -706,6 +706,9 @@ pub fn parse_file(
     facts.ops.extend(ops);
     facts.entry_points.extend(atomic_members);
     resolve_notifier_blocks(&mut facts.entry_points, &notifier_blocks);
+    facts
+        .entry_points
+        .retain(|e| !vocab::file_opted_out(&e.call, &code));
     facts.address_taken.extend(taken);
     facts.includes = lexical::includes(src);
     facts.local_includes = lexical::local_includes(src);

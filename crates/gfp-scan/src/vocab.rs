@@ -863,7 +863,55 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
         Some("scsi_host_template"),
         "SCSI queuecommand (blk-mq dispatch under RCU)",
     ),
+    // Any other blk-mq driver's queue_rq, under the same `rcu_read_lock()`
+    // of blk-mq's dispatch, unless the tag set is BLK_MQ_F_BLOCKING (see
+    // [`FILE_OPT_OUTS`]).
+    (
+        "queue_rq",
+        Some("blk_mq_ops"),
+        "blk-mq queue_rq (dispatch under RCU)",
+    ),
+    // The callbacks <net/mac80211.h> says "must be atomic" (or "must not
+    // sleep"): mac80211 calls them from its TX path and its softirq
+    // receive and power-save handling.
+    ("tx", Some("ieee80211_ops"), MAC80211),
+    ("prepare_multicast", Some("ieee80211_ops"), MAC80211),
+    ("set_tim", Some("ieee80211_ops"), MAC80211),
+    ("update_tkip_key", Some("ieee80211_ops"), MAC80211),
+    ("get_key_seq", Some("ieee80211_ops"), MAC80211),
+    ("sta_notify", Some("ieee80211_ops"), MAC80211),
+    ("sta_rc_update", Some("ieee80211_ops"), MAC80211),
+    ("sta_rate_tbl_update", Some("ieee80211_ops"), MAC80211),
+    ("event_callback", Some("ieee80211_ops"), MAC80211),
+    ("release_buffered_frames", Some("ieee80211_ops"), MAC80211),
+    ("allow_buffered_frames", Some("ieee80211_ops"), MAC80211),
+    ("ipv6_addr_change", Some("ieee80211_ops"), MAC80211),
 ];
+
+/// What a mac80211 callback documented as atomic runs as.
+const MAC80211: &str = "ieee80211_ops callback (must be atomic)";
+
+/// Members of [`ATOMIC_MEMBERS`] whose atomic context a word anywhere in
+/// the registering file may lift: (member, word). A blk-mq driver asks for
+/// a sleeping dispatch with BLK_MQ_F_BLOCKING in its tag set, which it
+/// fills elsewhere than its `blk_mq_ops` (nvme's transports say it as
+/// NVME_F_BLOCKING), so any mention of `_F_BLOCKING` in the file opts out.
+pub const FILE_OPT_OUTS: &[(&str, &str)] = &[("queue_rq", "_F_BLOCKING")];
+
+/// Whether the registration written `call` (`.queue_rq =`, `ops->queue_rq
+/// =`) is lifted out of its atomic context by a word of the file's `code`
+/// ([`FILE_OPT_OUTS`]).
+pub fn file_opted_out(call: &str, code: &[u8]) -> bool {
+    let member = call
+        .trim_end_matches('=')
+        .trim_end()
+        .rsplit(['.', '>'])
+        .next()
+        .unwrap_or("");
+    FILE_OPT_OUTS
+        .iter()
+        .any(|&(m, word)| m == member && memchr::memmem::find(code, word.as_bytes()).is_some())
+}
 
 /// Members of [`ATOMIC_MEMBERS`] that a structure can declare are called
 /// where sleeping is allowed, by the opting-out member set beside them:

@@ -160,6 +160,7 @@ fn entry_points_by_registration_kind() {
         ("my_hrtimer", "hrtimer callback"),
         ("my_tasklet", "tasklet"),
         ("my_rcu_cb", "RCU callback"),
+        ("wifi_tx", "ieee80211_ops callback (must be atomic)"),
     ] {
         assert!(kinds.contains(&want), "{want:?} missing from {kinds:?}");
     }
@@ -401,7 +402,7 @@ fn json_has_the_documented_shape() {
             && pos("kernel") < pos("files")
             && pos("elapsed_ms") < pos("findings")
     );
-    assert_eq!(v["files"], 17);
+    assert_eq!(v["files"], 19);
     let f = &v["findings"][0];
     for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
         assert!(f.get(k).is_some(), "{k}");
