@@ -620,6 +620,16 @@ fn assigned_in(atom: &[u8], body: &[u8]) -> bool {
         {
             continue;
         }
+        let mut r = end;
+        while r < body.len() && body[r].is_ascii_whitespace() {
+            r += 1;
+        }
+        let post = &body[r..];
+        // `&c->lock`, `++c->n`, `c->n = 0`: the operator applies to the
+        // member (or element), and `c` itself is left as it was.
+        if post.starts_with(b"->") || post.starts_with(b".") || post.starts_with(b"[") {
+            continue;
+        }
         let mut q = p;
         while q > 0 && body[q - 1].is_ascii_whitespace() {
             q -= 1;
@@ -631,11 +641,6 @@ fn assigned_in(atom: &[u8], body: &[u8]) -> bool {
         {
             return true;
         }
-        let mut r = end;
-        while r < body.len() && body[r].is_ascii_whitespace() {
-            r += 1;
-        }
-        let post = &body[r..];
         let assigns = (post.starts_with(b"=") && !post.starts_with(b"=="))
             || post.starts_with(b"++")
             || post.starts_with(b"--")
@@ -1582,6 +1587,20 @@ fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_condition_is_assigned_only_by_writes_of_itself() {
+        let body =
+            b"if (c) spin_lock(&c->lock); c->n++; ++c->m; c->x = 1; if (c) spin_unlock(&c->lock);";
+        assert!(never_assigned("c", body));
+        assert!(!never_assigned("c->n", body));
+        assert!(!never_assigned("c->x", body));
+        assert!(!never_assigned("c", b"if (c) f(&c); if (c) g();"));
+        assert!(!never_assigned("c", b"c = next(c);"));
+        assert!(!never_assigned("c", b"c++;"));
+        assert!(never_assigned("c", b"if (a && c) f(c[0]);"));
+    }
+
     use super::*;
 
     #[test]

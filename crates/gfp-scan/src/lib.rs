@@ -424,35 +424,11 @@ fn scan_in_pool(
     let profile = Profile::for_version_default(version);
     let evaluator = mask::Evaluator::new(profile);
 
-    let done = AtomicUsize::new(0);
-    let skipped = AtomicUsize::new(0);
-    let total = files.len();
-    let mut facts: Vec<facts::FileFacts> = files
-        .par_iter()
-        .filter_map(|p| {
-            let src = std::fs::read(p).ok()?;
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Some(cb) = progress {
-                if n % 256 == 0 || n == total {
-                    cb(n, total);
-                }
-            }
-            if !worth_parsing(p, &src) {
-                skipped.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            let rel = p
-                .strip_prefix(base)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned();
-            parse_file(rel, &src, opts.parse_all, &build)
-        })
-        .collect();
+    let (mut facts, skipped) = parse_tree(&files, base, opts.parse_all, &build, progress);
     apply_renames(&mut facts);
     let parse_wall = start.elapsed();
     let mut stats = report::Stats {
-        skipped_files: skipped.into_inner(),
+        skipped_files: skipped,
         unbuildable_files: unbuildable,
         parse_wall_ms: parse_wall.as_millis() as u64,
         ..report::Stats::default()
@@ -471,16 +447,7 @@ fn scan_in_pool(
     let nfiles = facts.len();
     let parse_errors: u64 = facts.iter().map(|f| f.parse_errors as u64).sum();
     stats.bytes = facts.iter().map(|f| f.bytes as u64).sum();
-    for f in facts.iter().flat_map(|f| &f.functions) {
-        stats.calls += f.calls.len() as u64;
-        stats.alloc_sites += f
-            .calls
-            .iter()
-            .filter(|c| opts.allocators.get(&c.callee).is_some())
-            .count() as u64;
-        stats.scope_sites += f.scopes.len() as u64;
-        stats.indirect_calls += f.indirect_calls.len() as u64;
-    }
+    count_sites(&facts, &opts.allocators, &mut stats);
     stats.indirect_followed = followed;
     // Where the scanned directory lies in its kernel tree.
     let tree_prefix = kernel_tree(root)
@@ -534,6 +501,76 @@ fn scan_in_pool(
             .retain(|f| f.rule != rules::id::SLEEP_IN_ATOMIC || f.chain.len() <= opts.max_chain);
         stats.long_chains = before - findings.len();
     }
+    sort_findings(&mut findings);
+    let functions = g.fns.len();
+    Ok(Report {
+        root: root.display().to_string(),
+        kernel: version.to_string(),
+        files: nfiles,
+        functions,
+        parse_errors,
+        elapsed_ms: start.elapsed().as_millis() as u64,
+        findings,
+        stats,
+    })
+}
+
+/// Reads and parses `files` in parallel (paths relative to `base` in the
+/// facts), calling `progress` every 256 files; gives the facts and the
+/// number of files skipped as not worth parsing.
+fn parse_tree(
+    files: &[PathBuf],
+    base: &Path,
+    parse_all: bool,
+    build: &preproc::BuildFacts<'_>,
+    progress: Option<&(dyn Fn(usize, usize) + Sync)>,
+) -> (Vec<facts::FileFacts>, usize) {
+    let done = AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
+    let total = files.len();
+    let facts: Vec<facts::FileFacts> = files
+        .par_iter()
+        .filter_map(|p| {
+            let src = std::fs::read(p).ok()?;
+            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some(cb) = progress {
+                if n % 256 == 0 || n == total {
+                    cb(n, total);
+                }
+            }
+            if !worth_parsing(p, &src) {
+                skipped.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            let rel = p
+                .strip_prefix(base)
+                .unwrap_or(p)
+                .to_string_lossy()
+                .into_owned();
+            parse_file(rel, &src, parse_all, build)
+        })
+        .collect();
+    (facts, skipped.into_inner())
+}
+
+/// Counts the call, allocation, scope and indirect-call sites of the facts
+/// into `stats`.
+fn count_sites(facts: &[facts::FileFacts], allocators: &Allocators, stats: &mut report::Stats) {
+    for f in facts.iter().flat_map(|f| &f.functions) {
+        stats.calls += f.calls.len() as u64;
+        stats.alloc_sites += f
+            .calls
+            .iter()
+            .filter(|c| allocators.get(&c.callee).is_some())
+            .count() as u64;
+        stats.scope_sites += f.scopes.len() as u64;
+        stats.indirect_calls += f.indirect_calls.len() as u64;
+    }
+}
+
+/// Orders findings by rule (as [`rules::id::ALL`] lists them), then by
+/// allocation and context place.
+fn sort_findings(findings: &mut [Finding]) {
     let order = |r: &str| {
         rules::id::ALL
             .iter()
@@ -554,17 +591,6 @@ fn scan_in_pool(
                 b.context.line,
             ))
     });
-    let functions = g.fns.len();
-    Ok(Report {
-        root: root.display().to_string(),
-        kernel: version.to_string(),
-        files: nfiles,
-        functions,
-        parse_errors,
-        elapsed_ms: start.elapsed().as_millis() as u64,
-        findings,
-        stats,
-    })
 }
 
 /// Parses one file's text into its facts. Functions that can matter only
