@@ -573,6 +573,7 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], paths: &Paths, out: &
             let path = paths.steps(*path);
             let steps: Vec<Step> = path.iter().chain(e.chain.iter()).copied().collect();
             if case_excluded(g, &steps)
+                || param_compared_away(g, &steps)
                 || conds_conflict(g, &steps)
                 || cx.windows.shut_on(g, &steps)
             {
@@ -701,6 +702,29 @@ fn case_excluded(g: &Graph, steps: &[Step]) -> bool {
                 })
             }),
         }
+    })
+}
+
+/// Whether some hop is made only where one of its function's parameters
+/// equals (or differs from) a named constant, and the hops above pass that
+/// parameter another (or the same) named constant: `if (new_state ==
+/// NVME_CTRL_LIVE) nvme_kick_requeue_lists(ctrl);` is not reached from
+/// `nvme_change_ctrl_state(ctrl, NVME_CTRL_DELETING)`.
+fn param_compared_away(g: &Graph, steps: &[Step]) -> bool {
+    (1..steps.len()).any(|j| {
+        let f = g.func(steps[j].func);
+        f.calls[steps[j].call as usize].conds.iter().any(|&(k, t)| {
+            let Some((lhs, constant, equal)) =
+                f.cond_keys.get(k as usize).and_then(|k| equality((k, t)))
+            else {
+                return false;
+            };
+            let Some(p) = f.params.iter().position(|q| q.name == lhs) else {
+                return false;
+            };
+            passed_arg(g, &steps[..j], p)
+                .is_some_and(|a| is_named_constant(&a) && (a == constant) != equal)
+        })
     })
 }
 
@@ -890,6 +914,7 @@ fn section_finding(
     let steps: Vec<Step> = prefix.iter().chain(e.chain.iter()).copied().collect();
     if dropped_on_the_way(g, sec.class, &steps)
         || case_excluded(g, &steps)
+        || param_compared_away(g, &steps)
         || conds_conflict(g, &steps)
         || cx.windows.shut_on(g, &steps)
     {
