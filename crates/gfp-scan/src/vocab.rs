@@ -341,13 +341,17 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
     })
 }
 
-/// Which argument names the lock, for the calls that do not take it first:
 /// Lock-taking calls that return NULL, without the lock, when there is
 /// nothing to lock (`pte_offset_map_lock()` when the page table went away).
+///
+/// `kmap_atomic()` never returns NULL, so a pointer it set is NULL only
+/// where it was not called: `if (p) kunmap_atomic(p);` after a loop that
+/// maps page after page leaves nothing mapped on either side.
 pub fn null_when_unlocked(name: &str) -> bool {
-    name == "pte_offset_map_lock"
+    matches!(name, "pte_offset_map_lock" | "kmap_atomic")
 }
 
+/// Which argument names the lock, for the calls that do not take it first:
 /// `pte_offset_map_lock(mm, pmd, addr, &ptl)` and `pte_unmap_unlock(pte,
 /// ptl)`; `None` for those that return it (`ptl = pmd_lock(mm, pmd)`).
 pub fn lock_arg_index(name: &str) -> Option<Option<usize>> {
