@@ -27,16 +27,20 @@ pub fn file_facts(
     src: &[u8],
     root: Node<'_>,
     releases: Vec<(String, String)>,
+    helpers: Vec<crate::lexical::ReleasingHelper>,
 ) -> FileFacts {
     let mut out = FileFacts {
         path,
         bytes: src.len(),
         releases,
+        releasing_helpers: helpers,
         ..FileFacts::default()
     };
     let mut taken = HashSet::new();
     count_errors(root, &mut out.parse_errors);
     top_level(src, root, &mut out, &mut taken, 0);
+    // Read by the walks only: not kept with the file's facts.
+    out.releasing_helpers = Vec::new();
     out.address_taken = taken.into_iter().collect();
     out.address_taken.sort();
     out
@@ -89,6 +93,7 @@ fn top_level(
                 {
                     let mut w = Walker::new(src, name, false, *ch, Vec::new());
                     w.releases.clone_from(&out.releases);
+                    w.helpers.clone_from(&out.releasing_helpers);
                     w.body(*ch);
                     taken.extend(w.taken.drain());
                     let (f, regs, ops) = w.finish();
@@ -291,6 +296,7 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         w.f.returns_constant = constant_return(&code);
     }
     w.releases.clone_from(&out.releases);
+    w.helpers.clone_from(&out.releasing_helpers);
     w.body(body);
     taken.extend(w.taken.drain());
     let (f, regs, ops) = w.finish();
@@ -572,6 +578,30 @@ pub(crate) fn balanced(s: &str) -> bool {
 
 /// The lock argument as a key: `&inode->i_lock` and `&(inode->i_lock)` and
 /// `&inode -> i_lock` are one lock.
+/// A lock written in a callee's terms (`&ps->wait_lock`, `ps` its second
+/// parameter) in its caller's: the parameter it starts from replaced by the
+/// caller's argument (`&pi_state->wait_lock`).
+fn in_callers_terms(lock: &str, params: &[String], args: &[String]) -> String {
+    let start = lock
+        .find(|c: char| c.is_ascii_alphabetic() || c == '_')
+        .unwrap_or(lock.len());
+    let end = start
+        + lock[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(lock.len() - start);
+    let base = &lock[start..end];
+    match params
+        .iter()
+        .position(|p| p == base)
+        .and_then(|i| args.get(i))
+    {
+        Some(arg) if !base.is_empty() => {
+            format!("{}({}){}", &lock[..start], arg.trim(), &lock[end..])
+        }
+        _ => lock.to_string(),
+    }
+}
+
 fn lock_key(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')' && *c != '&')
@@ -616,6 +646,8 @@ struct Walker<'s> {
     end_line: u32,
     /// The file's `__releases(lock)` functions.
     releases: Vec<(String, String)>,
+    /// The file's functions that release their caller's lock.
+    helpers: Vec<crate::lexical::ReleasingHelper>,
     /// The case labels in force, of a `switch` its callers can decide.
     case_labels: Option<crate::facts::CaseLabels>,
     /// The variable a lock-taking call that returns NULL without the lock
@@ -654,6 +686,7 @@ impl<'s> Walker<'s> {
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
+            helpers: Vec::new(),
             case_labels: None,
             null_unlocked: None,
         }
@@ -1625,14 +1658,7 @@ impl<'s> Walker<'s> {
                 }
                 LockOp::Release(class) => {
                     let lock = lock_of(self, class);
-                    self.emit(Ev::Release(class, lock));
-                    // `local_irq_save(); spin_lock();` ... `spin_unlock_irqrestore()`
-                    // ends both; `spin_unlock_bh()` after `local_bh_disable()` too.
-                    if name.ends_with("_irqrestore") || name.ends_with("_unlock_irq") {
-                        self.emit(Ev::ReleaseOwn(LockClass::Irq));
-                    } else if name.ends_with("_unlock_bh") {
-                        self.emit(Ev::ReleaseOwn(LockClass::Bh));
-                    }
+                    self.release_events(&name, class, lock);
                 }
                 LockOp::TryAcquire(class) => {
                     let lock = lock_arg(self.src, class, &args);
@@ -1646,6 +1672,21 @@ impl<'s> Walker<'s> {
             let lock = lock.clone();
             self.record_call(name, ln, &args);
             self.emit(Ev::ReleaseAny(lock));
+            return;
+        }
+        if self.helpers.iter().any(|h| h.function == name) {
+            let written: Vec<String> = args.iter().map(|a| text(self.src, *a)).collect();
+            let helpers: Vec<_> = self
+                .helpers
+                .iter()
+                .filter(|h| h.function == name)
+                .cloned()
+                .collect();
+            self.record_call(name, ln, &args);
+            for h in helpers {
+                let lock = lock_key(&in_callers_terms(&h.lock, &h.params, &written));
+                self.release_events(&h.op, h.class, lock);
+            }
             return;
         }
         let state = args.first().map(|a| text(self.src, *a)).unwrap_or_default();
@@ -1692,6 +1733,19 @@ impl<'s> Walker<'s> {
             }
         }
         self.record_call(name, ln, &args);
+    }
+
+    /// What the release call `op` of `lock` does: it closes the section
+    /// (a caller's, if the function holds none), and `local_irq_save();
+    /// spin_lock();` ... `spin_unlock_irqrestore()` ends both;
+    /// `spin_unlock_bh()` after `local_bh_disable()` too.
+    fn release_events(&mut self, op: &str, class: LockClass, lock: String) {
+        self.emit(Ev::Release(class, lock));
+        if op.ends_with("_irqrestore") || op.ends_with("_unlock_irq") {
+            self.emit(Ev::ReleaseOwn(LockClass::Irq));
+        } else if op.ends_with("_unlock_bh") {
+            self.emit(Ev::ReleaseOwn(LockClass::Bh));
+        }
     }
 
     fn record_call(&mut self, callee: String, ln: u32, args: &[Node<'_>]) {

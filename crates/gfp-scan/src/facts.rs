@@ -299,4 +299,7 @@ pub struct FileFacts {
     pub exports: Vec<String>,
     /// Functions it declares with `__releases(lock)`: (name, lock key).
     pub releases: Vec<(String, String)>,
+    /// Its functions that release their caller's lock, while its functions
+    /// are walked (emptied after).
+    pub releasing_helpers: Vec<crate::lexical::ReleasingHelper>,
 }

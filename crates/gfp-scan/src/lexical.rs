@@ -656,6 +656,198 @@ fn assigned_in(atom: &[u8], body: &[u8]) -> bool {
     false
 }
 
+/// A function of the file that releases, on every path, a lock it does not
+/// take: its caller's (`wake_futex_pi()` drops the `wait_lock` that
+/// `futex_unlock_pi()` took). A call of it ends the caller's section as the
+/// release call itself would.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleasingHelper {
+    /// The function's name.
+    pub function: String,
+    /// The release call it makes (`raw_spin_unlock_irq`).
+    pub op: String,
+    /// The class released.
+    pub class: crate::vocab::LockClass,
+    /// The lock as written in the function (empty for a class without
+    /// one), in terms of its parameters.
+    pub lock: String,
+    /// Its parameters' names, in order, to put the caller's arguments in
+    /// their place.
+    pub params: Vec<String>,
+}
+
+/// The file's [`ReleasingHelper`]s: functions whose body makes a release
+/// call at its outermost level, with no `return` before it, and takes no
+/// lock of that class anywhere.
+pub fn releasing_helpers(code: &[u8], regions: &[Region]) -> Vec<ReleasingHelper> {
+    use crate::vocab::{lock_op, LockOp};
+    let mut out = Vec::new();
+    for r in regions.iter().filter(|r| r.kind == RegionKind::Function) {
+        let body = &code[r.open + 1..r.end.saturating_sub(1).max(r.open + 1)];
+        // Cheap test first: no release name at all.
+        if memchr::memmem::find(body, b"unlock").is_none()
+            && memchr::memmem::find(body, b"_enable").is_none()
+            && memchr::memmem::find(body, b"restore").is_none()
+        {
+            continue;
+        }
+        let mut depth = 0i32;
+        let mut first_return = usize::MAX;
+        let mut taken: Vec<crate::vocab::LockClass> = Vec::new();
+        let mut releases: Vec<(usize, String, crate::vocab::LockClass, String)> = Vec::new();
+        let mut i = 0;
+        while i < body.len() {
+            let b = body[i];
+            if b == b'{' {
+                depth += 1;
+            } else if b == b'}' {
+                depth -= 1;
+            }
+            if !(b.is_ascii_alphabetic() || b == b'_') || (i > 0 && is_word(body[i - 1])) {
+                i += 1;
+                continue;
+            }
+            let end = ident_end(body, i);
+            let word = &body[i..end];
+            if word == b"return" && first_return == usize::MAX {
+                first_return = i;
+            }
+            let after = end
+                + body[end..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_whitespace())
+                    .count();
+            if body.get(after) == Some(&b'(') {
+                let name = String::from_utf8_lossy(word);
+                match lock_op(&name) {
+                    Some(LockOp::Acquire(c) | LockOp::TryAcquire(c)) => taken.push(c),
+                    Some(LockOp::Release(c)) if depth == 0 => {
+                        releases.push((
+                            i,
+                            name.into_owned(),
+                            c,
+                            first_argument(&body[after + 1..]),
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            i = end;
+        }
+        let released: Vec<_> = releases
+            .into_iter()
+            .filter(|(at, _, c, _)| *at < first_return && !taken.contains(c))
+            .collect();
+        if released.is_empty() {
+            continue;
+        }
+        let Some((name, params)) = head_name_and_params(&code[r.start..r.open]) else {
+            continue;
+        };
+        for (_, op, class, lock) in released {
+            out.push(ReleasingHelper {
+                function: name.clone(),
+                op,
+                class,
+                lock: if crate::vocab::keyed(class) {
+                    lock
+                } else {
+                    String::new()
+                },
+                params: params.clone(),
+            });
+        }
+    }
+    out
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The first argument of a call whose `(` was just passed: up to a `,` or
+/// the closing `)` at its own depth, whitespace removed.
+fn first_argument(rest: &[u8]) -> String {
+    let mut depth = 0i32;
+    let mut out = String::new();
+    for &b in rest {
+        match b {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' if depth == 0 => break,
+            b')' | b']' => depth -= 1,
+            b',' if depth == 0 => break,
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// A definition's name and parameter names, from its head (`static int
+/// f(struct x *a, int b)`): the name is the word before the head's first
+/// `(`, each parameter's name the last word of its part.
+fn head_name_and_params(head: &[u8]) -> Option<(String, Vec<String>)> {
+    let open = head.iter().position(|&b| b == b'(')?;
+    let name_end = open
+        - head[..open]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_whitespace())
+            .count();
+    let mut name_start = name_end;
+    while name_start > 0 && is_word(head[name_start - 1]) {
+        name_start -= 1;
+    }
+    let name = std::str::from_utf8(&head[name_start..name_end]).ok()?;
+    if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
+    let mut depth = 0i32;
+    let mut close = None;
+    for (k, &b) in head[open..].iter().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(open + k);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let list = &head[open + 1..close?];
+    let mut params = Vec::new();
+    let mut part_start = 0;
+    let mut d = 0i32;
+    for k in 0..=list.len() {
+        let b = list.get(k).copied().unwrap_or(b',');
+        match b {
+            b'(' | b'[' => d += 1,
+            b')' | b']' => d -= 1,
+            b',' if d == 0 => {
+                let part = &list[part_start..k];
+                let words: Vec<&[u8]> = part
+                    .split(|c| !is_word(*c))
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                params.push(
+                    words
+                        .last()
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .unwrap_or_default(),
+                );
+                part_start = k + 1;
+            }
+            _ => {}
+        }
+    }
+    Some((name.to_string(), params))
+}
+
 /// Where the text registers atomic entry points at file scope
 /// (`DEFINE_TIMER`, `DECLARE_TASKLET`, `DEFINE_IRQ_WORK`, an
 /// `IRQ_WORK_INIT()` or `CSD_INIT()` initialiser): the offsets of the macro
@@ -1587,6 +1779,19 @@ fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn helpers_that_release_their_callers_lock() {
+        let src = b"static int wake(u32 v, struct pi_state *ps)\n{\n\tint ret = 0;\n\tif (v)\n\t\tgoto out;\n\tret = f(ps);\nout:\n\traw_spin_unlock_irq(&ps->pi_mutex.wait_lock);\n\treturn ret;\n}\n\nstatic void pair(struct d *d)\n{\n\tspin_lock(&d->lock);\n\tspin_unlock(&d->lock);\n}\n\nstatic void early(struct d *d)\n{\n\tif (!d)\n\t\treturn;\n\tspin_unlock(&d->lock);\n}\n\nstatic void nested(struct d *d)\n{\n\tif (d->x) {\n\t\tspin_unlock(&d->lock);\n\t}\n}\n\nstatic void irqs_on(unsigned long w)\n{\n\tlocal_irq_enable();\n}\n";
+        let code = code_only(src);
+        let h = releasing_helpers(&code, &regions(&code));
+        let names: Vec<&str> = h.iter().map(|h| h.function.as_str()).collect();
+        assert_eq!(names, ["wake", "irqs_on"]);
+        assert_eq!(h[0].lock, "&ps->pi_mutex.wait_lock");
+        assert_eq!(h[0].params, ["v", "ps"]);
+        assert_eq!(h[0].op, "raw_spin_unlock_irq");
+        assert_eq!(h[1].lock, "");
+    }
 
     #[test]
     fn a_condition_is_assigned_only_by_writes_of_itself() {

@@ -618,11 +618,20 @@ pub fn parse_file(
     let mut ops = Vec::new();
     let mut atomic_members = Vec::new();
     let mut notifier_blocks: Vec<(String, String)> = Vec::new();
+    let helpers = lexical::releasing_helpers(&code, &regions);
+    let calls_helper = |body: &[u8]| {
+        helpers
+            .iter()
+            .any(|h| memchr::memmem::find(body, h.function.as_bytes()).is_some())
+    };
     for r in &regions {
         let blank = match r.kind {
             lexical::RegionKind::Function => {
                 notifier_blocks.extend(lexical::notifier_assignments(&code[r.open..r.end]));
-                if parse_all || lexical::matters(&code[r.start..r.end]) {
+                if parse_all
+                    || lexical::matters(&code[r.start..r.end])
+                    || calls_helper(&code[r.open..r.end])
+                {
                     false
                 } else if let Some(f) = lexical::light_function(src, &code, r, &line_of)
                     .filter(|f| !lexical::branches_on_param(f, &code[r.open..r.end]))
@@ -726,7 +735,13 @@ pub fn parse_file(
         parser.set_included_ranges(&ranges).ok()?;
     }
     let tree = parser.parse(text, None)?;
-    let mut facts = extract::file_facts(rel, text, tree.root_node(), lexical::releases(&code));
+    let mut facts = extract::file_facts(
+        rel,
+        text,
+        tree.root_node(),
+        lexical::releases(&code),
+        helpers,
+    );
     facts.bytes = src.len();
     facts.functions.extend(light);
     facts.ops.extend(ops);
