@@ -143,27 +143,31 @@ impl<'a> MemberWindows<'a> {
         false
     }
 
+    /// The text of a file that holds a member test (few: kept).
     fn code(&self, file: u32) -> Option<Arc<Code>> {
         if let Some(c) = self.code.lock().expect("not poisoned").get(&file) {
             return c.clone();
         }
-        let read = std::fs::read(self.base.join(&self.files[file as usize].path))
-            .ok()
-            .map(|src| {
-                let text = lexical::code_only(&src);
-                let regions = lexical::regions(&text);
-                let newlines = memchr::memchr_iter(b'\n', &text).collect();
-                Arc::new(Code {
-                    text,
-                    newlines,
-                    regions,
-                })
-            });
+        let read = self.read(file).map(Arc::new);
         self.code
             .lock()
             .expect("not poisoned")
             .insert(file, read.clone());
         read
+    }
+
+    /// The text of a file, read again (not kept: the files that can see a
+    /// struct may be many).
+    fn read(&self, file: u32) -> Option<Code> {
+        let src = std::fs::read(self.base.join(&self.files[file as usize].path)).ok()?;
+        let text = lexical::code_only(&src);
+        let regions = lexical::regions(&text);
+        let newlines = memchr::memchr_iter(b'\n', &text).collect();
+        Some(Code {
+            text,
+            newlines,
+            regions,
+        })
     }
 
     /// The struct `var` is declared as in the function defined at `line`
@@ -194,10 +198,14 @@ impl<'a> MemberWindows<'a> {
                 .flat_map(|h| headers.get(h.as_str()).into_iter().flatten().copied()),
         );
         for c in candidates {
-            if self
-                .code(c)
-                .is_some_and(|code| defines_struct(&code.text, ty))
-            {
+            let defines = if c == file {
+                self.code(c)
+                    .is_some_and(|code| defines_struct(&code.text, ty))
+            } else {
+                self.read(c)
+                    .is_some_and(|code| defines_struct(&code.text, ty))
+            };
+            if defines {
                 out.push(c);
             }
         }
@@ -302,7 +310,7 @@ impl<'a> MemberWindows<'a> {
         let definers = self.definers(file, ty);
         let mut windows = Vec::new();
         for f in self.visible(&definers)? {
-            let Some(code) = self.code(f) else { continue };
+            let Some(code) = self.read(f) else { continue };
             windows.extend(file_windows(&code, f, ty, member)?);
         }
         // A member never raised at all is set some way the scanner does
