@@ -234,16 +234,19 @@ impl Report {
         if s.long_chains > 0 {
             let _ = writeln!(
                 out,
-                "{} sleep-in-atomic findings with longer call chains were left out (--max-chain raises the bound, 0 removes it)",
-                s.long_chains
+                "{} sleep-in-atomic finding{} with longer call chains {} left out (--max-chain raises the bound, 0 removes it)",
+                s.long_chains,
+                if s.long_chains == 1 { "" } else { "s" },
+                if s.long_chains == 1 { "was" } else { "were" }
             );
         }
         let secs = self.elapsed_ms as f64 / 1000.0;
         let _ = writeln!(
             out,
-            "kernel {}; {} findings in {:.2} s ({:.0} files/s, {:.1} MB/s; parsing {:.0}% of the wall time)",
+            "kernel {}; {} finding{} in {:.2} s ({:.0} files/s, {:.1} MB/s; parsing {:.0}% of the wall time)",
             self.kernel,
             self.findings.len(),
+            if self.findings.len() == 1 { "" } else { "s" },
             secs,
             self.files as f64 / secs.max(1e-3),
             s.bytes as f64 / 1e6 / secs.max(1e-3),
