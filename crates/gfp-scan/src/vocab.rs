@@ -634,6 +634,20 @@ pub const ATOMIC_MEMBERS: &[(&str, Option<&str>, &str)] = &[
     ("set_mctrl", Some("uart_ops"), UART),
     ("get_mctrl", Some("uart_ops"), UART),
     ("enable_ms", Some("uart_ops"), UART),
+    ("start_rx", Some("uart_ops"), UART),
+    ("flush_buffer", Some("uart_ops"), UART),
+    // KGDB polls the console UART with every other CPU stopped and
+    // interrupts disabled (<linux/serial_core.h>: "must not sleep").
+    (
+        "poll_put_char",
+        Some("uart_ops"),
+        "uart_ops poll callback (KGDB, interrupts disabled)",
+    ),
+    (
+        "poll_get_char",
+        Some("uart_ops"),
+        "uart_ops poll callback (KGDB, interrupts disabled)",
+    ),
     // A legacy console's write runs from printk with interrupts disabled.
     (
         "write",

@@ -161,6 +161,10 @@ fn entry_points_by_registration_kind() {
         ("my_tasklet", "tasklet"),
         ("my_rcu_cb", "RCU callback"),
         ("wifi_tx", "ieee80211_ops callback (must be atomic)"),
+        (
+            "uart_fix_poll_get_char",
+            "uart_ops poll callback (KGDB, interrupts disabled)",
+        ),
     ] {
         assert!(kinds.contains(&want), "{want:?} missing from {kinds:?}");
     }
