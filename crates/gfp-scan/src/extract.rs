@@ -576,8 +576,6 @@ pub(crate) fn balanced(s: &str) -> bool {
     d == 0
 }
 
-/// The lock argument as a key: `&inode->i_lock` and `&(inode->i_lock)` and
-/// `&inode -> i_lock` are one lock.
 /// A lock written in a callee's terms (`&ps->wait_lock`, `ps` its second
 /// parameter) in its caller's: the parameter it starts from replaced by the
 /// caller's argument (`&pi_state->wait_lock`).
@@ -602,6 +600,8 @@ fn in_callers_terms(lock: &str, params: &[String], args: &[String]) -> String {
     }
 }
 
+/// The lock argument as a key: `&inode->i_lock` and `&(inode->i_lock)` and
+/// `&inode -> i_lock` are one lock.
 fn lock_key(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_whitespace() && *c != '(' && *c != ')' && *c != '&')

@@ -761,7 +761,8 @@ pub fn releasing_helpers(code: &[u8], regions: &[Region]) -> Vec<ReleasingHelper
     out
 }
 
-fn is_word(b: u8) -> bool {
+/// Whether `b` can be part of a C identifier (or a number).
+pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::facts::FileFacts;
 use crate::graph::{Graph, Step};
-use crate::lexical::{self, RegionKind};
+use crate::lexical::{self, is_word, RegionKind};
 
 /// The most files read to settle one member: a struct every driver sees
 /// (`struct device`) is not worth reading the tree for, and its members
@@ -327,7 +327,7 @@ fn file_windows(code: &Code, file: u32, ty: &str, member: &str) -> Option<Vec<Wi
     let t = &code.text;
     for at in memchr::memmem::find_iter(t, member.as_bytes()) {
         let end = at + member.len();
-        if (at > 0 && is_ident(t[at - 1])) || t.get(end).is_some_and(|&b| is_ident(b)) {
+        if (at > 0 && is_word(t[at - 1])) || t.get(end).is_some_and(|&b| is_word(b)) {
             continue;
         }
         let Some(write) = member_write(t, at, end) else {
@@ -416,7 +416,7 @@ fn member_write(t: &[u8], at: usize, end: usize) -> Option<MemberWrite<'_>> {
     // The base: a name, or something the scanner does not type.
     let b_end = skip_back(t, access_start);
     let mut b_start = b_end;
-    while b_start > 0 && is_ident(t[b_start - 1]) {
+    while b_start > 0 && is_word(t[b_start - 1]) {
         b_start -= 1;
     }
     let initialiser =
@@ -435,7 +435,7 @@ fn member_write(t: &[u8], at: usize, end: usize) -> Option<MemberWrite<'_>> {
     // Its address taken (a unary `&`: no operand before it), or `++p->m`.
     let unary_and = prev(1) == Some(b'&') && {
         let p = skip_back(t, before_base - 1);
-        !(p > 0 && (is_ident(t[p - 1]) || matches!(t[p - 1], b')' | b']' | b'&')))
+        !(p > 0 && (is_word(t[p - 1]) || matches!(t[p - 1], b')' | b']' | b'&')))
     };
     if !initialiser
         && (unary_and
@@ -508,10 +508,6 @@ fn value_text(t: &[u8], from: usize) -> String {
     out
 }
 
-fn is_ident(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
 /// The position after the last non-blank byte before `pos`.
 fn skip_back(t: &[u8], mut pos: usize) -> usize {
     while pos > 0 && t[pos - 1].is_ascii_whitespace() {
@@ -552,7 +548,7 @@ fn base_name(path: &str) -> &str {
 fn member_test(key: &str) -> Option<(&str, &str)> {
     let (var, member) = key.split_once("->").or_else(|| key.split_once('.'))?;
     let ident =
-        |s: &str| !s.is_empty() && !s.as_bytes()[0].is_ascii_digit() && s.bytes().all(is_ident);
+        |s: &str| !s.is_empty() && !s.as_bytes()[0].is_ascii_digit() && s.bytes().all(is_word);
     (ident(var) && ident(member)).then_some((var, member))
 }
 
@@ -561,7 +557,7 @@ fn member_test(key: &str) -> Option<(&str, &str)> {
 fn declared_struct<'t>(text: &'t [u8], var: &str) -> Option<&'t str> {
     for at in memchr::memmem::find_iter(text, var.as_bytes()) {
         let end = at + var.len();
-        if (at > 0 && is_ident(text[at - 1])) || text.get(end).is_some_and(|&b| is_ident(b)) {
+        if (at > 0 && is_word(text[at - 1])) || text.get(end).is_some_and(|&b| is_word(b)) {
             continue;
         }
         if !matches!(
@@ -578,7 +574,7 @@ fn declared_struct<'t>(text: &'t [u8], var: &str) -> Option<&'t str> {
                 continue;
             }
             let mut s = p;
-            while s > 0 && is_ident(text[s - 1]) {
+            while s > 0 && is_word(text[s - 1]) {
                 s -= 1;
             }
             if matches!(
@@ -591,7 +587,7 @@ fn declared_struct<'t>(text: &'t [u8], var: &str) -> Option<&'t str> {
             let name = &text[s..p];
             let kw_end = skip_back(text, s);
             let mut kw = kw_end;
-            while kw > 0 && is_ident(text[kw - 1]) {
+            while kw > 0 && is_word(text[kw - 1]) {
                 kw -= 1;
             }
             if s < p && &text[kw..kw_end] == b"struct" {
@@ -607,13 +603,13 @@ fn declared_struct<'t>(text: &'t [u8], var: &str) -> Option<&'t str> {
 fn defines_struct(code: &[u8], ty: &str) -> bool {
     memchr::memmem::find_iter(code, ty.as_bytes()).any(|at| {
         let end = at + ty.len();
-        if (at > 0 && is_ident(code[at - 1])) || code.get(end).is_some_and(|&b| is_ident(b)) {
+        if (at > 0 && is_word(code[at - 1])) || code.get(end).is_some_and(|&b| is_word(b)) {
             return false;
         }
         let kw_end = skip_back(code, at);
         kw_end >= 6
             && &code[kw_end - 6..kw_end] == b"struct"
-            && (kw_end == 6 || !is_ident(code[kw_end - 7]))
+            && (kw_end == 6 || !is_word(code[kw_end - 7]))
             && code.get(skip_ahead(code, end)) == Some(&b'{')
     })
 }
