@@ -47,6 +47,9 @@ pub struct ScanArgs {
     /// The proposed scope: `set FLAG`, `clear FLAG`, or noio, nofs, noreclaim, pin (with --around).
     #[arg(long, value_name = "SCOPE", requires = "around")]
     propose: Option<String>,
+    /// Report only the findings FILE (the --json output of an earlier run) does not have: a finding is the same when its rule, context, allocation and chain of calls are, whatever lines moved.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, default_value = "warning")]
     fail_on: FailOn,
@@ -128,6 +131,16 @@ pub fn run(args: ScanArgs) -> CmdResult {
         opts.around = Some(around.clone());
         opts.proposal = Some(Proposal::parse(p).map_err(UserError)?);
     }
+    let baseline = match &args.baseline {
+        Some(path) => {
+            let text = crate::read_input_text(path, "baseline")?;
+            Some(
+                gfp_scan::Baseline::from_json(&text)
+                    .map_err(|e| UserError(format!("--baseline {}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
     if !args.dir.exists() {
         return Err(UserError(format!(
             "{}: no such file or directory",
@@ -152,7 +165,10 @@ pub fn run(args: ScanArgs) -> CmdResult {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let report = gfp_scan::scan(&args.dir, &opts, Some(&tick))?;
+    let mut report = gfp_scan::scan(&args.dir, &opts, Some(&tick))?;
+    if let Some(b) = &baseline {
+        b.drop_known(&mut report);
+    }
     bar.finish_and_clear();
     if args.kernel.is_none() {
         // The tree's own version: say when no built-in layout is its own.

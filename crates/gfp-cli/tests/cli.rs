@@ -933,6 +933,8 @@ fn input_files_at_their_limits() {
         (vec!["decode", "--profile", bad, "0x1"], "not UTF-8"),
         (vec!["scan", d, "--allocators", d], "it is a directory"),
         (vec!["scan", d, "--allocators", bad], "not UTF-8"),
+        (vec!["scan", d, "--baseline", d], "it is a directory"),
+        (vec!["scan", d, "--baseline", bad], "not UTF-8"),
     ];
     if std::path::Path::new("/dev/zero").exists() {
         cases.extend([
@@ -1083,6 +1085,37 @@ fn scan_exit_status_follows_the_findings() {
         .assert()
         .code(1)
         .stdout(predicate::str::contains("scope-breaks"));
+}
+
+/// A baseline taken from the JSON of the same scan leaves nothing, exit 0;
+/// a baseline that is not one says what is wrong, exit 2.
+#[test]
+fn scan_with_a_baseline_reports_only_new_findings() {
+    let tree = scan_fixture("tree");
+    let out = gfp()
+        .args(["scan", &tree, "--kernel", "6.12", "--json"])
+        .output()
+        .unwrap();
+    let base = temp_file("baseline", "json", &out.stdout);
+    let base = base.to_str().unwrap();
+    gfp()
+        .args(["scan", &tree, "--kernel", "6.12", "--baseline", base])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("of the baseline were left out"))
+        .stdout(predicate::str::contains("; 0 findings in"));
+    let wrong = temp_file("baseline-wrong", "json", br#"{"findings": [{"rule": 1}]}"#);
+    gfp()
+        .args(["scan", &tree, "--baseline", wrong.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("findings[0].rule: not a string"));
+    let log = temp_file("baseline-log", "txt", b"not json at all\n");
+    gfp()
+        .args(["scan", &tree, "--baseline", log.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not JSON"));
 }
 
 #[test]

@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod baseline;
 pub mod decided;
 pub mod extract;
 pub mod facts;
@@ -40,6 +41,7 @@ use gfp::profile::task::memalloc_flag;
 use gfp::{Flag, Gfp, KernelVersion, Profile};
 use rayon::prelude::*;
 
+pub use baseline::{Baseline, BaselineError};
 pub use report::{Finding, Report, Severity};
 pub use vocab::Allocators;
 

@@ -147,6 +147,8 @@ pub struct Stats {
     pub around_matches: usize,
     /// sleep-in-atomic findings left out for a chain longer than the bound.
     pub long_chains: usize,
+    /// Findings left out because the baseline has them.
+    pub baselined: usize,
 }
 
 /// The mask argument of an allocation call as written.
@@ -238,6 +240,15 @@ impl Report {
                 s.long_chains,
                 if s.long_chains == 1 { "" } else { "s" },
                 if s.long_chains == 1 { "was" } else { "were" }
+            );
+        }
+        if s.baselined > 0 {
+            let _ = writeln!(
+                out,
+                "{} finding{} of the baseline {} left out (--baseline)",
+                s.baselined,
+                if s.baselined == 1 { "" } else { "s" },
+                if s.baselined == 1 { "was" } else { "were" }
             );
         }
         let secs = self.elapsed_ms as f64 / 1000.0;

@@ -838,3 +838,42 @@ fn a_branch_on_a_configuration_stub_is_decided_by_the_build() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_baseline_keeps_only_new_findings_across_edits() {
+    let (root, write) = temp_tree("baseline");
+    let locked = "void a_locked(struct dev *d)\n{\n\tspin_lock(&d->lock);\n\tgrow(d);\n\tspin_unlock(&d->lock);\n}\n";
+    let grow = "static void grow(struct dev *d)\n{\n\td->buf = kmalloc(64, GFP_KERNEL);\n}\n";
+    write("drivers/a.c", &format!("{grow}\n{locked}"));
+    let opts = on_612();
+    let before = scan(&root, &opts, None).expect("scans");
+    assert_eq!(before.findings.len(), 1, "{}", before.to_text());
+    let baseline = gfp_scan::Baseline::from_json(&before.to_json()).expect("reads its own JSON");
+    // Lines move: the finding is the same one.
+    write(
+        "drivers/a.c",
+        &format!("/*\n * moved\n */\n{grow}\n{locked}"),
+    );
+    let mut moved = scan(&root, &opts, None).expect("scans");
+    assert_eq!(moved.findings.len(), 1);
+    assert_ne!(
+        moved.findings[0].alloc.as_ref().unwrap().line,
+        before.findings[0].alloc.as_ref().unwrap().line
+    );
+    assert_eq!(baseline.drop_known(&mut moved), 1);
+    assert!(moved.findings.is_empty(), "{}", moved.to_text());
+    // A new one is kept.
+    write(
+        "drivers/a.c",
+        &format!("{grow}\n{locked}\nvoid b_locked(struct dev *d)\n{{\n\tspin_lock(&d->lock);\n\tgrow(d);\n\tspin_unlock(&d->lock);\n}}\n"),
+    );
+    let mut grown = scan(&root, &opts, None).expect("scans");
+    assert_eq!(grown.findings.len(), 2, "{}", grown.to_text());
+    assert_eq!(baseline.drop_known(&mut grown), 1);
+    assert_eq!(grown.findings.len(), 1);
+    assert_eq!(grown.findings[0].context.function, "b_locked");
+    assert!(grown
+        .to_text()
+        .contains("1 finding of the baseline was left out"));
+    let _ = std::fs::remove_dir_all(&root);
+}
