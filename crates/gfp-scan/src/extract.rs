@@ -27,20 +27,20 @@ pub fn file_facts(
     src: &[u8],
     root: Node<'_>,
     releases: Vec<(String, String)>,
-    helpers: Vec<crate::lexical::ReleasingHelper>,
+    helpers: Vec<crate::lexical::LockHelper>,
 ) -> FileFacts {
     let mut out = FileFacts {
         path,
         bytes: src.len(),
         releases,
-        releasing_helpers: helpers,
+        lock_helpers: helpers,
         ..FileFacts::default()
     };
     let mut taken = HashSet::new();
     count_errors(root, &mut out.parse_errors);
     top_level(src, root, &mut out, &mut taken, 0);
     // Read by the walks only: not kept with the file's facts.
-    out.releasing_helpers = Vec::new();
+    out.lock_helpers = Vec::new();
     out.address_taken = taken.into_iter().collect();
     out.address_taken.sort();
     out
@@ -93,7 +93,7 @@ fn top_level(
                 {
                     let mut w = Walker::new(src, name, false, *ch, Vec::new());
                     w.releases.clone_from(&out.releases);
-                    w.helpers.clone_from(&out.releasing_helpers);
+                    w.helpers.clone_from(&out.lock_helpers);
                     w.body(*ch);
                     taken.extend(w.taken.drain());
                     let (f, regs, ops) = w.finish();
@@ -296,7 +296,7 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         w.f.returns_constant = constant_return(&code);
     }
     w.releases.clone_from(&out.releases);
-    w.helpers.clone_from(&out.releasing_helpers);
+    w.helpers.clone_from(&out.lock_helpers);
     w.body(body);
     taken.extend(w.taken.drain());
     let (f, regs, ops) = w.finish();
@@ -576,30 +576,6 @@ pub(crate) fn balanced(s: &str) -> bool {
     d == 0
 }
 
-/// A lock written in a callee's terms (`&ps->wait_lock`, `ps` its second
-/// parameter) in its caller's: the parameter it starts from replaced by the
-/// caller's argument (`&pi_state->wait_lock`).
-fn in_callers_terms(lock: &str, params: &[String], args: &[String]) -> String {
-    let start = lock
-        .find(|c: char| c.is_ascii_alphabetic() || c == '_')
-        .unwrap_or(lock.len());
-    let end = start
-        + lock[start..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(lock.len() - start);
-    let base = &lock[start..end];
-    match params
-        .iter()
-        .position(|p| p == base)
-        .and_then(|i| args.get(i))
-    {
-        Some(arg) if !base.is_empty() => {
-            format!("{}({}){}", &lock[..start], arg.trim(), &lock[end..])
-        }
-        _ => lock.to_string(),
-    }
-}
-
 /// The lock argument as a key: `&inode->i_lock` and `&(inode->i_lock)` and
 /// `&inode -> i_lock` are one lock.
 fn lock_key(s: &str) -> String {
@@ -646,8 +622,9 @@ struct Walker<'s> {
     end_line: u32,
     /// The file's `__releases(lock)` functions.
     releases: Vec<(String, String)>,
-    /// The file's functions that release their caller's lock.
-    helpers: Vec<crate::lexical::ReleasingHelper>,
+    /// The file's functions that take a lock for their caller or release
+    /// its lock.
+    helpers: Vec<crate::lexical::LockHelper>,
     /// The case labels in force, of a `switch` its callers can decide.
     case_labels: Option<crate::facts::CaseLabels>,
     /// The variable a lock-taking call that returns NULL without the lock
@@ -1668,12 +1645,9 @@ impl<'s> Walker<'s> {
             }
             return;
         }
-        if let Some((_, lock)) = self.releases.iter().find(|(f, _)| *f == name) {
-            let lock = lock.clone();
-            self.record_call(name, ln, &args);
-            self.emit(Ev::ReleaseAny(lock));
-            return;
-        }
+        // The file's own lock wrappers, read from their bodies (before a
+        // `__releases()` annotation, which names only one of the locks a
+        // wrapper may release).
         if self.helpers.iter().any(|h| h.function == name) {
             let written: Vec<String> = args.iter().map(|a| text(self.src, *a)).collect();
             let helpers: Vec<_> = self
@@ -1682,11 +1656,22 @@ impl<'s> Walker<'s> {
                 .filter(|h| h.function == name)
                 .cloned()
                 .collect();
-            self.record_call(name, ln, &args);
+            self.record_call(name.clone(), ln, &args);
             for h in helpers {
-                let lock = lock_key(&in_callers_terms(&h.lock, &h.params, &written));
-                self.release_events(&h.op, h.class, lock);
+                let lock = lock_key(&crate::lexical::substituted(&h.lock, &h.params, &written));
+                if h.takes {
+                    let id = self.section(h.class, name.clone(), lock, ln);
+                    self.emit(Ev::Acquire(id));
+                } else {
+                    self.release_events(&h.op, h.class, lock);
+                }
             }
+            return;
+        }
+        if let Some((_, lock)) = self.releases.iter().find(|(f, _)| *f == name) {
+            let lock = lock.clone();
+            self.record_call(name, ln, &args);
+            self.emit(Ev::ReleaseAny(lock));
             return;
         }
         let state = args.first().map(|a| text(self.src, *a)).unwrap_or_default();

@@ -299,7 +299,7 @@ pub struct FileFacts {
     pub exports: Vec<String>,
     /// Functions it declares with `__releases(lock)`: (name, lock key).
     pub releases: Vec<(String, String)>,
-    /// Its functions that release their caller's lock, while its functions
-    /// are walked (emptied after).
-    pub releasing_helpers: Vec<crate::lexical::ReleasingHelper>,
+    /// Its functions that take a lock for their caller or release its
+    /// lock, while its functions are walked (emptied after).
+    pub lock_helpers: Vec<crate::lexical::LockHelper>,
 }

@@ -13,9 +13,11 @@
 //! enough: a function's closing brace is the only `}` in column 0.
 
 use aho_corasick::AhoCorasick;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use crate::facts::{Call, CaseLabels, Function, IndirectCall, Param, SwitchOn};
+use crate::vocab::LockClass;
 
 /// A top-level region of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -656,18 +658,21 @@ fn assigned_in(atom: &[u8], body: &[u8]) -> bool {
     false
 }
 
-/// A function of the file that releases, on every path, a lock it does not
-/// take: its caller's (`wake_futex_pi()` drops the `wait_lock` that
-/// `futex_unlock_pi()` took). A call of it ends the caller's section as the
-/// release call itself would.
+/// A function of the file that takes a lock and returns with it held (`static
+/// void ath_txq_lock(...) { spin_lock_bh(&txq->axq_lock); }`), or releases,
+/// on every path, a lock it does not take: its caller's (`wake_futex_pi()`
+/// drops the `wait_lock` that `futex_unlock_pi()` took). A call of it opens
+/// or ends the caller's section as the lock call itself would.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReleasingHelper {
+pub struct LockHelper {
     /// The function's name.
     pub function: String,
-    /// The release call it makes (`raw_spin_unlock_irq`).
+    /// The lock call it makes (`raw_spin_unlock_irq`).
     pub op: String,
-    /// The class released.
-    pub class: crate::vocab::LockClass,
+    /// Whether it takes the lock (else it releases it).
+    pub takes: bool,
+    /// The class taken or released.
+    pub class: LockClass,
     /// The lock as written in the function (empty for a class without
     /// one), in terms of its parameters.
     pub lock: String,
@@ -676,114 +681,331 @@ pub struct ReleasingHelper {
     pub params: Vec<String>,
 }
 
-/// The file's [`ReleasingHelper`]s: functions whose body makes a release
-/// call at its outermost level, with no `return` before it, and takes no
-/// lock of that class anywhere.
-pub fn releasing_helpers(code: &[u8], regions: &[Region]) -> Vec<ReleasingHelper> {
-    use crate::vocab::{lock_op, LockOp};
-    let mut out = Vec::new();
+/// A function body's calls that could matter to its callers' locks, read
+/// once: (position, callee, arguments, whether at the outermost level as
+/// a statement of its own).
+struct Body<'c> {
+    name: String,
+    params: Vec<String>,
+    text: &'c [u8],
+    first_return: usize,
+    calls: Vec<BodyCall>,
+}
+
+/// The classes a function may take and may release, anywhere.
+type MayLock = (Vec<LockClass>, Vec<LockClass>);
+
+/// A call in a body: (position, callee, arguments, whether at the
+/// outermost level as a statement of its own).
+type BodyCall = (usize, String, Vec<String>, bool);
+
+/// The file's [`LockHelper`]s: functions whose body makes a lock or
+/// release call at its outermost level with no `return` before it, and no
+/// call of the other kind (nor a trylock) of that class anywhere. A call of
+/// another helper of the file counts as the lock call it stands for
+/// (`scx_task_iter_stop()` releases through `scx_task_iter_unlock()`), to a
+/// fixed point.
+pub fn lock_helpers(code: &[u8], regions: &[Region]) -> Vec<LockHelper> {
+    let mut bodies: Vec<Body<'_>> = Vec::new();
     for r in regions.iter().filter(|r| r.kind == RegionKind::Function) {
-        let body = &code[r.open + 1..r.end.saturating_sub(1).max(r.open + 1)];
-        // Cheap test first: no release name at all.
-        if memchr::memmem::find(body, b"unlock").is_none()
-            && memchr::memmem::find(body, b"_enable").is_none()
-            && memchr::memmem::find(body, b"restore").is_none()
-        {
-            continue;
-        }
-        let mut depth = 0i32;
-        let mut first_return = usize::MAX;
-        let mut taken: Vec<crate::vocab::LockClass> = Vec::new();
-        let mut releases: Vec<(usize, String, crate::vocab::LockClass, String)> = Vec::new();
-        let mut i = 0;
-        while i < body.len() {
-            let b = body[i];
-            if b == b'{' {
-                depth += 1;
-            } else if b == b'}' {
-                depth -= 1;
-            }
-            if !(b.is_ascii_alphabetic() || b == b'_') || (i > 0 && is_word(body[i - 1])) {
-                i += 1;
-                continue;
-            }
-            let end = ident_end(body, i);
-            let word = &body[i..end];
-            if word == b"return" && first_return == usize::MAX {
-                first_return = i;
-            }
-            let after = end
-                + body[end..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_whitespace())
-                    .count();
-            if body.get(after) == Some(&b'(') {
-                let name = String::from_utf8_lossy(word);
-                match lock_op(&name) {
-                    Some(LockOp::Acquire(c) | LockOp::TryAcquire(c)) => taken.push(c),
-                    Some(LockOp::Release(c)) if depth == 0 => {
-                        releases.push((
-                            i,
-                            name.into_owned(),
-                            c,
-                            first_argument(&body[after + 1..]),
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            i = end;
-        }
-        let released: Vec<_> = releases
-            .into_iter()
-            .filter(|(at, _, c, _)| *at < first_return && !taken.contains(c))
-            .collect();
-        if released.is_empty() {
-            continue;
-        }
+        let text = &code[r.open + 1..r.end.saturating_sub(1).max(r.open + 1)];
         let Some((name, params)) = head_name_and_params(&code[r.start..r.open]) else {
             continue;
         };
-        for (_, op, class, lock) in released {
-            out.push(ReleasingHelper {
-                function: name.clone(),
-                op,
-                class,
-                lock: if crate::vocab::keyed(class) {
-                    lock
-                } else {
-                    String::new()
-                },
-                params: params.clone(),
-            });
+        let (first_return, calls) = outer_calls(text);
+        bodies.push(Body {
+            name,
+            params,
+            text,
+            first_return,
+            calls,
+        });
+    }
+    // What each function of the file may take or release anywhere,
+    // through the file's other functions too: a wrapper that takes a lock
+    // and calls one that may drop it is no lock wrapper
+    // (`kvm_update_masterclock()` starts and ends a pvclock update).
+    let mut may: HashMap<&str, MayLock> = HashMap::new();
+    for body in &bodies {
+        let entry = may.entry(body.name.as_str()).or_default();
+        for (_, name, _, _) in &body.calls {
+            match crate::vocab::lock_op(name) {
+                Some(crate::vocab::LockOp::Acquire(c)) => entry.0.push(c),
+                Some(crate::vocab::LockOp::Release(c)) => entry.1.push(c),
+                _ => {}
+            }
+        }
+    }
+    for _round in 0..4 {
+        let mut changed = false;
+        for body in &bodies {
+            let mut add: MayLock = Default::default();
+            for (_, name, _, _) in &body.calls {
+                if let Some((t, r)) = may.get(name.as_str()) {
+                    add.0.extend(t);
+                    add.1.extend(r);
+                }
+            }
+            let entry = may.entry(body.name.as_str()).or_default();
+            for c in add.0 {
+                if !entry.0.contains(&c) {
+                    entry.0.push(c);
+                    changed = true;
+                }
+            }
+            for c in add.1 {
+                if !entry.1.contains(&c) {
+                    entry.1.push(c);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut out: Vec<LockHelper> = Vec::new();
+    // Rounds: a helper found in one may make its callers helpers in the next.
+    for _round in 0..4 {
+        let before = out.len();
+        for body in &bodies {
+            if out.iter().any(|h| h.function == body.name) {
+                continue;
+            }
+            let found = helper_effects(body, &out, &may);
+            for (op, takes, class, lock) in found {
+                out.push(LockHelper {
+                    function: body.name.clone(),
+                    op,
+                    takes,
+                    class,
+                    lock,
+                    params: body.params.clone(),
+                });
+            }
+        }
+        if out.len() == before {
+            break;
         }
     }
     out
+}
+
+/// The calls of a function body: (position, callee, arguments, whether it
+/// is at the outermost level and a statement of its own, not the body of
+/// a braceless `if (...)` or `else`), and where its first `return` is.
+fn outer_calls(body: &[u8]) -> (usize, Vec<BodyCall>) {
+    let mut depth = 0i32;
+    let mut first_return = usize::MAX;
+    let mut calls = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b == b'{' {
+            depth += 1;
+        } else if b == b'}' {
+            depth -= 1;
+        }
+        if !(b.is_ascii_alphabetic() || b == b'_') || (i > 0 && is_word(body[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let end = ident_end(body, i);
+        let word = &body[i..end];
+        if word == b"return" && first_return == usize::MAX {
+            first_return = i;
+        }
+        let after = end
+            + body[end..]
+                .iter()
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
+        if body.get(after) == Some(&b'(') {
+            let before = body[..i].trim_ascii_end();
+            let own_statement =
+                before.is_empty() || matches!(before.last(), Some(b';' | b'{' | b'}' | b':'));
+            calls.push((
+                i,
+                String::from_utf8_lossy(word).into_owned(),
+                arguments(&body[after + 1..]),
+                depth == 0 && own_statement,
+            ));
+        }
+        i = end;
+    }
+    (first_return, calls)
+}
+
+/// What a body does to its caller's locks, given the helpers known so far:
+/// (lock call, takes, class, lock in the body's parameters' terms).
+fn helper_effects(
+    body: &Body<'_>,
+    known: &[LockHelper],
+    may: &HashMap<&str, MayLock>,
+) -> Vec<(String, bool, LockClass, String)> {
+    use crate::vocab::{keyed, lock_op, LockOp};
+    let (text, first_return, calls, params) =
+        (body.text, body.first_return, &body.calls, &body.params);
+    // Per class: taken anywhere, released anywhere, tried anywhere.
+    let mut taken = Vec::new();
+    let mut released = Vec::new();
+    let mut tried = Vec::new();
+    let mut outer = Vec::new();
+    for (at, name, args, top) in calls {
+        // A callee that may release the class disqualifies a lock wrapper;
+        // one that takes and drops locks of its own does not disqualify an
+        // unlock wrapper (`wake_futex_pi()` takes other raw spinlocks in
+        // the functions it calls).
+        if let Some((_, r)) = may.get(name.as_str()) {
+            released.extend(r);
+        }
+        let effects: Vec<(String, bool, LockClass, String)> = match lock_op(name) {
+            Some(LockOp::Acquire(c)) => vec![(
+                name.clone(),
+                true,
+                c,
+                args.first().cloned().unwrap_or_default(),
+            )],
+            Some(LockOp::Release(c)) => vec![(
+                name.clone(),
+                false,
+                c,
+                args.first().cloned().unwrap_or_default(),
+            )],
+            Some(LockOp::TryAcquire(c)) => {
+                tried.push(c);
+                continue;
+            }
+            None => known
+                .iter()
+                .filter(|h| h.function == *name)
+                .map(|h| {
+                    (
+                        h.op.clone(),
+                        h.takes,
+                        h.class,
+                        substituted(&h.lock, &h.params, args),
+                    )
+                })
+                .collect(),
+        };
+        for (op, takes, class, lock) in effects {
+            if takes {
+                taken.push(class);
+            } else {
+                released.push(class);
+            }
+            if *top && *at < first_return {
+                outer.push((op, takes, class, lock));
+            }
+        }
+    }
+    outer
+        .into_iter()
+        .filter(|(_, takes, c, lock)| {
+            let other = if *takes { &released } else { &taken };
+            if other.contains(c) || tried.contains(c) {
+                return false;
+            }
+            // The lock must be the caller's too: reached from a parameter
+            // or a global, not from a local the wrapper computed
+            // (`krcp = this_cpu_ptr(&krc); raw_spin_lock(&krcp->lock);`).
+            let base = lock_base(lock);
+            !keyed(*c)
+                || base.is_empty()
+                || params.iter().any(|p| p == base)
+                || !stored_to(base.as_bytes(), text)
+        })
+        .map(|(op, takes, c, lock)| {
+            let lock = if keyed(c) { lock } else { String::new() };
+            (op, takes, c, lock)
+        })
+        .collect()
+}
+
+/// A lock written in a callee's terms with the caller's arguments in place
+/// of the parameter it starts from (`&ps->wait_lock`, `ps` the second
+/// parameter, called with `pi_state`: `&(pi_state)->wait_lock`).
+pub(crate) fn substituted(lock: &str, params: &[String], args: &[String]) -> String {
+    let start = lock
+        .find(|c: char| c.is_ascii_alphabetic() || c == '_')
+        .unwrap_or(lock.len());
+    let end = start
+        + lock[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(lock.len() - start);
+    let base = &lock[start..end];
+    match params
+        .iter()
+        .position(|p| p == base)
+        .and_then(|i| args.get(i))
+    {
+        Some(arg) if !base.is_empty() => {
+            format!("{}({}){}", &lock[..start], arg.trim(), &lock[end..])
+        }
+        _ => lock.to_string(),
+    }
+}
+
+/// Whether `name` is stored to in `body` (`name = ...`): a local the body
+/// computes, not one it only reads or takes the address of.
+fn stored_to(name: &[u8], body: &[u8]) -> bool {
+    memchr::memmem::find_iter(body, name).any(|p| {
+        let end = p + name.len();
+        if (p > 0 && (is_word(body[p - 1]) || body[p - 1] == b'.' || body[p - 1] == b'>'))
+            || body.get(end).is_some_and(|&b| is_word(b))
+        {
+            return false;
+        }
+        let rest = body[end..].trim_ascii_start();
+        rest.starts_with(b"=") && !rest.starts_with(b"==")
+    })
+}
+
+/// The arguments of a call whose `(` was just passed, each without
+/// whitespace.
+fn arguments(rest: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    for &b in rest {
+        match b {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' if depth == 0 => break,
+            b')' | b']' | b'}' => depth -= 1,
+            b',' if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            b';' => break,
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            cur.push(b as char);
+        }
+        if cur.len() > 200 {
+            break;
+        }
+    }
+    if !cur.is_empty() || !out.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The name a lock expression starts from: `q` in `&q->lock`, `conf` in
+/// `conf->hash_locks + hash`.
+fn lock_base(lock: &str) -> &str {
+    let t = lock.trim_start_matches(|c: char| !(c.is_ascii_alphabetic() || c == '_'));
+    let end = t
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(t.len());
+    &t[..end]
 }
 
 /// Whether `b` can be part of a C identifier (or a number).
 pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// The first argument of a call whose `(` was just passed: up to a `,` or
-/// the closing `)` at its own depth, whitespace removed.
-fn first_argument(rest: &[u8]) -> String {
-    let mut depth = 0i32;
-    let mut out = String::new();
-    for &b in rest {
-        match b {
-            b'(' | b'[' => depth += 1,
-            b')' | b']' if depth == 0 => break,
-            b')' | b']' => depth -= 1,
-            b',' if depth == 0 => break,
-            _ => {}
-        }
-        if !b.is_ascii_whitespace() {
-            out.push(b as char);
-        }
-    }
-    out
 }
 
 /// A definition's name and parameter names, from its head (`static int
@@ -1782,16 +2004,33 @@ fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
 mod tests {
 
     #[test]
-    fn helpers_that_release_their_callers_lock() {
-        let src = b"static int wake(u32 v, struct pi_state *ps)\n{\n\tint ret = 0;\n\tif (v)\n\t\tgoto out;\n\tret = f(ps);\nout:\n\traw_spin_unlock_irq(&ps->pi_mutex.wait_lock);\n\treturn ret;\n}\n\nstatic void pair(struct d *d)\n{\n\tspin_lock(&d->lock);\n\tspin_unlock(&d->lock);\n}\n\nstatic void early(struct d *d)\n{\n\tif (!d)\n\t\treturn;\n\tspin_unlock(&d->lock);\n}\n\nstatic void nested(struct d *d)\n{\n\tif (d->x) {\n\t\tspin_unlock(&d->lock);\n\t}\n}\n\nstatic void irqs_on(unsigned long w)\n{\n\tlocal_irq_enable();\n}\n";
+    fn helpers_that_take_or_release_their_callers_lock() {
+        let src = b"static int wake(u32 v, struct pi_state *ps)\n{\n\tint ret = 0;\n\tif (v)\n\t\tgoto out;\n\tret = f(ps);\nout:\n\traw_spin_unlock_irq(&ps->pi_mutex.wait_lock);\n\treturn ret;\n}\n\nstatic void pair(struct d *d)\n{\n\tspin_lock(&d->lock);\n\tspin_unlock(&d->lock);\n}\n\nstatic void early(struct d *d)\n{\n\tif (!d)\n\t\treturn;\n\tspin_unlock(&d->lock);\n}\n\nstatic void nested(struct d *d)\n{\n\tif (d->x) {\n\t\tspin_unlock(&d->lock);\n\t}\n}\n\nstatic struct k *this_lock(unsigned long *flags)\n{\n\tstruct k *k;\n\n\tlocal_irq_save(*flags);\n\tk = this_cpu_ptr(&kk);\n\traw_spin_lock(&k->lock);\n\treturn k;\n}\n\nstatic void braceless(struct d *d)\n{\n\tif (d->x)\n\t\tspin_unlock(&d->lock);\n\telse\n\t\tspin_unlock(&d->lock);\n}\n\nstatic void stop(struct d *d)\n{\n\td->n = 0;\n\twake(0, d);\n}\n\nstatic void irqs_on(unsigned long w)\n{\n\tlocal_irq_enable();\n}\n";
         let code = code_only(src);
-        let h = releasing_helpers(&code, &regions(&code));
+        let h = lock_helpers(&code, &regions(&code));
         let names: Vec<&str> = h.iter().map(|h| h.function.as_str()).collect();
-        assert_eq!(names, ["wake", "irqs_on"]);
+        // `this_lock` disables interrupts for its caller; the spinlock it
+        // takes is reached from a local it computed, which is not the
+        // caller's to name.
+        assert_eq!(names, ["wake", "this_lock", "stop", "irqs_on"]);
         assert_eq!(h[0].lock, "&ps->pi_mutex.wait_lock");
         assert_eq!(h[0].params, ["v", "ps"]);
         assert_eq!(h[0].op, "raw_spin_unlock_irq");
-        assert_eq!(h[1].lock, "");
+        assert!(!h[0].takes);
+        assert_eq!((h[1].op.as_str(), h[1].takes), ("local_irq_save", true));
+        // Through `wake()`, in its own terms.
+        assert_eq!(h[2].lock, "&(d)->pi_mutex.wait_lock");
+        assert!(!h[2].takes);
+        assert_eq!(h[3].lock, "");
+        let src = b"static void q_lock(struct q *q)\n{\n\tspin_lock_bh(&q->lock);\n}\n\nstatic bool q_try(struct q *q)\n{\n\treturn spin_trylock(&q->lock);\n}\n\nstatic void q_maybe(struct q *q)\n{\n\tif (q->x)\n\t\tspin_lock(&q->lock);\n}\n";
+        let code = code_only(src);
+        let h = lock_helpers(&code, &regions(&code));
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h[0].takes);
+        assert_eq!(
+            (h[0].function.as_str(), h[0].op.as_str()),
+            ("q_lock", "spin_lock_bh")
+        );
     }
 
     #[test]

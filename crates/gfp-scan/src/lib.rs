@@ -620,7 +620,7 @@ pub fn parse_file(
     let mut ops = Vec::new();
     let mut atomic_members = Vec::new();
     let mut notifier_blocks: Vec<(String, String)> = Vec::new();
-    let helpers = lexical::releasing_helpers(&code, &regions);
+    let helpers = lexical::lock_helpers(&code, &regions);
     let calls_helper = |body: &[u8]| {
         helpers
             .iter()
