@@ -33,14 +33,14 @@ pub fn file_facts(
         path,
         bytes: src.len(),
         releases,
-        lock_helpers: helpers,
+        lock_helpers: helpers.into(),
         ..FileFacts::default()
     };
     let mut taken = HashSet::new();
     count_errors(root, &mut out.parse_errors);
     top_level(src, root, &mut out, &mut taken, 0);
     // Read by the walks only: not kept with the file's facts.
-    out.lock_helpers = Vec::new();
+    out.lock_helpers = std::sync::Arc::new([]);
     out.address_taken = taken.into_iter().collect();
     out.address_taken.sort();
     out
@@ -623,8 +623,8 @@ struct Walker<'s> {
     /// The file's `__releases(lock)` functions.
     releases: Vec<(String, String)>,
     /// The file's functions that take a lock for their caller or release
-    /// its lock.
-    helpers: Vec<crate::lexical::LockHelper>,
+    /// its lock (shared by the file's walks).
+    helpers: std::sync::Arc<[crate::lexical::LockHelper]>,
     /// The case labels in force, of a `switch` its callers can decide.
     case_labels: Option<crate::facts::CaseLabels>,
     /// The variable a lock-taking call that returns NULL without the lock
@@ -663,7 +663,7 @@ impl<'s> Walker<'s> {
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
-            helpers: Vec::new(),
+            helpers: std::sync::Arc::new([]),
             case_labels: None,
             null_unlocked: None,
         }

@@ -301,5 +301,5 @@ pub struct FileFacts {
     pub releases: Vec<(String, String)>,
     /// Its functions that take a lock for their caller or release its
     /// lock, while its functions are walked (emptied after).
-    pub lock_helpers: Vec<crate::lexical::LockHelper>,
+    pub lock_helpers: std::sync::Arc<[crate::lexical::LockHelper]>,
 }

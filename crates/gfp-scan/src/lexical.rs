@@ -13,7 +13,7 @@
 //! enough: a function's closing brace is the only `}` in column 0.
 
 use aho_corasick::AhoCorasick;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use crate::facts::{Call, CaseLabels, Function, IndirectCall, Param, SwitchOn};
@@ -705,14 +705,78 @@ type BodyCall = (usize, String, Vec<String>, bool);
 /// another helper of the file counts as the lock call it stands for
 /// (`scx_task_iter_stop()` releases through `scx_task_iter_unlock()`), to a
 /// fixed point.
-pub fn lock_helpers(code: &[u8], regions: &[Region]) -> Vec<LockHelper> {
+///
+/// `matters` says, per region, whether [`matters`] holds for its text.
+pub fn lock_helpers(code: &[u8], regions: &[Region], matters: &[bool]) -> Vec<LockHelper> {
+    // Only the functions that make a lock call, and those that call them
+    // (to a few levels), can be wrappers or disqualify one: most files
+    // have none.
+    if !matters.contains(&true) {
+        return Vec::new();
+    }
+    let (functions, mut wanted): (Vec<(&Region, &[u8])>, Vec<bool>) = regions
+        .iter()
+        .zip(matters)
+        .filter(|(r, _)| r.kind == RegionKind::Function)
+        .map(|(r, &m)| {
+            (
+                (
+                    r,
+                    &code[r.open + 1..r.end.saturating_sub(1).max(r.open + 1)],
+                ),
+                m,
+            )
+        })
+        .unzip();
+    // The names of the wanted functions (read from their heads only when
+    // wanted: most functions of a file are not).
+    let name_of = |r: &Region| {
+        let head = &code[r.start..r.open];
+        let open = head.iter().position(|&b| b == b'(')?;
+        let end = head[..open].trim_ascii_end().len();
+        let start = head[..end]
+            .iter()
+            .rposition(|&b| !is_word(b))
+            .map_or(0, |p| p + 1);
+        std::str::from_utf8(&head[start..end])
+            .ok()
+            .filter(|n| !n.is_empty())
+    };
+    let mut relevant: HashSet<&str> = HashSet::new();
+    for _level in 0..3 {
+        relevant.extend(
+            functions
+                .iter()
+                .zip(&wanted)
+                .filter(|(_, w)| **w)
+                .filter_map(|((r, _), _)| name_of(r)),
+        );
+        let names: Vec<&str> = relevant.iter().copied().collect();
+        let Ok(ac) = AhoCorasick::new(&names) else {
+            break;
+        };
+        let mut grew = false;
+        for (i, (_, body)) in functions.iter().enumerate() {
+            if !wanted[i] && ac.is_match(body) {
+                wanted[i] = true;
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
     let mut bodies: Vec<Body<'_>> = Vec::new();
-    for r in regions.iter().filter(|r| r.kind == RegionKind::Function) {
-        let text = &code[r.open + 1..r.end.saturating_sub(1).max(r.open + 1)];
-        let Some((name, params)) = head_name_and_params(&code[r.start..r.open]) else {
+    for (i, (_, text)) in functions.iter().enumerate() {
+        if !wanted[i] {
+            continue;
+        }
+        let Some((name, params)) =
+            head_name_and_params(&code[functions[i].0.start..functions[i].0.open])
+        else {
             continue;
         };
-        let (first_return, calls) = outer_calls(text);
+        let (first_return, calls) = outer_calls(text, &relevant);
         bodies.push(Body {
             name,
             params,
@@ -794,7 +858,7 @@ pub fn lock_helpers(code: &[u8], regions: &[Region]) -> Vec<LockHelper> {
 /// The calls of a function body: (position, callee, arguments, whether it
 /// is at the outermost level and a statement of its own, not the body of
 /// a braceless `if (...)` or `else`), and where its first `return` is.
-fn outer_calls(body: &[u8]) -> (usize, Vec<BodyCall>) {
+fn outer_calls(body: &[u8], relevant: &HashSet<&str>) -> (usize, Vec<BodyCall>) {
     let mut depth = 0i32;
     let mut first_return = usize::MAX;
     let mut calls = Vec::new();
@@ -820,13 +884,16 @@ fn outer_calls(body: &[u8]) -> (usize, Vec<BodyCall>) {
                 .iter()
                 .take_while(|c| c.is_ascii_whitespace())
                 .count();
-        if body.get(after) == Some(&b'(') {
+        let name = std::str::from_utf8(word).unwrap_or("");
+        if body.get(after) == Some(&b'(')
+            && (relevant.contains(name) || crate::vocab::lock_op(name).is_some())
+        {
             let before = body[..i].trim_ascii_end();
             let own_statement =
                 before.is_empty() || matches!(before.last(), Some(b';' | b'{' | b'}' | b':'));
             calls.push((
                 i,
-                String::from_utf8_lossy(word).into_owned(),
+                name.to_string(),
                 arguments(&body[after + 1..]),
                 depth == 0 && own_statement,
             ));
@@ -2003,11 +2070,20 @@ fn push_arg(src: &[u8], from: usize, to: usize, out: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
 
+    fn helpers_of(code: &[u8]) -> Vec<LockHelper> {
+        let regions = regions(code);
+        let matters: Vec<bool> = regions
+            .iter()
+            .map(|r| matters(&code[r.start..r.end]))
+            .collect();
+        lock_helpers(code, &regions, &matters)
+    }
+
     #[test]
     fn helpers_that_take_or_release_their_callers_lock() {
         let src = b"static int wake(u32 v, struct pi_state *ps)\n{\n\tint ret = 0;\n\tif (v)\n\t\tgoto out;\n\tret = f(ps);\nout:\n\traw_spin_unlock_irq(&ps->pi_mutex.wait_lock);\n\treturn ret;\n}\n\nstatic void pair(struct d *d)\n{\n\tspin_lock(&d->lock);\n\tspin_unlock(&d->lock);\n}\n\nstatic void early(struct d *d)\n{\n\tif (!d)\n\t\treturn;\n\tspin_unlock(&d->lock);\n}\n\nstatic void nested(struct d *d)\n{\n\tif (d->x) {\n\t\tspin_unlock(&d->lock);\n\t}\n}\n\nstatic struct k *this_lock(unsigned long *flags)\n{\n\tstruct k *k;\n\n\tlocal_irq_save(*flags);\n\tk = this_cpu_ptr(&kk);\n\traw_spin_lock(&k->lock);\n\treturn k;\n}\n\nstatic void braceless(struct d *d)\n{\n\tif (d->x)\n\t\tspin_unlock(&d->lock);\n\telse\n\t\tspin_unlock(&d->lock);\n}\n\nstatic void stop(struct d *d)\n{\n\td->n = 0;\n\twake(0, d);\n}\n\nstatic void irqs_on(unsigned long w)\n{\n\tlocal_irq_enable();\n}\n";
         let code = code_only(src);
-        let h = lock_helpers(&code, &regions(&code));
+        let h = helpers_of(&code);
         let names: Vec<&str> = h.iter().map(|h| h.function.as_str()).collect();
         // `this_lock` disables interrupts for its caller; the spinlock it
         // takes is reached from a local it computed, which is not the
@@ -2024,7 +2100,7 @@ mod tests {
         assert_eq!(h[3].lock, "");
         let src = b"static void q_lock(struct q *q)\n{\n\tspin_lock_bh(&q->lock);\n}\n\nstatic bool q_try(struct q *q)\n{\n\treturn spin_trylock(&q->lock);\n}\n\nstatic void q_maybe(struct q *q)\n{\n\tif (q->x)\n\t\tspin_lock(&q->lock);\n}\n";
         let code = code_only(src);
-        let h = lock_helpers(&code, &regions(&code));
+        let h = helpers_of(&code);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h[0].takes);
         assert_eq!(

@@ -620,20 +620,23 @@ pub fn parse_file(
     let mut ops = Vec::new();
     let mut atomic_members = Vec::new();
     let mut notifier_blocks: Vec<(String, String)> = Vec::new();
-    let helpers = lexical::lock_helpers(&code, &regions);
+    // Whether each region holds a lock, scope or registration name: read
+    // once, for the lock wrappers and for the choice of parser.
+    let matters: Vec<bool> = regions
+        .iter()
+        .map(|r| r.kind == lexical::RegionKind::Function && lexical::matters(&code[r.start..r.end]))
+        .collect();
+    let helpers = lexical::lock_helpers(&code, &regions, &matters);
     let calls_helper = |body: &[u8]| {
         helpers
             .iter()
             .any(|h| memchr::memmem::find(body, h.function.as_bytes()).is_some())
     };
-    for r in &regions {
+    for (ri, r) in regions.iter().enumerate() {
         let blank = match r.kind {
             lexical::RegionKind::Function => {
                 notifier_blocks.extend(lexical::notifier_assignments(&code[r.open..r.end]));
-                if parse_all
-                    || lexical::matters(&code[r.start..r.end])
-                    || calls_helper(&code[r.open..r.end])
-                {
+                if parse_all || matters[ri] || calls_helper(&code[r.open..r.end]) {
                     false
                 } else if let Some(f) = lexical::light_function(src, &code, r, &line_of)
                     .filter(|f| !lexical::branches_on_param(f, &code[r.open..r.end]))
