@@ -27,7 +27,8 @@ type Key = (
     Vec<(String, String)>,
 );
 
-/// The findings of an earlier run, by [`Key`], with how many each has.
+/// The findings of an earlier run, by what identifies each across edits,
+/// with how many each has.
 #[derive(Clone, Debug, Default)]
 pub struct Baseline {
     known: HashMap<Key, usize>,
