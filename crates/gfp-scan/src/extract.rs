@@ -39,8 +39,11 @@ pub fn file_facts(
     let mut taken = HashSet::new();
     count_errors(root, &mut out.parse_errors);
     top_level(src, root, &mut out, &mut taken, 0);
-    // Read by the walks only: not kept with the file's facts.
-    out.lock_helpers = std::sync::Arc::new([]);
+    // Read by the walks only: not kept with a source file's facts (a
+    // header's go to the files that include it).
+    if !out.path.ends_with(".h") {
+        out.lock_helpers = std::sync::Arc::new([]);
+    }
     out.address_taken = taken.into_iter().collect();
     out.address_taken.sort();
     out

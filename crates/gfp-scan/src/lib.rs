@@ -530,29 +530,88 @@ fn parse_tree(
     let done = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
     let total = files.len();
-    let facts: Vec<facts::FileFacts> = files
+    let parse = |p: &PathBuf, outside: &HeaderHelpers| {
+        let src = std::fs::read(p).ok()?;
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(cb) = progress {
+            if n % 256 == 0 || n == total {
+                cb(n, total);
+            }
+        }
+        if !worth_parsing(p, &src) {
+            skipped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        parse_file_with(rel_of(p, base), &src, parse_all, build, outside)
+    };
+    // Headers first: their lock wrappers (static inlines that take or drop
+    // a lock for their caller) are then known to the files that include
+    // them.
+    // The facts keep the files' order (which definition of a name comes
+    // first is decided by it).
+    let is_header = |p: &PathBuf| p.extension().is_some_and(|e| e == "h");
+    let none = HeaderHelpers::default();
+    let mut parsed: Vec<(usize, facts::FileFacts)> = files
         .par_iter()
-        .filter_map(|p| {
-            let src = std::fs::read(p).ok()?;
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Some(cb) = progress {
-                if n % 256 == 0 || n == total {
-                    cb(n, total);
-                }
-            }
-            if !worth_parsing(p, &src) {
-                skipped.fetch_add(1, Ordering::Relaxed);
-                return None;
-            }
-            let rel = p
-                .strip_prefix(base)
-                .unwrap_or(p)
-                .to_string_lossy()
-                .into_owned();
-            parse_file(rel, &src, parse_all, build)
-        })
+        .enumerate()
+        .filter(|(_, p)| is_header(p))
+        .filter_map(|(i, p)| parse(p, &none).map(|f| (i, f)))
         .collect();
-    (facts, skipped.into_inner())
+    let outside = header_helpers(parsed.iter_mut().map(|(_, f)| f));
+    parsed.extend(
+        files
+            .par_iter()
+            .enumerate()
+            .filter(|(_, p)| !is_header(p))
+            .filter_map(|(i, p)| parse(p, &outside).map(|f| (i, f)))
+            .collect::<Vec<_>>(),
+    );
+    parsed.sort_by_key(|(i, _)| *i);
+    (
+        parsed.into_iter().map(|(_, f)| f).collect(),
+        skipped.into_inner(),
+    )
+}
+
+/// A file's path relative to the scanned directory, as the facts name it.
+fn rel_of(p: &Path, base: &Path) -> String {
+    p.strip_prefix(base)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Lock wrappers defined in headers, by the header's file name.
+pub type HeaderHelpers = std::collections::HashMap<String, Vec<lexical::LockHelper>>;
+
+/// Takes the lock wrappers out of the headers' facts, by header file name;
+/// a wrapper name two headers define differently is left out.
+fn header_helpers<'f>(facts: impl Iterator<Item = &'f mut facts::FileFacts>) -> HeaderHelpers {
+    let mut by_name: std::collections::HashMap<String, Option<(String, Vec<lexical::LockHelper>)>> =
+        std::collections::HashMap::new();
+    for f in facts {
+        let helpers = std::mem::take(&mut f.lock_helpers);
+        let file = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+        let mut mine: std::collections::HashMap<&str, Vec<lexical::LockHelper>> =
+            std::collections::HashMap::new();
+        for h in helpers.iter() {
+            mine.entry(h.function.as_str()).or_default().push(h.clone());
+        }
+        for (name, hs) in mine {
+            match by_name.get_mut(name) {
+                None => {
+                    by_name.insert(name.to_string(), Some((file.clone(), hs)));
+                }
+                Some(Some((_, known))) if *known == hs => {}
+                Some(slot) => *slot = None,
+            }
+        }
+    }
+    let mut out = HeaderHelpers::new();
+    for (file, hs) in by_name.into_values().flatten() {
+        out.entry(file).or_default().extend(hs);
+    }
+    out
 }
 
 /// Counts the call, allocation, scope and indirect-call sites of the facts
@@ -605,6 +664,19 @@ pub fn parse_file(
     parse_all: bool,
     build: &preproc::BuildFacts<'_>,
 ) -> Option<facts::FileFacts> {
+    parse_file_with(rel, src, parse_all, build, &HeaderHelpers::default())
+}
+
+/// [`parse_file`], with the lock wrappers of the headers the file may
+/// include (by header file name): a wrapper of the file's own takes
+/// precedence over one of the same name in a header.
+pub fn parse_file_with(
+    rel: String,
+    src: &[u8],
+    parse_all: bool,
+    build: &preproc::BuildFacts<'_>,
+    outside: &HeaderHelpers,
+) -> Option<facts::FileFacts> {
     let mut code = lexical::code_only(src);
     let preproc::Preprocessed { live, uncertain } = preproc::preprocess(src, &code, build);
     if let Some(l) = &live {
@@ -626,7 +698,35 @@ pub fn parse_file(
         .iter()
         .map(|r| r.kind == lexical::RegionKind::Function && lexical::matters(&code[r.start..r.end]))
         .collect();
-    let helpers = lexical::lock_helpers(&code, &regions, &matters);
+    let mut helpers = lexical::lock_helpers(&code, &regions, &matters);
+    if !outside.is_empty() {
+        // The included headers' wrappers that the file names at all (most
+        // files call few of them), unless the file defines its own.
+        let own: std::collections::HashSet<String> =
+            helpers.iter().map(|h| h.function.clone()).collect();
+        let offered: Vec<&lexical::LockHelper> = lexical::includes(src)
+            .iter()
+            .filter_map(|inc| outside.get(inc))
+            .flatten()
+            .filter(|h| !own.contains(&h.function))
+            .collect();
+        if !offered.is_empty() {
+            let names: Vec<&str> = offered.iter().map(|h| h.function.as_str()).collect();
+            if let Ok(ac) = aho_corasick::AhoCorasick::new(&names) {
+                let mut named = vec![false; names.len()];
+                for m in ac.find_overlapping_iter(&code) {
+                    named[m.pattern().as_usize()] = true;
+                }
+                helpers.extend(
+                    offered
+                        .into_iter()
+                        .zip(named)
+                        .filter(|(_, n)| *n)
+                        .map(|(h, _)| h.clone()),
+                );
+            }
+        }
+    }
     let calls_helper = |body: &[u8]| {
         helpers
             .iter()

@@ -406,7 +406,7 @@ fn json_has_the_documented_shape() {
             && pos("kernel") < pos("files")
             && pos("elapsed_ms") < pos("findings")
     );
-    assert_eq!(v["files"], 19);
+    assert_eq!(v["files"], 21);
     let f = &v["findings"][0];
     for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
         assert!(f.get(k).is_some(), "{k}");
