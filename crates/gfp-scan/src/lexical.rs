@@ -730,18 +730,7 @@ pub fn lock_helpers(code: &[u8], regions: &[Region], matters: &[bool]) -> Vec<Lo
         .unzip();
     // The names of the wanted functions (read from their heads only when
     // wanted: most functions of a file are not).
-    let name_of = |r: &Region| {
-        let head = &code[r.start..r.open];
-        let open = head.iter().position(|&b| b == b'(')?;
-        let end = head[..open].trim_ascii_end().len();
-        let start = head[..end]
-            .iter()
-            .rposition(|&b| !is_word(b))
-            .map_or(0, |p| p + 1);
-        std::str::from_utf8(&head[start..end])
-            .ok()
-            .filter(|n| !n.is_empty())
-    };
+    let name_of = |r: &Region| head_name(&code[r.start..r.open]);
     let mut relevant: HashSet<&str> = HashSet::new();
     for _level in 0..3 {
         relevant.extend(
@@ -1030,8 +1019,8 @@ fn stored_to(name: &[u8], body: &[u8]) -> bool {
 }
 
 /// The arguments of a call whose `(` was just passed, each without
-/// whitespace.
-fn arguments(rest: &[u8]) -> Vec<String> {
+/// whitespace (up to a `;` at most).
+pub(crate) fn arguments(rest: &[u8]) -> Vec<String> {
     let mut out = Vec::new();
     let mut depth = 0i32;
     let mut cur = String::new();
@@ -1075,25 +1064,26 @@ pub(crate) fn is_word(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
+/// A definition's name, from its head: the word before the head's first
+/// `(`.
+fn head_name(head: &[u8]) -> Option<&str> {
+    let open = head.iter().position(|&b| b == b'(')?;
+    let end = head[..open].trim_ascii_end().len();
+    let start = head[..end]
+        .iter()
+        .rposition(|&b| !is_word(b))
+        .map_or(0, |p| p + 1);
+    std::str::from_utf8(&head[start..end])
+        .ok()
+        .filter(|n| !n.is_empty() && !n.as_bytes()[0].is_ascii_digit())
+}
+
 /// A definition's name and parameter names, from its head (`static int
 /// f(struct x *a, int b)`): the name is the word before the head's first
 /// `(`, each parameter's name the last word of its part.
 fn head_name_and_params(head: &[u8]) -> Option<(String, Vec<String>)> {
+    let name = head_name(head)?;
     let open = head.iter().position(|&b| b == b'(')?;
-    let name_end = open
-        - head[..open]
-            .iter()
-            .rev()
-            .take_while(|c| c.is_ascii_whitespace())
-            .count();
-    let mut name_start = name_end;
-    while name_start > 0 && is_word(head[name_start - 1]) {
-        name_start -= 1;
-    }
-    let name = std::str::from_utf8(&head[name_start..name_end]).ok()?;
-    if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
-        return None;
-    }
     let mut depth = 0i32;
     let mut close = None;
     for (k, &b) in head[open..].iter().enumerate() {

@@ -698,13 +698,14 @@ pub fn parse_file_with(
         .iter()
         .map(|r| r.kind == lexical::RegionKind::Function && lexical::matters(&code[r.start..r.end]))
         .collect();
+    let includes = lexical::includes(src);
     let mut helpers = lexical::lock_helpers(&code, &regions, &matters);
     if !outside.is_empty() {
         // The included headers' wrappers that the file names at all (most
         // files call few of them), unless the file defines its own.
         let own: std::collections::HashSet<String> =
             helpers.iter().map(|h| h.function.clone()).collect();
-        let offered: Vec<&lexical::LockHelper> = lexical::includes(src)
+        let offered: Vec<&lexical::LockHelper> = includes
             .iter()
             .filter_map(|inc| outside.get(inc))
             .flatten()
@@ -856,7 +857,7 @@ pub fn parse_file_with(
         .entry_points
         .retain(|e| !vocab::file_opted_out(&e.call, &code));
     facts.address_taken.extend(taken);
-    facts.includes = lexical::includes(src);
+    facts.includes = includes;
     facts.local_includes = lexical::local_includes(src);
     facts.renames = lexical::renames(&code);
     facts.exports = lexical::exports(&code);

@@ -151,6 +151,20 @@ pub struct Stats {
     pub baselined: usize,
 }
 
+/// `n` and `noun`, plural unless `n` is 1 (`1 finding`, `3 findings`).
+fn findings(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
+/// The verb for `n` things: `was` or `were`.
+fn was(n: usize) -> &'static str {
+    if n == 1 {
+        "was"
+    } else {
+        "were"
+    }
+}
+
 /// The mask argument of an allocation call as written.
 pub fn gfp_arg_text(alloc: &crate::vocab::Allocators, c: &Call) -> String {
     alloc
@@ -236,28 +250,25 @@ impl Report {
         if s.long_chains > 0 {
             let _ = writeln!(
                 out,
-                "{} sleep-in-atomic finding{} with longer call chains {} left out (--max-chain raises the bound, 0 removes it)",
-                s.long_chains,
-                if s.long_chains == 1 { "" } else { "s" },
-                if s.long_chains == 1 { "was" } else { "were" }
+                "{} with longer call chains {} left out (--max-chain raises the bound, 0 removes it)",
+                findings(s.long_chains, "sleep-in-atomic finding"),
+                was(s.long_chains)
             );
         }
         if s.baselined > 0 {
             let _ = writeln!(
                 out,
-                "{} finding{} of the baseline {} left out (--baseline)",
-                s.baselined,
-                if s.baselined == 1 { "" } else { "s" },
-                if s.baselined == 1 { "was" } else { "were" }
+                "{} of the baseline {} left out (--baseline)",
+                findings(s.baselined, "finding"),
+                was(s.baselined)
             );
         }
         let secs = self.elapsed_ms as f64 / 1000.0;
         let _ = writeln!(
             out,
-            "kernel {}; {} finding{} in {:.2} s ({:.0} files/s, {:.1} MB/s; parsing {:.0}% of the wall time)",
+            "kernel {}; {} in {:.2} s ({:.0} files/s, {:.1} MB/s; parsing {:.0}% of the wall time)",
             self.kernel,
-            self.findings.len(),
-            if self.findings.len() == 1 { "" } else { "s" },
+            findings(self.findings.len(), "finding"),
             secs,
             self.files as f64 / secs.max(1e-3),
             s.bytes as f64 / 1e6 / secs.max(1e-3),

@@ -473,7 +473,12 @@ fn member_write(t: &[u8], at: usize, end: usize) -> Option<MemberWrite<'_>> {
     } else {
         return None;
     };
-    let value = value_text(t, value_from);
+    // The value: the expression up to its `;`, or the `,`/`)` that ends
+    // it inside `WRITE_ONCE()` or an initialiser.
+    let value = lexical::arguments(&t[value_from.min(t.len())..])
+        .into_iter()
+        .next()
+        .unwrap_or_default();
     let raises = !matches!(value.as_str(), "false" | "0" | "NULL" | "0U" | "0u");
     Some(MemberWrite { base, raises })
 }
@@ -482,30 +487,6 @@ fn member_write(t: &[u8], at: usize, end: usize) -> Option<MemberWrite<'_>> {
 fn written_once(t: &[u8], pos: usize) -> bool {
     let p = skip_back(t, pos);
     p >= 1 && t[p - 1] == b'(' && t[..p - 1].trim_ascii_end().ends_with(b"WRITE_ONCE")
-}
-
-/// The value stored, from `from` to the end of the expression (whitespace
-/// removed): up to a `;`, or a `,`/`)`/`}` outside brackets.
-fn value_text(t: &[u8], from: usize) -> String {
-    let mut depth = 0i32;
-    let mut out = String::new();
-    for &b in &t[from.min(t.len())..] {
-        match b {
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' if depth == 0 => break,
-            b')' | b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => break,
-            b';' => break,
-            _ => {}
-        }
-        if !b.is_ascii_whitespace() {
-            out.push(b as char);
-        }
-        if out.len() > 64 {
-            break;
-        }
-    }
-    out
 }
 
 /// The position after the last non-blank byte before `pos`.
