@@ -581,8 +581,72 @@ fn rel_of(p: &Path, base: &Path) -> String {
         .into_owned()
 }
 
-/// Lock wrappers defined in headers, by the header's file name.
-pub type HeaderHelpers = std::collections::HashMap<String, Vec<lexical::LockHelper>>;
+/// Lock wrappers defined in headers, by the header's file name, with one
+/// automaton over all their names so that a file is searched once for
+/// the ones it mentions.
+#[derive(Default)]
+pub struct HeaderHelpers {
+    by_header: std::collections::HashMap<String, Vec<lexical::LockHelper>>,
+    /// Every wrapper name, sorted: the automaton's patterns in order.
+    names: Vec<String>,
+    matcher: Option<aho_corasick::AhoCorasick>,
+}
+
+impl HeaderHelpers {
+    /// The wrappers of each header, by the header's file name.
+    pub fn new(by_header: std::collections::HashMap<String, Vec<lexical::LockHelper>>) -> Self {
+        let mut names: Vec<String> = by_header
+            .values()
+            .flatten()
+            .map(|h| h.function.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let matcher = aho_corasick::AhoCorasick::new(&names).ok();
+        HeaderHelpers {
+            by_header,
+            names,
+            matcher,
+        }
+    }
+
+    /// Whether no header defines a wrapper.
+    pub fn is_empty(&self) -> bool {
+        self.by_header.is_empty()
+    }
+
+    /// The wrappers of the headers `includes` names (by file name) that
+    /// `code` mentions, leaving out the names in `own`.
+    fn offered(
+        &self,
+        includes: &[String],
+        code: &[u8],
+        own: &std::collections::HashSet<String>,
+    ) -> Vec<lexical::LockHelper> {
+        let offered: Vec<&lexical::LockHelper> = includes
+            .iter()
+            .filter_map(|inc| self.by_header.get(inc))
+            .flatten()
+            .filter(|h| !own.contains(&h.function))
+            .collect();
+        let Some(matcher) = self.matcher.as_ref().filter(|_| !offered.is_empty()) else {
+            return Vec::new();
+        };
+        let mut named = vec![false; self.names.len()];
+        for m in matcher.find_overlapping_iter(code) {
+            named[m.pattern().as_usize()] = true;
+        }
+        offered
+            .into_iter()
+            .filter(|h| {
+                self.names
+                    .binary_search(&h.function)
+                    .is_ok_and(|i| named[i])
+            })
+            .cloned()
+            .collect()
+    }
+}
 
 /// Takes the lock wrappers out of the headers' facts, by header file name;
 /// a wrapper name two headers define differently is left out.
@@ -607,11 +671,11 @@ fn header_helpers<'f>(facts: impl Iterator<Item = &'f mut facts::FileFacts>) -> 
             }
         }
     }
-    let mut out = HeaderHelpers::new();
+    let mut out = std::collections::HashMap::<String, Vec<lexical::LockHelper>>::new();
     for (file, hs) in by_name.into_values().flatten() {
         out.entry(file).or_default().extend(hs);
     }
-    out
+    HeaderHelpers::new(out)
 }
 
 /// Counts the call, allocation, scope and indirect-call sites of the facts
@@ -705,28 +769,7 @@ pub fn parse_file_with(
         // files call few of them), unless the file defines its own.
         let own: std::collections::HashSet<String> =
             helpers.iter().map(|h| h.function.clone()).collect();
-        let offered: Vec<&lexical::LockHelper> = includes
-            .iter()
-            .filter_map(|inc| outside.get(inc))
-            .flatten()
-            .filter(|h| !own.contains(&h.function))
-            .collect();
-        if !offered.is_empty() {
-            let names: Vec<&str> = offered.iter().map(|h| h.function.as_str()).collect();
-            if let Ok(ac) = aho_corasick::AhoCorasick::new(&names) {
-                let mut named = vec![false; names.len()];
-                for m in ac.find_overlapping_iter(&code) {
-                    named[m.pattern().as_usize()] = true;
-                }
-                helpers.extend(
-                    offered
-                        .into_iter()
-                        .zip(named)
-                        .filter(|(_, n)| *n)
-                        .map(|(h, _)| h.clone()),
-                );
-            }
-        }
+        helpers.extend(outside.offered(&includes, &code, &own));
     }
     let calls_helper = |body: &[u8]| {
         helpers

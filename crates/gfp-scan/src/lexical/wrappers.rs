@@ -1,7 +1,6 @@
 //! Lock wrappers: a file's functions that take a lock for their caller or
 //! release the caller's lock, found from their tokens.
 
-use aho_corasick::AhoCorasick;
 use std::collections::{HashMap, HashSet};
 
 use crate::vocab::LockClass;
@@ -82,6 +81,9 @@ pub fn lock_helpers(code: &[u8], regions: &[Region], matters: &[bool]) -> Vec<Lo
     // wanted: most functions of a file are not).
     let name_of = |r: &Region| head_name(&code[r.start..r.open]);
     let mut relevant: HashSet<&str> = HashSet::new();
+    // What each function calls, read once (only calls can make a function
+    // a wrapper's caller).
+    let mut called: Vec<Option<Vec<&str>>> = vec![None; functions.len()];
     for _level in 0..3 {
         relevant.extend(
             functions
@@ -90,13 +92,13 @@ pub fn lock_helpers(code: &[u8], regions: &[Region], matters: &[bool]) -> Vec<Lo
                 .filter(|(_, w)| **w)
                 .filter_map(|((r, _), _)| name_of(r)),
         );
-        let names: Vec<&str> = relevant.iter().copied().collect();
-        let Ok(ac) = AhoCorasick::new(&names) else {
-            break;
-        };
         let mut grew = false;
         for (i, (_, body)) in functions.iter().enumerate() {
-            if !wanted[i] && ac.is_match(body) {
+            if wanted[i] {
+                continue;
+            }
+            let names = called[i].get_or_insert_with(|| called_names(body));
+            if names.iter().any(|n| relevant.contains(n)) {
                 wanted[i] = true;
                 grew = true;
             }
@@ -190,6 +192,32 @@ pub fn lock_helpers(code: &[u8], regions: &[Region], matters: &[bool]) -> Vec<Lo
         if out.len() == before {
             break;
         }
+    }
+    out
+}
+
+/// The names `body` calls (`name(`, blanks allowed before the parenthesis).
+fn called_names(body: &[u8]) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if !(b.is_ascii_alphabetic() || b == b'_') || (i > 0 && is_word(body[i - 1])) {
+            i += 1;
+            continue;
+        }
+        let end = ident_end(body, i);
+        let after = end
+            + body[end..]
+                .iter()
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
+        if body.get(after) == Some(&b'(') {
+            if let Ok(name) = std::str::from_utf8(&body[i..end]) {
+                out.push(name);
+            }
+        }
+        i = end;
     }
     out
 }
