@@ -86,7 +86,7 @@ pub fn run(args: ScanArgs) -> CmdResult {
         // The same range as every other command: refused before the first
         // profile, the newest layout (with a warning) after the last.
         k.parse::<KernelVersion>()
-            .map_err(|e: gfp::profile::BadVersion| UserError(format!("--kernel {k}: {}", e.0)))?;
+            .map_err(|e: gfp::profile::BadVersion| UserError(format!("--kernel: {e}")))?;
         let v: KernelVersion = crate::profile_args::parse_kernel(k)?;
         warn_if_newer(v);
         opts.kernel = Some(v);

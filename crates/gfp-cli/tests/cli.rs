@@ -935,6 +935,10 @@ fn input_files_at_their_limits() {
         (vec!["scan", d, "--allocators", bad], "not UTF-8"),
         (vec!["scan", d, "--baseline", d], "it is a directory"),
         (vec!["scan", d, "--baseline", bad], "not UTF-8"),
+        (
+            vec!["scan", d, "--kernel", "abc"],
+            "--kernel: `abc` is not a kernel version",
+        ),
     ];
     if std::path::Path::new("/dev/zero").exists() {
         cases.extend([
