@@ -188,6 +188,14 @@ pub enum ScanError {
     /// The root directory holds no C source.
     #[error("nothing to scan under {0}: no .c or .h files (give a kernel tree or a directory of C source)")]
     NoSource(String),
+    /// `--arch` names no directory of the kernel tree's `arch/`.
+    #[error("--arch {arch}: the kernel tree has no arch/{arch} (it has: {known}; or give `all`)")]
+    NoSuchArch {
+        /// The architecture given.
+        arch: String,
+        /// The tree's architectures, comma-separated.
+        known: String,
+    },
 }
 
 /// Directories of a kernel tree that hold no kernel code: user-space tools,
@@ -219,6 +227,23 @@ fn collect_files(
     buildable_only: bool,
 ) -> Result<(Vec<PathBuf>, usize, Option<kconfig::Unbuildable>), ScanError> {
     let is_kernel = root.join("Makefile").is_file() && root.join("Kconfig").is_file();
+    if let (Some(tree), Some(a)) = (kernel_tree(root), arch) {
+        let dir = tree.join("arch");
+        if dir.is_dir() && !dir.join(a).is_dir() {
+            let mut known: Vec<String> = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            known.sort();
+            return Err(ScanError::NoSuchArch {
+                arch: a.to_string(),
+                known: known.join(", "),
+            });
+        }
+    }
     let meta = std::fs::metadata(root).map_err(|e| ScanError::Root {
         path: root.display().to_string(),
         why: e.to_string(),

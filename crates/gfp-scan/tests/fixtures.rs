@@ -655,6 +655,23 @@ fn files_no_build_for_the_arch_compiles_are_left_out() {
     assert_eq!(sub.kernel, "6.12");
     assert_eq!(files(&sub), ["clib.c", "common.c"]);
     assert_eq!(sub.stats.unbuildable_files, 2);
+    // An architecture the tree does not have is refused, naming those it
+    // has, from the tree and from a directory inside it.
+    for at in [root.clone(), root.join("drivers")] {
+        let err = scan(
+            &at,
+            &ScanOptions {
+                arch: Some("x68".into()),
+                ..ScanOptions::default()
+            },
+            None,
+        )
+        .expect_err("no arch/x68");
+        assert_eq!(
+            err.to_string(),
+            "--arch x68: the kernel tree has no arch/x68 (it has: powerpc, x86; or give `all`)"
+        );
+    }
     let _ = std::fs::remove_dir_all(&root);
 }
 
