@@ -302,4 +302,8 @@ pub struct FileFacts {
     /// Its functions that take a lock for their caller or release its
     /// lock, while its functions are walked (emptied after).
     pub lock_helpers: std::sync::Arc<[crate::lexical::LockHelper]>,
+    /// The names a header `#undef`s where it is certainly compiled and
+    /// never defines (kept for headers only, taken by the files that
+    /// include them).
+    pub undefs: Vec<String>,
 }

@@ -23,6 +23,7 @@ pub mod extract;
 pub mod facts;
 pub mod flow;
 pub mod graph;
+pub mod headers;
 pub mod kconfig;
 pub mod lexical;
 pub mod mask;
@@ -555,7 +556,7 @@ fn parse_tree(
     let done = AtomicUsize::new(0);
     let skipped = AtomicUsize::new(0);
     let total = files.len();
-    let parse = |p: &PathBuf, outside: &HeaderHelpers| {
+    let parse = |p: &PathBuf, outside: &headers::HeaderFacts| {
         let src = std::fs::read(p).ok()?;
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(cb) = progress {
@@ -575,14 +576,14 @@ fn parse_tree(
     // The facts keep the files' order (which definition of a name comes
     // first is decided by it).
     let is_header = |p: &PathBuf| p.extension().is_some_and(|e| e == "h");
-    let none = HeaderHelpers::default();
+    let none = headers::HeaderFacts::default();
     let mut parsed: Vec<(usize, facts::FileFacts)> = files
         .par_iter()
         .enumerate()
         .filter(|(_, p)| is_header(p))
         .filter_map(|(i, p)| parse(p, &none).map(|f| (i, f)))
         .collect();
-    let outside = header_helpers(parsed.iter_mut().map(|(_, f)| f));
+    let outside = headers::HeaderFacts::take(parsed.iter_mut().map(|(_, f)| f));
     parsed.extend(
         files
             .par_iter()
@@ -604,103 +605,6 @@ fn rel_of(p: &Path, base: &Path) -> String {
         .unwrap_or(p)
         .to_string_lossy()
         .into_owned()
-}
-
-/// Lock wrappers defined in headers, by the header's file name, with one
-/// automaton over all their names so that a file is searched once for
-/// the ones it mentions.
-#[derive(Default)]
-pub struct HeaderHelpers {
-    by_header: std::collections::HashMap<String, Vec<lexical::LockHelper>>,
-    /// Every wrapper name, sorted: the automaton's patterns in order.
-    names: Vec<String>,
-    matcher: Option<aho_corasick::AhoCorasick>,
-}
-
-impl HeaderHelpers {
-    /// The wrappers of each header, by the header's file name.
-    pub fn new(by_header: std::collections::HashMap<String, Vec<lexical::LockHelper>>) -> Self {
-        let mut names: Vec<String> = by_header
-            .values()
-            .flatten()
-            .map(|h| h.function.clone())
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        let matcher = aho_corasick::AhoCorasick::new(&names).ok();
-        HeaderHelpers {
-            by_header,
-            names,
-            matcher,
-        }
-    }
-
-    /// Whether no header defines a wrapper.
-    pub fn is_empty(&self) -> bool {
-        self.by_header.is_empty()
-    }
-
-    /// The wrappers of the headers `includes` names (by file name) that
-    /// `code` mentions, leaving out the names in `own`.
-    fn offered(
-        &self,
-        includes: &[String],
-        code: &[u8],
-        own: &std::collections::HashSet<String>,
-    ) -> Vec<lexical::LockHelper> {
-        let offered: Vec<&lexical::LockHelper> = includes
-            .iter()
-            .filter_map(|inc| self.by_header.get(inc))
-            .flatten()
-            .filter(|h| !own.contains(&h.function))
-            .collect();
-        let Some(matcher) = self.matcher.as_ref().filter(|_| !offered.is_empty()) else {
-            return Vec::new();
-        };
-        let mut named = vec![false; self.names.len()];
-        for m in matcher.find_overlapping_iter(code) {
-            named[m.pattern().as_usize()] = true;
-        }
-        offered
-            .into_iter()
-            .filter(|h| {
-                self.names
-                    .binary_search(&h.function)
-                    .is_ok_and(|i| named[i])
-            })
-            .cloned()
-            .collect()
-    }
-}
-
-/// Takes the lock wrappers out of the headers' facts, by header file name;
-/// a wrapper name two headers define differently is left out.
-fn header_helpers<'f>(facts: impl Iterator<Item = &'f mut facts::FileFacts>) -> HeaderHelpers {
-    let mut by_name: std::collections::HashMap<String, Option<(String, Vec<lexical::LockHelper>)>> =
-        std::collections::HashMap::new();
-    for f in facts {
-        let helpers = std::mem::take(&mut f.lock_helpers);
-        let file = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
-        let mut mine: std::collections::HashMap<&str, Vec<lexical::LockHelper>> =
-            std::collections::HashMap::new();
-        for h in helpers.iter() {
-            mine.entry(h.function.as_str()).or_default().push(h.clone());
-        }
-        for (name, hs) in mine {
-            match by_name.get_mut(name) {
-                None => {
-                    by_name.insert(name.to_string(), Some((file.clone(), hs)));
-                }
-                Some(Some((_, known))) if *known == hs => {}
-                Some(slot) => *slot = None,
-            }
-        }
-    }
-    let mut out = std::collections::HashMap::<String, Vec<lexical::LockHelper>>::new();
-    for (file, hs) in by_name.into_values().flatten() {
-        out.entry(file).or_default().extend(hs);
-    }
-    HeaderHelpers::new(out)
 }
 
 /// Counts the call, allocation, scope and indirect-call sites of the facts
@@ -753,7 +657,7 @@ pub fn parse_file(
     parse_all: bool,
     build: &preproc::BuildFacts<'_>,
 ) -> Option<facts::FileFacts> {
-    parse_file_with(rel, src, parse_all, build, &HeaderHelpers::default())
+    parse_file_with(rel, src, parse_all, build, &headers::HeaderFacts::default())
 }
 
 /// [`parse_file`], with the lock wrappers of the headers the file may
@@ -764,10 +668,17 @@ pub fn parse_file_with(
     src: &[u8],
     parse_all: bool,
     build: &preproc::BuildFacts<'_>,
-    outside: &HeaderHelpers,
+    outside: &headers::HeaderFacts,
 ) -> Option<facts::FileFacts> {
     let mut code = lexical::code_only(src);
-    let preproc::Preprocessed { live, uncertain } = preproc::preprocess(src, &code, build);
+    // A quoted include names a header relative to the file's directory.
+    let dir = rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+    let header_undefs = |written: &str| outside.undefs(&kconfig::join(&dir, written));
+    let preproc::Preprocessed {
+        live,
+        uncertain,
+        undefs,
+    } = preproc::preprocess_with(src, &code, build, &header_undefs);
     if let Some(l) = &live {
         code = lexical::code_only(l);
     }
@@ -789,7 +700,7 @@ pub fn parse_file_with(
         .collect();
     let includes = lexical::includes(src);
     let mut helpers = lexical::lock_helpers(&code, &regions, &matters);
-    if !outside.is_empty() {
+    if !outside.has_no_helpers() {
         // The included headers' wrappers that the file names at all (most
         // files call few of them), unless the file defines its own.
         let own: std::collections::HashSet<String> =
@@ -929,6 +840,9 @@ pub fn parse_file_with(
     facts.local_includes = lexical::local_includes(src);
     facts.renames = lexical::renames(&code);
     facts.exports = lexical::exports(&code);
+    if facts.path.ends_with(".h") {
+        facts.undefs = undefs;
+    }
     forget_uncertain_constants(&mut facts.functions, &uncertain, &newlines, src.len());
     Some(facts)
 }

@@ -38,11 +38,28 @@ pub struct Preprocessed {
     /// of two. An include guard and `#ifndef __ASSEMBLY__` are no such
     /// condition.
     pub uncertain: Vec<std::ops::Range<usize>>,
+    /// The names the file `#undef`s where it is certainly compiled and
+    /// never `#define`s (`#undef EXT2FS_DEBUG` in `ext2.h`): undefined for
+    /// the rest of it, and for a file that includes it.
+    pub undefs: Vec<String>,
 }
 
 /// [`blank_dead_branches`], and where the live text is compiled only under
 /// an open condition.
 pub fn preprocess(src: &[u8], code: &[u8], build: &BuildFacts<'_>) -> Preprocessed {
+    preprocess_with(src, code, build, &|_| &[])
+}
+
+/// [`preprocess`], knowing what the headers the file includes by a quoted
+/// path `#undef` (`header_undefs` is given the path as written, see
+/// [`Preprocessed::undefs`]): after `#include "ext2.h"`, `#ifdef
+/// EXT2FS_DEBUG` is dead unless the file itself defines the name.
+pub fn preprocess_with<'h>(
+    src: &[u8],
+    code: &[u8],
+    build: &BuildFacts<'_>,
+    header_undefs: &dyn Fn(&str) -> &'h [String],
+) -> Preprocessed {
     let mut done = Preprocessed::default();
     if memchr::memmem::find(code, b"#").is_none() {
         return done;
@@ -51,9 +68,13 @@ pub fn preprocess(src: &[u8], code: &[u8], build: &BuildFacts<'_>) -> Preprocess
     let value = |w: &str| build.value(w);
     // `#define DUMP_IT_BACK 0` in the file: `#if DUMP_IT_BACK` is `#if 0`.
     // C is never compiled with `__ASSEMBLY__` defined.
-    let zero: std::collections::HashSet<String> = zero_defines(code).into_iter().collect();
-    let is_zero = |w: &str| w == "0" || w == "__ASSEMBLY__" || zero.contains(w);
-    let undefined = |w: &str| w == "__ASSEMBLY__";
+    let (zero, defined) = defines(code);
+    // Where each name `#undef`'d and never defined becomes undefined.
+    let mut undef_from: std::collections::HashMap<String, usize> = Default::default();
+    let here = std::cell::Cell::new(0usize);
+    let gone = |w: &str, undef_from: &std::collections::HashMap<String, usize>| {
+        w == "__ASSEMBLY__" || undef_from.get(w).is_some_and(|&p| p <= here.get())
+    };
     // One frame per open #if: whether the enclosing text is dead, whether a
     // branch so far was certainly taken, whether every branch so far was
     // certainly not, whether the current branch is dead, and whether it is
@@ -74,6 +95,7 @@ pub fn preprocess(src: &[u8], code: &[u8], build: &BuildFacts<'_>) -> Preprocess
         let line = &code[pos..end];
         let trimmed = trim_ascii(line);
         let dead_now = stack.last().is_some_and(|f| f.dead);
+        here.set(pos);
         if let Some(rest) = trimmed.strip_prefix(b"#") {
             let rest = trim_ascii(rest);
             let word_end = rest
@@ -82,11 +104,14 @@ pub fn preprocess(src: &[u8], code: &[u8], build: &BuildFacts<'_>) -> Preprocess
                 .unwrap_or(rest.len());
             let (word, arg) = rest.split_at(word_end);
             let arg = String::from_utf8_lossy(arg);
+            let undefined = |w: &str| gone(w, &undef_from);
+            let is_zero = |w: &str| w == "0" || zero.contains(w) || undefined(w);
             let eval = |kind: &[u8]| match kind {
-                b"ifdef" => term(&arg, never_set, &undefined),
-                b"ifndef" => not(term(&arg, never_set, &undefined)),
-                _ => condition(&arg, never_set, &is_zero, &value),
+                b"ifdef" => term(&arg, never_set, &undefined, &undefined),
+                b"ifndef" => not(term(&arg, never_set, &undefined, &undefined)),
+                _ => condition(&arg, never_set, &is_zero, &undefined, &value),
             };
+            let certain_here = !dead_now && stack.iter().all(|f| f.certain);
             match word {
                 b"if" | b"ifdef" | b"ifndef" => {
                     let k = if dead_now { Known::Unknown } else { eval(word) };
@@ -123,6 +148,31 @@ pub fn preprocess(src: &[u8], code: &[u8], build: &BuildFacts<'_>) -> Preprocess
                 }
                 _ => {}
             }
+            // An `#undef` (or a header's) where the file is certainly
+            // compiled, of a name the file never defines.
+            let mut forget: Vec<String> = Vec::new();
+            if certain_here && word == b"undef" {
+                let a = arg.trim();
+                let name = &a[..ident_end(a.as_bytes(), 0)];
+                if !name.is_empty() {
+                    forget.push(name.to_string());
+                    done.undefs.push(name.to_string());
+                }
+            } else if certain_here && word == b"include" {
+                // The path is a string literal: read from `src`, since
+                // `code` has it blanked.
+                let line = String::from_utf8_lossy(&src[pos..end]);
+                let quoted = line.split_once("include").map_or("", |(_, r)| r.trim());
+                if let Some(inner) = quoted.strip_prefix('"') {
+                    let path = inner.split('"').next().unwrap_or("");
+                    forget.extend(header_undefs(path).iter().cloned());
+                }
+            }
+            for name in forget {
+                if !defined.contains(&name) {
+                    undef_from.entry(name).or_insert(pos);
+                }
+            }
             let open = stack.iter().any(|f| !f.certain);
             match (open, open_since) {
                 (true, None) => open_since = Some(end),
@@ -145,6 +195,9 @@ pub fn preprocess(src: &[u8], code: &[u8], build: &BuildFacts<'_>) -> Preprocess
     if let Some(start) = open_since {
         done.uncertain.push(start..code.len());
     }
+    done.undefs.retain(|n| !defined.contains(n));
+    done.undefs.sort();
+    done.undefs.dedup();
     done.live = out;
     done
 }
@@ -211,11 +264,17 @@ fn not(k: Known) -> Known {
     }
 }
 
-/// The names the file defines as `0` (`#define NAME 0`), and never as
-/// anything else.
-fn zero_defines(code: &[u8]) -> Vec<String> {
+/// The names the file defines as `0` (`#define NAME 0`) and never as
+/// anything else, and every name it defines.
+fn defines(
+    code: &[u8],
+) -> (
+    std::collections::HashSet<String>,
+    std::collections::HashSet<String>,
+) {
     let mut zero = Vec::new();
-    let mut other = Vec::new();
+    let mut other = std::collections::HashSet::new();
+    let mut all = std::collections::HashSet::new();
     for line in code.split(|&b| b == b'\n') {
         let t = trim_ascii(line);
         let Some(rest) = t.strip_prefix(b"#") else {
@@ -231,28 +290,34 @@ fn zero_defines(code: &[u8]) -> Vec<String> {
             continue;
         }
         let name = String::from_utf8_lossy(&rest[..end]).into_owned();
+        all.insert(name.clone());
         if trim_ascii(&rest[end..]) == b"0" {
             zero.push(name);
         } else {
-            other.push(name);
+            other.insert(name);
         }
     }
-    let other: std::collections::HashSet<String> = other.into_iter().collect();
-    zero.retain(|z| !other.contains(z));
-    zero
+    let zero = zero.into_iter().filter(|z| !other.contains(z)).collect();
+    (zero, all)
 }
 
 /// `CONFIG_X` (or `defined(CONFIG_X)`, `IS_ENABLED(CONFIG_X)`, ...), possibly
 /// negated: false when no build sets X; a name `is_zero` says is 0 is false.
-fn term(t: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -> bool) -> Known {
+fn term(
+    t: &str,
+    never_set: &dyn Fn(&str) -> bool,
+    is_zero: &dyn Fn(&str) -> bool,
+    undefined: &dyn Fn(&str) -> bool,
+) -> Known {
     let t: String = t.chars().filter(|c| !c.is_whitespace()).collect();
     if let Some(r) = t.strip_prefix('!') {
-        return not(term(r, never_set, is_zero));
+        return not(term(r, never_set, is_zero, undefined));
     }
     if is_zero(&t) {
         return Known::False;
     }
     let mut inner = t.as_str();
+    let mut is_defined = false;
     for w in [
         "defined",
         "IS_ENABLED",
@@ -262,6 +327,7 @@ fn term(t: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -> boo
     ] {
         if let Some(r) = inner.strip_prefix(w) {
             inner = r;
+            is_defined = w == "defined";
             break;
         }
     }
@@ -269,6 +335,9 @@ fn term(t: &str, never_set: &dyn Fn(&str) -> bool, is_zero: &dyn Fn(&str) -> boo
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
         .unwrap_or(inner);
+    if is_defined && undefined(inner) {
+        return Known::False;
+    }
     match inner.strip_prefix("CONFIG_") {
         Some(sym)
             if !sym.is_empty()
@@ -288,6 +357,7 @@ fn condition(
     c: &str,
     never_set: &dyn Fn(&str) -> bool,
     is_zero: &dyn Fn(&str) -> bool,
+    undefined: &dyn Fn(&str) -> bool,
     value: &dyn Fn(&str) -> Option<i64>,
 ) -> Known {
     let c = strip_parens(c.trim());
@@ -315,7 +385,7 @@ fn condition(
         let mut all_true = true;
         let mut any_false = false;
         for t in part.split("&&") {
-            let k = comparison(t, value).unwrap_or_else(|| term(t, never_set, is_zero));
+            let k = comparison(t, value).unwrap_or_else(|| term(t, never_set, is_zero, undefined));
             match k {
                 Known::False => any_false = true,
                 Known::True => {}
@@ -494,6 +564,45 @@ mod tests {
         // Continued directive lines and comments after #endif.
         let out = live("#if defined(CONFIG_PPC) && \\\n    defined(CONFIG_NET)\na();\n#endif /* PPC */\nb();\n");
         assert!(!out.contains("a()") && out.contains("b()"));
+    }
+
+    #[test]
+    fn names_undefined_for_good_are_false_after_the_undef() {
+        let out = live("#undef DBG\n#ifdef DBG\na();\n#endif\n#ifndef DBG\nb();\n#else\nc();\n#endif\n#if defined(DBG) || DBG\nd();\n#endif\ne();\n");
+        assert!(!out.contains("a()") && out.contains("b()") && !out.contains("c()"));
+        assert!(!out.contains("d()") && out.contains("e()"));
+        // Before the `#undef`, the name may still be defined (by the
+        // command line or a header).
+        let out = live("#ifdef DBG\na();\n#endif\n#undef DBG\n");
+        assert!(out.contains("a()"));
+        // A name the file defines somewhere, or undefines only under an
+        // open condition, is not known undefined.
+        let out = live("#undef DBG\n#ifdef DBG\na();\n#endif\n#define DBG 1\n");
+        assert!(out.contains("a()"));
+        let out = live("#ifdef CONFIG_NET\n#undef DBG\n#endif\n#ifdef DBG\na();\n#endif\n");
+        assert!(out.contains("a()"));
+        // An include guard is no open condition: a header's undefs count.
+        let src = "#ifndef _H\n#define _H\n#undef DBG\n#undef ALSO\n#ifdef CONFIG_NET\n#undef NOT\n#endif\n#endif\n";
+        let code = code_only(src.as_bytes());
+        let got = preprocess(src.as_bytes(), &code, &BuildFacts::UNKNOWN).undefs;
+        assert_eq!(got, ["ALSO", "DBG"]);
+        // What a header included by a quoted path undefines, the file
+        // that includes it sees from the include on.
+        let src = "#ifdef DBG\na();\n#endif\n#include \"h.h\"\n#include <h.h>\n#ifdef DBG\nb();\n#endif\n";
+        let code = code_only(src.as_bytes());
+        let gone = ["DBG".to_string()];
+        let header = |f: &str| -> &[String] {
+            if f == "h.h" {
+                &gone
+            } else {
+                &[]
+            }
+        };
+        let out = preprocess_with(src.as_bytes(), &code, &BuildFacts::UNKNOWN, &header)
+            .live
+            .expect("a branch is dead");
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("a()") && !out.contains("b()"));
     }
 
     #[test]

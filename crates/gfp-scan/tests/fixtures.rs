@@ -894,3 +894,40 @@ fn a_baseline_keeps_only_new_findings_across_edits() {
         .contains("1 finding of the baseline was left out"));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_name_a_header_undefines_for_good_is_undefined_in_the_files_including_it() {
+    // `ext2.h` says `#undef EXT2FS_DEBUG` (with no switch to define it):
+    // the debug walk of the bitmaps in balloc.c is never compiled.
+    let (root, write) = temp_tree("undef");
+    write(
+        "fs/ext/ext.h",
+        "#undef EXT_DEBUG\nstatic inline int ext_x(void) { return 0; }\n",
+    );
+    let body = "static DEFINE_SPINLOCK(l);\nvoid count(void)\n{\n\tspin_lock(&l);\n#ifdef EXT_DEBUG\n\tkmalloc(8, GFP_KERNEL);\n#endif\n\tspin_unlock(&l);\n}\n";
+    write("fs/ext/balloc.c", &format!("#include \"ext.h\"\n{body}"));
+    // Without the header, or with the name defined by the file itself,
+    // the branch may be compiled.
+    write("fs/other/balloc.c", &format!("#include \"ext.h\"\n{body}"));
+    write(
+        "fs/ext/super.c",
+        &format!(
+            "#include \"ext.h\"\n#define EXT_DEBUG\n{}",
+            body.replace("count", "count2")
+        ),
+    );
+    let r = scan(&root, &ScanOptions::default(), None).expect("scans");
+    let mut files: Vec<&str> = r
+        .findings
+        .iter()
+        .filter_map(|f| f.alloc.as_ref().map(|a| a.file.as_str()))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["fs/ext/super.c", "fs/other/balloc.c"],
+        "{}",
+        r.to_text()
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
