@@ -306,4 +306,7 @@ pub struct FileFacts {
     /// never defines (kept for headers only, taken by the files that
     /// include them).
     pub undefs: Vec<String>,
+    /// The named integer constants it defines (enumerators, `#define NAME
+    /// NUMBER`), see [`crate::lexical::constants`].
+    pub constants: Vec<(String, i64)>,
 }

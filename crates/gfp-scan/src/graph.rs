@@ -65,6 +65,9 @@ pub struct Graph {
     /// Calls that hand the callee a `gfp_t` that does not sleep: the caller
     /// told the callee it runs in atomic context.
     pub atomic_gfp_calls: std::collections::HashSet<Step>,
+    /// The value of each named integer constant the tree gives one value
+    /// (enumerators, `#define NAME NUMBER`).
+    pub constants: HashMap<String, i64>,
 }
 
 /// The callees of every call, in three flat arrays rather than a list per
@@ -192,7 +195,43 @@ fn context_aware(files: &[FileFacts], fns: &[(u32, u32)], callees: &Callees) -> 
 /// How many parameter-dependent summaries one function keeps.
 const MAX_SUMMARIES: usize = 6;
 
+/// The named constants of every file (taken out of the facts), each with
+/// the one value the tree gives it; a name two files give different values
+/// (per-architecture or per-driver definitions) is left out.
+fn tree_constants(files: &mut [FileFacts]) -> HashMap<String, i64> {
+    let mut out: HashMap<String, Option<i64>> = HashMap::new();
+    for f in files {
+        for (name, v) in std::mem::take(&mut f.constants) {
+            out.entry(name)
+                .and_modify(|known| {
+                    if *known != Some(v) {
+                        *known = None;
+                    }
+                })
+                .or_insert(Some(v));
+        }
+    }
+    out.into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+        .collect()
+}
+
 impl Graph {
+    /// The value of an argument or case label: an integer literal
+    /// (`0`, `0x10`, `-1`), or a named constant the tree gives one value.
+    pub fn value_of(&self, text: &str) -> Option<i64> {
+        let t = text.trim();
+        let t = t
+            .strip_prefix('(')
+            .and_then(|r| r.strip_suffix(')'))
+            .unwrap_or(t)
+            .trim();
+        match t.strip_prefix('-') {
+            Some(n) => crate::preproc::integer(n.trim()).map(|n| -n),
+            None => crate::preproc::integer(t).or_else(|| self.constants.get(t).copied()),
+        }
+    }
+
     /// The function `id`.
     pub fn func(&self, id: FnId) -> &Function {
         let (f, i) = self.fns[id as usize];
@@ -316,6 +355,7 @@ impl Graph {
             .collect();
         let context_aware = context_aware(&files, &fns, &callees);
         let atomic_gfp_calls = atomic_gfp_calls(&files, &fns, &callees, ev);
+        let constants = tree_constants(&mut files);
         let mut g = Graph {
             files,
             fns,
@@ -326,6 +366,7 @@ impl Graph {
             address_taken,
             context_aware,
             atomic_gfp_calls,
+            constants,
         };
         g.events = g.compute_events(allocators, ev, scope_effect);
         g

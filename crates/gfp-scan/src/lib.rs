@@ -840,6 +840,7 @@ pub fn parse_file_with(
     facts.local_includes = lexical::local_includes(src);
     facts.renames = lexical::renames(&code);
     facts.exports = lexical::exports(&code);
+    facts.constants = lexical::constants(&code, &regions);
     if facts.path.ends_with(".h") {
         facts.undefs = undefs;
     }

@@ -681,8 +681,9 @@ fn case_excluded(g: &Graph, steps: &[Step]) -> bool {
         };
         let labels = &cl.labels;
         match &cl.on {
-            SwitchOn::Param(p) => passed_arg(g, &steps[..j], *p as usize)
-                .is_some_and(|a| is_named_constant(&a) && !labels.contains(&a)),
+            SwitchOn::Param(p) => passed_arg(g, &steps[..j], *p as usize).is_some_and(|a| {
+                !labels.is_empty() && labels.iter().all(|l| distinct(g, &a, l) == Some(true))
+            }),
             SwitchOn::ParamChar(p) => {
                 let Some(lit) = passed_arg(g, &steps[..j], *p as usize)
                     .and_then(|a| string_literal(&a).map(str::to_string))
@@ -723,7 +724,8 @@ fn param_compared_away(g: &Graph, steps: &[Step]) -> bool {
                 return false;
             };
             passed_arg(g, &steps[..j], p)
-                .is_some_and(|a| is_named_constant(&a) && (a == constant) != equal)
+                .and_then(|a| distinct(g, &a, constant))
+                .is_some_and(|differ| differ == equal)
         })
     })
 }
@@ -746,6 +748,19 @@ fn passed_arg(g: &Graph, above: &[Step], mut p: usize) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether an argument and a constant it is compared with (or a case
+/// label) differ: by value where the tree gives both one (so `0` is not
+/// `RTM_DELADDR`, and two names of one value are the same), else by name
+/// when both are named constants; `None` when that cannot be told.
+fn distinct(g: &Graph, a: &str, b: &str) -> Option<bool> {
+    let (a, b) = (a.trim(), b.trim());
+    match (g.value_of(a), g.value_of(b)) {
+        (Some(x), Some(y)) => Some(x != y),
+        _ if is_named_constant(a) && is_named_constant(b) => Some(a != b),
+        _ => None,
+    }
 }
 
 /// Whether `a` is an upper-case named constant (`VMA_NEEDS_RESV`).

@@ -15,12 +15,14 @@
 use aho_corasick::AhoCorasick;
 use std::sync::OnceLock;
 
+mod constants;
 mod directives;
 mod light;
 mod registrations;
 mod switch;
 mod wrappers;
 
+pub use constants::*;
 pub use directives::*;
 pub use light::*;
 pub use registrations::*;
