@@ -1541,54 +1541,11 @@ impl<'s> Walker<'s> {
         let args = call_args(n);
         let ln = line(n);
         // guard(spinlock)(&lock): the callee is itself a call.
-        if callee.kind() == "call_expression" {
-            let inner = callee
-                .child_by_field_name("function")
-                .map(|f| text(self.src, f));
-            if inner.as_deref() == Some("guard") {
-                let kind = call_args(callee)
-                    .first()
-                    .map(|a| text(self.src, *a))
-                    .unwrap_or_default();
-                for a in &args {
-                    self.expr_under("argument_list", *a, None);
-                }
-                if let Some(class) = vocab::guard_class(&kind) {
-                    let lock = args
-                        .first()
-                        .map(|a| lock_key(&text(self.src, *a)))
-                        .unwrap_or_default();
-                    let id = self.section(class, format!("guard({kind})"), lock.clone(), ln);
-                    self.emit(Ev::Acquire(id));
-                    if let Some(frame) = self.guards.last_mut() {
-                        frame.push(crate::extract::Guard { class, lock });
-                    }
-                }
-                return;
-            }
+        if callee.kind() == "call_expression" && self.guard_call(callee, &args, ln) {
+            return;
         }
         if callee.kind() != "identifier" {
-            self.expr(callee, None);
-            for a in &args {
-                self.expr_under("argument_list", *a, None);
-            }
-            let member = (callee.kind() == "field_expression")
-                .then(|| {
-                    callee
-                        .child_by_field_name("field")
-                        .map(|f| text(self.src, f))
-                })
-                .flatten();
-            let id = self.f.indirect_calls.len() as u32;
-            self.f.indirect_calls.push(crate::facts::IndirectCall {
-                member,
-                args: args.iter().map(|a| text(self.src, *a)).collect(),
-                line: ln,
-                sections: Vec::new(),
-                inherited: true,
-                scopes_must: Vec::new(),
-            });
-            self.emit(Ev::Indirect(id));
+            self.indirect_call(callee, &args, ln);
             return;
         }
         let name = text(self.src, callee);
@@ -1616,59 +1573,14 @@ impl<'s> Walker<'s> {
             }
         }
         if let Some(op) = vocab::lock_op(&name) {
-            let lock_of = |w: &Self, class| match vocab::lock_arg_index(&name) {
-                Some(Some(i)) => args
-                    .get(i)
-                    .map(|a| lock_key(&text(w.src, *a)))
-                    .unwrap_or_default(),
-                Some(None) => target.map(lock_key).unwrap_or_default(),
-                None => lock_arg(w.src, class, &args),
-            };
-            match op {
-                LockOp::Acquire(class) => {
-                    let lock = lock_of(self, class);
-                    // `pte = pte_offset_map_lock(...)` takes the lock only
-                    // when it returns a table: `if (!pte)` is the branch
-                    // without it.
-                    if let (true, Some(t)) = (vocab::null_when_unlocked(&name), target) {
-                        self.null_unlocked = Some((lock_key(t), class, lock.clone()));
-                    }
-                    let id = self.section(class, name, lock, ln);
-                    self.emit(Ev::Acquire(id));
-                }
-                LockOp::Release(class) => {
-                    let lock = lock_of(self, class);
-                    self.release_events(&name, class, lock);
-                }
-                LockOp::TryAcquire(class) => {
-                    let lock = lock_arg(self.src, class, &args);
-                    let id = self.section(class, name, lock.clone(), ln);
-                    self.trylock = Some((class, lock, id));
-                }
-            }
+            self.lock_call(name, op, &args, target, ln);
             return;
         }
         // The file's own lock wrappers, read from their bodies (before a
         // `__releases()` annotation, which names only one of the locks a
         // wrapper may release).
         if self.helpers.iter().any(|h| h.function == name) {
-            let written: Vec<String> = args.iter().map(|a| text(self.src, *a)).collect();
-            let helpers: Vec<_> = self
-                .helpers
-                .iter()
-                .filter(|h| h.function == name)
-                .cloned()
-                .collect();
-            self.record_call(name.clone(), ln, &args);
-            for h in helpers {
-                let lock = lock_key(&crate::lexical::substituted(&h.lock, &h.params, &written));
-                if h.takes {
-                    let id = self.section(h.class, name.clone(), lock, ln);
-                    self.emit(Ev::Acquire(id));
-                } else {
-                    self.release_events(&h.op, h.class, lock);
-                }
-            }
+            self.lock_wrapper_call(name, &args, ln);
             return;
         }
         if let Some((_, lock)) = self.releases.iter().find(|(f, _)| *f == name) {
@@ -1677,8 +1589,139 @@ impl<'s> Walker<'s> {
             self.emit(Ev::ReleaseAny(lock));
             return;
         }
+        self.registrations(&name, &args, ln);
+        self.record_call(name, ln, &args);
+    }
+
+    /// `guard(kind)(&lock)`, with `callee` the inner `guard(kind)` call:
+    /// opens a section the enclosing block closes. Whether the call was a
+    /// guard.
+    fn guard_call(&mut self, callee: Node<'_>, args: &[Node<'_>], ln: u32) -> bool {
+        let inner = callee
+            .child_by_field_name("function")
+            .map(|f| text(self.src, f));
+        if inner.as_deref() != Some("guard") {
+            return false;
+        }
+        let kind = call_args(callee)
+            .first()
+            .map(|a| text(self.src, *a))
+            .unwrap_or_default();
+        for a in args {
+            self.expr_under("argument_list", *a, None);
+        }
+        if let Some(class) = vocab::guard_class(&kind) {
+            let lock = args
+                .first()
+                .map(|a| lock_key(&text(self.src, *a)))
+                .unwrap_or_default();
+            let id = self.section(class, format!("guard({kind})"), lock.clone(), ln);
+            self.emit(Ev::Acquire(id));
+            if let Some(frame) = self.guards.last_mut() {
+                frame.push(crate::extract::Guard { class, lock });
+            }
+        }
+        true
+    }
+
+    /// A call through a pointer (`ops->open(...)`, `(*fn)(...)`): recorded
+    /// with its member name, not followed.
+    fn indirect_call(&mut self, callee: Node<'_>, args: &[Node<'_>], ln: u32) {
+        self.expr(callee, None);
+        for a in args {
+            self.expr_under("argument_list", *a, None);
+        }
+        let member = (callee.kind() == "field_expression")
+            .then(|| {
+                callee
+                    .child_by_field_name("field")
+                    .map(|f| text(self.src, f))
+            })
+            .flatten();
+        let id = self.f.indirect_calls.len() as u32;
+        self.f.indirect_calls.push(crate::facts::IndirectCall {
+            member,
+            args: args.iter().map(|a| text(self.src, *a)).collect(),
+            line: ln,
+            sections: Vec::new(),
+            inherited: true,
+            scopes_must: Vec::new(),
+        });
+        self.emit(Ev::Indirect(id));
+    }
+
+    /// A lock call `name` (`spin_lock`, `spin_unlock_irqrestore`,
+    /// `spin_trylock`, ...): opens or closes its section; `target` is what
+    /// its result is stored to.
+    fn lock_call(
+        &mut self,
+        name: String,
+        op: LockOp,
+        args: &[Node<'_>],
+        target: Option<&str>,
+        ln: u32,
+    ) {
+        let lock_of = |w: &Self, class| match vocab::lock_arg_index(&name) {
+            Some(Some(i)) => args
+                .get(i)
+                .map(|a| lock_key(&text(w.src, *a)))
+                .unwrap_or_default(),
+            Some(None) => target.map(lock_key).unwrap_or_default(),
+            None => lock_arg(w.src, class, args),
+        };
+        match op {
+            LockOp::Acquire(class) => {
+                let lock = lock_of(self, class);
+                // `pte = pte_offset_map_lock(...)` takes the lock only
+                // when it returns a table: `if (!pte)` is the branch
+                // without it.
+                if let (true, Some(t)) = (vocab::null_when_unlocked(&name), target) {
+                    self.null_unlocked = Some((lock_key(t), class, lock.clone()));
+                }
+                let id = self.section(class, name, lock, ln);
+                self.emit(Ev::Acquire(id));
+            }
+            LockOp::Release(class) => {
+                let lock = lock_of(self, class);
+                self.release_events(&name, class, lock);
+            }
+            LockOp::TryAcquire(class) => {
+                let lock = lock_arg(self.src, class, args);
+                let id = self.section(class, name, lock.clone(), ln);
+                self.trylock = Some((class, lock, id));
+            }
+        }
+    }
+
+    /// A call of one of the file's lock wrappers: a call of the function,
+    /// and the lock it takes or releases for its caller, in the caller's
+    /// terms.
+    fn lock_wrapper_call(&mut self, name: String, args: &[Node<'_>], ln: u32) {
+        let written: Vec<String> = args.iter().map(|a| text(self.src, *a)).collect();
+        let helpers: Vec<_> = self
+            .helpers
+            .iter()
+            .filter(|h| h.function == name)
+            .cloned()
+            .collect();
+        self.record_call(name.clone(), ln, args);
+        for h in helpers {
+            let lock = lock_key(&crate::lexical::substituted(&h.lock, &h.params, &written));
+            if h.takes {
+                let id = self.section(h.class, name.clone(), lock, ln);
+                self.emit(Ev::Acquire(id));
+            } else {
+                self.release_events(&h.op, h.class, lock);
+            }
+        }
+    }
+
+    /// The atomic entry points a call `name` registers: CPU hotplug
+    /// callbacks run on the starting CPU, and the table's registrations
+    /// (`request_irq`'s handler, `timer_setup`'s callback, ...).
+    fn registrations(&mut self, name: &str, args: &[Node<'_>], ln: u32) {
         let state = args.first().map(|a| text(self.src, *a)).unwrap_or_default();
-        for &i in vocab::cpuhp_atomic_callbacks(&name, state.trim()) {
+        for &i in vocab::cpuhp_atomic_callbacks(name, state.trim()) {
             let Some(a) = args.get(i) else { continue };
             let f = text(self.src, *a);
             if plausible_function_name(&f)
@@ -1688,39 +1731,38 @@ impl<'s> Walker<'s> {
                 self.entry_points.push(EntryPoint {
                     function: f,
                     kind: vocab::CPUHP_STARTING,
-                    call: name.clone(),
+                    call: name.to_string(),
                     registrar: self.f.name.clone(),
                     line: ln,
                 });
             }
         }
-        if let Some(reg) = vocab::registration(&name) {
-            if let Some(a) = args.get(reg.arg) {
-                let written = text(self.src, *a);
-                let f = written.trim_start_matches('&').trim();
-                // A notifier block is named by its last member
-                // (`&priv->inet6_nb`); the file's blocks say its function.
-                let f = if reg.via_block {
-                    f.rsplit(['.', '>']).next().unwrap_or(f)
-                } else {
-                    f
-                }
-                .to_string();
-                if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                    && !f.is_empty()
-                    && f != "NULL"
-                {
-                    self.entry_points.push(EntryPoint {
-                        function: f,
-                        kind: reg.kind,
-                        call: name.clone(),
-                        registrar: self.f.name.clone(),
-                        line: ln,
-                    });
-                }
-            }
+        let Some(reg) = vocab::registration(name) else {
+            return;
+        };
+        let Some(a) = args.get(reg.arg) else {
+            return;
+        };
+        let written = text(self.src, *a);
+        let f = written.trim_start_matches('&').trim();
+        // A notifier block is named by its last member
+        // (`&priv->inet6_nb`); the file's blocks say its function.
+        let f = if reg.via_block {
+            f.rsplit(['.', '>']).next().unwrap_or(f)
+        } else {
+            f
         }
-        self.record_call(name, ln, &args);
+        .to_string();
+        if f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') && !f.is_empty() && f != "NULL"
+        {
+            self.entry_points.push(EntryPoint {
+                function: f,
+                kind: reg.kind,
+                call: name.to_string(),
+                registrar: self.f.name.clone(),
+                line: ln,
+            });
+        }
     }
 
     /// What the release call `op` of `lock` does: it closes the section
