@@ -412,7 +412,7 @@ fn condition(
 }
 
 /// `t` without the parentheses around all of it.
-fn strip_parens(mut t: &str) -> &str {
+pub(crate) fn strip_parens(mut t: &str) -> &str {
     while t.starts_with('(') && t.ends_with(')') && crate::extract::balanced(&t[1..t.len() - 1]) {
         t = t[1..t.len() - 1].trim();
     }

@@ -758,16 +758,11 @@ fn distinct(g: &Graph, a: &str, b: &str) -> Option<bool> {
     let (a, b) = (a.trim(), b.trim());
     match (g.value_of(a), g.value_of(b)) {
         (Some(x), Some(y)) => Some(x != y),
-        _ if is_named_constant(a) && is_named_constant(b) => Some(a != b),
+        _ if crate::lexical::is_constant_name(a) && crate::lexical::is_constant_name(b) => {
+            Some(a != b)
+        }
         _ => None,
     }
-}
-
-/// Whether `a` is an upper-case named constant (`VMA_NEEDS_RESV`).
-fn is_named_constant(a: &str) -> bool {
-    a.starts_with(|c: char| c.is_ascii_uppercase())
-        && a.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// The text of a plain string literal (`"dbw"`), without escapes.
@@ -789,7 +784,11 @@ fn char_literal(l: &str) -> Option<char> {
 /// constants; or `m != A` (or `!(m == A || m == B)`) holding, with every
 /// label among them.
 fn member_excludes((k, t): (&str, bool), m: &str, labels: &[String]) -> bool {
-    if labels.is_empty() || !labels.iter().all(|l| is_named_constant(l.trim())) {
+    if labels.is_empty()
+        || !labels
+            .iter()
+            .all(|l| crate::lexical::is_constant_name(l.trim()))
+    {
         return false;
     }
     let (consts, equal): (Vec<&str>, bool) = if let Some(parts) = disjuncts(k) {

@@ -4,7 +4,7 @@
 //! two values.
 
 use super::{ident_end, Region, RegionKind};
-use crate::preproc::integer;
+use crate::preproc::{integer, strip_parens};
 
 /// The named integer constants of the file, in upper case (`RTM_DELADDR`,
 /// `MAX_LEN`): the enumerators of its file-scope enums whose values it can
@@ -44,8 +44,9 @@ fn is_enum_head(head: &[u8]) -> bool {
         .any(|w| w == b"enum")
 }
 
-/// Whether `name` is written as a named constant (upper case, digits, `_`).
-fn is_constant_name(name: &str) -> bool {
+/// Whether `name` is written as a named constant (upper case, digits, `_`:
+/// `VMA_NEEDS_RESV`).
+pub(crate) fn is_constant_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase())
         && name
             .bytes()
@@ -147,14 +148,6 @@ fn evaluate(v: &str, known: &[(String, i64)]) -> Option<i64> {
         }
     }
     term(v)
-}
-
-/// `t` without parentheses around all of it.
-fn strip_parens(mut t: &str) -> &str {
-    while t.starts_with('(') && t.ends_with(')') && crate::extract::balanced(&t[1..t.len() - 1]) {
-        t = t[1..t.len() - 1].trim();
-    }
-    t
 }
 
 /// `#define NAME NUMBER` lines (the number possibly in parentheses or
