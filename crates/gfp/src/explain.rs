@@ -170,31 +170,7 @@ pub fn explain_in(
         // __alloc_pages(): `if (WARN_ON_ONCE_GFP(order > MAX_PAGE_ORDER, gfp))
         // return NULL;` before anything else (before 6.4: `if (order >=
         // MAX_ORDER) { WARN_ON_ONCE(!(gfp_mask & __GFP_NOWARN)); return NULL; }`).
-        let limit = max_order_limit(version);
-        return alloc::vec![
-            Fact {
-                topic: Topic::Failure,
-                text: format!(
-                    "order {o} is above {limit}: the page allocator refuses it at once and returns NULL, before any zone, watermark, reclaim or compaction"
-                ),
-            },
-            Fact {
-                topic: Topic::Retries,
-                text: "none: the request never reaches the slow path (__GFP_NOFAIL does not help)".into(),
-            },
-            Fact {
-                topic: Topic::OomKiller,
-                text: "never invokes the OOM killer".into(),
-            },
-            Fact {
-                topic: Topic::Warnings,
-                text: if gfp.contains(Gfp::NOWARN) {
-                    "silent (__GFP_NOWARN suppresses the WARN_ON_ONCE)".into()
-                } else {
-                    "a one-time WARNING with a stack trace (WARN_ON_ONCE), not the rate-limited allocation-failure report; __GFP_NOWARN silences it".into()
-                },
-            },
-        ];
+        return refused_order_facts(gfp, o, version);
     }
     let mut facts = Vec::new();
     let mut say = |topic, text: String| facts.push(Fact { topic, text });
@@ -261,44 +237,9 @@ pub fn explain_in(
     }
     say(Topic::Reserves, reserves(gfp, o));
     let mode = failure_mode(gfp, o);
-    say(
-        Topic::Retries,
-        match mode {
-            FailureMode::NeverFails => "loops until it succeeds; may use part of the min reserve as a last resort".into(),
-            FailureMode::NofailUnsupported => "cannot loop without direct reclaim".into(),
-            FailureMode::FailsFast => "no retries".into(),
-            FailureMode::FailsAfterOneAttempt => "one light round of reclaim and compaction".into(),
-            FailureMode::FailsWhenNoProgress => "retries while reclaim makes progress anywhere".into(),
-            FailureMode::TooSmallToFail => format!("retries up to 16 rounds without progress (MAX_RECLAIM_RETRIES) and after each OOM kill; order {o} is not costly"),
-            FailureMode::CostlyMayFail => format!("order {o} is costly (> {PAGE_ALLOC_COSTLY_ORDER}): backs off after limited reclaim and compaction"),
-        },
-    );
-    say(
-        Topic::Failure,
-        match mode {
-            FailureMode::NeverFails => "never fails".into(),
-            FailureMode::NofailUnsupported => "__GFP_NOFAIL without __GFP_DIRECT_RECLAIM is unsupported: 6.12 warns and fails".into(),
-            FailureMode::FailsFast => "fails at once when the watermark is not met: the caller must handle NULL".into(),
-            FailureMode::FailsAfterOneAttempt | FailureMode::FailsWhenNoProgress | FailureMode::CostlyMayFail => {
-                "may fail: the caller must handle NULL".into()
-            }
-            FailureMode::TooSmallToFail => "effectively does not fail (unless the task is killed), but callers must still check".into(),
-        },
-    );
-    say(
-        Topic::OomKiller,
-        if may_invoke_oom(gfp, o) {
-            "may invoke the OOM killer".into()
-        } else if direct
-            && !gfp.contains(Gfp::FS)
-            && o <= PAGE_ALLOC_COSTLY_ORDER
-            && !gfp.intersects(Gfp::NORETRY | Gfp::RETRY_MAYFAIL)
-        {
-            "does not kill: without __GFP_FS the OOM killer only pretends progress, and the allocation keeps retrying".into()
-        } else {
-            "never invokes the OOM killer".into()
-        },
-    );
+    say(Topic::Retries, retries_text(mode, o));
+    say(Topic::Failure, failure_text(mode).into());
+    say(Topic::OomKiller, oom_killer_text(gfp, o).into());
     say(
         Topic::Warnings,
         if gfp.contains(Gfp::NOWARN) {
@@ -307,6 +248,103 @@ pub fn explain_in(
             "failure prints a rate-limited 'page allocation failure' report".into()
         },
     );
+    say(Topic::Placement, placement_text(gfp));
+    if gfp.contains(Gfp::ACCOUNT) {
+        say(
+            Topic::Accounting,
+            "charged to the task's memory cgroup; may reclaim or OOM inside it".into(),
+        );
+    }
+    if let Some(setup) = page_setup_text(gfp, o) {
+        say(Topic::PageSetup, setup);
+    }
+    facts
+}
+
+/// The facts of an order above the largest one in `version`: the page
+/// allocator refuses it before anything else.
+fn refused_order_facts(
+    gfp: Gfp,
+    o: u32,
+    version: Option<crate::profile::KernelVersion>,
+) -> Vec<Fact> {
+    let limit = max_order_limit(version);
+    alloc::vec![
+        Fact {
+            topic: Topic::Failure,
+            text: format!(
+                "order {o} is above {limit}: the page allocator refuses it at once and returns NULL, before any zone, watermark, reclaim or compaction"
+            ),
+        },
+        Fact {
+            topic: Topic::Retries,
+            text: "none: the request never reaches the slow path (__GFP_NOFAIL does not help)".into(),
+        },
+        Fact {
+            topic: Topic::OomKiller,
+            text: "never invokes the OOM killer".into(),
+        },
+        Fact {
+            topic: Topic::Warnings,
+            text: if gfp.contains(Gfp::NOWARN) {
+                "silent (__GFP_NOWARN suppresses the WARN_ON_ONCE)".into()
+            } else {
+                "a one-time WARNING with a stack trace (WARN_ON_ONCE), not the rate-limited allocation-failure report; __GFP_NOWARN silences it".into()
+            },
+        },
+    ]
+}
+
+/// What the slow path's retry loop does in failure mode `mode` at order `o`.
+fn retries_text(mode: FailureMode, o: u32) -> String {
+    match mode {
+        FailureMode::NeverFails => "loops until it succeeds; may use part of the min reserve as a last resort".into(),
+        FailureMode::NofailUnsupported => "cannot loop without direct reclaim".into(),
+        FailureMode::FailsFast => "no retries".into(),
+        FailureMode::FailsAfterOneAttempt => "one light round of reclaim and compaction".into(),
+        FailureMode::FailsWhenNoProgress => "retries while reclaim makes progress anywhere".into(),
+        FailureMode::TooSmallToFail => format!("retries up to 16 rounds without progress (MAX_RECLAIM_RETRIES) and after each OOM kill; order {o} is not costly"),
+        FailureMode::CostlyMayFail => format!("order {o} is costly (> {PAGE_ALLOC_COSTLY_ORDER}): backs off after limited reclaim and compaction"),
+    }
+}
+
+/// What failure means for the caller in failure mode `mode`.
+fn failure_text(mode: FailureMode) -> &'static str {
+    match mode {
+        FailureMode::NeverFails => "never fails",
+        FailureMode::NofailUnsupported => {
+            "__GFP_NOFAIL without __GFP_DIRECT_RECLAIM is unsupported: 6.12 warns and fails"
+        }
+        FailureMode::FailsFast => {
+            "fails at once when the watermark is not met: the caller must handle NULL"
+        }
+        FailureMode::FailsAfterOneAttempt
+        | FailureMode::FailsWhenNoProgress
+        | FailureMode::CostlyMayFail => "may fail: the caller must handle NULL",
+        FailureMode::TooSmallToFail => {
+            "effectively does not fail (unless the task is killed), but callers must still check"
+        }
+    }
+}
+
+/// Whether the allocation may invoke the OOM killer, and why not when it
+/// reclaims but may not.
+fn oom_killer_text(gfp: Gfp, o: u32) -> &'static str {
+    if may_invoke_oom(gfp, o) {
+        "may invoke the OOM killer"
+    } else if gfp.contains(Gfp::DIRECT_RECLAIM)
+        && !gfp.contains(Gfp::FS)
+        && o <= PAGE_ALLOC_COSTLY_ORDER
+        && !gfp.intersects(Gfp::NORETRY | Gfp::RETRY_MAYFAIL)
+    {
+        "does not kill: without __GFP_FS the OOM killer only pretends progress, and the allocation keeps retrying"
+    } else {
+        "never invokes the OOM killer"
+    }
+}
+
+/// Where the allocation may be placed: nodes, cpusets, dirty spreading.
+fn placement_text(gfp: Gfp) -> String {
     let mut placement = Vec::new();
     if gfp.contains(Gfp::THISNODE) {
         placement.push("the preferred node only: no fallback, no mempolicy");
@@ -319,13 +357,12 @@ pub fn explain_in(
     if gfp.contains(Gfp::WRITE) {
         placement.push("spread over nodes within their dirty limits");
     }
-    say(Topic::Placement, placement.join("; "));
-    if gfp.contains(Gfp::ACCOUNT) {
-        say(
-            Topic::Accounting,
-            "charged to the task's memory cgroup; may reclaim or OOM inside it".into(),
-        );
-    }
+    placement.join("; ")
+}
+
+/// What is done to the page (zeroing, compound metadata); `None` when
+/// nothing is.
+fn page_setup_text(gfp: Gfp, o: u32) -> Option<String> {
     let mut setup = Vec::new();
     if gfp.contains(Gfp::ZERO) {
         setup.push("zeroed");
@@ -337,10 +374,11 @@ pub fn explain_in(
             "__GFP_COMP is meaningless at order 0"
         });
     }
-    if !setup.is_empty() {
-        say(Topic::PageSetup, setup.join("; "));
+    if setup.is_empty() {
+        None
+    } else {
+        Some(setup.join("; "))
     }
-    facts
 }
 
 fn reserves(gfp: Gfp, order: u32) -> String {

@@ -1236,86 +1236,8 @@ impl LogScanner {
             None => self.empty_agreement.clone(),
         };
         let mut notes: Vec<String> = Vec::new();
-        let mut switch_to = None;
-        let newest = history::NEWEST_KNOWN;
-        let (entry, source) = match basis {
-            Basis::Forced(e) => {
-                if let Some(b) = &self.banner {
-                    let fv = e.profile.version.map(KernelVersion::release);
-                    if fv != Some(b.version.release()) {
-                        notes.push(format!(
-                            "the log's banner names Linux {}, but the profile was forced",
-                            b.version
-                        ));
-                    }
-                }
-                (e.clone(), VersionSource::Forced)
-            }
-            Basis::Banner(e) => {
-                let mut chosen = e.clone();
-                if let (Some(p), Some(v)) = (hit.printed, e.profile.version) {
-                    let rel = v.release();
-                    let ok = printed_matches(&e.profile, class, hit.hex, p);
-                    if !ok {
-                        if let Some(&(_, bits)) =
-                            agreement.configs.iter().find(|(av, _)| *av == rel)
-                        {
-                            let cat = self.catalog();
-                            let c = closest_config(&cat, bits, e.profile.config);
-                            let alt = self.entry(v, c);
-                            notes.push(format!(
-                                "the printed names imply this configuration of Linux {rel}: {c}; used from here on"
-                            ));
-                            switch_to = Some(alt.clone());
-                            chosen = alt;
-                        }
-                    }
-                }
-                (chosen, VersionSource::Banner)
-            }
-            Basis::Unknown => {
-                if let Some(&(v, bits)) = agreement.configs.last() {
-                    let cat = self.catalog();
-                    let c = closest_config(&cat, bits, history::distro_config(v));
-                    let e = self.entry(v, c);
-                    notes.push(
-                        "version unknown (no banner in the log): decoded as the newest release whose names match"
-                            .to_string(),
-                    );
-                    (e, VersionSource::Names)
-                } else if let (Some(mask), Some((lo, hi))) = (hit.hex, hit.hint.range()) {
-                    let v = self.plausible_version(class, mask, lo, hi);
-                    let e = self.entry(v, history::distro_config(v));
-                    notes.push(format!(
-                        "version unknown (no banner in the log): {}; decoded as {}, the most plausible layout of that period",
-                        hit.hint.describe(),
-                        e.label
-                    ));
-                    if let Some(eras) = self.eras(class, mask, lo, hi) {
-                        notes.push(format!("the mask's meaning differs by release: {eras}"));
-                    }
-                    (e, VersionSource::Format)
-                } else {
-                    let e = self.entry(newest, history::distro_config(newest));
-                    notes.push(
-                        "version unknown (no banner in the log, no --kernel): decoded as the newest release"
-                            .to_string(),
-                    );
-                    if let Some(mask) = hit.hex {
-                        let lo = self
-                            .catalog()
-                            .versions
-                            .first()
-                            .copied()
-                            .unwrap_or(KernelVersion::new(3, 0));
-                        if let Some(eras) = self.eras(class, mask, lo, newest) {
-                            notes.push(format!("the mask's meaning differs by release: {eras}"));
-                        }
-                    }
-                    (e, VersionSource::Unknown)
-                }
-            }
-        };
+        let (entry, source, switch_to) =
+            self.decoding_entry(basis, hit, class, &agreement, &mut notes);
         let profile = &entry.profile;
 
         // The mask: hex when printed, otherwise decoded from the names.
@@ -1336,64 +1258,14 @@ impl LogScanner {
         };
 
         // The rendering, by the renderer the line used.
-        let (rendered, renderer) = match class {
-            RenderClass::Printk => (render::pgg(profile, mask), Renderer::Pgg),
-            RenderClass::Synthetic => (render::pgg(profile, mask), Renderer::Synthetic),
-            RenderClass::Trace => {
-                let k = render::trace(profile, mask);
-                let u = render::libtraceevent(profile, mask);
-                match hit.printed {
-                    Some(p) if p == k => (k, Renderer::Trace),
-                    Some(p) if p == u => (u, Renderer::Libtraceevent),
-                    _ if hit.perf => (u, Renderer::Libtraceevent),
-                    _ => (k, Renderer::Trace),
-                }
-            }
-        };
-        if renderer == Renderer::Pgg && profile.pgg_names.is_none() {
-            notes.push(format!(
-                "{} had no %pGg and printed this mask in hex only; the names are its tracepoint table's",
-                entry.label
-            ));
-        }
-        if renderer == Renderer::Libtraceevent && profile.trace_userspace_hex {
-            notes.push(
-                "perf/trace-cmd printed hex: the format files of Linux 6.10 to 6.12.10 and 6.13 named enum constants user space could not resolve".to_string(),
-            );
-        }
-        if let Some(p) = hit.printed {
-            if p != rendered {
-                if agreement.versions.is_empty() {
-                    notes.push(format!(
-                        "no supported release prints `{p}` for this mask: a vendor kernel, a custom table, or an edited line"
-                    ));
-                } else {
-                    notes.push(format!(
-                        "{} prints `{rendered}`, not the line's names; they match Linux {}",
-                        entry.label, agreement.ranges
-                    ));
-                }
-            }
-        }
+        let (rendered, renderer) = rendering(profile, class, hit, mask);
+        rendering_notes(&entry, hit, &agreement, &rendered, renderer, &mut notes);
         if hit.truncated {
             notes.push("the line is cut inside the names; decoded from the hex".to_string());
         }
 
         // Bits the layout does not define.
-        let above = mask & !profile.bits_mask;
-        let holes = mask & entry.holes;
-        if holes != 0 {
-            notes.push(format!(
-                "{holes:#x}: no flag owns these bits in {} (a removed flag or a hole)",
-                entry.label
-            ));
-        }
-        if above != 0 {
-            notes.push(format!(
-                "{above:#x}: above __GFP_BITS_MASK ({:#x}) of {}: not valid for this version and configuration",
-                profile.bits_mask, entry.label
-            ));
-        }
+        undefined_bits_notes(&entry, mask, &mut notes);
 
         hit.family.notes(mask, order, &mut notes);
         if let Some(o) = order {
@@ -1402,8 +1274,149 @@ impl LogScanner {
 
         let tr = profile.to_native(mask);
         let native = tr.gfp;
+        let modern = self.modern_names(&tr);
+        let explanation = crate::explain::brief(native, order.and_then(|o| u32::try_from(o).ok()));
+        Analysis {
+            mask,
+            label: entry.label.clone(),
+            rendered: Arc::from(rendered.as_str()),
+            renderer,
+            source,
+            agreement,
+            modern: Arc::from(modern.as_str()),
+            explanation: Arc::from(explanation.as_str()),
+            notes: Arc::from(notes),
+            native,
+            switch_to,
+        }
+    }
+
+    /// The profile to decode `hit` with, where its release came from, and
+    /// the profile the banner's release is to switch to from here on (when
+    /// the printed names imply another configuration of it).
+    fn decoding_entry(
+        &mut self,
+        basis: &Basis,
+        hit: &Hit<'_>,
+        class: RenderClass,
+        agreement: &Agreement,
+        notes: &mut Vec<String>,
+    ) -> (Arc<Entry>, VersionSource, Option<Arc<Entry>>) {
+        match basis {
+            Basis::Forced(e) => {
+                if let Some(b) = &self.banner {
+                    let fv = e.profile.version.map(KernelVersion::release);
+                    if fv != Some(b.version.release()) {
+                        notes.push(format!(
+                            "the log's banner names Linux {}, but the profile was forced",
+                            b.version
+                        ));
+                    }
+                }
+                (e.clone(), VersionSource::Forced, None)
+            }
+            Basis::Banner(e) => {
+                let (chosen, switch_to) = self.banner_entry(e, hit, class, agreement, notes);
+                (chosen, VersionSource::Banner, switch_to)
+            }
+            Basis::Unknown => {
+                let (e, source) = self.unknown_version_entry(hit, class, agreement, notes);
+                (e, source, None)
+            }
+        }
+    }
+
+    /// The banner's profile `e`, or, when the line's names do not match it
+    /// but match another configuration of its release, that configuration
+    /// (returned twice: to decode with, and to switch to).
+    fn banner_entry(
+        &mut self,
+        e: &Arc<Entry>,
+        hit: &Hit<'_>,
+        class: RenderClass,
+        agreement: &Agreement,
+        notes: &mut Vec<String>,
+    ) -> (Arc<Entry>, Option<Arc<Entry>>) {
+        let mut chosen = e.clone();
+        let mut switch_to = None;
+        if let (Some(p), Some(v)) = (hit.printed, e.profile.version) {
+            let rel = v.release();
+            let ok = printed_matches(&e.profile, class, hit.hex, p);
+            if !ok {
+                if let Some(&(_, bits)) = agreement.configs.iter().find(|(av, _)| *av == rel) {
+                    let cat = self.catalog();
+                    let c = closest_config(&cat, bits, e.profile.config);
+                    let alt = self.entry(v, c);
+                    notes.push(format!(
+                        "the printed names imply this configuration of Linux {rel}: {c}; used from here on"
+                    ));
+                    switch_to = Some(alt.clone());
+                    chosen = alt;
+                }
+            }
+        }
+        (chosen, switch_to)
+    }
+
+    /// The profile to decode with when no banner names the release: the
+    /// newest release whose names match, else the most plausible layout of
+    /// the period the line's format dates, else the newest release.
+    fn unknown_version_entry(
+        &mut self,
+        hit: &Hit<'_>,
+        class: RenderClass,
+        agreement: &Agreement,
+        notes: &mut Vec<String>,
+    ) -> (Arc<Entry>, VersionSource) {
+        let newest = history::NEWEST_KNOWN;
+        if let Some(&(v, bits)) = agreement.configs.last() {
+            let cat = self.catalog();
+            let c = closest_config(&cat, bits, history::distro_config(v));
+            let e = self.entry(v, c);
+            notes.push(
+                "version unknown (no banner in the log): decoded as the newest release whose names match"
+                    .to_string(),
+            );
+            (e, VersionSource::Names)
+        } else if let (Some(mask), Some((lo, hi))) = (hit.hex, hit.hint.range()) {
+            let v = self.plausible_version(class, mask, lo, hi);
+            let e = self.entry(v, history::distro_config(v));
+            notes.push(format!(
+                "version unknown (no banner in the log): {}; decoded as {}, the most plausible layout of that period",
+                hit.hint.describe(),
+                e.label
+            ));
+            if let Some(eras) = self.eras(class, mask, lo, hi) {
+                notes.push(format!("the mask's meaning differs by release: {eras}"));
+            }
+            (e, VersionSource::Format)
+        } else {
+            let e = self.entry(newest, history::distro_config(newest));
+            notes.push(
+                "version unknown (no banner in the log, no --kernel): decoded as the newest release"
+                    .to_string(),
+            );
+            if let Some(mask) = hit.hex {
+                let lo = self
+                    .catalog()
+                    .versions
+                    .first()
+                    .copied()
+                    .unwrap_or(KernelVersion::new(3, 0));
+                if let Some(eras) = self.eras(class, mask, lo, newest) {
+                    notes.push(format!("the mask's meaning differs by release: {eras}"));
+                }
+            }
+            (e, VersionSource::Unknown)
+        }
+    }
+
+    /// The names of `tr`'s flags in the newest release's layout, with those
+    /// gone from it listed after them.
+    fn modern_names(&mut self, tr: &crate::profile::Translation) -> String {
+        let newest = history::NEWEST_KNOWN;
         let today = self.entry(newest, history::distro_config(newest));
-        let (bits, dropped) = today.profile.from_native(native);
+        let (bits, dropped) = today.profile.from_native(tr.gfp);
         let mut modern = render::pgg(&today.profile, bits);
         for f in dropped.flags() {
             if !modern.is_empty() {
@@ -1419,20 +1432,90 @@ impl LogScanner {
         if !gone.is_empty() {
             let _ = write!(modern, " (gone today: {})", gone.join(", "));
         }
-        let explanation = crate::explain::brief(native, order.and_then(|o| u32::try_from(o).ok()));
-        Analysis {
-            mask,
-            label: entry.label.clone(),
-            rendered: Arc::from(rendered.as_str()),
-            renderer,
-            source,
-            agreement,
-            modern: Arc::from(modern.as_str()),
-            explanation: Arc::from(explanation.as_str()),
-            notes: Arc::from(notes),
-            native,
-            switch_to,
+        modern
+    }
+}
+
+/// `mask` as `profile` renders it by the renderer of `hit`'s class: for a
+/// tracepoint, the kernel's or libtraceevent's, whichever the line printed
+/// (libtraceevent's for perf when neither).
+fn rendering(
+    profile: &Profile,
+    class: RenderClass,
+    hit: &Hit<'_>,
+    mask: u32,
+) -> (String, Renderer) {
+    match class {
+        RenderClass::Printk => (render::pgg(profile, mask), Renderer::Pgg),
+        RenderClass::Synthetic => (render::pgg(profile, mask), Renderer::Synthetic),
+        RenderClass::Trace => {
+            let k = render::trace(profile, mask);
+            let u = render::libtraceevent(profile, mask);
+            match hit.printed {
+                Some(p) if p == k => (k, Renderer::Trace),
+                Some(p) if p == u => (u, Renderer::Libtraceevent),
+                _ if hit.perf => (u, Renderer::Libtraceevent),
+                _ => (k, Renderer::Trace),
+            }
         }
+    }
+}
+
+/// Notes on the rendering: a release without `%pGg`, user space's hex, and
+/// printed names that differ from `entry`'s.
+fn rendering_notes(
+    entry: &Entry,
+    hit: &Hit<'_>,
+    agreement: &Agreement,
+    rendered: &str,
+    renderer: Renderer,
+    notes: &mut Vec<String>,
+) {
+    let profile = &entry.profile;
+    if renderer == Renderer::Pgg && profile.pgg_names.is_none() {
+        notes.push(format!(
+            "{} had no %pGg and printed this mask in hex only; the names are its tracepoint table's",
+            entry.label
+        ));
+    }
+    if renderer == Renderer::Libtraceevent && profile.trace_userspace_hex {
+        notes.push(
+            "perf/trace-cmd printed hex: the format files of Linux 6.10 to 6.12.10 and 6.13 named enum constants user space could not resolve".to_string(),
+        );
+    }
+    if let Some(p) = hit.printed {
+        if p != rendered {
+            if agreement.versions.is_empty() {
+                notes.push(format!(
+                    "no supported release prints `{p}` for this mask: a vendor kernel, a custom table, or an edited line"
+                ));
+            } else {
+                notes.push(format!(
+                    "{} prints `{rendered}`, not the line's names; they match Linux {}",
+                    entry.label, agreement.ranges
+                ));
+            }
+        }
+    }
+}
+
+/// Notes on the bits of `mask` that `entry`'s layout does not define: holes
+/// inside `__GFP_BITS_MASK`, and bits above it.
+fn undefined_bits_notes(entry: &Entry, mask: u32, notes: &mut Vec<String>) {
+    let profile = &entry.profile;
+    let above = mask & !profile.bits_mask;
+    let holes = mask & entry.holes;
+    if holes != 0 {
+        notes.push(format!(
+            "{holes:#x}: no flag owns these bits in {} (a removed flag or a hole)",
+            entry.label
+        ));
+    }
+    if above != 0 {
+        notes.push(format!(
+            "{above:#x}: above __GFP_BITS_MASK ({:#x}) of {}: not valid for this version and configuration",
+            profile.bits_mask, entry.label
+        ));
     }
 }
 

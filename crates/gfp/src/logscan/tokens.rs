@@ -780,16 +780,58 @@ pub(super) fn find_trace(line: &str) -> Option<TraceInfo<'_>> {
 // Collecting the tokens of one line
 // ---------------------------------------------------------------------------
 
+/// Appends the mask tokens of `ctx`'s line to `hits`, family by family, as
+/// the prefilter's keys in `pre` allow, up to [`MAX_FINDINGS_PER_LINE`].
 pub(super) fn collect<'a>(ctx: &mut LineCtx<'a>, pre: &Pre, hits: &mut Vec<Hit<'a>>) {
     let keys = pre.keys;
-    let line = ctx.line;
-    let b = line.as_bytes();
-    let push = |hits: &mut Vec<Hit<'a>>, h: Hit<'a>| {
-        if hits.len() < MAX_FINDINGS_PER_LINE {
-            hits.push(h);
+
+    if keys & K_GFP != 0 {
+        let from = if keys & K_GFP_LC != 0 {
+            pre.first[0]
+        } else {
+            ctx.line.len()
+        };
+        gfp_tokens(ctx, from, hits);
+        // Names-only sites; a line whose names were already read through a
+        // `gfp...` token is none of them.
+        if hits.is_empty() {
+            names_only_tokens(ctx, hits);
         }
-    };
-    let hit = |start, end, family, hex, printed| Hit {
+    }
+
+    if keys & K_OFFLINE != 0 {
+        offline_node_token(ctx.line, hits);
+    }
+
+    if keys & K_MODE != 0 {
+        mode_tokens(ctx, pre.first[1], hits);
+    }
+
+    if keys & K_MASK != 0 {
+        mask_tokens(ctx, pre.first[2], hits);
+    }
+
+    if keys & K_FLAGS != 0 {
+        flags_tokens(ctx, pre.first[3], hits);
+    }
+}
+
+/// Appends `h` unless the line already has [`MAX_FINDINGS_PER_LINE`] hits.
+fn push_hit<'a>(hits: &mut Vec<Hit<'a>>, h: Hit<'a>) {
+    if hits.len() < MAX_FINDINGS_PER_LINE {
+        hits.push(h);
+    }
+}
+
+/// A hit at `start..end` that is not perf's, not cut, and has no hint.
+fn plain_hit(
+    start: usize,
+    end: usize,
+    family: Family,
+    hex: Option<u32>,
+    printed: Option<&str>,
+) -> Hit<'_> {
+    Hit {
         start,
         end,
         family,
@@ -798,342 +840,349 @@ pub(super) fn collect<'a>(ctx: &mut LineCtx<'a>, pre: &Pre, hits: &mut Vec<Hit<'
         perf: false,
         truncated: false,
         hint: Hint::None,
-    };
-
-    if keys & K_GFP != 0 {
-        let from = if keys & K_GFP_LC != 0 {
-            pre.first[0]
-        } else {
-            b.len()
-        };
-        for p in occurrences(line, from, b"gfp") {
-            if hits.len() >= MAX_FINDINGS_PER_LINE {
-                break;
-            }
-            if p > 0 && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
-                // `lgfp=`, `xgfp_mask`: someone else's field.
-                continue;
-            }
-            if at(b, p, b"gfp_mask=") {
-                let v = p + 9;
-                let oom = ctx.has(P_OOM);
-                if let Some((m, names, end, trunc)) = hex_names_at(line, v, false) {
-                    if names.is_none() && !trunc && !oom && ctx.trace().is_some() {
-                        // libtraceevent's hex (6.10 to 6.13).
-                        if let Some((t, e)) = trace_value_at(line, v) {
-                            let perf = ctx.is_perf();
-                            push(
-                                hits,
-                                Hit {
-                                    perf,
-                                    ..hit(v, e, Family::Trace, None, Some(t))
-                                },
-                            );
-                        }
-                        continue;
-                    }
-                    let family = if oom { Family::Oom } else { Family::Field };
-                    let hint = if names.is_none() && !trunc && oom {
-                        if ctx.has(P_OOMKILLADJ) {
-                            Hint::Ancient
-                        } else {
-                            Hint::Pre46
-                        }
-                    } else {
-                        Hint::None
-                    };
-                    push(
-                        hits,
-                        Hit {
-                            truncated: trunc,
-                            hint,
-                            ..hit(v, end, family, Some(m), names)
-                        },
-                    );
-                } else if let Some((t, e)) = trace_value_at(line, v) {
-                    // Compaction tracepoint: names.
-                    let perf = ctx.is_perf();
-                    push(
-                        hits,
-                        Hit {
-                            perf,
-                            ..hit(v, e, Family::Trace, None, Some(t))
-                        },
-                    );
-                }
-            } else if at(b, p, b"gfp_mask 0x") {
-                if let Some((m, names, end, trunc)) = hex_names_at(line, p + 9, false) {
-                    let hint = if names.is_none() && !trunc {
-                        Hint::Pre46
-                    } else {
-                        Hint::None
-                    };
-                    push(
-                        hits,
-                        Hit {
-                            truncated: trunc,
-                            hint,
-                            ..hit(p + 9, end, Family::DumpPage, Some(m), names)
-                        },
-                    );
-                }
-            } else if at(b, p, b"gfp_flags=") || at(b, p, b"gfp_flags ") {
-                let v = p + 10;
-                if let Some((t, e)) = trace_value_at(line, v) {
-                    let perf = ctx.is_perf();
-                    push(
-                        hits,
-                        Hit {
-                            perf,
-                            ..hit(v, e, Family::Trace, None, Some(t))
-                        },
-                    );
-                }
-            } else if at(b, p, b"gfp=") {
-                let v = p + 4;
-                if let Some((m, names, end, trunc)) = hex_names_at(line, v, false) {
-                    let slab = ctx.has(P_SLUB) || ctx.has(P_SLAB);
-                    let family = if slab { Family::Slab } else { Family::Field };
-                    let old = p > 0 && b[p - 1] == b'(';
-                    let hint = if names.is_none() && !trunc && slab && old {
-                        Hint::Pre46
-                    } else {
-                        Hint::None
-                    };
-                    push(
-                        hits,
-                        Hit {
-                            truncated: trunc,
-                            hint,
-                            ..hit(v, end, family, Some(m), names)
-                        },
-                    );
-                } else if let Some((n, e)) = dec_at(b, v) {
-                    // Synthetic event: `gfp=3264 (GFP_KERNEL)`.
-                    if b.get(e) == Some(&b' ') {
-                        if let Paren::Names(t, end) = paren_at(line, e + 1) {
-                            push(hits, hit(v, end, Family::Synthetic, Some(n), Some(t)));
-                        }
-                    }
-                } else if let Some((t, e)) = trace_value_at(line, v) {
-                    if !looks_like_gfp_names(t) {
-                        continue;
-                    }
-                    if ctx.has(P_LOCKUP) {
-                        push(hits, hit(v, e, Family::TestLockup, None, Some(t)));
-                    } else if ctx.trace().is_some() {
-                        let perf = ctx.is_perf();
-                        push(
-                            hits,
-                            Hit {
-                                perf,
-                                ..hit(v, e, Family::Trace, None, Some(t))
-                            },
-                        );
-                    } else {
-                        push(hits, hit(v, e, Family::Field, None, Some(t)));
-                    }
-                }
-            } else if at(b, p, b"gfp: 0x") {
-                let v = p + 5;
-                if let Some((m, names, end, trunc)) = hex_names_at(line, v, true) {
-                    let family = if before(b, p, b"Unexpected ") {
-                        Family::UnexpectedGfp
-                    } else if before(b, p, b"up to ") {
-                        Family::FixedGfp
-                    } else {
-                        Family::Field
-                    };
-                    push(
-                        hits,
-                        Hit {
-                            truncated: trunc,
-                            ..hit(v, end, family, Some(m), names)
-                        },
-                    );
-                }
-            }
-        }
-        // Names-only sites; a line whose names were already read through a
-        // `gfp...` token is none of them.
-        let names_only = hits.is_empty();
-        if let Some(d) = names_only.then(|| line.find("DMA: ")).flatten() {
-            let rest = &line[d..];
-            if let Some(k) = rest.find(" KiB ") {
-                let s = d + k + 5;
-                let e = names_end(b, s);
-                if at(b, e, b" pool") {
-                    let t = &line[s..e];
-                    if valid_names(t) {
-                        push(hits, hit(s, e, Family::DmaPool, None, Some(t)));
-                    }
-                }
-            }
-        }
-        // Synthetic events under any field name: `name=%u (FLAGS)`.
-        if names_only && line.contains(" (") && ctx.trace().is_some() {
-            for p in occurrences(line, 0, b" (") {
-                if hits.len() >= MAX_FINDINGS_PER_LINE {
-                    break;
-                }
-                let mut j = p;
-                while j > 0 && b[j - 1].is_ascii_digit() {
-                    j -= 1;
-                }
-                if j == p || j == 0 || b[j - 1] != b'=' || before(b, j, b"gfp=") {
-                    continue;
-                }
-                if let Paren::Names(t, end) = paren_at(line, p + 1) {
-                    if !t.contains("GFP") {
-                        continue;
-                    }
-                    if let Some((n, _)) = dec_at(b, j) {
-                        push(hits, hit(j, end, Family::Synthetic, Some(n), Some(t)));
-                    }
-                }
-            }
-        }
     }
+}
 
-    if keys & K_OFFLINE != 0 {
-        if let Some(q) = line.find(" allocation from offline node") {
-            let mut s = q;
-            while s > 0 && is_name_byte(b[s - 1]) && q - s <= MAX_NAMES_LEN {
-                s -= 1;
-            }
-            let t = &line[s..q];
-            if valid_names(t) {
-                let hex = hex_token(t);
-                let printed = if hex.is_some() { None } else { Some(t) };
-                push(hits, hit(s, q, Family::Offline, hex, printed));
-            }
-        }
+/// A tracepoint field's value `t` at `start..end`, in perf's form when the
+/// line is perf's.
+fn trace_hit<'a>(ctx: &mut LineCtx<'a>, start: usize, end: usize, t: &'a str) -> Hit<'a> {
+    let perf = ctx.is_perf();
+    Hit {
+        perf,
+        ..plain_hit(start, end, Family::Trace, None, Some(t))
     }
+}
 
-    if keys & K_MODE != 0 {
-        for p in occurrences(line, pre.first[1], b"mode:") {
-            if hits.len() >= MAX_FINDINGS_PER_LINE {
-                break;
+/// The `gfp...` tokens from `from` on: `gfp_mask=`, `gfp_mask 0x`,
+/// `gfp_flags=`, `gfp=` and `gfp: 0x`.
+fn gfp_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    let b = line.as_bytes();
+    for p in occurrences(line, from, b"gfp") {
+        if hits.len() >= MAX_FINDINGS_PER_LINE {
+            break;
+        }
+        if p > 0 && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
+            // `lgfp=`, `xgfp_mask`: someone else's field.
+            continue;
+        }
+        if at(b, p, b"gfp_mask=") {
+            gfp_mask_field(ctx, p + 9, hits);
+        } else if at(b, p, b"gfp_mask 0x") {
+            if let Some((m, names, end, trunc)) = hex_names_at(line, p + 9, false) {
+                let hint = if names.is_none() && !trunc {
+                    Hint::Pre46
+                } else {
+                    Hint::None
+                };
+                push_hit(
+                    hits,
+                    Hit {
+                        truncated: trunc,
+                        hint,
+                        ..plain_hit(p + 9, end, Family::DumpPage, Some(m), names)
+                    },
+                );
             }
+        } else if at(b, p, b"gfp_flags=") || at(b, p, b"gfp_flags ") {
+            let v = p + 10;
+            if let Some((t, e)) = trace_value_at(line, v) {
+                let h = trace_hit(ctx, v, e, t);
+                push_hit(hits, h);
+            }
+        } else if at(b, p, b"gfp=") {
+            gfp_field(ctx, p, hits);
+        } else if at(b, p, b"gfp: 0x") {
             let v = p + 5;
-            let Some((m, names, end, trunc)) = hex_names_at(line, v, false) else {
-                continue;
-            };
-            let xfs = ctx.has(P_XFS) && ctx.has(P_DEADLOCK_MSG);
-            let alloc = ctx.has(P_ALLOC_FAILURE)
-                || ctx.has(P_ALLOC_FAILURE2)
-                || ctx.has(P_STALLS)
-                || ctx.has(P_VMALLOC);
-            if !(xfs || alloc || names.is_some()) {
-                continue;
+            if let Some((m, names, end, trunc)) = hex_names_at(line, v, true) {
+                let family = if before(b, p, b"Unexpected ") {
+                    Family::UnexpectedGfp
+                } else if before(b, p, b"up to ") {
+                    Family::FixedGfp
+                } else {
+                    Family::Field
+                };
+                push_hit(
+                    hits,
+                    Hit {
+                        truncated: trunc,
+                        ..plain_hit(v, end, family, Some(m), names)
+                    },
+                );
             }
-            let family = if xfs && !alloc {
-                Family::Xfs
-            } else {
-                Family::AllocWarn
-            };
-            let hint = if names.is_some() || trunc {
-                Hint::None
-            } else if family == Family::Xfs {
-                Hint::Xfs
-            } else if ctx.has(P_ANCIENT) {
+        }
+    }
+}
+
+/// The value at `v` of a `gfp_mask=` field: the OOM killer's report, a
+/// tracepoint's (hex from libtraceevent, names from compaction), or some
+/// other message's field.
+fn gfp_mask_field<'a>(ctx: &mut LineCtx<'a>, v: usize, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    let oom = ctx.has(P_OOM);
+    if let Some((m, names, end, trunc)) = hex_names_at(line, v, false) {
+        if names.is_none() && !trunc && !oom && ctx.trace().is_some() {
+            // libtraceevent's hex (6.10 to 6.13).
+            if let Some((t, e)) = trace_value_at(line, v) {
+                let h = trace_hit(ctx, v, e, t);
+                push_hit(hits, h);
+            }
+            return;
+        }
+        let family = if oom { Family::Oom } else { Family::Field };
+        let hint = if names.is_none() && !trunc && oom {
+            if ctx.has(P_OOMKILLADJ) {
                 Hint::Ancient
             } else {
                 Hint::Pre46
-            };
-            push(
-                hits,
-                Hit {
-                    truncated: trunc,
-                    hint,
-                    ..hit(v, end, family, Some(m), names)
-                },
-            );
+            }
+        } else {
+            Hint::None
+        };
+        push_hit(
+            hits,
+            Hit {
+                truncated: trunc,
+                hint,
+                ..plain_hit(v, end, family, Some(m), names)
+            },
+        );
+    } else if let Some((t, e)) = trace_value_at(line, v) {
+        // Compaction tracepoint: names.
+        let h = trace_hit(ctx, v, e, t);
+        push_hit(hits, h);
+    }
+}
+
+/// The value of the `gfp=` token at `p`: slab's report (hex), a synthetic
+/// event's `gfp=3264 (GFP_KERNEL)`, or names (test_lockup, a tracepoint,
+/// some other message's field).
+fn gfp_field<'a>(ctx: &mut LineCtx<'a>, p: usize, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    let b = line.as_bytes();
+    let v = p + 4;
+    if let Some((m, names, end, trunc)) = hex_names_at(line, v, false) {
+        let slab = ctx.has(P_SLUB) || ctx.has(P_SLAB);
+        let family = if slab { Family::Slab } else { Family::Field };
+        let old = p > 0 && b[p - 1] == b'(';
+        let hint = if names.is_none() && !trunc && slab && old {
+            Hint::Pre46
+        } else {
+            Hint::None
+        };
+        push_hit(
+            hits,
+            Hit {
+                truncated: trunc,
+                hint,
+                ..plain_hit(v, end, family, Some(m), names)
+            },
+        );
+    } else if let Some((n, e)) = dec_at(b, v) {
+        // Synthetic event: `gfp=3264 (GFP_KERNEL)`.
+        if b.get(e) == Some(&b' ') {
+            if let Paren::Names(t, end) = paren_at(line, e + 1) {
+                push_hit(hits, plain_hit(v, end, Family::Synthetic, Some(n), Some(t)));
+            }
+        }
+    } else if let Some((t, e)) = trace_value_at(line, v) {
+        if !looks_like_gfp_names(t) {
+            return;
+        }
+        if ctx.has(P_LOCKUP) {
+            push_hit(hits, plain_hit(v, e, Family::TestLockup, None, Some(t)));
+        } else if ctx.trace().is_some() {
+            let h = trace_hit(ctx, v, e, t);
+            push_hit(hits, h);
+        } else {
+            push_hit(hits, plain_hit(v, e, Family::Field, None, Some(t)));
         }
     }
+}
 
-    if keys & K_MASK != 0 {
-        for p in occurrences(line, pre.first[2], b"mask") {
+/// The sites that print names only, for a line whose `gfp...` tokens gave
+/// none: the DMA atomic pool's size line, and synthetic events under any
+/// field name.
+fn names_only_tokens<'a>(ctx: &mut LineCtx<'a>, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    let b = line.as_bytes();
+    if let Some(d) = line.find("DMA: ") {
+        let rest = &line[d..];
+        if let Some(k) = rest.find(" KiB ") {
+            let s = d + k + 5;
+            let e = names_end(b, s);
+            if at(b, e, b" pool") {
+                let t = &line[s..e];
+                if valid_names(t) {
+                    push_hit(hits, plain_hit(s, e, Family::DmaPool, None, Some(t)));
+                }
+            }
+        }
+    }
+    // Synthetic events under any field name: `name=%u (FLAGS)`.
+    if line.contains(" (") && ctx.trace().is_some() {
+        for p in occurrences(line, 0, b" (") {
             if hits.len() >= MAX_FINDINGS_PER_LINE {
                 break;
             }
-            if p > 0 && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
+            let mut j = p;
+            while j > 0 && b[j - 1].is_ascii_digit() {
+                j -= 1;
+            }
+            if j == p || j == 0 || b[j - 1] != b'=' || before(b, j, b"gfp=") {
                 continue;
             }
-            if at(b, p, b"mask 0x") {
-                if let Some((m, names, end, trunc)) = hex_names_at(line, p + 5, false) {
-                    let owner = ctx.has(P_OWNER);
-                    if !owner && names.is_none() {
-                        continue;
-                    }
-                    let family = if owner {
-                        Family::PageOwner
-                    } else {
-                        Family::Field
-                    };
-                    let hint = if names.is_none() && !trunc {
-                        Hint::Pre46
-                    } else {
-                        Hint::None
-                    };
-                    push(
-                        hits,
-                        Hit {
-                            truncated: trunc,
-                            hint,
-                            ..hit(p + 5, end, family, Some(m), names)
-                        },
-                    );
-                }
-            } else if at(b, p, b"mask=") && ctx.event() == Some("alloc_extent_state") {
-                if let Some((t, e)) = trace_value_at(line, p + 5) {
-                    let perf = ctx.is_perf();
-                    push(
-                        hits,
-                        Hit {
-                            perf,
-                            ..hit(p + 5, e, Family::Trace, None, Some(t))
-                        },
-                    );
-                }
-            }
-        }
-    }
-
-    if keys & K_FLAGS != 0 {
-        for p in occurrences(line, pre.first[3], b"flags=") {
-            if hits.len() >= MAX_FINDINGS_PER_LINE {
-                break;
-            }
-            let v = p + 6;
-            if before(b, p, b"gfp_") {
-                continue;
-            }
-            if before(b, p, b"l") {
-                if !before(b, p, b" l") {
+            if let Paren::Names(t, end) = paren_at(line, p + 1) {
+                if !t.contains("GFP") {
                     continue;
                 }
-                if let Some((m, e)) = hex_at(b, v) {
-                    if ctx.has(P_DEADLOCK) {
-                        push(hits, hit(v, e, Family::Spl, Some(m), None));
-                    }
+                if let Some((n, _)) = dec_at(b, j) {
+                    push_hit(hits, plain_hit(j, end, Family::Synthetic, Some(n), Some(t)));
                 }
+            }
+        }
+    }
+}
+
+/// The mask before ` allocation from offline node`, names or hex.
+fn offline_node_token<'a>(line: &'a str, hits: &mut Vec<Hit<'a>>) {
+    let b = line.as_bytes();
+    if let Some(q) = line.find(" allocation from offline node") {
+        let mut s = q;
+        while s > 0 && is_name_byte(b[s - 1]) && q - s <= MAX_NAMES_LEN {
+            s -= 1;
+        }
+        let t = &line[s..q];
+        if valid_names(t) {
+            let hex = hex_token(t);
+            let printed = if hex.is_some() { None } else { Some(t) };
+            push_hit(hits, plain_hit(s, q, Family::Offline, hex, printed));
+        }
+    }
+}
+
+/// The `mode:` tokens from `from` on: allocation warnings and XFS's
+/// allocation deadlock.
+fn mode_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    for p in occurrences(line, from, b"mode:") {
+        if hits.len() >= MAX_FINDINGS_PER_LINE {
+            break;
+        }
+        let v = p + 5;
+        let Some((m, names, end, trunc)) = hex_names_at(line, v, false) else {
+            continue;
+        };
+        let xfs = ctx.has(P_XFS) && ctx.has(P_DEADLOCK_MSG);
+        let alloc = ctx.has(P_ALLOC_FAILURE)
+            || ctx.has(P_ALLOC_FAILURE2)
+            || ctx.has(P_STALLS)
+            || ctx.has(P_VMALLOC);
+        if !(xfs || alloc || names.is_some()) {
+            continue;
+        }
+        let family = if xfs && !alloc {
+            Family::Xfs
+        } else {
+            Family::AllocWarn
+        };
+        let hint = if names.is_some() || trunc {
+            Hint::None
+        } else if family == Family::Xfs {
+            Hint::Xfs
+        } else if ctx.has(P_ANCIENT) {
+            Hint::Ancient
+        } else {
+            Hint::Pre46
+        };
+        push_hit(
+            hits,
+            Hit {
+                truncated: trunc,
+                hint,
+                ..plain_hit(v, end, family, Some(m), names)
+            },
+        );
+    }
+}
+
+/// The `mask` tokens from `from` on: page_owner's `mask 0x`, and the
+/// `mask=` field of the alloc_extent_state tracepoint.
+fn mask_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    let b = line.as_bytes();
+    for p in occurrences(line, from, b"mask") {
+        if hits.len() >= MAX_FINDINGS_PER_LINE {
+            break;
+        }
+        if p > 0 && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
+            continue;
+        }
+        if at(b, p, b"mask 0x") {
+            if let Some((m, names, end, trunc)) = hex_names_at(line, p + 5, false) {
+                let owner = ctx.has(P_OWNER);
+                if !owner && names.is_none() {
+                    continue;
+                }
+                let family = if owner {
+                    Family::PageOwner
+                } else {
+                    Family::Field
+                };
+                let hint = if names.is_none() && !trunc {
+                    Hint::Pre46
+                } else {
+                    Hint::None
+                };
+                push_hit(
+                    hits,
+                    Hit {
+                        truncated: trunc,
+                        hint,
+                        ..plain_hit(p + 5, end, family, Some(m), names)
+                    },
+                );
+            }
+        } else if at(b, p, b"mask=") && ctx.event() == Some("alloc_extent_state") {
+            if let Some((t, e)) = trace_value_at(line, p + 5) {
+                let h = trace_hit(ctx, p + 5, e, t);
+                push_hit(hits, h);
+            }
+        }
+    }
+}
+
+/// The `flags=` tokens from `from` on: SPL's `l flags=` in its deadlock
+/// message, and the `flags=` field of the `dma_*` tracepoints.
+fn flags_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) {
+    let line = ctx.line;
+    let b = line.as_bytes();
+    for p in occurrences(line, from, b"flags=") {
+        if hits.len() >= MAX_FINDINGS_PER_LINE {
+            break;
+        }
+        let v = p + 6;
+        if before(b, p, b"gfp_") {
+            continue;
+        }
+        if before(b, p, b"l") {
+            if !before(b, p, b" l") {
                 continue;
             }
-            if p > 0 && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
-                continue;
-            }
-            if ctx.event().is_some_and(|e| e.starts_with("dma_")) {
-                if let Some((t, e)) = trace_value_at(line, v) {
-                    let perf = ctx.is_perf();
-                    push(
-                        hits,
-                        Hit {
-                            perf,
-                            ..hit(v, e, Family::Trace, None, Some(t))
-                        },
-                    );
+            if let Some((m, e)) = hex_at(b, v) {
+                if ctx.has(P_DEADLOCK) {
+                    push_hit(hits, plain_hit(v, e, Family::Spl, Some(m), None));
                 }
+            }
+            continue;
+        }
+        if p > 0 && (b[p - 1].is_ascii_alphanumeric() || b[p - 1] == b'_') {
+            continue;
+        }
+        if ctx.event().is_some_and(|e| e.starts_with("dma_")) {
+            if let Some((t, e)) = trace_value_at(line, v) {
+                let h = trace_hit(ctx, v, e, t);
+                push_hit(hits, h);
             }
         }
     }

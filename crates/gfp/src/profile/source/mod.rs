@@ -1182,14 +1182,97 @@ fn low32(v: i128) -> u32 {
     (v & 0xffff_ffff) as u32
 }
 
+/// Derives the profile of the tree that `read` reads, configured by `cfg`:
+/// runs its headers, then assembles the flags, the composites, the name
+/// tables, the version and the trace tools' view of the table.
 fn derive_inner(
     read: &dyn Fn(&str) -> Option<String>,
     cfg: ConfigSyms,
 ) -> Result<Profile, SourceError> {
     let mut notes = cfg.notes;
     let mut pp = Pp::new();
+    run_config(&mut pp, &cfg.defs)?;
+    let gfp_files = run_flag_headers(read, &mut pp)?;
+    let (table_file, has_pgg) = run_table_headers(read, &mut pp)?;
+    notes.append(&mut pp.notes);
+
+    // Flags and composites, in order of definition.
+    let mut used = Vec::new();
+    let FlagMacros {
+        candidates,
+        mut composites,
+    } = flag_macros(&pp, &gfp_files, &mut used, &mut notes)?;
+    let flags = one_flag_per_bit(candidates, &mut notes);
+    if flags.is_empty() {
+        return Err(SourceError::NoFlags {
+            files: gfp_files.join(" and "),
+        });
+    }
+    let bits_mask = bits_mask(&pp, &flags, &mut used, &mut notes);
+
+    // The name tables.
+    let pgg_names = pgg_names(&pp, has_pgg, table_file, &mut notes)?;
+    let mut trace_used = Vec::new();
+    let trace = trace_table(&pp, &mut trace_used, &mut notes)?;
+    // Composites in the kernel's own order where its tables give one (most
+    // bits first), the others after them in order of definition.
+    let rank = |name: &str| -> usize {
+        pgg_names
+            .iter()
+            .flatten()
+            .chain(trace.names.iter())
+            .position(|e| e.name == name)
+            .unwrap_or(usize::MAX)
+    };
+    composites.sort_by_key(|c| rank(&c.name));
+    let trace_zero = trace_zero_text(trace.zero, pgg_names.is_some(), table_file, &mut notes);
+
+    // The version.
+    let version = read(MAKEFILE).as_deref().and_then(parse_makefile);
+    match (version, cfg.header_version) {
+        (None, _) => notes.push(format!(
+            "no version in {MAKEFILE} (missing, or no VERSION/PATCHLEVEL): the version is unknown"
+        )),
+        (Some(v), Some(c)) if v.release() != c.release() => notes.push(format!(
+            "the .config was written for Linux {c}, the tree is Linux {v}"
+        )),
+        _ => {}
+    }
+
+    let trace_userspace_hex =
+        trace_userspace_hex(&pp, &trace_used, version, table_file, &mut notes);
+
+    let label = match version {
+        Some(v) => format!("Linux {v} from source ({})", cfg.options),
+        None => format!("Linux (unknown version) from source ({})", cfg.options),
+    };
+    let profile = Profile {
+        label,
+        version,
+        config: cfg.options,
+        flags,
+        composites,
+        pgg_names,
+        trace_names: trace.names,
+        trace_zero,
+        trace_userspace_hex,
+        bits_mask,
+        notes,
+    };
+    profile.validate().map_err(|e| SourceError::Unevaluable {
+        name: "the derived profile".to_owned(),
+        file: gfp_files.join(" and "),
+        line: 0,
+        reason: e.to_string(),
+    })?;
+    Ok(profile)
+}
+
+/// Runs the configuration's `CONFIG_` definitions through `pp`, as the
+/// file `.config`.
+fn run_config(pp: &mut Pp, defs: &[(String, String)]) -> Result<(), SourceError> {
     let mut cfg_text = String::new();
-    for (name, value) in &cfg.defs {
+    for (name, value) in defs {
         cfg_text.push_str("#define ");
         cfg_text.push_str(name);
         cfg_text.push(' ');
@@ -1197,7 +1280,15 @@ fn derive_inner(
         cfg_text.push('\n');
     }
     pp.run_file(".config", &cfg_text, TextUse::Enums)?;
+    Ok(())
+}
 
+/// Runs the flag headers the tree has through `pp`, reading their enums;
+/// the paths of those it has (an error when it has neither).
+fn run_flag_headers(
+    read: &dyn Fn(&str) -> Option<String>,
+    pp: &mut Pp,
+) -> Result<Vec<&'static str>, SourceError> {
     // The flag headers.
     let mut gfp_files: Vec<&str> = Vec::new();
     for path in [GFP_TYPES_H, GFP_H] {
@@ -1215,7 +1306,16 @@ fn derive_inner(
             ),
         });
     }
+    Ok(gfp_files)
+}
 
+/// Runs the header of the name tables through `pp` (`mmflags.h`, and
+/// `gfpflags.h` when that defines no `show_gfp_flags`); the path of the one
+/// that holds the tables, and whether `mmflags.h` defines the `%pGg` table.
+fn run_table_headers(
+    read: &dyn Fn(&str) -> Option<String>,
+    pp: &mut Pp,
+) -> Result<(&'static str, bool), SourceError> {
     // The name tables.
     let mut table_file = None;
     if let Some(src) = read(MMFLAGS_H) {
@@ -1241,13 +1341,30 @@ fn derive_inner(
             ),
         });
     };
-    notes.append(&mut pp.notes);
+    Ok((table_file, has_pgg))
+}
 
-    // Flags and composites, in order of definition.
+/// The macros of the flag headers, in order of definition.
+struct FlagMacros {
+    /// Flags of one bit, or none (configured out): name and mask.
+    candidates: Vec<(String, u32)>,
+    /// `GFP_X` composites, and `__GFP_X` masks of several bits.
+    composites: Vec<NamedMask>,
+}
+
+/// The single-bit flags (name and mask) and the composites that the flag
+/// headers `gfp_files` define, in order of definition: `___GFP_X` values
+/// under their `__GFP_X` names, `__GFP_X` macros without a `___GFP_X`, and
+/// `GFP_X` composites.
+fn flag_macros(
+    pp: &Pp,
+    gfp_files: &[&str],
+    used: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) -> Result<FlagMacros, SourceError> {
     let in_gfp = |m: &Macro| gfp_files.contains(&m.file.as_str());
     let mut candidates: Vec<(String, u32)> = Vec::new();
     let mut composites: Vec<NamedMask> = Vec::new();
-    let mut used = Vec::new();
     for name in &pp.order {
         let Some(m) = pp.macros.get(name) else {
             continue;
@@ -1269,7 +1386,7 @@ fn derive_inner(
                 name.as_str()
             };
             let v = pp
-                .eval_macro(source, &mut used)
+                .eval_macro(source, used)
                 .map_err(|e| pp.unevaluable(source, e))?;
             if source == name.as_str() && v != 0 {
                 notes.push(format!(
@@ -1293,12 +1410,12 @@ fn derive_inner(
             {
                 continue;
             }
-            match pp.eval_macro(name, &mut used) {
+            match pp.eval_macro(name, used) {
                 Ok(v) => {
                     let mask = low32(v);
                     if mask.count_ones() > 1 {
                         composites.push(NamedMask::new(name.clone(), mask));
-                    } else if !is_alias(m, &pp) {
+                    } else if !is_alias(m, pp) {
                         candidates.push((name.clone(), mask));
                     }
                 }
@@ -1312,7 +1429,7 @@ fn derive_inner(
             && !name.ends_with("_SHIFT")
             && !name.starts_with("GFP_ZONE")
         {
-            match pp.eval_macro(name, &mut used) {
+            match pp.eval_macro(name, used) {
                 Ok(v) => composites.push(NamedMask::new(name.clone(), low32(v))),
                 Err(e) => notes.push(format!(
                     "could not evaluate the composite {name} ({}:{}): {e}",
@@ -1321,7 +1438,15 @@ fn derive_inner(
             }
         }
     }
+    Ok(FlagMacros {
+        candidates,
+        composites,
+    })
+}
 
+/// The flags of `candidates` (in order of definition), one per bit and in
+/// bit order.
+fn one_flag_per_bit(candidates: Vec<(String, u32)>, notes: &mut Vec<String>) -> Vec<NamedMask> {
     // One flag per bit, the first defined wins; then bit order, a flag
     // configured out (mask 0) staying behind the flag defined before it.
     let mut seen = 0u32;
@@ -1348,20 +1473,19 @@ fn derive_inner(
         flags.push(FlagCandidate { name, mask, key });
     }
     flags.sort_by_key(|f| f.key);
-    let flags: Vec<NamedMask> = flags
+    flags
         .into_iter()
         .map(|f| NamedMask::new(f.name, f.mask))
-        .collect();
-    if flags.is_empty() {
-        return Err(SourceError::NoFlags {
-            files: gfp_files.join(" and "),
-        });
-    }
+        .collect()
+}
 
+/// `__GFP_BITS_MASK`, or the mask of `__GFP_BITS_SHIFT` bits, or else the
+/// union of `flags`.
+fn bits_mask(pp: &Pp, flags: &[NamedMask], used: &mut Vec<String>, notes: &mut Vec<String>) -> u32 {
     // __GFP_BITS_MASK.
-    let bits_mask = match pp.eval_macro("__GFP_BITS_MASK", &mut used) {
+    match pp.eval_macro("__GFP_BITS_MASK", used) {
         Ok(v) => low32(v),
-        Err(e) => match pp.eval_macro("__GFP_BITS_SHIFT", &mut used) {
+        Err(e) => match pp.eval_macro("__GFP_BITS_SHIFT", used) {
             Ok(s) if (0..32).contains(&s) => low32((1i128 << s) - 1),
             _ => {
                 let all = flags.iter().fold(0, |a, f| a | f.mask);
@@ -1371,11 +1495,19 @@ fn derive_inner(
                 all
             }
         },
-    };
+    }
+}
 
-    // The name tables.
-    let pgg_names = if has_pgg {
-        Some(pgg_table(&pp, &mut notes)?)
+/// The `%pGg` table, when `mmflags.h` defines one (`has_pgg`); `None`, with
+/// a note saying why, when the tree predates `%pGg`.
+fn pgg_names(
+    pp: &Pp,
+    has_pgg: bool,
+    table_file: &str,
+    notes: &mut Vec<String>,
+) -> Result<Option<Vec<NamedMask>>, SourceError> {
+    if has_pgg {
+        Ok(Some(pgg_table(pp, notes)?))
     } else {
         let why = if table_file == MMFLAGS_H {
             format!("{MMFLAGS_H} does not define __def_gfpflag_names")
@@ -1385,55 +1517,49 @@ fn derive_inner(
         notes.push(format!(
             "{why}: it predates %pGg (4.6), so there is no %pGg table"
         ));
-        None
-    };
-    let mut trace_used = Vec::new();
-    let trace = trace_table(&pp, &mut trace_used, &mut notes)?;
-    // Composites in the kernel's own order where its tables give one (most
-    // bits first), the others after them in order of definition.
-    let rank = |name: &str| -> usize {
-        pgg_names
-            .iter()
-            .flatten()
-            .chain(trace.names.iter())
-            .position(|e| e.name == name)
-            .unwrap_or(usize::MAX)
-    };
-    composites.sort_by_key(|c| rank(&c.name));
-    let trace_zero = match trace.zero {
+        Ok(None)
+    }
+}
+
+/// The text `show_gfp_flags()` prints for a zero mask: `zero`, the table's
+/// own, or else the one of its era (`none` with a `%pGg` table, before it
+/// `GFP_NOWAIT`), with a note.
+fn trace_zero_text(
+    zero: Option<String>,
+    has_pgg_names: bool,
+    table_file: &str,
+    notes: &mut Vec<String>,
+) -> String {
+    match zero {
         Some(z) => z,
         None => {
-            let z = if pgg_names.is_some() {
-                "none"
-            } else {
-                "GFP_NOWAIT"
-            };
+            let z = if has_pgg_names { "none" } else { "GFP_NOWAIT" };
             notes.push(format!(
                 "show_gfp_flags() in {table_file} has no text for a zero mask; assumed \"{z}\""
             ));
             z.to_string()
         }
-    };
-
-    // The version.
-    let version = read(MAKEFILE).as_deref().and_then(parse_makefile);
-    match (version, cfg.header_version) {
-        (None, _) => notes.push(format!(
-            "no version in {MAKEFILE} (missing, or no VERSION/PATCHLEVEL): the version is unknown"
-        )),
-        (Some(v), Some(c)) if v.release() != c.release() => notes.push(format!(
-            "the .config was written for Linux {c}, the tree is Linux {v}"
-        )),
-        _ => {}
     }
+}
 
+/// Whether user-space trace tools print the trace table's values in hex:
+/// decided by the tree (whether `table_file` exports the enum constants
+/// `trace_used` that the table uses), or by `version` when the tree could
+/// not be read for it.
+fn trace_userspace_hex(
+    pp: &Pp,
+    trace_used: &[String],
+    version: Option<KernelVersion>,
+    table_file: &str,
+    notes: &mut Vec<String>,
+) -> bool {
     // Whether user-space trace tools could resolve the table's values.
     let unresolved: Vec<&String> = trace_used
         .iter()
         .filter(|n| !pp.trace_enums.contains(*n))
         .collect();
     let by_tree = !unresolved.is_empty();
-    let trace_userspace_hex = match (&pp.trace_scan_failed, version) {
+    match (&pp.trace_scan_failed, version) {
         (Some(why), Some(v)) if by_tree => {
             let hex = version_says_userspace_hex(v);
             notes.push(format!(
@@ -1467,32 +1593,7 @@ fn derive_inner(
             }
             by_tree
         }
-    };
-
-    let label = match version {
-        Some(v) => format!("Linux {v} from source ({})", cfg.options),
-        None => format!("Linux (unknown version) from source ({})", cfg.options),
-    };
-    let profile = Profile {
-        label,
-        version,
-        config: cfg.options,
-        flags,
-        composites,
-        pgg_names,
-        trace_names: trace.names,
-        trace_zero,
-        trace_userspace_hex,
-        bits_mask,
-        notes,
-    };
-    profile.validate().map_err(|e| SourceError::Unevaluable {
-        name: "the derived profile".to_owned(),
-        file: gfp_files.join(" and "),
-        line: 0,
-        reason: e.to_string(),
-    })?;
-    Ok(profile)
+    }
 }
 
 /// Whether a `__GFP_` macro only renames another one
