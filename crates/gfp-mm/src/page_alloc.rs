@@ -41,6 +41,42 @@ pub struct AllocContext<'a> {
     pub preferred_zone: Option<ZoneId>,
 }
 
+/// What the slow path does after its first direct compaction
+/// ([`Machine::initial_compaction`]).
+enum InitialCompaction {
+    /// Compaction produced the page.
+    Page(u32),
+    /// A costly `__GFP_NORETRY` request gives up (`goto nopage`).
+    NoPage,
+    /// On to the retry loop.
+    Retry,
+}
+
+/// `__alloc_pages_slowpath()`'s retry bookkeeping, reset on every restart.
+struct SlowPathRetries {
+    /// Reclaim rounds without progress (`no_progress_loops`).
+    no_progress_loops: u32,
+    /// Compaction retries so far (`compaction_retries`).
+    compaction_retries: u32,
+    /// The next direct compaction's priority (`compact_priority`).
+    compact_priority: CompactPriority,
+    /// The last direct compaction's result (`compact_result`).
+    compact_result: CompactResult,
+}
+
+impl SlowPathRetries {
+    /// The state at `restart:`: no retries yet, the default compaction
+    /// priority, and no compaction run.
+    fn new() -> SlowPathRetries {
+        SlowPathRetries {
+            no_progress_loops: 0,
+            compaction_retries: 0,
+            compact_priority: CompactPriority::SyncLight,
+            compact_result: CompactResult::Skipped,
+        }
+    }
+}
+
 /// The fast path's pop from a CPU's list of `zone`, `order` and
 /// migratetype index `mt`, with its counters.
 ///
@@ -909,6 +945,30 @@ impl Machine {
         ret
     }
 
+    /// `should_compact_retry()`, asked only once reclaim made progress
+    /// (`progress` pages) and compaction is allowed: compaction depends on
+    /// enough free memory, so retrying it makes no sense while order-0
+    /// reclaim makes none.
+    fn should_compact_retry(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        ac: &AllocContext<'_>,
+        progress: u64,
+        retries: &mut SlowPathRetries,
+    ) -> bool {
+        progress > 0
+            && zone::compaction_allowed(gfp)
+            && cx.hooks.should_compact_retry(
+                self,
+                &self.reclaim_request(gfp, order, ac),
+                retries.compact_result,
+                &mut retries.compact_priority,
+                &mut retries.compaction_retries,
+            )
+    }
+
     /// `__alloc_pages_cpuset_fallback()`.
     fn cpuset_fallback(
         &self,
@@ -992,6 +1052,111 @@ impl Machine {
         self.cpuset_seq.load(Ordering::Relaxed) != cookie
     }
 
+    /// The `__GFP_NOFAIL` misuses `__alloc_pages_slowpath()` warns about
+    /// once: an order above 1, no direct reclaim, or a `PF_MEMALLOC` task.
+    fn warn_nofail_misuse(&self, cx: &Cx<'_>, order: u32, can_direct_reclaim: bool) {
+        if order > 1 {
+            self.warn_once(
+                cx,
+                WarnSite::NofailOrder,
+                "__alloc_pages_slowpath: __GFP_NOFAIL with order > 1",
+            );
+        }
+        if !can_direct_reclaim {
+            self.warn_once(
+                cx,
+                WarnSite::NofailNoReclaim,
+                "__alloc_pages_slowpath: __GFP_NOFAIL without __GFP_DIRECT_RECLAIM",
+            );
+        }
+        if cx.task.memalloc() {
+            self.warn_once(
+                cx,
+                WarnSite::NofailMemalloc,
+                "__alloc_pages_slowpath: __GFP_NOFAIL from PF_MEMALLOC",
+            );
+        }
+    }
+
+    /// The slow path's first direct compaction, asynchronous, before any
+    /// reclaim: for costly orders (there are likely base pages enough) and
+    /// non-movable high orders (compaction fights fragmentation), not for
+    /// requests that may use the reserves (their attempt without
+    /// watermarks comes first). A costly `__GFP_NORETRY` request keeps the
+    /// asynchronous priority, and gives up when compaction was skipped or
+    /// deferred or the request is `__GFP_THISNODE`.
+    fn initial_compaction(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        af: AllocFlags,
+        ac: &AllocContext<'_>,
+        retries: &mut SlowPathRetries,
+    ) -> InitialCompaction {
+        let costly = order > PAGE_ALLOC_COSTLY_ORDER;
+        if !(gfp.contains(Gfp::DIRECT_RECLAIM)
+            && zone::compaction_allowed(gfp)
+            && (costly || (order > 0 && ac.migratetype != MigrateType::Movable))
+            && pfmemalloc_flags(gfp, &cx.task) == AllocFlags::default())
+        {
+            return InitialCompaction::Retry;
+        }
+        let (p, r) = self.direct_compact(cx, gfp, order, af, ac, CompactPriority::Async);
+        if let Some(p) = p {
+            return InitialCompaction::Page(p);
+        }
+        let mut next = InitialCompaction::Retry;
+        if costly && gfp.contains(Gfp::NORETRY) {
+            if matches!(r, CompactResult::Skipped | CompactResult::Deferred)
+                || gfp.contains(Gfp::THISNODE)
+            {
+                next = InitialCompaction::NoPage;
+            }
+            retries.compact_priority = CompactPriority::Async;
+        }
+        next
+    }
+
+    /// The retry loop's reserve step: a request that may use the reserves
+    /// (`__gfp_pfmemalloc_flags()`) takes their flags, keeping
+    /// `ALLOC_KSWAPD`; one that ignores cpusets, or uses the reserves,
+    /// drops the nodemask and starts again from the first zone.
+    fn apply_reserve_flags(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        af: &mut AllocFlags,
+        ac: &mut AllocContext<'_>,
+    ) {
+        let reserve = pfmemalloc_flags(gfp, &cx.task);
+        if reserve != AllocFlags::default() {
+            *af = reserve | (*af & AllocFlags::KSWAPD);
+        }
+        if !af.contains(AllocFlags::CPUSET) || reserve != AllocFlags::default() {
+            ac.nodemask = None;
+            ac.preferred_zone = self.first_zone(ac);
+        }
+    }
+
+    /// A `__GFP_NOFAIL` request that may reclaim, at `nopage`: one try
+    /// with the minimum reserve, ignoring cpusets if it must; when that
+    /// fails too, a reschedule point before the caller retries.
+    fn nofail_last_resort(
+        &self,
+        cx: &Cx<'_>,
+        gfp: Gfp,
+        order: u32,
+        ac: &AllocContext<'_>,
+    ) -> Option<u32> {
+        let page = self.cpuset_fallback(cx, gfp, order, AllocFlags::MIN_RESERVE, ac);
+        if page.is_none() {
+            self.count(Event::NofailRetry, 1);
+            cx.env.cond_resched();
+        }
+        page
+    }
+
     /// `__alloc_pages_slowpath()`.
     fn alloc_slowpath(
         &self,
@@ -1007,34 +1172,11 @@ impl Machine {
         self.count(Event::AllocSlowpath, 1);
 
         if nofail {
-            if order > 1 {
-                self.warn_once(
-                    cx,
-                    WarnSite::NofailOrder,
-                    "__alloc_pages_slowpath: __GFP_NOFAIL with order > 1",
-                );
-            }
-            if !can_direct_reclaim {
-                self.warn_once(
-                    cx,
-                    WarnSite::NofailNoReclaim,
-                    "__alloc_pages_slowpath: __GFP_NOFAIL without __GFP_DIRECT_RECLAIM",
-                );
-            }
-            if cx.task.memalloc() {
-                self.warn_once(
-                    cx,
-                    WarnSite::NofailMemalloc,
-                    "__alloc_pages_slowpath: __GFP_NOFAIL from PF_MEMALLOC",
-                );
-            }
+            self.warn_nofail_misuse(cx, order, can_direct_reclaim);
         }
 
         'restart: loop {
-            let mut compaction_retries = 0u32;
-            let mut no_progress_loops = 0u32;
-            let mut compact_result;
-            let mut compact_priority = CompactPriority::SyncLight;
+            let mut retries = SlowPathRetries::new();
             let cookie = self.cpuset_seq.load(Ordering::Relaxed);
             let mut af = gfp_to_alloc_flags(gfp, order, &cx.task);
             ac.preferred_zone = self.first_zone(ac);
@@ -1047,24 +1189,10 @@ impl Machine {
                 if let Some(p) = self.get_page_from_freelist(cx, gfp, order, af, ac) {
                     return Ok(p);
                 }
-                if can_direct_reclaim
-                    && can_compact
-                    && (costly || (order > 0 && ac.migratetype != MigrateType::Movable))
-                    && pfmemalloc_flags(gfp, &cx.task) == AllocFlags::default()
-                {
-                    let (p, r) =
-                        self.direct_compact(cx, gfp, order, af, ac, CompactPriority::Async);
-                    if let Some(p) = p {
-                        return Ok(p);
-                    }
-                    if costly && gfp.contains(Gfp::NORETRY) {
-                        if matches!(r, CompactResult::Skipped | CompactResult::Deferred)
-                            || gfp.contains(Gfp::THISNODE)
-                        {
-                            skip_to_nopage = true;
-                        }
-                        compact_priority = CompactPriority::Async;
-                    }
+                match self.initial_compaction(cx, gfp, order, af, ac, &mut retries) {
+                    InitialCompaction::Page(p) => return Ok(p),
+                    InitialCompaction::NoPage => skip_to_nopage = true,
+                    InitialCompaction::Retry => {}
                 }
             }
 
@@ -1077,14 +1205,7 @@ impl Machine {
                         if af.contains(AllocFlags::KSWAPD) {
                             self.wake_all_kswapds(cx, order, gfp, ac);
                         }
-                        let reserve = pfmemalloc_flags(gfp, &cx.task);
-                        if reserve != AllocFlags::default() {
-                            af = reserve | (af & AllocFlags::KSWAPD);
-                        }
-                        if !af.contains(AllocFlags::CPUSET) || reserve != AllocFlags::default() {
-                            ac.nodemask = None;
-                            ac.preferred_zone = self.first_zone(ac);
-                        }
+                        self.apply_reserve_flags(cx, gfp, &mut af, ac);
                         if let Some(p) = self.get_page_from_freelist(cx, gfp, order, af, ac) {
                             return Ok(p);
                         }
@@ -1095,8 +1216,9 @@ impl Machine {
                         if let Some(p) = p {
                             return Ok(p);
                         }
-                        let (p, r) = self.direct_compact(cx, gfp, order, af, ac, compact_priority);
-                        compact_result = r;
+                        let (p, r) =
+                            self.direct_compact(cx, gfp, order, af, ac, retries.compact_priority);
+                        retries.compact_result = r;
                         if let Some(p) = p {
                             return Ok(p);
                         }
@@ -1113,20 +1235,11 @@ impl Machine {
                             ac,
                             af,
                             progress > 0,
-                            &mut no_progress_loops,
+                            &mut retries.no_progress_loops,
                         ) {
                             continue 'retry;
                         }
-                        if progress > 0
-                            && can_compact
-                            && cx.hooks.should_compact_retry(
-                                self,
-                                &self.reclaim_request(gfp, order, ac),
-                                compact_result,
-                                &mut compact_priority,
-                                &mut compaction_retries,
-                            )
-                        {
+                        if self.should_compact_retry(cx, gfp, order, ac, progress, &mut retries) {
                             continue 'retry;
                         }
                         if self.check_retry_cpuset(cx, cookie, ac) {
@@ -1142,7 +1255,7 @@ impl Machine {
                             break 'body true;
                         }
                         if oom_progress {
-                            no_progress_loops = 0;
+                            retries.no_progress_loops = 0;
                             continue 'retry;
                         }
                         true
@@ -1153,13 +1266,9 @@ impl Machine {
                     continue 'restart;
                 }
                 if nofail && can_direct_reclaim {
-                    if let Some(p) =
-                        self.cpuset_fallback(cx, gfp, order, AllocFlags::MIN_RESERVE, ac)
-                    {
+                    if let Some(p) = self.nofail_last_resort(cx, gfp, order, ac) {
                         return Ok(p);
                     }
-                    self.count(Event::NofailRetry, 1);
-                    cx.env.cond_resched();
                     continue 'retry;
                 }
                 break 'restart;

@@ -12,10 +12,11 @@ use gfp::{Gfp, Profile};
 use crate::frame::FrameKind;
 use crate::machine::Machine;
 use crate::nodemask::{NodeId, NodeMask};
+use crate::pcp::CpuPages;
 use crate::spec::MAX_NR_ZONES;
 use crate::stats::{Event, ZoneEvent};
 use crate::vm::LruList;
-use crate::zone::{ZoneId, MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_PAGE_ORDERS};
+use crate::zone::{FreeArea, Zone, ZoneId, MIGRATE_PCPTYPES, MIGRATE_TYPES, NR_PAGE_ORDERS};
 use crate::PAGE_SIZE;
 
 const KB: u64 = PAGE_SIZE as u64 / 1024;
@@ -441,76 +442,13 @@ impl Machine {
         let pcps: Vec<_> = self.cpus.iter().map(|c| c.pcp.lock()).collect();
         let areas: Vec<_> = self.zones.iter().map(|z| z.free.lock()).collect();
         let total = self.fm.frames.len();
-        let mut covered = alloc::vec![false; total];
+        let mut coverage = Coverage::new(total);
         let mut counts = PageCounts {
             total: self.total_pages(),
             ..PageCounts::default()
         };
-        let mut cover = |pfn: u32, n: u32, what: &str| -> Result<(), String> {
-            for p in pfn..pfn + n {
-                let c = covered
-                    .get_mut(p as usize)
-                    .ok_or_else(|| alloc::format!("{what} pfn {p:#x} out of range"))?;
-                if *c {
-                    return Err(alloc::format!("pfn {p:#x} covered twice ({what})"));
-                }
-                *c = true;
-            }
-            Ok(())
-        };
         for (z, area) in self.zones.iter().zip(&areas) {
-            let mut free = 0i64;
-            let mut free_ha = 0i64;
-            for o in 0..NR_PAGE_ORDERS {
-                for mt in 0..MIGRATE_TYPES {
-                    let mut n = 0;
-                    for pfn in area.list(o, mt) {
-                        let s = self.fm.frames.get(pfn);
-                        if s.kind() != FrameKind::Buddy
-                            || s.order() as usize != o
-                            || s.zone() != z.id
-                        {
-                            return Err(alloc::format!(
-                                "buddy list {o}/{mt} of zone {} holds pfn {pfn:#x} in state {s:?}",
-                                z.id
-                            ));
-                        }
-                        if pfn % (1 << o) != 0
-                            || !z.contains(pfn)
-                            || !z.contains(pfn + (1 << o) - 1)
-                        {
-                            return Err(alloc::format!("misplaced block pfn {pfn:#x} order {o}"));
-                        }
-                        if self.fm.pb_mt(pfn) as usize != mt {
-                            return Err(alloc::format!(
-                                "pfn {pfn:#x} on list {mt} but its pageblock is {:?}",
-                                self.fm.pb_mt(pfn)
-                            ));
-                        }
-                        for t in pfn + 1..pfn + (1 << o) {
-                            if self.fm.frames.get(t).kind() != FrameKind::FreeTail {
-                                return Err(alloc::format!(
-                                    "pfn {t:#x} inside free block {pfn:#x} is {:?}",
-                                    self.fm.frames.get(t)
-                                ));
-                            }
-                        }
-                        cover(pfn, 1 << o, "buddy")?;
-                        n += 1;
-                        free += 1 << o;
-                        if mt == 3 {
-                            free_ha += 1 << o;
-                        }
-                    }
-                    if n != area.nr[o][mt] {
-                        return Err(alloc::format!(
-                            "zone {} list {o}/{mt}: {n} blocks, counter says {}",
-                            z.id,
-                            area.nr[o][mt]
-                        ));
-                    }
-                }
-            }
+            let (free, free_ha) = self.check_buddy_lists(z, area, &mut coverage)?;
             if free != area.nr_free || free != z.free_pages() {
                 return Err(alloc::format!(
                     "zone {}: {free} free pages on lists, counters {} / {}",
@@ -519,33 +457,10 @@ impl Machine {
                     z.free_pages()
                 ));
             }
-            for o in 0..NR_PAGE_ORDERS {
-                let listed: u32 = area.nr[o][..MIGRATE_PCPTYPES].iter().sum();
-                let published = z.blocks[o].load(crate::sync::Ordering::Relaxed);
-                let ha = z.blocks_highatomic[o].load(crate::sync::Ordering::Relaxed);
-                if listed != published || ha != area.nr[o][3] {
-                    return Err(alloc::format!(
-                        "zone {} order {o}: published block counts are stale",
-                        z.id
-                    ));
-                }
-            }
+            check_published_blocks(z, area)?;
             // The fast path's one-bit verdicts agree with the general
             // watermark test for every highest zone type and per-CPU order.
-            for hz in 0..MAX_NR_ZONES {
-                for o in 0..crate::zone::FAST_OK_ORDERS {
-                    let general =
-                        z.watermark_fast(o, z.watermark(1), hz, crate::AllocFlags::WMARK_LOW);
-                    let shift = hz as u32 * crate::zone::FAST_OK_ORDERS;
-                    if z.fast_watermark_ok(o, shift) != general {
-                        return Err(alloc::format!(
-                            "zone {} highest zone {hz} order {o}: fast watermark verdict {} but the watermark test says {general}",
-                            z.id,
-                            !general
-                        ));
-                    }
-                }
-            }
+            check_fast_watermarks(z)?;
             if free_ha != area.nr_free_highatomic {
                 return Err(alloc::format!(
                     "zone {}: high-atomic free {free_ha} vs {}",
@@ -557,40 +472,140 @@ impl Machine {
         }
         for (cpu, pcp) in pcps.iter().enumerate() {
             for z in &self.zones {
-                let zp = &pcp.zones[z.id];
-                let mut n = 0u32;
-                for o in 0..crate::pcp::NR_PCP_ORDERS {
-                    for mt in 0..MIGRATE_PCPTYPES {
-                        for &pfn in &zp.lists[o][mt] {
-                            let s = self.fm.frames.get(pfn);
-                            if s.kind() != FrameKind::PerCpu
-                                || s.order() as usize != o
-                                || s.zone() != z.id
-                            {
-                                return Err(alloc::format!(
-                                    "cpu {cpu} list {o}/{mt} holds pfn {pfn:#x} in state {s:?}"
-                                ));
-                            }
-                            for t in pfn + 1..pfn + (1 << o) {
-                                if self.fm.frames.get(t).kind() != FrameKind::FreeTail {
-                                    return Err(alloc::format!("pfn {t:#x} inside per-CPU block {pfn:#x} is not a free tail"));
-                                }
-                            }
-                            cover(pfn, 1 << o, "pcp")?;
-                            n += 1 << o;
-                        }
-                    }
-                }
-                if n != zp.count {
-                    return Err(alloc::format!(
-                        "cpu {cpu} zone {}: {n} pages listed, count {}",
-                        z.id,
-                        zp.count
-                    ));
-                }
-                counts.free_pcp += n as u64;
+                counts.free_pcp += self.check_pcp_lists(cpu, z, pcp, &mut coverage)? as u64;
             }
         }
+        counts.allocated += self.check_allocated_blocks(total, &mut coverage)?;
+        if let Some(p) = coverage.first_uncovered() {
+            return Err(alloc::format!(
+                "pfn {p:#x} is neither free nor allocated: {:?}",
+                self.fm.frames.get(p as u32)
+            ));
+        }
+        if counts.free_buddy + counts.free_pcp + counts.allocated != counts.total {
+            return Err(alloc::format!("page counts do not add up: {counts:?}"));
+        }
+        self.check_write_pending()?;
+        drop(areas);
+        drop(pcps);
+        Ok(counts)
+    }
+
+    /// Walks a zone's buddy lists, checking each block and each list's
+    /// counter; returns the free pages listed and those on the high-atomic
+    /// lists.
+    fn check_buddy_lists(
+        &self,
+        z: &Zone,
+        area: &FreeArea,
+        coverage: &mut Coverage,
+    ) -> Result<(i64, i64), String> {
+        let mut free = 0i64;
+        let mut free_ha = 0i64;
+        for o in 0..NR_PAGE_ORDERS {
+            for mt in 0..MIGRATE_TYPES {
+                let mut n = 0;
+                for pfn in area.list(o, mt) {
+                    self.check_buddy_block(z, o, mt, pfn)?;
+                    coverage.cover(pfn, 1 << o, "buddy")?;
+                    n += 1;
+                    free += 1 << o;
+                    if mt == 3 {
+                        free_ha += 1 << o;
+                    }
+                }
+                if n != area.nr[o][mt] {
+                    return Err(alloc::format!(
+                        "zone {} list {o}/{mt}: {n} blocks, counter says {}",
+                        z.id,
+                        area.nr[o][mt]
+                    ));
+                }
+            }
+        }
+        Ok((free, free_ha))
+    }
+
+    /// One entry of buddy list `o`/`mt` of zone `z`: a free head of that
+    /// order, aligned, inside the zone, on the list of its pageblock's
+    /// type, its other frames free tails.
+    fn check_buddy_block(&self, z: &Zone, o: usize, mt: usize, pfn: u32) -> Result<(), String> {
+        let s = self.fm.frames.get(pfn);
+        if s.kind() != FrameKind::Buddy || s.order() as usize != o || s.zone() != z.id {
+            return Err(alloc::format!(
+                "buddy list {o}/{mt} of zone {} holds pfn {pfn:#x} in state {s:?}",
+                z.id
+            ));
+        }
+        if pfn % (1 << o) != 0 || !z.contains(pfn) || !z.contains(pfn + (1 << o) - 1) {
+            return Err(alloc::format!("misplaced block pfn {pfn:#x} order {o}"));
+        }
+        if self.fm.pb_mt(pfn) as usize != mt {
+            return Err(alloc::format!(
+                "pfn {pfn:#x} on list {mt} but its pageblock is {:?}",
+                self.fm.pb_mt(pfn)
+            ));
+        }
+        for t in pfn + 1..pfn + (1 << o) {
+            if self.fm.frames.get(t).kind() != FrameKind::FreeTail {
+                return Err(alloc::format!(
+                    "pfn {t:#x} inside free block {pfn:#x} is {:?}",
+                    self.fm.frames.get(t)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one CPU's lists for zone `z`: each entry a per-CPU head of
+    /// its order, its other frames free tails, and the pages listed equal
+    /// to the lists' count; returns that count.
+    fn check_pcp_lists(
+        &self,
+        cpu: usize,
+        z: &Zone,
+        pcp: &CpuPages,
+        coverage: &mut Coverage,
+    ) -> Result<u32, String> {
+        let zp = &pcp.zones[z.id];
+        let mut n = 0u32;
+        for o in 0..crate::pcp::NR_PCP_ORDERS {
+            for mt in 0..MIGRATE_PCPTYPES {
+                for &pfn in &zp.lists[o][mt] {
+                    let s = self.fm.frames.get(pfn);
+                    if s.kind() != FrameKind::PerCpu || s.order() as usize != o || s.zone() != z.id
+                    {
+                        return Err(alloc::format!(
+                            "cpu {cpu} list {o}/{mt} holds pfn {pfn:#x} in state {s:?}"
+                        ));
+                    }
+                    for t in pfn + 1..pfn + (1 << o) {
+                        if self.fm.frames.get(t).kind() != FrameKind::FreeTail {
+                            return Err(alloc::format!(
+                                "pfn {t:#x} inside per-CPU block {pfn:#x} is not a free tail"
+                            ));
+                        }
+                    }
+                    coverage.cover(pfn, 1 << o, "pcp")?;
+                    n += 1 << o;
+                }
+            }
+        }
+        if n != zp.count {
+            return Err(alloc::format!(
+                "cpu {cpu} zone {}: {n} pages listed, count {}",
+                z.id,
+                zp.count
+            ));
+        }
+        Ok(n)
+    }
+
+    /// Walks the frame table's allocated heads (the first `total` frames),
+    /// checking that each head's frames are its tails; returns the pages
+    /// allocated.
+    fn check_allocated_blocks(&self, total: usize, coverage: &mut Coverage) -> Result<u64, String> {
+        let mut allocated = 0u64;
         let mut pfn = 0u32;
         while (pfn as usize) < total {
             let s = self.fm.frames.get(pfn);
@@ -607,27 +622,86 @@ impl Machine {
                         ));
                     }
                 }
-                cover(pfn, 1 << o, "allocated")?;
-                counts.allocated += 1 << o;
+                coverage.cover(pfn, 1 << o, "allocated")?;
+                allocated += 1 << o;
                 pfn += 1 << o;
             } else {
                 pfn += 1;
             }
         }
-        if let Some(p) = covered.iter().position(|c| !c) {
+        Ok(allocated)
+    }
+}
+
+/// The frames [`Machine::check_invariants`] has found on a list or
+/// allocated: every frame must be covered exactly once.
+struct Coverage {
+    covered: Vec<bool>,
+}
+
+impl Coverage {
+    /// No frame of `total` covered yet.
+    fn new(total: usize) -> Coverage {
+        Coverage {
+            covered: alloc::vec![false; total],
+        }
+    }
+
+    /// Marks `n` frames from `pfn` covered by `what`: an error when one is
+    /// out of range or already covered.
+    fn cover(&mut self, pfn: u32, n: u32, what: &str) -> Result<(), String> {
+        for p in pfn..pfn + n {
+            let c = self
+                .covered
+                .get_mut(p as usize)
+                .ok_or_else(|| alloc::format!("{what} pfn {p:#x} out of range"))?;
+            if *c {
+                return Err(alloc::format!("pfn {p:#x} covered twice ({what})"));
+            }
+            *c = true;
+        }
+        Ok(())
+    }
+
+    /// The first frame nothing covered.
+    fn first_uncovered(&self) -> Option<usize> {
+        self.covered.iter().position(|c| !c)
+    }
+}
+
+/// The block counts a zone publishes for lock-free readers match its lists.
+fn check_published_blocks(z: &Zone, area: &FreeArea) -> Result<(), String> {
+    for o in 0..NR_PAGE_ORDERS {
+        let listed: u32 = area.nr[o][..MIGRATE_PCPTYPES].iter().sum();
+        let published = z.blocks[o].load(crate::sync::Ordering::Relaxed);
+        let ha = z.blocks_highatomic[o].load(crate::sync::Ordering::Relaxed);
+        if listed != published || ha != area.nr[o][3] {
             return Err(alloc::format!(
-                "pfn {p:#x} is neither free nor allocated: {:?}",
-                self.fm.frames.get(p as u32)
+                "zone {} order {o}: published block counts are stale",
+                z.id
             ));
         }
-        if counts.free_buddy + counts.free_pcp + counts.allocated != counts.total {
-            return Err(alloc::format!("page counts do not add up: {counts:?}"));
-        }
-        self.check_write_pending()?;
-        drop(areas);
-        drop(pcps);
-        Ok(counts)
     }
+    Ok(())
+}
+
+/// Checks a zone's fast-path watermark bits against the general watermark
+/// test.
+fn check_fast_watermarks(z: &Zone) -> Result<(), String> {
+    for hz in 0..MAX_NR_ZONES {
+        for o in 0..crate::zone::FAST_OK_ORDERS {
+            let general = z.watermark_fast(o, z.watermark(1), hz, crate::AllocFlags::WMARK_LOW);
+            let shift = hz as u32 * crate::zone::FAST_OK_ORDERS;
+            if z.fast_watermark_ok(o, shift) != general {
+                return Err(alloc::format!(
+                    "zone {} highest zone {hz} order {o}: fast watermark verdict {} but the watermark test says {general}",
+                    z.id,
+                    !general
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Machine {
