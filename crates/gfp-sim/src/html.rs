@@ -764,38 +764,7 @@ fn zone_plot(o: &mut String, k: usize, z: &crate::timeline::ZoneSeries, xs: &XSc
 /// Reclaim per bar: kswapd upwards, direct reclaim downwards; scanned
 /// light, reclaimed dark (reclaimed never exceeds scanned).
 fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
-    // Group into bars at least 2 px apart.
-    struct Bar {
-        xa: f64,
-        xb: f64,
-        c: crate::timeline::ReclaimCounts,
-        first: At,
-        last: At,
-    }
-    let mut bars: BTreeMap<i64, Bar> = BTreeMap::new();
-    for a in tl.activity.items() {
-        // `from` is where the step began: a bar covers its steps.
-        let (xa, xb) = (xs.pos(a.from), xs.pos(a.to));
-        let col = ((xa - X0) / 2.0).floor() as i64;
-        let b = bars.entry(col).or_insert(Bar {
-            xa,
-            xb,
-            c: Default::default(),
-            first: a.from,
-            last: a.to,
-        });
-        b.xa = b.xa.min(xa);
-        b.xb = b.xb.max(xb);
-        b.last = a.to;
-        let (c, d) = (&mut b.c, a.counts);
-        c.scanned_kswapd += d.scanned_kswapd;
-        c.reclaimed_kswapd += d.reclaimed_kswapd;
-        c.scanned_direct += d.scanned_direct;
-        c.reclaimed_direct += d.reclaimed_direct;
-        c.kswapd_wakeups += d.kswapd_wakeups;
-        c.kswapd_runs += d.kswapd_runs;
-        c.add_frees(&d);
-    }
+    let bars = reclaim_bars(tl, xs);
     let peak = bars
         .values()
         .map(|b| b.c.scanned_kswapd.max(b.c.scanned_direct))
@@ -858,99 +827,7 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         X0 - 6.0
     );
     for b in bars.values() {
-        let (mut xa, mut xb) = (b.xa, b.xb.max(b.xa + 2.0));
-        if xb - xa > 6.0 {
-            let inset = (xb - xa) * 0.15;
-            xa += inset;
-            xb -= inset;
-        }
-        let w = xb - xa;
-        let c = b.c;
-        let when = if b.first == b.last {
-            format!("step {} (t={})", b.last.step, fmt_ns(b.last.time_ns))
-        } else {
-            format!(
-                "steps {}–{} (t={}–{})",
-                b.first.step,
-                b.last.step,
-                fmt_ns(b.first.time_ns),
-                fmt_ns(b.last.time_ns)
-            )
-        };
-        let rect = |o: &mut String, v: u64, up: bool, color: &str, what: &str| {
-            if v == 0 {
-                return;
-            }
-            let y = ys.pos(if up { v as f64 } else { -(v as f64) });
-            let (y, h) = if up { (y, zero - y) } else { (zero, y - zero) };
-            let _ = writeln!(
-                o,
-                r#"<rect x="{xa:.1}" y="{y:.1}" width="{w:.1}" height="{:.1}" fill="{color}"><title>{}</title></rect>"#,
-                h.max(0.5),
-                escape(&format!("{what}: {v} pages, {when}"))
-            );
-        };
-        rect(o, c.scanned_kswapd, true, C_KSWAPD_LIGHT, "kswapd scanned");
-        rect(o, c.reclaimed_kswapd, true, C_KSWAPD, "kswapd reclaimed");
-        rect(
-            o,
-            c.scanned_direct,
-            false,
-            C_DIRECT_LIGHT,
-            "direct reclaim scanned",
-        );
-        rect(
-            o,
-            c.reclaimed_direct,
-            false,
-            C_DIRECT,
-            "direct reclaim reclaimed",
-        );
-        // Marks as wide as the bar, 3 to 10 px: dense runs stay apart. A
-        // mark at time 0 (or at the end) stays whole inside the plot rather
-        // than running into the row labels.
-        let half = ((xb - xa) / 2.0).clamp(1.5, 5.0);
-        let cx = ((xa + xb) / 2.0).clamp(X0 + half, (X1 - half).max(X0 + half));
-        if c.freed_other() > 0 {
-            let _ = writeln!(
-                o,
-                r#"<circle class="freed" cx="{cx:.1}" cy="54" r="{:.1}" fill="{C_PCP}"><title>{}</title></circle>"#,
-                half.min(4.0),
-                escape(&format!(
-                    "{} pages freed, {when}: shrinkers {} (the filesystem's caches {}), tasks' frees {}, the filesystem's writeback buffers {}, OOM kills {}",
-                    c.freed_other(),
-                    c.freed_shrinkers,
-                    c.freed_fs_cache,
-                    c.freed_tasks,
-                    c.freed_fs_buffers,
-                    c.freed_oom
-                ))
-            );
-        }
-        if c.kswapd_wakeups > 0 {
-            let _ = writeln!(
-                o,
-                r#"<path class="wake" d="M{:.1},28 L{cx:.1},18 L{:.1},28 Z" fill="{C_KSWAPD}"><title>{}</title></path>"#,
-                cx - half,
-                cx + half,
-                escape(&format!(
-                    "{} kswapd wake-up request(s), {when}",
-                    c.kswapd_wakeups
-                ))
-            );
-        }
-        if c.kswapd_runs > 0 {
-            let _ = writeln!(
-                o,
-                r#"<rect class="run" x="{:.1}" y="34" width="{:.1}" height="9" fill="{C_KSWAPD}"><title>{}</title></rect>"#,
-                cx - half.min(4.5),
-                2.0 * half.min(4.5),
-                escape(&format!(
-                    "{} kswapd run(s) completed, {when}; in this step: scanned {}, reclaimed {}",
-                    c.kswapd_runs, c.scanned_kswapd, c.reclaimed_kswapd
-                ))
-            );
-        }
+        reclaim_bar(o, b, &ys, zero);
     }
     if bars.is_empty() {
         let _ = writeln!(
@@ -960,6 +837,165 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
             zero - 8.0
         );
     }
+    reclaim_legend(o);
+    let _ = writeln!(o, "</svg>");
+}
+
+/// One bar of the reclaim plot: the steps it covers and their reclaim
+/// counts, summed.
+struct ReclaimBar {
+    xa: f64,
+    xb: f64,
+    c: crate::timeline::ReclaimCounts,
+    first: At,
+    last: At,
+}
+
+/// The run's reclaim activity as the reclaim plot's bars, keyed by their
+/// 2 px column.
+fn reclaim_bars(tl: &Timeline, xs: &XScale<'_>) -> BTreeMap<i64, ReclaimBar> {
+    // Group into bars at least 2 px apart.
+    let mut bars: BTreeMap<i64, ReclaimBar> = BTreeMap::new();
+    for a in tl.activity.items() {
+        // `from` is where the step began: a bar covers its steps.
+        let (xa, xb) = (xs.pos(a.from), xs.pos(a.to));
+        let col = ((xa - X0) / 2.0).floor() as i64;
+        let b = bars.entry(col).or_insert(ReclaimBar {
+            xa,
+            xb,
+            c: Default::default(),
+            first: a.from,
+            last: a.to,
+        });
+        b.xa = b.xa.min(xa);
+        b.xb = b.xb.max(xb);
+        b.last = a.to;
+        let (c, d) = (&mut b.c, a.counts);
+        c.scanned_kswapd += d.scanned_kswapd;
+        c.reclaimed_kswapd += d.reclaimed_kswapd;
+        c.scanned_direct += d.scanned_direct;
+        c.reclaimed_direct += d.reclaimed_direct;
+        c.kswapd_wakeups += d.kswapd_wakeups;
+        c.kswapd_runs += d.kswapd_runs;
+        c.add_frees(&d);
+    }
+    bars
+}
+
+/// Draws one bar: its scanned and reclaimed rectangles about the zero line
+/// `zero`, and its marks above the plot.
+fn reclaim_bar(o: &mut String, b: &ReclaimBar, ys: &YScale, zero: f64) {
+    let (mut xa, mut xb) = (b.xa, b.xb.max(b.xa + 2.0));
+    if xb - xa > 6.0 {
+        let inset = (xb - xa) * 0.15;
+        xa += inset;
+        xb -= inset;
+    }
+    let w = xb - xa;
+    let c = b.c;
+    let when = if b.first == b.last {
+        format!("step {} (t={})", b.last.step, fmt_ns(b.last.time_ns))
+    } else {
+        format!(
+            "steps {}–{} (t={}–{})",
+            b.first.step,
+            b.last.step,
+            fmt_ns(b.first.time_ns),
+            fmt_ns(b.last.time_ns)
+        )
+    };
+    let rect = |o: &mut String, v: u64, up: bool, color: &str, what: &str| {
+        if v == 0 {
+            return;
+        }
+        let y = ys.pos(if up { v as f64 } else { -(v as f64) });
+        let (y, h) = if up { (y, zero - y) } else { (zero, y - zero) };
+        let _ = writeln!(
+            o,
+            r#"<rect x="{xa:.1}" y="{y:.1}" width="{w:.1}" height="{:.1}" fill="{color}"><title>{}</title></rect>"#,
+            h.max(0.5),
+            escape(&format!("{what}: {v} pages, {when}"))
+        );
+    };
+    rect(o, c.scanned_kswapd, true, C_KSWAPD_LIGHT, "kswapd scanned");
+    rect(o, c.reclaimed_kswapd, true, C_KSWAPD, "kswapd reclaimed");
+    rect(
+        o,
+        c.scanned_direct,
+        false,
+        C_DIRECT_LIGHT,
+        "direct reclaim scanned",
+    );
+    rect(
+        o,
+        c.reclaimed_direct,
+        false,
+        C_DIRECT,
+        "direct reclaim reclaimed",
+    );
+    // Marks as wide as the bar, 3 to 10 px: dense runs stay apart. A
+    // mark at time 0 (or at the end) stays whole inside the plot rather
+    // than running into the row labels.
+    let half = ((xb - xa) / 2.0).clamp(1.5, 5.0);
+    let cx = ((xa + xb) / 2.0).clamp(X0 + half, (X1 - half).max(X0 + half));
+    reclaim_marks(o, &c, cx, half, &when);
+}
+
+/// Draws a bar's marks above the reclaim plot, centred at `cx`, `half`
+/// wide each side: pages freed other than by LRU reclaim (a circle),
+/// kswapd wake-up requests (a triangle) and completed kswapd runs (a
+/// square); `when` names the bar's steps.
+fn reclaim_marks(
+    o: &mut String,
+    c: &crate::timeline::ReclaimCounts,
+    cx: f64,
+    half: f64,
+    when: &str,
+) {
+    if c.freed_other() > 0 {
+        let _ = writeln!(
+            o,
+            r#"<circle class="freed" cx="{cx:.1}" cy="54" r="{:.1}" fill="{C_PCP}"><title>{}</title></circle>"#,
+            half.min(4.0),
+            escape(&format!(
+                "{} pages freed, {when}: shrinkers {} (the filesystem's caches {}), tasks' frees {}, the filesystem's writeback buffers {}, OOM kills {}",
+                c.freed_other(),
+                c.freed_shrinkers,
+                c.freed_fs_cache,
+                c.freed_tasks,
+                c.freed_fs_buffers,
+                c.freed_oom
+            ))
+        );
+    }
+    if c.kswapd_wakeups > 0 {
+        let _ = writeln!(
+            o,
+            r#"<path class="wake" d="M{:.1},28 L{cx:.1},18 L{:.1},28 Z" fill="{C_KSWAPD}"><title>{}</title></path>"#,
+            cx - half,
+            cx + half,
+            escape(&format!(
+                "{} kswapd wake-up request(s), {when}",
+                c.kswapd_wakeups
+            ))
+        );
+    }
+    if c.kswapd_runs > 0 {
+        let _ = writeln!(
+            o,
+            r#"<rect class="run" x="{:.1}" y="34" width="{:.1}" height="9" fill="{C_KSWAPD}"><title>{}</title></rect>"#,
+            cx - half.min(4.5),
+            2.0 * half.min(4.5),
+            escape(&format!(
+                "{} kswapd run(s) completed, {when}; in this step: scanned {}, reclaimed {}",
+                c.kswapd_runs, c.scanned_kswapd, c.reclaimed_kswapd
+            ))
+        );
+    }
+}
+
+/// The reclaim plot's legend: the four bar colours, above the plot.
+fn reclaim_legend(o: &mut String) {
     // Legend.
     let legend = [
         ("kswapd scanned", C_KSWAPD_LIGHT),
@@ -976,7 +1012,6 @@ fn reclaim_plot(o: &mut String, tl: &Timeline, xs: &XScale<'_>) {
         );
         lx += 30.0 + 6.5 * text.len() as f64;
     }
-    let _ = writeln!(o, "</svg>");
 }
 
 const LANE_H: f64 = 30.0;
@@ -1074,6 +1109,9 @@ fn marker(k: EventKind, x: f64, y: f64, color: &str) -> String {
     }
 }
 
+/// The timeline: one lane per task and per node's kswapd, with the tasks'
+/// lifetimes, their span and point events, the detector findings and the
+/// legend.
 fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
     let top = 10.0;
     let lanes_h = LANE_H * tl.lanes.len().max(1) as f64;
@@ -1097,6 +1135,23 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
         r#"<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{W}" height="{height}" viewBox="0 0 {W} {height}" role="img">"#
     );
     let _ = writeln!(o, "<title>Timeline of task and kswapd events</title>");
+    timeline_lanes(o, tl, top);
+    xs.draw(o, bottom, top);
+    let lane_mid = |lane: usize| top + LANE_H * lane as f64 + LANE_H / 2.0;
+    let when = |a: At| format!("step {}, t={}", a.step, fmt_ns(a.time_ns));
+    alive_bars(o, tl, xs, &lane_mid);
+    // Spans, then points (points on top). Merged where the page could not
+    // show them apart anyway, so a long run stays a page of reasonable size.
+    span_marks(o, tl, xs, &lane_mid, &when);
+    point_marks(o, tl, xs, &lane_mid, &when);
+    findings_marks(o, r, tl, xs, &lane_mid, &when);
+    timeline_legend(o, legend_y);
+    let _ = writeln!(o, "</svg>");
+}
+
+/// The timeline's lanes from `top` down: alternating backgrounds, each
+/// named in the left margin (shortened, the full name in its tooltip).
+fn timeline_lanes(o: &mut String, tl: &Timeline, top: f64) {
     for (i, lane) in tl.lanes.iter().enumerate() {
         let y = top + LANE_H * i as f64;
         let fill = if i % 2 == 0 { "#f7f7f7" } else { "#ffffff" };
@@ -1118,9 +1173,11 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             escape(&lane.name)
         );
     }
-    xs.draw(o, bottom, top);
-    let lane_mid = |lane: usize| top + LANE_H * lane as f64 + LANE_H / 2.0;
-    let when = |a: At| format!("step {}, t={}", a.step, fmt_ns(a.time_ns));
+}
+
+/// A grey bar per lane from its start event to its end event, where it
+/// has both.
+fn alive_bars(o: &mut String, tl: &Timeline, xs: &XScale<'_>, lane_mid: &dyn Fn(usize) -> f64) {
     // Alive bars: start to end.
     let mut alive: BTreeMap<usize, (Option<f64>, Option<f64>)> = BTreeMap::new();
     for e in tl.events.list() {
@@ -1140,8 +1197,17 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             );
         }
     }
-    // Spans, then points (points on top). Merged where the page could not
-    // show them apart anyway, so a long run stays a page of reasonable size.
+}
+
+/// The span events (waits, sleeps, scopes, kswapd runs) as rectangles on
+/// their lanes, merged by [`merge_spans`].
+fn span_marks(
+    o: &mut String,
+    tl: &Timeline,
+    xs: &XScale<'_>,
+    lane_mid: &dyn Fn(usize) -> f64,
+    when: &dyn Fn(At) -> String,
+) {
     for sp in merge_spans(tl, xs) {
         let (what, color) = kind_style(sp.kind);
         let (y, h) = if sp.kind == EventKind::Scope {
@@ -1175,21 +1241,34 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             escape(&tip)
         );
     }
-    /// Point events of one kind in one column of a lane.
-    struct Mark<'a> {
-        kind: EventKind,
-        x: f64,
-        count: u64,
-        from: At,
-        to: At,
-        detail: &'a str,
-    }
+}
+
+/// Point events of one kind in one column of a lane.
+struct PointMark<'a> {
+    kind: EventKind,
+    x: f64,
+    count: u64,
+    from: At,
+    to: At,
+    detail: &'a str,
+}
+
+/// The point events as markers on their lanes, those of one kind in one
+/// pixel column of a lane merged, the columns widening until at most
+/// [`MAX_MARKS`] remain.
+fn point_marks(
+    o: &mut String,
+    tl: &Timeline,
+    xs: &XScale<'_>,
+    lane_mid: &dyn Fn(usize) -> f64,
+    when: &dyn Fn(At) -> String,
+) {
     let (_, points) = coarsest_needed(MAX_MARKS, |col| {
-        let mut points: BTreeMap<(usize, i64, u8), Mark<'_>> = BTreeMap::new();
+        let mut points: BTreeMap<(usize, i64, u8), PointMark<'_>> = BTreeMap::new();
         for e in tl.events.list().iter().filter(|e| !e.kind.is_span()) {
             let x = xs.pos(e.from);
             let key = (e.lane, (x / col).floor() as i64, kind_order(e.kind));
-            let p = points.entry(key).or_insert(Mark {
+            let p = points.entry(key).or_insert(PointMark {
                 kind: e.kind,
                 x,
                 count: 0,
@@ -1203,7 +1282,7 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
         points
     });
     for (&(lane, _, _), m) in &points {
-        let Mark {
+        let PointMark {
             kind,
             x,
             count,
@@ -1230,9 +1309,6 @@ fn timeline_svg(o: &mut String, r: &Report, tl: &Timeline, xs: &XScale<'_>) {
             marker_tag(kind)
         );
     }
-    findings_marks(o, r, tl, xs, &lane_mid, &when);
-    timeline_legend(o, legend_y);
-    let _ = writeln!(o, "</svg>");
 }
 
 /// The element name [`marker`] opens.

@@ -260,6 +260,43 @@ impl Sim {
 
         // Reclaim activity.
         let stats = self.vm.stats();
+        let counts = self.record_reclaim(&mut r, &stats, before, at);
+
+        let waker = match pick {
+            Some(i) => self.tasks[i].name.clone(),
+            None => "kswapd".to_string(),
+        };
+        match pick {
+            Some(i) => self.record_task_step(&mut r, i, before, at),
+            None => self.record_kswapd_step(&mut r, &counts, before, at),
+        }
+        self.record_kswapd_wakes(&mut r, &waker, at);
+
+        if stats.oom_kill > r.last_oom_kills {
+            r.last_oom_kills = stats.oom_kill;
+            self.record_oom(&mut r, pick, at);
+        }
+        // Tasks end on their own step, or on another's (a deadlock cycle
+        // marks every task in it).
+        for j in 0..self.tasks.len() {
+            if let (Some(o), false) = (self.tasks[j].done, r.lanes[j].ended) {
+                self.record_end(&mut r, j, o, at);
+            }
+        }
+        self.record_findings(&mut r, s);
+        self.timeline = Some(r);
+    }
+
+    /// The step's reclaim and other frees (`stats`: the counters now):
+    /// pushed as the activity of the step from `before` to `at` unless
+    /// zero, and returned; the counters become the recorder's last.
+    fn record_reclaim(
+        &self,
+        r: &mut Recorder,
+        stats: &gfp_mm::VmStats,
+        before: At,
+        at: At,
+    ) -> ReclaimCounts {
         let now_reclaim = [
             stats.pgscan_kswapd,
             stats.pgsteal_kswapd,
@@ -303,7 +340,7 @@ impl Sim {
         r.last_runs = self.kswapd_runs;
         if !counts.is_zero() {
             r.tl.activity.push(
-                s,
+                at.step,
                 Activity {
                     from: before,
                     to: at,
@@ -311,41 +348,42 @@ impl Sim {
                 },
             );
         }
+        counts
+    }
 
-        let waker = match pick {
-            Some(i) => self.tasks[i].name.clone(),
-            None => "kswapd".to_string(),
-        };
-        match pick {
-            Some(i) => self.record_task_step(&mut r, i, before, at),
-            None => {
-                // The simulator starts a run on the first node with kswapd
-                // pending; a run that blocks goes on in later steps.
-                if r.kswapd_run.is_none() {
-                    if let Some(n) = r.kswapd_pending.iter().position(|&p| p) {
-                        r.kswapd_run = Some((n, before, 0, 0));
-                    }
-                }
-                if let Some((_, _, scanned, reclaimed)) = r.kswapd_run.as_mut() {
-                    *scanned += counts.scanned_kswapd;
-                    *reclaimed += counts.reclaimed_kswapd;
-                }
-                if !self.kswapd_busy() {
-                    if let Some((n, from, scanned, reclaimed)) = r.kswapd_run.take() {
-                        r.tl.events.push(Event {
-                            lane: r.kswapd_lane + n,
-                            kind: EventKind::KswapdRun,
-                            from,
-                            to: at,
-                            count: 1,
-                            detail: format!(
-                                "kswapd{n} ran: scanned {scanned} pages, reclaimed {reclaimed}"
-                            ),
-                        });
-                    }
-                }
+    /// A kswapd step (its reclaim in `counts`): starts, extends or ends
+    /// kswapd's run, pushing the run as one span when it ends.
+    fn record_kswapd_step(&self, r: &mut Recorder, counts: &ReclaimCounts, before: At, at: At) {
+        // The simulator starts a run on the first node with kswapd
+        // pending; a run that blocks goes on in later steps.
+        if r.kswapd_run.is_none() {
+            if let Some(n) = r.kswapd_pending.iter().position(|&p| p) {
+                r.kswapd_run = Some((n, before, 0, 0));
             }
         }
+        if let Some((_, _, scanned, reclaimed)) = r.kswapd_run.as_mut() {
+            *scanned += counts.scanned_kswapd;
+            *reclaimed += counts.reclaimed_kswapd;
+        }
+        if !self.kswapd_busy() {
+            if let Some((n, from, scanned, reclaimed)) = r.kswapd_run.take() {
+                r.tl.events.push(Event {
+                    lane: r.kswapd_lane + n,
+                    kind: EventKind::KswapdRun,
+                    from,
+                    to: at,
+                    count: 1,
+                    detail: format!(
+                        "kswapd{n} ran: scanned {scanned} pages, reclaimed {reclaimed}"
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Each node's kswapd woken (by `waker`) or gone back to sleep since
+    /// the last step, as a point event on its lane at `at`.
+    fn record_kswapd_wakes(&self, r: &mut Recorder, waker: &str, at: At) {
         for n in 0..r.kswapd_pending.len() {
             let p = self.vm.kswapd_pending(n);
             if p != r.kswapd_pending[n] {
@@ -368,18 +406,11 @@ impl Sim {
                 r.kswapd_pending[n] = p;
             }
         }
+    }
 
-        if stats.oom_kill > r.last_oom_kills {
-            r.last_oom_kills = stats.oom_kill;
-            self.record_oom(&mut r, pick, at);
-        }
-        // Tasks end on their own step, or on another's (a deadlock cycle
-        // marks every task in it).
-        for j in 0..self.tasks.len() {
-            if let (Some(o), false) = (self.tasks[j].done, r.lanes[j].ended) {
-                self.record_end(&mut r, j, o, at);
-            }
-        }
+    /// Places the findings pushed in step `s`, and the first allocation
+    /// below a low watermark once there is one.
+    fn record_findings(&self, r: &mut Recorder, s: u64) {
         for f in &self.findings[r.findings_seen..] {
             r.tl.finding_at.push(At {
                 step: s,
@@ -396,7 +427,6 @@ impl Sim {
                 });
             }
         }
-        self.timeline = Some(r);
     }
 
     /// What task `i` did in the step that ended at `at`.
