@@ -68,7 +68,11 @@ pub fn preprocess_with<'h>(
     let value = |w: &str| build.value(w);
     // `#define DUMP_IT_BACK 0` in the file: `#if DUMP_IT_BACK` is `#if 0`.
     // C is never compiled with `__ASSEMBLY__` defined.
-    let (zero, defined) = defines(code);
+    let zero = zero_defines(code);
+    // Every name the file defines, read only once an `#undef` needs it
+    // (most files have none).
+    let defined: std::cell::OnceCell<std::collections::HashSet<String>> = Default::default();
+    let defined = || defined.get_or_init(|| defined_names(code));
     // Where each name `#undef`'d and never defined becomes undefined.
     let mut undef_from: std::collections::HashMap<String, usize> = Default::default();
     let here = std::cell::Cell::new(0usize);
@@ -169,7 +173,7 @@ pub fn preprocess_with<'h>(
                 }
             }
             for name in forget {
-                if !defined.contains(&name) {
+                if !defined().contains(&name) {
                     undef_from.entry(name).or_insert(pos);
                 }
             }
@@ -195,7 +199,9 @@ pub fn preprocess_with<'h>(
     if let Some(start) = open_since {
         done.uncertain.push(start..code.len());
     }
-    done.undefs.retain(|n| !defined.contains(n));
+    if !done.undefs.is_empty() {
+        done.undefs.retain(|n| !defined().contains(n));
+    }
     done.undefs.sort();
     done.undefs.dedup();
     done.live = out;
@@ -264,41 +270,52 @@ fn not(k: Known) -> Known {
     }
 }
 
-/// The names the file defines as `0` (`#define NAME 0`) and never as
-/// anything else, and every name it defines.
-fn defines(
-    code: &[u8],
-) -> (
-    std::collections::HashSet<String>,
-    std::collections::HashSet<String>,
-) {
-    let mut zero = Vec::new();
-    let mut other = std::collections::HashSet::new();
-    let mut all = std::collections::HashSet::new();
-    for line in code.split(|&b| b == b'\n') {
-        let t = trim_ascii(line);
-        let Some(rest) = t.strip_prefix(b"#") else {
-            continue;
-        };
-        let rest = trim_ascii(rest);
-        let Some(rest) = rest.strip_prefix(b"define") else {
-            continue;
-        };
+/// The `#define` lines of `code`: each name with the rest of its line
+/// (from just after the name: `(` there makes a function-like macro).
+pub(crate) fn define_lines(code: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+    memchr::memmem::find_iter(code, b"define").filter_map(move |at| {
+        // `#`, blanks, `define`, blanks, the name: at the start of a line.
+        let line_start = code[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1);
+        let before = trim_ascii(&code[line_start..at]);
+        if before != b"#" {
+            return None;
+        }
+        let rest = &code[at + b"define".len()..line_end(code, at)];
+        if !rest.first().is_some_and(u8::is_ascii_whitespace) {
+            return None;
+        }
         let rest = trim_ascii(rest);
         let end = ident_end(rest, 0);
-        if end == 0 {
-            continue;
-        }
-        let name = String::from_utf8_lossy(&rest[..end]).into_owned();
-        all.insert(name.clone());
-        if trim_ascii(&rest[end..]) == b"0" {
+        (end > 0).then(|| (&rest[..end], &rest[end..]))
+    })
+}
+
+/// The names the file defines as `0` (`#define NAME 0`), and never as
+/// anything else.
+fn zero_defines(code: &[u8]) -> std::collections::HashSet<String> {
+    let mut zero = Vec::new();
+    let mut other = std::collections::HashSet::new();
+    for (name, value) in define_lines(code) {
+        if trim_ascii(value) == b"0" {
             zero.push(name);
         } else {
             other.insert(name);
         }
     }
-    let zero = zero.into_iter().filter(|z| !other.contains(z)).collect();
-    (zero, all)
+    zero.into_iter()
+        .filter(|z| !other.contains(z))
+        .map(|z| String::from_utf8_lossy(z).into_owned())
+        .collect()
+}
+
+/// Every name the file defines.
+fn defined_names(code: &[u8]) -> std::collections::HashSet<String> {
+    define_lines(code)
+        .map(|(name, _)| String::from_utf8_lossy(name).into_owned())
+        .collect()
 }
 
 /// `CONFIG_X` (or `defined(CONFIG_X)`, `IS_ENABLED(CONFIG_X)`, ...), possibly

@@ -3,8 +3,8 @@
 //! `case RTM_DELADDR:` (20), and two names of one value are not taken for
 //! two values.
 
-use super::{ident_end, Region, RegionKind};
-use crate::preproc::{integer, strip_parens};
+use super::{Region, RegionKind};
+use crate::preproc::{define_lines, integer, strip_parens};
 
 /// The named integer constants of the file, in upper case (`RTM_DELADDR`,
 /// `MAX_LEN`): the enumerators of its file-scope enums whose values it can
@@ -153,35 +153,25 @@ fn evaluate(v: &str, known: &[(String, i64)]) -> Option<i64> {
 /// `#define NAME NUMBER` lines (the number possibly in parentheses or
 /// negative), for upper-case names.
 fn defines(code: &[u8], out: &mut Vec<(String, i64)>) {
-    for line in code.split(|&b| b == b'\n') {
-        let t = line.trim_ascii();
-        let Some(rest) = t.strip_prefix(b"#") else {
-            continue;
-        };
-        let Some(rest) = rest.trim_ascii().strip_prefix(b"define") else {
-            continue;
-        };
-        if !rest.first().is_some_and(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let rest = rest.trim_ascii();
-        let end = ident_end(rest, 0);
+    for (name, value) in define_lines(code) {
         // `#define F(x) ...` is a function-like macro.
-        if end == 0 || rest.get(end) == Some(&b'(') {
+        if value.first() == Some(&b'(') {
             continue;
         }
-        let name = String::from_utf8_lossy(&rest[..end]);
-        if !is_constant_name(&name) {
+        let Ok(name) = std::str::from_utf8(name) else {
+            continue;
+        };
+        if !is_constant_name(name) {
             continue;
         }
-        let value = String::from_utf8_lossy(rest[end..].trim_ascii());
+        let value = String::from_utf8_lossy(value.trim_ascii());
         let v = strip_parens(&value);
         let n = match v.strip_prefix('-') {
             Some(n) => integer(n.trim()).map(|n| -n),
             None => integer(v),
         };
         if let Some(n) = n {
-            out.push((name.into_owned(), n));
+            out.push((name.to_string(), n));
         }
     }
 }
