@@ -35,8 +35,8 @@ pub struct ScanArgs {
     /// More allocators, one per line: `NAME GFP-ARG-POSITION|last [drops-xa-lock]`.
     #[arg(long, value_name = "FILE")]
     allocators: Option<PathBuf>,
-    /// Extra rules: `+conversion` adds nofs-/noio-conversion-candidate.
-    #[arg(long, value_name = "+conversion")]
+    /// Rules to add or leave out, comma-separated: `+conversion` adds nofs-/noio-conversion-candidate; `-RULE` leaves RULE out (`-unpaired-scope,-redundant-gfp-nofs`).
+    #[arg(long, value_name = "+conversion|-RULE,...", allow_hyphen_values = true)]
     rules: Option<String>,
     /// Follow calls through ops structures (`ops->member(...)`) to the functions their initialisers name.
     #[arg(long)]
@@ -98,16 +98,8 @@ pub fn run(args: ScanArgs) -> CmdResult {
         opts.allocators = table;
     }
     if let Some(r) = &args.rules {
-        for word in r.split(',').map(str::trim) {
-            match word {
-                "+conversion" => opts.conversion = true,
-                other => {
-                    return Err(UserError(format!(
-                        "--rules {other}: unknown rule set (known: +conversion)"
-                    )))
-                }
-            }
-        }
+        opts.apply_rules(r)
+            .map_err(|e| UserError(format!("--rules: {e}")))?;
     }
     opts.follow_ops = args.follow_ops;
     opts.parse_all = args.parse_all;

@@ -939,6 +939,10 @@ fn input_files_at_their_limits() {
             vec!["scan", d, "--kernel", "abc"],
             "--kernel: `abc` is not a kernel version",
         ),
+        (
+            vec!["scan", d, "--rules", "-no-such-rule"],
+            "--rules: `-no-such-rule`: no rule `no-such-rule`",
+        ),
     ];
     if std::path::Path::new("/dev/zero").exists() {
         cases.extend([

@@ -121,6 +121,8 @@ pub struct ScanOptions {
     pub allocators: Allocators,
     /// Run the opt-in conversion-candidate rules.
     pub conversion: bool,
+    /// Rules not to run or report (ids of [`rules::id::ALL`]).
+    pub left_out: Vec<&'static str>,
     /// Follow calls through ops structures whose member has initialisers.
     pub follow_ops: bool,
     /// The function a proposal wraps.
@@ -149,12 +151,45 @@ pub struct ScanOptions {
     pub buildable_only: bool,
 }
 
+impl ScanOptions {
+    /// Applies a `--rules` list: comma-separated `+conversion` (the opt-in
+    /// conversion-candidate rules) and `-RULE` (a rule id not to run or
+    /// report). The error names the word at fault and what is known.
+    pub fn apply_rules(&mut self, spec: &str) -> Result<(), String> {
+        for word in spec.split(',').map(str::trim) {
+            if word == "+conversion" {
+                self.conversion = true;
+                continue;
+            }
+            let known = || {
+                rules::id::ALL
+                    .iter()
+                    .map(|(id, _, _)| format!("-{id}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let Some(id) = word.strip_prefix('-') else {
+                return Err(format!(
+                    "`{word}` is neither +conversion nor -RULE (rules: {})",
+                    known()
+                ));
+            };
+            match rules::id::ALL.iter().find(|(r, _, _)| *r == id) {
+                Some((r, _, _)) => self.left_out.push(r),
+                None => return Err(format!("`{word}`: no rule `{id}` (rules: {})", known())),
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             kernel: None,
             allocators: Allocators::builtin(),
             conversion: false,
+            left_out: Vec::new(),
             follow_ops: false,
             around: None,
             proposal: None,
@@ -520,11 +555,15 @@ fn scan_in_pool(
             return Err(ScanError::NoSuchFunction(around.clone()));
         }
     } else {
-        rules::sleep_in_atomic(&cx, &mut findings);
+        if !opts.left_out.contains(&rules::id::SLEEP_IN_ATOMIC) {
+            rules::sleep_in_atomic(&cx, &mut findings);
+        }
         rules::nofail_no_reclaim(&cx, &mut findings);
         rules::unpaired_scope(&cx, &mut findings);
         rules::explicit_nofs_noio(&cx, opts.conversion, &mut findings);
     }
+    findings.retain(|f| !opts.left_out.contains(&f.rule));
+    stats.rules_left_out.clone_from(&opts.left_out);
     if opts.max_chain > 0 {
         let before = findings.len();
         findings

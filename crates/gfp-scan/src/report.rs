@@ -149,6 +149,8 @@ pub struct Stats {
     pub long_chains: usize,
     /// Findings left out because the baseline has them.
     pub baselined: usize,
+    /// Rules not run or reported (`--rules -RULE`).
+    pub rules_left_out: Vec<&'static str>,
 }
 
 /// `n` and `noun`, plural unless `n` is 1 (`1 finding`, `3 findings`).
@@ -253,6 +255,13 @@ impl Report {
                 "{} with longer call chains {} left out (--max-chain raises the bound, 0 removes it)",
                 findings(s.long_chains, "sleep-in-atomic finding"),
                 was(s.long_chains)
+            );
+        }
+        if !s.rules_left_out.is_empty() {
+            let _ = writeln!(
+                out,
+                "rules left out (--rules): {}",
+                s.rules_left_out.join(", ")
             );
         }
         if s.baselined > 0 {

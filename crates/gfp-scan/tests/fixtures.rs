@@ -931,3 +931,45 @@ fn a_name_a_header_undefines_for_good_is_undefined_in_the_files_including_it() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn rules_left_out_are_neither_run_nor_reported() {
+    let all = run("tree", on_612());
+    let mut opts = on_612();
+    opts.apply_rules("-sleep-in-atomic, -unpaired-scope")
+        .expect("known rules");
+    let some = run("tree", opts);
+    let rules = |r: &Report| {
+        let mut v: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    assert!(rules(&all).contains(&"sleep-in-atomic"));
+    assert!(rules(&all).contains(&"unpaired-scope"));
+    let kept: Vec<&str> = rules(&all)
+        .into_iter()
+        .filter(|r| !["sleep-in-atomic", "unpaired-scope"].contains(r))
+        .collect();
+    assert_eq!(rules(&some), kept);
+    assert_eq!(some.stats.long_chains, 0);
+    assert!(some
+        .to_text()
+        .contains("rules left out (--rules): sleep-in-atomic, unpaired-scope"));
+    // The rest are the same findings.
+    let others = |r: &Report| {
+        r.findings
+            .iter()
+            .filter(|f| !["sleep-in-atomic", "unpaired-scope"].contains(&f.rule))
+            .count()
+    };
+    assert_eq!(others(&all), some.findings.len());
+    // Unknown words are refused, naming the word.
+    let mut o = ScanOptions::default();
+    let e = o.apply_rules("-no-such-rule").unwrap_err();
+    assert!(e.contains("`-no-such-rule`: no rule `no-such-rule`"), "{e}");
+    let e = o.apply_rules("sleep-in-atomic").unwrap_err();
+    assert!(e.contains("neither +conversion nor -RULE"), "{e}");
+    o.apply_rules("+conversion").expect("the opt-in set");
+    assert!(o.conversion);
+}
