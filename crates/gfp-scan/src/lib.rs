@@ -168,6 +168,9 @@ impl ScanOptions {
                     .collect::<Vec<_>>()
                     .join(", ")
             };
+            if word.starts_with('+') {
+                return Err(format!("`{word}`: unknown rule set (known: +conversion)"));
+            }
             let Some(id) = word.strip_prefix('-') else {
                 return Err(format!(
                     "`{word}` is neither +conversion nor -RULE (rules: {})",
