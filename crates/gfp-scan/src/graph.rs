@@ -197,11 +197,41 @@ const MAX_SUMMARIES: usize = 6;
 
 /// The named constants of every file (taken out of the facts), each with
 /// the one value the tree gives it; a name two files give different values
-/// (per-architecture or per-driver definitions) is left out.
+/// (per-architecture or per-driver definitions) is left out, and so is a
+/// name no function uses as a case label, in a comparison or as an
+/// argument (most are register offsets and fields, a few hundred thousand
+/// on a whole tree).
 fn tree_constants(files: &mut [FileFacts]) -> HashMap<String, i64> {
+    use rayon::prelude::*;
+    let is_name = |t: &str| crate::lexical::is_constant_name(t);
+    let used: std::collections::HashSet<String> = files
+        .par_iter()
+        .map(|file| {
+            let mut mine: std::collections::HashSet<&str> = Default::default();
+            for f in &file.functions {
+                for k in &f.cond_keys {
+                    mine.extend(
+                        k.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .filter(|t| is_name(t)),
+                    );
+                }
+                for c in &f.calls {
+                    mine.extend(c.args.iter().map(|a| a.trim()).filter(|a| is_name(a)));
+                    if let Some(cl) = &c.case_labels {
+                        mine.extend(cl.labels.iter().map(|l| l.trim()));
+                    }
+                }
+            }
+            mine.into_iter().map(str::to_string).collect::<Vec<_>>()
+        })
+        .flatten_iter()
+        .collect();
     let mut out: HashMap<String, Option<i64>> = HashMap::new();
     for f in files {
         for (name, v) in std::mem::take(&mut f.constants) {
+            if !used.contains(&name) {
+                continue;
+            }
             out.entry(name)
                 .and_modify(|known| {
                     if *known != Some(v) {
