@@ -498,7 +498,7 @@ mod cpu {
     }
 
     /// The owner's exclusive access to a [`CpuLock`]'s value (see
-    /// [`CpuLock::try_own`]); lowers `active` when dropped.
+    /// [`CpuLock::try_own_as`]); lowers `active` when dropped.
     pub(crate) struct OwnerGuard<'a, T> {
         lock: &'a CpuLock<T>,
     }

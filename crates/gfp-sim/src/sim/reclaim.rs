@@ -1,7 +1,7 @@
 //! Reclaim that reaches the scenario's filesystem and block layer.
 //!
 //! gfp-mm's reclaim runs inside an allocation, within one scheduler step,
-//! while the simulator's lock model lives in [`Sim`]. [`World`] is what the
+//! while the simulator's lock model lives in [`Sim`](super::Sim). [`World`] is what the
 //! two share: before each allocation (and each kswapd run) the simulator
 //! publishes who is reclaiming and who holds the `fs-reclaim` and
 //! `io-reclaim` locks; the reclaim paths read it:
@@ -21,7 +21,7 @@
 //! A lock the reclaiming task holds itself can never be released: the task
 //! waits for itself, a real deadlock. A lock another task holds makes the
 //! reclaimer wait: its call blocks on its kernel stack (module `stack`)
-//! with [`Block::Lock`](super::stack::Block::Lock), the task sleeps on that
+//! with [`Block::Lock`], the task sleeps on that
 //! lock, and once it is free reclaim carries on where it stopped and takes
 //! it. The waits are edges of the simulator's wait-for graph, so a cycle
 //! through them is a `deadlock` finding. kswapd holds no simulator lock
