@@ -161,6 +161,9 @@ impl ScanOptions {
                 self.conversion = true;
                 continue;
             }
+            if word.is_empty() {
+                return Err("an empty item: give +conversion or -RULE, comma-separated".into());
+            }
             let known = || {
                 rules::id::ALL
                     .iter()
@@ -178,6 +181,7 @@ impl ScanOptions {
                 ));
             };
             match rules::id::ALL.iter().find(|(r, _, _)| *r == id) {
+                Some((r, _, _)) if self.left_out.contains(r) => {}
                 Some((r, _, _)) => self.left_out.push(r),
                 None => return Err(format!("`{word}`: no rule `{id}` (rules: {})", known())),
             }

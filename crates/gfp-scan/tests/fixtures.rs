@@ -970,6 +970,10 @@ fn rules_left_out_are_neither_run_nor_reported() {
     assert!(e.contains("`-no-such-rule`: no rule `no-such-rule`"), "{e}");
     let e = o.apply_rules("sleep-in-atomic").unwrap_err();
     assert!(e.contains("neither +conversion nor -RULE"), "{e}");
+    let e = o.apply_rules("-sleep-in-atomic,,").unwrap_err();
+    assert!(e.contains("an empty item"), "{e}");
+    o.apply_rules("-sleep-in-atomic").expect("twice is once");
+    assert_eq!(o.left_out, ["sleep-in-atomic"]);
     let e = o.apply_rules("+everything").unwrap_err();
     assert!(e.contains("`+everything`: unknown rule set"), "{e}");
     o.apply_rules("+conversion").expect("the opt-in set");
