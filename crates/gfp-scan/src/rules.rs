@@ -367,10 +367,11 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
     // propagated through them ("bugs as deviant behaviour": the many callers
     // are the belief, the function's own chains the deviation).
     // A function that tests its context (`in_interrupt()`, ...) chooses by
-    // it; what it reaches is not propagated either.
+    // it, and one that frees memory may be called in any context by
+    // contract: what they reach is not propagated either.
     let mut trusted = trusted_in_atomic(g, cx.trust_callers);
-    for (t, &aware) in trusted.iter_mut().zip(&g.context_aware) {
-        *t |= aware;
+    for (id, (t, &aware)) in trusted.iter_mut().zip(&g.context_aware).enumerate() {
+        *t |= aware || crate::vocab::never_sleeps(&g.func(id as FnId).name);
     }
     // A call that hands its callee a gfp_t that cannot sleep says the callee
     // runs in atomic context, and the callee's contract is to honour it.

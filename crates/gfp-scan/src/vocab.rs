@@ -341,6 +341,46 @@ pub fn lock_op(name: &str) -> Option<LockOp> {
     })
 }
 
+/// The functions that free memory, which the kernel documents as callable
+/// in any context, interrupts included (`kfree()`, `__free_pages()`,
+/// `folio_put()`, `kfree_skb()`, `mempool_free()`, ...). A sleep the
+/// scanner finds below one is on a path the contract rules out, so it is
+/// not followed through them: the debug_pagealloc unmapping splits no
+/// large page (that mode maps the kernel with small pages), and a huge
+/// folio freed in atomic context restores its vmemmap from a work item.
+pub fn never_sleeps(name: &str) -> bool {
+    matches!(
+        name,
+        "__free_pages"
+            | "free_pages"
+            | "__free_pages_ok"
+            | "free_unref_page"
+            | "free_unref_folios"
+            | "free_pages_prepare"
+            | "free_pages_exact"
+            | "page_frag_free"
+            | "put_page"
+            | "folio_put"
+            | "__folio_put"
+            | "folios_put"
+            | "folios_put_refs"
+            | "release_pages"
+            | "free_huge_folio"
+            | "kfree"
+            | "kfree_sensitive"
+            | "kmem_cache_free"
+            | "kmem_cache_free_bulk"
+            | "mempool_free"
+            | "kfree_skb"
+            | "kfree_skb_reason"
+            | "consume_skb"
+            | "__kfree_skb"
+            | "dev_kfree_skb_any"
+            | "dev_kfree_skb_irq"
+            | "skb_free_frag"
+    )
+}
+
 /// Lock-taking calls that return NULL, without the lock, when there is
 /// nothing to lock (`pte_offset_map_lock()` when the page table went away).
 ///
