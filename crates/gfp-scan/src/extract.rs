@@ -395,6 +395,20 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
             break;
         }
     }
+    // `IS_ENABLED(CONFIG_X)` and its kin are constants of the build: two
+    // tests of one have one truth (`if (!IS_ENABLED(X)) local_irq_enable();
+    // ... if (IS_ENABLED(X)) local_irq_enable();` enables on every path).
+    for w in CONFIG_TESTS {
+        let inner = t
+            .strip_prefix(w)
+            .and_then(|r| r.strip_prefix('('))
+            .and_then(|r| r.strip_suffix(')'));
+        if let Some(sym) = inner.filter(|i| {
+            i.starts_with("CONFIG_") && i.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }) {
+            return Some((format!("{w}.{sym}"), neg));
+        }
+    }
     let ok = !t.is_empty()
         && t.len() <= 200
         && t.bytes().all(|b| {
@@ -417,6 +431,16 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
         return Some((t, neg));
     }
     call_key(&t).then_some((t, neg))
+}
+
+/// The macros that test a configuration symbol in C (`IS_ENABLED(CONFIG_X)`).
+const CONFIG_TESTS: [&str; 4] = ["IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE"];
+
+/// Whether a [`cond_key`] is a configuration test (`IS_ENABLED.CONFIG_X`):
+/// a constant of the build, the same truth wherever it is tested.
+fn is_config_key(k: &str) -> bool {
+    k.split_once(".CONFIG_")
+        .is_some_and(|(w, _)| CONFIG_TESTS.contains(&w))
 }
 
 /// Whether a condition is one plain call, `f(a, b->c)` (whitespace
@@ -717,7 +741,8 @@ impl<'s> Walker<'s> {
             .iter()
             .zip(&self.cfg.spans)
             .map(|(k, &(a, b))| {
-                crate::lexical::never_assigned(k, src.get(a..b).unwrap_or_default())
+                is_config_key(k)
+                    || crate::lexical::never_assigned(k, src.get(a..b).unwrap_or_default())
             })
             .collect();
         flow::analyse(&mut self.f, &self.cfg);
