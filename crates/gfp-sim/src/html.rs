@@ -870,14 +870,7 @@ fn reclaim_bars(tl: &Timeline, xs: &XScale<'_>) -> BTreeMap<i64, ReclaimBar> {
         b.xa = b.xa.min(xa);
         b.xb = b.xb.max(xb);
         b.last = a.to;
-        let (c, d) = (&mut b.c, a.counts);
-        c.scanned_kswapd += d.scanned_kswapd;
-        c.reclaimed_kswapd += d.reclaimed_kswapd;
-        c.scanned_direct += d.scanned_direct;
-        c.reclaimed_direct += d.reclaimed_direct;
-        c.kswapd_wakeups += d.kswapd_wakeups;
-        c.kswapd_runs += d.kswapd_runs;
-        c.add_frees(&d);
+        b.c.add(&a.counts);
     }
     bars
 }

@@ -246,8 +246,14 @@ pub struct ReclaimCounts {
 }
 
 impl ReclaimCounts {
-    /// Adds `b`'s frees other than LRU reclaim.
-    pub fn add_frees(&mut self, b: &ReclaimCounts) {
+    /// Adds every counter of `b` (an interval that follows or overlaps).
+    pub fn add(&mut self, b: &ReclaimCounts) {
+        self.scanned_kswapd += b.scanned_kswapd;
+        self.reclaimed_kswapd += b.reclaimed_kswapd;
+        self.scanned_direct += b.scanned_direct;
+        self.reclaimed_direct += b.reclaimed_direct;
+        self.kswapd_wakeups += b.kswapd_wakeups;
+        self.kswapd_runs += b.kswapd_runs;
         self.freed_shrinkers += b.freed_shrinkers;
         self.freed_fs_cache += b.freed_fs_cache;
         self.freed_tasks += b.freed_tasks;
@@ -281,14 +287,7 @@ pub struct Activity {
 impl Merge for Activity {
     fn merge(&mut self, later: Activity) {
         self.to = later.to;
-        let (a, b) = (&mut self.counts, later.counts);
-        a.scanned_kswapd += b.scanned_kswapd;
-        a.reclaimed_kswapd += b.reclaimed_kswapd;
-        a.scanned_direct += b.scanned_direct;
-        a.reclaimed_direct += b.reclaimed_direct;
-        a.kswapd_wakeups += b.kswapd_wakeups;
-        a.kswapd_runs += b.kswapd_runs;
-        a.add_frees(&b);
+        self.counts.add(&later.counts);
     }
 }
 
