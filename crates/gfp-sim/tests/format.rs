@@ -344,14 +344,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         ],
         proptest::collection::vec(
             (
-                proptest::sample::select(vec![
-                    Fill::FileClean,
-                    Fill::FileDirty,
-                    Fill::Anon,
-                    Fill::Kernel,
-                    Fill::FsCache,
-                    Fill::Used,
-                ]),
+                proptest::sample::select(Fill::ALL.to_vec()),
                 proptest::option::of(0u32..2),
                 proptest::option::of(name()),
             )

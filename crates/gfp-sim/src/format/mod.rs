@@ -167,6 +167,16 @@ pub enum Fill {
 }
 
 impl Fill {
+    /// Every kind of fill.
+    pub const ALL: [Fill; 6] = [
+        Fill::FileClean,
+        Fill::FileDirty,
+        Fill::Anon,
+        Fill::Kernel,
+        Fill::FsCache,
+        Fill::Used,
+    ];
+
     /// The keyword.
     pub const fn name(self) -> &'static str {
         match self {
@@ -180,16 +190,7 @@ impl Fill {
     }
 
     fn from_name(s: &str) -> Option<Fill> {
-        [
-            Fill::FileClean,
-            Fill::FileDirty,
-            Fill::Anon,
-            Fill::Kernel,
-            Fill::FsCache,
-            Fill::Used,
-        ]
-        .into_iter()
-        .find(|f| f.name() == s)
+        Fill::ALL.into_iter().find(|f| f.name() == s)
     }
 }
 
