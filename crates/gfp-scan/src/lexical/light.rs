@@ -5,7 +5,7 @@
 use crate::facts::{Call, Function, IndirectCall, Param};
 
 use super::switch::{never_assigned, switch_facts};
-use super::{ident_end, matching, skip_blank, Region, KEYWORDS};
+use super::{ident_end, keyword_parens, matching, skip_blank, Region, KEYWORDS};
 
 /// A function that does not matter beyond its calls, read from its tokens.
 pub fn light_function(
@@ -107,20 +107,7 @@ pub fn light_function(
 fn branch_facts(f: &mut Function, body: &[u8], base: usize, line_of: &dyn Fn(usize) -> u32) {
     use crate::extract::{cond_key, conjuncts, disjuncts};
     let mut facts: Vec<(usize, usize, String, bool)> = Vec::new();
-    let mut at = 0;
-    while let Some(p) = memchr::memmem::find(&body[at..], b"if").map(|p| p + at) {
-        at = p + 2;
-        let word = p == 0 || !(body[p - 1].is_ascii_alphanumeric() || body[p - 1] == b'_');
-        if !word || ident_end(body, p) != p + 2 {
-            continue;
-        }
-        let open = skip_blank(body, p + 2);
-        if body.get(open) != Some(&b'(') {
-            continue;
-        }
-        let Some(close) = matching(body, open, b'(', b')') else {
-            continue;
-        };
+    for (open, close) in keyword_parens(body, b"if") {
         let cond = String::from_utf8_lossy(&body[open + 1..close]).into_owned();
         let then_end = stmt_end(body, close + 1);
         let mut keys: Vec<(String, bool)> = cond_key(&cond).into_iter().collect();

@@ -396,6 +396,25 @@ fn matching(b: &[u8], open: usize, o: u8, c: u8) -> Option<usize> {
     None
 }
 
+/// Each `KW (...)` of `code` where `KW` is a whole word (`if`, `switch`):
+/// the offsets of its opening and closing parentheses.
+pub(crate) fn keyword_parens<'c>(
+    code: &'c [u8],
+    kw: &'static [u8],
+) -> impl Iterator<Item = (usize, usize)> + 'c {
+    memchr::memmem::find_iter(code, kw).filter_map(move |p| {
+        let word = p == 0 || !(code[p - 1].is_ascii_alphanumeric() || code[p - 1] == b'_');
+        if !word || ident_end(code, p) != p + kw.len() {
+            return None;
+        }
+        let open = skip_blank(code, p + kw.len());
+        if code.get(open) != Some(&b'(') {
+            return None;
+        }
+        Some((open, matching(code, open, b'(', b')')?))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 
 use crate::facts::{CaseLabels, Function, Param, SwitchOn};
 
-use super::{ident_end, matching, skip_blank};
+use super::{ident_end, keyword_parens, matching, skip_blank};
 
 /// What `switch (cond)` tests, when the function's callers can decide which
 /// case runs: one of its `params`, a member path, or the characters of a
@@ -80,20 +80,7 @@ pub(super) fn switch_facts(
     base: usize,
     line_of: &dyn Fn(usize) -> u32,
 ) {
-    let mut at = 0;
-    while let Some(p) = memchr::memmem::find(&code[at..], b"switch").map(|p| p + at) {
-        at = p + 6;
-        let word = p == 0 || !(code[p - 1].is_ascii_alphanumeric() || code[p - 1] == b'_');
-        if !word || ident_end(code, p) != p + 6 {
-            continue;
-        }
-        let open = skip_blank(code, p + 6);
-        if code.get(open) != Some(&b'(') {
-            continue;
-        }
-        let Some(close) = matching(code, open, b'(', b')') else {
-            continue;
-        };
+    for (open, close) in keyword_parens(code, b"switch") {
         let cond = String::from_utf8_lossy(&src[base + open + 1..base + close]);
         let Some(on) = switch_subject(&cond, &f.params, code) else {
             continue;
