@@ -843,6 +843,24 @@ fn plain_hit(
     }
 }
 
+/// A printed mask at `start..end`: its value `hex`, the names printed
+/// after it (cut short when `truncated`), and what its form hints at.
+fn mask_hit(
+    start: usize,
+    end: usize,
+    family: Family,
+    hex: u32,
+    names: Option<&str>,
+    truncated: bool,
+    hint: Hint,
+) -> Hit<'_> {
+    Hit {
+        truncated,
+        hint,
+        ..plain_hit(start, end, family, Some(hex), names)
+    }
+}
+
 /// A tracepoint field's value `t` at `start..end`, in perf's form when the
 /// line is perf's.
 fn trace_hit<'a>(ctx: &mut LineCtx<'a>, start: usize, end: usize, t: &'a str) -> Hit<'a> {
@@ -877,11 +895,7 @@ fn gfp_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) {
                 };
                 push_hit(
                     hits,
-                    Hit {
-                        truncated: trunc,
-                        hint,
-                        ..plain_hit(p + 9, end, Family::DumpPage, Some(m), names)
-                    },
+                    mask_hit(p + 9, end, Family::DumpPage, m, names, trunc, hint),
                 );
             }
         } else if at(b, p, b"gfp_flags=") || at(b, p, b"gfp_flags ") {
@@ -902,13 +916,7 @@ fn gfp_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) {
                 } else {
                     Family::Field
                 };
-                push_hit(
-                    hits,
-                    Hit {
-                        truncated: trunc,
-                        ..plain_hit(v, end, family, Some(m), names)
-                    },
-                );
+                push_hit(hits, mask_hit(v, end, family, m, names, trunc, Hint::None));
             }
         }
     }
@@ -939,14 +947,7 @@ fn gfp_mask_field<'a>(ctx: &mut LineCtx<'a>, v: usize, hits: &mut Vec<Hit<'a>>) 
         } else {
             Hint::None
         };
-        push_hit(
-            hits,
-            Hit {
-                truncated: trunc,
-                hint,
-                ..plain_hit(v, end, family, Some(m), names)
-            },
-        );
+        push_hit(hits, mask_hit(v, end, family, m, names, trunc, hint));
     } else if let Some((t, e)) = trace_value_at(line, v) {
         // Compaction tracepoint: names.
         let h = trace_hit(ctx, v, e, t);
@@ -970,14 +971,7 @@ fn gfp_field<'a>(ctx: &mut LineCtx<'a>, p: usize, hits: &mut Vec<Hit<'a>>) {
         } else {
             Hint::None
         };
-        push_hit(
-            hits,
-            Hit {
-                truncated: trunc,
-                hint,
-                ..plain_hit(v, end, family, Some(m), names)
-            },
-        );
+        push_hit(hits, mask_hit(v, end, family, m, names, trunc, hint));
     } else if let Some((n, e)) = dec_at(b, v) {
         // Synthetic event: `gfp=3264 (GFP_KERNEL)`.
         if b.get(e) == Some(&b' ') {
@@ -1095,14 +1089,7 @@ fn mode_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) 
         } else {
             Hint::Pre46
         };
-        push_hit(
-            hits,
-            Hit {
-                truncated: trunc,
-                hint,
-                ..plain_hit(v, end, family, Some(m), names)
-            },
-        );
+        push_hit(hits, mask_hit(v, end, family, m, names, trunc, hint));
     }
 }
 
@@ -1134,14 +1121,7 @@ fn mask_tokens<'a>(ctx: &mut LineCtx<'a>, from: usize, hits: &mut Vec<Hit<'a>>) 
                 } else {
                     Hint::None
                 };
-                push_hit(
-                    hits,
-                    Hit {
-                        truncated: trunc,
-                        hint,
-                        ..plain_hit(p + 5, end, family, Some(m), names)
-                    },
-                );
+                push_hit(hits, mask_hit(p + 5, end, family, m, names, trunc, hint));
             }
         } else if at(b, p, b"mask=") && ctx.event() == Some("alloc_extent_state") {
             if let Some((t, e)) = trace_value_at(line, p + 5) {
