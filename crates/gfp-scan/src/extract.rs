@@ -398,7 +398,7 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
     // `IS_ENABLED(CONFIG_X)` and its kin are constants of the build: two
     // tests of one have one truth (`if (!IS_ENABLED(X)) local_irq_enable();
     // ... if (IS_ENABLED(X)) local_irq_enable();` enables on every path).
-    for w in CONFIG_TESTS {
+    for w in crate::preproc::CONFIG_TESTS {
         let inner = t
             .strip_prefix(w)
             .and_then(|r| r.strip_prefix('('))
@@ -433,14 +433,11 @@ pub(crate) fn cond_key(t: &str) -> Option<(String, bool)> {
     call_key(&t).then_some((t, neg))
 }
 
-/// The macros that test a configuration symbol in C (`IS_ENABLED(CONFIG_X)`).
-const CONFIG_TESTS: [&str; 4] = ["IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE"];
-
 /// Whether a [`cond_key`] is a configuration test (`IS_ENABLED.CONFIG_X`):
 /// a constant of the build, the same truth wherever it is tested.
 fn is_config_key(k: &str) -> bool {
     k.split_once(".CONFIG_")
-        .is_some_and(|(w, _)| CONFIG_TESTS.contains(&w))
+        .is_some_and(|(w, _)| crate::preproc::CONFIG_TESTS.contains(&w))
 }
 
 /// Whether a condition is one plain call, `f(a, b->c)` (whitespace

@@ -5,6 +5,11 @@
 
 use crate::lexical::ident_end;
 
+/// The macros that test a configuration symbol, in `#if` and in C
+/// (`IS_ENABLED(CONFIG_X)`).
+pub(crate) const CONFIG_TESTS: [&str; 4] =
+    ["IS_ENABLED", "IS_BUILTIN", "IS_MODULE", "IS_REACHABLE"];
+
 /// What a preprocessor condition is known to be, given the configuration
 /// symbols no build sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -335,13 +340,7 @@ fn term(
     }
     let mut inner = t.as_str();
     let mut is_defined = false;
-    for w in [
-        "defined",
-        "IS_ENABLED",
-        "IS_BUILTIN",
-        "IS_MODULE",
-        "IS_REACHABLE",
-    ] {
+    for w in std::iter::once("defined").chain(CONFIG_TESTS) {
         if let Some(r) = inner.strip_prefix(w) {
             inner = r;
             is_defined = w == "defined";
@@ -385,12 +384,10 @@ fn condition(
     // operators: `(A || B) && C` splits into pieces that are neither.
     let plain = |t: &str| {
         let t = strip_parens(t.trim());
-        let bare = t
-            .replace("defined(", "")
-            .replace("IS_ENABLED(", "")
-            .replace("IS_BUILTIN(", "")
-            .replace("IS_MODULE(", "")
-            .replace("IS_REACHABLE(", "");
+        let mut bare = t.replace("defined(", "");
+        for w in CONFIG_TESTS {
+            bare = bare.replace(&format!("{w}("), "");
+        }
         comparison(t, value).is_some() || !bare.contains(['(', '<', '>', '='])
     };
     if !c.split("||").flat_map(|p| p.split("&&")).all(plain) {
