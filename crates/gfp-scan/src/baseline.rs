@@ -181,6 +181,7 @@ mod tests {
                 file: "a.c".into(),
                 line,
                 call: "kmalloc".into(),
+                when: Vec::new(),
             }],
             message: format!("at line {line}"),
         }

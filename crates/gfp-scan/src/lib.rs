@@ -24,6 +24,7 @@ pub mod facts;
 mod file;
 pub mod flow;
 pub mod graph;
+pub mod guards;
 pub mod headers;
 pub mod kconfig;
 pub mod lexical;
@@ -578,6 +579,7 @@ fn scan_in_pool(
         stats.long_chains = before - findings.len();
     }
     sort_findings(&mut findings);
+    guards::annotate(base, &mut findings);
     let functions = g.fns.len();
     Ok(Report {
         root: root.display().to_string(),

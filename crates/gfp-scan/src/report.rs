@@ -80,6 +80,11 @@ pub struct Hop {
     pub line: u32,
     /// The function called.
     pub call: String,
+    /// The branch conditions the call is made under, outermost first, as
+    /// written (`!vdev->stats`, `type == RESOURCE_UNCACHED_MEMORY`): read
+    /// back from the source to explain the path, see [`crate::guards`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<String>,
 }
 
 /// One finding.
@@ -209,8 +214,12 @@ impl Report {
                 for h in &f.chain {
                     let _ = writeln!(
                         out,
-                        "    {}:{} {} -> {}",
-                        h.file, h.line, h.function, h.call
+                        "    {}:{} {} -> {}{}",
+                        h.file,
+                        h.line,
+                        h.function,
+                        h.call,
+                        when_text(&h.when)
                     );
                 }
             }
@@ -314,7 +323,7 @@ impl Report {
                     .map(|h| {
                         json!({"location": {
                             "physicalLocation": {"artifactLocation": {"uri": h.file}, "region": {"startLine": h.line}},
-                            "message": {"text": format!("{} calls {}", h.function, h.call)}
+                            "message": {"text": format!("{} calls {}{}", h.function, h.call, when_text(&h.when))}
                         }})
                     })
                     .collect();
@@ -353,6 +362,25 @@ impl Report {
         });
         serde_json::to_string_pretty(&doc).expect("SARIF serialises")
     }
+}
+
+/// A hop's conditions for the text outputs: ` (when a && b)`, each
+/// condition that has an `||` or `?:` of its own in parentheses.
+fn when_text(when: &[String]) -> String {
+    if when.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = when
+        .iter()
+        .map(|c| {
+            if when.len() > 1 && (c.contains("||") || c.contains('?')) {
+                format!("({c})")
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
+    format!(" (when {})", parts.join(" && "))
 }
 
 /// One line on what a rule finds.

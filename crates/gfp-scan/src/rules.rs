@@ -74,6 +74,7 @@ impl Ctx<'_> {
             file: self.g.file_of(s.func).to_string(),
             line: c.line,
             call: c.callee.clone(),
+            when: Vec::new(),
         }
     }
 

@@ -979,3 +979,49 @@ fn rules_left_out_are_neither_run_nor_reported() {
     o.apply_rules("+conversion").expect("the opt-in set");
     assert!(o.conversion);
 }
+
+#[test]
+fn each_hop_shows_the_branch_conditions_it_is_made_under() {
+    let c = "static struct stats *lazy(struct dev *d)\n{\n\tif (!d->stats) {\n\t\t/* filled at probe */\n\t\td->stats = kzalloc(64, GFP_KERNEL);\n\t}\n\treturn d->stats;\n}\n\
+             static int get(struct dev *d, int mode)\n{\n\tif (unlikely(d->dead))\n\t\treturn -ENODEV;\n\tswitch (mode) {\n\tcase MODE_A:\n\tcase MODE_B:\n\t\tlazy(d);\n\t\tbreak;\n\tdefault:\n\t\tbreak;\n\t}\n\treturn 0;\n}\n\
+             void locked(struct dev *d, int mode)\n{\n\tspin_lock(&d->lock);\n\tget(d, mode);\n\tspin_unlock(&d->lock);\n}\n";
+    let r = scan_generated("guards", c, &on_612());
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.context.function == "locked")
+        .expect("the lazy allocation under the lock is found");
+    let when: Vec<Vec<&str>> = f
+        .chain
+        .iter()
+        .map(|h| h.when.iter().map(String::as_str).collect())
+        .collect();
+    assert_eq!(
+        when,
+        [
+            vec![],
+            vec!["!d->dead", "mode == MODE_A || mode == MODE_B"],
+            vec!["!d->stats"],
+        ]
+    );
+    let text = r.to_text();
+    assert!(
+        text.contains("gen.c:5 lazy -> kzalloc (when !d->stats)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("-> lazy (when !d->dead && (mode == MODE_A || mode == MODE_B))\n"),
+        "{text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    let hops = v["findings"][0]["chain"].as_array().unwrap();
+    // A hop under no condition has no `when`; the others list theirs.
+    assert!(hops[0].get("when").is_none());
+    assert_eq!(hops[2]["when"], serde_json::json!(["!d->stats"]));
+    let s: serde_json::Value = serde_json::from_str(&r.to_sarif()).unwrap();
+    let flow = &s["runs"][0]["results"][0]["codeFlows"][0]["threadFlows"][0]["locations"];
+    assert_eq!(
+        flow[2]["location"]["message"]["text"],
+        "lazy calls kzalloc (when !d->stats)"
+    );
+}

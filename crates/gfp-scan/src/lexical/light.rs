@@ -192,7 +192,7 @@ fn body_offset(
 
 /// The end of the statement starting at (or after blanks from) `i`: a block
 /// to its closing brace, anything else to its `;` (or a block it ends with).
-fn stmt_end(b: &[u8], i: usize) -> usize {
+pub(crate) fn stmt_end(b: &[u8], i: usize) -> usize {
     let i = skip_blank(b, i);
     if b.get(i) == Some(&b'{') {
         return matching(b, i, b'{', b'}').map_or(b.len(), |e| e + 1);

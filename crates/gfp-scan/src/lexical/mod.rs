@@ -373,7 +373,7 @@ const KEYWORDS: &[&[u8]] = &[
     b"WRITE_ONCE",
 ];
 
-fn skip_blank(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_blank(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && b[i].is_ascii_whitespace() {
         i += 1;
     }
@@ -381,7 +381,7 @@ fn skip_blank(b: &[u8], mut i: usize) -> usize {
 }
 
 /// The offset of the bracket closing the one at `open`.
-fn matching(b: &[u8], open: usize, o: u8, c: u8) -> Option<usize> {
+pub(crate) fn matching(b: &[u8], open: usize, o: u8, c: u8) -> Option<usize> {
     let mut depth = 0usize;
     for (i, &x) in b.iter().enumerate().skip(open) {
         if x == o {
