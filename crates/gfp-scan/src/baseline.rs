@@ -90,6 +90,30 @@ impl Baseline {
     }
 }
 
+/// A finding's identity across edits as 16 hex digits: a 64-bit FNV-1a
+/// hash of what [`Baseline`] compares (rule, context, allocation file and
+/// call, the chain's calls; no lines). SARIF gives it to code-scanning UIs
+/// as the result's partial fingerprint, so that a finding keeps its
+/// history when code above it moves.
+pub fn fingerprint(f: &Finding) -> String {
+    let (rule, kind, function, file, alloc_file, alloc_call, chain) = key(f);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |s: &str| {
+        for b in s.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for part in [rule, kind, function, file, alloc_file, alloc_call] {
+        eat(&part);
+    }
+    for (function, call) in chain {
+        eat(&function);
+        eat(&call);
+    }
+    format!("{h:016x}")
+}
+
 /// The key of a finding of this run.
 fn key(f: &Finding) -> Key {
     let (alloc_file, alloc_call) = f
@@ -185,6 +209,20 @@ mod tests {
             }],
             message: format!("at line {line}"),
         }
+    }
+
+    #[test]
+    fn a_fingerprint_ignores_lines_and_follows_the_chain() {
+        let a = fingerprint(&finding(10, "f"));
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Code above moved: the same finding.
+        assert_eq!(fingerprint(&finding(42, "f")), a);
+        // Another function holds the section: another finding.
+        assert_ne!(fingerprint(&finding(10, "g")), a);
+        let mut other_call = finding(10, "f");
+        other_call.chain[0].call = "vmalloc".into();
+        assert_ne!(fingerprint(&other_call), a);
     }
 
     fn report(findings: Vec<Finding>) -> Report {

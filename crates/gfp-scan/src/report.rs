@@ -322,7 +322,7 @@ impl Report {
                     .iter()
                     .map(|h| {
                         json!({"location": {
-                            "physicalLocation": {"artifactLocation": {"uri": h.file}, "region": {"startLine": h.line}},
+                            "physicalLocation": {"artifactLocation": {"uri": h.file, "uriBaseId": "SRCROOT"}, "region": {"startLine": h.line}},
                             "message": {"text": format!("{} calls {}{}", h.function, h.call, when_text(&h.when))}
                         }})
                     })
@@ -339,6 +339,7 @@ impl Report {
                         "artifactLocation": {"uri": f.context.file, "uriBaseId": "SRCROOT"},
                         "region": {"startLine": f.context.line}
                     }, "message": {"text": format!("{} in {}", f.context.kind, f.context.function)}}],
+                    "partialFingerprints": {"gfpScanFinding/v1": crate::baseline::fingerprint(f)},
                 });
                 if !flow.is_empty() {
                     r["codeFlows"] = json!([{"threadFlows": [{"locations": flow}]}]);

@@ -427,7 +427,13 @@ fn sarif_is_2_1_0_with_a_result_per_finding() {
     let results = v["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), r.findings.len());
     let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    let mut prints: Vec<&str> = Vec::new();
     for res in results {
+        prints.push(
+            res["partialFingerprints"]["gfpScanFinding/v1"]
+                .as_str()
+                .unwrap(),
+        );
         let id = res["ruleId"].as_str().unwrap();
         assert!(rules.iter().any(|r| r["id"] == id), "{id}");
         assert!(["error", "warning", "note"].contains(&res["level"].as_str().unwrap()));
@@ -438,6 +444,10 @@ fn sarif_is_2_1_0_with_a_result_per_finding() {
                 > 0
         );
     }
+    // Each finding of the fixture tree is its own.
+    prints.sort_unstable();
+    prints.dedup();
+    assert_eq!(prints.len(), results.len());
 }
 
 #[test]
