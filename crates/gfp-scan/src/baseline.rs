@@ -227,6 +227,7 @@ mod tests {
 
     fn report(findings: Vec<Finding>) -> Report {
         Report {
+            base: std::path::PathBuf::from("/k"),
             root: "r".into(),
             kernel: "6.12".into(),
             files: 1,

@@ -581,7 +581,12 @@ fn scan_in_pool(
     sort_findings(&mut findings);
     guards::annotate(base, &mut findings);
     let functions = g.fns.len();
+    // SARIF's base for the relative paths: absolute, as a URI needs.
+    let base = std::fs::canonicalize(base)
+        .or_else(|_| std::env::current_dir().map(|d| d.join(base)))
+        .unwrap_or_else(|_| base.to_path_buf());
     Ok(Report {
+        base,
         root: root.display().to_string(),
         kernel: version.to_string(),
         files: nfiles,

@@ -124,6 +124,11 @@ pub struct Report {
     /// Figures that are not part of the JSON form.
     #[serde(skip)]
     pub stats: Stats,
+    /// The directory the findings' paths are relative to, absolute: the
+    /// scanned directory, or the directory of a scanned file (SARIF's
+    /// `SRCROOT`). Not part of the JSON form.
+    #[serde(skip)]
+    pub base: std::path::PathBuf,
 }
 
 /// The scan's figures beyond the JSON fields.
@@ -228,15 +233,15 @@ impl Report {
         let s = &self.stats;
         let _ = writeln!(
             out,
-            "scanned {} files ({:.1} MB, {} skipped), {} functions, {} calls, {} allocation sites, {} scope sites; {} parse errors recovered",
-            self.files,
+            "scanned {} ({:.1} MB, {} skipped), {}, {}, {}, {}; {} recovered",
+            findings(self.files, "file"),
             s.bytes as f64 / 1e6,
             s.skipped_files,
-            self.functions,
-            s.calls,
-            s.alloc_sites,
-            s.scope_sites,
-            self.parse_errors
+            findings(self.functions, "function"),
+            findings(s.calls as usize, "call"),
+            findings(s.alloc_sites as usize, "allocation site"),
+            findings(s.scope_sites as usize, "scope site"),
+            findings(self.parse_errors as usize, "parse error")
         );
         if s.unbuildable_files > 0 {
             let _ = writeln!(
@@ -357,7 +362,7 @@ impl Report {
                     "version": env!("CARGO_PKG_VERSION"),
                     "rules": rules,
                 }},
-                "originalUriBaseIds": {"SRCROOT": {"uri": format!("file://{}/", self.root.trim_end_matches('/'))}},
+                "originalUriBaseIds": {"SRCROOT": {"uri": dir_uri(&self.base)}},
                 "results": results,
             }]
         });
@@ -382,6 +387,22 @@ fn when_text(when: &[String]) -> String {
         })
         .collect();
     format!(" (when {})", parts.join(" && "))
+}
+
+/// The `file:` URI of a directory, with a closing `/` (SARIF resolves
+/// relative URIs against it) and the bytes a URI path cannot hold
+/// percent-encoded.
+pub fn dir_uri(dir: &std::path::Path) -> String {
+    let mut uri = String::from("file://");
+    for b in dir.to_string_lossy().trim_end_matches('/').bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            let _ = write!(uri, "%{b:02X}");
+        }
+    }
+    uri.push('/');
+    uri
 }
 
 /// One line on what a rule finds.

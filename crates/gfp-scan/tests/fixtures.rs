@@ -1035,3 +1035,25 @@ fn each_hop_shows_the_branch_conditions_it_is_made_under() {
         "lazy calls kzalloc (when !d->stats)"
     );
 }
+
+#[test]
+fn sarif_resolves_paths_against_the_absolute_directory_scanned() {
+    // A scanned file's paths are relative to its directory.
+    let file = fixture("tree").join("mm/chains.c");
+    let r = scan(&file, &on_612(), None).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r.to_sarif()).unwrap();
+    let base = v["runs"][0]["originalUriBaseIds"]["SRCROOT"]["uri"]
+        .as_str()
+        .unwrap();
+    let dir = std::fs::canonicalize(fixture("tree").join("mm")).unwrap();
+    assert_eq!(base, format!("file://{}/", dir.display()));
+    let uri = v["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]
+        ["uri"]
+        .as_str()
+        .unwrap();
+    assert!(dir.join(uri).is_file(), "{base} + {uri}");
+    assert_eq!(
+        gfp_scan::report::dir_uri(std::path::Path::new("/a b/%c#d")),
+        "file:///a%20b/%25c%23d/"
+    );
+}
