@@ -28,7 +28,11 @@ pub enum FailOn {
 #[derive(Args)]
 pub struct ScanArgs {
     /// The kernel source tree (or one C file) to scan.
-    dir: PathBuf,
+    #[arg(required_unless_present = "explain")]
+    dir: Option<PathBuf>,
+    /// Explain a rule (what it finds, why it matters, how to fix a finding, what it leaves out) and exit.
+    #[arg(long, value_name = "RULE", conflicts_with_all = ["json", "sarif", "baseline", "around", "propose"])]
+    explain: Option<String>,
     /// The kernel version whose GFP layout and PF_MEMALLOC_* flags apply (default: the tree's Makefile).
     #[arg(long, value_name = "X.Y[.Z]")]
     kernel: Option<String>,
@@ -81,6 +85,20 @@ pub struct ScanArgs {
 
 /// Runs `gfp scan`.
 pub fn run(args: ScanArgs) -> CmdResult {
+    if let Some(rule) = &args.explain {
+        let text = gfp_scan::rule_docs::explain(rule).ok_or_else(|| {
+            let known: Vec<&str> = gfp_scan::rules::id::ALL.iter().map(|r| r.0).collect();
+            UserError(format!(
+                "--explain {rule}: no such rule (rules: {})",
+                known.join(", ")
+            ))
+        })?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(dir) = args.dir.clone() else {
+        return Err(UserError("give the kernel tree (or C file) to scan".into()));
+    };
     let mut opts = ScanOptions::default();
     if let Some(k) = &args.kernel {
         // The same range as every other command: refused before the first
@@ -133,10 +151,10 @@ pub fn run(args: ScanArgs) -> CmdResult {
         }
         None => None,
     };
-    if !args.dir.exists() {
+    if !dir.exists() {
         return Err(UserError(format!(
             "{}: no such file or directory",
-            args.dir.display()
+            dir.display()
         )));
     }
     let quiet = args.json || args.sarif || !std::io::stderr().is_terminal();
@@ -157,7 +175,7 @@ pub fn run(args: ScanArgs) -> CmdResult {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let mut report = gfp_scan::scan(&args.dir, &opts, Some(&tick))?;
+    let mut report = gfp_scan::scan(&dir, &opts, Some(&tick))?;
     if let Some(b) = &baseline {
         b.drop_known(&mut report);
     }

@@ -1202,6 +1202,15 @@ fn scan_usage_errors_exit_2_and_say_why() {
             vec!["scan", &tree, "--json", "--sarif"],
             "cannot be used with",
         ),
+        (vec!["scan"], "<DIR>"),
+        (
+            vec!["scan", "--explain", "sleep-in-atmoic"],
+            "no such rule (rules: sleep-in-atomic,",
+        ),
+        (
+            vec!["scan", "--explain", "sleep-in-atomic", "--json"],
+            "cannot be used with",
+        ),
     ] {
         gfp()
             .args(&args)
@@ -1217,4 +1226,17 @@ fn scan_usage_errors_exit_2_and_say_why() {
         .code(2)
         .stderr(predicate::str::contains(":1:"));
     std::fs::remove_file(&bad).ok();
+}
+
+#[test]
+fn scan_explains_each_rule_without_a_tree() {
+    for rule in ["sleep-in-atomic", "redundant-gfp-noio", "scope-changes"] {
+        gfp()
+            .args(["scan", "--explain", rule])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(rule))
+            .stdout(predicate::str::contains("What"))
+            .stdout(predicate::str::contains("Why it matters"));
+    }
 }

@@ -31,6 +31,7 @@ pub mod lexical;
 pub mod mask;
 pub mod preproc;
 pub mod report;
+pub mod rule_docs;
 pub mod rules;
 pub mod vocab;
 pub mod windows;

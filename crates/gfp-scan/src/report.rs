@@ -310,6 +310,7 @@ impl Report {
                     "id": id,
                     "name": id,
                     "shortDescription": {"text": rule_text(id)},
+                    "help": {"text": crate::rule_docs::explain(id).unwrap_or_default()},
                     "defaultConfiguration": {"level": sev},
                 })
             })

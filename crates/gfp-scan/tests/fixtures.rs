@@ -427,6 +427,10 @@ fn sarif_is_2_1_0_with_a_result_per_finding() {
     let results = v["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), r.findings.len());
     let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    for rule in rules {
+        let help = rule["help"]["text"].as_str().unwrap();
+        assert!(help.contains("What"), "{}: {help}", rule["id"]);
+    }
     let mut prints: Vec<&str> = Vec::new();
     for res in results {
         prints.push(
