@@ -18,8 +18,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::extract::balanced;
 use crate::lexical::{
-    code_only, ident_end, keyword_parens, matching, regions, skip_blank, stmt_end, RegionKind,
+    code_only, ident_end, keyword_parens, label_bounded_end, matching, regions, skip_blank,
+    stmt_end, RegionKind,
 };
 use crate::report::Finding;
 
@@ -127,7 +129,9 @@ pub fn conditions(src: &[u8], code: &[u8], pos: usize) -> Vec<String> {
             if (e + 4..if_extent(code, e + 4)).contains(&pos) {
                 found.push((open, negated(&cond)));
             }
-        } else if always_jumps(&code[close + 1..then_end]) && pos < fact_end(code, then_end) {
+        } else if always_jumps(&code[close + 1..then_end])
+            && pos < label_bounded_end(code, then_end, false)
+        {
             found.push((open, negated(&cond)));
         }
     }
@@ -197,49 +201,6 @@ fn if_extent(b: &[u8], i: usize) -> usize {
     } else {
         then_end
     }
-}
-
-/// Where what an early exit at `i` says stops holding: the end of the
-/// block holding `i`, or the first label after it that a jump from
-/// elsewhere may reach (`out:` at any depth, a `case` of the same block).
-/// A nested switch's `case` labels are reached only through that switch.
-fn fact_end(b: &[u8], i: usize) -> usize {
-    let mut depth = 0i32;
-    let mut j = i;
-    let mut line_start = true;
-    while j < b.len() {
-        match b[j] {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth < 0 {
-                    return j;
-                }
-            }
-            b'\n' => line_start = true,
-            c if line_start && (c.is_ascii_alphabetic() || c == b'_') => {
-                line_start = false;
-                let w = ident_end(b, j);
-                let word = &b[j..w];
-                if word == b"case" || word == b"default" {
-                    if depth == 0 {
-                        return j;
-                    }
-                } else {
-                    let after = skip_blank(b, w);
-                    if b.get(after) == Some(&b':') && b.get(after + 1) != Some(&b':') {
-                        return j;
-                    }
-                }
-                j = w;
-                continue;
-            }
-            c if !c.is_ascii_whitespace() => line_start = false,
-            _ => {}
-        }
-        j += 1;
-    }
-    b.len()
 }
 
 /// Whether a statement never falls through to what follows it: a jump, or
@@ -387,25 +348,6 @@ fn cut(c: String) -> String {
     } else {
         c
     }
-}
-
-/// Whether the parentheses of `s` pair up (so that taking off an outer
-/// wrapper leaves one expression).
-fn balanced(s: &str) -> bool {
-    let mut depth = 0i32;
-    for c in s.chars() {
-        match c {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0
 }
 
 /// The condition false, written as a reader would: `!x` for `x`, `x` for

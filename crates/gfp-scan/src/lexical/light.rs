@@ -124,7 +124,7 @@ fn branch_facts(f: &mut Function, body: &[u8], base: usize, line_of: &dyn Fn(usi
             // `if (!stub(x) || busy) return 0;`: what follows, up to the end
             // of the block or a label a jump could reach, runs with the
             // condition false, and so each part of an `||`.
-            let end = block_end(body, then_end);
+            let end = super::label_bounded_end(body, then_end, true);
             let mut parts: Vec<(String, bool)> = cond_key(&cond).into_iter().collect();
             parts.extend(disjuncts(&cond).iter().filter_map(|c| cond_key(c)));
             for (k, neg) in parts {
@@ -223,44 +223,6 @@ fn returns_at_once(stmt: &[u8]) -> bool {
         && ident_end(t, 0) == 6
         && t.iter().filter(|&&b| b == b';').count() == 1
         && t.ends_with(b";")
-}
-
-/// Where the block holding offset `i` ends (its closing brace), or the
-/// first label after `i` (`out:`, `case X:`), which a jump may reach with
-/// other truths.
-fn block_end(b: &[u8], i: usize) -> usize {
-    let mut depth = 0i32;
-    let mut j = i;
-    let mut line_start = true;
-    while j < b.len() {
-        match b[j] {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth < 0 {
-                    return j;
-                }
-            }
-            b'\n' => line_start = true,
-            c if line_start && (c.is_ascii_alphabetic() || c == b'_') => {
-                line_start = false;
-                let w = ident_end(b, j);
-                let after = skip_blank(b, w);
-                if b.get(after) == Some(&b':') && b.get(after + 1) != Some(&b':') {
-                    return j;
-                }
-                if &b[j..w] == b"case" || &b[j..w] == b"default" {
-                    return j;
-                }
-                j = w;
-                continue;
-            }
-            c if !c.is_ascii_whitespace() => line_start = false,
-            _ => {}
-        }
-        j += 1;
-    }
-    b.len()
 }
 
 /// Whether the body branches on one of the parameters as a whole

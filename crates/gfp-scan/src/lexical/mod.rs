@@ -396,6 +396,51 @@ pub(crate) fn matching(b: &[u8], open: usize, o: u8, c: u8) -> Option<usize> {
     None
 }
 
+/// Where what holds after offset `i` of a body stops holding for sure:
+/// the closing brace of the block holding `i`, or the first label after
+/// `i` that a jump from elsewhere may reach (`out:` at any depth; a
+/// `case`/`default` of the same block, or of any depth with
+/// `nested_cases`, for a caller that cannot tell a nested switch's labels
+/// apart).
+pub(crate) fn label_bounded_end(b: &[u8], i: usize, nested_cases: bool) -> usize {
+    let mut depth = 0i32;
+    let mut j = i;
+    let mut line_start = true;
+    while j < b.len() {
+        match b[j] {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth < 0 {
+                    return j;
+                }
+            }
+            b'\n' => line_start = true,
+            c if line_start && (c.is_ascii_alphabetic() || c == b'_') => {
+                line_start = false;
+                let w = ident_end(b, j);
+                let word = &b[j..w];
+                if word == b"case" || word == b"default" {
+                    if depth == 0 || nested_cases {
+                        return j;
+                    }
+                } else {
+                    let after = skip_blank(b, w);
+                    if b.get(after) == Some(&b':') && b.get(after + 1) != Some(&b':') {
+                        return j;
+                    }
+                }
+                j = w;
+                continue;
+            }
+            c if !c.is_ascii_whitespace() => line_start = false,
+            _ => {}
+        }
+        j += 1;
+    }
+    b.len()
+}
+
 /// Each `KW (...)` of `code` where `KW` is a whole word (`if`, `switch`):
 /// the offsets of its opening and closing parentheses.
 pub(crate) fn keyword_parens<'c>(
