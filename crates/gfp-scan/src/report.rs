@@ -164,7 +164,7 @@ pub struct Stats {
 }
 
 /// `n` and `noun`, plural unless `n` is 1 (`1 finding`, `3 findings`).
-fn findings(n: usize, noun: &str) -> String {
+fn counted(n: usize, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -234,14 +234,14 @@ impl Report {
         let _ = writeln!(
             out,
             "scanned {} ({:.1} MB, {} skipped), {}, {}, {}, {}; {} recovered",
-            findings(self.files, "file"),
+            counted(self.files, "file"),
             s.bytes as f64 / 1e6,
             s.skipped_files,
-            findings(self.functions, "function"),
-            findings(s.calls as usize, "call"),
-            findings(s.alloc_sites as usize, "allocation site"),
-            findings(s.scope_sites as usize, "scope site"),
-            findings(self.parse_errors as usize, "parse error")
+            counted(self.functions, "function"),
+            counted(s.calls as usize, "call"),
+            counted(s.alloc_sites as usize, "allocation site"),
+            counted(s.scope_sites as usize, "scope site"),
+            counted(self.parse_errors as usize, "parse error")
         );
         if s.unbuildable_files > 0 {
             let _ = writeln!(
@@ -267,7 +267,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "{} with longer call chains {} left out (--max-chain raises the bound, 0 removes it)",
-                findings(s.long_chains, "sleep-in-atomic finding"),
+                counted(s.long_chains, "sleep-in-atomic finding"),
                 was(s.long_chains)
             );
         }
@@ -282,7 +282,7 @@ impl Report {
             let _ = writeln!(
                 out,
                 "{} of the baseline {} left out (--baseline)",
-                findings(s.baselined, "finding"),
+                counted(s.baselined, "finding"),
                 was(s.baselined)
             );
         }
@@ -291,7 +291,7 @@ impl Report {
             out,
             "kernel {}; {} in {:.2} s ({:.0} files/s, {:.1} MB/s; parsing {:.0}% of the wall time)",
             self.kernel,
-            findings(self.findings.len(), "finding"),
+            counted(self.findings.len(), "finding"),
             secs,
             self.files as f64 / secs.max(1e-3),
             s.bytes as f64 / 1e6 / secs.max(1e-3),
