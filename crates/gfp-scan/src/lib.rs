@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+mod cond_keys;
 pub mod decided;
 pub mod extract;
 pub mod facts;
