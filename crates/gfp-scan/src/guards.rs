@@ -13,7 +13,8 @@
 //! and literals set aside): an `if` whose statement holds the call, the
 //! `else` of one, an `if` whose statement always jumps away (`return`,
 //! `goto`, `break`, `continue`) earlier in the call's block with no label
-//! in between, and the `case` labels the call's statements follow.
+//! in between, the test of a `while` or `for` loop whose body holds the
+//! call, and the `case` labels the call's statements follow.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -135,6 +136,23 @@ pub fn conditions(src: &[u8], code: &[u8], pos: usize) -> Vec<String> {
             found.push((open, negated(&cond)));
         }
     }
+    // A loop's body runs while its condition holds (`do ... while` runs
+    // its body first: its `while (...)` has no body of its own here).
+    for kw in [&b"while"[..], b"for"] {
+        for (open, close) in keyword_parens(code, kw) {
+            if pos <= close || pos >= if_extent(code, close + 1) {
+                continue;
+            }
+            let cond = if kw == b"for" {
+                loop_test(src, code, open + 1, close)
+            } else {
+                shown(src, code, open + 1, close)
+            };
+            if !cond.is_empty() {
+                found.push((open, cond));
+            }
+        }
+    }
     for (open, close) in keyword_parens(code, b"switch") {
         let b = skip_blank(code, close + 1);
         if code.get(b) != Some(&b'{') || pos <= b {
@@ -174,6 +192,25 @@ pub fn conditions(src: &[u8], code: &[u8], pos: usize) -> Vec<String> {
         out.drain(..out.len() - MAX_PER_CALL);
     }
     out
+}
+
+/// The test of a `for (init; test; step)` header between `from` and `to`
+/// (empty when it has none, `for (;;)`, or is a macro's argument list).
+fn loop_test(src: &[u8], code: &[u8], from: usize, to: usize) -> String {
+    let mut depth = 0i32;
+    let mut semis = Vec::new();
+    for (i, &c) in code.iter().enumerate().take(to).skip(from) {
+        match c {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth -= 1,
+            b';' if depth == 0 => semis.push(i),
+            _ => {}
+        }
+    }
+    match semis[..] {
+        [a, b] => shown(src, code, a + 1, b),
+        _ => String::new(),
+    }
 }
 
 fn starts_word(b: &[u8], i: usize, w: &[u8]) -> bool {
@@ -494,6 +531,16 @@ mod tests {
         // A statement that falls through says nothing after it.
         let body = "{\n\tif (a)\n\t\tx();\n\ty();\n}";
         assert!(at(body, "y()").is_empty());
+    }
+
+    #[test]
+    fn a_loop_body_runs_while_its_test_holds() {
+        let body = "{\n\twhile (!list_empty(&q))\n\t\ta();\n\tfor (i = 0; i < n; i++) {\n\t\tb();\n\t}\n\tfor (;;)\n\t\tc();\n\tdo {\n\t\td();\n\t} while (more);\n\te();\n}";
+        assert_eq!(at(body, "a()"), ["!list_empty(&q)"]);
+        assert_eq!(at(body, "b()"), ["i < n"]);
+        assert!(at(body, "c()").is_empty());
+        assert!(at(body, "d()").is_empty());
+        assert!(at(body, "e()").is_empty());
     }
 
     #[test]
