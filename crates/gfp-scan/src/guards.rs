@@ -90,18 +90,23 @@ impl Source {
 }
 
 /// Fills in [`crate::report::Hop::when`] for every hop of `findings`,
-/// reading the files under `base` (each once).
+/// reading the files under `base` one at a time (a proposal's output may
+/// run through thousands of them).
 pub fn annotate(base: &Path, findings: &mut [Finding]) {
-    let mut files: HashMap<String, Option<Source>> = HashMap::new();
-    for f in findings.iter_mut() {
-        for h in &mut f.chain {
-            let source = files
-                .entry(h.file.clone())
-                .or_insert_with(|| Source::read(&base.join(&h.file)));
-            if let Some(s) = source {
-                if let Some(pos) = s.call_at(h.line, &h.call) {
-                    h.when = s.conditions_at(pos);
-                }
+    let mut by_file: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+    for (fi, f) in findings.iter().enumerate() {
+        for (hi, h) in f.chain.iter().enumerate() {
+            by_file.entry(h.file.clone()).or_default().push((fi, hi));
+        }
+    }
+    for (file, hops) in by_file {
+        let Some(s) = Source::read(&base.join(&file)) else {
+            continue;
+        };
+        for (fi, hi) in hops {
+            let h = &mut findings[fi].chain[hi];
+            if let Some(pos) = s.call_at(h.line, &h.call) {
+                h.when = s.conditions_at(pos);
             }
         }
     }
