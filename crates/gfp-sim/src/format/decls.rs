@@ -87,9 +87,7 @@ pub(super) fn machine_decl<'a>(
 /// A `fill KIND [node=N] [owner=NAME]` line.
 pub(super) fn fill_decl<'a>(p: &Parser<'a>, l: &Line<'a>) -> Result<FillDecl, ParseError> {
     let usage = "fill file-clean|file-dirty|anon|kernel|used [node=N] [owner=NAME]";
-    if l.toks.len() < 2 {
-        p.arity(l, 2, usage)?;
-    }
+    p.at_least(l, 2, usage)?;
     let t = l.toks[1];
     let Some(kind) = Fill::from_name(t.text) else {
         return err(
@@ -144,9 +142,7 @@ pub(super) fn mempool_decl<'a>(
     taken: &[MempoolDecl],
 ) -> Result<MempoolDecl, ParseError> {
     let usage = "mempool NAME [min=N] [order=N]";
-    if l.toks.len() < 2 {
-        p.arity(l, 2, usage)?;
-    }
+    p.at_least(l, 2, usage)?;
     let name = new_name(&l.toks[1], "mempool", |n| taken.iter().any(|d| d.name == n))?;
     let mut d = MempoolDecl {
         name,
@@ -197,9 +193,7 @@ pub(super) fn memcg_decl<'a>(
     l: &Line<'a>,
     taken: &[MemcgDecl],
 ) -> Result<MemcgDecl, ParseError> {
-    if l.toks.len() < 3 {
-        p.arity(l, 3, MEMCG_USAGE)?;
-    }
+    p.at_least(l, 3, MEMCG_USAGE)?;
     let name = new_name(&l.toks[1], "memcg", |n| taken.iter().any(|d| d.name == n))?;
     let mut d = MemcgDecl::with_max(name, 0);
     let mut max = None;
@@ -312,9 +306,7 @@ pub(super) fn device_decl<'a>(
     taken: &[DeviceDecl],
 ) -> Result<DeviceDecl, ParseError> {
     let usage = "device NAME block|swap [latency=NS] [fail=every:N|after:N|rate:P/Q]";
-    if l.toks.len() < 3 {
-        p.arity(l, 3, usage)?;
-    }
+    p.at_least(l, 3, usage)?;
     let name = new_name(&l.toks[1], "device", |n| taken.iter().any(|d| d.name == n))?;
     let k = l.toks[2];
     let kind = match k.text {
@@ -366,9 +358,7 @@ pub(super) fn lock_decl<'a>(
     l: &Line<'a>,
     taken: &[LockDecl],
 ) -> Result<LockDecl, ParseError> {
-    if l.toks.len() < 3 {
-        p.arity(l, 3, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
-    }
+    p.at_least(l, 3, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
     if l.toks.len() > 4 {
         p.arity(l, 4, "lock NAME sleeping|spin [fs-reclaim|io-reclaim]")?;
     }
@@ -433,9 +423,7 @@ pub(super) fn task_decl<'a>(
     taken: &[TaskDecl],
 ) -> Result<TaskDecl, ParseError> {
     let usage = "task NAME [softirq|hardirq [interrupts=TASK]] [memcg=NAME] [cpuset=NAME]";
-    if l.toks.len() < 2 {
-        p.arity(l, 2, usage)?;
-    }
+    p.at_least(l, 2, usage)?;
     if taken.len() == MAX_TASKS {
         return err(
             l.toks[0].line,

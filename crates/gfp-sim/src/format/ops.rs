@@ -143,9 +143,7 @@ impl<'a> Parser<'a> {
         } else {
             "mempool_alloc VAR POOL MASK [no-failure-path]"
         };
-        if l.toks.len() < 4 {
-            self.arity(l, 4, usage)?;
-        }
+        self.at_least(l, 4, usage)?;
         if l.toks.len() > 5 {
             self.arity(l, 5, usage)?;
         }
@@ -215,13 +213,11 @@ impl<'a> Parser<'a> {
     /// `scope set|clear FLAGS` or `scope nofs|noio|noreclaim|pin`, opening
     /// a block.
     fn scope_block(&self, l: &Line<'a>) -> Result<Block, ParseError> {
-        if l.toks.len() < 2 {
-            self.arity(
-                l,
-                2,
-                "scope set|clear FLAGS | scope nofs|noio|noreclaim|pin",
-            )?;
-        }
+        self.at_least(
+            l,
+            2,
+            "scope set|clear FLAGS | scope nofs|noio|noreclaim|pin",
+        )?;
         let k = l.toks[1];
         let scope = match k.text {
             "set" | "clear" => {
@@ -257,9 +253,7 @@ impl<'a> Parser<'a> {
 
     /// `alloc VAR MASK [order=N] [node=N] [no-failure-path]`.
     fn alloc_op(&self, l: &Line<'a>) -> Result<Op, ParseError> {
-        if l.toks.len() < 3 {
-            self.arity(l, 3, "alloc VAR MASK [order=N] [node=N] [no-failure-path]")?;
-        }
+        self.at_least(l, 3, "alloc VAR MASK [order=N] [node=N] [no-failure-path]")?;
         let var = name_tok(&l.toks[1], "variable name")?;
         let mask = mask_tok(&l.toks[2])?;
         let mut a = Alloc {

@@ -27,6 +27,15 @@ impl<'a> Parser<'a> {
         Some(l)
     }
 
+    /// At least `n` tokens on the line, or the error [`Self::arity`] gives
+    /// for too few (options may follow the required words).
+    pub(super) fn at_least(&self, l: &Line<'a>, n: usize, usage: &str) -> Result<(), ParseError> {
+        if l.toks.len() < n {
+            self.arity(l, n, usage)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn arity(&self, l: &Line<'a>, n: usize, usage: &str) -> Result<(), ParseError> {
         if l.toks.len() == n {
             return Ok(());
