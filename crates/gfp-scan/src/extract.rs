@@ -398,6 +398,8 @@ struct Walker<'s> {
     /// The bytes of the function's body (what an opting-out member beside
     /// an atomic one is looked for in).
     body_span: std::ops::Range<usize>,
+    /// The function's text, head and body, in bytes of the source.
+    fn_span: std::ops::Range<usize>,
     /// The kind of the node whose child [`Self::expr`] walks now: asking a
     /// node for its parent costs a walk down from the root.
     parent_kind: &'static str,
@@ -444,6 +446,7 @@ impl<'s> Walker<'s> {
             depth: 0,
             parent_kind: "",
             body_span: 0..0,
+            fn_span: 0..0,
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
@@ -477,6 +480,7 @@ impl<'s> Walker<'s> {
     fn body(&mut self, body: Node<'_>) {
         self.end_line = body.end_position().row as u32 + 1;
         self.body_span = body.start_byte()..body.end_byte();
+        self.fn_span = body.parent().map_or(body.start_byte(), |p| p.start_byte())..body.end_byte();
         self.stmt(body);
         let (cur, exit) = (self.cur, self.exit);
         self.edge(cur, exit);
@@ -1420,9 +1424,15 @@ impl<'s> Walker<'s> {
                     .map(|f| text(self.src, f))
             })
             .flatten();
+        let receiver = member.as_ref().and_then(|_| {
+            let r = callee.child_by_field_name("argument")?;
+            let text_of_fn = self.src.get(self.fn_span.clone()).unwrap_or_default();
+            crate::lexical::receiver_of(&text(self.src, r), text_of_fn)
+        });
         let id = self.f.indirect_calls.len() as u32;
         self.f.indirect_calls.push(crate::facts::IndirectCall {
             member,
+            receiver,
             args: args.iter().map(|a| text(self.src, *a)).collect(),
             line: ln,
             sections: Vec::new(),

@@ -109,7 +109,8 @@ pub struct Param {
 /// pointer each, most of them empty): a whole tree holds millions of calls.
 #[derive(Clone, Debug, Default)]
 pub struct Call {
-    /// The called function's name.
+    /// The called function's name; a call `--follow-ops` adds to another
+    /// file's `static` function names it `name@path` (see [`Call::name`]).
     pub callee: String,
     /// The 1-based line.
     pub line: u32,
@@ -142,6 +143,14 @@ pub struct Call {
     /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
     /// parameter's index and its truth.
     pub assumes: ThinVec<(u8, bool)>,
+}
+
+impl Call {
+    /// The called function's name, without the file `--follow-ops` may
+    /// add to it.
+    pub fn name(&self) -> &str {
+        self.callee.split_once('@').map_or(&self.callee, |(n, _)| n)
+    }
 }
 
 /// What a `switch` tests, when the function's callers can decide which of
@@ -242,6 +251,8 @@ pub struct IndirectCall {
     /// The member called through (`open` in `ops->open(...)`), if the callee
     /// is a structure member.
     pub member: Option<String>,
+    /// What the expression the member is read from says of its structure.
+    pub receiver: Option<Receiver>,
     /// The argument expressions as written.
     pub args: Vec<String>,
     /// The 1-based line.
@@ -252,6 +263,19 @@ pub struct IndirectCall {
     pub inherited: bool,
     /// Same as [`Call::scopes_must`].
     pub scopes_must: Vec<u16>,
+}
+
+/// The structure a call through a member reads it from, as far as the
+/// calling function says: the members read on the way from a variable
+/// (`vf_info->mbx.ops` is `mbx`, then `ops`), and the variable's
+/// structure type when the function declares it (`struct fm10k_vf_info
+/// *vf_info`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receiver {
+    /// The variable's structure type, if the function declares it.
+    pub root: Option<String>,
+    /// The members read from it, in order (empty for the variable itself).
+    pub path: Vec<String>,
 }
 
 /// A function registered to run in atomic context.
@@ -282,6 +306,11 @@ pub struct FileFacts {
     pub entry_points: Vec<EntryPoint>,
     /// `.member = function` initialisers (and assignments), for `--follow-ops`.
     pub ops: Vec<(String, String)>,
+    /// The file-scope initialisers' pairs of [`ops`](Self::ops) whose
+    /// structure the initialiser names: (structure, member, function).
+    pub typed_ops: Vec<(String, String, String)>,
+    /// What the structures it defines say about their members.
+    pub structs: crate::lexical::StructFacts,
     /// Names used as values rather than called (function pointers taken).
     pub address_taken: Vec<String>,
     /// The syntax errors the parser recovered from.

@@ -98,6 +98,7 @@ pub fn parse_file_with(
     facts.renames = lexical::renames(&code);
     facts.exports = lexical::exports(&code);
     facts.constants = lexical::constants(&code, &regions);
+    facts.structs = lexical::struct_facts(&code);
     if facts.path.ends_with(".h") {
         facts.undefs = undefs;
     }
@@ -133,6 +134,8 @@ struct LexicalRead {
     taken: Vec<String>,
     /// Initialisers' `.member = function` pairs.
     ops: Vec<(String, String)>,
+    /// The pairs of initialisers that name their structure, with it.
+    typed_ops: Vec<(String, String, String)>,
     /// Functions registered as atomic entry points by an initialiser's
     /// member or an assignment to one.
     atomic_members: Vec<EntryPoint>,
@@ -191,6 +194,11 @@ impl LexicalRead {
         let body = &code[r.open..r.end];
         let before = self.ops.len();
         lexical::initializer_names(body, &mut self.ops, &mut self.taken);
+        if let Some(ty) = lexical::initializer_type(&code[r.start..r.open]) {
+            for (m, f) in &self.ops[before..] {
+                self.typed_ops.push((ty.clone(), m.clone(), f.clone()));
+            }
+        }
         let head = String::from_utf8_lossy(&code[r.start..r.open]);
         if let Some(name) = lexical::notifier_block_name(&head) {
             for (m, f) in &self.ops[before..] {
@@ -221,6 +229,7 @@ impl LexicalRead {
     fn into_facts(self, facts: &mut FileFacts, code: &[u8]) {
         facts.functions.extend(self.light);
         facts.ops.extend(self.ops);
+        facts.typed_ops.extend(self.typed_ops);
         facts.entry_points.extend(self.atomic_members);
         resolve_notifier_blocks(&mut facts.entry_points, &self.notifier_blocks);
         facts

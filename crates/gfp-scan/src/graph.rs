@@ -320,6 +320,7 @@ impl Graph {
             .collect();
         let mut callees = Callees::default();
         let mut callers: Vec<Vec<Step>> = vec![Vec::new(); fns.len()];
+        let mut file_at: Option<HashMap<String, u32>> = None;
         for (id, &(fi, i)) in fns.iter().enumerate() {
             let f = &files[fi as usize].functions[i as usize];
             callees.start_function();
@@ -334,8 +335,23 @@ impl Graph {
                     }
                     by_hook.get(c.callee.as_str()).copied()
                 };
-                let targets: Vec<FnId> = match statics.get(&(fi, c.callee.as_str())) {
-                    Some(&t) => vec![t],
+                // `--follow-ops` names another file's static `name@path`.
+                let elsewhere = c.callee.split_once('@').and_then(|(name, path)| {
+                    let at = *file_at
+                        .get_or_insert_with(|| {
+                            files
+                                .iter()
+                                .enumerate()
+                                .map(|(i, f)| (f.path.clone(), i as u32))
+                                .collect()
+                        })
+                        .get(path)?;
+                    statics.get(&(at, name)).copied()
+                });
+                let targets: Vec<FnId> = match elsewhere
+                    .or_else(|| statics.get(&(fi, c.callee.as_str())).copied())
+                {
+                    Some(t) => vec![t],
                     None => match by_name.get(&c.callee).or_else(hooked) {
                         Some(all) => {
                             let mut v = choose(&tree_paths, &fns, &tree_paths[fi as usize], all);

@@ -774,37 +774,186 @@ fn apply_renames(files: &mut [facts::FileFacts]) {
     }
 }
 
+/// The structure types a receiver may be: its variable's type followed
+/// through each member read, or, from the first member whose structure is
+/// unknown, every type a member of that name has in any structure.
+fn receiver_types(
+    r: &facts::Receiver,
+    member_of: &std::collections::HashMap<(&str, &str), Vec<&str>>,
+    member_types: &std::collections::HashMap<&str, Vec<&str>>,
+) -> Vec<String> {
+    let mut types: Option<Vec<String>> = r.root.clone().map(|t| vec![t]);
+    for m in &r.path {
+        let next: Vec<String> = match &types {
+            Some(ts) => ts
+                .iter()
+                .flat_map(|t| {
+                    member_of
+                        .get(&(t.as_str(), m.as_str()))
+                        .into_iter()
+                        .flatten()
+                })
+                .map(|t| t.to_string())
+                .collect(),
+            None => member_types
+                .get(m.as_str())
+                .into_iter()
+                .flatten()
+                .map(|t| t.to_string())
+                .collect(),
+        };
+        types = Some(next);
+    }
+    let mut out = types.unwrap_or_default();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// With `--follow-ops`: a call through `x->member(...)` becomes a call to
-/// each function some initialiser puts in a `member` field, when there are
-/// at most 16 of them (a member with more is a generic interface whose
-/// callers cannot be told apart by name).
+/// each function an initialiser puts in `member` of the structure `x` is,
+/// when there are at most 16 of them (more is a generic interface whose
+/// callers cannot be told apart).
+///
+/// The structure is read from the calling function: the type it declares
+/// the variable with (`struct fm10k_vf_info *vf_info`), followed through
+/// the members read from it by the types the structure definitions give
+/// them (`vf_info->mbx.ops` is a `struct fm10k_mbx_ops`). From a variable
+/// the function does not declare, a member is taken to be of any type a
+/// member of that name has (`il->ops`, where `il` is a global: every
+/// structure type an `ops` member has that declares `dump_fh`). A
+/// function put in `member` by an assignment, or by an initialiser that
+/// does not name its structure, is followed only when every structure
+/// declaring `member` is a candidate. A call whose structure cannot be
+/// read is not followed. Another file's `static` target is named
+/// `name@path`, which the graph links to that file's function.
 fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
-    use std::collections::HashMap;
-    let mut by_member: HashMap<String, Vec<String>> = HashMap::new();
+    use std::collections::{HashMap, HashSet};
+    // The structures declaring each member a function pointer, and the
+    // structure types of each member name.
+    let mut declared: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut member_types: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut member_of: HashMap<(&str, &str), Vec<&str>> = HashMap::new();
     for f in files.iter() {
-        for (m, func) in &f.ops {
-            let v = by_member.entry(m.clone()).or_default();
-            if !v.contains(func) {
-                v.push(func.clone());
+        for (st, m) in &f.structs.fn_members {
+            let v = declared.entry(m).or_default();
+            if !v.contains(&st.as_str()) {
+                v.push(st);
+            }
+        }
+        for (parent, m, st) in &f.structs.struct_members {
+            let v = member_types.entry(m).or_default();
+            if !v.contains(&st.as_str()) {
+                v.push(st);
+            }
+            let v = member_of.entry((parent, m)).or_default();
+            if !v.contains(&st.as_str()) {
+                v.push(st);
             }
         }
     }
+    // A target is named as the graph links it: a static of another file
+    // than the caller's as `name@path` (see `facts::Call::callee`).
+    let statics: HashSet<(&str, &str)> = files
+        .iter()
+        .flat_map(|f| {
+            f.functions
+                .iter()
+                .filter(|g| g.is_static)
+                .map(move |g| (f.path.as_str(), g.name.as_str()))
+        })
+        .collect();
+    type Target<'a> = (&'a str, &'a str);
+    let mut typed: HashMap<(&str, &str), Vec<Target<'_>>> = HashMap::new();
+    let mut typed_pairs: HashSet<(&str, &str)> = HashSet::new();
+    for f in files.iter() {
+        for (st, m, func) in &f.typed_ops {
+            let v = typed.entry((st, m)).or_default();
+            if !v.contains(&(func.as_str(), f.path.as_str())) {
+                v.push((func, &f.path));
+            }
+            typed_pairs.insert((m, func));
+        }
+    }
+    let mut untyped: HashMap<&str, Vec<Target<'_>>> = HashMap::new();
+    for f in files.iter() {
+        for (m, func) in &f.ops {
+            if typed_pairs.contains(&(m.as_str(), func.as_str())) {
+                continue;
+            }
+            let v = untyped.entry(m).or_default();
+            if !v.contains(&(func.as_str(), f.path.as_str())) {
+                v.push((func, &f.path));
+            }
+        }
+    }
+    let name_for = |caller: &str, (func, at): Target<'_>| {
+        if at != caller && statics.contains(&(at, func)) {
+            format!("{func}@{at}")
+        } else {
+            func.to_string()
+        }
+    };
+    // Each file's resolution, computed first (the facts are borrowed).
+    // Per file, per function: (indirect call, the functions it becomes).
+    type Resolved = Vec<Vec<(usize, Vec<String>)>>;
+    let mut resolved: Vec<Resolved> = Vec::with_capacity(files.len());
     let mut followed = 0;
-    for file in files.iter_mut() {
-        for f in file.functions.iter_mut() {
-            let mut extra = Vec::new();
-            for ic in &f.indirect_calls {
-                let Some(m) = &ic.member else { continue };
-                let Some(targets) = by_member.get(m) else {
+    for file in files.iter() {
+        let mut per_fn = Vec::with_capacity(file.functions.len());
+        for f in &file.functions {
+            let mut per_call = Vec::new();
+            for (ici, ic) in f.indirect_calls.iter().enumerate() {
+                let (Some(m), Some(receiver)) = (ic.member.as_deref(), ic.receiver.as_ref()) else {
                     continue;
                 };
-                if targets.len() > 16 {
+                let Some(decls) = declared.get(m) else {
+                    continue;
+                };
+                let types = receiver_types(receiver, &member_of, &member_types);
+                let visible: Vec<&str> = decls
+                    .iter()
+                    .copied()
+                    .filter(|d| types.iter().any(|t| t == d))
+                    .collect();
+                if visible.is_empty() {
+                    continue;
+                }
+                let mut targets: Vec<String> = Vec::new();
+                let mut add = |t: Target<'_>| {
+                    let name = name_for(&file.path, t);
+                    if !targets.contains(&name) {
+                        targets.push(name);
+                    }
+                };
+                for st in &visible {
+                    typed
+                        .get(&(*st, m))
+                        .into_iter()
+                        .flatten()
+                        .for_each(|&t| add(t));
+                }
+                if decls.iter().all(|st| visible.contains(st)) {
+                    untyped.get(m).into_iter().flatten().for_each(|&t| add(t));
+                }
+                if targets.is_empty() || targets.len() > 16 {
                     continue;
                 }
                 followed += 1;
+                per_call.push((ici, targets));
+            }
+            per_fn.push(per_call);
+        }
+        resolved.push(per_fn);
+    }
+    for (file, per_fn) in files.iter_mut().zip(resolved) {
+        for (f, per_call) in file.functions.iter_mut().zip(per_fn) {
+            let mut extra = Vec::new();
+            for (ici, targets) in per_call {
+                let ic = &f.indirect_calls[ici];
                 for t in targets {
                     extra.push(facts::Call {
-                        callee: t.clone(),
+                        callee: t,
                         line: ic.line,
                         args: ic.args.iter().cloned().collect(),
                         sections: ic.sections.iter().copied().collect(),

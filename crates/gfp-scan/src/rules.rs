@@ -73,7 +73,7 @@ impl Ctx<'_> {
             function: f.name.clone(),
             file: self.g.file_of(s.func).to_string(),
             line: c.line,
-            call: c.callee.clone(),
+            call: c.name().to_string(),
             when: Vec::new(),
         }
     }

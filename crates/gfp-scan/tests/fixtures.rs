@@ -1061,3 +1061,57 @@ fn sarif_resolves_paths_against_the_absolute_directory_scanned() {
         "file:///a%20b/%25c%23d/"
     );
 }
+
+#[test]
+fn follow_ops_follows_the_structures_the_calling_file_sees() {
+    // Two structures declare an `echo` callback; the core calls through
+    // the one its header declares, so only that structure's initialisers
+    // are followed. A branch on a parameter under `#ifdef` is still a
+    // branch the caller's constant decides.
+    let (root, write) = temp_tree("follow-ops");
+    write(
+        "pps/pps.h",
+        "struct pps_info {\n\tvoid (*echo)(struct pps *p, int event);\n\tint (*dump)(struct pps *p, char **buf, bool display);\n};\nstruct pps {\n\tconst struct pps_info *info;\n};\n",
+    );
+    write(
+        "smb/smb.h",
+        "struct smb_ops {\n\tint (*echo)(struct server *s);\n};\nstruct server {\n\tstruct smb_ops *info;\n};\n",
+    );
+    write(
+        "pps/core.c",
+        "#include \"pps.h\"\nstatic DEFINE_SPINLOCK(lock);\nvoid pps_event(struct pps *p)\n{\n\tspin_lock(&lock);\n\tp->info->echo(p, 1);\n\tp->info->dump(p, NULL, false);\n\tspin_unlock(&lock);\n}\n",
+    );
+    write(
+        "pps/client.c",
+        "#include \"pps.h\"\nstatic void client_echo(struct pps *p, int event)\n{\n\tp->last = kmalloc(8, GFP_ATOMIC);\n}\nstatic int client_dump(struct pps *p, char **buf, bool display)\n{\n#ifdef CONFIG_PPS_DEBUG\n\tif (display) {\n\t\t*buf = kmalloc(64, GFP_KERNEL);\n\t\treturn 64;\n\t}\n#endif\n\treturn 0;\n}\nstatic const struct pps_info client_info = {\n\t.echo = client_echo,\n\t.dump = client_dump,\n};\n",
+    );
+    write(
+        "smb/echo.c",
+        "#include \"smb.h\"\nint smb_echo(struct server *s)\n{\n\ts->buf = kmalloc(64, GFP_KERNEL);\n\treturn 0;\n}\nstatic const struct smb_ops ops = {\n\t.echo = smb_echo,\n};\n",
+    );
+    let opts = ScanOptions {
+        follow_ops: true,
+        ..on_612()
+    };
+    let r = scan(&root, &opts, None).expect("scans");
+    assert!(r.findings.is_empty(), "{}", r.to_text());
+    assert_eq!(r.stats.indirect_followed, 2);
+    // Once the core passes `true`, the dump's allocation is reached.
+    write(
+        "pps/core.c",
+        "#include \"pps.h\"\nstatic DEFINE_SPINLOCK(lock);\nvoid pps_event(struct pps *p)\n{\n\tspin_lock(&lock);\n\tp->info->dump(p, NULL, true);\n\tspin_unlock(&lock);\n}\n",
+    );
+    let r = scan(&root, &opts, None).expect("scans");
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    assert!(
+        touches(&r.findings[0], "pps/client.c", 10),
+        "{}",
+        r.to_text()
+    );
+    // The hop names the function, not where --follow-ops found it.
+    assert_eq!(r.findings[0].chain[0].call, "client_dump");
+    // Without --follow-ops the call is not followed at all.
+    let r = scan(&root, &on_612(), None).expect("scans");
+    assert!(r.findings.is_empty(), "{}", r.to_text());
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -70,8 +70,14 @@ pub fn light_function(
                     st >= 1 && (body[st - 1] == b'.' || (st >= 2 && &body[st - 2..st] == b"->"));
                 let args = split_args(src, code, base + j);
                 if member {
+                    let before = if body[st - 1] == b'.' { st - 1 } else { st - 2 };
+                    let receiver = super::receiver_of(
+                        &String::from_utf8_lossy(receiver_text(body, before)),
+                        &code[r.start..r.end],
+                    );
                     f.indirect_calls.push(IndirectCall {
                         member: Some(String::from_utf8_lossy(word).into_owned()),
+                        receiver,
                         args,
                         line: line_of(base + st),
                         sections: Vec::new(),
@@ -229,11 +235,7 @@ fn returns_at_once(stmt: &[u8]) -> bool {
 /// (`if (nofail)`, `if (!atomic)`, `switch (mode)`): such a function is
 /// parsed, so that what each branch does is tied to the parameter's value.
 pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
-    let compact: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
+    let compact = compact_keeping_words(body);
     let switch = f
         .params
         .iter()
@@ -260,6 +262,42 @@ pub fn branches_on_param(f: &Function, body: &[u8]) -> bool {
                 .chain(&crate::extract::disjuncts(&cond))
                 .any(|c| crate::extract::param_truth(c, &f.params).is_some())
     })
+}
+
+/// The expression a member is read from, ending at `end` (the `.` or
+/// `->`): identifiers, `.`, `->` and brackets, back to anything else.
+fn receiver_text(body: &[u8], end: usize) -> &[u8] {
+    let mut b = end;
+    while b > 0
+        && (body[b - 1].is_ascii_alphanumeric()
+            || matches!(body[b - 1], b'_' | b'.' | b'[' | b']')
+            || (body[b - 1] == b'>' && b >= 2 && body[b - 2] == b'-')
+            || (body[b - 1] == b'-' && body.get(b) == Some(&b'>')))
+    {
+        b -= 1;
+    }
+    &body[b..end]
+}
+
+/// `body` without its blanks, except one space where blanks part two
+/// words: `#ifdef CONFIG_X` on the line above `if (p)` must not make
+/// `CONFIG_Xif(p)`.
+fn compact_keeping_words(body: &[u8]) -> Vec<u8> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut out = Vec::with_capacity(body.len());
+    let mut blank = false;
+    for &b in body {
+        if b.is_ascii_whitespace() {
+            blank = true;
+            continue;
+        }
+        if blank && word(b) && out.last().is_some_and(|&l| word(l)) {
+            out.push(b' ');
+        }
+        blank = false;
+        out.push(b);
+    }
+    out
 }
 
 /// The values assigned to local variables in masks: `gfp_t v = EXPR;` and

@@ -20,6 +20,7 @@ mod directives;
 mod light;
 mod registrations;
 mod switch;
+mod types;
 mod wrappers;
 
 pub use constants::*;
@@ -27,6 +28,7 @@ pub use directives::*;
 pub use light::*;
 pub use registrations::*;
 pub use switch::*;
+pub use types::*;
 pub use wrappers::*;
 
 /// A top-level region of the file.
