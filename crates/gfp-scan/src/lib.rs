@@ -499,7 +499,7 @@ fn scan_in_pool(
     let profile = Profile::for_version_default(version);
     let evaluator = mask::Evaluator::new(profile);
 
-    let (mut facts, skipped) = parse_tree(&files, base, opts.parse_all, &build, progress);
+    let (mut facts, skipped) = parse_tree(&files, base, opts, &build, progress);
     apply_renames(&mut facts);
     let parse_wall = start.elapsed();
     let mut stats = report::Stats {
@@ -602,11 +602,13 @@ fn scan_in_pool(
 
 /// Reads and parses `files` in parallel (paths relative to `base` in the
 /// facts), calling `progress` every 256 files; gives the facts and the
-/// number of files skipped as not worth parsing.
+/// number of files skipped as not worth parsing. What only `--follow-ops`
+/// reads (the structure definitions, the typed initialisers) is dropped
+/// per file without it.
 fn parse_tree(
     files: &[PathBuf],
     base: &Path,
-    parse_all: bool,
+    opts: &ScanOptions,
     build: &preproc::BuildFacts<'_>,
     progress: Option<&(dyn Fn(usize, usize) + Sync)>,
 ) -> (Vec<facts::FileFacts>, usize) {
@@ -625,7 +627,12 @@ fn parse_tree(
             skipped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        parse_file_with(rel_of(p, base), &src, parse_all, build, outside)
+        let mut facts = parse_file_with(rel_of(p, base), &src, opts.parse_all, build, outside)?;
+        if !opts.follow_ops {
+            facts.structs = Default::default();
+            facts.typed_ops = Vec::new();
+        }
+        Some(facts)
     };
     // Headers first: their lock wrappers (static inlines that take or drop
     // a lock for their caller) are then known to the files that include
