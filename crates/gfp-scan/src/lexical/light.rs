@@ -283,7 +283,7 @@ fn receiver_text(body: &[u8], end: usize) -> &[u8] {
 /// words: `#ifdef CONFIG_X` on the line above `if (p)` must not make
 /// `CONFIG_Xif(p)`.
 fn compact_keeping_words(body: &[u8]) -> Vec<u8> {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let word = super::wrappers::is_word;
     let mut out = Vec::with_capacity(body.len());
     let mut blank = false;
     for &b in body {

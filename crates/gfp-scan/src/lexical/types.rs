@@ -2,6 +2,7 @@
 //! structures: which structures declare a function-pointer member, and
 //! which structure an initialiser fills.
 
+use super::wrappers::is_word;
 use super::{ident_end, matching, skip_blank};
 
 /// What the structures `code` defines say about their members.
@@ -55,16 +56,10 @@ pub fn struct_facts(code: &[u8]) -> StructFacts {
     out
 }
 
-/// The function-pointer members of the structures `code` defines:
-/// (structure, member). See [`struct_facts`].
-pub fn fn_pointer_members(code: &[u8]) -> Vec<(String, String)> {
-    struct_facts(code).fn_members
-}
-
 /// The name after the `struct` keyword at `at` (`struct NAME`), as a
 /// range, when `at` starts the keyword.
 fn struct_name_after(code: &[u8], at: usize) -> Option<(usize, usize)> {
-    let word_start = at == 0 || !is_ident_byte(code[at - 1]);
+    let word_start = at == 0 || !is_word(code[at - 1]);
     let after = at + b"struct".len();
     if !word_start || !code.get(after).is_some_and(|b| b.is_ascii_whitespace()) {
         return None;
@@ -86,7 +81,7 @@ fn members_of_struct_type(body: &[u8]) -> Vec<(String, String)> {
         while body.get(i) == Some(&b'*') {
             i = skip_blank(body, i + 1);
         }
-        if body[i..].starts_with(b"const") && !body.get(i + 5).is_some_and(|&b| is_ident_byte(b)) {
+        if body[i..].starts_with(b"const") && !body.get(i + 5).is_some_and(|&b| is_word(b)) {
             i = skip_blank(body, i + 5);
         }
         let name_end = ident_end(body, i);
@@ -115,10 +110,10 @@ fn members_of_struct_type(body: &[u8]) -> Vec<(String, String)> {
 pub fn declared_struct(text: &[u8], name: &str) -> Option<String> {
     let n = name.as_bytes();
     for at in memchr::memmem::find_iter(text, n) {
-        if at > 0 && is_ident_byte(text[at - 1]) {
+        if at > 0 && is_word(text[at - 1]) {
             continue;
         }
-        if text.get(at + n.len()).is_some_and(|&b| is_ident_byte(b)) {
+        if text.get(at + n.len()).is_some_and(|&b| is_word(b)) {
             continue;
         }
         // Back over blanks, stars and `const`, to the type's name.
@@ -127,14 +122,14 @@ pub fn declared_struct(text: &[u8], name: &str) -> Option<String> {
             while j > 0 && (text[j - 1].is_ascii_whitespace() || text[j - 1] == b'*') {
                 j -= 1;
             }
-            if j >= 5 && &text[j - 5..j] == b"const" && (j == 5 || !is_ident_byte(text[j - 6])) {
+            if j >= 5 && &text[j - 5..j] == b"const" && (j == 5 || !is_word(text[j - 6])) {
                 j -= 5;
                 continue;
             }
             break;
         }
         let ty_end = j;
-        while j > 0 && is_ident_byte(text[j - 1]) {
+        while j > 0 && is_word(text[j - 1]) {
             j -= 1;
         }
         if j == ty_end {
@@ -145,7 +140,7 @@ pub fn declared_struct(text: &[u8], name: &str) -> Option<String> {
         while k > 0 && text[k - 1].is_ascii_whitespace() {
             k -= 1;
         }
-        if k >= 6 && &text[k - 6..k] == b"struct" && (k == 6 || !is_ident_byte(text[k - 7])) {
+        if k >= 6 && &text[k - 6..k] == b"struct" && (k == 6 || !is_word(text[k - 7])) {
             return Some(String::from_utf8_lossy(ty).into_owned());
         }
     }
@@ -173,9 +168,8 @@ pub fn receiver_of(receiver: &str, text: &[u8]) -> Option<crate::facts::Receiver
     let r = r.replace("->", ".");
     let mut parts = r.split('.');
     let root = parts.next()?;
-    let ident = |s: &str| {
-        !s.is_empty() && !s.as_bytes()[0].is_ascii_digit() && s.bytes().all(is_ident_byte)
-    };
+    let ident =
+        |s: &str| !s.is_empty() && !s.as_bytes()[0].is_ascii_digit() && s.bytes().all(is_word);
     if !ident(root) {
         return None;
     }
@@ -221,10 +215,6 @@ pub fn initializer_type(head: &[u8]) -> Option<String> {
         .map(|(a, e)| String::from_utf8_lossy(&head[a..e]).into_owned())
 }
 
-fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,15 +222,18 @@ mod tests {
     #[test]
     fn members_of_named_structures() {
         let code = b"struct il_ops {\n\tvoid (*dump_fh)(struct il_priv *il, char **buf, bool display);\n\tint (* send_tx_power) (struct il_priv *);\n\tunion { void (*a)(void); int b; };\n\tint (*table)[4];\n\tvoid *(*alloc)(size_t);\n};\nstruct only_data { int x; void *p; };\nstruct il_ops *ops;\nstructure (*f)(void);\n";
-        let got = fn_pointer_members(code);
+        let got = struct_facts(code).fn_members;
         let want: Vec<(String, String)> = ["dump_fh", "send_tx_power", "a", "alloc"]
             .iter()
             .map(|m| ("il_ops".to_string(), m.to_string()))
             .collect();
         assert_eq!(got, want);
         // An unclosed body gives nothing, and no panic.
-        assert!(fn_pointer_members(b"struct x { void (*f)(void);").is_empty());
-        assert!(fn_pointer_members(b"struct").is_empty());
+        assert_eq!(
+            struct_facts(b"struct x { void (*f)(void);"),
+            StructFacts::default()
+        );
+        assert_eq!(struct_facts(b"struct"), StructFacts::default());
     }
 
     #[test]
