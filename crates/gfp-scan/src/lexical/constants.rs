@@ -112,9 +112,10 @@ fn enumerators(body: &[u8], out: &mut Vec<(String, i64)>) {
     }
 }
 
-/// The value of an enumerator's initialiser: an integer (`20`, `0x10`,
-/// `-1`), an earlier enumerator, a shift of integers (`1 << 4`, `BIT(4)`),
-/// or an earlier enumerator plus or minus an integer.
+/// The value of an enumerator's initialiser (or a macro's body): an
+/// integer (`20`, `0x10`, `-1`), an earlier enumerator (or macro), a shift
+/// of integers (`1 << 4`, `BIT(4)`), an earlier name plus or minus an
+/// integer, or an `|` of these.
 fn evaluate(v: &str, known: &[(String, i64)]) -> Option<i64> {
     let v = v.trim();
     let v = strip_parens(v);
@@ -125,6 +126,13 @@ fn evaluate(v: &str, known: &[(String, i64)]) -> Option<i64> {
         }
         integer(t).or_else(|| known.iter().rev().find(|(n, _)| n == t).map(|(_, v)| *v))
     };
+    // A union of flags (`I_DIRTY_SYNC | I_DIRTY_DATASYNC`), each part one
+    // of the forms below.
+    if v.contains('|') && !v.contains("||") {
+        return v
+            .split('|')
+            .try_fold(0i64, |acc, part| Some(acc | evaluate(part, known)?));
+    }
     if let Some(inner) = v.strip_prefix("BIT(").and_then(|r| r.strip_suffix(')')) {
         return term(inner)
             .filter(|s| (0..63).contains(s))
@@ -153,6 +161,7 @@ fn evaluate(v: &str, known: &[(String, i64)]) -> Option<i64> {
 /// `#define NAME NUMBER` lines (the number possibly in parentheses or
 /// negative), for upper-case names.
 fn defines(code: &[u8], out: &mut Vec<(String, i64)>) {
+    let mut known: Vec<(String, i64)> = Vec::new();
     for (name, value) in define_lines(code) {
         // `#define F(x) ...` is a function-like macro.
         if value.first() == Some(&b'(') {
@@ -165,12 +174,11 @@ fn defines(code: &[u8], out: &mut Vec<(String, i64)>) {
             continue;
         }
         let value = String::from_utf8_lossy(value.trim_ascii());
-        let v = strip_parens(&value);
-        let n = match v.strip_prefix('-') {
-            Some(n) => integer(n.trim()).map(|n| -n),
-            None => integer(v),
-        };
-        if let Some(n) = n {
+        // A shift or a union of the file's earlier macros, as enumerators
+        // are read (`#define I_DIRTY_INODE (I_DIRTY_SYNC |
+        // I_DIRTY_DATASYNC)`).
+        if let Some(n) = evaluate(&value, &known) {
+            known.push((name.to_string(), n));
             out.push((name.to_string(), n));
         }
     }
@@ -189,7 +197,8 @@ mod tests {
                    enum uapi { U_NEW = 20,\n#define U_NEW U_NEW\n U_DEL,\n#define U_DEL U_DEL\n };\n\
                    enum opaque { O_A = sizeof(int), O_B };\n\
                    #define MAX_LEN 128\n#define NEG (-1)\n#define HEX 0x10UL\n#define F(x) 3\n#define ALIAS MAX_LEN\n\
-                   #define TWICE 1\n#define TWICE 2\n";
+                   #define TWICE 1\n#define TWICE 2\n\
+                   #define I_A (1 << 3)\n#define I_B (1 << 4)\n#define I_AB (I_A | I_B)\n#define I_ODD (I_A | LATER)\n#define LATER 1\n";
         let code = code_only(src.as_bytes());
         let got = constants(&code, &regions(&code));
         let get = |n: &str| got.iter().find(|(k, _)| k == n).map(|(_, v)| *v);
@@ -217,7 +226,11 @@ mod tests {
         assert_eq!(get("NEG"), Some(-1));
         assert_eq!(get("HEX"), Some(16));
         assert_eq!(get("F"), None);
-        assert_eq!(get("ALIAS"), None);
+        // Another macro of the file, defined before.
+        assert_eq!(get("ALIAS"), Some(128));
+        assert_eq!(get("I_A"), Some(8));
+        assert_eq!(get("I_AB"), Some(24));
+        assert_eq!(get("I_ODD"), None);
         // Two values: none.
         assert_eq!(get("TWICE"), None);
     }
