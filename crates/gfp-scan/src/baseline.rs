@@ -205,6 +205,7 @@ mod tests {
                 file: "a.c".into(),
                 line,
                 call: "kmalloc".into(),
+                via: None,
                 when: Vec::new(),
             }],
             message: format!("at line {line}"),

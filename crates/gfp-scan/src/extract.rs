@@ -1435,9 +1435,8 @@ impl<'s> Walker<'s> {
             receiver,
             args: args.iter().map(|a| text(self.src, *a)).collect(),
             line: ln,
-            sections: Vec::new(),
-            inherited: true,
-            scopes_must: Vec::new(),
+            case_labels: self.case_labels.clone().map(Box::new),
+            ..crate::facts::IndirectCall::default()
         });
         self.emit(Ev::Indirect(id));
     }

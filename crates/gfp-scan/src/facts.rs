@@ -143,6 +143,9 @@ pub struct Call {
     /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
     /// parameter's index and its truth.
     pub assumes: ThinVec<(u8, bool)>,
+    /// Whether `--follow-ops` added the call for a call through a member
+    /// made at this line (the [`IndirectCall`] of the same line says which).
+    pub indirect: bool,
 }
 
 impl Call {
@@ -263,6 +266,37 @@ pub struct IndirectCall {
     pub inherited: bool,
     /// Same as [`Call::scopes_must`].
     pub scopes_must: Vec<u16>,
+    /// Same as [`Call::scopes_may`].
+    pub scopes_may: Vec<u16>,
+    /// Same as [`Call::dropped`].
+    pub dropped: u16,
+    /// Same as [`Call::conds`].
+    pub conds: Vec<(u16, bool)>,
+    /// Same as [`Call::case_labels`].
+    pub case_labels: Option<Box<CaseLabels>>,
+    /// Same as [`Call::assumes`].
+    pub assumes: Vec<(u8, bool)>,
+}
+
+impl Default for IndirectCall {
+    /// A call made where nothing is known yet: the caller's section may
+    /// still be held ([`Call::inherited`]), nothing else.
+    fn default() -> Self {
+        IndirectCall {
+            member: None,
+            receiver: None,
+            args: Vec::new(),
+            line: 0,
+            sections: Vec::new(),
+            inherited: true,
+            scopes_must: Vec::new(),
+            scopes_may: Vec::new(),
+            dropped: 0,
+            conds: Vec::new(),
+            case_labels: None,
+            assumes: Vec::new(),
+        }
+    }
 }
 
 /// The structure a call through a member reads it from, as far as the
@@ -276,6 +310,9 @@ pub struct Receiver {
     pub root: Option<String>,
     /// The members read from it, in order (empty for the variable itself).
     pub path: Vec<String>,
+    /// The variable, when the function does not declare it (a file-scope
+    /// variable's type is read from the file's declarations).
+    pub var: Option<String>,
 }
 
 /// A function registered to run in atomic context.

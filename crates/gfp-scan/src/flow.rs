@@ -314,7 +314,11 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
         if let Some(x) = ctx {
             c.sections = x.sections.iter().collect();
             c.inherited = x.inherited;
+            c.dropped = x.dropped;
             c.scopes_must = x.must.iter().collect();
+            c.scopes_may = x.may.iter().collect();
+            c.assumes = x.assumes;
+            c.conds = x.conds;
         }
     }
     for (op, saved, line) in rec.foreign {

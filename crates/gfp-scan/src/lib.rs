@@ -908,6 +908,7 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
     let mut followed = 0;
     for file in files.iter() {
         let mut per_fn = Vec::with_capacity(file.functions.len());
+        let globals = &file.structs.globals;
         for f in &file.functions {
             let mut per_call = Vec::new();
             for (ici, ic) in f.indirect_calls.iter().enumerate() {
@@ -917,7 +918,21 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                 let Some(decls) = declared.get(m) else {
                     continue;
                 };
-                let types = receiver_types(receiver, &member_of, &member_types);
+                // A variable the function does not declare: the file's.
+                let global = receiver
+                    .var
+                    .as_ref()
+                    .and_then(|v| globals.iter().find(|(g, _)| g == v))
+                    .map(|(_, t)| facts::Receiver {
+                        root: Some(t.clone()),
+                        path: receiver.path.clone(),
+                        var: None,
+                    });
+                let types = receiver_types(
+                    global.as_ref().unwrap_or(receiver),
+                    &member_of,
+                    &member_types,
+                );
                 let visible: Vec<&str> = decls
                     .iter()
                     .copied()
@@ -965,12 +980,13 @@ fn follow_ops(files: &mut [facts::FileFacts]) -> u64 {
                         args: ic.args.iter().cloned().collect(),
                         sections: ic.sections.iter().copied().collect(),
                         inherited: ic.inherited,
-                        dropped: 0,
-                        case_labels: None,
-                        conds: Default::default(),
+                        dropped: ic.dropped,
+                        case_labels: ic.case_labels.clone(),
+                        conds: ic.conds.iter().copied().collect(),
                         scopes_must: ic.scopes_must.iter().copied().collect(),
-                        scopes_may: ic.scopes_must.iter().copied().collect(),
-                        assumes: Default::default(),
+                        scopes_may: ic.scopes_may.iter().copied().collect(),
+                        assumes: ic.assumes.iter().copied().collect(),
+                        indirect: true,
                     });
                 }
             }

@@ -80,6 +80,10 @@ pub struct Hop {
     pub line: u32,
     /// The function called.
     pub call: String,
+    /// The member the call reads the function from, for a call
+    /// `--follow-ops` followed through a structure (`->setup`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// The branch conditions the call is made under, outermost first, as
     /// written (`!vdev->stats`, `type == RESOURCE_UNCACHED_MEMORY`): read
     /// back from the source to explain the path, see [`crate::guards`].
@@ -219,11 +223,12 @@ impl Report {
                 for h in &f.chain {
                     let _ = writeln!(
                         out,
-                        "    {}:{} {} -> {}{}",
+                        "    {}:{} {} -> {}{}{}",
                         h.file,
                         h.line,
                         h.function,
                         h.call,
+                        via_text(h.via.as_deref()),
                         when_text(&h.when)
                     );
                 }
@@ -329,7 +334,7 @@ impl Report {
                     .map(|h| {
                         json!({"location": {
                             "physicalLocation": {"artifactLocation": {"uri": h.file, "uriBaseId": "SRCROOT"}, "region": {"startLine": h.line}},
-                            "message": {"text": format!("{} calls {}{}", h.function, h.call, when_text(&h.when))}
+                            "message": {"text": format!("{} calls {}{}{}", h.function, h.call, via_text(h.via.as_deref()), when_text(&h.when))}
                         }})
                     })
                     .collect();
@@ -369,6 +374,12 @@ impl Report {
         });
         serde_json::to_string_pretty(&doc).expect("SARIF serialises")
     }
+}
+
+/// The member an indirect hop goes through, for the text outputs:
+/// ` [via ->setup]`.
+fn via_text(via: Option<&str>) -> String {
+    via.map_or_else(String::new, |v| format!(" [via {v}]"))
 }
 
 /// A hop's conditions for the text outputs: ` (when a && b)`, each

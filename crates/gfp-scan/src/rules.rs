@@ -74,6 +74,16 @@ impl Ctx<'_> {
             file: self.g.file_of(s.func).to_string(),
             line: c.line,
             call: c.name().to_string(),
+            via: c
+                .indirect
+                .then(|| {
+                    f.indirect_calls
+                        .iter()
+                        .find(|ic| ic.line == c.line && ic.member.is_some())
+                        .and_then(|ic| ic.member.as_ref())
+                        .map(|m| format!("->{m}"))
+                })
+                .flatten(),
             when: Vec::new(),
         }
     }
@@ -155,26 +165,47 @@ impl Paths {
 /// A reach that holds when the function's parameters have these truths.
 type CondReach = (Vec<(u8, bool)>, Reach);
 
-/// How many allocation sites each function keeps a reach for: when the
-/// shortest chain turns out infeasible at a caller (a branch it rules out),
-/// the next site still stands.
-const REACHES_PER_FUNCTION: usize = 4;
+/// How many reaches a function keeps: the shortest chains to a few
+/// allocation sites, so that when the shortest chain turns out infeasible
+/// at a caller (a branch it rules out), the next site still stands.
+const REACHES_PER_FUNCTION: usize = 8;
+
+/// How many chains a function keeps to one allocation site: a check that
+/// rules the shortest out (a constant argument its branch compares away)
+/// leaves the next.
+const REACHES_PER_SITE: usize = 2;
 
 /// How many reaches a function keeps that hold only under assumptions on
 /// its parameters (checks such as `if (!ep || !req) return -EINVAL;` at
 /// the top of a function make every reach through it one of these).
 const MAX_COND_REACHES: usize = 32;
 
-/// Offers a reach to a function's list (the shortest chain to each of at
-/// most [`REACHES_PER_FUNCTION`] allocation sites, shortest first); whether
-/// the list changed.
-fn offer(list: &mut Vec<Reach>, r: Reach) -> bool {
+/// Offers a reach to a function's list (the shortest chains, at most
+/// [`REACHES_PER_SITE`] to one allocation site and [`REACHES_PER_FUNCTION`]
+/// in all, shortest first); whether the list changed. A chain the list
+/// holds already (the same call on to the same callee chain) is offered
+/// again whenever the callee's list changes, and taken once.
+fn offer(list: &mut Vec<Reach>, r: Reach, paths: &Paths) -> bool {
     let site = (r.2, r.3);
-    if let Some(i) = list.iter().position(|x| (x.2, x.3) == site) {
+    let node = |at: u32| paths.nodes.get(at as usize).copied();
+    if let Some(i) = list
+        .iter()
+        .position(|x| (x.2, x.3) == site && node(x.1) == node(r.1))
+    {
         if list[i].0 <= r.0 {
             return false;
         }
         list.remove(i);
+    }
+    let at_site: Vec<usize> = (0..list.len())
+        .filter(|&i| (list[i].2, list[i].3) == site)
+        .collect();
+    if at_site.len() >= REACHES_PER_SITE {
+        let longest = *at_site.last().expect("a site holds a reach");
+        if list[longest].0 <= r.0 {
+            return false;
+        }
+        list.remove(longest);
     } else if list.len() >= REACHES_PER_FUNCTION {
         if list.last().is_some_and(|x| x.0 <= r.0) {
             return false;
@@ -275,6 +306,7 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let (best, cond, paths) = reaches(cx);
     let mut found = Vec::new();
     section_findings(cx, &best, &cond, &paths, &mut found);
+    let first_entry = found.len();
     entry_point_findings(cx, &best, &paths, &mut found);
     // One finding per function holding the context and allocation site,
     // and per call made there: the other calls on the way (and a handler's
@@ -314,7 +346,93 @@ pub fn sleep_in_atomic(cx: &Ctx<'_>, out: &mut Vec<Finding>) {
     }
     let mut keep: Vec<usize> = by_call.into_values().collect();
     keep.sort_unstable();
-    out.extend(keep.into_iter().map(|i| found[i].clone()));
+    let found: Vec<(Finding, bool)> = keep
+        .into_iter()
+        .map(|i| (found[i].clone(), i >= first_entry))
+        .collect();
+    out.extend(fold_into_entry_points(found, cx.max_chain));
+}
+
+/// How many of the contexts folded into an entry point's finding its
+/// message names.
+const FOLDED_NAMED: usize = 3;
+
+/// Folds a finding whose chain passes through a function reported as a
+/// sleeping atomic entry point into that entry point's finding: the entry
+/// point is the defect (`dbgp_setup()` allocates with `GFP_KERNEL` and
+/// every UDC calls a gadget driver's `setup` from its interrupt handler),
+/// and the contexts that reach the sleep through it are where it runs,
+/// which its message lists. `found` pairs each finding with whether it is
+/// an entry point's; a chain longer than `max_chain` (0: no limit) is left
+/// for the limit to drop, and an entry point's finding that is folded
+/// itself takes none (a loop of entry points folds nothing).
+fn fold_into_entry_points(found: Vec<(Finding, bool)>, max_chain: usize) -> Vec<Finding> {
+    let at: HashMap<(&str, &str), usize> = found
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, entry))| *entry)
+        .map(|(i, (f, _))| ((f.context.function.as_str(), f.context.file.as_str()), i))
+        .collect();
+    // The entry point each finding goes through, past its own context.
+    let through: Vec<Option<usize>> = found
+        .iter()
+        .map(|(f, _)| {
+            if max_chain > 0 && f.chain.len() > max_chain {
+                return None;
+            }
+            f.chain
+                .iter()
+                .skip(1)
+                .find_map(|h| at.get(&(h.function.as_str(), h.file.as_str())).copied())
+        })
+        .collect();
+    let folded: Vec<Option<usize>> = through
+        .iter()
+        .map(|t| t.filter(|&e| through[e].is_none()))
+        .collect();
+    let mut callers: Vec<Vec<(String, String, u32)>> = vec![Vec::new(); found.len()];
+    for (i, e) in folded.iter().enumerate() {
+        if let Some(&e) = e.as_ref() {
+            let c = &found[i].0.context;
+            callers[e].push((c.function.clone(), c.file.clone(), c.line));
+        }
+    }
+    let mut kept = Vec::with_capacity(found.len());
+    for (((mut f, _), by), gone) in found.into_iter().zip(callers).zip(folded) {
+        if gone.is_some() {
+            continue;
+        }
+        if !by.is_empty() {
+            f.message.push_str(&folded_text(by));
+        }
+        kept.push(f);
+    }
+    kept
+}
+
+/// What an entry point's message adds for the contexts folded into it:
+/// `; 2 other atomic contexts reach it through calls: ...`.
+fn folded_text(mut by: Vec<(String, String, u32)>) -> String {
+    by.sort();
+    by.dedup();
+    let n = by.len();
+    let named: Vec<String> = by
+        .iter()
+        .take(FOLDED_NAMED)
+        .map(|(func, file, line)| format!("`{func}` ({file}:{line})"))
+        .collect();
+    let more = n.saturating_sub(FOLDED_NAMED);
+    format!(
+        "; {n} other atomic context{} reach{} it through calls: {}{}",
+        if n == 1 { "" } else { "s" },
+        if n == 1 { "es" } else { "" },
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        },
+    )
 }
 
 /// For each function, its shortest reach of a sleeping allocation from its
@@ -352,7 +470,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                     // each caller from its arguments.
                     cond[id].push((c.assumes.to_vec(), (len, NIL, ei, id as FnId)));
                 } else {
-                    offer(&mut best[id], (len, NIL, ei, id as FnId));
+                    offer(&mut best[id], (len, NIL, ei, id as FnId), &paths);
                 }
             }
         }
@@ -404,7 +522,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                             cond[s.func as usize].push((call.assumes.to_vec(), reach));
                         }
                     } else {
-                        changed |= offer(&mut best[s.func as usize], reach);
+                        changed |= offer(&mut best[s.func as usize], reach, &paths);
                     }
                 }
                 if changed {
@@ -444,7 +562,7 @@ fn reaches(cx: &Ctx<'_>) -> (Vec<Vec<Reach>>, Vec<Vec<CondReach>>, Paths) {
                     if !left.is_empty() {
                         // Still a question of the caller's own parameters.
                         passed_on.push((left, reach));
-                    } else if offer(&mut best[s.func as usize], reach) {
+                    } else if offer(&mut best[s.func as usize], reach, &paths) {
                         queue.push_back(s.func);
                         bound = true;
                     }
@@ -527,7 +645,10 @@ fn section_findings(
                 }
                 let secs = boot_filtered(f, g.atomic_sections(fid, ci as u32, e.drops_xa_lock));
                 let Some(&s) = secs.last() else { continue };
-                if !seen.insert((fid, ci as u32, s, *owner, *ei)) {
+                // A site is reported once, by its shortest chain that the
+                // checks leave standing.
+                let site = (fid, ci as u32, s, *owner, *ei);
+                if seen.contains(&site) {
                     continue;
                 }
                 let mut prefix = vec![Step {
@@ -536,7 +657,10 @@ fn section_findings(
                 }];
                 prefix.extend(paths.steps(*path));
                 let m = may_sleep(&e.value).unwrap_or(Gfp::KERNEL);
-                out.extend(section_finding(cx, fid, s, &prefix, e, m));
+                if let Some(found) = section_finding(cx, fid, s, &prefix, e, m) {
+                    seen.insert(site);
+                    out.push(found);
+                }
             }
         }
     }
@@ -717,8 +841,10 @@ fn param_compared_away(g: &Graph, steps: &[Step]) -> bool {
     (1..steps.len()).any(|j| {
         let f = g.func(steps[j].func);
         f.calls[steps[j].call as usize].conds.iter().any(|&(k, t)| {
-            let Some((lhs, constant, equal)) =
-                f.cond_keys.get(k as usize).and_then(|k| equality((k, t)))
+            let Some((lhs, constant, equal)) = f
+                .cond_keys
+                .get(k as usize)
+                .and_then(|k| equality((k, t)).or_else(|| number_equality((k, t))))
             else {
                 return false;
             };
@@ -881,6 +1007,19 @@ fn equality((k, t): (&str, bool)) -> Option<(&str, &str, bool)> {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
     constant.then_some((lhs, rhs, eq))
+}
+
+/// A condition that compares with an integer literal, as [`equality`]
+/// reads one with a named constant: `irq == -1` is (`irq`, `-1`, true).
+/// Kept apart from [`equality`], whose member comparisons stay with names.
+fn number_equality((k, t): (&str, bool)) -> Option<(&str, &str, bool)> {
+    let (lhs, rhs, eq) = match (k.split_once("=="), k.split_once("!=")) {
+        (Some((l, r)), None) => (l, r, t),
+        (None, Some((l, r))) => (l, r, !t),
+        _ => return None,
+    };
+    let digits = rhs.strip_prefix('-').unwrap_or(rhs);
+    crate::preproc::integer(digits).map(|_| (lhs, rhs, eq))
 }
 
 /// Whether two comparisons of the same member with named constants cannot

@@ -1115,3 +1115,122 @@ fn follow_ops_follows_the_structures_the_calling_file_sees() {
     assert!(r.findings.is_empty(), "{}", r.to_text());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn follow_ops_keeps_what_the_indirect_call_knows() {
+    // A core function that drops its caller's lock before the callback
+    // (as dentry_unlink_inode() does before ->d_iput), a callback read
+    // through a file-scope variable, and a hard IRQ handler calling a
+    // gadget-like `setup` that is itself an atomic entry point.
+    let (root, write) = temp_tree("follow-ops-context");
+    write(
+        "core.h",
+        "struct node_ops {\n\tvoid (*release)(struct node *n);\n};\nstruct node {\n\tconst struct node_ops *ops;\n};\nstruct ctl {\n\tconst struct ctl_ops *ops;\n};\nstruct ctl_ops {\n\tvoid (*poke)(int v);\n};\nstruct other_ops {\n\tvoid (*poke)(int v);\n};\nstruct usb_gadget_driver {\n\tint (*setup)(int req);\n};\nstruct udc {\n\tstruct usb_gadget_driver *driver;\n};\n",
+    );
+    write(
+        "core.c",
+        "#include \"core.h\"\nstatic DEFINE_SPINLOCK(lock);\nstatic void unlink(struct node *n)\n{\n\tspin_unlock(&lock);\n\tn->ops->release(n);\n}\nvoid drop(struct node *n)\n{\n\tspin_lock(&lock);\n\tunlink(n);\n}\nstatic struct ctl *controller;\nvoid tick(void)\n{\n\tspin_lock(&lock);\n\tcontroller->ops->poke(1);\n\tspin_unlock(&lock);\n}\n",
+    );
+    write(
+        "fs.c",
+        "#include \"core.h\"\nstatic void fs_release(struct node *n)\n{\n\tn->priv = kmalloc(8, GFP_KERNEL);\n}\nstatic const struct node_ops fs_ops = {\n\t.release = fs_release,\n};\n",
+    );
+    write(
+        "pokers.c",
+        "#include \"core.h\"\nstatic void ctl_poke(int v)\n{\n\tkmalloc(v, GFP_ATOMIC);\n}\nstatic void other_poke(int v)\n{\n\tkmalloc(v, GFP_KERNEL);\n}\nstatic const struct ctl_ops c = {\n\t.poke = ctl_poke,\n};\nstatic const struct other_ops o = {\n\t.poke = other_poke,\n};\n",
+    );
+    write(
+        "udc.c",
+        "#include \"core.h\"\nstatic irqreturn_t udc_irq(int irq, void *data)\n{\n\tstruct udc *u = data;\n\tu->driver->setup(1);\n\treturn IRQ_HANDLED;\n}\nint udc_probe(struct udc *u)\n{\n\treturn request_irq(3, udc_irq, 0, \"udc\", u);\n}\n",
+    );
+    write(
+        "gadget.c",
+        "#include \"core.h\"\nstatic int dbg_setup(int req)\n{\n\treturn kmalloc(req, GFP_KERNEL) != NULL;\n}\nstatic struct usb_gadget_driver dbg_driver = {\n\t.setup = dbg_setup,\n};\n",
+    );
+    let opts = ScanOptions {
+        follow_ops: true,
+        ..on_612()
+    };
+    let r = scan(&root, &opts, None).expect("scans");
+    // The lock is gone before ->release(); the file-scope `controller` is
+    // a `struct ctl`, whose `poke` is ctl_poke (GFP_ATOMIC), not
+    // other_poke; the IRQ handler's chain folds into dbg_setup's finding.
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    let f = &r.findings[0];
+    assert_eq!(f.context.function, "dbg_setup", "{}", r.to_text());
+    assert!(touches(f, "gadget.c", 4), "{}", r.to_text());
+    assert!(
+        f.message
+            .contains("1 other atomic context reaches it through calls: `udc_irq` (udc.c:2)"),
+        "{}",
+        f.message
+    );
+    // Without the setup entry point, the IRQ handler's own finding stands
+    // and its hop says which member it went through.
+    write(
+        "gadget.c",
+        "#include \"core.h\"\nstruct hook {\n\tint (*setup)(int req);\n};\nstatic int dbg_setup(int req)\n{\n\treturn kmalloc(req, GFP_KERNEL) != NULL;\n}\nstatic struct hook plain = {\n\t.setup = dbg_setup,\n};\n",
+    );
+    write(
+        "udc.c",
+        "#include \"core.h\"\nstruct hooked {\n\tstruct hook *driver;\n};\nstatic irqreturn_t udc_irq(int irq, void *data)\n{\n\tstruct hooked *u = data;\n\tu->driver->setup(1);\n\treturn IRQ_HANDLED;\n}\nint udc_probe(struct udc *u)\n{\n\treturn request_irq(3, udc_irq, 0, \"udc\", u);\n}\n",
+    );
+    let r = scan(&root, &opts, None).expect("scans");
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    let f = &r.findings[0];
+    assert_eq!(f.context.function, "udc_irq", "{}", r.to_text());
+    assert_eq!(f.chain[0].call, "dbg_setup");
+    assert_eq!(f.chain[0].via.as_deref(), Some("->setup"));
+    assert!(
+        r.to_text().contains("udc_irq -> dbg_setup [via ->setup]"),
+        "{}",
+        r.to_text()
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_ruled_out_chain_leaves_the_next_one_to_the_site() {
+    // remap() reaches the allocation two ways; the caller's constant
+    // rules the shortest out (its branch compares the mode with another
+    // value), and the longer one stands.
+    let (root, write) = temp_tree("second-chain");
+    write(
+        "a.c",
+        "enum { M_WB = 1, M_WT = 2, M_WC = 3 };\nstatic void *leaf(int n) { return kmalloc(n, GFP_KERNEL); }\nstatic void *via_wt(int n) { return leaf(n); }\nstatic void *via_wb2(int n) { return leaf(n); }\nstatic void *via_wb(int n) { return via_wb2(n); }\nvoid *remap(int n, int mode)\n{\n\tif (mode == M_WT)\n\t\treturn via_wt(n);\n\tif (mode == M_WB)\n\t\treturn via_wb(n);\n\treturn NULL;\n}\nstatic DEFINE_SPINLOCK(zl);\nvoid user(void)\n{\n\tspin_lock(&zl);\n\tremap(1, M_WB);\n\tspin_unlock(&zl);\n}\nvoid other(void)\n{\n\tspin_lock(&zl);\n\tremap(1, 4);\n\tspin_unlock(&zl);\n}\n",
+    );
+    let opts = ScanOptions {
+        max_chain: 0,
+        ..on_612()
+    };
+    let r = scan(&root, &opts, None).expect("scans");
+    let got: Vec<(&str, Vec<&str>)> = r
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.context.function.as_str(),
+                f.chain.iter().map(|h| h.call.as_str()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "user",
+            vec!["remap", "via_wb", "via_wb2", "leaf", "kmalloc"]
+        )],
+        "{}",
+        r.to_text()
+    );
+    // A number compared away as a named constant is: `irq == -1` is not
+    // reached from a caller passing -1.
+    write(
+        "a.c",
+        "static int *rows[4];\nstatic int set_map(unsigned int e, unsigned int irq)\n{\n\tif (rows[e] == NULL) {\n\t\tif (irq == -1)\n\t\t\treturn 0;\n\t\trows[e] = (int *)__get_free_pages(GFP_KERNEL, 0);\n\t}\n\treturn 0;\n}\nstatic DEFINE_SPINLOCK(lock);\nvoid clear(unsigned int e)\n{\n\tspin_lock(&lock);\n\tset_map(e, -1);\n\tspin_unlock(&lock);\n}\nvoid bind(unsigned int e)\n{\n\tspin_lock(&lock);\n\tset_map(e, 7);\n\tspin_unlock(&lock);\n}\n",
+    );
+    let r = scan(&root, &opts, None).expect("scans");
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    assert_eq!(r.findings[0].context.function, "bind");
+    let _ = std::fs::remove_dir_all(&root);
+}

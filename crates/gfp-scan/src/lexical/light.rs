@@ -80,9 +80,7 @@ pub fn light_function(
                         receiver,
                         args,
                         line: line_of(base + st),
-                        sections: Vec::new(),
-                        inherited: true,
-                        scopes_must: Vec::new(),
+                        ..IndirectCall::default()
                     });
                 } else {
                     f.calls.push(Call {

@@ -15,6 +15,10 @@ pub struct StructFacts {
     /// as a structure or a pointer to one: `const struct il_ops *ops;` in
     /// `struct il_priv` gives (`il_priv`, `ops`, `il_ops`).
     pub struct_members: Vec<(String, String, String)>,
+    /// (variable, its structure type) for each file-scope variable
+    /// declared as a structure or a pointer to one, on a line of its own
+    /// at the left margin: `static struct cpci_hp_controller *controller;`.
+    pub globals: Vec<(String, String)>,
 }
 
 /// The members of the structures `code` defines ([`StructFacts`]). A
@@ -51,6 +55,58 @@ pub fn struct_facts(code: &[u8]) -> StructFacts {
             if !out.struct_members.contains(&triple) {
                 out.struct_members.push(triple);
             }
+        }
+    }
+    out.globals = file_scope_variables(code);
+    out
+}
+
+/// The file-scope `[static] [const] struct T [*]name [;=[]` declarations
+/// of `code` that start a line: (name, T). Kernel style indents every
+/// declaration inside a function, so the left margin is file scope.
+fn file_scope_variables(code: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut line_start = 0;
+    while line_start < code.len() {
+        let line_end =
+            memchr::memchr(b'\n', &code[line_start..]).map_or(code.len(), |i| line_start + i);
+        let line = &code[line_start..line_end];
+        line_start = line_end + 1;
+        let mut i = 0;
+        for word in [&b"static"[..], b"const"] {
+            if line[i..].starts_with(word)
+                && line
+                    .get(i + word.len())
+                    .is_some_and(|b| b.is_ascii_whitespace())
+            {
+                i = skip_blank(line, i + word.len());
+            }
+        }
+        let Some((ty_at, ty_end)) =
+            struct_name_after(line, i).filter(|_| line[i..].starts_with(b"struct"))
+        else {
+            continue;
+        };
+        let mut j = skip_blank(line, ty_end);
+        while line.get(j) == Some(&b'*') {
+            j = skip_blank(line, j + 1);
+        }
+        let name_end = ident_end(line, j);
+        if name_end == j || line[j].is_ascii_digit() || &line[j..name_end] == b"const" {
+            continue;
+        }
+        if !matches!(
+            line.get(skip_blank(line, name_end)),
+            Some(b';' | b'=' | b'[')
+        ) {
+            continue;
+        }
+        let pair = (
+            String::from_utf8_lossy(&line[j..name_end]).into_owned(),
+            String::from_utf8_lossy(&line[ty_at..ty_end]).into_owned(),
+        );
+        if !out.contains(&pair) {
+            out.push(pair);
         }
     }
     out
@@ -165,6 +221,9 @@ pub fn receiver_of(receiver: &str, text: &[u8]) -> Option<crate::facts::Receiver
             c => r.push(c),
         }
     }
+    if depth != 0 {
+        return None;
+    }
     let r = r.replace("->", ".");
     let mut parts = r.split('.');
     let root = parts.next()?;
@@ -177,8 +236,10 @@ pub fn receiver_of(receiver: &str, text: &[u8]) -> Option<crate::facts::Receiver
     if !path.iter().all(|p| ident(p)) {
         return None;
     }
+    let var = root;
     let root = declared_struct(text, root);
-    (root.is_some() || !path.is_empty()).then_some(crate::facts::Receiver { root, path })
+    let var = root.is_none().then(|| var.to_string());
+    Some(crate::facts::Receiver { root, path, var })
 }
 
 /// The names declared `(*name)(` in a structure's body.
@@ -265,26 +326,53 @@ mod tests {
         assert_eq!(declared_struct(text, "bar"), Some("foo".into()));
         assert_eq!(declared_struct(text, "n"), None);
         assert_eq!(declared_struct(text, "pps2"), None);
-        let rec = |root: Option<&str>, path: &[&str]| {
+        let rec = |root: Option<&str>, path: &[&str], var: Option<&str>| {
             Some(Receiver {
                 root: root.map(str::to_string),
                 path: path.iter().map(|p| p.to_string()).collect(),
+                var: var.map(str::to_string),
             })
         };
-        assert_eq!(receiver_of("pps", text), rec(Some("pps_device"), &[]));
+        assert_eq!(receiver_of("pps", text), rec(Some("pps_device"), &[], None));
         assert_eq!(
             receiver_of("pps->ops", text),
-            rec(Some("pps_device"), &["ops"])
+            rec(Some("pps_device"), &["ops"], None)
         );
-        assert_eq!(receiver_of("il->ops", text), rec(None, &["ops"]));
-        assert_eq!(receiver_of("dev->ops[i]", text), rec(None, &["ops"]));
-        assert_eq!(receiver_of("a->b.info", text), rec(None, &["b", "info"]));
+        // Not declared by the function: the variable is kept for the file's
+        // declarations to type.
+        assert_eq!(
+            receiver_of("il->ops", text),
+            rec(None, &["ops"], Some("il"))
+        );
+        assert_eq!(
+            receiver_of("dev->ops[i]", text),
+            rec(None, &["ops"], Some("dev"))
+        );
+        assert_eq!(
+            receiver_of("a->b.info", text),
+            rec(None, &["b", "info"], Some("a"))
+        );
+        assert_eq!(receiver_of("n", text), rec(None, &[], Some("n")));
         assert_eq!(receiver_of("get_ops(x)", text), None);
         assert_eq!(receiver_of("(*p).info", text), None);
         assert_eq!(receiver_of("a[", text), None);
         assert_eq!(receiver_of("a]]", text), None);
-        assert_eq!(receiver_of("n", text), None);
         assert_eq!(receiver_of("", text), None);
+    }
+
+    #[test]
+    fn file_scope_variables_at_the_left_margin() {
+        let code = b"static struct cpci_hp_controller *controller;\nstatic const struct il_ops il_ops_v2 = {\nstruct foo **table[4];\nstruct bar;\nstruct baz *make(void);\n\tstruct local *inside;\nstatic struct const_t *const fixed;\nstruct\n";
+        let got = struct_facts(code).globals;
+        let want: Vec<(String, String)> = [
+            ("controller", "cpci_hp_controller"),
+            ("il_ops_v2", "il_ops"),
+            ("table", "foo"),
+        ]
+        .iter()
+        .map(|(v, t)| (v.to_string(), t.to_string()))
+        .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
