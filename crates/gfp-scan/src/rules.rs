@@ -363,21 +363,23 @@ const FOLDED_NAMED: usize = 3;
 /// every UDC calls a gadget driver's `setup` from its interrupt handler),
 /// and the contexts that reach the sleep through it are where it runs,
 /// which its message lists. `found` pairs each finding with whether it is
-/// an entry point's; a chain longer than `max_chain` (0: no limit) is left
-/// for the limit to drop, and an entry point's finding that is folded
-/// itself takes none (a loop of entry points folds nothing).
+/// an entry point's; a finding whose chain is longer than `max_chain` (0:
+/// no limit) neither folds nor takes others (the limit drops it), and an
+/// entry point's finding that is folded itself takes none (a loop of
+/// entry points folds nothing).
 fn fold_into_entry_points(found: Vec<(Finding, bool)>, max_chain: usize) -> Vec<Finding> {
+    let too_long = |f: &Finding| max_chain > 0 && f.chain.len() > max_chain;
     let at: HashMap<(&str, &str), usize> = found
         .iter()
         .enumerate()
-        .filter(|(_, (_, entry))| *entry)
+        .filter(|(_, (f, entry))| *entry && !too_long(f))
         .map(|(i, (f, _))| ((f.context.function.as_str(), f.context.file.as_str()), i))
         .collect();
     // The entry point each finding goes through, past its own context.
     let through: Vec<Option<usize>> = found
         .iter()
         .map(|(f, _)| {
-            if max_chain > 0 && f.chain.len() > max_chain {
+            if too_long(f) {
                 return None;
             }
             f.chain
@@ -1617,6 +1619,106 @@ pub fn proposal(cx: &Ctx<'_>, around: &str, p: &Proposal, out: &mut Vec<Finding>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `sleep-in-atomic` finding of `context` whose chain runs through
+    /// the functions `through` (all in one file).
+    fn finding(context: &str, through: &[&str]) -> Finding {
+        let hop = |f: &str| Hop {
+            function: f.to_string(),
+            file: "a.c".into(),
+            line: 1,
+            call: "next".into(),
+            via: None,
+            when: Vec::new(),
+        };
+        Finding {
+            rule: id::SLEEP_IN_ATOMIC,
+            severity: Severity::Error,
+            alloc: None,
+            context: ContextRef {
+                kind: "spinlock".into(),
+                function: context.into(),
+                file: "a.c".into(),
+                line: 7,
+                call: "spin_lock".into(),
+            },
+            chain: std::iter::once(context)
+                .chain(through.iter().copied())
+                .map(hop)
+                .collect(),
+            message: context.to_string(),
+        }
+    }
+
+    #[test]
+    fn chains_through_an_entry_point_fold_into_its_finding() {
+        let found = vec![
+            (finding("irq_a", &["setup"]), true),
+            (finding("locked_b", &["helper", "setup"]), false),
+            (finding("setup", &[]), true),
+            (finding("other", &["helper"]), false),
+        ];
+        let out = fold_into_entry_points(found, 6);
+        let names: Vec<&str> = out.iter().map(|f| f.context.function.as_str()).collect();
+        assert_eq!(names, ["setup", "other"]);
+        assert_eq!(
+            out[0].message,
+            "setup; 2 other atomic contexts reach it through calls: `irq_a` (a.c:7), `locked_b` (a.c:7)"
+        );
+        // Two entry points reaching each other fold nothing.
+        let found = vec![(finding("a", &["b"]), true), (finding("b", &["a"]), true)];
+        assert_eq!(fold_into_entry_points(found, 6).len(), 2);
+        // A chain past the limit neither folds nor takes the others: the
+        // limit drops it.
+        let found = vec![
+            (finding("irq_a", &["setup"]), true),
+            (finding("setup", &["x", "y", "z"]), true),
+        ];
+        let out = fold_into_entry_points(found, 2);
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|f| !f.message.contains("other atomic")));
+        // With more contexts than it names, it counts the rest.
+        let mut found: Vec<(Finding, bool)> = ["c1", "c2", "c3", "c4", "c5"]
+            .iter()
+            .map(|c| (finding(c, &["setup"]), false))
+            .collect();
+        found.push((finding("setup", &[]), true));
+        let out = fold_into_entry_points(found, 0);
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].message.ends_with("`c3` (a.c:7) and 2 more"),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn offers_keep_two_chains_per_site() {
+        let mut paths = Paths::default();
+        let s = |call| Step { func: 0, call };
+        let (p1, p2, p3) = (
+            paths.push(s(1), NIL),
+            paths.push(s(2), NIL),
+            paths.push(s(3), NIL),
+        );
+        let mut list = Vec::new();
+        assert!(offer(&mut list, (3, p1, 0, 9), &paths));
+        // The same chain again, as long or longer: nothing changes.
+        let again = paths.push(s(1), NIL);
+        assert!(!offer(&mut list, (3, again, 0, 9), &paths));
+        assert!(offer(&mut list, (5, p2, 0, 9), &paths));
+        // A third chain to the site replaces the longest only if shorter.
+        assert!(!offer(&mut list, (6, p3, 0, 9), &paths));
+        assert!(offer(&mut list, (4, p3, 0, 9), &paths));
+        let lens: Vec<u32> = list.iter().map(|r| r.0).collect();
+        assert_eq!(lens, [3, 4]);
+        // Other sites fill the list up to its bound, shortest kept.
+        for site in 1..20 {
+            offer(&mut list, (site as u32 + 1, NIL, site, 9), &paths);
+        }
+        assert_eq!(list.len(), REACHES_PER_FUNCTION);
+        assert!(list.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
 
     #[test]
     fn constant_arguments_are_macros_numbers_and_sizes() {
