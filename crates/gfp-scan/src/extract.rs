@@ -416,6 +416,10 @@ struct Walker<'s> {
     /// The variable a lock-taking call that returns NULL without the lock
     /// was assigned to, with that lock.
     null_unlocked: Option<(String, LockClass, String)>,
+    /// The plain copies of one variable into another (`fsn_mark =
+    /// new_fsn_mark;`): a lock taken through one may be released through
+    /// the other.
+    aliases: Vec<(String, String)>,
 }
 
 impl<'s> Walker<'s> {
@@ -446,6 +450,7 @@ impl<'s> Walker<'s> {
             depth: 0,
             parent_kind: "",
             body_span: 0..0,
+            aliases: Vec::new(),
             fn_span: 0..0,
             trylock: None,
             end_line: line(at),
@@ -495,6 +500,7 @@ impl<'s> Walker<'s> {
     fn finish(mut self) -> (Function, Vec<EntryPoint>, Vec<(String, String)>) {
         // Assigned before its first test (`exists = lookup(...); if (exists)
         // lock; ... if (exists) unlock;`) is still one value for both.
+        self.release_through_aliases();
         let src = self.src;
         self.cfg.stable = self
             .cfg
@@ -512,6 +518,66 @@ impl<'s> Walker<'s> {
         }
         self.f.shrink();
         (self.f, self.entry_points, self.ops)
+    }
+
+    /// A release through a copy of the pointer a lock was taken through
+    /// (`spin_lock(&new_fsn_mark->lock); fsn_mark = new_fsn_mark; ...
+    /// spin_unlock(&fsn_mark->lock);`) releases that section too, where it
+    /// is held: the kernel writes the copy on one path and takes the lock
+    /// through the original name, and through the copy on another path.
+    fn release_through_aliases(&mut self) {
+        if self.aliases.is_empty() {
+            return;
+        }
+        let sections = &self.f.sections;
+        let aliases = &self.aliases;
+        let others = |lock: &str| -> Vec<String> {
+            let Some(base_end) = lock
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|&e| e > 0)
+            else {
+                return Vec::new();
+            };
+            let (base, rest) = lock.split_at(base_end);
+            let mut out: Vec<String> = Vec::new();
+            for (a, b) in aliases {
+                let other = if a == base {
+                    b
+                } else if b == base {
+                    a
+                } else {
+                    continue;
+                };
+                let cand = format!("{other}{rest}");
+                for s in sections {
+                    if flow::same_lock(&s.lock, &cand)
+                        && !flow::same_lock(&s.lock, lock)
+                        && !out.contains(&s.lock)
+                    {
+                        out.push(s.lock.clone());
+                    }
+                }
+            }
+            out
+        };
+        for b in &mut self.cfg.blocks {
+            if !b.events.iter().any(|e| matches!(e, Ev::Release(..))) {
+                continue;
+            }
+            let mut events = Vec::with_capacity(b.events.len() + 1);
+            for ev in std::mem::take(&mut b.events) {
+                let extra: Vec<Ev> = match &ev {
+                    Ev::Release(class, lock) if !lock.is_empty() => others(lock)
+                        .into_iter()
+                        .map(|l| Ev::ReleaseHeld(*class, l))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                events.push(ev);
+                events.extend(extra);
+            }
+            b.events = events;
+        }
     }
 
     fn stmt(&mut self, n: Node<'_>) {
@@ -814,6 +880,12 @@ impl<'s> Walker<'s> {
                             line: line(d),
                             always: runs_always(d),
                         });
+                    }
+                    if v.kind() == "identifier" && !var.is_empty() {
+                        let pair = (var.clone(), text(self.src, v));
+                        if !self.aliases.contains(&pair) {
+                            self.aliases.push(pair);
+                        }
                     }
                     self.expr_under("init_declarator", v, Some(&var));
                 }
@@ -1216,6 +1288,13 @@ impl<'s> Walker<'s> {
         let lhs_text = text(self.src, lhs);
         let rhs_text = text(self.src, rhs);
         let ln = line(n);
+        if op == "="
+            && lhs.kind() == "identifier"
+            && rhs.kind() == "identifier"
+            && !self.aliases.contains(&(lhs_text.clone(), rhs_text.clone()))
+        {
+            self.aliases.push((lhs_text.clone(), rhs_text.clone()));
+        }
         if lhs_text.replace(' ', "") == "current->flags" {
             let pf: Vec<String> = pf_names(&rhs_text)
                 .into_iter()

@@ -462,7 +462,7 @@ const KEYED_CLASSES: u16 = (1 << LockClass::Spin as u8)
 /// Whether two lock expressions name the same lock: equal, or one is the
 /// other reached through more pointers (`hwfn->info->lock` and `info->lock`,
 /// where `info = hwfn->info`), which the kernel writes both ways.
-fn same_lock(a: &str, b: &str) -> bool {
+pub(crate) fn same_lock(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }

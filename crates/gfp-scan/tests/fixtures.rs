@@ -1234,3 +1234,22 @@ fn a_ruled_out_chain_leaves_the_next_one_to_the_site() {
     assert_eq!(r.findings[0].context.function, "bind");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_lock_released_through_a_copy_of_its_pointer_is_released() {
+    // dnotify takes the new mark's lock, copies the pointer, and releases
+    // through the copy; a copy of another pointer releases nothing.
+    let (root, write) = temp_tree("alias-release");
+    write(
+        "a.c",
+        "struct mark { spinlock_t lock; };\nvoid attach(struct mark *found, struct mark *new_mark)\n{\n\tstruct mark *m;\n\tif (found) {\n\t\tm = found;\n\t\tspin_lock(&m->lock);\n\t} else {\n\t\tspin_lock(&new_mark->lock);\n\t\tm = new_mark;\n\t}\n\tspin_unlock(&m->lock);\n\tkmalloc(8, GFP_KERNEL);\n}\nvoid other(struct mark *a, struct mark *b)\n{\n\tstruct mark *m = a;\n\tspin_lock(&b->lock);\n\tspin_unlock(&m->lock);\n\tkmalloc(8, GFP_KERNEL);\n}\n",
+    );
+    let r = scan(&root, &on_612(), None).expect("scans");
+    let contexts: Vec<&str> = r
+        .findings
+        .iter()
+        .map(|f| f.context.function.as_str())
+        .collect();
+    assert_eq!(contexts, ["other"], "{}", r.to_text());
+    let _ = std::fs::remove_dir_all(&root);
+}
