@@ -45,6 +45,9 @@ pub struct ScanArgs {
     /// Follow calls through ops structures (`ops->member(...)`) to the functions their initialisers name.
     #[arg(long)]
     follow_ops: bool,
+    /// With --follow-ops: follow a call through a member only when at most N functions are put in that member (1, the default, follows the unambiguous ones; more follows generic interfaces too, with many more false findings). 1 to 64.
+    #[arg(long, value_name = "N", requires = "follow_ops", default_value_t = gfp_scan::DEFAULT_OPS_TARGETS as u32, value_parser = clap::value_parser!(u32).range(1..=gfp_scan::MAX_OPS_TARGETS as i64))]
+    ops_targets: u32,
     /// The function a proposed scope would wrap (with --propose).
     #[arg(long, value_name = "FUNCTION", requires = "propose")]
     around: Option<String>,
@@ -120,6 +123,7 @@ pub fn run(args: ScanArgs) -> CmdResult {
             .map_err(|e| UserError(format!("--rules: {e}")))?;
     }
     opts.follow_ops = args.follow_ops;
+    opts.ops_targets = args.ops_targets as usize;
     opts.parse_all = args.parse_all;
     opts.trust_callers = args.trust_callers as usize;
     opts.max_chain = args.max_chain as usize;

@@ -143,9 +143,10 @@ pub struct Call {
     /// (`if (!nofail) return ...;` leaves `nofail` true after it): the
     /// parameter's index and its truth.
     pub assumes: ThinVec<(u8, bool)>,
-    /// Whether `--follow-ops` added the call for a call through a member
-    /// made at this line (the [`IndirectCall`] of the same line says which).
-    pub indirect: bool,
+    /// For a call `--follow-ops` added for a call through a member made at
+    /// this line (the [`IndirectCall`] of the same line says which member),
+    /// how many functions that call became (1 to 16); 0 for a direct call.
+    pub indirect: u8,
 }
 
 impl Call {

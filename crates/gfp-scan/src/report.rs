@@ -81,7 +81,8 @@ pub struct Hop {
     /// The function called.
     pub call: String,
     /// The member the call reads the function from, for a call
-    /// `--follow-ops` followed through a structure (`->setup`).
+    /// `--follow-ops` followed through a structure, with how many functions
+    /// it may be (`->setup`, `->report, one of 5`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
     /// The branch conditions the call is made under, outermost first, as
@@ -155,6 +156,9 @@ pub struct Stats {
     pub indirect_calls: u64,
     /// Of those, followed through ops initialisers (`--follow-ops`).
     pub indirect_followed: u64,
+    /// Of those, not followed because more functions than `--ops-targets`
+    /// allows may be called there: (calls, the bound).
+    pub indirect_generic: (u64, usize),
     /// Milliseconds of wall time until every file was parsed.
     pub parse_wall_ms: u64,
     /// Functions a proposal's `--around` matched.
@@ -259,9 +263,18 @@ impl Report {
             out,
             "{} calls through function pointers were not followed{}",
             s.indirect_calls - s.indirect_followed,
-            if s.indirect_followed > 0 {
+            if s.indirect_followed > 0 || s.indirect_generic.0 > 0 {
+                let generic = match s.indirect_generic {
+                    (0, _) => String::new(),
+                    (n, 1) => format!(
+                        "; {n} that may call more than one function were not: --ops-targets N follows up to N"
+                    ),
+                    (n, k) => format!(
+                        "; {n} that may call more than {k} functions were not"
+                    ),
+                };
                 format!(
-                    " ({} followed through ops initialisers)",
+                    " ({} followed through ops initialisers{generic})",
                     s.indirect_followed
                 )
             } else {

@@ -74,14 +74,17 @@ impl Ctx<'_> {
             file: self.g.file_of(s.func).to_string(),
             line: c.line,
             call: c.name().to_string(),
-            via: c
-                .indirect
+            via: (c.indirect > 0)
                 .then(|| {
-                    f.indirect_calls
+                    let m = f
+                        .indirect_calls
                         .iter()
                         .find(|ic| ic.line == c.line && ic.member.is_some())
-                        .and_then(|ic| ic.member.as_ref())
-                        .map(|m| format!("->{m}"))
+                        .and_then(|ic| ic.member.as_ref())?;
+                    Some(match c.indirect {
+                        1 => format!("->{m}"),
+                        n => format!("->{m}, one of {n}"),
+                    })
                 })
                 .flatten(),
             when: Vec::new(),

@@ -1253,3 +1253,50 @@ fn a_lock_released_through_a_copy_of_its_pointer_is_released() {
     assert_eq!(contexts, ["other"], "{}", r.to_text());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn ops_targets_bounds_how_generic_a_followed_call_may_be() {
+    // Two drivers put a function in `xmit`: by default the call is not
+    // followed (either may be the one); with --ops-targets 2 both are, and
+    // the hop says the function is one of two.
+    let (root, write) = temp_tree("ops-targets");
+    write(
+        "core.h",
+        "struct net_ops {\n\tint (*xmit)(int len);\n};\nstruct netdev {\n\tconst struct net_ops *ops;\n};\n",
+    );
+    write(
+        "core.c",
+        "#include \"core.h\"\nstatic DEFINE_SPINLOCK(lock);\nvoid send(struct netdev *d)\n{\n\tspin_lock(&lock);\n\td->ops->xmit(64);\n\tspin_unlock(&lock);\n}\n",
+    );
+    write(
+        "a.c",
+        "#include \"core.h\"\nstatic int a_xmit(int len)\n{\n\treturn kmalloc(len, GFP_KERNEL) != NULL;\n}\nstatic const struct net_ops a_ops = {\n\t.xmit = a_xmit,\n};\n",
+    );
+    write(
+        "b.c",
+        "#include \"core.h\"\nstatic int b_xmit(int len)\n{\n\treturn kmalloc(len, GFP_ATOMIC) != NULL;\n}\nstatic const struct net_ops b_ops = {\n\t.xmit = b_xmit,\n};\n",
+    );
+    let mut opts = ScanOptions {
+        follow_ops: true,
+        ..on_612()
+    };
+    let r = scan(&root, &opts, None).expect("scans");
+    assert!(r.findings.is_empty(), "{}", r.to_text());
+    assert_eq!(r.stats.indirect_followed, 0);
+    assert_eq!(r.stats.indirect_generic, (1, 1));
+    assert!(
+        r.to_text().contains("--ops-targets N follows up to N"),
+        "{}",
+        r.to_text()
+    );
+    opts.ops_targets = 2;
+    let r = scan(&root, &opts, None).expect("scans");
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    assert!(touches(&r.findings[0], "a.c", 4), "{}", r.to_text());
+    assert_eq!(
+        r.findings[0].chain[0].via.as_deref(),
+        Some("->xmit, one of 2")
+    );
+    assert_eq!(r.stats.indirect_followed, 1);
+    let _ = std::fs::remove_dir_all(&root);
+}
