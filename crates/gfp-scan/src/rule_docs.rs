@@ -56,7 +56,10 @@ What it leaves out
   context by contract); a function that at least --trust-callers (3)
   distinct functions call inside atomic sections; chains longer than
   --max-chain (6) calls, which are counted in the summary; calls through
-  function pointers unless --follow-ops finds their initialisers.
+  function pointers unless --follow-ops finds their initialisers (one
+  function per call, or up to --ops-targets). A chain through a function
+  that is itself reported as an atomic entry point is folded into that
+  finding, whose message counts the contexts that reach it.
 ";
 
 const NOFAIL_NO_RECLAIM_DOC: &str = "\
@@ -175,5 +178,14 @@ mod tests {
             assert!(text.contains(id), "{id}'s explanation does not name it");
         }
         assert!(explain("no-such-rule").is_none());
+    }
+
+    #[test]
+    fn the_defaults_the_text_names_are_the_scanners() {
+        let doc = explain(SLEEP_IN_ATOMIC).expect("documented");
+        let trust = format!("--trust-callers ({})", crate::DEFAULT_TRUST_CALLERS);
+        let chain = format!("--max-chain ({})", crate::DEFAULT_MAX_CHAIN);
+        assert!(doc.contains(&trust), "{doc}");
+        assert!(doc.contains(&chain), "{doc}");
     }
 }
