@@ -261,16 +261,19 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "{} calls through function pointers were not followed{}",
-            s.indirect_calls - s.indirect_followed,
+            "{} through function pointers {} not followed{}",
+            counted((s.indirect_calls - s.indirect_followed) as usize, "call"),
+            was((s.indirect_calls - s.indirect_followed) as usize),
             if s.indirect_followed > 0 || s.indirect_generic.0 > 0 {
                 let generic = match s.indirect_generic {
                     (0, _) => String::new(),
                     (n, 1) => format!(
-                        "; {n} that may call more than one function were not: --ops-targets N follows up to N"
+                        "; {n} that may call more than one function {} not: --ops-targets N follows up to N",
+                        was(n as usize)
                     ),
                     (n, k) => format!(
-                        "; {n} that may call more than {k} functions were not"
+                        "; {n} that may call more than {k} functions {} not",
+                        was(n as usize)
                     ),
                 };
                 format!(
