@@ -267,6 +267,11 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         .take_while(|w| *w != name)
         .any(|w| w == "__init")
         || word_before(src, n, b"__init");
+    let is_weak = text(src, n)
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .take_while(|w| *w != name)
+        .any(|w| w == "__weak")
+        || word_before(src, n, b"__weak");
     let mut params = Vec::new();
     if let Some(list) = decl.child_by_field_name("parameters") {
         let mut c = list.walk();
@@ -297,6 +302,7 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         && n.child_by_field_name("declarator").map(|d| d.id()) == Some(decl.id());
     let mut w = Walker::new(src, name, is_static, decl, params);
     w.f.is_init = is_init;
+    w.f.is_weak = is_weak;
     w.f.returns_bool = returns_bool;
     if body.end_byte() - body.start_byte() <= 256 {
         let code = crate::lexical::code_only(&src[body.start_byte()..body.end_byte()]);

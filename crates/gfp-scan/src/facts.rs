@@ -16,6 +16,9 @@ pub struct Function {
     pub line: u32,
     /// Whether it is marked `__init` (boot or module-load code).
     pub is_init: bool,
+    /// Whether it is a weak definition (`__weak`): another, strong
+    /// definition of the name replaces it at link time.
+    pub is_weak: bool,
     /// Whether it returns `bool` (a predicate).
     pub returns_bool: bool,
     /// The truth of what it returns when its whole body returns one

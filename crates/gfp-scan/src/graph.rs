@@ -314,6 +314,17 @@ impl Graph {
                 }
             }
         }
+        // A weak definition is replaced at link time by a strong one of the
+        // same name (`kernel/iomem.c`'s `__weak ioremap_cache()` by x86's).
+        for ids in by_name.values_mut() {
+            let weak = |id: &FnId| {
+                let (fi, i) = fns[*id as usize];
+                files[fi as usize].functions[i as usize].is_weak
+            };
+            if ids.len() > 1 && ids.iter().any(|id| !weak(id)) {
+                ids.retain(|id| !weak(id));
+            }
+        }
         let by_hook: HashMap<&str, &Vec<FnId>> = by_name
             .iter()
             .filter_map(|(n, v)| Some((n.strip_suffix("_noprof")?, v)))

@@ -1300,3 +1300,27 @@ fn ops_targets_bounds_how_generic_a_followed_call_may_be() {
     assert_eq!(r.stats.indirect_followed, 1);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_strong_definition_replaces_a_weak_one() {
+    // lib.c's weak map_cache() is what an architecture without its own
+    // compiles; arch.c has one, so a call reaches arch.c's GFP_ATOMIC
+    // allocation, not the weak one's GFP_KERNEL.
+    let (root, write) = temp_tree("weak");
+    write(
+        "lib.c",
+        "__weak void *map_cache(unsigned long size)\n{\n\treturn kmalloc(size, GFP_KERNEL);\n}\nstatic DEFINE_SPINLOCK(lock);\nvoid user(void)\n{\n\tspin_lock(&lock);\n\tmap_cache(64);\n\tspin_unlock(&lock);\n}\n",
+    );
+    write(
+        "arch.c",
+        "void *map_cache(unsigned long size)\n{\n\treturn kmalloc(size, GFP_ATOMIC);\n}\n",
+    );
+    let r = scan(&root, &on_612(), None).expect("scans");
+    assert!(r.findings.is_empty(), "{}", r.to_text());
+    // Without the strong one, the weak one is the definition.
+    std::fs::remove_file(root.join("arch.c")).expect("removes");
+    let r = scan(&root, &on_612(), None).expect("scans");
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    assert!(touches(&r.findings[0], "lib.c", 3), "{}", r.to_text());
+    let _ = std::fs::remove_dir_all(&root);
+}

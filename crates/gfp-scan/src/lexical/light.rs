@@ -38,6 +38,9 @@ pub fn light_function(
     let is_static = head[..s]
         .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
         .any(|w| w == b"static");
+    let is_weak = head[..s]
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+        .any(|w| w == b"__weak");
     let params = head_params(&head[p..]);
     let returns_bool = !head[..s].contains(&b'*')
         && head[..s]
@@ -46,6 +49,7 @@ pub fn light_function(
     let mut f = Function {
         name,
         is_static,
+        is_weak,
         returns_bool,
         line: line_of(r.start + s),
         params,
