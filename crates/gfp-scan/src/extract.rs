@@ -262,16 +262,23 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
         return;
     }
     let is_static = has_static(src, n);
-    let is_init = text(src, n)
+    // The words of the head before the name (`static int __init`,
+    // `__weak void __iomem *`), or just before the definition when a macro
+    // split its head.
+    let head = String::from_utf8_lossy(
+        src.get(n.start_byte()..body.start_byte())
+            .unwrap_or_default(),
+    );
+    let (mut is_init, mut is_weak) = (false, false);
+    for w in head
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .take_while(|w| *w != name)
-        .any(|w| w == "__init")
-        || word_before(src, n, b"__init");
-    let is_weak = text(src, n)
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .take_while(|w| *w != name)
-        .any(|w| w == "__weak")
-        || word_before(src, n, b"__weak");
+    {
+        is_init |= w == "__init";
+        is_weak |= w == "__weak";
+    }
+    let is_init = is_init || word_before(src, n, b"__init");
+    let is_weak = is_weak || word_before(src, n, b"__weak");
     let mut params = Vec::new();
     if let Some(list) = decl.child_by_field_name("parameters") {
         let mut c = list.walk();
