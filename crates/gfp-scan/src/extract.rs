@@ -1525,10 +1525,13 @@ impl<'s> Walker<'s> {
         self.f.indirect_calls.push(crate::facts::IndirectCall {
             member,
             receiver,
-            args: args.iter().map(|a| text(self.src, *a)).collect(),
-            line: ln,
-            case_labels: self.case_labels.clone().map(Box::new),
-            ..crate::facts::IndirectCall::default()
+            call: crate::facts::Call {
+                line: ln,
+                args: args.iter().map(|a| text(self.src, *a)).collect(),
+                inherited: true,
+                case_labels: self.case_labels.clone().map(Box::new),
+                ..Default::default()
+            },
         });
         self.emit(Ev::Indirect(id));
     }

@@ -260,47 +260,10 @@ pub struct IndirectCall {
     pub member: Option<String>,
     /// What the expression the member is read from says of its structure.
     pub receiver: Option<Receiver>,
-    /// The argument expressions as written.
-    pub args: Vec<String>,
-    /// The 1-based line.
-    pub line: u32,
-    /// Same as [`Call::sections`].
-    pub sections: Vec<u16>,
-    /// Same as [`Call::inherited`].
-    pub inherited: bool,
-    /// Same as [`Call::scopes_must`].
-    pub scopes_must: Vec<u16>,
-    /// Same as [`Call::scopes_may`].
-    pub scopes_may: Vec<u16>,
-    /// Same as [`Call::dropped`].
-    pub dropped: u16,
-    /// Same as [`Call::conds`].
-    pub conds: Vec<(u16, bool)>,
-    /// Same as [`Call::case_labels`].
-    pub case_labels: Option<Box<CaseLabels>>,
-    /// Same as [`Call::assumes`].
-    pub assumes: Vec<(u8, bool)>,
-}
-
-impl Default for IndirectCall {
-    /// A call made where nothing is known yet: the caller's section may
-    /// still be held ([`Call::inherited`]), nothing else.
-    fn default() -> Self {
-        IndirectCall {
-            member: None,
-            receiver: None,
-            args: Vec::new(),
-            line: 0,
-            sections: Vec::new(),
-            inherited: true,
-            scopes_must: Vec::new(),
-            scopes_may: Vec::new(),
-            dropped: 0,
-            conds: Vec::new(),
-            case_labels: None,
-            assumes: Vec::new(),
-        }
-    }
+    /// The call as a direct one is kept, without a callee: its line, its
+    /// arguments and what the flow knows at it. `--follow-ops` copies it
+    /// for each function the member may be.
+    pub call: Call,
 }
 
 /// The structure a call through a member reads it from, as far as the

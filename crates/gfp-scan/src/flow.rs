@@ -299,7 +299,13 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
         let input = solve(f, cfg, &truths, &order);
         record(f, cfg, &input, &truths, &mut rec);
     }
-    for (c, ctx) in f.calls.iter_mut().zip(rec.calls) {
+    let direct = f.calls.iter_mut().zip(rec.calls);
+    let through = f
+        .indirect_calls
+        .iter_mut()
+        .map(|ic| &mut ic.call)
+        .zip(rec.indirect);
+    for (c, ctx) in direct.chain(through) {
         if let Some(x) = ctx {
             c.sections = x.sections.iter().collect();
             c.inherited = x.inherited;
@@ -308,17 +314,6 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
             c.scopes_may = x.may.iter().collect();
             c.assumes = x.assumes.into();
             c.conds = x.conds.into();
-        }
-    }
-    for (c, ctx) in f.indirect_calls.iter_mut().zip(rec.indirect) {
-        if let Some(x) = ctx {
-            c.sections = x.sections.iter().collect();
-            c.inherited = x.inherited;
-            c.dropped = x.dropped;
-            c.scopes_must = x.must.iter().collect();
-            c.scopes_may = x.may.iter().collect();
-            c.assumes = x.assumes;
-            c.conds = x.conds;
         }
     }
     for (op, saved, line) in rec.foreign {

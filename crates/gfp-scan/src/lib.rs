@@ -1000,17 +1000,8 @@ fn follow_ops(files: &mut [facts::FileFacts], max_targets: usize) -> (u64, u64) 
                 for t in targets {
                     extra.push(facts::Call {
                         callee: t,
-                        line: ic.line,
-                        args: ic.args.iter().cloned().collect(),
-                        sections: ic.sections.iter().copied().collect(),
-                        inherited: ic.inherited,
-                        dropped: ic.dropped,
-                        case_labels: ic.case_labels.clone(),
-                        conds: ic.conds.iter().copied().collect(),
-                        scopes_must: ic.scopes_must.iter().copied().collect(),
-                        scopes_may: ic.scopes_may.iter().copied().collect(),
-                        assumes: ic.assumes.iter().copied().collect(),
                         indirect: count,
+                        ..ic.call.clone()
                     });
                 }
             }

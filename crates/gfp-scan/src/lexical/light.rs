@@ -82,9 +82,12 @@ pub fn light_function(
                     f.indirect_calls.push(IndirectCall {
                         member: Some(String::from_utf8_lossy(word).into_owned()),
                         receiver,
-                        args,
-                        line: line_of(base + st),
-                        ..IndirectCall::default()
+                        call: Call {
+                            line: line_of(base + st),
+                            args: args.into(),
+                            inherited: true,
+                            ..Call::default()
+                        },
                     });
                 } else {
                     f.calls.push(Call {

@@ -87,20 +87,9 @@ fn file_scope_variables(code: &[u8]) -> Vec<(String, String)> {
         else {
             continue;
         };
-        let mut j = skip_blank(line, ty_end);
-        while line.get(j) == Some(&b'*') {
-            j = skip_blank(line, j + 1);
-        }
-        let name_end = ident_end(line, j);
-        if name_end == j || line[j].is_ascii_digit() || &line[j..name_end] == b"const" {
+        let Some((j, name_end)) = declared_name(line, ty_end, b";=[") else {
             continue;
-        }
-        if !matches!(
-            line.get(skip_blank(line, name_end)),
-            Some(b';' | b'=' | b'[')
-        ) {
-            continue;
-        }
+        };
         let pair = (
             String::from_utf8_lossy(&line[j..name_end]).into_owned(),
             String::from_utf8_lossy(&line[ty_at..ty_end]).into_owned(),
@@ -125,6 +114,25 @@ fn struct_name_after(code: &[u8], at: usize) -> Option<(usize, usize)> {
     (name_end > name_at && !code[name_at].is_ascii_digit()).then_some((name_at, name_end))
 }
 
+/// The name a declaration declares after its type ends at `ty_end`
+/// (`struct T` then `*`s, `const`, the name), as a range, when one of
+/// `ends` follows it.
+fn declared_name(text: &[u8], ty_end: usize, ends: &[u8]) -> Option<(usize, usize)> {
+    let mut i = skip_blank(text, ty_end);
+    while text.get(i) == Some(&b'*') {
+        i = skip_blank(text, i + 1);
+    }
+    if text[i..].starts_with(b"const") && !text.get(i + 5).is_some_and(|&b| is_word(b)) {
+        i = skip_blank(text, i + 5);
+    }
+    let name_end = ident_end(text, i);
+    let named = name_end > i && !text[i].is_ascii_digit();
+    let ended = text
+        .get(skip_blank(text, name_end))
+        .is_some_and(|b| ends.contains(b));
+    (named && ended).then_some((i, name_end))
+}
+
 /// The `struct T *name;` and `struct T name;` declarations of a
 /// structure's body: (name, T).
 fn members_of_struct_type(body: &[u8]) -> Vec<(String, String)> {
@@ -133,25 +141,11 @@ fn members_of_struct_type(body: &[u8]) -> Vec<(String, String)> {
         let Some((ty_at, ty_end)) = struct_name_after(body, at) else {
             continue;
         };
-        let mut i = skip_blank(body, ty_end);
-        while body.get(i) == Some(&b'*') {
-            i = skip_blank(body, i + 1);
-        }
-        if body[i..].starts_with(b"const") && !body.get(i + 5).is_some_and(|&b| is_word(b)) {
-            i = skip_blank(body, i + 5);
-        }
-        let name_end = ident_end(body, i);
-        if name_end == i || body[i].is_ascii_digit() {
-            continue;
-        }
         // A member ends its declaration here (an array's brackets, a bit
         // field or the next declarator may follow).
-        if !matches!(
-            body.get(skip_blank(body, name_end)),
-            Some(b';' | b'[' | b',')
-        ) {
+        let Some((i, name_end)) = declared_name(body, ty_end, b";[,") else {
             continue;
-        }
+        };
         out.push((
             String::from_utf8_lossy(&body[i..name_end]).into_owned(),
             String::from_utf8_lossy(&body[ty_at..ty_end]).into_owned(),
@@ -368,6 +362,7 @@ mod tests {
             ("controller", "cpci_hp_controller"),
             ("il_ops_v2", "il_ops"),
             ("table", "foo"),
+            ("fixed", "const_t"),
         ]
         .iter()
         .map(|(v, t)| (v.to_string(), t.to_string()))
