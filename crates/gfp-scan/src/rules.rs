@@ -200,11 +200,11 @@ fn offer(list: &mut Vec<Reach>, r: Reach, paths: &Paths) -> bool {
         }
         list.remove(i);
     }
-    let at_site: Vec<usize> = (0..list.len())
-        .filter(|&i| (list[i].2, list[i].3) == site)
-        .collect();
-    if at_site.len() >= REACHES_PER_SITE {
-        let longest = *at_site.last().expect("a site holds a reach");
+    // The list is sorted by length: the site's last reach is its longest.
+    let mut at_site = list.iter().enumerate().filter(|(_, x)| (x.2, x.3) == site);
+    let count = at_site.clone().count();
+    if count >= REACHES_PER_SITE {
+        let (longest, _) = at_site.next_back().expect("a site holds a reach");
         if list[longest].0 <= r.0 {
             return false;
         }
