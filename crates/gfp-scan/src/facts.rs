@@ -158,6 +158,20 @@ impl Call {
     pub fn name(&self) -> &str {
         self.callee.split_once('@').map_or(&self.callee, |(n, _)| n)
     }
+
+    /// Whether `followed` is a copy `--follow-ops` made of this call (an
+    /// [`IndirectCall::call`]) for one of its targets: the same line,
+    /// arguments and flow facts. Two member calls on one line
+    /// (`ops->a(x) || ops->b(x)`) differ in the arguments or in the branch
+    /// conditions the second is under.
+    pub fn is_copied_as(&self, followed: &Call) -> bool {
+        self.line == followed.line
+            && self.args == followed.args
+            && self.conds == followed.conds
+            && self.sections == followed.sections
+            && self.assumes == followed.assumes
+            && self.scopes_may == followed.scopes_may
+    }
 }
 
 /// What a `switch` tests, when the function's callers can decide which of

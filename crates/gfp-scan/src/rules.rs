@@ -79,7 +79,7 @@ impl Ctx<'_> {
                     let m = f
                         .indirect_calls
                         .iter()
-                        .find(|ic| ic.call.line == c.line && ic.member.is_some())
+                        .find(|ic| ic.member.is_some() && ic.call.is_copied_as(c))
                         .and_then(|ic| ic.member.as_ref())?;
                     Some(match c.indirect {
                         1 => format!("->{m}"),
