@@ -1302,6 +1302,35 @@ fn ops_targets_bounds_how_generic_a_followed_call_may_be() {
 }
 
 #[test]
+fn a_hop_names_the_member_it_was_called_through() {
+    // Two calls through members on one line: the chain's hop names the
+    // member that reaches the allocation (`xmit`), not the line's first.
+    let (root, write) = temp_tree("via-member");
+    write(
+        "core.h",
+        "struct net_ops {\n\tint (*prep)(int len);\n\tint (*xmit)(int len);\n};\nstruct netdev {\n\tconst struct net_ops *ops;\n};\n",
+    );
+    write(
+        "core.c",
+        "#include \"core.h\"\nstatic DEFINE_SPINLOCK(lock);\nvoid send(struct netdev *d)\n{\n\tspin_lock(&lock);\n\td->ops->prep(0); d->ops->xmit(64);\n\tspin_unlock(&lock);\n}\n",
+    );
+    write(
+        "a.c",
+        "#include \"core.h\"\nstatic int a_prep(int len)\n{\n\treturn len;\n}\nstatic int a_xmit(int len)\n{\n\treturn kmalloc(len, GFP_KERNEL) != NULL;\n}\nstatic const struct net_ops a_ops = {\n\t.prep = a_prep,\n\t.xmit = a_xmit,\n};\n",
+    );
+    let opts = ScanOptions {
+        follow_ops: true,
+        ..on_612()
+    };
+    let r = scan(&root, &opts, None).expect("scans");
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    assert!(touches(&r.findings[0], "a.c", 8), "{}", r.to_text());
+    assert_eq!(r.findings[0].chain[0].via.as_deref(), Some("->xmit"));
+    assert_eq!(r.stats.indirect_followed, 2);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
 fn a_strong_definition_replaces_a_weak_one() {
     // lib.c's weak map_cache() is what an architecture without its own
     // compiles; arch.c has one, so a call reaches arch.c's GFP_ATOMIC
