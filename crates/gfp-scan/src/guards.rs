@@ -24,6 +24,7 @@ use crate::lexical::{
     code_only, ident_end, keyword_parens, label_bounded_end, matching, regions, skip_blank,
     stmt_end, RegionKind,
 };
+use crate::preproc::BuildFacts;
 use crate::report::Finding;
 
 /// The longest condition shown; longer ones are cut with an ellipsis.
@@ -43,9 +44,16 @@ struct Source {
 }
 
 impl Source {
-    fn read(path: &Path) -> Option<Source> {
-        let src = std::fs::read(path).ok()?;
-        let code = code_only(&src);
+    /// Reads the file as the scan read it: the text of preprocessor
+    /// branches no build compiles is blank, so a condition shown is one
+    /// the compiled code tests.
+    fn read(path: &Path, build: &BuildFacts<'_>) -> Option<Source> {
+        let mut src = std::fs::read(path).ok()?;
+        let mut code = code_only(&src);
+        if let Some(live) = crate::preproc::blank_dead_branches(&src, &code, build) {
+            code = code_only(&live);
+            src = live;
+        }
         let bodies = regions(&code)
             .into_iter()
             .filter(|r| r.kind == RegionKind::Function)
@@ -91,8 +99,9 @@ impl Source {
 
 /// Fills in [`crate::report::Hop::when`] for every hop of `findings`,
 /// reading the files under `base` one at a time (a proposal's output may
-/// run through thousands of them).
-pub fn annotate(base: &Path, findings: &mut [Finding]) {
+/// run through thousands of them) with the dead branches of `build`
+/// blanked, as the scan read them.
+pub fn annotate(base: &Path, build: &BuildFacts<'_>, findings: &mut [Finding]) {
     let mut by_file: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
     for (fi, f) in findings.iter().enumerate() {
         for (hi, h) in f.chain.iter().enumerate() {
@@ -100,7 +109,7 @@ pub fn annotate(base: &Path, findings: &mut [Finding]) {
         }
     }
     for (file, hops) in by_file {
-        let Some(s) = Source::read(&base.join(&file)) else {
+        let Some(s) = Source::read(&base.join(&file), build) else {
             continue;
         };
         for (fi, hi) in hops {

@@ -598,7 +598,7 @@ fn scan_in_pool(
         stats.long_chains = before - findings.len();
     }
     sort_findings(&mut findings);
-    guards::annotate(base, &mut findings);
+    guards::annotate(base, &build, &mut findings);
     let functions = g.fns.len();
     // SARIF's base for the relative paths: absolute, as a URI needs.
     let base = std::fs::canonicalize(base)

@@ -1041,6 +1041,17 @@ fn each_hop_shows_the_branch_conditions_it_is_made_under() {
 }
 
 #[test]
+fn a_condition_in_a_branch_no_build_compiles_is_not_shown() {
+    // The `if` under `#if 0` is not compiled: the call is unconditional,
+    // and the hop shows only the compiled test.
+    let c = "static void fill(struct dev *d, int a)\n{\n#if 0\n\tif (a)\n#endif\n\tif (!d->buf)\n\t\td->buf = kzalloc(64, GFP_KERNEL);\n}\n\
+             void locked(struct dev *d)\n{\n\tspin_lock(&d->lock);\n\tfill(d, 0);\n\tspin_unlock(&d->lock);\n}\n";
+    let r = scan_generated("guards-dead", c, &on_612());
+    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
+    assert_eq!(r.findings[0].chain[1].when, ["!d->buf"], "{}", r.to_text());
+}
+
+#[test]
 fn sarif_resolves_paths_against_the_absolute_directory_scanned() {
     // A scanned file's paths are relative to its directory.
     let file = fixture("tree").join("mm/chains.c");
