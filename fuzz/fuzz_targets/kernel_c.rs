@@ -2,7 +2,8 @@
 //! preprocessor pass, the lexical reader, tree-sitter's recovery, the
 //! call graph, every rule, and the branch conditions read back for the
 //! chains (`gfp_scan::guards`), which are also asked for at offsets all
-//! over each function body. Nothing may panic or hang.
+//! over each function body; half the inputs with `--follow-ops`. Nothing
+//! may panic or hang.
 //!
 //! Run it with `-detect_leaks=0`: each scan starts a worker thread, and
 //! LeakSanitizer now and then counts glibc's bookkeeping of a thread that
@@ -27,9 +28,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::create_dir_all(&dir);
     let file = dir.join("fuzz.c");
     if std::fs::write(&file, data).is_ok() {
+        // Half the inputs also follow calls through ops members (up to
+        // four targets), which the default scan leaves alone.
+        let follow = data.first().is_some_and(|b| b & 1 == 1);
         let opts = ScanOptions {
             max_chain: 0,
             jobs: Some(1),
+            follow_ops: follow,
+            ops_targets: 4,
             ..ScanOptions::default()
         };
         let _ = scan(&file, &opts, None);
