@@ -317,45 +317,24 @@ fn collect_files(
         }
         return Ok((vec![root.to_path_buf()], 0, None));
     }
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(ft) = e.file_type() else { continue };
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            if ft.is_dir() {
-                if name.starts_with('.')
-                    || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref()))
-                {
-                    continue;
-                }
-                // The gfp profiles describe an x86_64 build: of `arch/`,
-                // only that architecture is compiled with the rest.
-                if is_kernel && dir == root.join("arch") && arch.is_some_and(|a| a != name) {
-                    continue;
-                }
-                stack.push(p);
-            } else if ft.is_file() && (name.ends_with(".c") || name.ends_with(".h")) {
-                out.push(p);
-            }
-        }
-    }
+    // A kernel tree, or a directory inside one: the tree's Kconfig and
+    // Makefiles say what an x86_64 build compiles. They are read while the
+    // scanned directory is walked.
+    let tree = kernel_tree(root);
+    let (mut out, never) = rayon::join(
+        || source_files(root, root.to_path_buf(), is_kernel, arch),
+        || match (&tree, buildable_only, arch) {
+            (Some(tree), true, Some(arch)) => Some(kconfig::Unbuildable::read(tree, arch)),
+            _ => None,
+        },
+    );
     out.sort();
     if out.is_empty() {
         return Err(ScanError::NoSource(root.display().to_string()));
     }
     let mut unbuildable = 0;
     let mut config = None;
-    // A kernel tree, or a directory inside one: the tree's Kconfig and
-    // Makefiles say what an x86_64 build compiles.
-    let tree = kernel_tree(root);
-    if let (Some(tree), true, Some(arch)) = (&tree, buildable_only, arch) {
-        let never = kconfig::Unbuildable::read(tree, arch);
+    if let (Some(tree), Some(never)) = (&tree, never) {
         // Where the scanned directory lies in the tree (`fs` for TREE/fs).
         let inside = std::fs::canonicalize(root)
             .ok()
@@ -389,6 +368,45 @@ fn collect_files(
         config = Some(never);
     }
     Ok((out, unbuildable, config))
+}
+
+/// The `.c` and `.h` files under `dir` (inside the scanned `root`), its
+/// subdirectories read in parallel: hidden directories are left out, and
+/// in a kernel tree what is not kernel code ([`NOT_KERNEL_CODE`]) and the
+/// directories of `arch/` other than `arch`'s.
+fn source_files(root: &Path, dir: PathBuf, is_kernel: bool, arch: Option<&str>) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut here = Vec::new();
+    let mut below = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        let Ok(ft) = e.file_type() else { continue };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if ft.is_dir() {
+            if name.starts_with('.')
+                || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref()))
+            {
+                continue;
+            }
+            // The gfp profiles describe an x86_64 build: of `arch/`, only
+            // that architecture is compiled with the rest.
+            if is_kernel && dir == root.join("arch") && arch.is_some_and(|a| a != name) {
+                continue;
+            }
+            below.push(p);
+        } else if ft.is_file() && (name.ends_with(".c") || name.ends_with(".h")) {
+            here.push(p);
+        }
+    }
+    let nested: Vec<Vec<PathBuf>> = below
+        .into_par_iter()
+        .map(|d| source_files(root, d, is_kernel, arch))
+        .collect();
+    here.extend(nested.into_iter().flatten());
+    here
 }
 
 /// The kernel tree `path` is (or lies in): the nearest directory, itself or
