@@ -560,10 +560,12 @@ fn scan_in_pool(
     stats.indirect_followed = followed;
     stats.indirect_generic = generic;
     // Where the scanned directory lies in its kernel tree.
-    let tree_prefix = kernel_tree(root)
+    let tree = kernel_tree(root);
+    let tree_prefix = tree
+        .as_ref()
         .and_then(|t| {
             let r = std::fs::canonicalize(base).ok()?;
-            let rel = r.strip_prefix(&t).ok()?.to_string_lossy().into_owned();
+            let rel = r.strip_prefix(t).ok()?.to_string_lossy().into_owned();
             Some(if rel.is_empty() {
                 rel
             } else {
@@ -571,6 +573,13 @@ fn scan_in_pool(
             })
         })
         .unwrap_or_default();
+    if let (Some(t), false) = (&tree, tree_prefix.is_empty() && root.is_dir()) {
+        let part = match root.file_name().filter(|_| root.is_file()) {
+            Some(name) => format!("{tree_prefix}{}", name.to_string_lossy()),
+            None => tree_prefix.clone(),
+        };
+        stats.inside_tree = Some((t.display().to_string(), part));
+    }
     let g = graph::Graph::build(
         facts,
         &opts.allocators,

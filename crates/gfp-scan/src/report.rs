@@ -169,6 +169,10 @@ pub struct Stats {
     pub baselined: usize,
     /// Rules not run or reported (`--rules -RULE`).
     pub rules_left_out: Vec<&'static str>,
+    /// When the scanned directory lies inside a kernel tree without being
+    /// it: the tree and the directory's place in it (`fs/`). Calls out of
+    /// the directory are then not followed.
+    pub inside_tree: Option<(String, String)>,
 }
 
 /// `n` and `noun`, plural unless `n` is 1 (`1 finding`, `3 findings`).
@@ -284,6 +288,12 @@ impl Report {
                 " (--follow-ops follows those whose member has an initialiser)".to_string()
             }
         );
+        if let Some((tree, part)) = &s.inside_tree {
+            let _ = writeln!(
+                out,
+                "only {part} of the kernel tree {tree} was scanned: calls to functions defined elsewhere in the tree were not followed (scan the tree to follow them)"
+            );
+        }
         if s.long_chains > 0 {
             let _ = writeln!(
                 out,

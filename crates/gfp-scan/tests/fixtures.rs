@@ -779,6 +779,50 @@ fn tens_of_thousands_of_defines_are_read_in_linear_time() {
 }
 
 #[test]
+fn a_scan_of_part_of_a_tree_says_calls_out_of_it_are_not_followed() {
+    // fs/ calls into mm/, which a scan of fs/ alone does not read: the
+    // allocation is found from the tree, and the summary of the part says
+    // why it is not found there.
+    let (root, write) = temp_tree("part");
+    write(
+        "Makefile",
+        "VERSION = 6\nPATCHLEVEL = 12\nobj-y += fs/ mm/\n",
+    );
+    write("Kconfig", "config MMU\n\tdef_bool y\n");
+    write("arch/x86/Kconfig", "config X86\n\tdef_bool y\n");
+    write("fs/Makefile", "obj-y += user.o\n");
+    write("mm/Makefile", "obj-y += pool.o\n");
+    write(
+        "mm/pool.c",
+        "void *pool_get(void)\n{\n\treturn kmalloc(64, GFP_KERNEL);\n}\n",
+    );
+    write(
+        "fs/user.c",
+        "void fs_locked(struct fs *fs)\n{\n\tspin_lock(&fs->lock);\n\tfs->p = pool_get();\n\tspin_unlock(&fs->lock);\n}\n",
+    );
+    let line = "calls to functions defined elsewhere in the tree were not followed";
+    let whole = scan(&root, &ScanOptions::default(), None).expect("scans");
+    assert_eq!(whole.findings.len(), 1, "{}", whole.to_text());
+    assert!(!whole.to_text().contains(line), "{}", whole.to_text());
+    let part = scan(&root.join("fs"), &ScanOptions::default(), None).expect("scans");
+    assert!(part.findings.is_empty(), "{}", part.to_text());
+    assert!(
+        part.to_text().contains("only fs/ of the kernel tree "),
+        "{}",
+        part.to_text()
+    );
+    assert!(part.to_text().contains(line), "{}", part.to_text());
+    let file = scan(&root.join("fs/user.c"), &ScanOptions::default(), None).expect("scans");
+    assert!(
+        file.to_text()
+            .contains("only fs/user.c of the kernel tree "),
+        "{}",
+        file.to_text()
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
 fn a_branch_on_a_configuration_stub_is_decided_by_the_build() {
     // x86 has 4 KiB pages: the subpage test is the stub returning false,
     // so nothing past `if (!fs_is_subpage(...)) return 0;` runs. On a tree
