@@ -3,7 +3,12 @@
 //! the functions that pass their own `gfp_t` parameter down summarised as
 //! allocators of that parameter, to a fixed point.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
+
+// The graph's maps are keyed by names and call sites the scan itself read
+// from the tree: a fast hash (no defence against chosen keys) is enough,
+// and hashing millions of callee names was a tenth of the graph's build.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use gfp::Gfp;
 
@@ -58,13 +63,13 @@ pub struct Graph {
     pub events: Vec<Vec<AllocEvent>>,
     /// Names whose address is taken somewhere (they may be called through
     /// pointers).
-    pub address_taken: std::collections::HashSet<String>,
+    pub address_taken: HashSet<String>,
     /// Functions that test the context they run in (`in_interrupt()`,
     /// `gfpflags_allow_blocking()`, ...): written for atomic callers too.
     pub context_aware: Vec<bool>,
     /// Calls that hand the callee a `gfp_t` that does not sleep: the caller
     /// told the callee it runs in atomic context.
-    pub atomic_gfp_calls: std::collections::HashSet<Step>,
+    pub atomic_gfp_calls: HashSet<Step>,
     /// The value of each named integer constant the tree gives one value
     /// (enumerators, `#define NAME NUMBER`).
     pub constants: HashMap<String, i64>,
@@ -146,7 +151,7 @@ fn context_aware(files: &[FileFacts], fns: &[(u32, u32)], callees: &Callees) -> 
     };
     let named = |c: &crate::facts::Call| CONTEXT_TESTS.contains(&c.callee.as_str());
     let mut predicate = vec![false; fns.len()];
-    let mut by_name: HashSet<&str> = HashSet::new();
+    let mut by_name: HashSet<&str> = HashSet::default();
     loop {
         let mut changed = false;
         for id in 0..fns.len() {
@@ -204,10 +209,10 @@ const MAX_SUMMARIES: usize = 6;
 fn tree_constants(files: &mut [FileFacts]) -> HashMap<String, i64> {
     use rayon::prelude::*;
     let is_name = |t: &str| crate::lexical::is_constant_name(t);
-    let used: std::collections::HashSet<String> = files
+    let used: HashSet<String> = files
         .par_iter()
         .map(|file| {
-            let mut mine: std::collections::HashSet<&str> = Default::default();
+            let mut mine: HashSet<&str> = Default::default();
             for f in &file.functions {
                 for k in &f.cond_keys {
                     mine.extend(
@@ -226,7 +231,7 @@ fn tree_constants(files: &mut [FileFacts]) -> HashMap<String, i64> {
         })
         .flatten_iter()
         .collect();
-    let mut out: HashMap<String, Option<i64>> = HashMap::new();
+    let mut out: HashMap<String, Option<i64>> = HashMap::default();
     for f in files {
         for (name, v) in std::mem::take(&mut f.constants) {
             if !used.contains(&name) {
@@ -293,8 +298,8 @@ impl Graph {
             .map(|f| format!("{tree_prefix}{}", f.path))
             .collect();
         let mut fns = Vec::new();
-        let mut by_name: HashMap<String, Vec<FnId>> = HashMap::new();
-        let mut statics: HashMap<(u32, &str), FnId> = HashMap::new();
+        let mut by_name: HashMap<String, Vec<FnId>> = HashMap::default();
+        let mut statics: HashMap<(u32, &str), FnId> = HashMap::default();
         for (fi, file) in files.iter().enumerate() {
             for (i, f) in file.functions.iter().enumerate() {
                 let id = fns.len() as FnId;
@@ -407,8 +412,8 @@ impl Graph {
         callees.finish();
         drop((statics, by_hook));
         let address_taken = files
-            .iter()
-            .flat_map(|f| f.address_taken.iter().cloned())
+            .iter_mut()
+            .flat_map(|f| std::mem::take(&mut f.address_taken))
             .collect();
         let context_aware = context_aware(&files, &fns, &callees);
         let atomic_gfp_calls = atomic_gfp_calls(&files, &fns, &callees, ev);
@@ -512,7 +517,7 @@ impl Graph {
                 queue.push_back(id as FnId);
             }
         }
-        let mut seen_from: HashMap<(FnId, Step, usize), ()> = HashMap::new();
+        let mut seen_from: HashMap<(FnId, Step, usize), ()> = HashMap::default();
         while let Some(callee) = queue.pop_front() {
             let sums: Vec<AllocEvent> = summaries[callee as usize]
                 .iter()
@@ -673,12 +678,12 @@ fn atomic_gfp_calls(
     fns: &[(u32, u32)],
     callees: &Callees,
     ev: &Evaluator,
-) -> std::collections::HashSet<Step> {
+) -> HashSet<Step> {
     let func = |id: FnId| {
         let (f, i) = fns[id as usize];
         &files[f as usize].functions[i as usize]
     };
-    let mut out = std::collections::HashSet::new();
+    let mut out = HashSet::default();
     for id in 0..fns.len() {
         let caller = func(id as FnId);
         for (ci, call) in caller.calls.iter().enumerate() {
