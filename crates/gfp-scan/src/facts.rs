@@ -161,9 +161,9 @@ impl Call {
 
     /// Whether `followed` is a copy `--follow-ops` made of this call (an
     /// [`IndirectCall::call`]) for one of its targets: the same line,
-    /// arguments and flow facts. Two member calls on one line
-    /// (`ops->a(x) || ops->b(x)`) differ in the arguments or in the branch
-    /// conditions the second is under.
+    /// arguments and flow facts. Two member calls on one line usually
+    /// differ in one of these; those alike in all (`ops->a(x) ||
+    /// ops->b(x)`) are told apart by the member the target is put in.
     pub fn is_copied_as(&self, followed: &Call) -> bool {
         self.line == followed.line
             && self.args == followed.args

@@ -76,11 +76,7 @@ impl Ctx<'_> {
             call: c.name().to_string(),
             via: (c.indirect > 0)
                 .then(|| {
-                    let m = f
-                        .indirect_calls
-                        .iter()
-                        .find(|ic| ic.member.is_some() && ic.call.is_copied_as(c))
-                        .and_then(|ic| ic.member.as_ref())?;
+                    let m = self.member_called_through(f, c)?;
                     Some(match c.indirect {
                         1 => format!("->{m}"),
                         n => format!("->{m}, one of {n}"),
@@ -89,6 +85,38 @@ impl Ctx<'_> {
                 .flatten(),
             when: Vec::new(),
         }
+    }
+
+    /// The member a call `--follow-ops` added was made through: the
+    /// member of the indirect call it copies. Two member calls of one line
+    /// alike in arguments and flow facts (`ops->prep(n) || ops->xmit(n)`)
+    /// are told apart by which member an initialiser puts the callee in.
+    fn member_called_through<'f>(
+        &self,
+        f: &'f crate::facts::Function,
+        c: &crate::facts::Call,
+    ) -> Option<&'f str> {
+        let mut alike = f
+            .indirect_calls
+            .iter()
+            .filter(|ic| ic.call.is_copied_as(c))
+            .filter_map(|ic| ic.member.as_deref());
+        let first = alike.next()?;
+        let mut rest = alike.peekable();
+        if rest.peek().is_none() {
+            return Some(first);
+        }
+        let callee = c.name();
+        let puts = |m: &str| {
+            self.g
+                .files
+                .iter()
+                .any(|file| file.ops.iter().any(|(mm, fun)| mm == m && fun == callee))
+        };
+        std::iter::once(first)
+            .chain(rest)
+            .find(|m| puts(m))
+            .or(Some(first))
     }
 
     fn alloc_ref(&self, e: &AllocEvent, effective: Gfp) -> AllocRef {

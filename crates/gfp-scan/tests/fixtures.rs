@@ -1359,7 +1359,9 @@ fn ops_targets_bounds_how_generic_a_followed_call_may_be() {
 #[test]
 fn a_hop_names_the_member_it_was_called_through() {
     // Two calls through members on one line: the chain's hop names the
-    // member that reaches the allocation (`xmit`), not the line's first.
+    // member that reaches the allocation (`xmit`), not the line's first,
+    // also where both calls pass the same arguments under the same
+    // conditions (`prep(64) || xmit(64)`).
     let (root, write) = temp_tree("via-member");
     write(
         "core.h",
@@ -1367,7 +1369,8 @@ fn a_hop_names_the_member_it_was_called_through() {
     );
     write(
         "core.c",
-        "#include \"core.h\"\nstatic DEFINE_SPINLOCK(lock);\nvoid send(struct netdev *d)\n{\n\tspin_lock(&lock);\n\td->ops->prep(0); d->ops->xmit(64);\n\tspin_unlock(&lock);\n}\n",
+        "#include \"core.h\"\nstatic DEFINE_SPINLOCK(lock);\nvoid send(struct netdev *d)\n{\n\tspin_lock(&lock);\n\td->ops->prep(0); d->ops->xmit(64);\n\tspin_unlock(&lock);\n}\n\
+         void send_either(struct netdev *d)\n{\n\tspin_lock(&lock);\n\tif (d->ops->prep(64) || d->ops->xmit(64))\n\t\td = 0;\n\tspin_unlock(&lock);\n}\n",
     );
     write(
         "a.c",
@@ -1378,10 +1381,12 @@ fn a_hop_names_the_member_it_was_called_through() {
         ..on_612()
     };
     let r = scan(&root, &opts, None).expect("scans");
-    assert_eq!(r.findings.len(), 1, "{}", r.to_text());
-    assert!(touches(&r.findings[0], "a.c", 8), "{}", r.to_text());
-    assert_eq!(r.findings[0].chain[0].via.as_deref(), Some("->xmit"));
-    assert_eq!(r.stats.indirect_followed, 2);
+    assert_eq!(r.findings.len(), 2, "{}", r.to_text());
+    for f in &r.findings {
+        assert!(touches(f, "a.c", 8), "{}", r.to_text());
+        assert_eq!(f.chain[0].via.as_deref(), Some("->xmit"), "{}", r.to_text());
+    }
+    assert_eq!(r.stats.indirect_followed, 4);
     let _ = std::fs::remove_dir_all(&root);
 }
 
