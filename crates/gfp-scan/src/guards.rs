@@ -44,9 +44,10 @@ struct Source {
 }
 
 impl Source {
-    /// Reads the file as the scan read it: the text of preprocessor
-    /// branches no build compiles is blank, so a condition shown is one
-    /// the compiled code tests.
+    /// Reads the file with the text of the preprocessor branches no build
+    /// compiles blanked, as the scan blanked it (less the names its
+    /// headers `#undef`, which this reading does not know), so a
+    /// condition shown is one the compiled code tests.
     fn read(path: &Path, build: &BuildFacts<'_>) -> Option<Source> {
         let mut src = std::fs::read(path).ok()?;
         let mut code = code_only(&src);

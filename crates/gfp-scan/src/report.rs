@@ -169,9 +169,9 @@ pub struct Stats {
     pub baselined: usize,
     /// Rules not run or reported (`--rules -RULE`).
     pub rules_left_out: Vec<&'static str>,
-    /// When the scanned directory lies inside a kernel tree without being
-    /// it: the tree and the directory's place in it (`fs/`). Calls out of
-    /// the directory are then not followed.
+    /// When the scan covers part of a kernel tree (a directory inside it,
+    /// or one file): the tree and the part's place in it (`fs/`,
+    /// `mm/vmalloc.c`). Calls out of the part are then not followed.
     pub inside_tree: Option<(String, String)>,
 }
 
