@@ -272,60 +272,37 @@ struct TreeFiles {
     makefiles: Vec<String>,
 }
 
-/// Collects the Kconfig and Makefile paths under `root/rel`, sorted. The
-/// tree's directories are read in parallel (about 5,000 of them: reading
-/// them one by one was the larger part of a scan's set-up on a directory
-/// such as `fs/`).
+/// Collects the Kconfig and Makefile paths under `root/rel`, sorted.
 fn walk(root: &Path, rel: &str, out: &mut TreeFiles) {
-    let found = walk_dir(root, rel.to_string());
-    out.kconfig = found.kconfig;
-    out.makefiles = found.makefiles;
-    out.kconfig.sort();
-    out.makefiles.sort();
-}
-
-/// [`walk`]'s work for one directory and, in parallel, those below it.
-fn walk_dir(root: &Path, dir: String) -> TreeFiles {
-    use rayon::prelude::*;
-    let mut here = TreeFiles::default();
-    let Ok(rd) = std::fs::read_dir(root.join(&dir)) else {
-        return here;
+    let rel_of = |p: &Path| {
+        p.strip_prefix(root)
+            .ok()
+            .and_then(Path::to_str)
+            .map(str::to_string)
     };
-    let mut below = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let path = if dir.is_empty() {
-            name.to_string()
+    let found = crate::walk_dirs(
+        &root.join(rel),
+        &|dir, name| {
+            !(name.starts_with('.')
+                || (dir == root && (name == "tools" || name == "Documentation"))
+                || dir.join(name) == root.join("scripts/kconfig/tests"))
+        },
+        &|path, name| {
+            let kconfig = name.starts_with("Kconfig");
+            (kconfig || name == "Makefile" || name == "Kbuild")
+                .then(|| rel_of(path).map(|r| (kconfig, r)))
+                .flatten()
+        },
+    );
+    for (kconfig, path) in found {
+        if kconfig {
+            out.kconfig.push(path);
         } else {
-            format!("{dir}/{name}")
-        };
-        let Ok(ft) = e.file_type() else { continue };
-        if ft.is_dir() {
-            let skip = name.starts_with('.')
-                || (dir.is_empty() && (name == "tools" || name == "Documentation"))
-                || path == "scripts/kconfig/tests";
-            if !skip {
-                below.push(path);
-            }
-        } else if ft.is_file() {
-            if name.starts_with("Kconfig") {
-                here.kconfig.push(path);
-            } else if name == "Makefile" || name == "Kbuild" {
-                here.makefiles.push(path);
-            }
+            out.makefiles.push(path);
         }
     }
-    below
-        .into_par_iter()
-        .map(|d| walk_dir(root, d))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .fold(here, |mut acc, t| {
-            acc.kconfig.extend(t.kconfig);
-            acc.makefiles.extend(t.makefiles);
-            acc
-        })
+    out.kconfig.sort();
+    out.makefiles.sort();
 }
 
 // ---------------------------------------------------------------- Kconfig

@@ -322,7 +322,7 @@ fn collect_files(
     // scanned directory is walked.
     let tree = kernel_tree(root);
     let (mut out, never) = rayon::join(
-        || source_files(root, root.to_path_buf(), is_kernel, arch),
+        || source_files(root, is_kernel, arch),
         || match (&tree, buildable_only, arch) {
             (Some(tree), true, Some(arch)) => Some(kconfig::Unbuildable::read(tree, arch)),
             _ => None,
@@ -370,40 +370,54 @@ fn collect_files(
     Ok((out, unbuildable, config))
 }
 
-/// The `.c` and `.h` files under `dir` (inside the scanned `root`), its
-/// subdirectories read in parallel: hidden directories are left out, and
-/// in a kernel tree what is not kernel code ([`NOT_KERNEL_CODE`]) and the
-/// directories of `arch/` other than `arch`'s.
-fn source_files(root: &Path, dir: PathBuf, is_kernel: bool, arch: Option<&str>) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(&dir) else {
+/// The `.c` and `.h` files under `root`: hidden directories are left out,
+/// and in a kernel tree what is not kernel code ([`NOT_KERNEL_CODE`]) and
+/// the directories of `arch/` other than `arch`'s.
+fn source_files(root: &Path, is_kernel: bool, arch: Option<&str>) -> Vec<PathBuf> {
+    let arch_dir = root.join("arch");
+    walk_dirs(
+        root,
+        &|dir, name| {
+            !(name.starts_with('.')
+                || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name))
+                // The gfp profiles describe an x86_64 build: of `arch/`,
+                // only that architecture is compiled with the rest.
+                || (is_kernel && dir == arch_dir && arch.is_some_and(|a| a != name)))
+        },
+        &|path, name| (name.ends_with(".c") || name.ends_with(".h")).then(|| path.to_path_buf()),
+    )
+}
+
+/// What `take` makes of the files under `dir`, in no particular order,
+/// descending into the subdirectories `enter` accepts; both are given the
+/// directory (or file) path and its name. Subdirectories are read in
+/// parallel: a kernel tree has about 5,000, and reading them one by one
+/// was the larger part of a scan's set-up on a directory such as `fs/`.
+pub(crate) fn walk_dirs<T: Send>(
+    dir: &Path,
+    enter: &(dyn Fn(&Path, &str) -> bool + Sync),
+    take: &(dyn Fn(&Path, &str) -> Option<T> + Sync),
+) -> Vec<T> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut here = Vec::new();
     let mut below = Vec::new();
     for e in rd.flatten() {
-        let p = e.path();
         let Ok(ft) = e.file_type() else { continue };
         let name = e.file_name();
         let name = name.to_string_lossy();
         if ft.is_dir() {
-            if name.starts_with('.')
-                || (is_kernel && dir == root && NOT_KERNEL_CODE.contains(&name.as_ref()))
-            {
-                continue;
+            if enter(dir, &name) {
+                below.push(e.path());
             }
-            // The gfp profiles describe an x86_64 build: of `arch/`, only
-            // that architecture is compiled with the rest.
-            if is_kernel && dir == root.join("arch") && arch.is_some_and(|a| a != name) {
-                continue;
-            }
-            below.push(p);
-        } else if ft.is_file() && (name.ends_with(".c") || name.ends_with(".h")) {
-            here.push(p);
+        } else if ft.is_file() {
+            here.extend(take(&e.path(), &name));
         }
     }
-    let nested: Vec<Vec<PathBuf>> = below
+    let nested: Vec<Vec<T>> = below
         .into_par_iter()
-        .map(|d| source_files(root, d, is_kernel, arch))
+        .map(|d| walk_dirs(&d, enter, take))
         .collect();
     here.extend(nested.into_iter().flatten());
     here
@@ -573,11 +587,12 @@ fn scan_in_pool(
             })
         })
         .unwrap_or_default();
-    if let (Some(t), false) = (&tree, tree_prefix.is_empty() && root.is_dir()) {
-        let part = match root.file_name().filter(|_| root.is_file()) {
-            Some(name) => format!("{tree_prefix}{}", name.to_string_lossy()),
-            None => tree_prefix.clone(),
-        };
+    // The part of the tree scanned, when it is not the whole tree.
+    let part = match root.file_name().filter(|_| root.is_file()) {
+        Some(name) => format!("{tree_prefix}{}", name.to_string_lossy()),
+        None => tree_prefix.clone(),
+    };
+    if let (Some(t), false) = (&tree, part.is_empty()) {
         stats.inside_tree = Some((t.display().to_string(), part));
     }
     let g = graph::Graph::build(

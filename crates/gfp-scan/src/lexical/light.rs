@@ -35,12 +35,11 @@ pub fn light_function(
     if !col0 || !crate::extract::plausible_function_name(&name) {
         return None;
     }
-    let is_static = head[..s]
-        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-        .any(|w| w == b"static");
-    let is_weak = head[..s]
-        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-        .any(|w| w == b"__weak");
+    let (mut is_static, mut is_weak) = (false, false);
+    for w in head[..s].split(|b| !(b.is_ascii_alphanumeric() || *b == b'_')) {
+        is_static |= w == b"static";
+        is_weak |= w == b"__weak";
+    }
     let params = head_params(&head[p..]);
     let returns_bool = !head[..s].contains(&b'*')
         && head[..s]
