@@ -17,8 +17,11 @@ pub(crate) use crate::cond_keys::{
     balanced, called_in_key, cond_key, conjuncts, constant_return, disjuncts, is_config_key,
     param_truth,
 };
+use std::sync::Arc;
+
 use crate::facts::{EntryPoint, FileFacts, ForeignRestore, Function, Param, Scope, Section};
 use crate::flow::{self, Block, Cfg, Ev};
+use crate::scope_helpers::{Failure, Object, ScopeHelper};
 use crate::vocab::{self, LockClass, LockOp, ScopeOp};
 
 /// How deep the walk follows nested syntax before it stops descending: deep
@@ -32,6 +35,7 @@ pub fn file_facts(
     root: Node<'_>,
     releases: Vec<(String, String)>,
     helpers: Vec<crate::lexical::LockHelper>,
+    scope_helpers: Vec<ScopeHelper>,
 ) -> FileFacts {
     let mut out = FileFacts {
         path,
@@ -40,9 +44,10 @@ pub fn file_facts(
         lock_helpers: helpers.into(),
         ..FileFacts::default()
     };
+    let scope_helpers: Arc<[ScopeHelper]> = scope_helpers.into();
     let mut taken = HashSet::new();
     count_errors(root, &mut out.parse_errors);
-    top_level(src, root, &mut out, &mut taken, 0);
+    top_level(src, root, &mut out, &mut taken, &scope_helpers, 0);
     // Read by the walks only: not kept with a source file's facts (a
     // header's go to the files that include it).
     if !out.path.ends_with(".h") {
@@ -71,6 +76,7 @@ fn top_level(
     n: Node<'_>,
     out: &mut FileFacts,
     taken: &mut HashSet<String>,
+    scope_helpers: &Arc<[ScopeHelper]>,
     depth: u32,
 ) {
     if depth > MAX_DEPTH {
@@ -80,11 +86,11 @@ fn top_level(
     let children: Vec<Node<'_>> = n.children(&mut c).collect();
     for (i, ch) in children.iter().enumerate() {
         match ch.kind() {
-            "function_definition" => function(src, *ch, out, taken),
+            "function_definition" => function(src, *ch, out, taken, scope_helpers),
             "ERROR" => {
                 // A function whose header the parser could not place:
                 // `NAME(args) { body }` inside the error.
-                top_level(src, *ch, out, taken, depth + 1);
+                top_level(src, *ch, out, taken, scope_helpers, depth + 1);
             }
             "compound_statement" if n.kind() == "ERROR" => {
                 // Only a header that starts a line (kernel style puts a
@@ -101,6 +107,7 @@ fn top_level(
                     let mut w = Walker::new(src, name, false, *ch, Vec::new());
                     w.releases.clone_from(&out.releases);
                     w.helpers.clone_from(&out.lock_helpers);
+                    w.scope_helpers.clone_from(scope_helpers);
                     w.body(*ch);
                     taken.extend(w.taken.drain());
                     let (f, regs, ops) = w.finish();
@@ -114,7 +121,7 @@ fn top_level(
             | "preproc_else"
             | "preproc_elif"
             | "linkage_specification"
-            | "declaration_list" => top_level(src, *ch, out, taken, depth + 1),
+            | "declaration_list" => top_level(src, *ch, out, taken, scope_helpers, depth + 1),
             "declaration" | "expression_statement" => {
                 // File-scope initialisers: ops tables and DEFINE_TIMER-style
                 // registrations.
@@ -242,7 +249,13 @@ fn find_function_declarator(n: Node<'_>) -> Option<Node<'_>> {
     None
 }
 
-fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<String>) {
+fn function(
+    src: &[u8],
+    n: Node<'_>,
+    out: &mut FileFacts,
+    taken: &mut HashSet<String>,
+    scope_helpers: &Arc<[ScopeHelper]>,
+) {
     let Some(decl) = n
         .child_by_field_name("declarator")
         .and_then(find_function_declarator)
@@ -317,6 +330,7 @@ fn function(src: &[u8], n: Node<'_>, out: &mut FileFacts, taken: &mut HashSet<St
     }
     w.releases.clone_from(&out.releases);
     w.helpers.clone_from(&out.lock_helpers);
+    w.scope_helpers.clone_from(scope_helpers);
     w.body(body);
     taken.extend(w.taken.drain());
     let (f, regs, ops) = w.finish();
@@ -424,6 +438,12 @@ struct Walker<'s> {
     /// The file's functions that take a lock for their caller or release
     /// its lock (shared by the file's walks).
     helpers: std::sync::Arc<[crate::lexical::LockHelper]>,
+    /// The functions that open a scope for their caller or close it.
+    scope_helpers: Arc<[ScopeHelper]>,
+    /// The scopes helpers opened whose success the function may test: the
+    /// variable holding the opener's result, how it reports failure, and
+    /// the scope.
+    openers: Vec<(String, Failure, u16)>,
     /// The case labels in force, of a `switch` its callers can decide.
     case_labels: Option<crate::facts::CaseLabels>,
     /// The variable a lock-taking call that returns NULL without the lock
@@ -433,6 +453,12 @@ struct Walker<'s> {
     /// new_fsn_mark;`): a lock taken through one may be released through
     /// the other.
     aliases: Vec<(String, String)>,
+    /// Locals given a member's value (`nofs_flag = server->nofs_flag`):
+    /// a restore of such a local restores the member's saved state.
+    member_copies: Vec<(String, String)>,
+    /// Whether the body restores anything (only then are
+    /// [`Self::member_copies`] kept).
+    restores: bool,
 }
 
 impl<'s> Walker<'s> {
@@ -464,11 +490,15 @@ impl<'s> Walker<'s> {
             parent_kind: "",
             body_span: 0..0,
             aliases: Vec::new(),
+            member_copies: Vec::new(),
+            restores: false,
             fn_span: 0..0,
             trylock: None,
             end_line: line(at),
             releases: Vec::new(),
             helpers: std::sync::Arc::new([]),
+            scope_helpers: Arc::new([]),
+            openers: Vec::new(),
             case_labels: None,
             null_unlocked: None,
         }
@@ -498,6 +528,10 @@ impl<'s> Walker<'s> {
     fn body(&mut self, body: Node<'_>) {
         self.end_line = body.end_position().row as u32 + 1;
         self.body_span = body.start_byte()..body.end_byte();
+        self.restores = self
+            .src
+            .get(self.body_span.clone())
+            .is_some_and(|b| memchr::memmem::find(b, b"restore").is_some());
         self.fn_span = body.parent().map_or(body.start_byte(), |p| p.start_byte())..body.end_byte();
         self.stmt(body);
         let (cur, exit) = (self.cur, self.exit);
@@ -526,6 +560,11 @@ impl<'s> Walker<'s> {
             })
             .collect();
         flow::analyse(&mut self.f, &self.cfg);
+        for r in &mut self.f.foreign_restores {
+            if let Some((_, member)) = self.member_copies.iter().find(|(l, _)| *l == r.saved) {
+                r.saved.clone_from(member);
+            }
+        }
         if self.f.calls.iter().any(|c| !c.conds.is_empty()) {
             self.f.cond_keys = std::mem::take(&mut self.cfg.conds);
         }
@@ -894,6 +933,10 @@ impl<'s> Walker<'s> {
                             always: runs_always(d),
                         });
                     }
+                    if self.restores && v.kind() == "field_expression" && !var.is_empty() {
+                        self.member_copies
+                            .push((var.clone(), lock_key(&text(self.src, v))));
+                    }
                     if v.kind() == "identifier" && !var.is_empty() {
                         let pair = (var.clone(), text(self.src, v));
                         if !self.aliases.contains(&pair) {
@@ -977,6 +1020,14 @@ impl<'s> Walker<'s> {
         for &(k, neg) in &conjuncts {
             self.emit(Ev::Cond(k, !neg));
         }
+        // `if (IS_ERR(handle))` after `handle = jbd2_journal_start(...)`:
+        // the side where the opener failed holds no scope of it.
+        let failed = self.openers.iter().rev().find_map(|(status, fails, id)| {
+            crate::scope_helpers::tests_failure(&cond_text, status, *fails).map(|t| (t, *id))
+        });
+        if let Some((true, id)) = failed {
+            self.emit(Ev::Unopened(id));
+        }
         // `if (!pte)` after `pte = pte_offset_map_lock(...)`: not locked.
         let unlocked = key.and_then(|(k, neg)| {
             let (var, class, lock) = self.null_unlocked.clone()?;
@@ -1006,6 +1057,9 @@ impl<'s> Walker<'s> {
         }
         if let Some((false, class, lock)) = &unlocked {
             self.emit(Ev::ReleaseHeld(*class, lock.clone()));
+        }
+        if let Some((false, id)) = failed {
+            self.emit(Ev::Unopened(id));
         }
         if let Some((p, neg)) = on_param {
             self.emit(Ev::Assume(p, neg));
@@ -1301,6 +1355,14 @@ impl<'s> Walker<'s> {
         let lhs_text = text(self.src, lhs);
         let rhs_text = text(self.src, rhs);
         let ln = line(n);
+        if self.restores
+            && op == "="
+            && lhs.kind() == "identifier"
+            && rhs.kind() == "field_expression"
+        {
+            self.member_copies
+                .push((lhs_text.clone(), lock_key(&rhs_text)));
+        }
         if op == "="
             && lhs.kind() == "identifier"
             && rhs.kind() == "identifier"
@@ -1321,6 +1383,7 @@ impl<'s> Walker<'s> {
                     flags: all,
                     line: ln,
                     op: "current->flags =".into(),
+                    helper: false,
                 });
                 self.expr(rhs, None);
                 return;
@@ -1335,6 +1398,7 @@ impl<'s> Walker<'s> {
                         escapes: false,
                         stored: None,
                         discarded: false,
+                        helper: false,
                         line: ln,
                     });
                     self.emit(Ev::Save(id));
@@ -1346,6 +1410,7 @@ impl<'s> Walker<'s> {
                         flags: pf,
                         line: ln,
                         op: "current->flags &=".into(),
+                        helper: false,
                     });
                     return;
                 }
@@ -1450,6 +1515,12 @@ impl<'s> Walker<'s> {
                 _ => self.expr_under("argument_list", *a, None),
             }
         }
+        if let Some(h) = self.scope_helpers.iter().find(|h| h.function == name) {
+            let h = h.clone();
+            self.record_call(name, ln, &args);
+            self.helper_call(&h, &args, target, ln);
+            return;
+        }
         if let Some(op) = vocab::lock_op(&name) {
             self.lock_call(name, op, &args, target, ln);
             return;
@@ -1469,6 +1540,49 @@ impl<'s> Walker<'s> {
         }
         self.registrations(&name, &args, ln);
         self.record_call(name, ln, &args);
+    }
+
+    /// A call of a scope helper, already recorded as a call: an opener
+    /// opens its scope after it returns, keyed by its object (what its
+    /// closer will be given), a closer closes the scope of its object.
+    fn helper_call(&mut self, h: &ScopeHelper, args: &[Node<'_>], target: Option<&str>, ln: u32) {
+        let assigned = target.filter(|t| *t != "return").map(lock_key);
+        let object = match h.object {
+            Object::Returned => assigned.clone(),
+            Object::Arg(i) => args.get(i as usize).map(|a| lock_key(&text(self.src, *a))),
+        };
+        if !h.opens {
+            self.emit(Ev::Restore {
+                var: object,
+                flags: Vec::new(),
+                line: ln,
+                op: h.function.clone(),
+                helper: true,
+            });
+            return;
+        }
+        let Ok(id) = u16::try_from(self.f.scopes.len()) else {
+            return;
+        };
+        self.f.scopes.push(Scope {
+            flags: h.flags.clone(),
+            op: h.function.clone(),
+            var: object.clone(),
+            escapes: false,
+            stored: None,
+            discarded: false,
+            helper: true,
+            line: ln,
+        });
+        self.emit(Ev::Save(id));
+        let status = match h.fails {
+            Failure::Never => None,
+            Failure::ErrPtr => object,
+            Failure::NonZero => assigned,
+        };
+        if let Some(status) = status {
+            self.openers.push((status, h.fails, id));
+        }
     }
 
     /// `guard(kind)(&lock)`, with `callee` the inner `guard(kind)` call:
@@ -1698,6 +1812,7 @@ impl<'s> Walker<'s> {
                 escapes,
                 stored: None,
                 discarded: target.is_none() && discarded,
+                helper: false,
                 line: ln,
             });
             w.emit(Ev::Save(id));
@@ -1718,6 +1833,7 @@ impl<'s> Walker<'s> {
                     flags: Vec::new(),
                     line: ln,
                     op: name.to_string(),
+                    helper: false,
                 });
             }
             ScopeOp::RestoreFlags => {
@@ -1730,6 +1846,7 @@ impl<'s> Walker<'s> {
                     flags,
                     line: ln,
                     op: name.to_string(),
+                    helper: false,
                 });
             }
             ScopeOp::Do => {
@@ -1745,6 +1862,7 @@ impl<'s> Walker<'s> {
                     escapes: false,
                     stored: None,
                     discarded: false,
+                    helper: false,
                     line: ln,
                 });
                 self.emit(Ev::Save(id));
@@ -1756,6 +1874,7 @@ impl<'s> Walker<'s> {
                     flags,
                     line: ln,
                     op: name.to_string(),
+                    helper: false,
                 });
             }
         }

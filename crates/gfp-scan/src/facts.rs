@@ -36,6 +36,10 @@ pub struct Function {
     pub scopes: Vec<Scope>,
     /// Scopes that some path leaves open at the function's end.
     pub unpaired: Vec<Unpaired>,
+    /// The scopes whose saved state leaves the function ([`Scope::escapes`])
+    /// and that every path leaves open at the function's end: it opens them
+    /// for its caller (see [`crate::scope_helpers::derived`]).
+    pub left_open: ThinVec<u16>,
     /// Restores of a scope this function did not save (`memalloc_*_restore(x)`
     /// with no save of `x` in the function): the other half of a pair.
     pub foreign_restores: Vec<ForeignRestore>,
@@ -234,6 +238,10 @@ pub struct Scope {
     /// The saved state is thrown away (`memalloc_nofs_save();` as a
     /// statement): the scope is meant to last as long as the task.
     pub discarded: bool,
+    /// Opened by a call of a [scope helper](crate::scope_helpers)
+    /// (`handle = jbd2_journal_start(...)`): its object may be closed by
+    /// another function, so a path leaving it open is no finding.
+    pub helper: bool,
     /// The 1-based line.
     pub line: u32,
 }
@@ -349,6 +357,9 @@ pub struct FileFacts {
     /// Its functions that take a lock for their caller or release its
     /// lock, while its functions are walked (emptied after).
     pub lock_helpers: std::sync::Arc<[crate::lexical::LockHelper]>,
+    /// For a header, its functions that open an allocation scope for their
+    /// caller or close it (taken by the files that include it).
+    pub scope_helpers: Vec<crate::scope_helpers::ScopeHelper>,
     /// The names a header `#undef`s where it is certainly compiled and
     /// never defines (kept for headers only, taken by the files that
     /// include them).

@@ -54,10 +54,11 @@ pub fn parse_file_with(
         .collect();
     let includes = lexical::includes(src);
     let helpers = file_lock_helpers(&code, &regions, &matters, &includes, outside);
+    let scope_helpers = file_scope_helpers(&code, &includes, outside);
     let calls_helper = |body: &[u8]| {
-        helpers
-            .iter()
-            .any(|h| memchr::memmem::find(body, h.function.as_bytes()).is_some())
+        let named = |name: &str| memchr::memmem::find(body, name.as_bytes()).is_some();
+        helpers.iter().any(|h| named(&h.function))
+            || scope_helpers.iter().any(|h| named(&h.function))
     };
     let mut read = LexicalRead::default();
     let mut masked: Option<Vec<u8>> = None;
@@ -90,6 +91,7 @@ pub fn parse_file_with(
         tree.root_node(),
         lexical::releases(&code),
         helpers,
+        scope_helpers,
     );
     facts.bytes = src.len();
     read.into_facts(&mut facts, &code);
@@ -101,6 +103,11 @@ pub fn parse_file_with(
     facts.structs = lexical::struct_facts(&code);
     if facts.path.ends_with(".h") {
         facts.undefs = undefs;
+        facts.scope_helpers = facts
+            .functions
+            .iter()
+            .flat_map(crate::scope_helpers::derived)
+            .collect();
     }
     forget_uncertain_constants(&mut facts.functions, &uncertain, &newlines, src.len());
     Some(facts)
@@ -122,6 +129,62 @@ fn file_lock_helpers(
         helpers.extend(outside.offered(includes, code, &own));
     }
     helpers
+}
+
+/// The scope helpers the file names: the built-in ones, and those of the
+/// headers it includes (a built-in helper takes precedence over a header's
+/// of the same name).
+fn file_scope_helpers(
+    code: &[u8],
+    includes: &[String],
+    outside: &HeaderFacts,
+) -> Vec<crate::scope_helpers::ScopeHelper> {
+    use std::sync::OnceLock;
+    /// The table, an automaton over its names, and the names' distinct
+    /// prefixes up to their first `_` (`jbd2_`): most files mention none,
+    /// which a search for a few plain strings tells faster than the
+    /// automaton.
+    type Builtin = (
+        Vec<crate::scope_helpers::ScopeHelper>,
+        aho_corasick::AhoCorasick,
+        Vec<memchr::memmem::Finder<'static>>,
+        std::collections::HashSet<String>,
+    );
+    static BUILTIN: OnceLock<Builtin> = OnceLock::new();
+    let (builtin, matcher, prefixes, names) = BUILTIN.get_or_init(|| {
+        let table = crate::scope_helpers::builtin();
+        let names: Vec<&str> = table.iter().map(|h| h.function.as_str()).collect();
+        let matcher = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&names)
+            .expect("the helper names build");
+        let mut heads: Vec<&str> = names
+            .iter()
+            .map(|n| n.find('_').map_or(*n, |i| &n[..=i]))
+            .collect();
+        heads.sort_unstable();
+        heads.dedup();
+        let prefixes = heads
+            .into_iter()
+            .map(|h| memchr::memmem::Finder::new(h.as_bytes()).into_owned())
+            .collect();
+        let own = table.iter().map(|h| h.function.clone()).collect();
+        (table, matcher, prefixes, own)
+    });
+    let mut named = vec![false; builtin.len()];
+    if prefixes.iter().any(|p| p.find(code).is_some()) {
+        for m in matcher.find_iter(code) {
+            named[m.pattern().as_usize()] = true;
+        }
+    }
+    let mut out: Vec<_> = builtin
+        .iter()
+        .zip(&named)
+        .filter(|(_, n)| **n)
+        .map(|(h, _)| h.clone())
+        .collect();
+    out.extend(outside.scope_helpers(includes, code, names));
+    out
 }
 
 /// What the lexical pass reads from the regions the parser does not see:

@@ -42,6 +42,9 @@ pub enum Ev {
     Cond(u16, bool),
     /// A scope opens (index into [`Function::scopes`]).
     Save(u16),
+    /// The scope's opener failed on this path, so it opened nothing
+    /// (`if (IS_ERR(handle))` after `handle = jbd2_journal_start(...)`).
+    Unopened(u16),
     /// The path assumes a parameter's truth (a branch on it).
     Assume(u8, bool),
     /// The sections on this lock are let go for a while and taken again
@@ -60,6 +63,8 @@ pub enum Ev {
         line: u32,
         /// The restoring call or statement.
         op: String,
+        /// A [scope helper](crate::scope_helpers) closes it (`jbd2_journal_stop(handle)`).
+        helper: bool,
     },
 }
 
@@ -195,6 +200,9 @@ struct Recorder {
     indirect: Vec<Option<CallCtx>>,
     foreign: Foreign,
     unpaired: Vec<Unpaired>,
+    /// The escaping scopes held on every path at every exit seen so far
+    /// (`None` before the first exit).
+    left_open: Option<Bits>,
 }
 
 #[derive(Clone)]
@@ -249,6 +257,7 @@ fn split_conditions(cfg: &Cfg) -> Vec<u16> {
                 | Ev::ReleaseOwn(_)
                 | Ev::ReleaseHeld(..)
                 | Ev::Save(_)
+                | Ev::Unopened(_)
                 | Ev::Restore { .. }
         )
     });
@@ -326,6 +335,14 @@ pub fn analyse(f: &mut Function, cfg: &Cfg) {
     unpaired.sort_by_key(|u| u.scope);
     unpaired.dedup_by_key(|u| u.scope);
     f.unpaired = unpaired;
+    f.left_open = rec
+        .left_open
+        .map(|b| {
+            b.iter()
+                .filter(|&s| f.scopes.get(s as usize).is_some_and(|x| x.escapes))
+                .collect()
+        })
+        .unwrap_or_default();
 }
 
 /// Each block's place in a reverse postorder of the graph from its entry
@@ -426,9 +443,13 @@ fn record(f: &Function, cfg: &Cfg, input: &[State], truths: &[(u16, bool)], rec:
             // Held on every path to this exit: a scope saved on some paths
             // only is usually restored under the same condition, which the
             // scanner cannot correlate.
+            match &mut rec.left_open {
+                Some(open) => open.intersect(&st.must),
+                None => rec.left_open = Some(st.must.clone()),
+            }
             for s in st.must.iter() {
                 let scope = &f.scopes[s as usize];
-                if scope.escapes || rec.unpaired.iter().any(|u| u.scope == s) {
+                if scope.escapes || scope.helper || rec.unpaired.iter().any(|u| u.scope == s) {
                     continue;
                 }
                 let exit_line = cfg.exit_line.get(&(b as u32)).copied().unwrap_or(f.line);
@@ -538,6 +559,10 @@ fn step(
             st.may.set(*id);
             st.must.set(*id);
         }
+        Ev::Unopened(id) => {
+            st.may.clear(*id);
+            st.must.clear(*id);
+        }
         Ev::Assume(p, t) => {
             if st.assumes.contains(&(*p, !*t)) {
                 // Contradicts what the path assumed before: a path that
@@ -553,8 +578,9 @@ fn step(
             flags,
             line,
             op,
+            helper,
         } => {
-            let matches: Vec<u16> = st
+            let mut matches: Vec<u16> = st
                 .may
                 .iter()
                 .filter(|&i| {
@@ -565,6 +591,20 @@ fn step(
                     }
                 })
                 .collect();
+            if matches.is_empty() && *helper {
+                // A closer given an object the flow did not see opened
+                // (a copy of the handle, a member holding it) closes
+                // every helper's scope: a scope taken for open where it
+                // may be closed would call a mask redundant wrongly.
+                matches = st
+                    .may
+                    .iter()
+                    .filter(|&i| f.scopes[i as usize].helper)
+                    .collect();
+                if matches.is_empty() {
+                    return;
+                }
+            }
             if matches.is_empty() {
                 if let Some(r) = rec {
                     r.foreign.push((op.clone(), var.clone(), *line));

@@ -34,6 +34,7 @@ pub mod preproc;
 pub mod report;
 pub mod rule_docs;
 pub mod rules;
+pub mod scope_helpers;
 pub mod vocab;
 pub mod windows;
 

@@ -115,6 +115,14 @@ What it finds
   inside a memalloc_nofs_save()/memalloc_noio_save() scope that already
   clears the bit on every path to it: in the same function, or at every
   call of the function (the chain shows one).
+  The scope may be opened by a helper for its caller: a jbd2 handle
+  (jbd2_journal_start() to jbd2_journal_stop()), an XFS transaction
+  (xfs_trans_alloc() to its commit or cancel), an OCFS2 transaction, or a
+  header's static inline that saves into its argument and returns with the
+  scope open (cifs_server_lock(), fsnotify_group_lock()). The side of an
+  `if (IS_ERR(handle))` or `if (error)` where the opener failed is outside
+  the scope. ext4's handles are not counted: on a file system without a
+  journal they open no scope.
 
 Why it matters
   The scope API is the kernel's direction (Documentation/core-api/

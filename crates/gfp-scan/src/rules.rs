@@ -1314,10 +1314,17 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
                 out.push(Finding {
                     rule,
                     severity: Severity::Note,
-                    message: format!(
-                        "`{}` passes {written} inside the {} scope opened at line {} on every path: the scope already removes what {written} removes, so GFP_KERNEL is enough here",
-                        c.callee, s.op, s.line
-                    ),
+                    message: if s.helper {
+                        format!(
+                            "`{}` passes {written} inside the scope `{}()` opens for its caller at line {}, on every path: the scope already removes what {written} removes, so GFP_KERNEL is enough here",
+                            c.callee, s.op, s.line
+                        )
+                    } else {
+                        format!(
+                            "`{}` passes {written} inside the {} scope opened at line {} on every path: the scope already removes what {written} removes, so GFP_KERNEL is enough here",
+                            c.callee, s.op, s.line
+                        )
+                    },
                     alloc: Some(alloc),
                     context: scope_context(g, fid, s),
                     chain: vec![cx.hop(step)],

@@ -235,6 +235,41 @@ fn unpaired_scopes_and_scopes_restored_elsewhere() {
 }
 
 #[test]
+fn a_scope_a_helper_opens_for_its_caller_covers_the_code_before_its_closer() {
+    let r = run("tree", on_612());
+    let in_file: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.context.file == "fs/handles.c")
+        .collect();
+    // The jbd2 handle, the XFS transaction and the header's lock wrapper
+    // each open the scope, and the finding names the helper.
+    for (line, helper) in [
+        (9, "`obj_lock()`"),
+        (31, "`jbd2_journal_start()`"),
+        (72, "`xfs_trans_alloc()`"),
+    ] {
+        let f = in_file
+            .iter()
+            .find(|f| f.alloc.as_ref().is_some_and(|a| a.line == line))
+            .unwrap_or_else(|| panic!("line {line}: {in_file:#?}"));
+        assert_eq!(f.rule, "redundant-gfp-nofs");
+        assert!(
+            f.message
+                .contains(&format!("inside the scope {helper} opens")),
+            "{}",
+            f.message
+        );
+    }
+    // A handle its function does not stop, or stops in another function,
+    // is the helpers' way: no unpaired scope.
+    assert!(
+        !in_file.iter().any(|f| f.rule == "unpaired-scope"),
+        "{in_file:#?}"
+    );
+}
+
+#[test]
 fn noreclaim_scope_exists_only_on_the_kernels_that_had_it() {
     let line = 119;
     for (v, expect) in [
@@ -406,7 +441,7 @@ fn json_has_the_documented_shape() {
             && pos("kernel") < pos("files")
             && pos("elapsed_ms") < pos("findings")
     );
-    assert_eq!(v["files"], 21);
+    assert_eq!(v["files"], 23);
     let f = &v["findings"][0];
     for k in ["rule", "severity", "alloc", "context", "chain", "message"] {
         assert!(f.get(k).is_some(), "{k}");
