@@ -273,6 +273,15 @@ impl Graph {
         &self.files[f as usize].functions[i as usize]
     }
 
+    /// The function `i` of file `file` (indexes into [`Graph::files`] and
+    /// its functions): the graph numbers the functions file by file, in
+    /// order, so the file's functions are a run of ids.
+    pub fn fn_of(&self, file: usize, i: usize) -> Option<FnId> {
+        let first = self.fns.partition_point(|&(f, _)| (f as usize) < file);
+        let id = first + i;
+        (self.fns.get(id) == Some(&(file as u32, i as u32))).then_some(id as FnId)
+    }
+
     /// The file of function `id`.
     pub fn file_of(&self, id: FnId) -> &str {
         &self.files[self.fns[id as usize].0 as usize].path
@@ -334,13 +343,12 @@ impl Graph {
             .iter()
             .filter_map(|(n, v)| Some((n.strip_suffix("_noprof")?, v)))
             .collect();
-        let mut callees = Callees::default();
-        let mut callers: Vec<Vec<Step>> = vec![Vec::new(); fns.len()];
-        let mut file_at: Option<HashMap<String, u32>> = None;
-        for (id, &(fi, i)) in fns.iter().enumerate() {
-            let f = &files[fi as usize].functions[i as usize];
-            callees.start_function();
-            for (ci, c) in f.calls.iter().enumerate() {
+        // `--follow-ops` names another file's static `name@path`.
+        let file_at: std::sync::OnceLock<HashMap<&str, u32>> = std::sync::OnceLock::new();
+        // The targets of each call of one function, added to a chunk's flat
+        // list, with where each call's targets end in it.
+        let link = |fi: u32, f: &Function, targets: &mut Vec<FnId>, ends: &mut Vec<u32>| {
+            for c in &f.calls {
                 // 6.10+ defines an allocation API `foo()` as a macro around
                 // `foo_noprof()` (alloc_hooks): a call of `vmalloc` reaches
                 // `vmalloc_noprof`. The table's allocators are read at the
@@ -351,25 +359,22 @@ impl Graph {
                     }
                     by_hook.get(c.callee.as_str()).copied()
                 };
-                // `--follow-ops` names another file's static `name@path`.
                 let elsewhere = c.callee.split_once('@').and_then(|(name, path)| {
                     let at = *file_at
-                        .get_or_insert_with(|| {
+                        .get_or_init(|| {
                             files
                                 .iter()
                                 .enumerate()
-                                .map(|(i, f)| (f.path.clone(), i as u32))
+                                .map(|(i, f)| (f.path.as_str(), i as u32))
                                 .collect()
                         })
                         .get(path)?;
                     statics.get(&(at, name)).copied()
                 });
-                let targets: Vec<FnId> = match elsewhere
-                    .or_else(|| statics.get(&(fi, c.callee.as_str())).copied())
-                {
-                    Some(t) => vec![t],
-                    None => match by_name.get(&c.callee).or_else(hooked) {
-                        Some(all) => {
+                match elsewhere.or_else(|| statics.get(&(fi, c.callee.as_str())).copied()) {
+                    Some(t) => targets.push(t),
+                    None => {
+                        if let Some(all) = by_name.get(&c.callee).or_else(hooked) {
                             let mut v = choose(&tree_paths, &fns, &tree_paths[fi as usize], all);
                             // A driver's function that it does not export is
                             // not callable from another driver's directory
@@ -395,22 +400,59 @@ impl Graph {
                                 let base = tfile.path.rsplit('/').next().unwrap_or(&tfile.path);
                                 files[fi as usize].includes.iter().any(|i| i == base)
                             });
-                            v
+                            targets.extend(v);
                         }
-                        None => Vec::new(),
-                    },
-                };
-                for &t in &targets {
-                    callers[t as usize].push(Step {
-                        func: id as FnId,
-                        call: ci as u32,
-                    });
+                    }
                 }
-                callees.push_call(&targets);
+                ends.push(targets.len() as u32);
+            }
+        };
+        // Resolved in parallel, a chunk of functions at a time (each
+        // function's calls alone), then laid out and inverted in order.
+        const CHUNK: usize = 4096;
+        let linked: Vec<(Vec<FnId>, Vec<u32>)> = {
+            use rayon::prelude::*;
+            fns.par_chunks(CHUNK)
+                .map(|chunk| {
+                    let (mut targets, mut ends) = (Vec::new(), Vec::new());
+                    for &(fi, i) in chunk {
+                        link(
+                            fi,
+                            &files[fi as usize].functions[i as usize],
+                            &mut targets,
+                            &mut ends,
+                        );
+                    }
+                    (targets, ends)
+                })
+                .collect()
+        };
+        let mut callees = Callees::default();
+        let mut callers: Vec<Vec<Step>> = vec![Vec::new(); fns.len()];
+        let mut id = 0usize;
+        for (targets, ends) in linked {
+            let mut ends = ends.into_iter();
+            let mut start = 0usize;
+            for &(fi, i) in &fns[id..(id + CHUNK).min(fns.len())] {
+                callees.start_function();
+                let ncalls = files[fi as usize].functions[i as usize].calls.len();
+                for ci in 0..ncalls {
+                    let end = ends.next().expect("one end per call") as usize;
+                    let these = &targets[start..end];
+                    for &t in these {
+                        callers[t as usize].push(Step {
+                            func: id as FnId,
+                            call: ci as u32,
+                        });
+                    }
+                    callees.push_call(these);
+                    start = end;
+                }
+                id += 1;
             }
         }
         callees.finish();
-        drop((statics, by_hook));
+        drop((statics, by_hook, file_at));
         let address_taken = files
             .iter_mut()
             .flat_map(|f| std::mem::take(&mut f.address_taken))

@@ -716,12 +716,7 @@ fn entry_point_findings(cx: &Ctx<'_>, best: &[Vec<Reach>], paths: &Paths, out: &
             .functions
             .iter()
             .position(|f| f.name == name && f.is_static)
-            .and_then(|i| {
-                g.fns
-                    .iter()
-                    .position(|&(a, b)| a as usize == fi && b as usize == i)
-            })
-            .map(|x| x as FnId)
+            .and_then(|i| g.fn_of(fi, i))
             .or_else(|| g.by_name.get(&name).and_then(|v| v.first().copied()));
         let Some(t) = target else { continue };
         if !done.insert(t) {
@@ -775,26 +770,40 @@ pub fn trusted_in_atomic(g: &Graph, min: usize) -> Vec<bool> {
     if min == 0 {
         return out;
     }
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for (id, callers) in g.callers.iter().enumerate() {
-            if out[id] || callers.len() < min {
-                continue;
-            }
-            let mut distinct: Vec<FnId> = callers
-                .iter()
-                .filter(|s| {
-                    out[s.func as usize]
-                        || !g.func(s.func).calls[s.call as usize].sections.is_empty()
-                })
-                .map(|s| s.func)
-                .collect();
-            distinct.sort_unstable();
-            distinct.dedup();
-            if distinct.len() >= min {
-                out[id] = true;
-                changed = true;
+    // Whether enough distinct callers run `id` in atomic context, given
+    // the functions trusted so far.
+    let enough = |out: &[bool], id: usize| {
+        let callers = &g.callers[id];
+        if callers.len() < min {
+            return false;
+        }
+        let mut distinct: Vec<FnId> = callers
+            .iter()
+            .filter(|s| {
+                out[s.func as usize] || !g.func(s.func).calls[s.call as usize].sections.is_empty()
+            })
+            .map(|s| s.func)
+            .collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct.len() >= min
+    };
+    // A worklist: a function newly trusted may tip its callees over.
+    let mut work: Vec<usize> = Vec::new();
+    for id in 0..n {
+        if enough(&out, id) {
+            out[id] = true;
+            work.push(id);
+        }
+    }
+    while let Some(id) = work.pop() {
+        for ci in 0..g.func(id as FnId).calls.len() as u32 {
+            for &t in g.callees.of(id as FnId, ci) {
+                let t = t as usize;
+                if !out[t] && enough(&out, t) {
+                    out[t] = true;
+                    work.push(t);
+                }
             }
         }
     }
@@ -1230,6 +1239,11 @@ fn explicit_kind(arg: &str) -> Option<&'static str> {
 /// Functions called only inside a scope that clears `bit`: every call site
 /// is in such a scope on every path, or in a function that is itself only
 /// called so, and the function's address is never taken.
+///
+/// The least fixed point, by a worklist: each function counts its calls
+/// made outside such a scope by callers not yet known to be in one, and
+/// is in once that count is zero. A cycle of functions calling each other
+/// with no scoped entry never reaches zero and stays out.
 fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
     let g = cx.g;
     let n = g.fns.len();
@@ -1238,28 +1252,40 @@ fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
         cx.scope_clearing(f, &f.calls[s.call as usize].scopes_must, bit)
             .is_some()
     };
-    let eligible: Vec<bool> = (0..n)
-        .map(|id| {
-            let f = g.func(id as FnId);
-            !g.callers[id].is_empty() && !g.address_taken.contains(&f.name)
-        })
+    let eligible = |id: usize| {
+        !g.callers[id].is_empty() && !g.address_taken.contains(&g.func(id as FnId).name)
+    };
+    // Calls not covered where they are made, per callee; a caller's call
+    // counts once per target it resolves to, as `callers` lists it.
+    let mut pending: Vec<u32> = g
+        .callers
+        .iter()
+        .map(|cs| cs.iter().filter(|&&s| !covered_call(s)).count() as u32)
         .collect();
-    // The least fixed point: a function is in the scope only through a call
-    // that is, so a cycle of functions calling each other with no scoped
-    // entry stays out.
     let mut ok = vec![false; n];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for id in 0..n {
-            if !ok[id]
-                && eligible[id]
-                && g.callers[id]
-                    .iter()
-                    .all(|&s| covered_call(s) || ok[s.func as usize])
-            {
-                ok[id] = true;
-                changed = true;
+    let mut work: Vec<usize> = (0..n)
+        .filter(|&id| pending[id] == 0 && eligible(id))
+        .collect();
+    for &id in &work {
+        ok[id] = true;
+    }
+    while let Some(id) = work.pop() {
+        let f = g.func(id as FnId);
+        for ci in 0..f.calls.len() as u32 {
+            let step = Step {
+                func: id as FnId,
+                call: ci,
+            };
+            if covered_call(step) {
+                continue;
+            }
+            for &t in g.callees.of(id as FnId, ci) {
+                let t = t as usize;
+                pending[t] -= 1;
+                if pending[t] == 0 && !ok[t] && eligible(t) {
+                    ok[t] = true;
+                    work.push(t);
+                }
             }
         }
     }
