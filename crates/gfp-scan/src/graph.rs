@@ -200,13 +200,13 @@ fn context_aware(files: &[FileFacts], fns: &[(u32, u32)], callees: &Callees) -> 
 /// How many parameter-dependent summaries one function keeps.
 const MAX_SUMMARIES: usize = 6;
 
-/// The named constants of every file (taken out of the facts), each with
-/// the one value the tree gives it; a name two files give different values
+/// The named constants of every file (`named`, taken out of the facts in
+/// the files' order), each with the one value the tree gives it; a name two files give different values
 /// (per-architecture or per-driver definitions) is left out, and so is a
 /// name no function uses as a case label, in a comparison or as an
 /// argument (most are register offsets and fields, a few hundred thousand
 /// on a whole tree).
-fn tree_constants(files: &mut [FileFacts]) -> HashMap<String, i64> {
+fn tree_constants(files: &[FileFacts], named: Vec<Vec<(String, i64)>>) -> HashMap<String, i64> {
     use rayon::prelude::*;
     let is_name = |t: &str| crate::lexical::is_constant_name(t);
     let used: HashSet<String> = files
@@ -232,8 +232,8 @@ fn tree_constants(files: &mut [FileFacts]) -> HashMap<String, i64> {
         .flatten_iter()
         .collect();
     let mut out: HashMap<String, Option<i64>> = HashMap::default();
-    for f in files {
-        for (name, v) in std::mem::take(&mut f.constants) {
+    for file_constants in named {
+        for (name, v) in file_constants {
             if !used.contains(&name) {
                 continue;
             }
@@ -453,13 +453,30 @@ impl Graph {
         }
         callees.finish();
         drop((statics, by_hook, file_at));
-        let address_taken = files
+        // The names and constants move out of the files; then four
+        // independent readings of the tree run side by side.
+        let taken: Vec<Vec<String>> = files
             .iter_mut()
-            .flat_map(|f| std::mem::take(&mut f.address_taken))
+            .map(|f| std::mem::take(&mut f.address_taken))
             .collect();
-        let context_aware = context_aware(&files, &fns, &callees);
-        let atomic_gfp_calls = atomic_gfp_calls(&files, &fns, &callees, ev);
-        let constants = tree_constants(&mut files);
+        let named: Vec<Vec<(String, i64)>> = files
+            .iter_mut()
+            .map(|f| std::mem::take(&mut f.constants))
+            .collect();
+        let ((context_aware, atomic_gfp_calls), (address_taken, constants)) = rayon::join(
+            || {
+                rayon::join(
+                    || context_aware(&files, &fns, &callees),
+                    || atomic_gfp_calls(&files, &fns, &callees, ev),
+                )
+            },
+            || {
+                rayon::join(
+                    || taken.into_iter().flatten().collect(),
+                    || tree_constants(&files, named),
+                )
+            },
+        );
         let mut g = Graph {
             files,
             fns,

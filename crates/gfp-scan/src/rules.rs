@@ -50,7 +50,7 @@ pub struct Ctx<'a> {
     /// The graph.
     pub g: &'a Graph,
     /// Renders a mask the way the scanned kernel prints it.
-    pub render: &'a dyn Fn(Gfp) -> String,
+    pub render: &'a (dyn Fn(Gfp) -> String + Sync),
     /// The flags that scopes of this kernel clear (by `PF_*` name).
     pub scope_effect: &'a (dyn Fn(&str) -> (Gfp, Gfp) + Sync),
     /// The allocator table.
@@ -1292,15 +1292,21 @@ fn always_scoped(cx: &Ctx<'_>, bit: Gfp) -> Vec<bool> {
     ok
 }
 
+/// A function's explicit NOFS/NOIO allocations outside any scope: (call,
+/// `nofs` or `noio`).
+type Sites = Vec<(u32, &'static str)>;
+
 /// `redundant-gfp-nofs`/`-noio`, and with `conversion` the opt-in
 /// `*-conversion-candidate` rules.
 pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>) {
     let allocators = cx.allocators;
     let g = cx.g;
-    let in_nofs = always_scoped(cx, Gfp::FS);
-    let in_noio = always_scoped(cx, Gfp::IO);
-    let mut candidates: HashMap<FnId, Vec<(u32, &'static str)>> = HashMap::new();
-    for id in 0..g.fns.len() {
+    let (in_nofs, in_noio) =
+        rayon::join(|| always_scoped(cx, Gfp::FS), || always_scoped(cx, Gfp::IO));
+    // Each function's calls alone, in parallel; the findings in order.
+    let per_fn = |id: usize| -> (Vec<Finding>, Sites) {
+        let mut out = Vec::new();
+        let mut mine = Vec::new();
         let fid = id as FnId;
         let f = g.func(fid);
         for (ci, c) in f.calls.iter().enumerate() {
@@ -1383,8 +1389,24 @@ pub fn explicit_nofs_noio(cx: &Ctx<'_>, conversion: bool, out: &mut Vec<Finding>
                     chain: vec![cx.hop(example), cx.hop(step)],
                 });
             } else if conversion && c.scopes_may.is_empty() {
-                candidates.entry(fid).or_default().push((ci as u32, kind));
+                mine.push((ci as u32, kind));
             }
+        }
+        (out, mine)
+    };
+    let found: Vec<(usize, (Vec<Finding>, Sites))> = {
+        use rayon::prelude::*;
+        (0..g.fns.len())
+            .into_par_iter()
+            .map(|id| (id, per_fn(id)))
+            .filter(|(_, (f, c))| !f.is_empty() || !c.is_empty())
+            .collect()
+    };
+    let mut candidates: HashMap<FnId, Sites> = HashMap::new();
+    for (id, (found, mine)) in found {
+        out.extend(found);
+        if !mine.is_empty() {
+            candidates.insert(id as FnId, mine);
         }
     }
     let mut fids: Vec<_> = candidates.into_iter().collect();
