@@ -1517,7 +1517,12 @@ impl<'s> Walker<'s> {
         }
         if let Some(h) = self.scope_helpers.iter().find(|h| h.function == name) {
             let h = h.clone();
-            self.record_call(name, ln, &args);
+            // A wrapper may take a lock and open a scope at once.
+            if self.helpers.iter().any(|l| l.function == name) {
+                self.lock_wrapper_call(name, &args, ln);
+            } else {
+                self.record_call(name, ln, &args);
+            }
             self.helper_call(&h, &args, target, ln);
             return;
         }
