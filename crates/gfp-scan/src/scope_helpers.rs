@@ -14,6 +14,7 @@
 //! object and return with the scope open on every path, read from the
 //! headers themselves ([`derived`]).
 
+use crate::cond_keys::balanced;
 use crate::facts::Function;
 
 /// Where the scope's saved state lives, as the caller sees it: what a
@@ -220,24 +221,6 @@ pub fn tests_failure(cond: &str, status: &str, fails: Failure) -> Option<bool> {
         }
     };
     failure.then_some(failed_if_true)
-}
-
-/// Whether the parentheses of `s` balance without going below zero.
-fn balanced(s: &str) -> bool {
-    let mut depth = 0i32;
-    for ch in s.chars() {
-        match ch {
-            '(' => depth += 1,
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
-                }
-            }
-            _ => {}
-        }
-    }
-    depth == 0
 }
 
 #[cfg(test)]
