@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::facts::{EntryPoint, FileFacts, ForeignRestore, Function, Param, Scope, Section};
 use crate::flow::{self, Block, Cfg, Ev};
-use crate::scope_helpers::{Failure, Object, ScopeHelper};
+use crate::scope_helpers::{Failure, Object, ScopeHelper, Side};
 use crate::vocab::{self, LockClass, LockOp, ScopeOp};
 
 /// How deep the walk follows nested syntax before it stops descending: deep
@@ -1022,11 +1022,19 @@ impl<'s> Walker<'s> {
         }
         // `if (IS_ERR(handle))` after `handle = jbd2_journal_start(...)`:
         // the side where the opener failed holds no scope of it.
-        let failed = self.openers.iter().rev().find_map(|(status, fails, id)| {
-            crate::scope_helpers::tests_failure(&cond_text, status, *fails).map(|t| (t, *id))
-        });
-        if let Some((true, id)) = failed {
-            self.emit(Ev::Unopened(id));
+        let sides: Vec<(Side, Side, u16)> = self
+            .openers
+            .iter()
+            .map(|(status, fails, id)| {
+                let (t, e) = crate::scope_helpers::branch_sides(&cond_text, status, *fails);
+                (t, e, *id)
+            })
+            .filter(|&(t, e, _)| (t, e) != (Side::Open, Side::Open))
+            .collect();
+        for &(t, _, id) in &sides {
+            if t != Side::Open {
+                self.emit(Ev::Unopened(id, t == Side::Failed));
+            }
         }
         // `if (!pte)` after `pte = pte_offset_map_lock(...)`: not locked.
         let unlocked = key.and_then(|(k, neg)| {
@@ -1058,8 +1066,10 @@ impl<'s> Walker<'s> {
         if let Some((false, class, lock)) = &unlocked {
             self.emit(Ev::ReleaseHeld(*class, lock.clone()));
         }
-        if let Some((false, id)) = failed {
-            self.emit(Ev::Unopened(id));
+        for &(_, e, id) in &sides {
+            if e != Side::Open {
+                self.emit(Ev::Unopened(id, e == Side::Failed));
+            }
         }
         if let Some((p, neg)) = on_param {
             self.emit(Ev::Assume(p, neg));
@@ -1355,6 +1365,14 @@ impl<'s> Walker<'s> {
         let lhs_text = text(self.src, lhs);
         let rhs_text = text(self.src, rhs);
         let ln = line(n);
+        // A new value of an opener's result: later tests of the variable
+        // are of that value (`error = xfs_trans_alloc(...); ...; error =
+        // xfs_bmapi_write(...); if (error)`). A new opener's result is
+        // recorded after this, as its call is walked.
+        if !self.openers.is_empty() {
+            let key = lock_key(&lhs_text);
+            self.openers.retain(|(status, _, _)| *status != key);
+        }
         if self.restores
             && op == "="
             && lhs.kind() == "identifier"
@@ -1566,19 +1584,32 @@ impl<'s> Walker<'s> {
             });
             return;
         }
-        let Ok(id) = u16::try_from(self.f.scopes.len()) else {
-            return;
+        // One object is one scope, however many calls open it (a retry
+        // that allocates the transaction again on another path): the paths
+        // then agree on what is held where they join.
+        let same =
+            self.f.scopes.iter().position(|s| {
+                s.helper && object.is_some() && s.var == object && s.flags == h.flags
+            });
+        let id = match same {
+            Some(i) => i as u16,
+            None => {
+                let Ok(id) = u16::try_from(self.f.scopes.len()) else {
+                    return;
+                };
+                self.f.scopes.push(Scope {
+                    flags: h.flags.clone(),
+                    op: h.function.clone(),
+                    var: object.clone(),
+                    escapes: false,
+                    stored: None,
+                    discarded: false,
+                    helper: true,
+                    line: ln,
+                });
+                id
+            }
         };
-        self.f.scopes.push(Scope {
-            flags: h.flags.clone(),
-            op: h.function.clone(),
-            var: object.clone(),
-            escapes: false,
-            stored: None,
-            discarded: false,
-            helper: true,
-            line: ln,
-        });
         self.emit(Ev::Save(id));
         let status = match h.fails {
             Failure::Never => None,

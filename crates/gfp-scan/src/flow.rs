@@ -43,8 +43,10 @@ pub enum Ev {
     /// A scope opens (index into [`Function::scopes`]).
     Save(u16),
     /// The scope's opener failed on this path, so it opened nothing
-    /// (`if (IS_ERR(handle))` after `handle = jbd2_journal_start(...)`).
-    Unopened(u16),
+    /// (`if (IS_ERR(handle))` after `handle = jbd2_journal_start(...)`);
+    /// with `false`, it may have failed (`if (IS_ERR(handle) || ret)`):
+    /// the scope is no longer held on every path, but may still be.
+    Unopened(u16, bool),
     /// The path assumes a parameter's truth (a branch on it).
     Assume(u8, bool),
     /// The sections on this lock are let go for a while and taken again
@@ -257,7 +259,7 @@ fn split_conditions(cfg: &Cfg) -> Vec<u16> {
                 | Ev::ReleaseOwn(_)
                 | Ev::ReleaseHeld(..)
                 | Ev::Save(_)
-                | Ev::Unopened(_)
+                | Ev::Unopened(..)
                 | Ev::Restore { .. }
         )
     });
@@ -559,8 +561,10 @@ fn step(
             st.may.set(*id);
             st.must.set(*id);
         }
-        Ev::Unopened(id) => {
-            st.may.clear(*id);
+        Ev::Unopened(id, surely) => {
+            if *surely {
+                st.may.clear(*id);
+            }
             st.must.clear(*id);
         }
         Ev::Assume(p, t) => {

@@ -174,6 +174,62 @@ pub fn derived(f: &Function) -> Vec<ScopeHelper> {
     out
 }
 
+/// What one side of a branch knows of an opener's success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The opener failed on this side: no scope.
+    Failed,
+    /// The opener succeeded, or the condition does not test it.
+    Open,
+    /// The condition tests the opener's result among other things
+    /// (`IS_ERR(handle) || ret`): the scope may be missing on this side.
+    Unknown,
+}
+
+/// What the two sides of `if (cond)` know of the opener whose result is in
+/// `status`: (the then side, the else side). The whole condition may be a
+/// failure test (`IS_ERR(handle)`, `error`), or be made of them (`error ==
+/// -EDQUOT || error == -ENOSPC`: every part a failure). Otherwise a part of
+/// `A && B` that says success holds on the then side and a part of `A ||
+/// B` that says failure is false on the else side; a side where a failure
+/// part may hold, or a success part may not, is unknown. A condition with
+/// no failure or success test of `status` says nothing: a later test will.
+pub fn branch_sides(cond: &str, status: &str, fails: Failure) -> (Side, Side) {
+    if fails == Failure::Never {
+        return (Side::Open, Side::Open);
+    }
+    match tests_failure(cond, status, fails) {
+        Some(true) => return (Side::Failed, Side::Open),
+        Some(false) => return (Side::Open, Side::Failed),
+        None => {}
+    }
+    let any = |parts: &[String], want: bool| {
+        parts
+            .iter()
+            .any(|p| tests_failure(p, status, fails) == Some(want))
+    };
+    let ors = crate::cond_keys::disjuncts(cond);
+    let ands = crate::cond_keys::conjuncts(cond);
+    if !ors.is_empty()
+        && ors
+            .iter()
+            .all(|p| tests_failure(p, status, fails) == Some(true))
+    {
+        return (Side::Failed, Side::Open);
+    }
+    let then_side = if any(&ands, false) || !any(&ors, true) {
+        Side::Open
+    } else {
+        Side::Unknown
+    };
+    let else_side = if any(&ors, true) || !any(&ands, false) {
+        Side::Open
+    } else {
+        Side::Unknown
+    };
+    (then_side, else_side)
+}
+
 /// Whether a branch condition, as written, says that the opener whose
 /// result is in `status` failed: `Some(true)` when the condition holds on
 /// failure (`IS_ERR(handle)`, `error`, `error < 0`), `Some(false)` when it
@@ -210,7 +266,18 @@ pub fn tests_failure(cond: &str, status: &str, fails: Failure) -> Option<bool> {
             c == format!("IS_ERR({status})") || c == format!("IS_ERR_OR_NULL({status})")
         }
         Failure::NonZero => {
-            if c == status || c == format!("{status}<0") || c == format!("{status}!=0") {
+            let error_code = c.strip_prefix(&format!("{status}==-")).is_some_and(|code| {
+                !code.is_empty()
+                    && code
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+                    && code.chars().any(|ch| ch != '0')
+            });
+            if c == status
+                || c == format!("{status}<0")
+                || c == format!("{status}!=0")
+                || error_code
+            {
                 true
             } else if c == format!("{status}==0") {
                 failed_if_true = !failed_if_true;
@@ -247,9 +314,37 @@ mod tests {
         assert_eq!(tests_failure("error < 0", "error", NonZero), Some(true));
         assert_eq!(tests_failure("!error", "error", NonZero), Some(false));
         assert_eq!(tests_failure("error == 0", "error", NonZero), Some(false));
-        assert_eq!(tests_failure("error == -ENOSPC", "error", NonZero), None);
+        assert_eq!(
+            tests_failure("error == -ENOSPC", "error", NonZero),
+            Some(true)
+        );
+        assert_eq!(tests_failure("error != -ENOSPC", "error", NonZero), None);
         assert_eq!(tests_failure("error", "error", Never), None);
         // Parentheses that do not enclose the whole condition stay.
         assert_eq!(tests_failure("(a) && (error)", "error", NonZero), None);
+    }
+
+    #[test]
+    fn a_compound_test_of_the_result_leaves_the_side_it_may_fail_on_unknown() {
+        use Failure::*;
+        use Side::*;
+        let sides = |c: &str| branch_sides(c, "handle", ErrPtr);
+        assert_eq!(sides("(IS_ERR(handle))"), (Failed, Open));
+        assert_eq!(sides("!IS_ERR(handle)"), (Open, Failed));
+        // Either part may hold on the then side; both are false on the else.
+        assert_eq!(sides("IS_ERR(handle) || ret"), (Unknown, Open));
+        // Both hold on the then side; either may be false on the else.
+        assert_eq!(sides("!IS_ERR(handle) && ret"), (Open, Unknown));
+        // No test of the result: a later one decides.
+        assert_eq!(sides("check(handle) > 0"), (Open, Open));
+        assert_eq!(sides("IS_ERR(handle2)"), (Open, Open));
+        assert_eq!(sides("ret"), (Open, Open));
+        assert_eq!(branch_sides("error", "error", Never), (Open, Open));
+        // Every part a failure: the then side failed; the else side may
+        // hold another error, which a later test decides.
+        let err = |c: &str| branch_sides(c, "error", NonZero);
+        assert_eq!(err("error == -EDQUOT || error == -ENOSPC"), (Failed, Open));
+        assert_eq!(err("error == -ENOSPC && retry"), (Open, Open));
+        assert_eq!(err("error == 0"), (Open, Failed));
     }
 }
