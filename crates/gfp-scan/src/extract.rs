@@ -1398,40 +1398,23 @@ impl<'s> Walker<'s> {
             if op == "=" && !self.f.scopes.is_empty() {
                 // `current->flags = saved;` puts back every flag it saved.
                 let all: Vec<String> = self.f.scopes.iter().flat_map(|s| s.flags.clone()).collect();
-                self.emit(Ev::Restore {
-                    var: None,
-                    flags: all,
-                    line: ln,
-                    op: "current->flags =".into(),
-                    helper: false,
-                });
+                self.emit(Ev::restore(None, all, ln, "current->flags =".into()));
                 self.expr(rhs, None);
                 return;
             }
             if !pf.is_empty() {
                 if op == "|=" {
                     let id = self.f.scopes.len() as u16;
-                    self.f.scopes.push(Scope {
-                        flags: pf,
-                        op: format!("current->flags |= {rhs_text}"),
-                        var: None,
-                        escapes: false,
-                        stored: None,
-                        discarded: false,
-                        helper: false,
-                        line: ln,
-                    });
+                    self.f.scopes.push(Scope::opened(
+                        pf,
+                        format!("current->flags |= {rhs_text}"),
+                        ln,
+                    ));
                     self.emit(Ev::Save(id));
                     return;
                 }
                 if op == "&=" {
-                    self.emit(Ev::Restore {
-                        var: None,
-                        flags: pf,
-                        line: ln,
-                        op: "current->flags &=".into(),
-                        helper: false,
-                    });
+                    self.emit(Ev::restore(None, pf, ln, "current->flags &=".into()));
                     return;
                 }
             }

@@ -247,6 +247,22 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// A scope `op` opened at `line`, raising `flags`, whose saved state
+    /// stays in the function (the fields a save into a variable, a helper
+    /// or a stored state sets are set over it).
+    pub fn opened(flags: Vec<String>, op: String, line: u32) -> Scope {
+        Scope {
+            flags,
+            op,
+            var: None,
+            escapes: false,
+            stored: None,
+            discarded: false,
+            helper: false,
+            line,
+        }
+    }
+
     /// Where the saved state ends up: the structure field it was stored
     /// in, or the variable it was saved into.
     pub fn saved_in(&self) -> Option<&str> {

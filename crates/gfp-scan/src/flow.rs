@@ -70,6 +70,19 @@ pub enum Ev {
     },
 }
 
+impl Ev {
+    /// A restore made by the function itself (no scope helper's).
+    pub fn restore(var: Option<String>, flags: Vec<String>, line: u32, op: String) -> Ev {
+        Ev::Restore {
+            var,
+            flags,
+            line,
+            op,
+            helper: false,
+        }
+    }
+}
+
 /// A basic block.
 #[derive(Clone, Debug, Default)]
 pub struct Block {

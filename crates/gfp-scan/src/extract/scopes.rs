@@ -50,14 +50,9 @@ impl Walker<'_> {
                     return;
                 };
                 self.f.scopes.push(Scope {
-                    flags: h.flags.clone(),
-                    op: h.function.clone(),
                     var: object.clone(),
-                    escapes: false,
-                    stored: None,
-                    discarded: false,
                     helper: true,
-                    line: ln,
+                    ..Scope::opened(h.flags.clone(), h.function.clone(), ln)
                 });
                 id
             }
@@ -88,14 +83,10 @@ impl Walker<'_> {
             };
             let id = w.f.scopes.len() as u16;
             w.f.scopes.push(Scope {
-                flags,
-                op: name.to_string(),
                 var: target.filter(|t| *t != "return").map(lock_key),
                 escapes,
-                stored: None,
                 discarded: target.is_none() && discarded,
-                helper: false,
-                line: ln,
+                ..Scope::opened(flags, name.to_string(), ln)
             });
             w.emit(Ev::Save(id));
         };
@@ -110,26 +101,19 @@ impl Walker<'_> {
             }
             ScopeOp::Restore => {
                 let saved = args.first().map(|a| text(self.src, *a)).unwrap_or_default();
-                self.emit(Ev::Restore {
-                    var: Some(lock_key(&saved)),
-                    flags: Vec::new(),
-                    line: ln,
-                    op: name.to_string(),
-                    helper: false,
-                });
+                self.emit(Ev::restore(
+                    Some(lock_key(&saved)),
+                    Vec::new(),
+                    ln,
+                    name.to_string(),
+                ));
             }
             ScopeOp::RestoreFlags => {
                 let flags = args
                     .get(1)
                     .map(|a| pf_names(&text(self.src, *a)))
                     .unwrap_or_default();
-                self.emit(Ev::Restore {
-                    var: None,
-                    flags,
-                    line: ln,
-                    op: name.to_string(),
-                    helper: false,
-                });
+                self.emit(Ev::restore(None, flags, ln, name.to_string()));
             }
             ScopeOp::Do => {
                 let flags = args
@@ -137,27 +121,14 @@ impl Walker<'_> {
                     .map(|a| pf_names(&text(self.src, *a)))
                     .unwrap_or_default();
                 let id = self.f.scopes.len() as u16;
-                self.f.scopes.push(Scope {
-                    flags: flags.clone(),
-                    op: name.to_string(),
-                    var: None,
-                    escapes: false,
-                    stored: None,
-                    discarded: false,
-                    helper: false,
-                    line: ln,
-                });
+                self.f
+                    .scopes
+                    .push(Scope::opened(flags.clone(), name.to_string(), ln));
                 self.emit(Ev::Save(id));
                 for a in args.iter().skip(1) {
                     self.expr_under("argument_list", *a, None);
                 }
-                self.emit(Ev::Restore {
-                    var: None,
-                    flags,
-                    line: ln,
-                    op: name.to_string(),
-                    helper: false,
-                });
+                self.emit(Ev::restore(None, flags, ln, name.to_string()));
             }
         }
     }
